@@ -1,0 +1,29 @@
+import { BullModule } from '@nestjs/bull';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AssetsModule } from '@app/assets';
+import { AppConfig, CoreModule } from '@app/core';
+import { HealthModule } from '@app/health';
+import { MetadataModule } from '@app/metadata';
+import { ProcessingModule } from '@app/processing';
+import { StorageModule } from '@app/storage';
+import { UploadModule } from '@app/upload';
+
+/** Composes the libs into the one deployable. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config),
+        BullModule.forRoot({ url: config.REDIS_URL, prefix: `${config.REDIS_KEY_PREFIX}:bull` }),
+        StorageModule,
+        MetadataModule,
+        AssetsModule,
+        ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
+        UploadModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppConfig, createLogger, ensureDatabaseExists, Errors, NestPinoLogger } from '@app/core';
+import { createLocalObjectHandler, LOCAL_URL_PREFIX, LocalStorageDriver, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import type { FastifyInstance } from 'fastify';
+import { AppModule } from './app.module';
+
+function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
+    return [...own, ...flattenValidationErrors(e.children ?? [], field)];
+  });
+}
+
+export const validationPipe = new ValidationPipe({
+  transform: true,
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  stopAtFirstError: false,
+  exceptionFactory: (errors) => {
+    const details = flattenValidationErrors(errors);
+    const message = details.map((d) => d.problems.join('; ')).join('; ') || 'Request body is invalid';
+    return Errors.validation(message, details);
+  },
+});
+
+/** Builds the app (not listening). Used by main.ts and by tests that need an in-process app. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const logger = createLogger(config.LOG_LEVEL);
+  if (config.jwtSecretIsDevelopmentFallback) {
+    logger.warn('JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET before exposing this service.');
+  }
+  if (config.DATABASE_AUTO_CREATE) {
+    if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Created the database named in DATABASE_URL');
+  }
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+  });
+  app.useGlobalPipes(validationPipe);
+  app.enableShutdownHooks();
+  app.getHttpAdapter().getInstance().addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+  if (storage instanceof LocalStorageDriver) {
+    const handle = createLocalObjectHandler(storage);
+    // Its own encapsulated context: no body parsers, so uploads stream straight from the socket to disk.
+    await app.register(async (f: FastifyInstance) => {
+      f.removeAllContentTypeParsers();
+      f.addContentTypeParser('*', (_req, _payload, done) => done(null));
+      f.route({
+        method: ['GET', 'HEAD', 'PUT', 'POST'],
+        url: `${LOCAL_URL_PREFIX}/*`,
+        handler: async (req, reply) => {
+          reply.hijack();
+          await handle(req.raw, reply.raw);
+        },
+      });
+    });
+  }
+  return app;
+}

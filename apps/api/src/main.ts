@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import { ConfigValidationError, loadConfig } from '@app/core';
+import { createApp } from './bootstrap';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigValidationError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw e;
+  }
+  const app = await createApp(config);
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((e) => {
+  process.stderr.write(`Fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MetadataModule } from '@app/metadata';
+import { AssetsController } from './assets.controller';
+import { AssetsRepository } from './assets.repository';
+import { AssetsService } from './assets.service';
+import { MediaAsset } from './media-asset.entity';
+import { StoredObject } from './stored-object.entity';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([MediaAsset, StoredObject]), MetadataModule],
+  controllers: [AssetsController],
+  providers: [AssetsRepository, AssetsService],
+  exports: [AssetsService],
+})
+export class AssetsModule {}

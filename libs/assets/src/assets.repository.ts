@@ -1,0 +1,86 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AssetStatus, MediaAsset } from './media-asset.entity';
+import { StoredObject } from './stored-object.entity';
+
+export interface NewAsset {
+  assetId: string;
+  ownerId: string;
+  bucket: string;
+  objectKey: string;
+  mimeType: string;
+  sizeBytes: number;
+  filename: string;
+  declaredChecksumSha256: string | null;
+  uploadExpiresAt: Date;
+}
+
+/** All SQL on media_assets and stored_objects. */
+@Injectable()
+export class AssetsRepository {
+  constructor(@InjectDataSource() readonly ds: DataSource) {}
+
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.ds.transaction(work);
+  }
+
+  async insert(m: EntityManager, a: NewAsset): Promise<MediaAsset> {
+    const row = m.create(MediaAsset, { ...a, sizeBytes: String(a.sizeBytes), status: AssetStatus.Pending });
+    await m.insert(MediaAsset, row);
+    return (await m.findOneByOrFail(MediaAsset, { assetId: a.assetId }));
+  }
+
+  find(assetId: string, m: EntityManager = this.ds.manager): Promise<MediaAsset | null> {
+    return m.findOneBy(MediaAsset, { assetId });
+  }
+
+  /** Locks the asset row for the rest of the transaction. */
+  lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
+    return m.createQueryBuilder(MediaAsset, 'a').setLock('pessimistic_write').where('a.asset_id = :assetId', { assetId }).getOne();
+  }
+
+  async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
+    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' } as any);
+  }
+
+  /**
+   * Adds one reference to the stored object with this checksum, creating it (pointing at `location`) when
+   * it is new. Atomic under concurrency: the primary key on the checksum serialises identical uploads.
+   */
+  async reference(
+    m: EntityManager,
+    sha256: string,
+    location: { bucket: string; objectKey: string; sizeBytes: string },
+  ): Promise<{ bucket: string; objectKey: string; created: boolean }> {
+    const [row] = await m.query(
+      `INSERT INTO stored_objects (checksum_sha256, bucket, object_key, size_bytes, ref_count, last_verified_at)
+       VALUES ($1, $2, $3, $4, 1, now())
+       ON CONFLICT (checksum_sha256) DO UPDATE SET ref_count = stored_objects.ref_count + 1, updated_at = now()
+       RETURNING bucket, object_key, (xmax = 0) AS created`,
+      [sha256, location.bucket, location.objectKey, location.sizeBytes],
+    );
+    return { bucket: row.bucket, objectKey: row.object_key, created: row.created };
+  }
+
+  /** Drops one reference; returns the object when that was the last one (its row is then gone). */
+  async dereference(m: EntityManager, sha256: string): Promise<StoredObject | null> {
+    const obj = await m.createQueryBuilder(StoredObject, 'o').setLock('pessimistic_write').where('o.checksum_sha256 = :sha256', { sha256 }).getOne();
+    if (!obj) return null;
+    if (obj.refCount > 1) {
+      await m.query(`UPDATE stored_objects SET ref_count = ref_count - 1, updated_at = now() WHERE checksum_sha256 = $1`, [sha256]);
+      return null;
+    }
+    await m.query(`DELETE FROM stored_objects WHERE checksum_sha256 = $1`, [sha256]);
+    return obj;
+  }
+
+  async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
+    const rows = await this.ds.query(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
+    return rows.length > 0;
+  }
+
+  findStoredObject(sha256: string): Promise<StoredObject | null> {
+    return this.ds.manager.findOneBy(StoredObject, { checksumSha256: sha256 });
+  }
+}

@@ -1,0 +1,35 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** One stored blob, shared by every asset with the same SHA-256 (ref_count of them). */
+@Entity({ name: 'stored_objects' })
+export class StoredObject {
+  @PrimaryColumn({ name: 'checksum_sha256', type: 'char', length: 64 })
+  checksumSha256: string;
+
+  @Column({ type: 'varchar', length: 128 })
+  bucket: string;
+
+  @Column({ name: 'object_key', type: 'varchar', length: 1024 })
+  objectKey: string;
+
+  @Column({ name: 'size_bytes', type: 'bigint' })
+  sizeBytes: string;
+
+  @Column({ name: 'ref_count', type: 'int' })
+  refCount: number;
+
+  @Column({ name: 'storage_class', type: 'varchar', length: 32, default: 'STANDARD' })
+  storageClass: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
+  updatedAt: Date;
+
+  @Column({ name: 'last_verified_at', type: 'timestamptz', nullable: true })
+  lastVerifiedAt: Date | null;
+
+  @Column({ name: 'last_accessed_at', type: 'timestamptz', nullable: true })
+  lastAccessedAt: Date | null;
+}

@@ -1,0 +1,47 @@
+import { CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { Errors } from '../errors/error-codes';
+import { JwtService } from './jwt.service';
+import { Principal } from './principal';
+
+const PUBLIC_ROUTE = 'auth:public';
+const ADMIN_ROUTE = 'auth:admin';
+
+/** The route needs no token (signed storage URLs, health probes). */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+/** The route needs a token with the `admin` role. */
+export const AdminOnly = () => SetMetadata(ADMIN_ROUTE, true);
+
+type RequestWithPrincipal = FastifyRequest & { principal?: Principal };
+
+/** Global guard: every route requires a valid bearer JWT unless marked @Public(). */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly jwt: JwtService,
+  ) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const req = ctx.switchToHttp().getRequest<RequestWithPrincipal>();
+    const header = req.headers.authorization;
+    if (!header) throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw Errors.unauthenticated('Authorization header must be "Bearer <token>"');
+    req.principal = this.jwt.verify(m[1]);
+    if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) && !req.principal.isAdmin) {
+      throw Errors.forbidden('This route needs the "admin" role');
+    }
+    return true;
+  }
+}
+
+/** The verified caller. Only on routes that are not @Public(). */
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
+  const p = ctx.switchToHttp().getRequest<RequestWithPrincipal>().principal;
+  if (!p) throw Errors.unauthenticated();
+  return p;
+});

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import jwt from 'jsonwebtoken';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { Errors } from '../errors/error-codes';
+import { ADMIN_ROLE, Principal } from './principal';
+
+const SUB_PATTERN = /^[1-9]\d{0,18}$/;
+const MAX_ID = 9223372036854775807n;
+
+function stringArray(v: unknown, claim: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' && typeof x !== 'number')) {
+    throw Errors.unauthenticated(`Token claim "${claim}" must be an array of strings`);
+  }
+  return v.map(String);
+}
+
+/** HS256 only: the algorithm is pinned so `none` and RS/HS confusion are refused. */
+@Injectable()
+export class JwtService {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  verify(token: string): Principal {
+    let payload: jwt.JwtPayload | string;
+    try {
+      payload = jwt.verify(token, this.config.jwtSecret, { algorithms: ['HS256'], clockTolerance: 5 });
+    } catch (e) {
+      const reason = e instanceof jwt.TokenExpiredError ? 'token has expired' : e instanceof Error ? e.message : 'invalid token';
+      throw Errors.unauthenticated(`Invalid bearer token: ${reason}`);
+    }
+    if (typeof payload === 'string') throw Errors.unauthenticated('Invalid bearer token: payload must be a JSON object');
+    const sub = payload.sub === undefined ? undefined : String(payload.sub);
+    if (!sub || !SUB_PATTERN.test(sub) || BigInt(sub) > MAX_ID) {
+      throw Errors.unauthenticated('Invalid bearer token: claim "sub" must be a positive integer user id');
+    }
+    const roles = stringArray(payload.roles, 'roles');
+    return { userId: sub, groups: stringArray(payload.groups, 'groups'), roles, isAdmin: roles.includes(ADMIN_ROLE) };
+  }
+
+  sign(claims: { sub: string | number; groups?: string[]; roles?: string[] }, expiresInSeconds = 3600): string {
+    return jwt.sign({ ...claims, sub: String(claims.sub) }, this.config.jwtSecret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
+  }
+}

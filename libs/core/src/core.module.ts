@@ -1,0 +1,40 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthGuard } from './auth/auth.guard';
+import { JwtService } from './auth/jwt.service';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { dataSourceOptions } from './database/database-options';
+import { ProblemFilter } from './errors/problem.filter';
+import { OutboxService } from './outbox/outbox.service';
+import { RedisModule } from './redis/redis.module';
+
+/** Config, database, Redis, auth, errors and the outbox: everything domain modules stand on. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(config),
+          autoLoadEntities: true,
+          migrationsRun: config.DATABASE_MIGRATE_ON_START,
+          retryAttempts: 3,
+          retryDelay: 1000,
+        }),
+        RedisModule,
+      ],
+      providers: [
+        JwtService,
+        OutboxService,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+      exports: [ConfigModule, JwtService, OutboxService, RedisModule],
+    };
+  }
+}

@@ -1,0 +1,118 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/app-config';
+import { withTimeout } from '../util/timeout';
+
+export type OutboxHandler = (payload: any) => Promise<void>;
+
+const HANDLER_TIMEOUT_MS = 5000;
+const BATCH = 50;
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+/**
+ * Transactional outbox. `append` is called inside the transaction that commits a state change, so the follow-up
+ * (enqueue a job, delete an object) is durable exactly when the change is. The relay delivers each message
+ * at least once to the one handler registered for its topic; handlers must be idempotent.
+ */
+@Injectable()
+export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Outbox');
+  private readonly handlers = new Map<string, OutboxHandler>();
+  private timer?: NodeJS.Timeout;
+  private draining?: Promise<void>;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Registers the handler for a topic; a second handler for one topic is a programming error. */
+  register(topic: string, handler: OutboxHandler): void {
+    if (this.handlers.has(topic)) throw new Error(`Outbox topic "${topic}" already has a handler`);
+    this.handlers.set(topic, handler);
+  }
+
+  async append(manager: EntityManager, topic: string, payload: Record<string, unknown>, delayMs = 0): Promise<void> {
+    if (!this.handlers.has(topic)) throw new Error(`Outbox topic "${topic}" has no handler`);
+    await manager.query(`INSERT INTO outbox (topic, payload, available_at) VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)`, [
+      topic,
+      JSON.stringify(payload),
+      String(delayMs),
+    ]);
+  }
+
+  /** Ask the relay to run soon (call after the appending transaction committed). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain()
+      .catch((e) => this.logger.warn(`Outbox relay pass failed: ${e instanceof Error ? e.message : e}`))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.again) {
+          this.again = false;
+          setImmediate(() => this.kick());
+        }
+      });
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.kick(), this.config.OUTBOX_POLL_INTERVAL_MS);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.draining;
+  }
+
+  /** Delivers due messages; returns when none are due or delivery keeps failing. */
+  async drain(): Promise<void> {
+    for (let round = 0; round < 20 && !this.stopped; round++) {
+      let delivered = 0;
+      let failures = 0;
+      await this.ds.transaction(async (m) => {
+        const rows: { id: string; topic: string; payload: any; attempts: number }[] = await m.query(
+          `SELECT id, topic, payload, attempts FROM outbox
+            WHERE processed_at IS NULL AND available_at <= now()
+            ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+        );
+        for (const row of rows) {
+          const handler = this.handlers.get(row.topic);
+          try {
+            if (!handler) throw new Error(`no handler for topic ${row.topic}`);
+            if (failures >= 2) throw new Error('skipped: earlier deliveries in this pass failed');
+            await withTimeout(handler(row.payload), HANDLER_TIMEOUT_MS, `outbox ${row.topic}`);
+            await m.query(`DELETE FROM outbox WHERE id = $1`, [row.id]);
+            delivered++;
+          } catch (e) {
+            failures++;
+            const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(row.attempts, 20));
+            await m.query(
+              `UPDATE outbox SET attempts = attempts + 1, last_error = $2, available_at = now() + ($3 || ' milliseconds')::interval WHERE id = $1`,
+              [row.id, String(e instanceof Error ? e.message : e).slice(0, 2000), String(backoff)],
+            );
+          }
+        }
+        if (!rows.length) delivered = -1;
+      });
+      if (failures) this.logger.warn(`Outbox: ${failures} deliveries failed, will retry with backoff`);
+      if (delivered <= 0 || failures) return;
+    }
+  }
+
+  /** Messages not yet delivered (for tests and operators). */
+  async pending(topic?: string): Promise<number> {
+    const [r] = await this.ds.query(`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL ${topic ? 'AND topic = $1' : ''}`, topic ? [topic] : []);
+    return r.n;
+  }
+}

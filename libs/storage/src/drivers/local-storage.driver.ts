@@ -1,0 +1,321 @@
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ObjectKeyLayout } from '../object-key-layout';
+import {
+  ByteRange,
+  ObjectInfo,
+  PresignedPost,
+  PresignedPut,
+  PresignGetParams,
+  PresignPostParams,
+  PresignPutParams,
+  PutObjectParams,
+  StorageDriver,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from '../storage-driver';
+
+export interface LocalStorageOptions {
+  /** Directory that holds every bucket; created when missing. */
+  root: string;
+  bucket: string;
+  /** Public base URL of the HTTP handler serving signed URLs (e.g. http://localhost:3000). */
+  baseUrl: string;
+  /** HMAC key for signed URLs (at least 32 characters). */
+  signingSecret: string;
+}
+
+interface ObjectMeta {
+  contentType: string;
+  size: number;
+  sha256: string;
+  lastModified: string;
+}
+
+/** What a verified signature allows. */
+export interface SignedPutGrant {
+  key: string;
+  contentType: string;
+  contentLength: number;
+  checksumSha256?: string;
+}
+
+export interface SignedPostPolicy {
+  key: string;
+  contentType: string;
+  min: number;
+  max: number;
+  exp: number;
+}
+
+export const LOCAL_URL_PREFIX = '/storage';
+
+/** Thrown by the signed-URL checks; `status` is the HTTP answer. */
+export class LocalRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The embedded driver: objects are files under `<root>/<bucket>/<key>`, with a sidecar
+ * `<root>/.meta/<bucket>/<key>.json` (type, size, SHA-256). Signed URLs point at this service
+ * (see local-object.http-handler.ts) and are HMAC-SHA256 over everything they allow.
+ * Writes go to `<root>/.tmp` and are renamed into place after fsync, so a crash never leaves a partial object.
+ */
+export class LocalStorageDriver implements StorageDriver {
+  readonly kind = 'local' as const;
+  readonly bucket: string;
+  readonly root: string;
+  private readonly baseUrl: string;
+  private readonly secret: Buffer;
+
+  constructor(options: LocalStorageOptions) {
+    if (options.signingSecret.length < 32) throw new Error('signing secret must be at least 32 characters');
+    this.root = path.resolve(options.root);
+    this.bucket = options.bucket;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.secret = Buffer.from(options.signingSecret);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(path.join(this.root, this.bucket), { recursive: true });
+    await mkdir(path.join(this.root, '.meta', this.bucket), { recursive: true });
+    await mkdir(this.tmpDir(), { recursive: true });
+  }
+
+  // ---- paths ------------------------------------------------------------------------------------------
+
+  objectPath(key: string): string {
+    if (!ObjectKeyLayout.isSafe(key)) throw new LocalRequestError(400, 'InvalidKey', 'Object key is not valid');
+    const base = path.join(this.root, this.bucket);
+    const p = path.resolve(base, key);
+    if (!p.startsWith(base + path.sep)) throw new LocalRequestError(400, 'InvalidKey', 'Object key is not valid');
+    return p;
+  }
+
+  private metaPath(key: string): string {
+    this.objectPath(key);
+    return path.join(this.root, '.meta', this.bucket, `${key}.json`);
+  }
+
+  private tmpDir(): string {
+    return path.join(this.root, '.tmp');
+  }
+
+  // ---- StorageDriver ----------------------------------------------------------------------------------
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const file = this.objectPath(key);
+    try {
+      const st = await stat(file);
+      const meta = await this.readMeta(key);
+      return {
+        key,
+        size: st.size,
+        contentType: meta?.contentType,
+        etag: meta ? `"${meta.sha256}"` : `"${st.size.toString(16)}-${st.mtimeMs.toString(16)}"`,
+        lastModified: st.mtime,
+      };
+    } catch (e: any) {
+      if (e?.code === 'ENOENT') return null;
+      throw new StorageUnavailableError(`local storage head failed: ${e?.message}`, e);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const file = this.objectPath(key);
+    const handle = await open(file, 'r').catch((e: any) => {
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
+      throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
+    });
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async write({ key, body, contentType, contentLength }: PutObjectParams): Promise<void> {
+    const r = await this.store(key, body, contentType, { exactLength: contentLength });
+    if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.objectPath(key), { force: true });
+    await rm(this.metaPath(key), { force: true });
+  }
+
+  async presignPut(p: PresignPutParams): Promise<PresignedPut> {
+    const expires = Math.floor(Date.now() / 1000) + p.expiresInSeconds;
+    const q: Record<string, string> = {
+      'X-Media-Method': 'PUT',
+      'X-Media-Expires': String(expires),
+      'X-Media-Length': String(p.contentLength),
+      'X-Media-Type': p.contentType,
+    };
+    if (p.checksumSha256) q['X-Media-Checksum'] = p.checksumSha256;
+    const headers: Record<string, string> = { 'Content-Type': p.contentType, 'Content-Length': String(p.contentLength) };
+    if (p.checksumSha256) headers['x-amz-checksum-sha256'] = Buffer.from(p.checksumSha256, 'hex').toString('base64');
+    return { url: this.signedUrl(p.key, q), method: 'PUT', headers };
+  }
+
+  async presignPost(p: PresignPostParams): Promise<PresignedPost> {
+    const policy: SignedPostPolicy = {
+      key: p.key,
+      contentType: p.contentType,
+      min: p.minBytes,
+      max: p.maxBytes,
+      exp: Math.floor(Date.now() / 1000) + p.expiresInSeconds,
+    };
+    const encoded = Buffer.from(JSON.stringify(policy)).toString('base64url');
+    return {
+      url: `${this.baseUrl}${LOCAL_URL_PREFIX}/${this.bucket}`,
+      method: 'POST',
+      fields: { key: p.key, 'Content-Type': p.contentType, policy: encoded, signature: this.hmac(`post\n${this.bucket}\n${encoded}`) },
+    };
+  }
+
+  async presignGet(p: PresignGetParams): Promise<string> {
+    const q: Record<string, string> = {
+      'X-Media-Method': 'GET',
+      'X-Media-Expires': String(Math.floor(Date.now() / 1000) + p.expiresInSeconds),
+    };
+    if (p.contentType) q['X-Media-Type'] = p.contentType;
+    if (p.downloadFilename !== undefined) q['X-Media-Filename'] = p.downloadFilename;
+    return this.signedUrl(p.key, q);
+  }
+
+  async checkHealth(): Promise<void> {
+    const probe = path.join(this.tmpDir(), `health-${process.pid}`);
+    try {
+      await writeFile(probe, 'ok');
+      await rm(probe, { force: true });
+      await stat(path.join(this.root, this.bucket));
+    } catch (e: any) {
+      throw new StorageUnavailableError(`local storage at ${this.root} is not writable: ${e?.message}`, e);
+    }
+  }
+
+  // ---- signing ----------------------------------------------------------------------------------------
+
+  private static readonly SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X-Media-Type', 'X-Media-Checksum', 'X-Media-Filename'];
+
+  private canonical(key: string, q: Record<string, string | undefined>): string {
+    return ['v1', this.bucket, key, ...LocalStorageDriver.SIGNED_PARAMS.map((n) => `${n}=${q[n] ?? ''}`)].join('\n');
+  }
+
+  private hmac(s: string): string {
+    return createHmac('sha256', this.secret).update(s).digest('hex');
+  }
+
+  private signedUrl(key: string, q: Record<string, string>): string {
+    const params = new URLSearchParams({ ...q, 'X-Media-Signature': this.hmac(this.canonical(key, q)) });
+    const encodedKey = key.split('/').map(encodeURIComponent).join('/');
+    return `${this.baseUrl}${LOCAL_URL_PREFIX}/${this.bucket}/${encodedKey}?${params.toString()}`;
+  }
+
+  private safeEqualHex(a: string, b: string): boolean {
+    const x = Buffer.from(a, 'utf8');
+    const y = Buffer.from(b, 'utf8');
+    return x.length === y.length && timingSafeEqual(x, y);
+  }
+
+  /** Checks a signed URL's signature (constant-time) and expiry for `method`; returns its parameters. */
+  verifyUrl(key: string, query: URLSearchParams, method: 'GET' | 'PUT'): Record<string, string | undefined> {
+    const q: Record<string, string | undefined> = {};
+    for (const n of LocalStorageDriver.SIGNED_PARAMS) q[n] = query.get(n) ?? undefined;
+    const sig = query.get('X-Media-Signature') ?? '';
+    if (!sig || !this.safeEqualHex(sig, this.hmac(this.canonical(key, q)))) {
+      throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'The URL signature does not match');
+    }
+    if (q['X-Media-Method'] !== method) throw new LocalRequestError(403, 'SignatureDoesNotMatch', `This URL is not signed for ${method}`);
+    const exp = Number(q['X-Media-Expires']);
+    if (!Number.isFinite(exp) || exp * 1000 < Date.now()) throw new LocalRequestError(403, 'AccessDenied', 'The signed URL has expired');
+    return q;
+  }
+
+  verifyPostPolicy(encoded: string, signature: string): SignedPostPolicy {
+    if (!encoded || !signature || !this.safeEqualHex(signature, this.hmac(`post\n${this.bucket}\n${encoded}`))) {
+      throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'The form policy signature does not match');
+    }
+    const policy = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as SignedPostPolicy;
+    if (policy.exp * 1000 < Date.now()) throw new LocalRequestError(403, 'AccessDenied', 'The form policy has expired');
+    return policy;
+  }
+
+  // ---- storing ----------------------------------------------------------------------------------------
+
+  /**
+   * Streams `body` into a temp file while counting and hashing, enforces the limits, fsyncs, then renames
+   * into place. Nothing is left behind when a limit is broken or the stream fails.
+   */
+  async store(
+    key: string,
+    body: Readable,
+    contentType: string,
+    limits: { exactLength?: number; maxLength?: number; minLength?: number; checksumSha256?: string } = {},
+  ): Promise<{ size: number; sha256: string; etag: string }> {
+    const target = this.objectPath(key);
+    await mkdir(this.tmpDir(), { recursive: true });
+    const tmp = path.join(this.tmpDir(), randomUUID());
+    const hash = createHash('sha256');
+    let size = 0;
+    const max = limits.exactLength ?? limits.maxLength;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (max !== undefined && size > max) {
+          cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
+          return;
+        }
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx' }));
+      if (limits.exactLength !== undefined && size !== limits.exactLength) {
+        throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
+      }
+      if (limits.minLength !== undefined && size < limits.minLength) {
+        throw new LocalRequestError(400, 'EntityTooSmall', `The body has ${size} bytes; the policy requires at least ${limits.minLength}`);
+      }
+      const sha256 = hash.digest('hex');
+      if (limits.checksumSha256 && limits.checksumSha256 !== sha256) {
+        throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
+      }
+      const fh = await open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      await mkdir(path.dirname(target), { recursive: true });
+      const metaFile = this.metaPath(key);
+      await mkdir(path.dirname(metaFile), { recursive: true });
+      const meta: ObjectMeta = { contentType, size, sha256, lastModified: new Date().toISOString() };
+      await writeFile(`${metaFile}.${process.pid}.tmp`, JSON.stringify(meta));
+      await rename(`${metaFile}.${process.pid}.tmp`, metaFile);
+      await rename(tmp, target);
+      return { size, sha256, etag: `"${sha256}"` };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  private async readMeta(key: string): Promise<ObjectMeta | null> {
+    try {
+      return JSON.parse(await readFile(this.metaPath(key), 'utf8')) as ObjectMeta;
+    } catch {
+      return null;
+    }
+  }
+
+  /** For the HTTP handler: a read stream over the file. */
+  openRead(key: string, range?: ByteRange): Readable {
+    return createReadStream(this.objectPath(key), range ? { start: range.start, end: range.end } : {});
+  }
+}

@@ -1,0 +1,381 @@
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { contentDisposition } from '../content-disposition';
+import {
+  ByteRange,
+  ObjectInfo,
+  PresignedPost,
+  PresignedPut,
+  PresignGetParams,
+  PresignPostParams,
+  PresignPutParams,
+  PutObjectParams,
+  StorageDriver,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from '../storage-driver';
+
+export interface S3StorageDriverOptions {
+  bucket: string;
+  region: string;
+  /** S3-compatible endpoint (MinIO, Garage, the test emulator); omit for AWS. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** Omit both to use the SDK's default credential chain (env, profile, instance role). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** Bounds connecting, waiting for a response, and any stall of a transfer. */
+  requestTimeoutMs: number;
+}
+
+/** Multipart part size for writes of unknown length: at most queueSize × this is buffered. */
+const UPLOAD_PART_SIZE = 8 * 1024 * 1024;
+const UPLOAD_QUEUE_SIZE = 2;
+
+/** Error names/codes that mean "the store could not be reached or failed", not "the request was wrong". */
+const UNAVAILABLE_NAMES = new Set([
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'NetworkingError',
+  'ServiceUnavailable',
+  'SlowDown',
+  'InternalError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+]);
+
+const NETWORK_CODE_IN_MESSAGE = /\b(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/;
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as SdkErrorShape | undefined;
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as SdkErrorShape | undefined;
+  return statusOf(err) === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
+}
+
+function isUnavailable(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status !== undefined && (status >= 500 || status === 429)) return true;
+  const e = err as SdkErrorShape | undefined;
+  if (!e || typeof e !== 'object') return false;
+  if ((e.name && UNAVAILABLE_NAMES.has(e.name)) || (e.code && UNAVAILABLE_NAMES.has(e.code))) return true;
+  // The SDK's retry layer attaches $metadata to every error it saw; without an HTTP status no response
+  // arrived (a transport failure). It may also have replaced the original error by a bare Error whose
+  // message is all that is left (it does so for errors from another realm, e.g. under jest).
+  if (e.$metadata && status === undefined) return true;
+  if (typeof e.message === 'string' && NETWORK_CODE_IN_MESSAGE.test(e.message)) return true;
+  // Node's network errors sometimes arrive wrapped (AggregateError from happy-eyeballs, or `cause`).
+  const inner = (e as { errors?: unknown[]; cause?: unknown }).errors?.[0] ?? (e as { cause?: unknown }).cause;
+  return inner !== undefined && inner !== err && isUnavailable(inner);
+}
+
+function describeError(err: unknown): string {
+  const e = err as SdkErrorShape | undefined;
+  const status = statusOf(err);
+  const parts = [e?.name, e?.code && e.code !== e.name ? e.code : undefined, status ? `HTTP ${status}` : undefined];
+  const label = parts.filter(Boolean).join(' ');
+  return label ? `${label}: ${e?.message ?? String(err)}` : String(e?.message ?? err);
+}
+
+/**
+ * StorageDriver on S3 or an S3-compatible store (one bucket).
+ *
+ * Timeouts: connection and time-to-response are bounded by `requestTimeoutMs`, and so is any stall
+ * (socket inactivity) while a body streams; the SDK retries up to 3 attempts. Unreachable store,
+ * timeouts, 5xx and throttling surface as StorageUnavailableError.
+ */
+export class S3StorageDriver implements StorageDriver {
+  readonly kind = 's3' as const;
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private readonly requestTimeoutMs: number;
+
+  constructor(options: S3StorageDriverOptions) {
+    if (!options.bucket) throw new Error('S3StorageDriver: bucket is required');
+    if (!(options.requestTimeoutMs > 0)) throw new Error('S3StorageDriver: requestTimeoutMs must be positive');
+    if (Boolean(options.accessKeyId) !== Boolean(options.secretAccessKey)) {
+      throw new Error('S3StorageDriver: set both accessKeyId and secretAccessKey, or neither');
+    }
+    this.bucket = options.bucket;
+    this.requestTimeoutMs = options.requestTimeoutMs;
+    const timeout = options.requestTimeoutMs;
+    this.client = new S3Client({
+      region: options.region,
+      endpoint: options.endpoint || undefined,
+      forcePathStyle: options.forcePathStyle,
+      credentials:
+        options.accessKeyId && options.secretAccessKey
+          ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+          : undefined,
+      // Defaults ('WHEN_SUPPORTED') make streamed PUTs aws-chunked with trailing checksums, which
+      // S3-compatible stores mishandle, and add checksum parameters to presigned URLs.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: timeout,
+        // Time until the response headers arrive (per attempt). Writes of known length override it
+        // per request, since a large body may legitimately take longer to send.
+        requestTimeout: timeout,
+        throwOnRequestTimeout: true,
+        // Inactivity on the socket, also while a response body is being streamed to a caller.
+        socketTimeout: timeout,
+      }),
+    });
+    this.client.middlewareStack.add(stripBucketTrailingSlash(options.bucket), {
+      step: 'build',
+      name: 'stripBucketTrailingSlash',
+      override: true,
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return {
+        key,
+        size: Number(res.ContentLength ?? 0),
+        contentType: res.ContentType,
+        etag: res.ETag,
+        lastModified: res.LastModified,
+      };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.translate(err, `head ${key}`);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    if (range) assertRange(range);
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      if (!res.Body) throw new StorageUnavailableError(`S3 returned no body for ${key}`);
+      return res.Body as Readable;
+    } catch (err) {
+      if (err instanceof StorageUnavailableError) throw err;
+      if (isNotFound(err)) throw new StorageNotFoundError(key);
+      throw this.translate(err, `read ${key}`);
+    }
+  }
+
+  async write({ key, body, contentType, contentLength }: PutObjectParams): Promise<void> {
+    try {
+      if (contentLength !== undefined) {
+        if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
+          throw new RangeError(`invalid contentLength ${contentLength}`);
+        }
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentType: contentType,
+            ContentLength: contentLength,
+          }),
+          // No total deadline for the body (it may be large); stalls are still bounded by socketTimeout.
+          { requestTimeout: 0 },
+        );
+      } else {
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+          partSize: UPLOAD_PART_SIZE,
+          queueSize: UPLOAD_QUEUE_SIZE,
+          leavePartsOnError: false,
+        });
+        await upload.done();
+      }
+    } catch (err) {
+      if (err instanceof RangeError) throw err;
+      throw this.translate(err, `write ${key}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      // S3 answers 204 for an absent key; some compatible stores answer 404 NoSuchKey. A missing
+      // bucket (NoSuchBucket) is not "already deleted" and is not swallowed.
+      const name = (err as SdkErrorShape | undefined)?.name;
+      if (name === 'NoSuchKey' || name === 'NotFound') return;
+      throw this.translate(err, `delete ${key}`);
+    }
+  }
+
+  async presignPut({
+    key,
+    contentType,
+    contentLength,
+    checksumSha256,
+    expiresInSeconds,
+  }: PresignPutParams): Promise<PresignedPut> {
+    if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
+      throw new RangeError(`invalid contentLength ${contentLength}`);
+    }
+    const headers: Record<string, string> = {
+      'Content-Type': contentType,
+      'Content-Length': String(contentLength),
+    };
+    const signableHeaders = new Set(['content-type', 'content-length']);
+    const unhoistableHeaders = new Set<string>();
+    let checksumBase64: string | undefined;
+    if (checksumSha256 !== undefined) {
+      if (!/^[0-9a-fA-F]{64}$/.test(checksumSha256)) throw new RangeError('checksumSha256 must be 64 hex digits');
+      checksumBase64 = Buffer.from(checksumSha256, 'hex').toString('base64');
+      headers['x-amz-checksum-sha256'] = checksumBase64;
+      signableHeaders.add('x-amz-checksum-sha256');
+      unhoistableHeaders.add('x-amz-checksum-sha256');
+    }
+    const url = await getSignedUrl(
+      this.client,
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: contentType,
+        ContentLength: contentLength,
+        ChecksumSHA256: checksumBase64,
+      }),
+      { expiresIn: expiresInSeconds, signableHeaders, unhoistableHeaders },
+    );
+    assertNoChecksumQuery(url);
+    return { url, method: 'PUT', headers };
+  }
+
+  async presignPost({
+    key,
+    contentType,
+    minBytes,
+    maxBytes,
+    expiresInSeconds,
+  }: PresignPostParams): Promise<PresignedPost> {
+    if (!Number.isSafeInteger(minBytes) || !Number.isSafeInteger(maxBytes) || minBytes < 0 || maxBytes < minBytes) {
+      throw new RangeError(`invalid size range ${minBytes}..${maxBytes}`);
+    }
+    const { url, fields } = await createPresignedPost(this.client, {
+      Bucket: this.bucket,
+      Key: key,
+      Conditions: [
+        ['content-length-range', minBytes, maxBytes],
+        ['eq', '$Content-Type', contentType],
+      ],
+      Fields: { 'Content-Type': contentType },
+      Expires: expiresInSeconds,
+    });
+    return { url, method: 'POST', fields };
+  }
+
+  async presignGet({ key, expiresInSeconds, downloadFilename, contentType }: PresignGetParams): Promise<string> {
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ResponseContentDisposition:
+          downloadFilename !== undefined ? contentDisposition(downloadFilename, 'attachment') : undefined,
+        ResponseContentType: contentType,
+      }),
+      { expiresIn: expiresInSeconds },
+    );
+  }
+
+  async checkHealth(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+    } catch (err) {
+      const status = statusOf(err);
+      const reason =
+        status === 404
+          ? `bucket "${this.bucket}" does not exist`
+          : status === 403 || status === 401
+            ? `access to bucket "${this.bucket}" denied (check credentials)`
+            : (err as SdkErrorShape)?.name === 'AbortError'
+              ? `no answer within ${this.requestTimeoutMs} ms`
+              : describeError(err);
+      throw new StorageUnavailableError(`S3 storage unhealthy: ${reason}`, err);
+    }
+  }
+
+  /** Releases the HTTP agent's sockets. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private translate(err: unknown, what: string): Error {
+    if (err instanceof StorageUnavailableError) return err;
+    if (isUnavailable(err)) return new StorageUnavailableError(`S3 ${what} failed: ${describeError(err)}`, err);
+    return err instanceof Error ? err : new Error(`S3 ${what} failed: ${describeError(err)}`);
+  }
+}
+
+function assertRange({ start, end }: ByteRange): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new RangeError(`invalid byte range ${start}-${end}`);
+  }
+}
+
+/** Presigned PUT URLs must not carry SDK checksum parameters: the client could not satisfy them. */
+function assertNoChecksumQuery(url: string): void {
+  for (const name of new URL(url).searchParams.keys()) {
+    const n = name.toLowerCase();
+    if (n.startsWith('x-amz-checksum-') || n === 'x-amz-sdk-checksum-algorithm') {
+      throw new Error(`presigned URL unexpectedly carries ${name}; check the SDK checksum settings`);
+    }
+  }
+}
+
+/**
+ * Path-style bucket-level requests (HeadBucket, ListObjectsV2…) are sent to `/<bucket>/`. S3 accepts
+ * that, but some S3-compatible stores (the @20minutes/s3rver emulator) canonicalise the resource as
+ * `/<bucket>` and reject the signature. `/<bucket>` means the same to every store, so send that.
+ * Runs in the build step, before signing; object paths are never touched.
+ */
+function stripBucketTrailingSlash(bucket: string) {
+  const bucketPath = `/${bucket}/`;
+  return <Args extends { request: unknown }, Out>(next: (args: Args) => Promise<Out>) =>
+    async (args: Args): Promise<Out> => {
+      const req = args.request as { path?: unknown } | undefined;
+      if (req && typeof req === 'object' && req.path === bucketPath) req.path = bucketPath.slice(0, -1);
+      return next(args);
+    };
+}

@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+
+/** What storage knows about one object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  contentType?: string;
+  /** Strong validator for the stored bytes, quoted as in an HTTP ETag header. */
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface PresignPutParams {
+  key: string;
+  contentType: string;
+  /** Exact size the upload must have. */
+  contentLength: number;
+  /** Lower-case hex SHA-256 the body must have, when the client declared one. */
+  checksumSha256?: string;
+  expiresInSeconds: number;
+}
+
+/** A signed single-request upload: send `method` to `url` with exactly `headers`. */
+export interface PresignedPut {
+  url: string;
+  method: 'PUT';
+  headers: Record<string, string>;
+}
+
+export interface PresignPostParams {
+  key: string;
+  contentType: string;
+  /** Allowed body size range, inclusive (the policy's content-length-range). */
+  minBytes: number;
+  maxBytes: number;
+  expiresInSeconds: number;
+}
+
+/** A signed browser form upload: POST multipart/form-data to `url` with `fields`, then the `file` field last. */
+export interface PresignedPost {
+  url: string;
+  method: 'POST';
+  fields: Record<string, string>;
+}
+
+export interface PresignGetParams {
+  key: string;
+  expiresInSeconds: number;
+  /** Sent back as Content-Disposition: attachment; filename=... */
+  downloadFilename?: string;
+  /** Sent back as Content-Type. */
+  contentType?: string;
+}
+
+export interface PutObjectParams {
+  key: string;
+  body: Readable;
+  contentType: string;
+  /** When known; drivers that need it (S3 PUT) refuse a body of another size. */
+  contentLength?: number;
+}
+
+/**
+ * The storage seam. A driver stores bytes under keys in one bucket; it knows nothing of assets.
+ * Every method has a bounded running time (drivers apply their own request timeouts) and is safe to retry.
+ */
+export interface StorageDriver {
+  readonly kind: 'local' | 's3';
+  readonly bucket: string;
+
+  /** Object info, or null when no object is stored under `key`. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Streams the object (or the inclusive `range` of it). Rejects with StorageNotFoundError when absent. */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+  /** Stores a stream (server-side writes: derived media, copies). Streams; never buffers the whole body. */
+  write(params: PutObjectParams): Promise<void>;
+  /** Removes the object; removing an absent object succeeds. */
+  delete(key: string): Promise<void>;
+  /** Signed PUT bound to the exact size and type (and checksum, when given). */
+  presignPut(params: PresignPutParams): Promise<PresignedPut>;
+  /** Signed form POST with a content-length-range policy. */
+  presignPost(params: PresignPostParams): Promise<PresignedPost>;
+  /** Signed, short-lived GET that serves Range, ETag and the given Content-Disposition. */
+  presignGet(params: PresignGetParams): Promise<string>;
+  /** Throws when the store cannot be reached or the bucket is missing; bounded by a timeout. */
+  checkHealth(): Promise<void>;
+}
+
+export class StorageNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`No object stored under ${key}`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+/** The store could not be reached or failed; callers answer 503 or retry. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, Errors, Principal } from '@app/core';
+import { AssetsService, AssetStatus } from '@app/assets';
+import { ProcessingService } from '@app/processing';
+import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { DataSource } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { CreateUploadUrlDto } from './create-upload-url.dto';
+
+export interface UploadUrlResponse {
+  assetId: string;
+  method: 'PUT' | 'POST';
+  uploadUrl: string;
+  /** For PUT: send exactly these headers. */
+  headers?: Record<string, string>;
+  /** For POST: send these form fields, then the file as field "file". */
+  fields?: Record<string, string>;
+  expiresAt: string;
+}
+
+/** Step 1 of the pipeline: check the request, create the pending asset, sign where the bytes go. */
+@Injectable()
+export class UploadUrlService {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly assets: AssetsService,
+    private readonly processing: ProcessingService,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse> {
+    if (dto.sizeBytes > this.config.MAX_UPLOAD_BYTES) {
+      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)`, {
+        field: 'sizeBytes',
+        limit: this.config.MAX_UPLOAD_BYTES,
+      });
+    }
+    const assetId = randomUUID();
+    const key = ObjectKeyLayout.upload(principal.userId, assetId);
+    const ttl = Math.min(dto.expiresInSeconds ?? this.config.UPLOAD_URL_TTL_SECONDS, this.config.UPLOAD_URL_TTL_SECONDS);
+    const expiresAt = new Date(Date.now() + ttl * 1000);
+    // Sign first (no I/O for either driver), then record: a row never exists without a URL the client got.
+    const target =
+      dto.mode === 'post'
+        ? await this.storage.presignPost({ key, contentType: dto.mimeType, minBytes: dto.sizeBytes, maxBytes: dto.sizeBytes, expiresInSeconds: ttl })
+        : await this.storage.presignPut({
+            key,
+            contentType: dto.mimeType,
+            contentLength: dto.sizeBytes,
+            checksumSha256: dto.checksumSha256,
+            expiresInSeconds: ttl,
+          });
+    await this.ds.transaction((m) =>
+      this.assets.createPending(m, {
+        assetId,
+        ownerId: principal.userId,
+        bucket: this.storage.bucket,
+        objectKey: key,
+        mimeType: dto.mimeType,
+        sizeBytes: dto.sizeBytes,
+        filename: dto.filename,
+        declaredChecksumSha256: dto.checksumSha256 ?? null,
+        uploadExpiresAt: expiresAt,
+      }),
+    );
+    return target.method === 'PUT'
+      ? { assetId, method: 'PUT', uploadUrl: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() }
+      : { assetId, method: 'POST', uploadUrl: target.url, fields: target.fields, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** Step 3: the client says the bytes are there. Idempotent; the work request is committed with the status change. */
+  async complete(assetId: string, principal: Principal): Promise<{ assetId: string; status: AssetStatus }> {
+    const status = await this.assets.beginProcessing(assetId, principal, (m, a) => this.processing.request(m, a));
+    return { assetId, status };
+  }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: unit specs and e2e tests against real PostgreSQL, Redis and an S3-protocol server.
+# Installs and starts what the machine lacks, and stops what it started. Used by `npm test` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=()
+cleanup() {
+  for s in "${started[@]:-}"; do
+    case "$s" in
+      redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+    esac
+  done
+}
+trap cleanup EXIT
+
+# PostgreSQL and Redis run on machines of our kind; start them if they are installed but stopped.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  echo "test: PostgreSQL is not answering on 127.0.0.1:5432; trying to start it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "test: Redis is not answering on 127.0.0.1:6379; starting one for the tests"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  started+=(redis)
+fi
+
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npm run build --silent
+
+# The S3-protocol server (@20minutes/s3rver, verifies SigV4) is started in-process by the tests that need it.
+npx jest --ci "$@"

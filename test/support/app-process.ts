@@ -1,0 +1,165 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import jwt from 'jsonwebtoken';
+import { Client } from 'pg';
+
+export const MAIN_JS = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
+export const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
+const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let counter = 0;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function token(sub: string | number, claims: Record<string, unknown> = {}, secret = JWT_SECRET): string {
+  return jwt.sign({ sub: String(sub), ...claims }, secret, { algorithm: 'HS256', expiresIn: 3600 });
+}
+
+export interface RunningApp {
+  baseUrl: string;
+  port: number;
+  databaseUrl: string;
+  storageRoot: string;
+  env: Record<string, string>;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Run a query against the app's database. */
+  sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
+  /** SIGTERM and wait; SIGKILL after 10 s. Keeps the database (for restarts). */
+  stopProcess(signal?: NodeJS.Signals): Promise<void>;
+  /** Start the process again with the same database, Redis prefix and storage. */
+  restart(extraEnv?: Record<string, string>): Promise<void>;
+  /** Stop and drop everything the app owned (database, Redis keys, storage directory). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the built service (`dist/`) as a real child process on 127.0.0.1 with its own database
+ * (created by the service itself), its own Redis key prefix and its own storage directory.
+ */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const id = `${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  const port = await freePort();
+  const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'media-e2e-'));
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/media_e2e_${id}`;
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: 'redis://127.0.0.1:6379/0',
+    REDIS_KEY_PREFIX: `e2e_${id}`,
+    JWT_SECRET,
+    STORAGE_DRIVER: 'local',
+    LOCAL_STORAGE_ROOT: storageRoot,
+    LOG_LEVEL: 'warn',
+    PROCESSING_BACKOFF_MS: '200',
+    OUTBOX_POLL_INTERVAL_MS: '200',
+    ...env,
+  };
+  let child: ChildProcess | undefined;
+  let out = '';
+
+  async function launch(extra: Record<string, string> = {}) {
+    out += `--- start ${new Date().toISOString()}\n`;
+    child = spawn(process.execPath, [MAIN_JS], { env: { ...fullEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${out}`);
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/health/live`);
+        if (r.ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`service did not become live within 30 s:\n${out}`);
+  }
+
+  async function stopProcess(signal: NodeJS.Signals = 'SIGTERM') {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(signal);
+    const t = setTimeout(() => c.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  await launch();
+  const pool = new Client({ connectionString: databaseUrl });
+  await pool.connect();
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    databaseUrl,
+    storageRoot,
+    env: fullEnv,
+    output: () => out,
+    sql: async (text, params) => (await pool.query(text, params as any[])).rows,
+    stopProcess,
+    restart: async (extra) => {
+      await stopProcess();
+      await launch(extra);
+    },
+    stop: async () => {
+      await stopProcess();
+      await pool.end().catch(() => undefined);
+      const admin = new Client({ connectionString: PG_ADMIN });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "media_e2e_${id}" WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+      const redis = new Redis(fullEnv.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect().catch(() => undefined);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${fullEnv.REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await redis.del(...keys);
+        } while (cursor !== '0');
+      } catch {
+        /* redis gone: nothing to clean */
+      }
+      redis.disconnect();
+      rmSync(storageRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or `ms` passes. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 20000, every = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`condition not met within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
