@@ -183,7 +183,7 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
 
   it('marks the asset failed when the stored bytes do not match the declared checksum', async () => {
     const bytes = Buffer.from('the declared bytes');
-    const other = Buffer.from('other bytes, same n');
+    const other = Buffer.from('other bytes here!!');
     expect(other.length).toBe(bytes.length);
     const res = await alice.post('/media/upload-url', {
       filename: 'a.txt',
