@@ -130,7 +130,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS "media_e2e_${id}" WITH (FORCE)`).catch(() => undefined);
       await admin.end();
-      const redis = new Redis(fullEnv.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const redis = new Redis(fullEnv.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
       await redis.connect().catch(() => undefined);
       try {
         let cursor = '0';

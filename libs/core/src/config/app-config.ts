@@ -86,6 +86,10 @@ export class EnvironmentVariables {
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   S3_ENDPOINT?: string;
 
+  /** Endpoint put into signed URLs for clients, when it differs from S3_ENDPOINT (e.g. Docker networks). */
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  S3_PUBLIC_ENDPOINT?: string;
+
   @IsString()
   S3_REGION = 'us-east-1';
 

@@ -6,6 +6,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -32,6 +33,11 @@ export interface S3StorageDriverOptions {
   /** S3-compatible endpoint (MinIO, Garage, the test emulator); omit for AWS. */
   endpoint?: string;
   forcePathStyle: boolean;
+  /**
+   * Endpoint clients use for signed URLs when it differs from the one this service reaches
+   * (e.g. http://localhost:9000 outside Docker vs http://minio:9000 inside). Defaults to `endpoint`.
+   */
+  publicEndpoint?: string;
   /** Omit both to use the SDK's default credential chain (env, profile, instance role). */
   accessKeyId?: string;
   secretAccessKey?: string;
@@ -120,6 +126,8 @@ export class S3StorageDriver implements StorageDriver {
   readonly kind = 's3' as const;
   readonly bucket: string;
   private readonly client: S3Client;
+  /** Signs URLs for clients (differs from `client` only when a public endpoint is configured). */
+  private readonly presignClient: S3Client;
   private readonly requestTimeoutMs: number;
 
   constructor(options: S3StorageDriverOptions) {
@@ -131,7 +139,7 @@ export class S3StorageDriver implements StorageDriver {
     this.bucket = options.bucket;
     this.requestTimeoutMs = options.requestTimeoutMs;
     const timeout = options.requestTimeoutMs;
-    this.client = new S3Client({
+    const clientConfig: S3ClientConfig = {
       region: options.region,
       endpoint: options.endpoint || undefined,
       forcePathStyle: options.forcePathStyle,
@@ -153,12 +161,17 @@ export class S3StorageDriver implements StorageDriver {
         // Inactivity on the socket, also while a response body is being streamed to a caller.
         socketTimeout: timeout,
       }),
-    });
+    };
+    this.client = new S3Client(clientConfig);
     this.client.middlewareStack.add(stripBucketTrailingSlash(options.bucket), {
       step: 'build',
       name: 'stripBucketTrailingSlash',
       override: true,
     });
+    this.presignClient =
+      options.publicEndpoint && options.publicEndpoint !== options.endpoint
+        ? new S3Client({ ...clientConfig, endpoint: options.publicEndpoint })
+        : this.client;
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
@@ -266,7 +279,7 @@ export class S3StorageDriver implements StorageDriver {
       unhoistableHeaders.add('x-amz-checksum-sha256');
     }
     const url = await getSignedUrl(
-      this.client,
+      this.presignClient,
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: key,
@@ -290,7 +303,7 @@ export class S3StorageDriver implements StorageDriver {
     if (!Number.isSafeInteger(minBytes) || !Number.isSafeInteger(maxBytes) || minBytes < 0 || maxBytes < minBytes) {
       throw new RangeError(`invalid size range ${minBytes}..${maxBytes}`);
     }
-    const { url, fields } = await createPresignedPost(this.client, {
+    const { url, fields } = await createPresignedPost(this.presignClient, {
       Bucket: this.bucket,
       Key: key,
       Conditions: [
@@ -305,7 +318,7 @@ export class S3StorageDriver implements StorageDriver {
 
   async presignGet({ key, expiresInSeconds, downloadFilename, contentType }: PresignGetParams): Promise<string> {
     return getSignedUrl(
-      this.client,
+      this.presignClient,
       new GetObjectCommand({
         Bucket: this.bucket,
         Key: key,

@@ -1,0 +1,23 @@
+# Multi-stage build: compile with dev dependencies, run with production dependencies only, as a non-root user.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY apps ./apps
+COPY libs ./libs
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data
+WORKDIR /app
+RUN groupadd --system --gid 10001 media && useradd --system --uid 10001 --gid media --home /app media \
+  && mkdir -p /data && chown media:media /data
+COPY --from=build --chown=media:media /app/node_modules ./node_modules
+COPY --from=build --chown=media:media /app/dist ./dist
+COPY --chown=media:media package.json ./
+USER 10001
+EXPOSE 3000
+VOLUME ["/data"]
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+CMD ["node", "dist/apps/api/src/main.js"]

@@ -1,0 +1,57 @@
+import { ConfigValidationError, DEVELOPMENT_JWT_SECRET, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('gives the embedded defaults on an empty environment', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PORT: 3000,
+      STORAGE_DRIVER: 'local',
+      LOCAL_STORAGE_ROOT: './data',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/media',
+      REDIS_URL: 'redis://127.0.0.1:6379/0',
+      UPLOAD_URL_TTL_SECONDS: 900,
+      jwtSecret: DEVELOPMENT_JWT_SECRET,
+      jwtSecretIsDevelopmentFallback: true,
+      publicBaseUrl: 'http://localhost:3000',
+    });
+  });
+
+  it('parses numbers and booleans from strings', () => {
+    const c = loadConfig({ PORT: '8080', S3_FORCE_PATH_STYLE: 'true', WORKER_ENABLED: '0' });
+    expect(c.PORT).toBe(8080);
+    expect(c.S3_FORCE_PATH_STYLE).toBe(true);
+    expect(c.WORKER_ENABLED).toBe(false);
+    expect(c.publicBaseUrl).toBe('http://localhost:8080');
+  });
+
+  it('names every bad variable in one error', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', STORAGE_DRIVER: 'ftp', REDIS_URL: 'http://x', UPLOAD_URL_TTL_SECONDS: '0' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    const msg = (err as Error).message;
+    for (const name of ['PORT="eighty"', 'STORAGE_DRIVER="ftp"', 'REDIS_URL="http://x"', 'UPLOAD_URL_TTL_SECONDS="0"']) expect(msg).toContain(name);
+  });
+
+  it('refuses production without a long JWT_SECRET', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
+    const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) });
+    expect(c.jwtSecretIsDevelopmentFallback).toBe(false);
+  });
+
+  it('derives a storage signing secret from the JWT secret unless one is given', () => {
+    const a = loadConfig({ JWT_SECRET: 'a'.repeat(40) });
+    const b = loadConfig({ JWT_SECRET: 'b'.repeat(40) });
+    expect(a.storageSigningSecret).not.toBe(b.storageSigningSecret);
+    expect(a.storageSigningSecret).not.toContain('a'.repeat(40));
+    expect(loadConfig({ STORAGE_SIGNING_SECRET: 's'.repeat(32) }).storageSigningSecret).toBe('s'.repeat(32));
+  });
+
+  it('refuses a bucket name storage would not accept', () => {
+    expect(() => loadConfig({ STORAGE_BUCKET: '../etc' })).toThrow(/STORAGE_BUCKET/);
+  });
+});

@@ -1,0 +1,12 @@
+import { ObjectKeyLayout } from './object-key-layout';
+
+describe('ObjectKeyLayout', () => {
+  it('builds upload keys from ids only', () => {
+    expect(ObjectKeyLayout.upload('42', '0b6f3c1e-1f0a-4c7e-9a47-6e1f1f6f0d2a')).toBe('uploads/42/0b6f3c1e-1f0a-4c7e-9a47-6e1f1f6f0d2a');
+    expect(() => ObjectKeyLayout.upload('../x', '0b6f3c1e-1f0a-4c7e-9a47-6e1f1f6f0d2a')).toThrow();
+  });
+  it('refuses traversal and odd characters', () => {
+    for (const k of ['../etc/passwd', 'a/../b', 'a//b', '/abs', 'a/./b', 'a\\b', 'a b', '']) expect(ObjectKeyLayout.isSafe(k)).toBe(false);
+    expect(ObjectKeyLayout.isSafe('uploads/1/abc.def-x_y')).toBe(true);
+  });
+});
