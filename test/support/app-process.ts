@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import jwt from 'jsonwebtoken';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 
 export const MAIN_JS = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
 export const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
@@ -107,8 +107,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
   }
 
   await launch();
-  const pool = new Client({ connectionString: databaseUrl });
-  await pool.connect();
+  const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+  pool.on('error', () => undefined); // fault tests terminate backends; the pool reconnects
 
   return {
     baseUrl: `http://127.0.0.1:${port}`,

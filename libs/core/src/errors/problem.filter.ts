@@ -52,6 +52,13 @@ export function toProblem(err: unknown): ProblemBody {
     if (e.name === 'SyntaxError' || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = `Body is not valid JSON: ${e.message}`;
     return { statusCode: e.statusCode, error: HTTP_CODE_BY_STATUS[e.statusCode] ?? ErrorCode.InvalidRequest, message };
   }
+  // Storage and timeouts are named errors from other libs (core does not import them).
+  if (e?.name === 'StorageUnavailableError') {
+    return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: ErrorCode.StorageUnavailable, message: 'Object storage is unavailable; retry shortly' };
+  }
+  if (e?.name === 'TimeoutError') {
+    return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: ErrorCode.ServiceUnavailable, message: 'A backing service did not answer in time; retry shortly' };
+  }
   const pgCode = e?.driverError?.code ?? e?.code;
   if (
     (pgCode && (UNAVAILABLE_PG_CODES.has(pgCode) || UNAVAILABLE_NODE_CODES.has(pgCode))) ||
