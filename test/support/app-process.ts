@@ -7,7 +7,9 @@ import Redis from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { Client, Pool } from 'pg';
 
-export const MAIN_JS = path.resolve(__dirname, '../../dist/apps/api/src/main.js');
+/** Repository root, whether this file runs from test/support (jest) or dist-bench/test/support (benchmarks). */
+export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist-bench${path.sep}`) ? '../../..' : '../..');
+export const MAIN_JS = path.join(REPO_ROOT, 'dist/apps/api/src/main.js');
 export const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -37,6 +39,8 @@ export interface RunningApp {
   env: Record<string, string>;
   /** Everything the process printed so far. */
   output(): string;
+  /** The service's process id (for RSS readings). */
+  pid(): number;
   /** Run a query against the app's database. */
   sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
   /** SIGTERM and wait; SIGKILL after 10 s. Keeps the database (for restarts). */
@@ -117,6 +121,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
     storageRoot,
     env: fullEnv,
     output: () => out,
+    pid: () => child?.pid ?? -1,
     sql: async (text, params) => (await pool.query(text, params as any[])).rows,
     stopProcess,
     restart: async (extra) => {

@@ -1,3 +1,4 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 import { APP_CONFIG } from '../config/config.module';
@@ -19,12 +20,17 @@ function stringArray(v: unknown, claim: string): string[] {
 /** HS256 only: the algorithm is pinned so `none` and RS/HS confusion are refused. */
 @Injectable()
 export class JwtService {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  /** A KeyObject made once: given a string, jsonwebtoken tries to parse it as a public key on every call. */
+  private readonly key: KeyObject;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.key = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
+  }
 
   verify(token: string): Principal {
     let payload: jwt.JwtPayload | string;
     try {
-      payload = jwt.verify(token, this.config.jwtSecret, { algorithms: ['HS256'], clockTolerance: 5 });
+      payload = jwt.verify(token, this.key, { algorithms: ['HS256'], clockTolerance: 5 });
     } catch (e) {
       const reason = e instanceof jwt.TokenExpiredError ? 'token has expired' : e instanceof Error ? e.message : 'invalid token';
       throw Errors.unauthenticated(`Invalid bearer token: ${reason}`);
@@ -39,6 +45,6 @@ export class JwtService {
   }
 
   sign(claims: { sub: string | number; groups?: string[]; roles?: string[] }, expiresInSeconds = 3600): string {
-    return jwt.sign({ ...claims, sub: String(claims.sub) }, this.config.jwtSecret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
+    return jwt.sign({ ...claims, sub: String(claims.sub) }, this.key, { algorithm: 'HS256', expiresIn: expiresInSeconds });
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * Control plane and metadata reads, through HTTP at 64 connections against the service in production mode.
+ *   baseline:  GET /health/live   (a minimal Nest route: the framework's ceiling on this machine)
+ *   1. POST /media/upload-url     target >= 3,000 req/s, p99 <= 50 ms
+ *   2. GET /media/{id}            warm cache target >= 10,000 req/s, p99 <= 20 ms; cold >= 4,000 req/s
+ */
+import os from 'node:os';
+import { api, uploadBytes } from '../test/support/api';
+import { token } from '../test/support/app-process';
+import { load, report, startProductionService } from './support';
+
+async function main() {
+  const duration = Number(process.env.BENCH_DURATION ?? 10);
+  console.log(`# control plane — ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${duration} s per run, 64 connections`);
+  const app = await startProductionService();
+  try {
+    const tokens = Array.from({ length: 16 }, (_, i) => token(1000 + i));
+    const base = await load({ url: `${app.baseUrl}/health/live`, duration });
+    console.log(`baseline GET /health/live: ${base.requestsPerSec} req/s, p50 ${base.p50} ms, p99 ${base.p99} ms`);
+
+    let i = 0;
+    const sign = await load({
+      url: `${app.baseUrl}/media/upload-url`,
+      duration,
+      method: 'POST',
+      requests: [
+        {
+          setupRequest: (req: any) => ({
+            ...req,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i++ % tokens.length]}` },
+            body: JSON.stringify({ filename: `photo-${i}.jpg`, mimeType: 'image/jpeg', sizeBytes: 1_000_000 + (i % 1000) }),
+          }),
+        },
+      ],
+    });
+    console.log(`POST /media/upload-url: ${sign.requestsPerSec} req/s, p50 ${sign.p50} ms, p99 ${sign.p99} ms, errors ${sign.errors}, non-2xx ${sign.non2xx}`);
+    report('upload-url throughput', sign.requestsPerSec, 'req/s', { min: 3000 }, `(${Math.round((100 * sign.requestsPerSec) / base.requestsPerSec)}% of the framework baseline)`);
+    report('upload-url p99', sign.p99, 'ms', { max: 50 });
+
+    const owner = api(app.baseUrl, 1000);
+    const up = await uploadBytes(owner, Buffer.from('metadata read benchmark'), { mimeType: 'text/plain' });
+    await owner.post(`/media/${up.assetId}/complete`);
+    const read = await load({ url: `${app.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${tokens[0]}` } });
+    console.log(`GET /media/{id}: ${read.requestsPerSec} req/s, p50 ${read.p50} ms, p99 ${read.p99} ms, errors ${read.errors}, non-2xx ${read.non2xx}`);
+    report('metadata read throughput', read.requestsPerSec, 'req/s', { min: 10000 });
+    report('metadata read p99', read.p99, 'ms', { max: 20 });
+  } finally {
+    await app.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
