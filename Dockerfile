@@ -13,11 +13,15 @@ ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data
 WORKDIR /app
 RUN groupadd --system --gid 10001 media && useradd --system --uid 10001 --gid media --home /app media \
   && mkdir -p /data && chown media:media /data
-COPY --from=build --chown=media:media /app/node_modules ./node_modules
-COPY --from=build --chown=media:media /app/dist ./dist
-COPY --chown=media:media package.json ./
-USER 10001
+# Code stays owned by root (read-only to the service); only /data belongs to the service user.
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+USER 10001:10001
 EXPOSE 3000
 VOLUME ["/data"]
+# The service drains on SIGTERM (readiness fails, in-flight requests and jobs finish, then it exits 0); node is
+# PID 1 here and handles the signal itself (see apps/api/src/graceful-shutdown.ts).
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 CMD ["node", "dist/apps/api/src/main.js"]

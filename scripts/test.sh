@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: unit specs and e2e tests against real PostgreSQL, Redis and an S3-protocol server.
+# The whole test suite: unit specs and e2e tests against real PostgreSQL, Redis, an S3-protocol server and clamd.
 # Installs and starts what the machine lacks, and stops what it started. Used by `npm test` and .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,10 @@ fi
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
+
+# clamd (Debian clamav-daemon) and ffprobe (Debian ffmpeg) for the scanning and media tests: installed with apt
+# when missing. Each test starts and stops its own clamd on a free port (test/support/clamd.ts); no freshclam.
+bash scripts/clamd.sh install
 
 # The S3-protocol server (@20minutes/s3rver, verifies SigV4) is started in-process by the tests that need it.
 npx jest --ci "$@"

@@ -48,7 +48,7 @@ describe('a fresh start', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(`${app.baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } });
+    expect(((await ready.json()) as any).details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } });
   });
 
   it('echoes a request id and keeps tokens and signed URLs out of its logs', async () => {
@@ -77,7 +77,7 @@ describe('dependencies down', () => {
     expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);
     const ready = await fetch(`${app.baseUrl}/health/ready`);
     expect(ready.status).toBe(503);
-    const body = await ready.json();
+    const body = (await ready.json()) as any;
     expect(body.details.redis.status).toBe('down');
     expect(body.details.database.status).toBe('up');
   });

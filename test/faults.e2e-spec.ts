@@ -121,7 +121,7 @@ describe('storage server stopped', () => {
       expect((await c.post(`/media/${neverStored.body.assetId}/complete`)).status).toBe(503);
       const ready = await fetch(`${app.baseUrl}/health/ready`);
       expect(ready.status).toBe(503);
-      expect((await ready.json()).details.storage.status).toBe('down');
+      expect(((await ready.json()) as any).details.storage.status).toBe('down');
       expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);
       const rows = await app.sql(`SELECT status FROM media_assets`);
       expect(rows.every((r) => r.status === 'pending')).toBe(true);

@@ -1,4 +1,5 @@
 /** The README is for newcomers: it starts with the two commands, and its configuration table lists every variable. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -19,6 +20,12 @@ describe('README', () => {
     expect(names.length).toBeGreaterThan(20);
     const missing = names.filter((n) => !readme.includes(`\`${n}\``));
     expect(missing).toEqual([]);
+  });
+
+  it('carries the configuration table exactly as generated from the code (npm run docs:config)', () => {
+    const generated = execFileSync(process.execPath, [path.join(ROOT, 'scripts/config-table.js')], { encoding: 'utf8' }).trim();
+    const m = /<!-- config-table:start[^>]*-->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
+    expect(m?.[1]).toBe(generated);
   });
 
   it('.ci/run calls exactly the README test command', () => {

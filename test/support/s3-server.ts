@@ -112,8 +112,11 @@ export interface S3TestServer {
   secretAccessKey: 'S3RVER';
   /** Subscribes to the emulator's object events; returns the unsubscribe function. */
   onEvent(listener: (e: S3EmulatorEvent) => void): () => void;
-  /** Closes the server (dropping open connections) and removes its directory. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Closes the server (dropping open connections) and removes its directory, unless `keepData` (default: true
+   * for a directory passed in the options) keeps it for a restart. Idempotent.
+   */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface S3TestServerOptions {
@@ -121,6 +124,13 @@ export interface S3TestServerOptions {
   buckets?: string[];
   /** Origins the buckets' CORS rule allows (GET/PUT/POST/HEAD, any header, ETag exposed); default ['*']. */
   corsOrigins?: string[];
+  /** Listen on this port instead of an ephemeral one (to bring a stopped server back where it was). */
+  port?: number;
+  /**
+   * Serve this existing directory (e.g. the `directory` of a server that was stopped with keepData) instead
+   * of a fresh one. A directory given here is left in place by stop() unless stop({ keepData: false }).
+   */
+  directory?: string;
 }
 
 function escapeXml(s: string): string {
@@ -146,10 +156,10 @@ export async function startS3Server(opts: S3TestServerOptions = {}): Promise<S3T
   patchEmulator();
   const buckets = opts.buckets ?? ['media-test'];
   const origins = opts.corsOrigins ?? ['*'];
-  const directory = await mkdtemp(join(tmpdir(), 's3rver-test-'));
+  const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), 's3rver-test-')));
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: opts.port ?? 0,
     silent: true,
     directory,
     resetOnClose: false,
@@ -162,7 +172,7 @@ export async function startS3Server(opts: S3TestServerOptions = {}): Promise<S3T
   try {
     address = await server.run();
   } catch (err) {
-    await rm(directory, { recursive: true, force: true });
+    if (!opts.directory) await rm(directory, { recursive: true, force: true });
     throw err;
   }
   const port = address.port;
@@ -177,13 +187,13 @@ export async function startS3Server(opts: S3TestServerOptions = {}): Promise<S3T
       server.on('event', listener);
       return () => void server.off('event', listener);
     },
-    stop() {
+    stop({ keepData = opts.directory !== undefined } = {}) {
       stopped ??= (async () => {
         const closing = server.close();
         // Keep-alive sockets (SDK agent, fetch) would otherwise hold close() open.
         server.httpServer?.closeAllConnections();
         await closing;
-        await rm(directory, { recursive: true, force: true });
+        if (!keepData) await rm(directory, { recursive: true, force: true });
       })();
       return stopped;
     },

@@ -1,12 +1,15 @@
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
+import { AclModule } from '@app/acl';
 import { AssetsModule } from '@app/assets';
+import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
 import { HealthModule } from '@app/health';
 import { MetadataModule } from '@app/metadata';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
 import { UploadModule } from '@app/upload';
+import { WebhooksModule } from '@app/webhooks';
 
 /** Composes the libs into the one deployable. */
 @Module({})
@@ -18,9 +21,12 @@ export class AppModule {
         CoreModule.forRoot(config),
         BullModule.forRoot({ url: config.REDIS_URL, prefix: `${config.REDIS_KEY_PREFIX}:bull` }),
         StorageModule,
+        CdnModule,
         MetadataModule,
         AssetsModule,
+        AclModule,
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
+        WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
         HealthModule,
       ],

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, createLogger, ensureDatabaseExists, Errors, NestPinoLogger } from '@app/core';
-import { createLocalObjectHandler, LOCAL_URL_PREFIX, LocalStorageDriver, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
+import { installGracefulShutdown } from './graceful-shutdown';
 
 function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -50,14 +52,17 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalPipes(validationPipe);
-  app.enableShutdownHooks();
+  // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API).
+  await app.register(helmet as any, { global: true });
+  installGracefulShutdown(app, config, logger);
   app.getHttpAdapter().getInstance().addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
 
-  const storage = app.get<StorageDriver>(STORAGE_DRIVER);
-  if (storage instanceof LocalStorageDriver) {
-    const handle = createLocalObjectHandler(storage);
+  // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
+  const localDrivers = localRegionDrivers(app.get(RegionRouter));
+  if (localDrivers.length) {
+    const handle = createLocalObjectsHandler(localDrivers);
     // Its own encapsulated context: no body parsers, so uploads stream straight from the socket to disk.
     await app.register(async (f: FastifyInstance) => {
       f.removeAllContentTypeParsers();

@@ -4,13 +4,14 @@ import { MetadataModule } from '@app/metadata';
 import { AssetsController } from './assets.controller';
 import { AssetsRepository } from './assets.repository';
 import { AssetsService } from './assets.service';
+import { AssetStatusWaiter } from './asset-status.waiter';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
 
 @Module({
   imports: [TypeOrmModule.forFeature([MediaAsset, StoredObject]), MetadataModule],
   controllers: [AssetsController],
-  providers: [AssetsRepository, AssetsService],
+  providers: [AssetsRepository, AssetsService, AssetStatusWaiter],
   exports: [AssetsService],
 })
 export class AssetsModule {}

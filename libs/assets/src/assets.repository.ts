@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import type { ListQuery } from './asset-list.query';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
 
@@ -75,6 +76,39 @@ export class AssetsRepository {
     return obj;
   }
 
+  /** Adds one reference to an existing stored object; null when there is none (it was released meanwhile). */
+  async referenceExisting(m: EntityManager, sha256: string): Promise<{ bucket: string; objectKey: string } | null> {
+    const [rows] = await m.query(
+      `UPDATE stored_objects SET ref_count = ref_count + 1, updated_at = now() WHERE checksum_sha256 = $1 RETURNING bucket, object_key`,
+      [sha256],
+    );
+    const row = rows?.[0];
+    return row ? { bucket: row.bucket, objectKey: row.object_key } : null;
+  }
+
+  /** Pending assets at least `olderThanMs` old whose upload URL expired less than an hour ago (or not yet). */
+  findPendingOlderThan(olderThanMs: number, limit: number): Promise<MediaAsset[]> {
+    return this.ds.manager
+      .createQueryBuilder(MediaAsset, 'a')
+      .where(`a.status = 'pending'`)
+      .andWhere(`a.created_at <= now() - make_interval(secs => :s)`, { s: olderThanMs / 1000 })
+      .andWhere(`a.upload_expires_at >= now() - interval '1 hour'`)
+      .orderBy('a.created_at', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  /** Processing assets not updated for `olderThanMs`. */
+  findProcessingOlderThan(olderThanMs: number, limit: number): Promise<MediaAsset[]> {
+    return this.ds.manager
+      .createQueryBuilder(MediaAsset, 'a')
+      .where(`a.status = 'processing'`)
+      .andWhere(`a.updated_at <= now() - make_interval(secs => :s)`, { s: olderThanMs / 1000 })
+      .orderBy('a.updated_at', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
   async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
     const rows = await this.ds.query(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
     return rows.length > 0;
@@ -83,4 +117,47 @@ export class AssetsRepository {
   findStoredObject(sha256: string): Promise<StoredObject | null> {
     return this.ds.manager.findOneBy(StoredObject, { checksumSha256: sha256 });
   }
+
+  /** Runs a page query built by buildListQuery: rows shaped as MediaAsset plus `cursorUs`. */
+  list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string })[]> {
+    return this.ds.query(q.text, q.values);
+  }
+
+  /**
+   * What counts against the owner's quota: assets that are processing or ready (owner_usage, kept by a trigger
+   * on media_assets) plus pending uploads that have not expired. With `m` inside a transaction, the owner's
+   * usage row stays locked until commit, so quota checks of one owner run one at a time.
+   */
+  async usage(ownerId: string, m?: EntityManager): Promise<OwnerUsage> {
+    const q = m ?? this.ds.manager;
+    const [committed] = m
+      ? await q.query(
+          `INSERT INTO owner_usage (owner_id) VALUES ($1) ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id
+           RETURNING bytes::text AS bytes, assets::text AS assets`,
+          [ownerId],
+        )
+      : await q.query(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
+    const [pending] = await q.query(
+      `SELECT coalesce(sum(size_bytes), 0)::text AS bytes, count(*)::text AS assets
+         FROM media_assets WHERE owner_id = $1 AND status = 'pending' AND upload_expires_at > now()`,
+      [ownerId],
+    );
+    const committedBytes = Number(committed?.bytes ?? 0);
+    const committedAssets = Number(committed?.assets ?? 0);
+    return {
+      bytes: committedBytes + Number(pending.bytes),
+      assets: committedAssets + Number(pending.assets),
+      pendingBytes: Number(pending.bytes),
+      pendingAssets: Number(pending.assets),
+    };
+  }
+}
+
+export interface OwnerUsage {
+  /** Bytes of processing/ready assets plus unexpired pending uploads. */
+  bytes: number;
+  assets: number;
+  /** The part of the above that is unexpired pending uploads. */
+  pendingBytes: number;
+  pendingAssets: number;
 }

@@ -71,4 +71,8 @@ export class MediaAsset {
 
   @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
   deletedAt: Date | null;
+
+  /** The CDN URL recorded when the asset became ready (CDN registration); null without a CDN. */
+  @Column({ name: 'cdn_url', type: 'text', nullable: true })
+  cdnUrl: string | null;
 }

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthGuard } from './auth/auth.guard';
 import { JwtService } from './auth/jwt.service';
@@ -8,7 +9,9 @@ import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/database-options';
 import { ProblemFilter } from './errors/problem.filter';
 import { OutboxService } from './outbox/outbox.service';
-import { RedisModule } from './redis/redis.module';
+import { PrincipalThrottlerGuard, rateLimitOptions } from './http/rate-limit';
+import { REDIS, RedisModule } from './redis/redis.module';
+import { APP_CONFIG } from './config/config.module';
 
 /** Config, database, Redis, auth, errors and the outbox: everything domain modules stand on. */
 @Global()
@@ -27,14 +30,16 @@ export class CoreModule {
           retryDelay: 1000,
         }),
         RedisModule,
+        ThrottlerModule.forRootAsync({ inject: [APP_CONFIG, REDIS], useFactory: rateLimitOptions }),
       ],
       providers: [
         JwtService,
         OutboxService,
+        PrincipalThrottlerGuard,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, RedisModule],
+      exports: [ConfigModule, JwtService, OutboxService, RedisModule, PrincipalThrottlerGuard],
     };
   }
 }

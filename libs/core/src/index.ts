@@ -1,10 +1,12 @@
 export * from './config/app-config';
+export * from './config/storage-regions';
 export * from './config/config.module';
 export * from './errors/error-codes';
 export * from './errors/problem.filter';
 export * from './auth/principal';
 export * from './auth/jwt.service';
 export * from './auth/auth.guard';
+export * from './auth/asset-access';
 export * from './database/database-options';
 export * from './outbox/outbox.service';
 export * from './redis/redis.module';
@@ -12,3 +14,4 @@ export * from './logging/logger';
 export * from './util/timeout';
 export * from './core.module';
 export * from './http/asset-id.pipe';
+export * from './http/rate-limit';

@@ -16,9 +16,11 @@ export interface StreamFacts {
 
 /**
  * One pass over the object: SHA-256 and size of everything, plus the first HEAD_BYTES kept for sniffing.
- * Memory stays at HEAD_BYTES plus stream buffers whatever the object's size.
+ * Memory stays at HEAD_BYTES plus stream buffers whatever the object's size. `tee` sees every chunk too
+ * (the virus scanner): the next chunk is read only once it has taken this one, so the slower side sets the pace.
  */
-export async function scanStream(body: Readable, signal?: AbortSignal): Promise<StreamFacts> {
+export async function scanStream(body: Readable, opts: { signal?: AbortSignal; tee?: (chunk: Buffer) => Promise<void> } = {}): Promise<StreamFacts> {
+  const { signal, tee } = opts;
   const hash = createHash('sha256');
   const headChunks: Buffer[] = [];
   let headLen = 0;
@@ -35,7 +37,8 @@ export async function scanStream(body: Readable, signal?: AbortSignal): Promise<
           headChunks.push(Buffer.from(part));
           headLen += part.length;
         }
-        cb();
+        if (tee) tee(chunk).then(() => cb(), cb);
+        else cb();
       },
     }),
     { signal },

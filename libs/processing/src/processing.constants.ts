@@ -1,6 +1,8 @@
 /** Queue names, job names and outbox topics of the processing module, in one place. */
 export const PROCESSING_QUEUE = 'processing';
 export const PROCESS_ASSET_JOB = 'process-asset';
+/** The reconciliation sweep (a repeatable job on the processing queue; see ReconciliationService). */
+export const RECONCILE_JOB = 'reconcile';
 export const ASSET_PROCESS_TOPIC = 'asset.process';
 
 export interface ProcessAssetJobData {
@@ -10,3 +12,19 @@ export interface ProcessAssetJobData {
 }
 
 export const processAssetJobId = (d: ProcessAssetJobData) => `${d.assetId}:${d.checksum || 'undeclared'}`;
+
+/** Bull backoff strategy name: exponential from `delay`, capped at `max` (both in job.opts.backoff.options). */
+export const CAPPED_EXPONENTIAL = 'capped-exponential';
+
+export function cappedExponentialBackoff(attemptsMade: number, _err: unknown, options: { delay?: number; max?: number } | null): number {
+  const delay = options?.delay ?? 1000;
+  const max = options?.max ?? 60000;
+  return Math.min(max, Math.round(delay * 2 ** Math.max(0, attemptsMade - 1)));
+}
+
+/** Derived media made for every image, longest side in pixels. */
+export const DERIVATIVES = [
+  { kind: 'thumbnail', size: 256 },
+  { kind: 'preview', size: 1024 },
+] as const;
+export type DerivativeKind = (typeof DERIVATIVES)[number]['kind'];

@@ -1,24 +1,69 @@
 import { BullModule } from '@nestjs/bull';
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Logger, Module } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/core';
 import { AssetsModule } from '@app/assets';
+import { DerivedMediaController } from './derived/derived-media.controller';
+import { DerivedMediaRepository } from './derived/derived-media.repository';
+import { DerivedMediaService } from './derived/derived-media.service';
 import { ProcessAssetProcessor } from './process-asset.processor';
-import { PROCESSING_QUEUE } from './processing.constants';
+import { ProcessingAdminController } from './processing-admin.controller';
+import { ProcessingAdminService } from './processing-admin.service';
+import { CAPPED_EXPONENTIAL, cappedExponentialBackoff, PROCESSING_QUEUE } from './processing.constants';
 import { ProcessingService } from './processing.service';
+import { ReconciliationSchedule, ReconciliationService } from './reconciliation.service';
+import { ClamdScanner } from './scanning/clamd.scanner';
+import { MALWARE_SCANNER, MalwareScanner, NoScanner } from './scanning/malware-scanner';
 
-const queue = BullModule.registerQueue({ name: PROCESSING_QUEUE });
+const queue = BullModule.registerQueueAsync({
+  name: PROCESSING_QUEUE,
+  inject: [APP_CONFIG],
+  useFactory: (config: AppConfig) => ({
+    settings: {
+      lockDuration: config.PROCESSING_LOCK_DURATION_MS,
+      stalledInterval: config.PROCESSING_LOCK_DURATION_MS,
+      maxStalledCount: 2,
+      backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff },
+    },
+  }),
+});
 
-/** The processing queue. The worker (processor) runs in this process when `worker` is true. */
+export function createMalwareScanner(config: AppConfig): MalwareScanner {
+  if (config.SCANNER === 'clamd') {
+    return new ClamdScanner({
+      host: config.CLAMD_HOST,
+      port: config.CLAMD_PORT,
+      socketPath: config.CLAMD_SOCKET,
+      connectTimeoutMs: config.CLAMD_CONNECT_TIMEOUT_MS,
+      timeoutMs: config.CLAMD_TIMEOUT_MS,
+    });
+  }
+  new Logger('Processing').warn('SCANNER=none: uploads are NOT scanned for viruses. Set SCANNER=clamd (and CLAMD_HOST/CLAMD_PORT) in production.');
+  return new NoScanner();
+}
+
+/**
+ * The processing queue, the scanner, derived media and the operators' routes. The worker (job processor and the
+ * reconciliation schedule) runs in this process when `worker` is true.
+ */
 @Module({
   imports: [queue, AssetsModule],
-  providers: [ProcessingService],
-  exports: [ProcessingService, queue],
+  controllers: [DerivedMediaController, ProcessingAdminController],
+  providers: [
+    ProcessingService,
+    DerivedMediaRepository,
+    DerivedMediaService,
+    ProcessingAdminService,
+    ReconciliationService,
+    { provide: MALWARE_SCANNER, inject: [APP_CONFIG], useFactory: createMalwareScanner },
+  ],
+  exports: [ProcessingService, MALWARE_SCANNER, queue],
 })
 export class ProcessingModule {
   static forRoot(opts: { worker: boolean }): DynamicModule {
     return {
       module: ProcessingModule,
       global: true,
-      providers: opts.worker ? [ProcessAssetProcessor] : [],
+      providers: opts.worker ? [ProcessAssetProcessor, ReconciliationSchedule] : [],
     };
   }
 }

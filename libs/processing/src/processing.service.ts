@@ -2,9 +2,19 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, OutboxService } from '@app/core';
 import type { MediaAsset } from '@app/assets';
-import type { Queue } from 'bull';
+import type { Job, Queue } from 'bull';
 import { EntityManager } from 'typeorm';
-import { ASSET_PROCESS_TOPIC, PROCESS_ASSET_JOB, PROCESSING_QUEUE, ProcessAssetJobData, processAssetJobId } from './processing.constants';
+import {
+  ASSET_PROCESS_TOPIC,
+  CAPPED_EXPONENTIAL,
+  PROCESS_ASSET_JOB,
+  PROCESSING_QUEUE,
+  ProcessAssetJobData,
+  processAssetJobId,
+} from './processing.constants';
+
+/** What the reconciliation sweep found for one asset's job. */
+export type JobState = 'queued' | 'missing' | 'dead' | 'stalled-out';
 
 /**
  * Requests processing through the outbox: `request` runs inside the transaction that moves the asset to
@@ -22,19 +32,52 @@ export class ProcessingService implements OnModuleInit {
     this.outbox.register(ASSET_PROCESS_TOPIC, (data: ProcessAssetJobData) => this.enqueue(data));
   }
 
-  async request(m: EntityManager, asset: MediaAsset): Promise<void> {
-    const data: ProcessAssetJobData = { assetId: asset.assetId, checksum: asset.declaredChecksumSha256 ?? '' };
-    await this.outbox.append(m, ASSET_PROCESS_TOPIC, data as unknown as Record<string, unknown>);
+  static jobData(asset: MediaAsset): ProcessAssetJobData {
+    return { assetId: asset.assetId, checksum: asset.declaredChecksumSha256 ?? '' };
   }
 
+  async request(m: EntityManager, asset: MediaAsset): Promise<void> {
+    await this.outbox.append(m, ASSET_PROCESS_TOPIC, ProcessingService.jobData(asset) as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Adds the job unless it is already waiting, delayed or running (same jobId: Bull keeps one). A job left in the
+   * failed set (dead letter, or stalled out) would swallow the add, so it is removed first: the asset was moved
+   * back to `processing` on purpose, by a retry or a sweep, and a fresh job with all its attempts is wanted.
+   */
   async enqueue(data: ProcessAssetJobData): Promise<void> {
+    const jobId = processAssetJobId(data);
+    const existing = await this.queue.getJob(jobId);
+    if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) await existing.remove();
     await this.queue.add(PROCESS_ASSET_JOB, data, {
-      jobId: processAssetJobId(data),
+      jobId,
       attempts: this.config.PROCESSING_ATTEMPTS,
-      backoff: { type: 'exponential', delay: this.config.PROCESSING_BACKOFF_MS },
+      backoff: { type: CAPPED_EXPONENTIAL, options: { delay: this.config.PROCESSING_BACKOFF_MS, max: this.config.PROCESSING_BACKOFF_MAX_MS } } as never,
       timeout: this.config.PROCESSING_TIMEOUT_MS,
       removeOnComplete: true,
       removeOnFail: false,
     });
+  }
+
+  /** For the sweep: where the job of a `processing` asset is. */
+  async jobState(asset: MediaAsset): Promise<{ state: JobState; job?: Job<ProcessAssetJobData> }> {
+    const job = await this.queue.getJob(processAssetJobId(ProcessingService.jobData(asset)));
+    if (!job) return { state: 'missing' };
+    if (await job.isFailed()) {
+      return { state: job.attemptsMade >= (job.opts.attempts ?? 1) ? 'dead' : 'stalled-out', job };
+    }
+    if (await job.isCompleted()) return { state: 'missing', job };
+    return { state: 'queued', job };
+  }
+
+  /** Dead letters: process-asset jobs that used up their attempts (Bull's failed set), newest first. */
+  async deadLetters(offset: number, limit: number): Promise<{ jobs: Job<ProcessAssetJobData>[]; total: number }> {
+    const total = await this.queue.getFailedCount();
+    const jobs = (await this.queue.getFailed(offset, offset + limit - 1)).filter((j) => j && j.name === PROCESS_ASSET_JOB);
+    return { jobs, total };
+  }
+
+  getJob(id: string): Promise<Job<ProcessAssetJobData> | null> {
+    return this.queue.getJob(id);
   }
 }

@@ -1,12 +1,42 @@
+import { createHmac } from 'node:crypto';
+
 /**
  * The one owner of the object-key layout (nothing else builds keys). Uploaded objects live under
- * `uploads/<owner>/<asset>`; nothing user-controlled (filename) ever reaches a key.
+ * `uploads/<owner>/<asset>` until processing accepts them and moves them to `objects/` (see `stored`);
+ * nothing user-controlled (filename) ever reaches a key.
  */
 export const ObjectKeyLayout = {
   upload(ownerId: string, assetId: string): string {
     if (!/^\d+$/.test(ownerId)) throw new Error('owner id must be numeric');
     if (!/^[0-9a-f-]{36}$/.test(assetId)) throw new Error('asset id must be a UUID');
     return `uploads/${ownerId}/${assetId}`;
+  },
+  /**
+   * Where a verified, deduplicated object lives once processing has accepted it: `objects/<xx>/<name>`, where
+   * the name is an HMAC (keyed by `secret`) of the asset that first stored those bytes. Opaque: a signed URL
+   * for it tells a user neither the owner, nor another asset, nor whether the bytes were shared.
+   * Deterministic per asset, so a retried job writes the same key instead of a stray copy, and a stray copy
+   * left by a killed job can be found again from the asset id alone.
+   */
+  stored(assetId: string, secret: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(assetId)) throw new Error('asset id must be a UUID');
+    const name = createHmac('sha256', `stored-object-key:${secret}`).update(assetId).digest('hex');
+    return `objects/${name.slice(0, 2)}/${name}`;
+  },
+  /** Keys written through single-use upload URLs (see LocalStorageDriver.delete: their URLs stay used up). */
+  isUpload(key: string): boolean {
+    return key.startsWith('uploads/');
+  },
+  /** Infected uploads moved out of the readable path (QUARANTINE_ACTION=move); never signed for download. */
+  quarantine(assetId: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(assetId)) throw new Error('asset id must be a UUID');
+    return `quarantine/${assetId}`;
+  },
+  /** Media derived from an asset (thumbnail, preview), one object per kind. */
+  derived(assetId: string, kind: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(assetId)) throw new Error('asset id must be a UUID');
+    if (!/^[a-z0-9-]{1,32}$/.test(kind)) throw new Error('derivative kind must be [a-z0-9-]');
+    return `derived/${assetId}/${kind}.webp`;
   },
   /** A key is safe when it has no empty, '.' or '..' segment and only [A-Za-z0-9._/-] characters. */
   isSafe(key: string): boolean {

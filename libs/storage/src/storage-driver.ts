@@ -57,6 +57,16 @@ export interface PresignGetParams {
   downloadFilename?: string;
   /** Sent back as Content-Type. */
   contentType?: string;
+  /**
+   * Lower-case hex SHA-256 of the object. The URL is then content-addressed: it names exactly these bytes,
+   * so its response is cacheable as `immutable` (the local driver also refuses to serve other bytes).
+   */
+  contentSha256?: string;
+  /**
+   * Who may cache the response: `private` (default; an access-controlled read, browser cache only) or
+   * `public` (anyone may read the asset, so shared caches and CDNs may keep it).
+   */
+  cacheScope?: 'private' | 'public';
 }
 
 export interface PutObjectParams {
@@ -91,6 +101,19 @@ export interface StorageDriver {
   presignGet(params: PresignGetParams): Promise<string>;
   /** Throws when the store cannot be reached or the bucket is missing; bounded by a timeout. */
   checkHealth(): Promise<void>;
+}
+
+/**
+ * Optional capability: a copy inside the store that does not stream the bytes through this process
+ * (S3 CopyObject, a file copy on disk). Callers fall back to read + write when a driver lacks it.
+ */
+export interface CopyCapableStorage {
+  /** Copies `fromKey` to `toKey` (replacing it); rejects with StorageNotFoundError when `fromKey` is absent. */
+  copy(params: { fromKey: string; toKey: string }): Promise<void>;
+}
+
+export function canCopy(driver: StorageDriver): driver is StorageDriver & CopyCapableStorage {
+  return typeof (driver as Partial<CopyCapableStorage>).copy === 'function';
 }
 
 export class StorageNotFoundError extends Error {

@@ -1,46 +1,83 @@
-import { Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { BullModule } from '@nestjs/bull';
+import { Global, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
 import { S3StorageDriver } from './drivers/s3-storage.driver';
+import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
+import { RegionRouter } from './regions/region-router';
+import { RoutedStorageDriver } from './regions/routed-storage.driver';
+import { ReplicaRepository } from './replication/replica.repository';
+import { REPLICATION_QUEUE } from './replication/replication.constants';
+import { ReplicationProcessor } from './replication/replication.processor';
+import { ReplicationService } from './replication/replication.service';
 import { STORAGE_DRIVER, StorageDriver } from './storage-driver';
 
+/** The primary region's own driver (no routing). Kept for tools that want one store. */
 export function createStorageDriver(config: AppConfig): StorageDriver {
-  if (config.STORAGE_DRIVER === 's3') {
-    return new S3StorageDriver({
-      bucket: config.STORAGE_BUCKET,
-      region: config.S3_REGION,
-      endpoint: config.S3_ENDPOINT,
-      publicEndpoint: config.S3_PUBLIC_ENDPOINT,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      accessKeyId: config.S3_ACCESS_KEY_ID,
-      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-      requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
-    });
-  }
-  return new LocalStorageDriver({
-    root: config.LOCAL_STORAGE_ROOT,
-    bucket: config.STORAGE_BUCKET,
-    baseUrl: config.publicBaseUrl,
-    signingSecret: config.storageSigningSecret,
+  const settings = config.storageRegions.find((r) => r.primary) ?? config.storageRegions[0];
+  return createRegionDriver(settings, config, settings.driver === 'local' && config.storageRegions.find((r) => r.driver === 'local') === settings);
+}
+
+export function createRegionRouter(config: AppConfig): RegionRouter {
+  return new RegionRouter(createStorageRegions(config), {
+    healthCheckIntervalMs: config.STORAGE_HEALTH_CHECK_INTERVAL_MS,
+    healthCheckTimeoutMs: config.STORAGE_HEALTH_CHECK_TIMEOUT_MS,
+    failureThreshold: config.STORAGE_CIRCUIT_FAILURE_THRESHOLD,
   });
 }
 
-/** Provides the configured StorageDriver. The local driver's signed URLs are mounted by the app (see main.ts). */
+const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
+
+/**
+ * Storage regions and the routed StorageDriver (STORAGE_DRIVER) every module uses, plus replication.
+ * Local regions' signed URLs are mounted by the app (see bootstrap.ts).
+ */
 @Global()
 @Module({
-  providers: [{ provide: STORAGE_DRIVER, inject: [APP_CONFIG], useFactory: createStorageDriver }],
-  exports: [STORAGE_DRIVER],
+  imports: [replicationQueue],
+  providers: [
+    { provide: RegionRouter, inject: [APP_CONFIG], useFactory: createRegionRouter },
+    {
+      provide: STORAGE_DRIVER,
+      inject: [RegionRouter, APP_CONFIG],
+      useFactory: (router: RegionRouter, config: AppConfig) => new RoutedStorageDriver(router, config.STORAGE_BUCKET, config.STORAGE_HEALTH_CHECK_TIMEOUT_MS),
+    },
+    ReplicaRepository,
+    ReplicationService,
+    ReplicationProcessor,
+  ],
+  exports: [STORAGE_DRIVER, RegionRouter, ReplicationService],
 })
-export class StorageModule implements OnModuleInit {
+export class StorageModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Storage');
-  constructor(@Inject(STORAGE_DRIVER) private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly router: RegionRouter,
+    private readonly replication: ReplicationService,
+  ) {}
 
   async onModuleInit() {
-    if (this.driver instanceof LocalStorageDriver) {
-      await this.driver.init();
-      this.logger.log(`Local storage driver: bucket "${this.driver.bucket}" under ${this.driver.root}`);
-    } else {
-      this.logger.log(`S3 storage driver: bucket "${this.driver.bucket}"`);
+    for (const region of this.router.regions) {
+      const d = region.driver;
+      if (d instanceof LocalStorageDriver) await d.init();
+      const where = d instanceof LocalStorageDriver ? `under ${d.root}` : 'on S3';
+      this.logger.log(`Storage region "${region.name}"${region.primary ? ' (primary)' : ''}: ${d.kind} bucket "${d.bucket}" ${where}`);
     }
+    if (this.router.multiRegion) {
+      this.logger.log(`Replication between ${this.router.regions.length} regions is ${this.replication.enabled ? 'on' : 'off (REPLICATION_ENABLED=false)'}`);
+    }
+    // Know each region's state before serving; bounded by the health-check timeout.
+    await this.router.checkAll();
+    this.router.start();
+  }
+
+  async onApplicationShutdown() {
+    await this.router.stop();
+    for (const region of this.router.regions) if (region.driver instanceof S3StorageDriver) region.driver.destroy();
   }
 }
+
+/** Every local region's driver (the app serves their signed URLs). */
+export function localRegionDrivers(router: RegionRouter): LocalStorageDriver[] {
+  return router.regions.map((r) => r.driver).filter((d): d is LocalStorageDriver => d instanceof LocalStorageDriver);
+}
+

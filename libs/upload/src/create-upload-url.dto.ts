@@ -1,5 +1,6 @@
-import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min, MinLength } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { AclEntryDto, MAX_ACL_ENTRIES } from '@app/acl';
 
 export const MIME_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 
@@ -41,4 +42,17 @@ export class CreateUploadUrlDto {
   @IsOptional()
   @IsIn(['put', 'post'])
   mode?: 'put' | 'post';
+
+  /** Grants given with the upload, e.g. `[{ "principal": "group:editors", "permission": "read" }]`. */
+  @IsOptional()
+  @IsArray({ message: 'acl must be a list of { principal, permission }' })
+  @ArrayMaxSize(MAX_ACL_ENTRIES)
+  @ValidateNested({ each: true })
+  @Type(() => AclEntryDto)
+  acl?: AclEntryDto[];
+
+  /** User metadata `{ key: value }`: keys [a-z0-9_.:-]{1,64}, values up to 4 KiB, at most 64 keys, no reserved namespace. */
+  @IsOptional()
+  @IsObject({ message: 'metadata must be an object of key/value strings' })
+  metadata?: Record<string, string>;
 }

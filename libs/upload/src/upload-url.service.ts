@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, Errors, Principal } from '@app/core';
+import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, Principal } from '@app/core';
+import { AclService, checkAclList } from '@app/acl';
 import { AssetsService, AssetStatus } from '@app/assets';
+import { checkUserMetadataMap, MetadataService } from '@app/metadata';
 import { ProcessingService } from '@app/processing';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { DataSource } from 'typeorm';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
+import { QuotaService } from './quota/quota.service';
 
 export interface UploadUrlResponse {
   assetId: string;
@@ -26,6 +29,9 @@ export class UploadUrlService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly assets: AssetsService,
     private readonly processing: ProcessingService,
+    private readonly metadata: MetadataService,
+    private readonly acl: AclService,
+    private readonly quota: QuotaService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -37,6 +43,8 @@ export class UploadUrlService {
         limit: this.config.MAX_UPLOAD_BYTES,
       });
     }
+    const metadata = checkUserMetadataMap(dto.metadata, 'metadata');
+    const grants = checkAclList(dto.acl, 'acl');
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
     const ttl = Math.min(dto.expiresInSeconds ?? this.config.UPLOAD_URL_TTL_SECONDS, this.config.UPLOAD_URL_TTL_SECONDS);
@@ -52,8 +60,10 @@ export class UploadUrlService {
             checksumSha256: dto.checksumSha256,
             expiresInSeconds: ttl,
           });
-    await this.ds.transaction((m) =>
-      this.assets.createPending(m, {
+    // The quota check locks the owner's usage until this transaction commits the pending asset that uses it.
+    await this.ds.transaction(async (m) => {
+      await this.quota.reserve(m, principal.userId, dto.sizeBytes);
+      await this.assets.createPending(m, {
         assetId,
         ownerId: principal.userId,
         bucket: this.storage.bucket,
@@ -63,16 +73,19 @@ export class UploadUrlService {
         filename: dto.filename,
         declaredChecksumSha256: dto.checksumSha256 ?? null,
         uploadExpiresAt: expiresAt,
-      }),
-    );
+      });
+      await this.metadata.insertUserEntries(m, assetId, metadata);
+      await this.acl.insertForNewAsset(m, assetId, grants);
+    });
     return target.method === 'PUT'
       ? { assetId, method: 'PUT', uploadUrl: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() }
       : { assetId, method: 'POST', uploadUrl: target.url, fields: target.fields, expiresAt: expiresAt.toISOString() };
   }
 
-  /** Step 3: the client says the bytes are there. Idempotent; the work request is committed with the status change. */
-  async complete(assetId: string, principal: Principal): Promise<{ assetId: string; status: AssetStatus }> {
-    const status = await this.assets.beginProcessing(assetId, principal, (m, a) => this.processing.request(m, a));
-    return { assetId, status };
+  /** Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the status change. */
+  async complete(access: AssetAccess): Promise<{ assetId: string; status: AssetStatus }> {
+    assertAssetAccess(access, 'write');
+    const status = await this.assets.beginProcessing(access.assetId, (m, a) => this.processing.request(m, a));
+    return { assetId: access.assetId, status };
   }
 }

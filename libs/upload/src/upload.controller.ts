@@ -1,5 +1,5 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { AssetIdPipe, CurrentPrincipal, Principal } from '@app/core';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { AssetAccess, CurrentAssetAccess, CurrentPrincipal, Principal, RateLimited, RequireAssetAccess } from '@app/core';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
 import { UploadUrlResponse, UploadUrlService } from './upload-url.service';
 
@@ -9,13 +9,15 @@ export class UploadController {
 
   @Post('upload-url')
   @HttpCode(201)
+  @RateLimited()
   create(@Body() dto: CreateUploadUrlDto, @CurrentPrincipal() principal: Principal): Promise<UploadUrlResponse> {
     return this.uploads.create(dto, principal);
   }
 
   @Post(':id/complete')
   @HttpCode(202)
-  complete(@Param('id', AssetIdPipe) id: string, @CurrentPrincipal() principal: Principal) {
-    return this.uploads.complete(id, principal);
+  @RequireAssetAccess('write')
+  complete(@CurrentAssetAccess() access: AssetAccess) {
+    return this.uploads.complete(access);
   }
 }

@@ -1,11 +1,17 @@
 import { Module } from '@nestjs/common';
+import { AclModule } from '@app/acl';
 import { AssetsModule } from '@app/assets';
+import { MetadataModule } from '@app/metadata';
+import { QuotaController } from './quota/quota.controller';
+import { QuotaRepository } from './quota/quota.repository';
+import { QuotaService } from './quota/quota.service';
 import { UploadController } from './upload.controller';
 import { UploadUrlService } from './upload-url.service';
 
 @Module({
-  imports: [AssetsModule],
-  controllers: [UploadController],
-  providers: [UploadUrlService],
+  imports: [AssetsModule, MetadataModule, AclModule],
+  controllers: [UploadController, QuotaController],
+  providers: [UploadUrlService, QuotaService, QuotaRepository],
+  exports: [QuotaService],
 })
 export class UploadModule {}

@@ -7,15 +7,21 @@ import { Principal } from './principal';
 
 const PUBLIC_ROUTE = 'auth:public';
 const ADMIN_ROUTE = 'auth:admin';
+const OPTIONAL_AUTH_ROUTE = 'auth:optional';
 
 /** The route needs no token (signed storage URLs, health probes). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 /** The route needs a token with the `admin` role. */
 export const AdminOnly = () => SetMetadata(ADMIN_ROUTE, true);
+/**
+ * The route also serves anonymous callers (no Authorization header at all; the principal is then absent).
+ * A header that is present but bad is still a 401. Used where an ACL may grant `*` (anyone).
+ */
+export const OptionalAuth = () => SetMetadata(OPTIONAL_AUTH_ROUTE, true);
 
 type RequestWithPrincipal = FastifyRequest & { principal?: Principal };
 
-/** Global guard: every route requires a valid bearer JWT unless marked @Public(). */
+/** Global guard: every route requires a valid bearer JWT unless marked @Public() (or @OptionalAuth() and sent without one). */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
@@ -28,7 +34,10 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = ctx.switchToHttp().getRequest<RequestWithPrincipal>();
     const header = req.headers.authorization;
-    if (!header) throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
+    if (!header) {
+      if (this.reflector.getAllAndOverride<boolean>(OPTIONAL_AUTH_ROUTE, targets)) return true;
+      throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
+    }
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) throw Errors.unauthenticated('Authorization header must be "Bearer <token>"');
     req.principal = this.jwt.verify(m[1]);
@@ -39,9 +48,14 @@ export class AuthGuard implements CanActivate {
   }
 }
 
-/** The verified caller. Only on routes that are not @Public(). */
+/** The verified caller. Only on routes that are not @Public() or @OptionalAuth() (it is a 401 when absent). */
 export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
   const p = ctx.switchToHttp().getRequest<RequestWithPrincipal>().principal;
   if (!p) throw Errors.unauthenticated();
   return p;
 });
+
+/** The verified caller, or null for an anonymous request on an @OptionalAuth() route. */
+export const OptionalPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal | null => ctx.switchToHttp().getRequest<RequestWithPrincipal>().principal ?? null,
+);

@@ -8,3 +8,14 @@ export interface Principal {
 }
 
 export const ADMIN_ROLE = 'admin';
+
+/** ACL principal naming: `user:<id>`, `group:<id>` and `*` (anyone, including anonymous callers). */
+export const ANYONE_PRINCIPAL = '*';
+export const userPrincipal = (userId: string) => `user:${userId}`;
+export const groupPrincipal = (groupId: string) => `group:${groupId}`;
+
+/** Every ACL principal the caller speaks for: `*`, and when authenticated its user and each of its groups. */
+export function principalKeys(p: Principal | null | undefined): string[] {
+  if (!p) return [ANYONE_PRINCIPAL];
+  return [ANYONE_PRINCIPAL, userPrincipal(p.userId), ...p.groups.map(groupPrincipal)];
+}

@@ -12,6 +12,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { cdnProblems, cloudfrontPrivateKey, resolveStorageRegions, StorageRegionSettings } from './storage-regions';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -28,12 +29,15 @@ const toBool = ({ value }: { value: unknown }) => {
  * is this class. Values are validated at boot: a bad one stops the service with a message naming it.
  */
 export class EnvironmentVariables {
+  /** `development`, `production` or `test`; production requires JWT_SECRET (at least 32 characters). */
   @IsIn(['development', 'production', 'test'])
   NODE_ENV = 'development';
 
+  /** HTTP port. */
   @Transform(toInt) @IsInt() @Min(0) @Max(65535)
   PORT = 3000;
 
+  /** Interface to listen on. */
   @IsString()
   HOST = '0.0.0.0';
 
@@ -41,24 +45,31 @@ export class EnvironmentVariables {
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
 
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** PostgreSQL connection URL. */
   @IsUrl({ require_tld: false, protocols: ['postgres', 'postgresql'], require_protocol: true })
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/media';
 
+  /** Create the database named in DATABASE_URL when it does not exist. */
   @Transform(toBool) @IsBoolean()
   DATABASE_AUTO_CREATE = true;
 
+  /** Run pending migrations at start-up (otherwise run `npm run migrate`). */
   @Transform(toBool) @IsBoolean()
   DATABASE_MIGRATE_ON_START = true;
 
+  /** Database connections per process. */
   @Transform(toInt) @IsInt() @Min(1) @Max(500)
   DATABASE_POOL_SIZE = 10;
 
+  /** Server-side statement timeout. */
   @Transform(toInt) @IsInt() @Min(100)
   DATABASE_STATEMENT_TIMEOUT_MS = 15000;
 
+  /** Redis URL; the `/N` database index is honoured. */
   @IsUrl({ require_tld: false, protocols: ['redis', 'rediss'], require_protocol: true })
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
@@ -66,9 +77,11 @@ export class EnvironmentVariables {
   @IsString() @MinLength(1)
   REDIS_KEY_PREFIX = 'media';
 
+  /** HS256 key for bearer tokens. Unset outside production: a development fallback, warned loudly at start-up. */
   @IsOptional() @IsString()
   JWT_SECRET?: string;
 
+  /** `local` (disk; this service serves the signed URLs) or `s3` (any S3-compatible store). */
   @IsIn(['local', 's3'])
   STORAGE_DRIVER: 'local' | 's3' = 'local';
 
@@ -76,6 +89,7 @@ export class EnvironmentVariables {
   @IsString() @MinLength(1)
   STORAGE_BUCKET = 'media';
 
+  /** Directory of the local driver's objects. */
   @IsString() @MinLength(1)
   LOCAL_STORAGE_ROOT = './data';
 
@@ -83,6 +97,7 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() @MinLength(32)
   STORAGE_SIGNING_SECRET?: string;
 
+  /** S3-compatible endpoint the service talks to (e.g. http://minio:9000); unset = AWS. */
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   S3_ENDPOINT?: string;
 
@@ -90,24 +105,144 @@ export class EnvironmentVariables {
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   S3_PUBLIC_ENDPOINT?: string;
 
+  /** S3 region. */
   @IsString()
   S3_REGION = 'us-east-1';
 
+  /** Path-style addressing (MinIO and most S3-compatible stores need true). */
   @Transform(toBool) @IsBoolean()
   S3_FORCE_PATH_STYLE = false;
 
+  /** Static S3 credentials (set both or neither); unset = the SDK default chain. */
   @IsOptional() @IsString()
   S3_ACCESS_KEY_ID?: string;
 
+  /** Secret for S3_ACCESS_KEY_ID. */
   @IsOptional() @IsString()
   S3_SECRET_ACCESS_KEY?: string;
 
+  /** Connect, response and stall timeout of every S3 call. */
   @Transform(toInt) @IsInt() @Min(1000)
   S3_REQUEST_TIMEOUT_MS = 30000;
 
+  // ---- storage regions, replication (issue 6) ---------------------------------------------------------
+
+  /**
+   * JSON array of storage regions, e.g. [{"name":"eu","driver":"s3","endpoint":"…","bucket":"media-eu"},{"name":"us",…}];
+   * fields a region leaves out inherit STORAGE_DRIVER, STORAGE_BUCKET, LOCAL_STORAGE_ROOT and S3_*. Unset: one region from those.
+   */
+  @IsOptional() @IsString()
+  STORAGE_REGIONS?: string;
+
+  /** Name of the single region when STORAGE_REGIONS is unset. */
+  @IsString()
+  STORAGE_REGION_NAME = 'default';
+
+  /** Region new uploads go to while it is healthy; default: the one marked "primary" in STORAGE_REGIONS, else the first. */
+  @IsOptional() @IsString()
+  STORAGE_PRIMARY_REGION?: string;
+
+  /** How often every region is health-checked (the periodic half of the circuit breaker). */
+  @Transform(toInt) @IsInt() @Min(200)
+  STORAGE_HEALTH_CHECK_INTERVAL_MS = 10000;
+
+  /** Bound on one region health check, and on the existence probe that picks a region for a download. */
+  @Transform(toInt) @IsInt() @Min(100)
+  STORAGE_HEALTH_CHECK_TIMEOUT_MS = 2000;
+
+  /** Consecutive live errors (unreachable, 5xx, timeouts) that mark a region down until a health check passes. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  STORAGE_CIRCUIT_FAILURE_THRESHOLD = 3;
+
+  /** Copy every ready object to every other region; switch off when the provider replicates buckets itself. */
+  @Transform(toBool) @IsBoolean()
+  REPLICATION_ENABLED = true;
+
+  /** How often the catch-up task looks for objects missing from a region (a Bull repeatable job); 0 = never. */
+  @Transform(toInt) @IsInt() @Min(0)
+  REPLICATION_CATCHUP_INTERVAL_MS = 5 * 60 * 1000;
+
+  /** Attempts of one replication job. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  REPLICATION_ATTEMPTS = 5;
+
+  /** First retry delay of a replication job (exponential). */
+  @Transform(toInt) @IsInt() @Min(10)
+  REPLICATION_BACKOFF_MS = 5000;
+
+  /** Replication jobs at once per worker. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  REPLICATION_CONCURRENCY = 2;
+
+  // ---- CDN (issue 6) ----------------------------------------------------------------------------------
+
+  /** `none`: this service is the edge (its signed URLs carry ETag/Cache-Control). `cloudfront`: links are CloudFront URLs. */
+  @IsIn(['none', 'cloudfront'])
+  CDN_PROVIDER: 'none' | 'cloudfront' = 'none';
+
+  /** Distribution URL, e.g. https://d111111abcdef8.cloudfront.net (its origin is the primary region's bucket). */
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  CDN_BASE_URL?: string;
+
+  /** Lifetime of CloudFront signed download/thumbnail URLs. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
+  CDN_SIGNED_URL_TTL_SECONDS = 300;
+
+  /** Distribution that CreateInvalidation targets (required with cloudfront). */
+  @IsOptional() @IsString()
+  CLOUDFRONT_DISTRIBUTION_ID?: string;
+
+  /** Public key id (key group) CloudFront verifies signed URLs with. */
+  @IsOptional() @IsString()
+  CLOUDFRONT_KEY_PAIR_ID?: string;
+
+  /** RSA private key (PEM; "\n" escapes accepted) that signs CloudFront URLs. Keep it in a Secret. */
+  @IsOptional() @IsString()
+  CLOUDFRONT_PRIVATE_KEY?: string;
+
+  /** Hash of CloudFront URL signatures: SHA1 or SHA256. */
+  @IsIn(['SHA1', 'SHA256'])
+  CLOUDFRONT_SIGNING_HASH: 'SHA1' | 'SHA256' = 'SHA1';
+
+  /** CloudFront API endpoint override (tests point it at a local server speaking CreateInvalidation). */
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  CLOUDFRONT_ENDPOINT?: string;
+
+  /** Credentials for CreateInvalidation; unset = the SDK default chain (env, profile, instance role). */
+  @IsOptional() @IsString()
+  CLOUDFRONT_ACCESS_KEY_ID?: string;
+
+  /** Secret for CLOUDFRONT_ACCESS_KEY_ID. */
+  @IsOptional() @IsString()
+  CLOUDFRONT_SECRET_ACCESS_KEY?: string;
+
+  /** Invalidations requested within this window are sent as one CreateInvalidation. */
+  @Transform(toInt) @IsInt() @Min(0)
+  CDN_INVALIDATION_BATCH_MS = 5000;
+
+  /** Attempts of one invalidation job. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  CDN_INVALIDATION_ATTEMPTS = 10;
+
+  /** First retry delay of an invalidation job (exponential). */
+  @Transform(toInt) @IsInt() @Min(10)
+  CDN_INVALIDATION_BACKOFF_MS = 5000;
+
+  // ---- graceful shutdown (issue 6) --------------------------------------------------------------------
+
+  /** After SIGTERM, /health/ready fails for this long before the server stops accepting (load balancers catch up). */
+  @Transform(toInt) @IsInt() @Min(0)
+  SHUTDOWN_DRAIN_DELAY_MS = 0;
+
+  /** Bound on finishing in-flight requests and jobs after SIGTERM; then the process exits anyway. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  SHUTDOWN_TIMEOUT_MS = 25000;
+
+  /** Lifetime of upload URLs, and the largest `expiresInSeconds` a client may ask for. */
   @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
   UPLOAD_URL_TTL_SECONDS = 900;
 
+  /** Lifetime of signed download URLs. */
   @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
   DOWNLOAD_URL_TTL_SECONDS = 300;
 
@@ -115,23 +250,131 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1)
   MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
+  /** Run the queue workers (processing, webhooks, replication, CDN) in this process; false for API-only replicas. */
   @Transform(toBool) @IsBoolean()
   WORKER_ENABLED = true;
 
+  /** Processing jobs at once per worker process. */
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   PROCESSING_CONCURRENCY = 4;
 
+  /** Attempts before a processing job is dead-lettered and its asset marked failed. */
   @Transform(toInt) @IsInt() @Min(1) @Max(50)
   PROCESSING_ATTEMPTS = 5;
 
+  /** First retry delay of a processing job (exponential). */
   @Transform(toInt) @IsInt() @Min(10)
   PROCESSING_BACKOFF_MS = 2000;
 
+  /** A processing job running longer fails (and is retried). */
   @Transform(toInt) @IsInt() @Min(1000)
   PROCESSING_TIMEOUT_MS = 30 * 60 * 1000;
 
+  /** How often the outbox relay looks for undelivered follow-up work. */
   @Transform(toInt) @IsInt() @Min(10)
   OUTBOX_POLL_INTERVAL_MS = 1000;
+
+  /** Upload URLs one principal may request per minute (counted in Redis across replicas). */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_UPLOAD_URLS_PER_MINUTE = 1200;
+
+  // ---- processing: retries, stalled jobs, reconciliation (issue 4) ----------------------------------
+
+  /** Longest delay between two attempts of a processing job (the exponential backoff is capped here). */
+  @Transform(toInt) @IsInt() @Min(10)
+  PROCESSING_BACKOFF_MAX_MS = 60000;
+
+  /** Lock of an active job; a worker that died is noticed (and its jobs re-run) after about this long. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  PROCESSING_LOCK_DURATION_MS = 30000;
+
+  /** How often the reconciliation sweep runs (a Bull repeatable job, once per tick across replicas); 0 = never. */
+  @Transform(toInt) @IsInt() @Min(0)
+  RECONCILE_INTERVAL_MS = 60000;
+
+  /** The sweep processes a `pending` asset whose object is in storage once it is this old (client never called complete). */
+  @Transform(toInt) @IsInt() @Min(0)
+  RECONCILE_PENDING_AFTER_MS = 60000;
+
+  /** The sweep re-enqueues a `processing` asset unchanged for this long whose job is lost. */
+  @Transform(toInt) @IsInt() @Min(0)
+  RECONCILE_PROCESSING_AFTER_MS = 15 * 60 * 1000;
+
+  // ---- virus scanning --------------------------------------------------------------------------------
+
+  /** `clamd` scans every upload (INSTREAM); `none` scans nothing (warned at start-up, shown by /health/ready). */
+  @IsIn(['none', 'clamd'])
+  SCANNER: 'none' | 'clamd' = 'none';
+
+  /** clamd TCP host. */
+  @IsString() @MinLength(1)
+  CLAMD_HOST = '127.0.0.1';
+
+  /** clamd TCP port. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  CLAMD_PORT = 3310;
+
+  /** Unix socket of clamd; when set it is used instead of CLAMD_HOST/CLAMD_PORT. */
+  @IsOptional() @IsString()
+  CLAMD_SOCKET?: string;
+
+  /** Bound on connecting to clamd. */
+  @Transform(toInt) @IsInt() @Min(100)
+  CLAMD_CONNECT_TIMEOUT_MS = 2000;
+
+  /** Bound on one whole scan (streaming the object and waiting for the verdict). */
+  @Transform(toInt) @IsInt() @Min(1000)
+  CLAMD_TIMEOUT_MS = 5 * 60 * 1000;
+
+  /** What happens to an infected object: `move` it under quarantine/ (never signed for download) or `delete` it. */
+  @IsIn(['move', 'delete'])
+  QUARANTINE_ACTION: 'move' | 'delete' = 'move';
+
+  // ---- derived media ---------------------------------------------------------------------------------
+
+  /** Images with more pixels than this are refused (decompression bombs); also sharp's limitInputPixels. */
+  @Transform(toInt) @IsInt() @Min(1)
+  IMAGE_MAX_PIXELS = 100_000_000;
+
+  /** Make a WebP thumbnail (256 px) and preview (1024 px) of every image. */
+  @Transform(toBool) @IsBoolean()
+  DERIVED_MEDIA_ENABLED = true;
+
+  /** ffprobe binary for audio/video facts; when it is missing those facts are skipped (logged). */
+  @IsString() @MinLength(1)
+  FFPROBE_PATH = 'ffprobe';
+
+  /** Bound on one ffprobe run. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  FFPROBE_TIMEOUT_MS = 30000;
+
+  // ---- webhooks --------------------------------------------------------------------------------------
+
+  /** Deadline of one webhook POST (connect to response). */
+  @Transform(toInt) @IsInt() @Min(100)
+  WEBHOOK_TIMEOUT_MS = 5000;
+
+  /** Attempts per delivery before it is marked failed (replayable). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  WEBHOOK_ATTEMPTS = 10;
+
+  /** First retry delay of a webhook delivery (exponential, capped at one hour). */
+  @Transform(toInt) @IsInt() @Min(10)
+  WEBHOOK_BACKOFF_MS = 2000;
+
+  // ---- hot-metadata cache and quotas (issue 3) -------------------------------------------------------
+
+  /** Lifetime of hot-metadata cache entries (asset record, metadata, ACL) in Redis; 0 turns the cache off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(24 * 3600)
+  CACHE_TTL_SECONDS = 60;
+
+  /** Default per-owner quota on total bytes (pending uploads count until they expire); 0 = unlimited. */
+  @Transform(toInt) @IsInt() @Min(0)
+  QUOTA_MAX_BYTES_PER_OWNER = 100 * 1024 ** 3;
+
+  /** Default per-owner quota on the number of assets (pending uploads count until they expire); 0 = unlimited. */
+  @Transform(toInt) @IsInt() @Min(0)
+  QUOTA_MAX_ASSETS_PER_OWNER = 100000;
 }
 
 export type AppConfig = EnvironmentVariables & {
@@ -140,6 +383,10 @@ export type AppConfig = EnvironmentVariables & {
   jwtSecretIsDevelopmentFallback: boolean;
   publicBaseUrl: string;
   storageSigningSecret: string;
+  /** Storage regions in configuration order; exactly one has `primary: true` (see storage-regions.ts). */
+  storageRegions: StorageRegionSettings[];
+  /** CLOUDFRONT_PRIVATE_KEY as PEM with real newlines. */
+  cloudfrontPrivateKey?: string;
 };
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
@@ -166,6 +413,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {
     problems.push(`STORAGE_BUCKET=${JSON.stringify(parsed.STORAGE_BUCKET)}: must be 3-63 characters of a-z, 0-9, '.' and '-'`);
   }
+  const storage = resolveStorageRegions(parsed);
+  problems.push(...storage.problems, ...cdnProblems(parsed));
   if (problems.length) {
     throw new ConfigValidationError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -176,5 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: (parsed.PUBLIC_BASE_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, ''),
     storageSigningSecret:
       parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
+    storageRegions: storage.regions,
+    cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),
   });
 }

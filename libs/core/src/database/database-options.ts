@@ -2,8 +2,12 @@ import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+import { AccessSearchQuotas1764000001000 } from './migrations/1764000001000-access-search-quotas';
+import { DerivedMedia1764000002000 } from './migrations/1764000002000-derived-media';
+import { Webhooks1764000002100 } from './migrations/1764000002100-webhooks';
+import { RegionsAndCdn1764000003000 } from './migrations/1764000003000-regions-and-cdn';
 
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const MIGRATIONS = [InitialSchema1764000000000, AccessSearchQuotas1764000001000, DerivedMedia1764000002000, Webhooks1764000002100, RegionsAndCdn1764000003000];
 
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   return {

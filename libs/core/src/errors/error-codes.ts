@@ -21,6 +21,12 @@ export enum ErrorCode {
   UploadMismatch = 'UploadMismatch',
   ChecksumMismatch = 'ChecksumMismatch',
   RangeNotSatisfiable = 'RangeNotSatisfiable',
+  ReservedMetadataKey = 'ReservedMetadataKey',
+  MetadataKeyNotFound = 'MetadataKeyNotFound',
+  MetadataLimitExceeded = 'MetadataLimitExceeded',
+  AclEntryNotFound = 'AclEntryNotFound',
+  QuotaBytesExceeded = 'QuotaBytesExceeded',
+  QuotaAssetsExceeded = 'QuotaAssetsExceeded',
   ServiceUnavailable = 'ServiceUnavailable',
   StorageUnavailable = 'StorageUnavailable',
   InternalError = 'InternalError',
@@ -43,6 +49,12 @@ const STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.UploadMismatch]: HttpStatus.BAD_REQUEST,
   [ErrorCode.ChecksumMismatch]: HttpStatus.BAD_REQUEST,
   [ErrorCode.RangeNotSatisfiable]: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+  [ErrorCode.ReservedMetadataKey]: HttpStatus.FORBIDDEN,
+  [ErrorCode.MetadataKeyNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.MetadataLimitExceeded]: HttpStatus.CONFLICT,
+  [ErrorCode.AclEntryNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.QuotaBytesExceeded]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.QuotaAssetsExceeded]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.ServiceUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.StorageUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.InternalError]: HttpStatus.INTERNAL_SERVER_ERROR,
@@ -82,6 +94,18 @@ export const Errors = {
   checksumMismatch: (message: string, details?: unknown) => new AppError(ErrorCode.ChecksumMismatch, message, details),
   rangeNotSatisfiable: (size: number) =>
     new AppError(ErrorCode.RangeNotSatisfiable, `Requested range is not satisfiable for an object of ${size} bytes`, { size }),
+  reservedMetadataKey: (key: string, namespace: string) =>
+    new AppError(ErrorCode.ReservedMetadataKey, `Metadata key "${key}" is in the reserved namespace "${namespace}", which only processing writes`, {
+      key,
+      namespace,
+    }),
+  metadataKeyNotFound: (assetId: string, key: string) =>
+    new AppError(ErrorCode.MetadataKeyNotFound, `Asset ${assetId} has no metadata key "${key}"`, { key }),
+  metadataLimitExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.MetadataLimitExceeded, message, details),
+  aclEntryNotFound: (assetId: string, principal: string, permission: string) =>
+    new AppError(ErrorCode.AclEntryNotFound, `Asset ${assetId} has no "${permission}" grant for ${principal}`, { principal, permission }),
+  quotaBytesExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
+  quotaAssetsExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
   unavailable: (message: string) => new AppError(ErrorCode.ServiceUnavailable, message),
   storageUnavailable: (message: string) => new AppError(ErrorCode.StorageUnavailable, message),
 };

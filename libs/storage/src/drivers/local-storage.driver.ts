@@ -1,12 +1,14 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectKeyLayout } from '../object-key-layout';
 import {
   ByteRange,
+  CopyCapableStorage,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -27,6 +29,11 @@ export interface LocalStorageOptions {
   baseUrl: string;
   /** HMAC key for signed URLs (at least 32 characters). */
   signingSecret: string;
+  /**
+   * Path under `baseUrl` where this driver's handler is mounted (default LOCAL_URL_PREFIX). Each local region
+   * of a multi-region deployment has its own, so one service can serve several local roots.
+   */
+  urlPrefix?: string;
 }
 
 interface ObjectMeta {
@@ -71,10 +78,12 @@ export class LocalRequestError extends Error {
  * (see local-object.http-handler.ts) and are HMAC-SHA256 over everything they allow.
  * Writes go to `<root>/.tmp` and are renamed into place after fsync, so a crash never leaves a partial object.
  */
-export class LocalStorageDriver implements StorageDriver {
+export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
   readonly kind = 'local' as const;
   readonly bucket: string;
   readonly root: string;
+  /** URLs are `<baseUrl><urlPrefix>/<bucket>/<key>?…`. */
+  readonly urlPrefix: string;
   private readonly baseUrl: string;
   private readonly secret: Buffer;
 
@@ -83,6 +92,7 @@ export class LocalStorageDriver implements StorageDriver {
     this.root = path.resolve(options.root);
     this.bucket = options.bucket;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.urlPrefix = (options.urlPrefix ?? LOCAL_URL_PREFIX).replace(/\/+$/, '');
     this.secret = Buffer.from(options.signingSecret);
   }
 
@@ -137,7 +147,7 @@ export class LocalStorageDriver implements StorageDriver {
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
-    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+    return handle.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async write({ key, body, contentType, contentLength }: PutObjectParams): Promise<void> {
@@ -145,9 +155,63 @@ export class LocalStorageDriver implements StorageDriver {
     if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
   }
 
+  /** A file copy (a reflink where the file system has them), written to .tmp and renamed into place. */
+  async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
+    const from = this.objectPath(fromKey);
+    const target = this.objectPath(toKey);
+    await mkdir(this.tmpDir(), { recursive: true });
+    const tmp = path.join(this.tmpDir(), randomUUID());
+    try {
+      await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
+      const fh = await open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      const meta = await this.readMeta(fromKey);
+      const metaFile = this.metaPath(toKey);
+      await mkdir(path.dirname(metaFile), { recursive: true });
+      if (meta) {
+        await writeFile(`${metaFile}.${process.pid}.tmp`, JSON.stringify({ ...meta, lastModified: new Date().toISOString() }));
+        await rename(`${metaFile}.${process.pid}.tmp`, metaFile);
+      } else {
+        await rm(metaFile, { force: true });
+      }
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(tmp, target);
+    } catch (e: any) {
+      await rm(tmp, { force: true });
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
+      if (e instanceof LocalRequestError) throw e;
+      throw new StorageUnavailableError(`local storage copy failed: ${e?.message}`, e);
+    }
+  }
+
+  /**
+   * Removing an upload key leaves a marker beside its metadata (outside the bucket), so its single-use URL stays
+   * used up: a client retrying the PUT after processing moved or refused the bytes gets 412 instead of leaving
+   * an object that nothing owns.
+   */
   async delete(key: string): Promise<void> {
+    if (ObjectKeyLayout.isUpload(key)) {
+      await mkdir(path.dirname(this.metaPath(key)), { recursive: true });
+      await writeFile(this.consumedMarker(key), new Date().toISOString());
+    }
     await rm(this.objectPath(key), { force: true });
     await rm(this.metaPath(key), { force: true });
+  }
+
+  /** Whether an object was stored under `key` once and removed since (upload keys only). */
+  async wasConsumed(key: string): Promise<boolean> {
+    if (!ObjectKeyLayout.isUpload(key)) return false;
+    try {
+      await stat(this.consumedMarker(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private consumedMarker(key: string): string {
+    return `${this.metaPath(key)}.consumed`;
   }
 
   async presignPut(p: PresignPutParams): Promise<PresignedPut> {
@@ -174,7 +238,7 @@ export class LocalStorageDriver implements StorageDriver {
     };
     const encoded = Buffer.from(JSON.stringify(policy)).toString('base64url');
     return {
-      url: `${this.baseUrl}${LOCAL_URL_PREFIX}/${this.bucket}`,
+      url: `${this.baseUrl}${this.urlPrefix}/${this.bucket}`,
       method: 'POST',
       fields: { key: p.key, 'Content-Type': p.contentType, policy: encoded, signature: this.hmac(`post\n${this.bucket}\n${encoded}`) },
     };
@@ -187,6 +251,11 @@ export class LocalStorageDriver implements StorageDriver {
     };
     if (p.contentType) q['X-Media-Type'] = p.contentType;
     if (p.downloadFilename !== undefined) q['X-Media-Filename'] = p.downloadFilename;
+    if (p.contentSha256 !== undefined) {
+      if (!/^[0-9a-f]{64}$/.test(p.contentSha256)) throw new RangeError('contentSha256 must be 64 lower-case hex digits');
+      q['X-Media-Sha256'] = p.contentSha256;
+    }
+    if (p.cacheScope === 'public') q['X-Media-Cache'] = 'public';
     return this.signedUrl(p.key, q);
   }
 
@@ -205,8 +274,16 @@ export class LocalStorageDriver implements StorageDriver {
 
   private static readonly SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X-Media-Type', 'X-Media-Checksum', 'X-Media-Filename'];
 
+  /**
+   * Signed when present, and only then part of the canonical string, so URLs signed before these existed
+   * keep their signatures: X-Media-Sha256 makes a read URL content-addressed, X-Media-Cache=public lets
+   * shared caches keep the response.
+   */
+  private static readonly OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache'];
+
   private canonical(key: string, q: Record<string, string | undefined>): string {
-    return ['v1', this.bucket, key, ...LocalStorageDriver.SIGNED_PARAMS.map((n) => `${n}=${q[n] ?? ''}`)].join('\n');
+    const optional = LocalStorageDriver.OPTIONAL_SIGNED_PARAMS.filter((n) => q[n] !== undefined).map((n) => `${n}=${q[n]}`);
+    return ['v1', this.bucket, key, ...LocalStorageDriver.SIGNED_PARAMS.map((n) => `${n}=${q[n] ?? ''}`), ...optional].join('\n');
   }
 
   private hmac(s: string): string {
@@ -216,7 +293,7 @@ export class LocalStorageDriver implements StorageDriver {
   private signedUrl(key: string, q: Record<string, string>): string {
     const params = new URLSearchParams({ ...q, 'X-Media-Signature': this.hmac(this.canonical(key, q)) });
     const encodedKey = key.split('/').map(encodeURIComponent).join('/');
-    return `${this.baseUrl}${LOCAL_URL_PREFIX}/${this.bucket}/${encodedKey}?${params.toString()}`;
+    return `${this.baseUrl}${this.urlPrefix}/${this.bucket}/${encodedKey}?${params.toString()}`;
   }
 
   private safeEqualHex(a: string, b: string): boolean {
@@ -228,7 +305,7 @@ export class LocalStorageDriver implements StorageDriver {
   /** Checks a signed URL's signature (constant-time) and expiry for `method`; returns its parameters. */
   verifyUrl(key: string, query: URLSearchParams, method: 'GET' | 'PUT'): Record<string, string | undefined> {
     const q: Record<string, string | undefined> = {};
-    for (const n of LocalStorageDriver.SIGNED_PARAMS) q[n] = query.get(n) ?? undefined;
+    for (const n of [...LocalStorageDriver.SIGNED_PARAMS, ...LocalStorageDriver.OPTIONAL_SIGNED_PARAMS]) q[n] = query.get(n) ?? undefined;
     const sig = query.get('X-Media-Signature') ?? '';
     if (!sig || !this.safeEqualHex(sig, this.hmac(this.canonical(key, q)))) {
       throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'The URL signature does not match');
@@ -278,7 +355,7 @@ export class LocalStorageDriver implements StorageDriver {
       },
     });
     try {
-      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
       if (limits.exactLength !== undefined && size !== limits.exactLength) {
         throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
       }
@@ -316,6 +393,6 @@ export class LocalStorageDriver implements StorageDriver {
 
   /** For the HTTP handler: a read stream over the file. */
   openRead(key: string, range?: ByteRange): Readable {
-    return createReadStream(this.objectPath(key), range ? { start: range.start, end: range.end } : {});
+    return createReadStream(this.objectPath(key), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 }

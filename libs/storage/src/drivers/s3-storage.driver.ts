@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -12,9 +13,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { readCacheControl } from '../cache-control';
 import { contentDisposition } from '../content-disposition';
 import {
   ByteRange,
+  CopyCapableStorage,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -48,6 +51,8 @@ export interface S3StorageDriverOptions {
 /** Multipart part size for writes of unknown length: at most queueSize × this is buffered. */
 const UPLOAD_PART_SIZE = 8 * 1024 * 1024;
 const UPLOAD_QUEUE_SIZE = 2;
+/** CopyObject's limit; above it a copy streams. */
+const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
 
 /** Error names/codes that mean "the store could not be reached or failed", not "the request was wrong". */
 const UNAVAILABLE_NAMES = new Set([
@@ -122,7 +127,7 @@ function describeError(err: unknown): string {
  * (socket inactivity) while a body streams; the SDK retries up to 3 attempts. Unreachable store,
  * timeouts, 5xx and throttling surface as StorageUnavailableError.
  */
-export class S3StorageDriver implements StorageDriver {
+export class S3StorageDriver implements StorageDriver, CopyCapableStorage {
   readonly kind = 's3' as const;
   readonly bucket: string;
   private readonly client: S3Client;
@@ -242,6 +247,26 @@ export class S3StorageDriver implements StorageDriver {
     }
   }
 
+  /** Server-side CopyObject (S3 copies up to 5 GiB in one call); larger objects stream through a multipart upload. */
+  async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
+    const info = await this.head(fromKey);
+    if (!info) throw new StorageNotFoundError(fromKey);
+    if (info.size > MAX_SINGLE_COPY_BYTES) {
+      await this.write({ key: toKey, body: await this.read(fromKey), contentType: info.contentType ?? 'application/octet-stream' });
+      return;
+    }
+    try {
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: `${this.bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}` }),
+        // A large server-side copy may take a while before S3 answers.
+        { requestTimeout: 0 },
+      );
+    } catch (err) {
+      if (isNotFound(err)) throw new StorageNotFoundError(fromKey);
+      throw this.translate(err, `copy ${fromKey} to ${toKey}`);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -316,7 +341,12 @@ export class S3StorageDriver implements StorageDriver {
     return { url, method: 'POST', fields };
   }
 
-  async presignGet({ key, expiresInSeconds, downloadFilename, contentType }: PresignGetParams): Promise<string> {
+  async presignGet({ key, expiresInSeconds, downloadFilename, contentType, contentSha256, cacheScope }: PresignGetParams): Promise<string> {
+    // S3 cannot check the bytes against contentSha256 (its ETag is not a SHA-256); our keys never change content.
+    const cacheControl =
+      contentSha256 !== undefined || cacheScope !== undefined
+        ? readCacheControl({ scope: cacheScope, maxAgeSeconds: expiresInSeconds, contentAddressed: contentSha256 !== undefined })
+        : undefined;
     return getSignedUrl(
       this.presignClient,
       new GetObjectCommand({
@@ -325,6 +355,7 @@ export class S3StorageDriver implements StorageDriver {
         ResponseContentDisposition:
           downloadFilename !== undefined ? contentDisposition(downloadFilename, 'attachment') : undefined,
         ResponseContentType: contentType,
+        ResponseCacheControl: cacheControl,
       }),
       { expiresIn: expiresInSeconds },
     );

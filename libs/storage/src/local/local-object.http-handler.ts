@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
-import { LOCAL_URL_PREFIX, LocalRequestError, LocalStorageDriver } from '../drivers/local-storage.driver';
+import { readCacheControl } from '../cache-control';
+import { LocalRequestError, LocalStorageDriver } from '../drivers/local-storage.driver';
 import { ByteRange } from '../storage-driver';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -12,8 +13,50 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
     return;
   }
   const body = JSON.stringify({ statusCode: status, error: code, message });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    // An error must never be kept by a CDN or browser in place of the object.
+    'cache-control': 'no-store',
+    connection: 'close',
+  });
   res.end(body);
+}
+
+/** Entity tags in an If-None-Match / If-Match list, without the weak prefix (If-None-Match compares weakly). */
+function etagList(header: string): string[] {
+  return header.split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean);
+}
+
+/** Second precision, as HTTP dates have. */
+function httpDateSeconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+/**
+ * RFC 9110 §13.1.2-3: If-None-Match decides when present (weak comparison, `*` matches any stored object);
+ * otherwise If-Modified-Since is compared with Last-Modified at one-second precision.
+ */
+export function notModified(req: Pick<IncomingMessage, 'headers'>, etag: string | undefined, lastModified: Date | undefined): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) {
+    if (!etag) return false;
+    const own = etag.replace(/^W\//, '');
+    return etagList(inm).some((t) => t === '*' || t === own);
+  }
+  const ims = req.headers['if-modified-since'];
+  if (ims === undefined || !lastModified) return false;
+  const since = Date.parse(ims);
+  return Number.isFinite(since) && httpDateSeconds(lastModified) <= Math.floor(since / 1000);
+}
+
+/** RFC 9110 §13.1.5: a Range applies only while If-Range (a strong ETag or an HTTP date) still matches. */
+export function ifRangeHolds(ifRange: string | undefined, etag: string | undefined, lastModified: Date | undefined): boolean {
+  if (ifRange === undefined) return true;
+  const v = ifRange.trim();
+  if (v.startsWith('"') || v.startsWith('W/')) return !!etag && !v.startsWith('W/') && !etag.startsWith('W/') && v === etag;
+  const at = Date.parse(v);
+  return Number.isFinite(at) && !!lastModified && httpDateSeconds(lastModified) === Math.floor(at / 1000);
 }
 
 /** Parses one `bytes=` range against `size`; null when absent, 'invalid' when unsatisfiable. */
@@ -43,7 +86,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
  *   GET|HEAD /storage/<bucket>/<key>?…      download with Range, ETag, If-None-Match, Content-Disposition
  */
 export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjectHandler {
-  const bucketPrefix = `${LOCAL_URL_PREFIX}/${driver.bucket}`;
+  const bucketPrefix = `${driver.urlPrefix}/${driver.bucket}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
@@ -83,7 +126,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'x-amz-checksum-sha256 must carry the checksum this URL was signed for');
       }
     }
-    if (await driver.head(key)) {
+    if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
       throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
     }
     const r = await driver.store(key, req, type, { exactLength: expected, checksumSha256: checksum });
@@ -115,7 +158,9 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           if (fields['Content-Type'] !== policy.contentType) {
             throw new LocalRequestError(403, 'AccessDenied', `Field "Content-Type" must be "${policy.contentType}"`);
           }
-          if (await driver.head(policy.key)) throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
+          if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
+            throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
+          }
           const r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min });
           res.writeHead(204, { etag: r.etag });
           res.end();
@@ -136,29 +181,39 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     const q = driver.verifyUrl(key, query, 'GET');
     const info = await driver.head(key);
     if (!info) throw new LocalRequestError(404, 'NoSuchKey', 'The object does not exist');
+    // A content-addressed URL names exactly these bytes: it never serves anything else under the key.
+    const sha = q['X-Media-Sha256'];
+    if (sha !== undefined && info.etag !== `"${sha}"`) throw new LocalRequestError(404, 'NoSuchKey', 'The object no longer has the content this URL names');
     const headers: Record<string, string | number> = {
       'accept-ranges': 'bytes',
       'content-type': q['X-Media-Type'] ?? info.contentType ?? 'application/octet-stream',
-      'cache-control': 'private, max-age=' + Math.max(0, Number(q['X-Media-Expires']) - Math.floor(Date.now() / 1000)),
+      'cache-control': readCacheControl({
+        scope: q['X-Media-Cache'] === 'public' ? 'public' : 'private',
+        maxAgeSeconds: Number(q['X-Media-Expires']) - Math.floor(Date.now() / 1000),
+        contentAddressed: sha !== undefined,
+      }),
       'x-content-type-options': 'nosniff',
     };
     if (info.etag) headers.etag = info.etag;
     if (info.lastModified) headers['last-modified'] = info.lastModified.toUTCString();
     if (q['X-Media-Filename'] !== undefined) headers['content-disposition'] = contentDisposition(q['X-Media-Filename']);
-    const inm = req.headers['if-none-match'];
-    if (inm && info.etag && inm.split(',').some((t) => t.trim() === info.etag || t.trim() === '*')) {
-      res.writeHead(304, headers);
+    if (notModified(req, info.etag, info.lastModified)) {
+      // RFC 9110 §15.4.5: a 304 carries the validators and caching headers, not the representation's.
+      const notModifiedHeaders: Record<string, string> = { 'cache-control': String(headers['cache-control']) };
+      if (info.etag) notModifiedHeaders.etag = info.etag;
+      if (info.lastModified) notModifiedHeaders['last-modified'] = info.lastModified.toUTCString();
+      res.writeHead(304, notModifiedHeaders);
       res.end();
       return;
     }
     const range = parseRange(req.headers.range, info.size);
     if (range === 'invalid') {
-      res.writeHead(416, { 'content-range': `bytes */${info.size}`, 'content-type': 'application/json' });
+      res.writeHead(416, { 'content-range': `bytes */${info.size}`, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ statusCode: 416, error: 'InvalidRange', message: `Range not satisfiable for ${info.size} bytes` }));
       return;
     }
     const ifRange = req.headers['if-range'];
-    const useRange = range && (!ifRange || ifRange === info.etag) ? range : null;
+    const useRange = range && ifRangeHolds(Array.isArray(ifRange) ? ifRange[0] : ifRange, info.etag, info.lastModified) ? range : null;
     if (useRange) {
       headers['content-range'] = `bytes ${useRange.start}-${useRange.end}/${info.size}`;
       headers['content-length'] = useRange.end - useRange.start + 1;
@@ -191,3 +246,20 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
   };
 }
 
+
+/**
+ * One handler for several local drivers (the local regions of a multi-region deployment): a request goes
+ * to the driver whose `<urlPrefix>/<bucket>` its path starts with (longest first); others get 404.
+ */
+export function createLocalObjectsHandler(drivers: LocalStorageDriver[]): LocalObjectHandler {
+  const routes = drivers
+    .map((d) => ({ prefix: `${d.urlPrefix}/${d.bucket}`, handle: createLocalObjectHandler(d) }))
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  return async (req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://local').pathname;
+    const route = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
+    if (route) return route.handle(req, res);
+    if (req.readable && !req.readableEnded) req.resume();
+    sendError(res, 404, 'NoSuchBucket', 'No such bucket');
+  };
+}

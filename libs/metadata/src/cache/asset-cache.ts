@@ -1,0 +1,192 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { APP_CONFIG, AppConfig, OutboxService, REDIS } from '@app/core';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { CacheStats } from './cache-stats';
+
+/** The cached views of one asset; each is owned (loaded and shaped) by one lib. */
+export type AssetCachePart = 'record' | 'metadata' | 'acl';
+const PARTS: readonly AssetCachePart[] = ['record', 'metadata', 'acl'];
+
+export const CACHE_INVALIDATE_TOPIC = 'cache.invalidate';
+
+/** One loader per wanted part; a loader answers from Postgres (null = nothing to cache). */
+export type PartLoaders<T> = { [K in keyof T]: () => Promise<T[K] | null> };
+
+/** Sets the entry only if nobody invalidated the asset since the reader looked (generation unchanged). */
+const FILL_LUA = `
+local g = redis.call('GET', KEYS[1])
+if (g == false and ARGV[1] == '') or g == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
+
+/** Bumps the generation (so in-flight readers do not refill old data) and drops every part. */
+const INVALIDATE_LUA = `
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])`;
+
+type CacheCommands = {
+  mediaCacheFill(gen: string, key: string, expected: string, value: string, ttlMs: number): Promise<number>;
+  mediaCacheInvalidate(gen: string, k1: string, k2: string, k3: string, genTtlMs: number): Promise<number>;
+};
+
+/**
+ * Read-through Redis cache of hot asset data (record, metadata, ACL), one key per part, a short TTL.
+ *
+ * Correctness rules:
+ * - Writers call `invalidate` after their transaction commits, before answering. The generation counter
+ *   makes a reader that loaded from Postgres before the commit unable to store its (old) answer afterwards.
+ * - Redis failing never fails a request: reads fall back to Postgres. After any Redis error this process
+ *   bypasses the cache for one TTL (every entry written before the failure has expired by then, so an
+ *   invalidation Redis missed cannot be observed here), and a failed invalidation is retried through the
+ *   outbox until Redis takes it (for the other replicas).
+ */
+@Injectable()
+export class AssetCache implements OnModuleInit {
+  private readonly logger = new Logger('AssetCache');
+  private readonly ttlMs: number;
+  private readonly genTtlMs: number;
+  private readonly prefix: string;
+  private degradedUntil = 0;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly outbox: OutboxService,
+    readonly stats: CacheStats,
+  ) {
+    this.ttlMs = config.CACHE_TTL_SECONDS * 1000;
+    // Outlives any Postgres load (statement timeout) by far, so a reader can never see the counter reset.
+    this.genTtlMs = Math.max(this.ttlMs * 2, 10 * 60 * 1000);
+    this.prefix = `${config.REDIS_KEY_PREFIX}:cache`;
+  }
+
+  onModuleInit() {
+    this.redis.defineCommand('mediaCacheFill', { numberOfKeys: 2, lua: FILL_LUA });
+    this.redis.defineCommand('mediaCacheInvalidate', { numberOfKeys: 4, lua: INVALIDATE_LUA });
+    this.outbox.register(CACHE_INVALIDATE_TOPIC, async ({ assetId }: { assetId: string }) => {
+      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs);
+    });
+  }
+
+  get enabled(): boolean {
+    return this.ttlMs > 0;
+  }
+
+  /** The part from Redis, else from `load` (and stored). `load` answering null/undefined is not cached. */
+  async get<T>(assetId: string, part: AssetCachePart, load: () => Promise<T | null>): Promise<T | null> {
+    return (await this.getMany<Record<string, T>>(assetId, { [part]: load } as PartLoaders<Record<string, T>>))[part];
+  }
+
+  /**
+   * Several parts of one asset in one Redis round trip; each missing part comes from its loader and is stored,
+   * unless the part named `requires` turned out null (e.g. no such asset: nothing about it is cached).
+   */
+  async getMany<T extends Partial<Record<AssetCachePart, unknown>>>(
+    assetId: string,
+    loaders: PartLoaders<T>,
+    opts: { requires?: keyof T & AssetCachePart } = {},
+  ): Promise<{ [K in keyof T]: T[K] | null }> {
+    const parts = Object.keys(loaders) as (keyof T & AssetCachePart)[];
+    const out = {} as { [K in keyof T]: T[K] | null };
+    const loadAll = async (which: typeof parts) => {
+      const values = await Promise.all(which.map((p) => loaders[p]()));
+      which.forEach((p, i) => (out[p] = (values[i] ?? null) as T[typeof p] | null));
+    };
+    if (!this.enabled || Date.now() < this.degradedUntil) {
+      this.stats.count('bypassed', parts.length);
+      await loadAll(parts);
+      return out;
+    }
+    const [genKey] = this.keysOf(assetId);
+    let raw: (string | null)[];
+    try {
+      raw = await this.redis.mget(genKey, ...parts.map((p) => this.keyOf(assetId, p)));
+    } catch (e) {
+      this.failed(e, 'read');
+      await loadAll(parts);
+      return out;
+    }
+    const gen = raw[0];
+    const missing: typeof parts = [];
+    parts.forEach((p, i) => {
+      const hit = raw[i + 1];
+      if (hit !== null) {
+        try {
+          out[p] = JSON.parse(hit);
+          this.stats.count('hits');
+          return;
+        } catch {
+          /* unreadable entry: a miss, overwritten below */
+        }
+      }
+      missing.push(p);
+    });
+    if (!missing.length) return out;
+    this.stats.count('misses', missing.length);
+    await loadAll(missing);
+    if (opts.requires && out[opts.requires] === null) return out;
+    await Promise.all(
+      missing.map(async (p) => {
+        if (out[p] === null || out[p] === undefined) return;
+        try {
+          if (await this.commands.mediaCacheFill(genKey, this.keyOf(assetId, p), gen ?? '', JSON.stringify(out[p]), this.ttlMs)) this.stats.count('fills');
+        } catch (e) {
+          this.failed(e, 'fill');
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * Drops every cached part of the asset. Call after the change committed and before answering; never throws.
+   * When Redis refuses, the invalidation is written to the outbox and retried until it succeeds.
+   */
+  async invalidate(assetId: string): Promise<void> {
+    if (!this.enabled) return;
+    this.stats.count('invalidations');
+    try {
+      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs);
+      return;
+    } catch (e) {
+      this.failed(e, 'invalidate');
+    }
+    try {
+      await this.outbox.append(this.ds.manager, CACHE_INVALIDATE_TOPIC, { assetId });
+      this.stats.count('deferredInvalidations');
+      this.outbox.kick();
+    } catch (e) {
+      this.logger.error({ assetId, err: e instanceof Error ? e.message : String(e) }, 'could not defer a cache invalidation');
+    }
+  }
+
+  private failed(e: unknown, op: string) {
+    this.stats.count('errors');
+    const wasHealthy = Date.now() >= this.degradedUntil;
+    this.degradedUntil = Date.now() + this.ttlMs;
+    if (wasHealthy) {
+      this.logger.warn(
+        `Redis ${op} failed (${e instanceof Error ? e.message : String(e)}); serving from Postgres for the next ${this.ttlMs / 1000} s`,
+      );
+    }
+  }
+
+  private get commands(): CacheCommands {
+    return this.redis as unknown as CacheCommands;
+  }
+
+  /** `{assetId}` is a hash tag: all keys of an asset live in one cluster slot, as the scripts need. */
+  private keyOf(assetId: string, part: AssetCachePart | 'gen'): string {
+    return `${this.prefix}:{${assetId}}:${part}`;
+  }
+
+  private keysOf(assetId: string): [string, string, string, string] {
+    return [this.keyOf(assetId, 'gen'), ...(PARTS.map((p) => this.keyOf(assetId, p)) as [string, string, string])];
+  }
+}

@@ -1,0 +1,81 @@
+import { Readable } from 'node:stream';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
+import { AssetsService, AssetStatus, DownloadLink, MediaAsset } from '@app/assets';
+import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { EntityManager } from 'typeorm';
+import { DerivativeKind } from '../processing.constants';
+import { DerivativeRow, DerivedMediaRepository } from './derived-media.repository';
+import { renderDerivatives } from './derived-media.renderer';
+
+/**
+ * Thumbnails and previews: made by the processing job before the asset becomes ready (objects written first,
+ * rows linked in the `ready` transaction), served through short-lived signed URLs, removed with the asset.
+ */
+@Injectable()
+export class DerivedMediaService implements OnModuleInit {
+  private readonly logger = new Logger('DerivedMedia');
+
+  constructor(
+    private readonly repo: DerivedMediaRepository,
+    private readonly assets: AssetsService,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit() {
+    this.assets.subscribe('derived-media', async (event) => {
+      if (event.type === 'asset.deleted') await this.removeAll(event.asset.assetId);
+    });
+  }
+
+  /** Renders every derivative of the stored image and writes the objects; returns the rows to link. */
+  async generate(asset: MediaAsset): Promise<DerivativeRow[]> {
+    const rendered = await renderDerivatives(await this.storage.read(asset.objectKey), this.config.IMAGE_MAX_PIXELS);
+    const rows: DerivativeRow[] = [];
+    for (const d of rendered) {
+      const objectKey = ObjectKeyLayout.derived(asset.assetId, d.kind);
+      await this.storage.write({ key: objectKey, body: Readable.from([d.data]), contentType: 'image/webp', contentLength: d.data.length });
+      rows.push({
+        assetId: asset.assetId,
+        kind: d.kind,
+        bucket: this.storage.bucket,
+        objectKey,
+        mimeType: 'image/webp',
+        width: d.width,
+        height: d.height,
+        sizeBytes: d.data.length,
+      });
+    }
+    return rows;
+  }
+
+  link(m: EntityManager, rows: DerivativeRow[]): Promise<void> {
+    return this.repo.upsert(m, rows);
+  }
+
+  /** Removes objects written for an asset that did not become ready after all. */
+  async discard(rows: DerivativeRow[]): Promise<void> {
+    for (const r of rows) await this.storage.delete(r.objectKey).catch((e) => this.logger.warn(`could not remove ${r.kind} of ${r.assetId}: ${e.message}`));
+  }
+
+  /** Objects first, then rows: a retry after a failure finds the rows and finishes the job. */
+  async removeAll(assetId: string): Promise<void> {
+    const rows = await this.repo.list(assetId);
+    for (const r of rows) await this.storage.delete(r.objectKey);
+    if (rows.length) await this.repo.removeAll(assetId);
+  }
+
+  /** A signed URL for the asset's derivative; 409 unless ready, 404 when the asset has none (not an image). */
+  async signedUrl(access: AssetAccess, kind: DerivativeKind): Promise<DownloadLink> {
+    assertAssetAccess(access, 'read');
+    const a = await this.assets.getRecord(access.assetId);
+    if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);
+    if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
+    const d = await this.repo.find(a.assetId, kind);
+    if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
+    const ttl = this.config.DOWNLOAD_URL_TTL_SECONDS;
+    const url = await this.storage.presignGet({ key: d.objectKey, expiresInSeconds: ttl, contentType: d.mimeType });
+    return { url, expiresAt: new Date(Date.now() + ttl * 1000).toISOString() };
+  }
+}

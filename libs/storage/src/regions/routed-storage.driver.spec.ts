@@ -1,0 +1,134 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { LocalStorageDriver } from '../drivers/local-storage.driver';
+import { StorageDriver, StorageNotFoundError, StorageUnavailableError } from '../storage-driver';
+import { RegionRouter, StorageRegion } from './region-router';
+import { RoutedStorageDriver } from './routed-storage.driver';
+
+/** A real local driver that can be switched off, failing like an unreachable store. */
+function switchable(driver: LocalStorageDriver): StorageDriver & { down: boolean } {
+  const fail = () => Promise.reject(new StorageUnavailableError(`${driver.root} is unreachable`));
+  const s = {
+    down: false,
+    kind: driver.kind,
+    bucket: driver.bucket,
+    head: (k: string) => (s.down ? fail() : driver.head(k)),
+    read: (k: string, r?: { start: number; end: number }) => (s.down ? fail() : driver.read(k, r)),
+    write: (p: Parameters<StorageDriver['write']>[0]) => (s.down ? fail() : driver.write(p)),
+    delete: (k: string) => (s.down ? fail() : driver.delete(k)),
+    presignPut: (p: Parameters<StorageDriver['presignPut']>[0]) => driver.presignPut(p),
+    presignPost: (p: Parameters<StorageDriver['presignPost']>[0]) => driver.presignPost(p),
+    presignGet: (p: Parameters<StorageDriver['presignGet']>[0]) => driver.presignGet(p),
+    checkHealth: () => (s.down ? fail() : driver.checkHealth()),
+  };
+  return s;
+}
+
+describe('RoutedStorageDriver over two regions', () => {
+  let dir: string;
+  let a: ReturnType<typeof switchable>;
+  let b: ReturnType<typeof switchable>;
+  let router: RegionRouter;
+  let routed: RoutedStorageDriver;
+
+  const put = (d: StorageDriver, key: string, body: string) => d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'routed-'));
+    const make = async (name: string) => {
+      const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+      await d.init();
+      return switchable(d);
+    };
+    a = await make('a');
+    b = await make('b');
+    const regions: StorageRegion[] = [
+      { name: 'a', primary: true, driver: a },
+      { name: 'b', primary: false, driver: b },
+    ];
+    router = new RegionRouter(regions, { healthCheckIntervalMs: 60000, healthCheckTimeoutMs: 1000, failureThreshold: 2 });
+    routed = new RoutedStorageDriver(router, 'media', 1000);
+    await router.checkAll();
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes to the primary while it is up, and to the next region when it is down', async () => {
+    expect(router.writeRegion().name).toBe('a');
+    await routed.write({ key: 'k1', body: Readable.from([Buffer.from('one')]), contentType: 'text/plain', contentLength: 3 });
+    expect(await a.head('k1')).not.toBeNull();
+    a.down = true;
+    await router.checkAll();
+    expect(router.status().map((s) => [s.name, s.state])).toEqual([
+      ['a', 'down'],
+      ['b', 'up'],
+    ]);
+    expect(router.writeRegion().name).toBe('b');
+    expect((await routed.presignPut({ key: 'k2', contentType: 'text/plain', contentLength: 1, expiresInSeconds: 60 })).url).toContain('/storage/r/b/');
+  });
+
+  it('reads from the first usable region holding the object, failing over on outages and missing copies', async () => {
+    await put(b, 'only-in-b', 'from b');
+    expect(await text(await routed.read('only-in-b'))).toBe('from b');
+    expect((await routed.head('only-in-b'))?.size).toBe(6);
+    expect(await routed.presignGet({ key: 'only-in-b', expiresInSeconds: 60 })).toContain('/storage/r/b/');
+
+    await put(a, 'both', 'from a');
+    await put(b, 'both', 'from b');
+    expect(await text(await routed.read('both'))).toBe('from a');
+    a.down = true; // not noticed by a health check yet: the live error moves the read on
+    expect(await text(await routed.read('both'))).toBe('from b');
+    expect(await routed.presignGet({ key: 'both', expiresInSeconds: 60 })).toContain('/storage/r/b/');
+  });
+
+  it('opens the circuit after repeated live errors and closes it on a passing health check', async () => {
+    await put(b, 'x', 'x');
+    a.down = true;
+    await routed.head('x');
+    expect(router.state('a')).toBe('up');
+    await routed.head('x');
+    expect(router.state('a')).toBe('down');
+    expect(router.status()[0]).toMatchObject({ circuit: 'open', consecutiveFailures: 2, lastError: expect.stringContaining('unreachable') });
+    a.down = false;
+    await router.checkAll();
+    expect(router.status()[0]).toMatchObject({ state: 'up', circuit: 'closed', consecutiveFailures: 0, latencyMs: expect.any(Number) });
+  });
+
+  it('says "not found" only when every region answered; an unreachable region makes it "unavailable"', async () => {
+    expect(await routed.head('nowhere')).toBeNull();
+    await expect(routed.read('nowhere')).rejects.toBeInstanceOf(StorageNotFoundError);
+    a.down = true;
+    await router.checkAll();
+    await expect(routed.head('nowhere')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(routed.read('nowhere')).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it('deletes from every region, and fails (to be retried) while one is down', async () => {
+    const forgotten: string[] = [];
+    routed.setHooks({ beforeDelete: async (k) => void forgotten.push(k) });
+    await put(a, 'gone', 'x');
+    await put(b, 'gone', 'x');
+    b.down = true;
+    await router.checkAll();
+    await expect(routed.delete('gone')).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(await a.head('gone')).toBeNull();
+    b.down = false;
+    await router.checkAll();
+    await routed.delete('gone');
+    expect(await b.head('gone')).toBeNull();
+    expect(forgotten).toEqual(['gone', 'gone']);
+  });
+
+  it('passes its health check while one region is up, and fails it when none is', async () => {
+    a.down = true;
+    await expect(routed.checkHealth()).resolves.toBeUndefined();
+    b.down = true;
+    await expect(routed.checkHealth()).rejects.toThrow(/no storage region is healthy/);
+    // With every region down, reads still try them all (the states may be stale).
+    b.down = false;
+    await put(b, 'late', 'y');
+    expect(await text(await routed.read('late'))).toBe('y');
+  });
+});

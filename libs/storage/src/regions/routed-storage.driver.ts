@@ -1,0 +1,190 @@
+import { Logger } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import {
+  ByteRange,
+  canCopy,
+  CopyCapableStorage,
+  ObjectInfo,
+  PresignedPost,
+  PresignedPut,
+  PresignGetParams,
+  PresignPostParams,
+  PresignPutParams,
+  PutObjectParams,
+  StorageDriver,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from '../storage-driver';
+import { isRegionOutage, RegionRouter, StorageRegion } from './region-router';
+
+/** Follow-up work the replication module attaches (the driver itself knows nothing of the database). */
+export interface RoutedDriverHooks {
+  /** After the service wrote an object itself (derived media): register it for replication. */
+  afterWrite?(key: string, region: string): Promise<void>;
+  /** Before an object is deleted from every region: stop replicating it. */
+  beforeDelete?(key: string): Promise<void>;
+}
+
+/**
+ * The StorageDriver every module injects (STORAGE_DRIVER). It spreads one logical bucket over the
+ * configured regions:
+ *
+ * - new objects (signed uploads, server-side writes) go to the primary, or the next healthy region;
+ * - reads (`head`, `read`, `presignGet`) go to the first healthy region that holds the object, in
+ *   preference order, so they fail over when a region is down or lacks a copy;
+ * - deletes remove the object from every region (an unreachable region makes the delete fail, to be retried).
+ *
+ * "Not found" is only answered when every region answered it; when a region that might hold the object
+ * could not be asked, the answer is StorageUnavailableError (retry), never a false "absent".
+ * With one region every call goes straight to its driver.
+ */
+export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage {
+  private readonly logger = new Logger('Storage');
+  private hooks: RoutedDriverHooks = {};
+
+  constructor(
+    readonly router: RegionRouter,
+    /** The logical bucket recorded on assets (STORAGE_BUCKET); each region maps it to its own. */
+    readonly bucket: string,
+    /** Bound on the existence probe that picks the region for a signed download. */
+    private readonly probeTimeoutMs: number,
+  ) {}
+
+  get kind(): 'local' | 's3' {
+    return this.router.primary.driver.kind;
+  }
+
+  setHooks(hooks: RoutedDriverHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Where a new object goes now. */
+  writeRegion(): StorageRegion {
+    return this.router.writeRegion();
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const found = await this.locate(key);
+    return found?.info ?? null;
+  }
+
+  /** The first usable region (in preference order) holding `key`, with the object's info; null when no region has it. */
+  async locate(key: string, timeoutMs?: number): Promise<{ region: StorageRegion; info: ObjectInfo } | null> {
+    const { usable, skipped } = this.router.readCandidates();
+    let outage: unknown;
+    for (const region of usable) {
+      try {
+        const info = await this.router.call(region, (d) => d.head(key), timeoutMs);
+        if (info) return { region, info };
+      } catch (err) {
+        if (!isRegionOutage(err) || usable.length === 1) throw err;
+        outage = err;
+      }
+    }
+    if (outage || skipped.length) throw this.unavailable(`head ${key}`, outage, skipped);
+    return null;
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const { usable, skipped } = this.router.readCandidates();
+    let outage: unknown;
+    for (const region of usable) {
+      try {
+        return await this.router.call(region, (d) => d.read(key, range));
+      } catch (err) {
+        if (err instanceof StorageNotFoundError) continue;
+        if (!isRegionOutage(err) || usable.length === 1) throw err;
+        outage = err;
+      }
+    }
+    if (outage || skipped.length) throw this.unavailable(`read ${key}`, outage, skipped);
+    throw new StorageNotFoundError(key);
+  }
+
+  async write(params: PutObjectParams): Promise<void> {
+    const region = this.router.writeRegion();
+    await this.router.call(region, (d) => d.write(params));
+    if (this.hooks.afterWrite) {
+      await this.hooks.afterWrite(params.key, region.name).catch((e) =>
+        this.logger.warn({ key: params.key, err: e instanceof Error ? e.message : String(e) }, 'could not register a written object for replication'),
+      );
+    }
+  }
+
+  /** Copies inside the region that holds `fromKey` (replication spreads the result later). */
+  async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
+    const found = await this.locate(fromKey);
+    if (!found) throw new StorageNotFoundError(fromKey);
+    const { region, info } = found;
+    await this.router.call(region, async (d) => {
+      if (canCopy(d)) return d.copy({ fromKey, toKey });
+      return d.write({ key: toKey, body: await d.read(fromKey), contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size });
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.hooks.beforeDelete?.(key);
+    const failed: string[] = [];
+    let lastError: unknown;
+    await Promise.all(
+      this.router.regions.map(async (region) => {
+        if (this.router.multiRegion && !this.router.isUsable(region.name)) {
+          failed.push(region.name);
+          return;
+        }
+        try {
+          await this.router.call(region, (d) => d.delete(key));
+        } catch (err) {
+          if (!this.router.multiRegion) throw err;
+          failed.push(region.name);
+          lastError = err;
+        }
+      }),
+    );
+    if (failed.length) {
+      throw new StorageUnavailableError(
+        `delete ${key} could not reach region(s) ${failed.join(', ')}${lastError ? `: ${lastError instanceof Error ? lastError.message : lastError}` : ''}; retry later`,
+        lastError,
+      );
+    }
+  }
+
+  presignPut(params: PresignPutParams): Promise<PresignedPut> {
+    return this.router.writeRegion().driver.presignPut(params);
+  }
+
+  presignPost(params: PresignPostParams): Promise<PresignedPost> {
+    return this.router.writeRegion().driver.presignPost(params);
+  }
+
+  /**
+   * Signs the download in the first healthy region that holds the object (checked with a bounded HEAD),
+   * so a link never points at a region that is down or lacks a copy. With one region: no probe.
+   */
+  async presignGet(params: PresignGetParams): Promise<string> {
+    if (!this.router.multiRegion) return this.router.primary.driver.presignGet(params);
+    let region: StorageRegion | undefined;
+    try {
+      region = (await this.locate(params.key, this.probeTimeoutMs))?.region;
+    } catch (err) {
+      this.logger.warn({ key: params.key, err: err instanceof Error ? err.message : String(err) }, 'no region confirmed the object; signing for the write region');
+    }
+    return (region ?? this.router.writeRegion()).driver.presignGet(params);
+  }
+
+  /** Passes when at least one region is healthy (checks them all now). */
+  async checkHealth(): Promise<void> {
+    await this.router.checkAll();
+    const status = this.router.status();
+    if (!status.some((s) => s.state === 'up')) {
+      throw new StorageUnavailableError(`no storage region is healthy: ${status.map((s) => `${s.name}: ${s.lastError ?? s.state}`).join('; ')}`);
+    }
+  }
+
+  private unavailable(what: string, cause: unknown, skipped: StorageRegion[]): StorageUnavailableError {
+    const parts = [];
+    if (skipped.length) parts.push(`region(s) ${skipped.map((r) => r.name).join(', ')} down`);
+    if (cause) parts.push(cause instanceof Error ? cause.message : String(cause));
+    return new StorageUnavailableError(`${what}: not found in the reachable regions (${parts.join('; ')})`, cause);
+  }
+}

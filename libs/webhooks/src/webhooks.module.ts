@@ -1,0 +1,23 @@
+import { BullModule } from '@nestjs/bull';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AssetsModule } from '@app/assets';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
+import { WebhooksController } from './webhooks.controller';
+import { CAPPED_EXPONENTIAL, cappedExponentialBackoff, WEBHOOKS_QUEUE } from './webhooks.constants';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+const queue = BullModule.registerQueue({ name: WEBHOOKS_QUEUE, settings: { backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff } } });
+
+/** Outgoing webhooks for asset events. Deliveries are attempted in this process when `worker` is true. */
+@Module({
+  imports: [queue, AssetsModule],
+  controllers: [WebhooksController],
+  providers: [WebhooksRepository, WebhooksService],
+  exports: [WebhooksService],
+})
+export class WebhooksModule {
+  static forRoot(opts: { worker: boolean }): DynamicModule {
+    return { module: WebhooksModule, providers: opts.worker ? [WebhookDeliveryProcessor] : [] };
+  }
+}

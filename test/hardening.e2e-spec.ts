@@ -1,0 +1,155 @@
+/**
+ * Bad input and hardening against the real built service: a property-based test (fast-check) throws random and
+ * hostile requests at every route, plus rate limiting, security headers and JWT algorithm pinning.
+ * FUZZ_RUNS raises the number of cases (`npm run fuzz`); CI runs a bounded number.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import jwt from 'jsonwebtoken';
+import { api, uploadBytes } from './support/api';
+import { JWT_SECRET, RunningApp, startApp, token } from './support/app-process';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? listFiles(p) : [p];
+  });
+}
+
+describe('hostile input never gets a 5xx', () => {
+  let app: RunningApp;
+  let assetId: string;
+  let sentinelId: string; // another user's asset: the fuzzer (user 1) must not be able to touch it
+  const tmpBefore = new Set(readdirSync(os.tmpdir()));
+
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000' });
+    const up = await uploadBytes(api(app.baseUrl, 1), Buffer.from('fuzz target'), { mimeType: 'text/plain' });
+    assetId = up.assetId;
+    sentinelId = (await uploadBytes(api(app.baseUrl, 2), Buffer.from('sentinel'), { mimeType: 'text/plain' })).assetId;
+  });
+  afterAll(() => app?.stop());
+
+  const segment = fc.oneof(
+    fc.constantFrom('..', '%2e%2e', '..%2f..%2fetc%2fpasswd', '%00', 'a'.repeat(3000), '💥', 'upload-url', 'acl', 'metadata', 'complete', '*'),
+    fc.string({ maxLength: 40 }).map(encodeURIComponent),
+    fc.uuid(),
+    fc.constant('SENTINEL'),
+  );
+  const anyJson = fc.jsonValue({ maxDepth: 3 });
+  const hostileBody = fc.oneof(
+    anyJson.map((v) => JSON.stringify(v)),
+    fc.record(
+      {
+        filename: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('../../etc/passwd', '..\\..\\boot.ini', 'a\u0000b', '\u202etxt.exe', 'ok.jpg')),
+        mimeType: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('image/jpeg', 'text/html; charset=utf-8', '../x', 'image/')),
+        sizeBytes: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_SAFE_INTEGER), fc.constant(-0), fc.string()),
+        checksumSha256: fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFxyz'), maxLength: 70 }), fc.constant(null)),
+        mode: fc.oneof(fc.constantFrom('put', 'post', 'multipart', ''), fc.integer()),
+        acl: anyJson,
+        metadata: anyJson,
+      },
+      { requiredKeys: [] },
+    ).map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 200 }),
+    fc.constant('{"filename":'),
+    fc.constant('x'.repeat(64 * 1024)),
+  );
+  const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '');
+  const query = fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'mimeType', 'tag', 'owner', 'waitFor', 'timeout', 'redirect', 'dryRun', 'createdAfter'), fc.string({ maxLength: 30 }), { maxKeys: 4 });
+
+  it(`answers ${RUNS} random requests with a 2xx/3xx/4xx, and every 4xx names the problem`, async () => {
+    const goodToken = token(1);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'),
+        fc.array(segment, { minLength: 0, maxLength: 4 }),
+        fc.boolean(),
+        query,
+        hostileBody,
+        contentType,
+        fc.constantFrom('good', 'none', 'garbage', 'expired', 'alg-none'),
+        async (method, segs, anchorToAsset, q, body, ctype, auth) => {
+          const base = anchorToAsset ? ['media', assetId] : ['media'];
+          const url = new URL(`${app.baseUrl}/${[...base, ...segs].join('/').replace('SENTINEL', sentinelId)}`);
+          for (const [k, v] of Object.entries(q)) url.searchParams.append(k, v);
+          const headers: Record<string, string> = {};
+          if (ctype) headers['content-type'] = ctype;
+          if (auth === 'good') headers.authorization = `Bearer ${goodToken}`;
+          if (auth === 'garbage') headers.authorization = 'Bearer not.a.jwt';
+          if (auth === 'expired') headers.authorization = `Bearer ${jwt.sign({ sub: '1', exp: 1 }, JWT_SECRET, { algorithm: 'HS256' })}`;
+          if (auth === 'alg-none') headers.authorization = `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"1"}').toString('base64url')}.`;
+          const res = await fetch(url, {
+            method,
+            headers,
+            body: method === 'GET' || method === 'HEAD' ? undefined : body,
+            redirect: 'manual',
+            signal: AbortSignal.timeout(10_000), // a hang is a failure, not a stuck suite
+          });
+          const text = await res.text();
+          if (res.status >= 500) throw new Error(`${method} ${url.pathname} → ${res.status}: ${text.slice(0, 300)}`);
+          if (res.status >= 400 && method !== 'HEAD') {
+            const problem = JSON.parse(text);
+            expect(problem.statusCode).toBe(res.status);
+            expect(typeof problem.error).toBe('string');
+            expect(problem.message.length).toBeGreaterThan(3);
+          }
+        },
+      ),
+      { numRuns: RUNS, interruptAfterTimeLimit: 90_000, endOnFailure: true },
+    );
+    // Nothing was written outside the storage root, and the healthy asset is still intact.
+    const strays = readdirSync(os.tmpdir()).filter((n) => !tmpBefore.has(n) && !n.startsWith('media-e2e-') && !n.startsWith('redis-e2e-') && !n.startsWith('s3rver'));
+    expect(strays.filter((n) => /passwd|boot\.ini/.test(n))).toEqual([]);
+    for (const f of listFiles(app.storageRoot)) expect(path.resolve(f).startsWith(path.resolve(app.storageRoot))).toBe(true);
+    expect((await api(app.baseUrl, 2).get(`/media/${sentinelId}`)).status).toBe(200);
+  }, 120_000);
+});
+
+describe('hardening', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '5' });
+  });
+  afterAll(() => app?.stop());
+
+  it('rate-limits upload-url per principal with a 429 naming the limit', async () => {
+    const a = api(app.baseUrl, 21);
+    const body = { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1 };
+    for (let i = 0; i < 5; i++) expect((await a.post('/media/upload-url', body)).status).toBe(201);
+    const limited = await a.post('/media/upload-url', body);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ statusCode: 429, error: 'RateLimited' });
+    expect(limited.body.message).toMatch(/at most 5 per 60 s/);
+    expect((await api(app.baseUrl, 22).post('/media/upload-url', body)).status).toBe(201);
+  });
+
+  it('sends security headers', async () => {
+    const r = await fetch(`${app.baseUrl}/health/live`);
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(r.headers.get('strict-transport-security')).toMatch(/max-age=/);
+    expect(r.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+  });
+
+  it('pins the JWT algorithm: HS512, none and a public-key confusion attempt are refused', async () => {
+    const c = api(app.baseUrl);
+    const hs512 = jwt.sign({ sub: '21' }, JWT_SECRET, { algorithm: 'HS512' });
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"21"}').toString('base64url')}.`;
+    for (const t of [hs512, none]) {
+      const r = await c.post('/media/upload-url', { filename: 'a', mimeType: 'text/plain', sizeBytes: 1 }, { authorization: `Bearer ${t}` });
+      expect(r.status).toBe(401);
+    }
+  });
+
+  it('refuses an oversized JSON body with 413', async () => {
+    const r = await api(app.baseUrl, 23).post('/media/upload-url', JSON.stringify({ filename: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(r.status).toBe(413);
+    expect(r.body.error).toBe('PayloadTooLarge');
+  });
+});
