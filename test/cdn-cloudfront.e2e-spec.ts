@@ -121,4 +121,25 @@ describe('CloudFront delivery', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(cloudfront.received.slice(seen).filter((r) => r.status === 201)).toHaveLength(1);
   });
+
+  it('invalidates a public asset when its public read is withdrawn (revoke or replace), not when another grant changes', async () => {
+    const a = await readyAsset('public, then private', 'withdrawn.txt');
+    const b = await readyAsset('public, then replaced', 'replaced.txt');
+    const keyA = (await keyOf(a)).object_key;
+    const keyB = (await keyOf(b)).object_key;
+    for (const id of [a, b]) expect((await alice.post(`/media/${id}/acl`, { principal: '*', permission: 'read' })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2000));
+    const seen = cloudfront.received.length;
+
+    // A change that keeps public read sends nothing.
+    expect((await alice.post(`/media/${a}/acl`, { principal: 'user:99', permission: 'read' })).status).toBe(200);
+    // Revoking `*` read, and replacing the list with one without it, both withdraw public read.
+    expect((await alice.del(`/media/${a}/acl/*/read`)).status).toBe(204);
+    expect((await alice.put(`/media/${b}/acl`, { entries: [{ principal: 'user:99', permission: 'read' }] })).status).toBe(200);
+
+    const accepted = await eventually(async () => cloudfront.received.slice(seen).find((r) => r.status === 201), 20000);
+    expect(accepted.paths.sort()).toEqual([`/${keyA}`, `/${keyB}`].sort());
+    // Anonymous callers lose access at once.
+    expect((await api(app.baseUrl).get(`/media/${a}/download?redirect=false`)).status).toBe(401);
+  });
 });

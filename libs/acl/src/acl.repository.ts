@@ -37,12 +37,21 @@ export class AclRepository {
   }
 
   /** Returns whether the grant existed. */
-  async delete(assetId: string, entry: AclEntry): Promise<boolean> {
-    const [, affected] = await this.ds.query(`DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`, [
+  async delete(assetId: string, entry: AclEntry, m: EntityManager = this.ds.manager): Promise<boolean> {
+    const [, affected] = await m.query(`DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`, [
       assetId,
       entry.principal,
       entry.permission,
     ]);
     return affected > 0;
+  }
+
+  /**
+   * The stored object key of a ready asset (what a CDN may have cached), else null. Read here, in the ACL
+   * change's transaction, because the invalidation must be committed with the change that withdraws access.
+   */
+  async readyObjectKey(m: EntityManager, assetId: string): Promise<string | null> {
+    const rows: { object_key: string }[] = await m.query(`SELECT object_key FROM media_assets WHERE asset_id = $1 AND status = 'ready'`, [assetId]);
+    return rows[0]?.object_key ?? null;
   }
 }

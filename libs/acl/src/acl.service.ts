@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AssetAccess, assertAssetAccess, Errors } from '@app/core';
+import { CdnService } from '@app/cdn';
 import { AssetCache } from '@app/metadata';
 import { EntityManager } from 'typeorm';
 import { AclEntry, checkAclEntry, checkAclList, MAX_ACL_ENTRIES } from './acl-rules';
@@ -21,7 +22,16 @@ export class AclService {
   constructor(
     private readonly repo: AclRepository,
     private readonly cache: AssetCache,
+    private readonly cdn: CdnService,
   ) {}
+
+  /** When a change withdraws public (`*`) read, the CDN's copies of the asset are invalidated after it commits. */
+  private async invalidateIfPublicReadWithdrawn(m: EntityManager, assetId: string, before: AclEntry[], after: AclEntry[]): Promise<void> {
+    const publicRead = (list: AclEntry[]) => list.some((e) => e.principal === '*' && e.permission === 'read');
+    if (!publicRead(before) || publicRead(after)) return;
+    const key = await this.repo.readyObjectKey(m, assetId);
+    if (key) await this.cdn.requestInvalidation(m, [key]);
+  }
 
   /** The asset's grants through the hot cache. */
   async entries(assetId: string): Promise<AclEntry[]> {
@@ -44,8 +54,10 @@ export class AclService {
     const entries = checkAclList(input, 'entries');
     await this.repo.transaction(async (m) => {
       await this.repo.lock(m, access.assetId);
+      const before = await this.repo.list(access.assetId, m);
       await this.repo.deleteAll(m, access.assetId);
       await this.repo.insert(m, access.assetId, entries);
+      await this.invalidateIfPublicReadWithdrawn(m, access.assetId, before, entries);
     });
     await this.cache.invalidate(access.assetId);
     return this.view(access);
@@ -74,7 +86,14 @@ export class AclService {
   async revoke(access: AssetAccess, principal: string, permission: string): Promise<void> {
     assertAssetAccess(access, 'owner');
     const entry = checkAclEntry({ principal, permission }, 'path');
-    const existed = await this.repo.delete(access.assetId, entry);
+    const existed = await this.repo.transaction(async (m) => {
+      await this.repo.lock(m, access.assetId);
+      const before = await this.repo.list(access.assetId, m);
+      if (!(await this.repo.delete(access.assetId, entry, m))) return false;
+      const after = before.filter((e) => !(e.principal === entry.principal && e.permission === entry.permission));
+      await this.invalidateIfPublicReadWithdrawn(m, access.assetId, before, after);
+      return true;
+    });
     if (!existed) throw Errors.aclEntryNotFound(access.assetId, entry.principal, entry.permission);
     await this.cache.invalidate(access.assetId);
   }
