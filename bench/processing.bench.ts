@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, uploadBytes } from '../test/support/api';
 import { eventually } from '../test/support/app-process';
+import { pool } from '../test/support/files';
 import { jpegWithExif } from '../test/support/media-fixtures';
 import { makeFile, putFile, sha256sumSeconds } from './files';
 import { currentRssMiB, peakRssMiB, report, startProductionService } from './support';
@@ -16,12 +17,6 @@ import { currentRssMiB, peakRssMiB, report, startProductionService } from './sup
 const LARGE_MIB = Number(process.env.BENCH_LARGE_MIB ?? 1024);
 const JPEGS = Number(process.env.BENCH_JPEGS ?? 10000);
 
-async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>) {
-  let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
-}
 
 async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-proc-'));

@@ -4,25 +4,12 @@
  * every asset ends ready or cleanly pending with a valid URL; no stored object without a row; no ready row
  * pointing at a missing object; reference counts equal the real counts.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { filesUnder, pool } from './support/files';
 
-function listFiles(dir: string, base = dir): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = path.join(dir, n);
-    return statSync(p).isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
-  });
-}
 
-async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>) {
-  let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
-}
 
 describe('SIGKILL during 200 concurrent uploads', () => {
   let app: RunningApp;
@@ -95,7 +82,7 @@ describe('SIGKILL during 200 concurrent uploads', () => {
 
     // No ready row points at a missing object; no object lies in storage without a row that owns it.
     const bucketDir = path.join(app.storageRoot, 'media');
-    const files = new Set(listFiles(bucketDir));
+    const files = new Set(filesUnder(bucketDir).map((f) => path.relative(bucketDir, f)));
     const stored = await app.sql(`SELECT object_key FROM stored_objects`);
     for (const r of rows.filter((x) => x.status === 'ready')) expect(files.has(r.object_key)).toBe(true);
     const owned = new Set([...stored.map((s) => s.object_key), ...rows.filter((r) => r.status === 'pending').map((r) => r.object_key)]);

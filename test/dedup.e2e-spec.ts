@@ -3,20 +3,15 @@
  * other owners, or whether their bytes were shared; operators see the stored object.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { api, Api, sha256, uploadBytes } from './support/api';
+import { filesUnder } from './support/files';
 import { eventually, RunningApp, startApp } from './support/app-process';
 
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
 
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name));
-}
 
 describe('dedup with reference counts (SCANNER=none)', () => {
   let app: RunningApp;

@@ -3,23 +3,17 @@
  * hostile requests at every route, plus rate limiting, security headers and JWT algorithm pinning.
  * FUZZ_RUNS raises the number of cases (`npm run fuzz`); CI runs a bounded number.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import { api, uploadBytes } from './support/api';
 import { JWT_SECRET, RunningApp, startApp, token } from './support/app-process';
+import { filesUnder } from './support/files';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 
-function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = path.join(dir, n);
-    return statSync(p).isDirectory() ? listFiles(p) : [p];
-  });
-}
 
 describe('hostile input never gets a 5xx', () => {
   let app: RunningApp;
@@ -106,7 +100,7 @@ describe('hostile input never gets a 5xx', () => {
     // Nothing was written outside the storage root, and the healthy asset is still intact.
     const strays = readdirSync(os.tmpdir()).filter((n) => !tmpBefore.has(n) && !n.startsWith('media-e2e-') && !n.startsWith('redis-e2e-') && !n.startsWith('s3rver'));
     expect(strays.filter((n) => /passwd|boot\.ini/.test(n))).toEqual([]);
-    for (const f of listFiles(app.storageRoot)) expect(path.resolve(f).startsWith(path.resolve(app.storageRoot))).toBe(true);
+    for (const f of filesUnder(app.storageRoot)) expect(path.resolve(f).startsWith(path.resolve(app.storageRoot))).toBe(true);
     expect((await api(app.baseUrl, 2).get(`/media/${sentinelId}`)).status).toBe(200);
   }, 120_000);
 });

@@ -79,6 +79,21 @@ export interface AssetPage {
 }
 
 /** Asset records and stored objects: the rules for reading, finishing and deleting assets. */
+/** The fields of an asset every client-facing shape shares (the API view, webhook event payloads). */
+function assetSummary(a: MediaAsset): AssetEvent['asset'] & { status: AssetStatus } {
+  return {
+    assetId: a.assetId,
+    ownerId: a.ownerId,
+    filename: a.filename,
+    status: a.status,
+    mimeType: a.mimeType,
+    detectedMimeType: a.detectedMimeType,
+    sizeBytes: Number(a.sizeBytes),
+    checksumSha256: a.checksumSha256,
+    failureReason: a.failureReason,
+  };
+}
+
 @Injectable()
 export class AssetsService implements OnModuleInit {
   private readonly logger = new Logger('Assets');
@@ -121,17 +136,7 @@ export class AssetsService implements OnModuleInit {
       id: randomUUID(),
       type,
       occurredAt: new Date().toISOString(),
-      asset: {
-        assetId: a.assetId,
-        ownerId: a.ownerId,
-        filename: a.filename,
-        status: a.status,
-        mimeType: a.mimeType,
-        detectedMimeType: a.detectedMimeType,
-        sizeBytes: Number(a.sizeBytes),
-        checksumSha256: a.checksumSha256,
-        failureReason: a.failureReason,
-      },
+      asset: assetSummary(a),
     };
     await this.outbox.append(m, ASSET_EVENT_TOPIC, event as unknown as Record<string, unknown>);
   }
@@ -209,15 +214,7 @@ export class AssetsService implements OnModuleInit {
 
   toView(a: MediaAsset, metadata: Record<string, string>): AssetView {
     return {
-      assetId: a.assetId,
-      ownerId: a.ownerId,
-      filename: a.filename,
-      status: a.status,
-      mimeType: a.mimeType,
-      detectedMimeType: a.detectedMimeType,
-      sizeBytes: Number(a.sizeBytes),
-      checksumSha256: a.checksumSha256,
-      failureReason: a.failureReason,
+      ...assetSummary(a),
       metadata,
       createdAt: a.createdAt.toISOString(),
       updatedAt: a.updatedAt.toISOString(),
