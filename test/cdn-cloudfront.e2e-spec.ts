@@ -8,6 +8,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { api, Api, uploadBytes } from './support/api';
+import { jpegWithExif } from './support/media-fixtures';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { FakeCloudFront, startFakeCloudFront, verifyCloudFrontSignedUrl } from './support/cloudfront';
 
@@ -141,5 +142,21 @@ describe('CloudFront delivery', () => {
     expect(accepted.paths.sort()).toEqual([`/${keyA}`, `/${keyB}`].sort());
     // Anonymous callers lose access at once.
     expect((await api(app.baseUrl).get(`/media/${a}/download?redirect=false`)).status).toBe(401);
+  });
+
+  it('links thumbnails through CloudFront too, and invalidates them when the asset is deleted', async () => {
+    const up = await uploadBytes(alice, await jpegWithExif(320, 240), { mimeType: 'image/jpeg', filename: 'thumb.jpg' });
+    await alice.post(`/media/${up.assetId}/complete`);
+    await eventually(async () => (await alice.get(`/media/${up.assetId}`)).body?.status === 'ready', 30000);
+    const link = await alice.get(`/media/${up.assetId}/thumbnail?redirect=false`);
+    expect(link.status).toBe(200);
+    const url = new URL(link.body.url);
+    expect(url.origin).toBe(CDN);
+    expect(verifyCloudFrontSignedUrl(link.body.url, publicPem).valid).toBe(true);
+
+    const seen = cloudfront.received.length;
+    expect((await alice.del(`/media/${up.assetId}`)).status).toBe(204);
+    const accepted = await eventually(async () => cloudfront.received.slice(seen).find((r) => r.status === 201 && r.paths.includes(url.pathname)), 20000);
+    expect(accepted.paths).toContain(url.pathname);
   });
 });

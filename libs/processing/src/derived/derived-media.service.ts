@@ -2,8 +2,10 @@ import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
 import { AssetsService, AssetStatus, DownloadLink, MediaAsset } from '@app/assets';
+import { CdnService } from '@app/cdn';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
-import { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DerivativeKind } from '../processing.constants';
 import { DerivativeRow, DerivedMediaRepository } from './derived-media.repository';
 import { renderDerivatives } from './derived-media.renderer';
@@ -21,6 +23,8 @@ export class DerivedMediaService implements OnModuleInit {
     private readonly assets: AssetsService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cdn: CdnService,
+    @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
   onModuleInit() {
@@ -62,6 +66,8 @@ export class DerivedMediaService implements OnModuleInit {
   /** Objects first, then rows: a retry after a failure finds the rows and finishes the job. */
   async removeAll(assetId: string): Promise<void> {
     const rows = await this.repo.list(assetId);
+    // The CDN may hold thumbnail links handed out before: invalidate them (durably, through the outbox) first.
+    if (rows.length) await this.ds.transaction((m) => this.cdn.requestInvalidation(m, rows.map((r) => r.objectKey)));
     for (const r of rows) await this.storage.delete(r.objectKey);
     if (rows.length) await this.repo.removeAll(assetId);
   }
@@ -74,8 +80,8 @@ export class DerivedMediaService implements OnModuleInit {
     if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
     const d = await this.repo.find(a.assetId, kind);
     if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
-    const ttl = this.config.DOWNLOAD_URL_TTL_SECONDS;
-    const url = await this.storage.presignGet({ key: d.objectKey, expiresInSeconds: ttl, contentType: d.mimeType });
-    return { url, expiresAt: new Date(Date.now() + ttl * 1000).toISOString() };
+    // CloudFront signed URL (plain for public assets), or a storage-signed URL without a CDN.
+    const link = await this.cdn.readUrl({ key: d.objectKey, contentType: d.mimeType, publicRead: access.principal === null });
+    return { url: link.url, expiresAt: (link.expiresAt ?? new Date(Date.now() + this.config.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString() };
   }
 }
