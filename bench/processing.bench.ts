@@ -12,7 +12,7 @@ import { eventually } from '../test/support/app-process';
 import { pool } from '../test/support/files';
 import { jpegWithExif } from '../test/support/media-fixtures';
 import { makeFile, putFile, sha256sumSeconds } from './files';
-import { currentRssMiB, peakRssMiB, report, startProductionService } from './support';
+import { report, rssMiB, startProductionService } from './support';
 
 const LARGE_MIB = Number(process.env.BENCH_LARGE_MIB ?? 1024);
 const JPEGS = Number(process.env.BENCH_JPEGS ?? 10000);
@@ -31,12 +31,12 @@ async function main() {
     const r = await client.post('/media/upload-url', { filename: 'large.bin', mimeType: 'application/octet-stream', sizeBytes: size });
     const put = await putFile(r.body.uploadUrl, r.body.headers, file);
     if (put.status !== 200) throw new Error(`PUT ${put.status}`);
-    const rssBefore = currentRssMiB(app.pid());
+    const rssBefore = rssMiB(app.pid());
     const t = Date.now();
     await client.post(`/media/${r.body.assetId}/complete`);
     let peak = rssBefore;
     const asset = await eventually(async () => {
-      peak = Math.max(peak, currentRssMiB(app.pid()));
+      peak = Math.max(peak, rssMiB(app.pid()));
       const a = (await client.get(`/media/${r.body.assetId}`)).body;
       return a.status === 'ready' || a.status === 'failed' ? a : undefined;
     }, 30 * 60_000, 50);
@@ -46,7 +46,7 @@ async function main() {
     const theirs = size / 1e6 / base.seconds;
     console.log(`large object: sha256sum ${theirs.toFixed(0)} MB/s; complete → ready ${ours.toFixed(0)} MB/s (${secs.toFixed(1)} s)`);
     report('processing throughput vs sha256sum', Math.round((100 * ours) / theirs), '%', { min: 85 });
-    report('service RSS while processing (sampled max)', peak, 'MiB', { max: 200 }, `(before: ${rssBefore} MiB, process lifetime peak VmHWM ${peakRssMiB(app.pid())} MiB)`);
+    report('service RSS while processing (sampled max)', peak, 'MiB', { max: 200 }, `(before: ${rssBefore} MiB, process lifetime peak VmHWM ${rssMiB(app.pid(), 'VmHWM')} MiB)`);
     rmSync(file);
 
     // Many small JPEGs: upload all, then complete all at once and time until every one is ready.

@@ -86,7 +86,7 @@ export async function startFakeCloudFront(): Promise<FakeCloudFront> {
 const fromCloudFrontBase64 = (s: string) => Buffer.from(s.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64');
 
 /** Verifies a canned-policy signed URL as CloudFront does, with the key pair's public key. */
-export function verifyCloudFrontSignedUrl(signedUrl: string, publicKeyPem: string) {
+export function verifyCloudFrontSignedUrl(signedUrl: string, publicKeyPem: string, hash: 'SHA1' | 'SHA256' = 'SHA1') {
   const url = new URL(signedUrl);
   const expires = Number(url.searchParams.get('Expires'));
   const signature = fromCloudFrontBase64(url.searchParams.get('Signature') ?? '');
@@ -94,5 +94,5 @@ export function verifyCloudFrontSignedUrl(signedUrl: string, publicKeyPem: strin
   // The signer appends its parameters to the URL it signed; the signed resource is what comes before them.
   const resource = signedUrl.replace(/[?&](Expires|Hash-Algorithm)=.*$/, '');
   const policy = JSON.stringify({ Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }] });
-  return { valid: verify('RSA-SHA1', Buffer.from(policy), publicKeyPem, signature), expires, keyPairId, resource };
+  return { valid: verify(hash === 'SHA1' ? 'RSA-SHA1' : 'RSA-SHA256', Buffer.from(policy), publicKeyPem, signature), expires, keyPairId, resource };
 }

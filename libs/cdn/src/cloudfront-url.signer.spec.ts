@@ -1,20 +1,6 @@
-import { generateKeyPairSync, verify } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { verifyCloudFrontSignedUrl as verifyCloudFrontUrl } from '../../../test/support/cloudfront';
 import { CloudFrontUrlSigner } from './cloudfront-url.signer';
-
-/** CloudFront's URL-safe base64: + → -, = → _, / → ~. */
-const fromCloudFrontBase64 = (s: string) => Buffer.from(s.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64');
-
-/** Checks a canned-policy signed URL the way CloudFront does, with the public key of the key pair. */
-function verifyCloudFrontUrl(signedUrl: string, publicKeyPem: string, hash: 'SHA1' | 'SHA256' = 'SHA1') {
-  const url = new URL(signedUrl);
-  const expires = Number(url.searchParams.get('Expires'));
-  const signature = fromCloudFrontBase64(url.searchParams.get('Signature') ?? '');
-  const keyPairId = url.searchParams.get('Key-Pair-Id');
-  // The signer appends its parameters to the URL it signed; the signed resource is what comes before them.
-  const resource = signedUrl.replace(/[?&](Expires|Hash-Algorithm)=.*$/, '');
-  const policy = JSON.stringify({ Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }] });
-  return { valid: verify(hash === 'SHA1' ? 'RSA-SHA1' : 'RSA-SHA256', Buffer.from(policy), publicKeyPem, signature), expires, keyPairId, resource };
-}
 
 describe('CloudFrontUrlSigner', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -13,7 +13,7 @@ export interface ProblemBody {
 const UNAVAILABLE_PG_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300', '57014']);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
 
-const HTTP_CODE_BY_STATUS: Record<number, string> = {
+const HTTP_CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.InvalidRequest,
   401: ErrorCode.Unauthenticated,
   403: ErrorCode.Forbidden,
@@ -21,7 +21,7 @@ const HTTP_CODE_BY_STATUS: Record<number, string> = {
   413: ErrorCode.PayloadTooLarge,
   415: ErrorCode.UnsupportedMediaType,
   416: ErrorCode.RangeNotSatisfiable,
-  429: 'RateLimited',
+  429: ErrorCode.RateLimited,
   503: ErrorCode.ServiceUnavailable,
 };
 

@@ -109,10 +109,4 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
       if (delivered <= 0 || failures) return;
     }
   }
-
-  /** Messages not yet delivered (for tests and operators). */
-  async pending(topic?: string): Promise<number> {
-    const [r] = await this.ds.query(`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL ${topic ? 'AND topic = $1' : ''}`, topic ? [topic] : []);
-    return r.n;
-  }
 }

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -391,8 +391,4 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
     }
   }
 
-  /** For the HTTP handler: a read stream over the file. */
-  openRead(key: string, range?: ByteRange): Readable {
-    return createReadStream(this.objectPath(key), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
-  }
 }

@@ -3,7 +3,7 @@ import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
 import { readCacheControl } from '../cache-control';
 import { LocalRequestError, LocalStorageDriver } from '../drivers/local-storage.driver';
-import { ByteRange } from '../storage-driver';
+import { ByteRange, StorageNotFoundError } from '../storage-driver';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -218,15 +218,25 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       headers['content-range'] = `bytes ${useRange.start}-${useRange.end}/${info.size}`;
       headers['content-length'] = useRange.end - useRange.start + 1;
     } else headers['content-length'] = info.size;
+    // Open before answering, so an object removed since the head above is a 404, not a cut-off 200.
+    const stream = headOnly || info.size === 0 ? null : await openObject(key, useRange ?? undefined);
     res.writeHead(useRange ? 206 : 200, headers);
-    if (headOnly || info.size === 0) {
+    if (!stream) {
       res.end();
       return;
     }
-    const stream = driver.openRead(key, useRange ?? undefined);
     stream.on('error', () => res.destroy());
     res.on('close', () => stream.destroy());
     stream.pipe(res);
+  }
+
+  async function openObject(key: string, range?: ByteRange) {
+    try {
+      return await driver.read(key, range);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) throw new LocalRequestError(404, 'NoSuchKey', 'The object does not exist');
+      throw e;
+    }
   }
 
   return async (req, res) => {
