@@ -116,6 +116,47 @@ export function canCopy(driver: StorageDriver): driver is StorageDriver & CopyCa
   return typeof (driver as Partial<CopyCapableStorage>).copy === 'function';
 }
 
+/** One part already stored in a multipart upload. */
+export interface StoredPart {
+  partNumber: number;
+  /** Quoted, as S3 returns it and as `completeMultipartUpload` expects it back. */
+  etag: string;
+  size: number;
+  lastModified?: Date;
+}
+
+/** A multipart upload that was started and neither completed nor aborted. */
+export interface MultipartUploadRef {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/**
+ * Optional capability: S3-style multipart uploads (create → parts, each PUT straight from the client to a
+ * signed URL or written by the service → complete with the part list, or abort). `s3` maps it to S3's
+ * multipart API; `local` implements the same contract on disk. Callers test with `canMultipart`.
+ */
+export interface MultipartCapableStorage {
+  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string }>;
+  /** Signed PUT for one part (1..10000), bound to its exact size. */
+  presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut>;
+  /** Server-side part write (streamed). Returns the part's quoted ETag. */
+  uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }>;
+  /** Parts stored so far, by part number. Rejects with StorageNotFoundError when the upload is unknown. */
+  listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]>;
+  /** Assembles the object from the listed parts (ascending part numbers, ETags as returned). */
+  completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo>;
+  /** Drops the upload and its parts; aborting an unknown upload succeeds. */
+  abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void>;
+  /** Uploads started and not finished, under `prefix`. */
+  listMultipartUploads(params: { prefix?: string }): Promise<MultipartUploadRef[]>;
+}
+
+export function canMultipart(driver: StorageDriver): driver is StorageDriver & MultipartCapableStorage {
+  return typeof (driver as Partial<MultipartCapableStorage>).createMultipartUpload === 'function';
+}
+
 export class StorageNotFoundError extends Error {
   constructor(readonly key: string) {
     super(`No object stored under ${key}`);
