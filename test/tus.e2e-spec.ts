@@ -148,6 +148,17 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     expect(await waitReady(alice, idOf(url))).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
   });
 
+  it('checks a checksumSha256 sent in Upload-Metadata like a declared checksum (mismatch → failed)', async () => {
+    const bytes = randomBytes(MiB / 2);
+    const md = (checksumSha256: string) => ({ metadata: { filename: 'sum.bin', filetype: 'application/octet-stream', checksumSha256 } });
+    const good = await runUpload(bytes, tusOptions(app.baseUrl, 42, newTrace(), md(sha256(bytes))));
+    expect(await waitReady(alice, idOf(good))).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
+    const bad = await runUpload(bytes, tusOptions(app.baseUrl, 42, newTrace(), md(sha256(Buffer.from('other')))));
+    const failed = await waitReady(alice, idOf(bad));
+    expect(failed.status).toBe('failed');
+    expect(failed.failureReason).toMatch(/checksum mismatch/);
+  });
+
   it('terminates an unfinished upload: staged bytes and the pending asset are removed, the quota is freed', async () => {
     const bytes = randomBytes(MiB);
     const before = (await alice.get('/quota')).body.usage;
