@@ -303,8 +303,10 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
             if (!this.isExpired(staged, now)) continue;
           }
         }
-        if (asset && asset.status !== AssetStatus.Pending && asset.status !== AssetStatus.Deleted) {
+        if (asset && asset.status !== AssetStatus.Pending) {
+          // Finished (a leftover of a crash after completion), or deleted/expired by another path.
           await this.removeStaged(id);
+          removed++;
           continue;
         }
         if (!this.isExpired(staged, now)) continue;
