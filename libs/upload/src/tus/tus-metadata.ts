@@ -38,7 +38,11 @@ export function uploadRequestFromMetadata(metadata: Record<string, string | null
     (k): k is string => k !== null,
   );
   if (missing.length) {
-    throw Errors.validation(`Upload-Metadata must carry ${missing.map((k) => `"${k}"`).join(' and ')} (base64 values, e.g. "filename ${Buffer.from('a.jpg').toString('base64')},filetype ${Buffer.from('image/jpeg').toString('base64')}")`, missing.map((k) => ({ field: `Upload-Metadata ${k}`, problems: ['is required'] })));
+    const example = `filename ${Buffer.from('a.jpg').toString('base64')},filetype ${Buffer.from('image/jpeg').toString('base64')}`;
+    throw Errors.validation(
+      `Upload-Metadata must carry ${missing.map((k) => `"${k}"`).join(' and ')} (base64 values, e.g. "${example}")`,
+      missing.map((k) => ({ field: `Upload-Metadata ${k}`, problems: ['is required'] })),
+    );
   }
   const checksum = md.checksumSha256 ?? md.sha256 ?? null;
   return { filename, mimeType: filetype, sizeBytes, ...(checksum !== null ? { checksumSha256: checksum } : {}) };
