@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, createLogger, ensureDatabaseExists, Errors, NestPinoLogger } from '@app/core';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
+import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './graceful-shutdown';
@@ -77,5 +78,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       });
     });
   }
+  // tus resumable uploads on /tus/ (raw body streams; see libs/upload/src/tus).
+  await registerTusRoutes(app);
   return app;
 }

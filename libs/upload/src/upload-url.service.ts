@@ -37,14 +37,7 @@ export class UploadUrlService {
   ) {}
 
   async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse> {
-    if (dto.sizeBytes > this.config.MAX_UPLOAD_BYTES) {
-      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)`, {
-        field: 'sizeBytes',
-        limit: this.config.MAX_UPLOAD_BYTES,
-      });
-    }
-    const metadata = checkUserMetadataMap(dto.metadata, 'metadata');
-    const grants = checkAclList(dto.acl, 'acl');
+    const checked = this.checkRequest(dto);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
     const ttl = Math.min(dto.expiresInSeconds ?? this.config.UPLOAD_URL_TTL_SECONDS, this.config.UPLOAD_URL_TTL_SECONDS);
@@ -60,32 +53,70 @@ export class UploadUrlService {
             checksumSha256: dto.checksumSha256,
             expiresInSeconds: ttl,
           });
-    // The quota check locks the owner's usage until this transaction commits the pending asset that uses it.
-    await this.ds.transaction(async (m) => {
-      await this.quota.reserve(m, principal.userId, dto.sizeBytes);
-      await this.assets.createPending(m, {
-        assetId,
-        ownerId: principal.userId,
-        bucket: this.storage.bucket,
-        objectKey: key,
-        mimeType: dto.mimeType,
-        sizeBytes: dto.sizeBytes,
-        filename: dto.filename,
-        declaredChecksumSha256: dto.checksumSha256 ?? null,
-        uploadExpiresAt: expiresAt,
-      });
-      await this.metadata.insertUserEntries(m, assetId, metadata);
-      await this.acl.insertForNewAsset(m, assetId, grants);
-    });
+    await this.recordPending(dto, principal, checked, { assetId, objectKey: key, expiresAt });
     return target.method === 'PUT'
       ? { assetId, method: 'PUT', uploadUrl: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() }
       : { assetId, method: 'POST', uploadUrl: target.url, fields: target.fields, expiresAt: expiresAt.toISOString() };
   }
 
+  /**
+   * Step 1 for uploads whose bytes arrive some other way (tus): the same checks (size limit, metadata, ACL, quota)
+   * and the same pending asset, under a caller-chosen id and expiry, without a signed URL.
+   */
+  async createPendingUpload(
+    dto: CreateUploadUrlDto,
+    principal: Principal,
+    opts: { assetId: string; expiresAt: Date },
+  ): Promise<{ assetId: string; objectKey: string }> {
+    const checked = this.checkRequest(dto);
+    const objectKey = ObjectKeyLayout.upload(principal.userId, opts.assetId);
+    await this.recordPending(dto, principal, checked, { assetId: opts.assetId, objectKey, expiresAt: opts.expiresAt });
+    return { assetId: opts.assetId, objectKey };
+  }
+
+  private checkRequest(dto: CreateUploadUrlDto): { metadata: ReturnType<typeof checkUserMetadataMap>; grants: ReturnType<typeof checkAclList> } {
+    if (dto.sizeBytes > this.config.MAX_UPLOAD_BYTES) {
+      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)`, {
+        field: 'sizeBytes',
+        limit: this.config.MAX_UPLOAD_BYTES,
+      });
+    }
+    return { metadata: checkUserMetadataMap(dto.metadata, 'metadata'), grants: checkAclList(dto.acl, 'acl') };
+  }
+
+  private async recordPending(
+    dto: CreateUploadUrlDto,
+    principal: Principal,
+    checked: ReturnType<UploadUrlService['checkRequest']>,
+    at: { assetId: string; objectKey: string; expiresAt: Date },
+  ): Promise<void> {
+    // The quota check locks the owner's usage until this transaction commits the pending asset that uses it.
+    await this.ds.transaction(async (m) => {
+      await this.quota.reserve(m, principal.userId, dto.sizeBytes);
+      await this.assets.createPending(m, {
+        assetId: at.assetId,
+        ownerId: principal.userId,
+        bucket: this.storage.bucket,
+        objectKey: at.objectKey,
+        mimeType: dto.mimeType,
+        sizeBytes: dto.sizeBytes,
+        filename: dto.filename,
+        declaredChecksumSha256: dto.checksumSha256 ?? null,
+        uploadExpiresAt: at.expiresAt,
+      });
+      await this.metadata.insertUserEntries(m, at.assetId, checked.metadata);
+      await this.acl.insertForNewAsset(m, at.assetId, checked.grants);
+    });
+  }
+
   /** Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the status change. */
   async complete(access: AssetAccess): Promise<{ assetId: string; status: AssetStatus }> {
     assertAssetAccess(access, 'write');
-    const status = await this.assets.beginProcessing(access.assetId, (m, a) => this.processing.request(m, a));
-    return { assetId: access.assetId, status };
+    return { assetId: access.assetId, status: await this.completeUpload(access.assetId) };
+  }
+
+  /** The completion itself, for callers that already decided who may finish the upload (tus, sweeps). Idempotent. */
+  completeUpload(assetId: string): Promise<AssetStatus> {
+    return this.assets.beginProcessing(assetId, (m, a) => this.processing.request(m, a));
   }
 }

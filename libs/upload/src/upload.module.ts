@@ -7,11 +7,12 @@ import { QuotaRepository } from './quota/quota.repository';
 import { QuotaService } from './quota/quota.service';
 import { UploadController } from './upload.controller';
 import { UploadUrlService } from './upload-url.service';
+import { TusService } from './tus/tus.service';
 
 @Module({
   imports: [AssetsModule, MetadataModule, AclModule],
   controllers: [UploadController, QuotaController],
-  providers: [UploadUrlService, QuotaService, QuotaRepository],
-  exports: [QuotaService],
+  providers: [UploadUrlService, QuotaService, QuotaRepository, TusService],
+  exports: [QuotaService, TusService],
 })
 export class UploadModule {}

@@ -54,4 +54,13 @@ describe('loadConfig', () => {
   it('refuses a bucket name storage would not accept', () => {
     expect(() => loadConfig({ STORAGE_BUCKET: '../etc' })).toThrow(/STORAGE_BUCKET/);
   });
+
+  it('puts tus staging beside the buckets by default, expiring with upload URLs, and never inside a served bucket', () => {
+    const c = loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', UPLOAD_URL_TTL_SECONDS: '600' });
+    expect(c.tusStagingDir).toBe('/srv/media/.tus-staging');
+    expect(c.tusUploadExpirySeconds).toBe(600);
+    expect(loadConfig({ TUS_STAGING_DIR: '/var/tus', TUS_UPLOAD_EXPIRY_SECONDS: '86400' })).toMatchObject({ tusStagingDir: '/var/tus', tusUploadExpirySeconds: 86400 });
+    expect(() => loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', TUS_STAGING_DIR: '/srv/media/media/tus' })).toThrow(/TUS_STAGING_DIR.*served storage directory/);
+    expect(() => loadConfig({ TUS_UPLOAD_EXPIRY_SECONDS: '0' })).toThrow(/TUS_UPLOAD_EXPIRY_SECONDS/);
+  });
 });

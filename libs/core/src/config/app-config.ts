@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -375,6 +376,19 @@ export class EnvironmentVariables {
   /** Default per-owner quota on the number of assets (pending uploads count until they expire); 0 = unlimited. */
   @Transform(toInt) @IsInt() @Min(0)
   QUOTA_MAX_ASSETS_PER_OWNER = 100000;
+
+  // ---- resumable uploads (tus) -----------------------------------------------------------------------
+
+  /**
+   * Directory where tus uploads collect their bytes until complete (then they are streamed into storage). Default:
+   * `<LOCAL_STORAGE_ROOT>/.tus-staging` (beside the buckets, never served). Replicas need sticky sessions or a shared volume.
+   */
+  @IsOptional() @IsString() @MinLength(1)
+  TUS_STAGING_DIR?: string;
+
+  /** An unfinished tus upload (and its pending asset) expires this long after creation; default UPLOAD_URL_TTL_SECONDS. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(30 * 24 * 3600)
+  TUS_UPLOAD_EXPIRY_SECONDS?: number;
 }
 
 export type AppConfig = EnvironmentVariables & {
@@ -387,6 +401,10 @@ export type AppConfig = EnvironmentVariables & {
   storageRegions: StorageRegionSettings[];
   /** CLOUDFRONT_PRIVATE_KEY as PEM with real newlines. */
   cloudfrontPrivateKey?: string;
+  /** TUS_STAGING_DIR in force, absolute. */
+  tusStagingDir: string;
+  /** TUS_UPLOAD_EXPIRY_SECONDS in force. */
+  tusUploadExpirySeconds: number;
 };
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
@@ -415,6 +433,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const storage = resolveStorageRegions(parsed);
   problems.push(...storage.problems, ...cdnProblems(parsed));
+  const tusStagingDir = path.resolve(parsed.TUS_STAGING_DIR ?? path.join(parsed.LOCAL_STORAGE_ROOT, '.tus-staging'));
+  for (const r of storage.regions) {
+    if (r.driver !== 'local') continue;
+    const served = path.resolve(r.root, r.bucket);
+    if (tusStagingDir === served || tusStagingDir.startsWith(served + path.sep)) {
+      problems.push(`TUS_STAGING_DIR=${JSON.stringify(tusStagingDir)}: must not be inside the served storage directory ${served} (region "${r.name}")`);
+    }
+  }
   if (problems.length) {
     throw new ConfigValidationError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -427,5 +453,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
     storageRegions: storage.regions,
     cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),
+    tusStagingDir,
+    tusUploadExpirySeconds: parsed.TUS_UPLOAD_EXPIRY_SECONDS ?? parsed.UPLOAD_URL_TTL_SECONDS,
   });
 }
