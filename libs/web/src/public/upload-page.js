@@ -85,8 +85,10 @@ async function upload(file, row) {
   const api = apiClient(token);
   let assetId;
   if (file.size > TUS_THRESHOLD) {
+    const checksumSha256 = await sha256Hex(file, row);
     row.setStatus('uploading', 'uploading (resumable)');
-    assetId = await tusUpload(file, token, (sent, total) => row.setProgress(sent, total));
+    assetId = await tusUpload(file, { token, checksumSha256 }, (sent, total) => row.setProgress(sent, total));
+    // The tus endpoint completes the upload itself (the same completion as POST /media/{id}/complete).
   } else {
     const checksumSha256 = await sha256Hex(file, row);
     row.setStatus('requesting');
@@ -100,12 +102,13 @@ async function upload(file, row) {
     row.setAssetId(assetId);
     row.setStatus('uploading');
     await sendToStorage(grant, file, (sent, total) => row.setProgress(sent, total));
+    row.setProgress(1, 1);
+    row.setStatus('completing');
+    const completed = await api('POST', `/media/${assetId}/complete`);
+    row.setStatus(completed.status);
   }
   row.setAssetId(assetId);
   row.setProgress(1, 1);
-  row.setStatus('completing');
-  const completed = await api('POST', `/media/${assetId}/complete`);
-  row.setStatus(completed.status);
   const asset = await waitUntilSettled(api, assetId, row);
   row.showAsset(asset);
   if (asset.status === 'ready' && (asset.detectedMimeType ?? asset.mimeType).startsWith('image/')) {
@@ -238,14 +241,17 @@ function loadTus() {
   return tusLoading;
 }
 
-/** Uploads with tus 1.0 to /tus/ (the tus upload id is the asset id); resumes an earlier upload of the same file. */
-async function tusUpload(file, token, onProgress) {
+/**
+ * Uploads with tus 1.0 to /tus/ (the upload id in `Location: /tus/<id>` is the asset id); resumes an earlier,
+ * unfinished upload of the same file (tus-js-client keeps its URL in localStorage, keyed by the file).
+ */
+async function tusUpload(file, { token, checksumSha256 }, onProgress) {
   const tus = await loadTus();
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(file, {
       endpoint: new URL('/tus/', location.href).href,
       headers: { Authorization: `Bearer ${token}` },
-      metadata: { filename: file.name || 'file', filetype: declaredType(file) },
+      metadata: { filename: file.name || 'file', filetype: declaredType(file), ...(checksumSha256 ? { checksumSha256 } : {}) },
       chunkSize: TUS_CHUNK_SIZE,
       retryDelays: [0, 1000, 3000, 5000, 10000],
       storeFingerprintForResuming: true,
@@ -278,6 +284,8 @@ function tusErrorMessage(err) {
     } catch {
       json = undefined;
     }
+    // The tus endpoint answers errors with the message as plain text.
+    if (!json && text && !text.trimStart().startsWith('<')) return text.trim();
     return problemMessage(res.getStatus(), json, text);
   }
   return err?.message ?? String(err);
