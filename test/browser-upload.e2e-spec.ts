@@ -286,6 +286,21 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
     }
   });
 
+  it('a rule that cannot be applied is logged as an error with the rule, and the service still starts', async () => {
+    const app = await startApp(s3Env('no-such-bucket', { S3_APPLY_CORS: 'true' }));
+    try {
+      const line = app.output().split('\n').find((l) => l.includes('Could not apply the CORS rule'));
+      expect(line).toBeDefined();
+      const entry = JSON.parse(line!);
+      expect(entry.level).toBeGreaterThanOrEqual(50);
+      expect(entry.msg).toContain('bucket "no-such-bucket"');
+      expect(entry.msg).toContain(`"AllowedOrigins":["${app.baseUrl}"]`);
+      expect((await fetch(`${app.baseUrl}/`)).status).toBe(200);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('without S3_APPLY_CORS the service logs the rule for the operator, and the row says why the browser could not upload', async () => {
     const app = await startApp(s3Env('media-browser-nocors', { LOG_LEVEL: 'info', CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://127.0.0.1:1' }));
     try {

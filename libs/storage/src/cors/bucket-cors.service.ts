@@ -22,25 +22,27 @@ export class BucketCorsService implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     const rule = bucketCorsRule(this.config.corsAllowedOrigins);
     const configuration = JSON.stringify({ CORSRules: [rule] });
-    for (const region of this.router.regions) {
-      const driver = region.driver;
-      if (!(driver instanceof S3StorageDriver)) continue;
-      if (!this.config.S3_APPLY_CORS) {
-        this.logger.log(
-          `Bucket "${driver.bucket}" (region "${region.name}") needs this CORS configuration for browser uploads ` +
-            `(S3_APPLY_CORS=true applies it at start-up): ${configuration}`,
-        );
-        continue;
-      }
-      try {
-        await driver.putBucketCors([rule]);
-        this.logger.log(`Applied the CORS rule to bucket "${driver.bucket}" (region "${region.name}"): origins ${rule.AllowedOrigins.join(', ')}`);
-      } catch (e) {
-        this.logger.error(
-          `Could not apply the CORS rule to bucket "${driver.bucket}" (region "${region.name}"): ${(e as Error).message}. ` +
-            `Browser uploads to it will fail until it is applied: ${configuration}`,
-        );
-      }
-    }
+    const s3Regions = this.router.regions.filter((r): r is typeof r & { driver: S3StorageDriver } => r.driver instanceof S3StorageDriver);
+    // All buckets at once: start-up waits at most one S3 request timeout, however many regions there are.
+    await Promise.all(
+      s3Regions.map(async ({ name, driver }) => {
+        if (!this.config.S3_APPLY_CORS) {
+          this.logger.log(
+            `Bucket "${driver.bucket}" (region "${name}") needs this CORS configuration for browser uploads ` +
+              `(S3_APPLY_CORS=true applies it at start-up): ${configuration}`,
+          );
+          return;
+        }
+        try {
+          await driver.putBucketCors([rule]);
+          this.logger.log(`Applied the CORS rule to bucket "${driver.bucket}" (region "${name}"): origins ${rule.AllowedOrigins.join(', ')}`);
+        } catch (e) {
+          this.logger.error(
+            `Could not apply the CORS rule to bucket "${driver.bucket}" (region "${name}"): ${(e as Error).message}. ` +
+              `Browser uploads to it will fail until it is applied: ${configuration}`,
+          );
+        }
+      }),
+    );
   }
 }
