@@ -158,7 +158,7 @@ describe('browser upload page, local driver (same origin)', () => {
     expect(csp).toContain(`connect-src 'self' ${app.baseUrl}`);
     expect(csp).not.toContain('unsafe-inline');
     const html = await page.text();
-    expect(html).toContain('<script type="module" src="/assets/upload-page.js"></script>');
+    expect(html).toContain('<script type="module" src="assets/upload-page.js"></script>');
     for (const [p, type] of [
       ['/assets/upload-page.js', 'text/javascript; charset=utf-8'],
       ['/assets/upload-page.css', 'text/css; charset=utf-8'],

@@ -92,7 +92,7 @@ async function upload(file, row) {
   } else {
     const checksumSha256 = await sha256Hex(file, row);
     row.setStatus('requesting');
-    const grant = await api('POST', '/media/upload-url', {
+    const grant = await api('POST', 'media/upload-url', {
       filename: file.name || 'file',
       mimeType: declaredType(file),
       sizeBytes: file.size,
@@ -104,7 +104,7 @@ async function upload(file, row) {
     await sendToStorage(grant, file, (sent, total) => row.setProgress(sent, total));
     row.setProgress(1, 1);
     row.setStatus('completing');
-    const completed = await api('POST', `/media/${assetId}/complete`);
+    const completed = await api('POST', `media/${assetId}/complete`);
     row.setStatus(completed.status);
   }
   row.setAssetId(assetId);
@@ -132,7 +132,7 @@ async function sha256Hex(file, row) {
 
 async function waitUntilSettled(api, assetId, row) {
   for (let round = 0; round < MAX_WAIT_ROUNDS; round++) {
-    const asset = await api('GET', `/media/${assetId}?waitFor=ready&timeout=20`);
+    const asset = await api('GET', `media/${assetId}?waitFor=ready&timeout=20`);
     row.setStatus(asset.status);
     if (SETTLED.has(asset.status)) return asset;
   }
@@ -143,7 +143,7 @@ async function showThumbnail(api, assetId, row) {
   let link;
   try {
     // The route answers 302 to a signed URL; redirect=false gives that URL as JSON (an <img> cannot send the token).
-    link = await api('GET', `/media/${assetId}/thumbnail?redirect=false`);
+    link = await api('GET', `media/${assetId}/thumbnail?redirect=false`);
   } catch (e) {
     row.note(`No thumbnail: ${e.message}`);
     return;
@@ -157,7 +157,8 @@ function apiClient(token) {
   return async function api(method, path, body) {
     let res;
     try {
-      res = await fetch(path, {
+      // Relative to the page, so that the service also works behind a path prefix (https://host/media-api/).
+      res = await fetch(new URL(path, document.baseURI), {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -230,11 +231,11 @@ function loadTus() {
   tusLoading ??= new Promise((resolve, reject) => {
     if (globalThis.tus) return resolve(globalThis.tus);
     const script = document.createElement('script');
-    script.src = '/assets/tus.min.js';
+    script.src = new URL('assets/tus.min.js', document.baseURI).href;
     script.onload = () => (globalThis.tus ? resolve(globalThis.tus) : reject(new Error('tus-js-client did not load')));
     script.onerror = () => {
       tusLoading = undefined;
-      reject(new Error('Could not load /assets/tus.min.js'));
+      reject(new Error('Could not load assets/tus.min.js'));
     };
     document.head.append(script);
   });
@@ -249,7 +250,7 @@ async function tusUpload(file, { token, checksumSha256 }, onProgress) {
   const tus = await loadTus();
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(file, {
-      endpoint: new URL('/tus/', location.href).href,
+      endpoint: new URL('tus/', document.baseURI).href,
       headers: { Authorization: `Bearer ${token}` },
       metadata: { filename: file.name || 'file', filetype: declaredType(file), ...(checksumSha256 ? { checksumSha256 } : {}) },
       chunkSize: TUS_CHUNK_SIZE,
