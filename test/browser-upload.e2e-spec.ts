@@ -195,6 +195,32 @@ describe('browser upload page, local driver (same origin)', () => {
     }
   });
 
+  it('uploads a file dropped on the drop zone', async () => {
+    const run = await openPage(app.baseUrl);
+    try {
+      await run.page.getByLabel('Access token').fill(token(43));
+      const jpeg = (await jpegWithExif(80, 60)).toString('base64');
+      // A real drop event carrying a File, as the browser dispatches it when a file is dragged from the desktop.
+      const dataTransfer = await run.page.evaluateHandle((b64: string) => {
+        const g = globalThis as any;
+        const bytes = Uint8Array.from(g.atob(b64), (c: string) => c.charCodeAt(0));
+        const dt = new g.DataTransfer();
+        dt.items.add(new g.File([bytes], 'dropped.jpg', { type: 'image/jpeg' }));
+        return dt;
+      }, jpeg);
+      await run.page.dispatchEvent('#drop-zone', 'dragenter', { dataTransfer });
+      expect(await run.page.locator('#drop-zone').getAttribute('class')).toContain('dragging');
+      await run.page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+      const row = run.page.locator('li.upload', { hasText: 'dropped.jpg' });
+      await run.page.waitForSelector('li.upload:is([data-status="ready"], [data-status="failed"], [data-status="error"])', { timeout: SETTLE_MS });
+      expect(await row.getAttribute('data-status')).toBe('ready');
+      expect(await row.locator('.metadata').innerText()).toContain('80 × 60 px');
+      expect(run.problems).toEqual([]);
+    } finally {
+      await run.context.close();
+    }
+  });
+
   it('shows the service\'s message on the row when the token is refused', async () => {
     const run = await openPage(app.baseUrl);
     try {
