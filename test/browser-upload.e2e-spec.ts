@@ -304,6 +304,22 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
         await expectReadyJpeg(run, app.baseUrl, 'browser-upload-s3.png');
         const put = run.requests.find((r) => r.method === 'PUT');
         expect(put?.url.startsWith(`${s3.endpoint}/media-browser/`)).toBe(true);
+
+        // A script on the page can read the ETag of its PUT (browser multipart uploads need it for each part).
+        const body = Buffer.from('etag please');
+        const grant = await api(app.baseUrl, 42).post('/media/upload-url', { filename: 'e.txt', mimeType: 'text/plain', sizeBytes: body.length });
+        const seen = await run.page.evaluate(
+          ({ url, headers, text }) =>
+            new Promise<{ status: number; etag: string | null }>((resolve) => {
+              const xhr = new (globalThis as any).XMLHttpRequest();
+              xhr.open('PUT', url);
+              for (const [k, v] of Object.entries(headers as Record<string, string>)) if (k.toLowerCase() !== 'content-length') xhr.setRequestHeader(k, v);
+              xhr.onloadend = () => resolve({ status: xhr.status, etag: xhr.getResponseHeader('ETag') });
+              xhr.send(text);
+            }),
+          { url: grant.body.uploadUrl, headers: grant.body.headers, text: body.toString() },
+        );
+        expect(seen).toEqual({ status: 200, etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) });
       } finally {
         await run.context.close();
       }
