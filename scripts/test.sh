@@ -32,5 +32,16 @@ npm run build --silent
 # when missing. Each test starts and stops its own clamd on a free port (test/support/clamd.ts); no freshclam.
 bash scripts/clamd.sh install
 
+# Chromium (Debian's) for the browser upload page tests (test/browser-upload*.e2e-spec.ts, driven by playwright-core
+# with executablePath /usr/bin/chromium): installed with apt when missing.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test: installing chromium (apt) for the browser tests" >&2
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  [ -x /usr/bin/chromium ] || { echo "test: could not install chromium" >&2; exit 1; }
+fi
+
 # The S3-protocol server (@20minutes/s3rver, verifies SigV4) is started in-process by the tests that need it.
 npx jest --ci "$@"

@@ -122,7 +122,10 @@ export interface S3TestServer {
 export interface S3TestServerOptions {
   /** Buckets created before the server answers; default ['media-test']. */
   buckets?: string[];
-  /** Origins the buckets' CORS rule allows (GET/PUT/POST/HEAD, any header, ETag exposed); default ['*']. */
+  /**
+   * Origins the buckets' CORS rule allows (GET/PUT/POST/HEAD, any header, ETag exposed); default ['*'].
+   * [] starts the buckets with no CORS configuration at all (e.g. for the service to apply its own).
+   */
   corsOrigins?: string[];
   /** Listen on this port instead of an ephemeral one (to bring a stopped server back where it was). */
   port?: number;
@@ -166,7 +169,7 @@ export async function startS3Server(opts: S3TestServerOptions = {}): Promise<S3T
     allowMismatchedSignatures: false,
     // Path-style only: never treat a Host header as a bucket name.
     vhostBuckets: false,
-    configureBuckets: buckets.map((name) => ({ name, configs: [corsXml(origins)] })),
+    configureBuckets: buckets.map((name) => ({ name, configs: origins.length ? [corsXml(origins)] : [] })),
   });
   let address: AddressInfo;
   try {

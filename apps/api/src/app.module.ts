@@ -9,6 +9,7 @@ import { MetadataModule } from '@app/metadata';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
 import { UploadModule } from '@app/upload';
+import { WebModule } from '@app/web';
 import { WebhooksModule } from '@app/webhooks';
 
 /** Composes the libs into the one deployable. */
@@ -29,6 +30,7 @@ export class AppModule {
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
         HealthModule,
+        WebModule,
       ],
     };
   }

@@ -11,3 +11,5 @@ export type { StorageRegion, RegionState, RegionStatus, RegionRouterOptions } fr
 export { RoutedStorageDriver } from './regions/routed-storage.driver';
 export { ReplicationService } from './replication/replication.service';
 export { OBJECT_REPLICATE_TOPIC, REPLICATION_QUEUE } from './replication/replication.constants';
+export { bucketCorsRule, BUCKET_CORS_ALLOWED_HEADERS, BUCKET_CORS_EXPOSE_HEADERS } from './cors/bucket-cors.rule';
+export type { BucketCorsRule } from './cors/bucket-cors.rule';

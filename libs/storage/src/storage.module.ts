@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { Global, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
+import { BucketCorsService } from './cors/bucket-cors.service';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
 import { S3StorageDriver } from './drivers/s3-storage.driver';
 import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
@@ -45,6 +46,7 @@ const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
     ReplicaRepository,
     ReplicationService,
     ReplicationProcessor,
+    BucketCorsService,
   ],
   exports: [STORAGE_DRIVER, RegionRouter, ReplicationService],
 })

@@ -63,4 +63,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', TUS_STAGING_DIR: '/srv/media/media/tus' })).toThrow(/TUS_STAGING_DIR.*served storage directory/);
     expect(() => loadConfig({ TUS_UPLOAD_EXPIRY_SECONDS: '0' })).toThrow(/TUS_UPLOAD_EXPIRY_SECONDS/);
   });
+
+  it('allows browser uploads from PUBLIC_BASE_URL\'s origin unless CORS_ALLOWED_ORIGINS names others', () => {
+    expect(loadConfig({}).corsAllowedOrigins).toEqual(['http://localhost:3000']);
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://media.example.com/base/' }).corsAllowedOrigins).toEqual(['https://media.example.com']);
+    const c = loadConfig({ CORS_ALLOWED_ORIGINS: ' https://app.example.com, http://127.0.0.1:8080/ ,https://app.example.com' });
+    expect(c.corsAllowedOrigins).toEqual(['https://app.example.com', 'http://127.0.0.1:8080']);
+    expect(loadConfig({ CORS_ALLOWED_ORIGINS: '*' }).corsAllowedOrigins).toEqual(['*']);
+    expect(loadConfig({}).S3_APPLY_CORS).toBe(false);
+    expect(loadConfig({ S3_APPLY_CORS: 'true' }).S3_APPLY_CORS).toBe(true);
+  });
+
+  it('refuses CORS_ALLOWED_ORIGINS entries that are not origins', () => {
+    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'https://app.example.com/upload' })).toThrow(/CORS_ALLOWED_ORIGINS: "https:\/\/app.example.com\/upload" is not an origin/);
+    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'app.example.com' })).toThrow(/CORS_ALLOWED_ORIGINS/);
+    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ALLOWED_ORIGINS/);
+    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: ' , ' })).toThrow(/CORS_ALLOWED_ORIGINS: names no origin/);
+    expect(() => loadConfig({ S3_APPLY_CORS: 'maybe' })).toThrow(/S3_APPLY_CORS/);
+  });
 });

@@ -126,6 +126,17 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1000)
   S3_REQUEST_TIMEOUT_MS = 30000;
 
+  /**
+   * Browser origins allowed to PUT/POST to the bucket directly (comma-separated, e.g. https://app.example.com; `*` = any):
+   * the bucket CORS rule. Default: the origin of PUBLIC_BASE_URL (where the upload page is served).
+   */
+  @IsOptional() @IsString()
+  CORS_ALLOWED_ORIGINS?: string;
+
+  /** Apply the bucket CORS rule with PutBucketCors at start-up (s3 regions); false: log the rule as JSON for the operator. */
+  @Transform(toBool) @IsBoolean()
+  S3_APPLY_CORS = false;
+
   // ---- storage regions, replication (issue 6) ---------------------------------------------------------
 
   /**
@@ -405,6 +416,8 @@ export type AppConfig = EnvironmentVariables & {
   tusStagingDir: string;
   /** TUS_UPLOAD_EXPIRY_SECONDS in force. */
   tusUploadExpirySeconds: number;
+  /** CORS_ALLOWED_ORIGINS parsed (origins without a trailing slash, or `*`), defaulted to publicBaseUrl's origin. */
+  corsAllowedOrigins: string[];
 };
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
@@ -431,6 +444,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {
     problems.push(`STORAGE_BUCKET=${JSON.stringify(parsed.STORAGE_BUCKET)}: must be 3-63 characters of a-z, 0-9, '.' and '-'`);
   }
+  const cors = parseCorsOrigins(parsed.CORS_ALLOWED_ORIGINS);
+  problems.push(...cors.problems);
   const storage = resolveStorageRegions(parsed);
   problems.push(...storage.problems, ...cdnProblems(parsed));
   const tusStagingDir = path.resolve(parsed.TUS_STAGING_DIR ?? path.join(parsed.LOCAL_STORAGE_ROOT, '.tus-staging'));
@@ -445,15 +460,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigValidationError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   const jwtSecret = parsed.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
+  const publicBaseUrl = (parsed.PUBLIC_BASE_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, '');
   return Object.assign(parsed, {
     jwtSecret,
     jwtSecretIsDevelopmentFallback: !parsed.JWT_SECRET,
-    publicBaseUrl: (parsed.PUBLIC_BASE_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, ''),
+    publicBaseUrl,
     storageSigningSecret:
       parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
     storageRegions: storage.regions,
     cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),
     tusStagingDir,
     tusUploadExpirySeconds: parsed.TUS_UPLOAD_EXPIRY_SECONDS ?? parsed.UPLOAD_URL_TTL_SECONDS,
+    corsAllowedOrigins: cors.origins.length ? cors.origins : [new URL(publicBaseUrl).origin],
   });
+}
+
+/** CORS_ALLOWED_ORIGINS: `*`, or comma-separated http(s) origins (scheme, host, optional port; no path). */
+export function parseCorsOrigins(value: string | undefined): { origins: string[]; problems: string[] } {
+  if (value === undefined) return { origins: [], problems: [] };
+  const origins: string[] = [];
+  const problems: string[] = [];
+  for (const item of value.split(',').map((o) => o.trim()).filter(Boolean)) {
+    if (item === '*') {
+      origins.push(item);
+      continue;
+    }
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/$/, '')) {
+      problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(item)} is not an origin like https://app.example.com (scheme, host, optional port; no path) or *`);
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  if (!problems.length && !origins.length) problems.push('CORS_ALLOWED_ORIGINS: names no origin');
+  return { origins: [...new Set(origins)], problems };
 }

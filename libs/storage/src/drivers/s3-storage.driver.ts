@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
   S3ClientConfig,
@@ -14,6 +15,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { readCacheControl } from '../cache-control';
+import type { BucketCorsRule } from '../cors/bucket-cors.rule';
 import { contentDisposition } from '../content-disposition';
 import {
   ByteRange,
@@ -377,6 +379,17 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage {
               ? `no answer within ${this.requestTimeoutMs} ms`
               : describeError(err);
       throw new StorageUnavailableError(`S3 storage unhealthy: ${reason}`, err);
+    }
+  }
+
+  /** Replaces the bucket's CORS configuration with these rules (PutBucketCors). */
+  async putBucketCors(rules: BucketCorsRule[]): Promise<void> {
+    try {
+      await this.client.send(new PutBucketCorsCommand({ Bucket: this.bucket, CORSConfiguration: { CORSRules: rules } }), {
+        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+    } catch (err) {
+      throw this.translate(err, `PutBucketCors on "${this.bucket}"`);
     }
   }
 

@@ -1,0 +1,2 @@
+export { WebModule } from './web.module';
+export { uploadPageCsp, storageOrigins } from './upload-page.csp';

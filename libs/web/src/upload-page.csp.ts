@@ -1,0 +1,39 @@
+import type { AppConfig } from '@app/core';
+
+/** AWS S3 URLs when no endpoint is configured: virtual-hosted (`bucket.s3.region…`) or path-style (`s3.region…`). */
+const AWS_S3_SOURCE = 'https://*.amazonaws.com';
+
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/**
+ * Origins the browser talks to besides the page's own: where signed upload URLs point (connect-src, for the
+ * XMLHttpRequest PUT) and where signed thumbnail URLs point (img-src; also the CDN's when links go through it).
+ */
+export function storageOrigins(config: Pick<AppConfig, 'storageRegions' | 'publicBaseUrl'>): string[] {
+  const origins = config.storageRegions.map((r) =>
+    r.driver === 'local' ? originOf(config.publicBaseUrl) : r.publicEndpoint || r.endpoint ? originOf((r.publicEndpoint || r.endpoint)!) : AWS_S3_SOURCE,
+  );
+  return [...new Set(origins)];
+}
+
+/**
+ * Content-Security-Policy of the upload page: scripts and styles only from this service (no inline code), bytes
+ * and thumbnails only to/from this service and the configured storage (and CDN), nothing else.
+ */
+export function uploadPageCsp(config: Pick<AppConfig, 'storageRegions' | 'publicBaseUrl' | 'CDN_PROVIDER' | 'CDN_BASE_URL'>): string {
+  const storage = storageOrigins(config);
+  const cdn = config.CDN_PROVIDER === 'cloudfront' && config.CDN_BASE_URL ? [originOf(config.CDN_BASE_URL)] : [];
+  const list = (...sources: string[]) => [...new Set(sources)].join(' ');
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src ${list("'self'", 'blob:', 'data:', ...storage, ...cdn)}`,
+    `connect-src ${list("'self'", ...storage)}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
