@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '@app/core';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
 import { S3StorageDriver } from './drivers/s3-storage.driver';
 import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
+import { RegionMetrics } from './regions/region.metrics';
 import { RegionRouter } from './regions/region-router';
 import { RoutedStorageDriver } from './regions/routed-storage.driver';
 import { ReplicaRepository } from './replication/replica.repository';
@@ -45,6 +46,7 @@ const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
     ReplicaRepository,
     ReplicationService,
     ReplicationProcessor,
+    RegionMetrics,
   ],
   exports: [STORAGE_DRIVER, RegionRouter, ReplicationService],
 })
