@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { AppConfig, authenticateBearer, Errors, JwtService, MetricsService, RequestContext, runInContext, saneRequestId, toProblem } from '@app/core';
+import { AppConfig, authenticateBearer, Errors, JwtService, MetricsService, runInContext, saneRequestId, toProblem } from '@app/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BULL_BOARD_ROUTE, UNMATCHED_ROUTE } from './observability.constants';
 
-const CONTEXT = Symbol('requestContext');
 const BOARD = Symbol('bullBoard');
-type Req = FastifyRequest & { [CONTEXT]?: RequestContext; [BOARD]?: boolean };
+type Req = FastifyRequest & { [BOARD]?: boolean };
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -38,18 +37,11 @@ export function installHttpObservability(
   fastify: FastifyInstance,
   deps: { metrics: MetricsService; jwt: JwtService; config: Pick<AppConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'> },
 ): void {
-  // Request context. Entered in onRequest, and again before the handler: body parsing runs in the socket's
-  // async context, so the one entered in onRequest does not reach a handler of a request with a body.
-  fastify.addHook('onRequest', (req: Req, reply, done) => {
+  // Request context, entered in onRequest for the rest of the lifecycle (Fastify runs body parsing in the
+  // request's async resource, so a handler of a request with a body still sees it; see the unit spec).
+  fastify.addHook('onRequest', (req: FastifyRequest, reply, done) => {
     reply.header('x-request-id', req.id);
-    const ctx: RequestContext = { requestId: req.id };
-    req[CONTEXT] = ctx;
-    runInContext(ctx, done);
-  });
-  fastify.addHook('preHandler', (req: Req, _reply, done) => {
-    const ctx = req[CONTEXT];
-    if (ctx) runInContext(ctx, done);
-    else done();
+    runInContext({ requestId: req.id }, done);
   });
 
   if (deps.config.METRICS_ENABLED) {
