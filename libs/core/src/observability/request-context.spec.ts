@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { currentRequestId, runInContext, runJobInContext, saneRequestId, withRequestId } from './request-context';
+import { currentRequestId, runInContext, runJobInContext, runOutsideContext, saneRequestId, withRequestId } from './request-context';
 
 // The job helper logs through Nest's Logger; keep the test output clean.
 beforeAll(() => Logger.overrideLogger(false));
@@ -28,6 +28,11 @@ describe('request context', () => {
     });
     expect(seen).toBe('r-1');
     expect(currentRequestId()).toBeUndefined();
+  });
+
+  it('can start shared background work outside the current request', async () => {
+    const seen = await runInContext({ requestId: 'r-5' }, () => runOutsideContext(async () => currentRequestId()));
+    expect(seen).toBeUndefined();
   });
 
   it('adds the current request id to job data, and leaves data alone outside a request', () => {

@@ -41,6 +41,11 @@ export function runInContext<T>(ctx: RequestContext, fn: () => T): T {
   return storage.run(ctx, fn);
 }
 
+/** Runs `fn` outside any context: for shared background work a request merely triggers (the outbox relay). */
+export function runOutsideContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /**
  * Job data with the current request id added (when there is one), for `queue.add`. Use at every enqueue site
  * so that the processor's log lines carry the id of the request that caused the job.

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
-import { currentRequestId, OUTBOX_REQUEST_ID_FIELD, runInContext } from '../observability/request-context';
+import { currentRequestId, OUTBOX_REQUEST_ID_FIELD, runInContext, runOutsideContext } from '../observability/request-context';
 import { withTimeout } from '../util/timeout';
 
 export type OutboxHandler = (payload: any) => Promise<void>;
@@ -66,7 +66,9 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
       this.again = true;
       return;
     }
-    this.draining = this.drain()
+    // A pass delivers everyone's messages: it runs outside the kicking request's context (each handler then runs
+    // in the context of the request that wrote its message).
+    this.draining = runOutsideContext(() => this.drain())
       .catch((e) => this.logger.warn(`Outbox relay pass failed: ${e instanceof Error ? e.message : e}`))
       .finally(() => {
         this.draining = undefined;
