@@ -67,7 +67,7 @@ export class MetricsService {
     for (const outcome of UPLOAD_OUTCOMES) this.uploads.inc({ outcome }, 0);
     this.collectErrors = this.counter({
       name: 'media_metrics_collect_errors_total',
-      help: 'Scrape-time collections that failed or timed out (their series are left out of that scrape)',
+      help: 'Scrape-time collections that failed or timed out (their series are left out of that scrape; counted from the next one)',
       labelNames: ['collector'],
     });
   }
