@@ -206,3 +206,23 @@ describe('operations: METRICS_TOKEN and switches', () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe('operations: metrics while Redis is unreachable', () => {
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    app = await startApp({ REDIS_URL: 'redis://127.0.0.1:1/0', METRICS_COLLECT_TIMEOUT_MS: '300' });
+  });
+  afterAll(() => app?.stop());
+
+  it('still answers /metrics promptly: queue depths are left out and the failed reads are counted', async () => {
+    const started = Date.now();
+    const first = await fetch(`${app.baseUrl}/metrics`);
+    expect(first.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(find(parseMetrics(await first.text()), 'media_queue_jobs')).toEqual([]);
+    const second = parseMetrics(await (await fetch(`${app.baseUrl}/metrics`)).text());
+    expect(value(second, 'media_metrics_collect_errors_total', { collector: 'queue_jobs' })).toBeGreaterThanOrEqual(4);
+    expect(value(second, 'media_storage_region_up', { region: 'default' })).toBe(1);
+  });
+});
