@@ -6,6 +6,7 @@ import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
 import { HealthModule } from '@app/health';
 import { MetadataModule } from '@app/metadata';
+import { ObservabilityModule } from '@app/observability';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
 import { UploadModule } from '@app/upload';
@@ -31,6 +32,7 @@ export class AppModule {
         UploadModule,
         HealthModule,
         WebModule,
+        ObservabilityModule.forRoot(config),
       ],
     };
   }

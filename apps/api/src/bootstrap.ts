@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, createLogger, ensureDatabaseExists, Errors, NestPinoLogger } from '@app/core';
+import { AppConfig, createLogger, ensureDatabaseExists, Errors, JwtService, MetricsService, NestPinoLogger, requestChildLogger } from '@app/core';
+import { installHttpObservability, requestIdOf } from '@app/observability';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
 import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
@@ -42,8 +42,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   }
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // X-Request-Id: a sane incoming one is kept, else a UUID (requestIdOf); echoed and logged on every line.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    childLoggerFactory: requestChildLogger as never,
     bodyLimit: 1024 * 1024,
     trustProxy: true,
     return503OnClosing: true,
@@ -56,9 +58,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API).
   await app.register(helmet as any, { global: true });
   installGracefulShutdown(app, config, logger);
-  app.getHttpAdapter().getInstance().addHook('onSend', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-  });
+  // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
+  installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
 
   // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
   const localDrivers = localRegionDrivers(app.get(RegionRouter));

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MetadataModule } from '@app/metadata';
 import { AssetsController } from './assets.controller';
+import { AssetsMetrics } from './assets.metrics';
 import { AssetsRepository } from './assets.repository';
 import { AssetsService } from './assets.service';
 import { AssetStatusWaiter } from './asset-status.waiter';
@@ -11,7 +12,7 @@ import { StoredObject } from './stored-object.entity';
 @Module({
   imports: [TypeOrmModule.forFeature([MediaAsset, StoredObject]), MetadataModule],
   controllers: [AssetsController],
-  providers: [AssetsRepository, AssetsService, AssetStatusWaiter],
+  providers: [AssetsRepository, AssetsService, AssetStatusWaiter, AssetsMetrics],
   exports: [AssetsService],
 })
 export class AssetsModule {}

@@ -32,6 +32,14 @@ export class AssetsRepository {
     return (await m.findOneByOrFail(MediaAsset, { assetId: a.assetId }));
   }
 
+  /** Stored objects and their bytes (deduplicated: what the store holds, not what owners uploaded). */
+  async storedTotals(): Promise<{ objects: number; bytes: number }> {
+    const [r]: { objects: string; bytes: string }[] = await this.ds.query(
+      `SELECT count(*)::text AS objects, coalesce(sum(size_bytes), 0)::text AS bytes FROM stored_objects`,
+    );
+    return { objects: Number(r.objects), bytes: Number(r.bytes) };
+  }
+
   find(assetId: string, m: EntityManager = this.ds.manager): Promise<MediaAsset | null> {
     return m.findOneBy(MediaAsset, { assetId });
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, OutboxService, Principal, principalKeys } from '@app/core';
+import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, MetricsService, OutboxService, Principal, principalKeys } from '@app/core';
 import { AssetCache, AssetCachePart, MetadataService, PartLoaders } from '@app/metadata';
 import { ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { CdnService } from '@app/cdn';
@@ -107,6 +107,7 @@ export class AssetsService implements OnModuleInit {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cdn: CdnService,
     private readonly replication: ReplicationService,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit() {
@@ -349,6 +350,7 @@ export class AssetsService implements OnModuleInit {
       return true;
     });
     if (changed) {
+      this.metrics.recordUpload('ready');
       await this.cache.invalidate(assetId);
       this.outbox.kick();
     }
@@ -387,6 +389,9 @@ export class AssetsService implements OnModuleInit {
       return true;
     });
     if (changed) {
+      const status = opts.status ?? AssetStatus.Failed;
+      // `keep` is the dead-letter path (out of attempts: the object stays for an operator's retry).
+      this.metrics.recordUpload(status === AssetStatus.Quarantined ? 'quarantined' : opts.object === 'keep' ? 'dead_lettered' : 'failed');
       await this.cache.invalidate(assetId);
       this.logger.warn({ assetId, reason }, `Asset ${assetId} failed processing`);
       this.outbox.kick();

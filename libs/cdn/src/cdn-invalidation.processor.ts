@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, REDIS } from '@app/core';
+import { APP_CONFIG, AppConfig, REDIS, runJobInContext } from '@app/core';
 import type { Job, Queue } from 'bull';
 import type Redis from 'ioredis';
 import { batchPathsKey, CDN_INVALIDATE_JOB, CDN_QUEUE, MAX_PATHS_PER_INVALIDATION, pendingPathsKey } from './cdn.constants';
@@ -25,7 +25,7 @@ export class CdnInvalidationProcessor implements OnModuleInit {
 
   onModuleInit(): void {
     if (!this.config.WORKER_ENABLED || !this.cdn.invalidator) return;
-    void this.queue.process(CDN_INVALIDATE_JOB, 1, (job: Job) => this.flush(String(job.id)));
+    void this.queue.process(CDN_INVALIDATE_JOB, 1, (job: Job) => runJobInContext(CDN_QUEUE, job, () => this.flush(String(job.id))));
   }
 
   async flush(jobId: string): Promise<{ paths: number; invalidations: string[] }> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService, REDIS } from '@app/core';
+import { APP_CONFIG, AppConfig, OutboxService, REDIS, withRequestId } from '@app/core';
 import { contentDisposition, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Queue } from 'bull';
 import type Redis from 'ioredis';
@@ -135,7 +135,7 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
     try {
       await this.queue.add(
         CDN_INVALIDATE_JOB,
-        {},
+        withRequestId({}),
         {
           jobId: `cdn-invalidate:${Date.now()}:${randomUUID().slice(0, 8)}`,
           delay: windowMs,

@@ -8,12 +8,13 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/database-options';
 import { ProblemFilter } from './errors/problem.filter';
+import { MetricsService } from './observability/metrics.service';
 import { OutboxService } from './outbox/outbox.service';
 import { PrincipalThrottlerGuard, rateLimitOptions } from './http/rate-limit';
 import { REDIS, RedisModule } from './redis/redis.module';
 import { APP_CONFIG } from './config/config.module';
 
-/** Config, database, Redis, auth, errors and the outbox: everything domain modules stand on. */
+/** Config, database, Redis, auth, errors, metrics and the outbox: everything domain modules stand on. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -35,11 +36,12 @@ export class CoreModule {
       providers: [
         JwtService,
         OutboxService,
+        MetricsService,
         PrincipalThrottlerGuard,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, RedisModule, PrincipalThrottlerGuard],
+      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard],
     };
   }
 }

@@ -11,6 +11,8 @@ export * from './database/database-options';
 export * from './outbox/outbox.service';
 export * from './redis/redis.module';
 export * from './logging/logger';
+export * from './observability/request-context';
+export * from './observability/metrics.service';
 export * from './util/timeout';
 export * from './core.module';
 export * from './http/asset-id.pipe';

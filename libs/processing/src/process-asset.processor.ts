@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, runJobInContext } from '@app/core';
 import { AssetsService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
 import { canCopy, LocalStorageDriver, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Job, Queue } from 'bull';
@@ -44,7 +44,7 @@ export class ProcessAssetProcessor implements OnModuleInit {
 
   onModuleInit() {
     // Registered here rather than with @Process so the configured concurrency applies.
-    void this.queue.process(PROCESS_ASSET_JOB, this.config.PROCESSING_CONCURRENCY, (job) => this.process(job));
+    void this.queue.process(PROCESS_ASSET_JOB, this.config.PROCESSING_CONCURRENCY, (job) => runJobInContext(PROCESSING_QUEUE, job, () => this.process(job)));
     this.queue.on('failed', (job: Job<ProcessAssetJobData>, err: Error) => void this.onFailed(job, err));
   }
 

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService } from '@app/core';
+import { APP_CONFIG, AppConfig, OutboxService, withRequestId } from '@app/core';
 import type { MediaAsset } from '@app/assets';
 import type { Job, Queue } from 'bull';
 import { EntityManager } from 'typeorm';
@@ -49,7 +49,7 @@ export class ProcessingService implements OnModuleInit {
     const jobId = processAssetJobId(data);
     const existing = await this.queue.getJob(jobId);
     if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) await existing.remove();
-    await this.queue.add(PROCESS_ASSET_JOB, data, {
+    await this.queue.add(PROCESS_ASSET_JOB, withRequestId(data), {
       jobId,
       attempts: this.config.PROCESSING_ATTEMPTS,
       backoff: { type: CAPPED_EXPONENTIAL, options: { delay: this.config.PROCESSING_BACKOFF_MS, max: this.config.PROCESSING_BACKOFF_MAX_MS } } as never,

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AppError, ErrorCode } from '@app/core';
+import { APP_CONFIG, AppConfig, AppError, ErrorCode, runJobInContext } from '@app/core';
 import { AssetsService, MediaAsset } from '@app/assets';
 import type { Queue } from 'bull';
 import { deadLetterReason } from './dead-letter-reason';
@@ -93,7 +93,7 @@ export class ReconciliationSchedule implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap() {
-    void this.queue.process(RECONCILE_JOB, 1, () => this.reconciliation.sweep());
+    void this.queue.process(RECONCILE_JOB, 1, (job) => runJobInContext(PROCESSING_QUEUE, job, () => this.reconciliation.sweep(), { quiet: true }));
     // Not awaited: a Redis outage at start-up must not hold the service back; Bull connects when it can.
     void this.schedule().catch((e) => this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`));
   }

@@ -5,6 +5,7 @@ import { BucketCorsService } from './cors/bucket-cors.service';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
 import { S3StorageDriver } from './drivers/s3-storage.driver';
 import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
+import { RegionMetrics } from './regions/region.metrics';
 import { RegionRouter } from './regions/region-router';
 import { RoutedStorageDriver } from './regions/routed-storage.driver';
 import { ReplicaRepository } from './replication/replica.repository';
@@ -47,6 +48,7 @@ const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
     ReplicationService,
     ReplicationProcessor,
     BucketCorsService,
+    RegionMetrics,
   ],
   exports: [STORAGE_DRIVER, RegionRouter, ReplicationService],
 })

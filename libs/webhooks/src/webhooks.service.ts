@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, Errors, Principal } from '@app/core';
+import { APP_CONFIG, AppConfig, Errors, Principal, withRequestId } from '@app/core';
 import { AssetEvent, AssetsService } from '@app/assets';
 import type { Queue } from 'bull';
 import { newWebhookSecret, signWebhook } from './webhook-signature';
@@ -99,7 +99,7 @@ export class WebhooksService implements OnModuleInit {
   private async enqueue(deliveryId: string): Promise<void> {
     await this.queue.add(
       DELIVER_WEBHOOK_JOB,
-      { deliveryId },
+      withRequestId({ deliveryId }),
       {
         jobId: deliverJobId(deliveryId),
         attempts: this.config.WEBHOOK_ATTEMPTS,

@@ -19,6 +19,17 @@ export const AdminOnly = () => SetMetadata(ADMIN_ROUTE, true);
  */
 export const OptionalAuth = () => SetMetadata(OPTIONAL_AUTH_ROUTE, true);
 
+/**
+ * The principal of an `Authorization: Bearer <jwt>` header (401 AppError when missing or bad). For routes that
+ * are not Nest controllers (e.g. Bull Board's, guarded by a Fastify hook); controllers use the global AuthGuard.
+ */
+export function authenticateBearer(jwt: JwtService, header: string | undefined): Principal {
+  if (!header) throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw Errors.unauthenticated('Authorization header must be "Bearer <token>"');
+  return jwt.verify(m[1]);
+}
+
 type RequestWithPrincipal = FastifyRequest & { principal?: Principal };
 
 /** Global guard: every route requires a valid bearer JWT unless marked @Public() (or @OptionalAuth() and sent without one). */
@@ -38,9 +49,7 @@ export class AuthGuard implements CanActivate {
       if (this.reflector.getAllAndOverride<boolean>(OPTIONAL_AUTH_ROUTE, targets)) return true;
       throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
     }
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw Errors.unauthenticated('Authorization header must be "Bearer <token>"');
-    req.principal = this.jwt.verify(m[1]);
+    req.principal = authenticateBearer(this.jwt, header);
     if (this.reflector.getAllAndOverride<boolean>(ADMIN_ROUTE, targets) && !req.principal.isAdmin) {
       throw Errors.forbidden('This route needs the "admin" role');
     }

@@ -36,6 +36,21 @@ describe('loadConfig', () => {
     for (const name of ['PORT="eighty"', 'STORAGE_DRIVER="ftp"', 'REDIS_URL="http://x"', 'UPLOAD_URL_TTL_SECONDS="0"']) expect(msg).toContain(name);
   });
 
+  it('validates the metrics settings and names a bad METRICS_TOKEN without printing it', () => {
+    expect(loadConfig({}).METRICS_ENABLED).toBe(true);
+    expect(loadConfig({ METRICS_ENABLED: 'false', BULL_BOARD_ENABLED: 'no' })).toMatchObject({ METRICS_ENABLED: false, BULL_BOARD_ENABLED: false });
+    expect(loadConfig({ METRICS_TOKEN: 'a-long-enough-scrape-token' }).METRICS_TOKEN).toBe('a-long-enough-scrape-token');
+    let msg = '';
+    try {
+      loadConfig({ METRICS_TOKEN: 'short-tok' });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toContain('METRICS_TOKEN=(hidden)');
+    expect(msg).not.toContain('short-tok');
+    expect(() => loadConfig({ METRICS_COLLECT_TIMEOUT_MS: '10' })).toThrow(/METRICS_COLLECT_TIMEOUT_MS/);
+  });
+
   it('refuses production without a long JWT_SECRET', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);

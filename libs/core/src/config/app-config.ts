@@ -50,6 +50,22 @@ export class EnvironmentVariables {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** Serve Prometheus metrics at `GET /metrics` (no user token needed; see METRICS_TOKEN). */
+  @Transform(toBool) @IsBoolean()
+  METRICS_ENABLED = true;
+
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters). Unset: open (keep it off the public ingress). */
+  @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  /** Bound on each scrape-time collection that does I/O (queue depths from Redis, stored bytes from the database). */
+  @Transform(toInt) @IsInt() @Min(50) @Max(30000)
+  METRICS_COLLECT_TIMEOUT_MS = 1000;
+
+  /** Serve the Bull Board queue dashboard at `/admin/queues` (admin role required). */
+  @Transform(toBool) @IsBoolean()
+  BULL_BOARD_ENABLED = true;
+
   /** PostgreSQL connection URL. */
   @IsUrl({ require_tld: false, protocols: ['postgres', 'postgresql'], require_protocol: true })
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/media';
@@ -434,7 +450,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems: string[] = [];
   for (const e of errors) {
     const got = raw[e.property];
-    problems.push(`${e.property}=${got === undefined ? '(unset)' : JSON.stringify(got)}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+    const shown = got === undefined ? '(unset)' : /SECRET|TOKEN|PASSWORD|PRIVATE_KEY/.test(e.property) ? '(hidden)' : JSON.stringify(got);
+    problems.push(`${e.property}=${shown}: ${Object.values(e.constraints ?? {}).join('; ')}`);
   }
   const isProd = parsed.NODE_ENV === 'production';
   if (isProd && (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {

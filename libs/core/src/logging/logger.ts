@@ -1,5 +1,27 @@
 import { LoggerService } from '@nestjs/common';
-import pino, { Logger } from 'pino';
+import pino, { Bindings, ChildLoggerOptions, Logger } from 'pino';
+import { currentContext } from '../observability/request-context';
+
+/** Marks Fastify's per-request child loggers: they carry `reqId` in their bindings already. */
+const BOUND_TO_REQUEST = Symbol('boundToRequest');
+
+/** Fastify `childLoggerFactory`: the usual child (bindings hold `reqId`), marked so the mixin does not repeat it. */
+export function requestChildLogger(logger: Logger, bindings: Bindings, opts: ChildLoggerOptions): Logger {
+  const child = logger.child(bindings, opts);
+  (child as unknown as Record<symbol, boolean>)[BOUND_TO_REQUEST] = true;
+  return child;
+}
+
+/** Adds the current request id (and job) to every line written inside a request or a job (see request-context.ts). */
+function contextMixin(_obj: object, _level: number, logger: Logger): object {
+  const ctx = currentContext();
+  if (!ctx) return {};
+  const out: Record<string, string> = {};
+  if (ctx.requestId && !(logger as unknown as Record<symbol, boolean>)[BOUND_TO_REQUEST]) out.reqId = ctx.requestId;
+  if (ctx.queue) out.queue = ctx.queue;
+  if (ctx.jobId) out.jobId = ctx.jobId;
+  return out;
+}
 
 /** Query strings are dropped from logged URLs: signed URLs carry credentials there. */
 export function redactUrl(url: string | undefined): string | undefined {
@@ -13,6 +35,7 @@ export function createLogger(level: string): Logger {
     level,
     base: { service: 'media-storage' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: contextMixin,
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.jwtSecret', '*.JWT_SECRET', '*.password'],
       censor: '[redacted]',

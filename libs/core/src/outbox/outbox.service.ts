@@ -3,9 +3,23 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/app-config';
+import { currentRequestId, OUTBOX_REQUEST_ID_FIELD, runInContext, runOutsideContext } from '../observability/request-context';
 import { withTimeout } from '../util/timeout';
 
 export type OutboxHandler = (payload: any) => Promise<void>;
+
+/** The payload as stored: with the current request id under a reserved key (handlers never see it). */
+export function withOutboxRequestId(payload: Record<string, unknown>): Record<string, unknown> {
+  const requestId = currentRequestId();
+  return requestId ? { ...payload, [OUTBOX_REQUEST_ID_FIELD]: requestId } : payload;
+}
+
+/** The payload as handed to its handler, and the request id it was written under (if any). */
+export function splitOutboxRequestId(stored: unknown): { payload: unknown; requestId?: string } {
+  if (!stored || typeof stored !== 'object' || Array.isArray(stored) || !(OUTBOX_REQUEST_ID_FIELD in stored)) return { payload: stored };
+  const { [OUTBOX_REQUEST_ID_FIELD]: requestId, ...payload } = stored as Record<string, unknown>;
+  return { payload, requestId: typeof requestId === 'string' ? requestId : undefined };
+}
 
 const HANDLER_TIMEOUT_MS = 5000;
 const BATCH = 50;
@@ -40,7 +54,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!this.handlers.has(topic)) throw new Error(`Outbox topic "${topic}" has no handler`);
     await manager.query(`INSERT INTO outbox (topic, payload, available_at) VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)`, [
       topic,
-      JSON.stringify(payload),
+      JSON.stringify(withOutboxRequestId(payload)),
       String(delayMs),
     ]);
   }
@@ -52,7 +66,9 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
       this.again = true;
       return;
     }
-    this.draining = this.drain()
+    // A pass delivers everyone's messages: it runs outside the kicking request's context (each handler then runs
+    // in the context of the request that wrote its message).
+    this.draining = runOutsideContext(() => this.drain())
       .catch((e) => this.logger.warn(`Outbox relay pass failed: ${e instanceof Error ? e.message : e}`))
       .finally(() => {
         this.draining = undefined;
@@ -91,7 +107,9 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
           try {
             if (!handler) throw new Error(`no handler for topic ${row.topic}`);
             if (failures >= 2) throw new Error('skipped: earlier deliveries in this pass failed');
-            await withTimeout(handler(row.payload), HANDLER_TIMEOUT_MS, `outbox ${row.topic}`);
+            const { payload, requestId } = splitOutboxRequestId(row.payload);
+            // The follow-up runs in the context of the request that caused it (its jobs and logs carry the id).
+            await runInContext({ requestId }, () => withTimeout(handler(payload), HANDLER_TIMEOUT_MS, `outbox ${row.topic}`));
             await m.query(`DELETE FROM outbox WHERE id = $1`, [row.id]);
             delivered++;
           } catch (e) {

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, runJobInContext } from '@app/core';
 import type { Job, Queue } from 'bull';
 import { isRegionOutage, RegionRouter, StorageRegion } from '../regions/region-router';
 import { ObjectInfo } from '../storage-driver';
@@ -35,8 +35,10 @@ export class ReplicationProcessor implements OnModuleInit {
 
   onModuleInit(): void {
     if (!this.config.WORKER_ENABLED || !this.replication.enabled) return;
-    void this.queue.process(REPLICATE_OBJECT_JOB, this.config.REPLICATION_CONCURRENCY, (job: Job<ReplicateObjectJobData>) => this.replicate(job.data));
-    void this.queue.process(REPLICATION_CATCH_UP_JOB, 1, async () => ({ queued: await this.replication.catchUp() }));
+    void this.queue.process(REPLICATE_OBJECT_JOB, this.config.REPLICATION_CONCURRENCY, (job: Job<ReplicateObjectJobData>) =>
+      runJobInContext(REPLICATION_QUEUE, job, () => this.replicate(job.data)),
+    );
+    void this.queue.process(REPLICATION_CATCH_UP_JOB, 1, (job: Job) => runJobInContext(REPLICATION_QUEUE, job, async () => ({ queued: await this.replication.catchUp() }), { quiet: true }));
   }
 
   async replicate(ref: ReplicateObjectJobData): Promise<ReplicationOutcome> {

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService, withTimeout } from '@app/core';
+import { APP_CONFIG, AppConfig, OutboxService, withRequestId, withTimeout } from '@app/core';
 import type { Queue } from 'bull';
 import { EntityManager } from 'typeorm';
 import { RegionRouter } from '../regions/region-router';
@@ -86,7 +86,7 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
     // A job that ran out of attempts keeps its id in the failed set; a new request replaces it.
     const previous = await this.queue.getJob(jobId);
     if (previous && (await previous.isFailed())) await previous.remove();
-    await this.queue.add(REPLICATE_OBJECT_JOB, data, {
+    await this.queue.add(REPLICATE_OBJECT_JOB, withRequestId(data), {
       jobId,
       attempts: this.config.REPLICATION_ATTEMPTS,
       backoff: { type: 'exponential', delay: this.config.REPLICATION_BACKOFF_MS },

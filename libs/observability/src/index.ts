@@ -1,0 +1,4 @@
+export * from './observability.module';
+export * from './observability.constants';
+export * from './http-observability';
+export * from './queue-registry';
