@@ -5,13 +5,16 @@ import { AssetsController } from './assets.controller';
 import { AssetsRepository } from './assets.repository';
 import { AssetsService } from './assets.service';
 import { AssetStatusWaiter } from './asset-status.waiter';
+import { AssetLifecycleRepository } from './asset-lifecycle.repository';
+import { AssetLifecycleService } from './asset-lifecycle.service';
+import { ObjectAccessTracker } from './object-access.tracker';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
 
 @Module({
   imports: [TypeOrmModule.forFeature([MediaAsset, StoredObject]), MetadataModule],
   controllers: [AssetsController],
-  providers: [AssetsRepository, AssetsService, AssetStatusWaiter],
-  exports: [AssetsService],
+  providers: [AssetsRepository, AssetsService, AssetStatusWaiter, ObjectAccessTracker, AssetLifecycleRepository, AssetLifecycleService],
+  exports: [AssetsService, AssetLifecycleService],
 })
 export class AssetsModule {}

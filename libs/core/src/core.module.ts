@@ -12,6 +12,7 @@ import { OutboxService } from './outbox/outbox.service';
 import { PrincipalThrottlerGuard, rateLimitOptions } from './http/rate-limit';
 import { REDIS, RedisModule } from './redis/redis.module';
 import { APP_CONFIG } from './config/config.module';
+import { Clock, createClock } from './clock/clock';
 
 /** Config, database, Redis, auth, errors and the outbox: everything domain modules stand on. */
 @Global()
@@ -36,10 +37,11 @@ export class CoreModule {
         JwtService,
         OutboxService,
         PrincipalThrottlerGuard,
+        { provide: Clock, useFactory: () => createClock(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, RedisModule, PrincipalThrottlerGuard],
+      exports: [ConfigModule, JwtService, OutboxService, RedisModule, PrincipalThrottlerGuard, Clock],
     };
   }
 }
