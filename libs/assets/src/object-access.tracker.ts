@@ -47,11 +47,11 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
 
   /** Notes a read of the stored object with this SHA-256 (fire and forget; never fails the read). */
   touch(sha256: string): void {
-    const day = accessDay(this.clock.now());
+    const at = this.clock.now();
     void withTimeout(
       (async () => {
-        const first = await this.redis.set(`${this.prefix}:seen:${day}:${sha256}`, '1', 'EX', 2 * 24 * 3600, 'NX');
-        if (first === 'OK') await this.redis.sadd(`${this.prefix}:pending`, `${sha256}|${this.clock.now().toISOString()}`);
+        const first = await this.redis.set(`${this.prefix}:seen:${accessDay(at)}:${sha256}`, '1', 'EX', 2 * 24 * 3600, 'NX');
+        if (first === 'OK') await this.redis.sadd(`${this.prefix}:pending`, `${sha256}|${at.toISOString()}`);
       })(),
       REDIS_TIMEOUT_MS,
       'record object read',
