@@ -331,6 +331,9 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     expect((await alice.get(`/media/${coldId}`)).body.storageClass).toBe('STANDARD_IA');
     expect((await alice.get(`/media/${readId}`)).body.storageClass).toBe('STANDARD');
     expect((await admin.get(`/admin/objects/${sha256(coldBytes)}`)).body.storageClass).toBe('STANDARD_IA');
+    const listed = (await alice.get('/media?limit=1000')).body.items;
+    expect(listed.find((a: any) => a.assetId === coldId).storageClass).toBe('STANDARD_IA');
+    expect(listed.find((a: any) => a.assetId === readId).storageClass).toBe('STANDARD');
     const read = async (id: string) => {
       const link = await alice.get(`/media/${id}/download`);
       expect(link.status).toBe(302);

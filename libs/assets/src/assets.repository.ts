@@ -36,6 +36,16 @@ export class AssetsRepository {
     return m.findOneBy(MediaAsset, { assetId });
   }
 
+  /** Storage class of each of these stored objects. */
+  async storageClasses(shas: string[]): Promise<Map<string, string>> {
+    if (!shas.length) return new Map();
+    const rows: { sha: string; cls: string }[] = await this.ds.query(
+      `SELECT checksum_sha256 AS sha, storage_class AS cls FROM stored_objects WHERE checksum_sha256 = ANY($1::char(64)[])`,
+      [shas],
+    );
+    return new Map(rows.map((r) => [r.sha, r.cls]));
+  }
+
   /** The asset with the storage class of its stored object (null when it has none), as the API view shows it. */
   async findForView(assetId: string): Promise<MediaAsset | null> {
     const a = await this.find(assetId);

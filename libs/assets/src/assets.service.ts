@@ -207,10 +207,13 @@ export class AssetsService implements OnModuleInit {
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
     const rows = await this.repo.list(buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after));
     const page = rows.slice(0, limit);
-    const metadata = await this.metadata.getMaps(page.map((r) => r.assetId));
+    const [metadata, classes] = await Promise.all([
+      this.metadata.getMaps(page.map((r) => r.assetId)),
+      this.repo.storageClasses([...new Set(page.map((r) => r.storedObjectSha256).filter((x): x is string => !!x))]),
+    ]);
     const last = page[page.length - 1];
     return {
-      items: page.map((r) => this.toView(reviveAsset(r), metadata.get(r.assetId) ?? {})),
+      items: page.map((r) => this.toView(reviveAsset({ ...r, storageClass: r.storedObjectSha256 ? (classes.get(r.storedObjectSha256) ?? null) : null }), metadata.get(r.assetId) ?? {})),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId }, filters) : null,
     };
   }
