@@ -54,12 +54,9 @@ export class AssetLifecycleRepository {
     return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects WHERE checksum_sha256 > $1 ORDER BY checksum_sha256 LIMIT $2`, [afterSha, limit]);
   }
 
-  /** The least recently verified stored objects (never verified first); `limit` null = all. */
-  objectsToVerify(limit: number | null): Promise<StoredObjectRef[]> {
-    return this.ds.query(
-      `SELECT ${REF_COLUMNS} FROM stored_objects ORDER BY last_verified_at NULLS FIRST, checksum_sha256 ${limit ? 'LIMIT $1' : ''}`,
-      limit ? [limit] : [],
-    );
+  /** The `limit` least recently verified stored objects (never verified first). */
+  objectsToVerify(limit: number): Promise<StoredObjectRef[]> {
+    return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects ORDER BY last_verified_at NULLS FIRST, checksum_sha256 LIMIT $1`, [limit]);
   }
 
   async setIntegrity(sha256: string, integrity: 'ok' | 'missing' | 'corrupt', note: string | null, now: Date): Promise<boolean> {

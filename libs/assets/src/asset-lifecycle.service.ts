@@ -82,7 +82,7 @@ export class AssetLifecycleService {
     return this.repo.storedObjectsAfter(afterSha, limit);
   }
 
-  objectsToVerify(limit: number | null): Promise<StoredObjectRef[]> {
+  objectsToVerify(limit: number): Promise<StoredObjectRef[]> {
     return this.repo.objectsToVerify(limit);
   }
 

@@ -33,6 +33,7 @@ export interface IntegrityScanReport extends Record<string, unknown> {
   findings: CorruptFinding[];
   /** Objects no usable region holds (marked `missing`). */
   missing: string[];
+  missingCount: number;
   /** Objects that could not be read in some region (it was down or failed); verified next run. */
   unreadable: number;
 }
@@ -59,17 +60,31 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<IntegrityScanReport> {
-    const report: IntegrityScanReport = { checked: 0, copiesHashed: 0, bytesHashed: 0, corrupt: 0, restored: 0, unrecoverable: 0, findings: [], missing: [], unreadable: 0 };
-    const batch = this.config.INTEGRITY_SCAN_BATCH_SIZE || null;
-    for (const o of await this.assets.objectsToVerify(batch)) {
-      report.checked++;
-      await this.verify(o, now, dryRun, report);
+    const report: IntegrityScanReport = { checked: 0, copiesHashed: 0, bytesHashed: 0, corrupt: 0, restored: 0, unrecoverable: 0, findings: [], missing: [], missingCount: 0, unreadable: 0 };
+    const batch = this.config.INTEGRITY_SCAN_BATCH_SIZE;
+    if (batch > 0) {
+      for (const o of await this.assets.objectsToVerify(batch)) {
+        report.checked++;
+        await this.verify(o, now, dryRun, report);
+      }
+      return report;
+    }
+    // All of them: page through in checksum order (verifying moves last_verified_at, so that order would shift).
+    let after = '';
+    for (;;) {
+      const page = await this.assets.storedObjectsAfter(after, 500);
+      for (const o of page) {
+        report.checked++;
+        await this.verify(o, now, dryRun, report);
+      }
+      if (page.length < 500) break;
+      after = page[page.length - 1].sha256;
     }
     return report;
   }
 
   summarize(r: IntegrityScanReport): string {
-    return `${r.checked} stored object(s) verified (${r.copiesHashed} copies, ${r.bytesHashed} bytes); ${r.corrupt} corrupt, ${r.restored} restored from another region, ${r.unrecoverable} unrecoverable; ${r.missing.length} missing; ${r.unreadable} unreadable`;
+    return `${r.checked} stored object(s) verified (${r.copiesHashed} copies, ${r.bytesHashed} bytes); ${r.corrupt} corrupt, ${r.restored} restored from another region, ${r.unrecoverable} unrecoverable; ${r.missingCount} missing; ${r.unreadable} unreadable`;
   }
 
   private async verify(o: StoredObjectRef, now: Date, dryRun: boolean, report: IntegrityScanReport): Promise<void> {
@@ -99,7 +114,8 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
 
     if (!healthy.length && !corrupt.length) {
       if (unreadable) return; // not known to be gone: verify next run
-      report.missing.push(o.sha256);
+      report.missingCount++;
+      if (report.missing.length < REPORT_LIST_LIMIT) report.missing.push(o.sha256);
       if (!dryRun) await this.assets.setIntegrity(o.sha256, 'missing', `no storage region holds ${o.objectKey} (integrity scan)`, now);
       return;
     }

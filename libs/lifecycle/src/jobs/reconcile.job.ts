@@ -21,6 +21,7 @@ export interface ReconcileReport extends Record<string, unknown> {
   multipart: { region: string; key: string; uploadId: string }[];
   /** Stored objects no region holds: marked `missing` (rows are never deleted). */
   missing: { sha256: string; objectKey: string; refCount: number }[];
+  missingCount: number;
   /** Stored objects marked missing earlier that are back (marked `ok` again). */
   recovered: string[];
   /** Stored objects whose presence could not be established (a region was down). */
@@ -66,6 +67,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
       multipartAborted: 0,
       multipart: [],
       missing: [],
+      missingCount: 0,
       recovered: [],
       unverifiable: 0,
       markersPurged: 0,
@@ -93,7 +95,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
     const errors = Object.keys(r.regionErrors);
     return (
       `${listed} object(s) listed; ${r.orphansDeleted} orphan(s) deleted, ${r.orphansTooYoung} younger than ${r.graceSeconds} s kept; ` +
-      `${r.multipartAborted} stale multipart upload(s) aborted; ${r.missing.length} stored object(s) missing, ${r.recovered.length} back; ` +
+      `${r.multipartAborted} stale multipart upload(s) aborted; ${r.missingCount} stored object(s) missing, ${r.recovered.length} back; ` +
       `${r.markersPurged} upload marker(s) purged${r.unverifiable ? `; ${r.unverifiable} unverifiable` : ''}${errors.length ? `; region errors: ${errors.join(', ')}` : ''}`
     );
   }
@@ -155,7 +157,8 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
         }
         if (!present) {
           if (!dryRun) await this.assets.setIntegrity(o.sha256, 'missing', `no storage region holds ${o.objectKey} (reconcile)`, now);
-          report.missing.push({ sha256: o.sha256, objectKey: o.objectKey, refCount: o.refCount });
+          report.missingCount++;
+          if (report.missing.length < REPORT_LIST_LIMIT) report.missing.push({ sha256: o.sha256, objectKey: o.objectKey, refCount: o.refCount });
           if (o.integrity !== 'missing') this.logger.error({ sha256: o.sha256, key: o.objectKey, refCount: o.refCount }, `Stored object ${o.objectKey} is missing from every region`);
         } else if (o.integrity === 'missing') {
           if (!dryRun) await this.assets.setIntegrity(o.sha256, 'ok', null, now);
