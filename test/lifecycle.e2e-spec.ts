@@ -366,27 +366,43 @@ describe('lifecycle schedules across replicas', () => {
     if (two) rmSync(two.storageRoot, { recursive: true, force: true });
   });
 
-  it('registers each repeatable job once when two instances start, and refuses clock changes without CLOCK_CONTROL', async () => {
-    one = await startApp({ RECONCILE_INTERVAL_MS: '0' });
-    two = await startApp({
-      RECONCILE_INTERVAL_MS: '0',
-      DATABASE_URL: one.databaseUrl,
-      REDIS_KEY_PREFIX: one.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: one.storageRoot,
-    });
+  it('registers each repeatable job once when two instances start, runs each tick once across them, skips a tick while the job is locked', async () => {
+    // expire-pending every 2 s (cron with seconds), the others on their defaults.
+    const schedule = { RECONCILE_INTERVAL_MS: '0', LIFECYCLE_EXPIRE_PENDING_SCHEDULE: '*/2 * * * * *' };
+    one = await startApp(schedule);
+    two = await startApp({ ...schedule, DATABASE_URL: one.databaseUrl, REDIS_KEY_PREFIX: one.env.REDIS_KEY_PREFIX, LOCAL_STORAGE_ROOT: one.storageRoot });
     const queue = new Bull('lifecycle', one.env.REDIS_URL, { prefix: `${one.env.REDIS_KEY_PREFIX}:bull` });
+    const redis = new Redis(one.env.REDIS_URL);
     try {
       const expected = [
-        ['expire-pending', '*/15 * * * *'],
+        ['expire-pending', '*/2 * * * * *'],
         ['integrity-scan', '0 4 * * *'],
         ['reconcile', '30 3 * * *'],
         ['tiering', '0 5 * * *'],
       ];
       const current = async () => (await queue.getRepeatableJobs()).map((r) => [r.name, r.cron]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
       await eventually(async () => (await current()).length === 4, 15000);
-      await new Promise((r) => setTimeout(r, 1500));
+      const scheduled = async () =>
+        (await one.sql(`SELECT status, started_at FROM job_runs WHERE name = 'expire-pending' AND trigger = 'schedule' ORDER BY started_at`)).map((r) => ({
+          status: r.status as string,
+          at: new Date(r.started_at).getTime(),
+        }));
+      // Let several ticks pass with both replicas consuming the queue.
+      await eventually(async () => (await scheduled()).length >= 4, 30000, 200);
       expect(await current()).toEqual(expected);
+      const runs = await scheduled();
+      expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+      // One run per tick: consecutive runs are a tick (2 s) apart, never two for the same tick.
+      for (let i = 1; i < runs.length; i++) expect(runs[i].at - runs[i - 1].at).toBeGreaterThan(1000);
+
+      // While another run holds the job's lock, a tick is recorded as skipped (it does not wait or overlap).
+      await redis.set(`${one.env.REDIS_KEY_PREFIX}:lifecycle:lock:expire-pending`, 'manual-run-elsewhere', 'PX', 30000);
+      await eventually(async () => (await scheduled()).some((r) => r.status === 'skipped'), 15000, 200);
+      await redis.del(`${one.env.REDIS_KEY_PREFIX}:lifecycle:lock:expire-pending`);
+      const skipped = await one.sql(`SELECT error, finished_at FROM job_runs WHERE status = 'skipped' LIMIT 1`);
+      expect(skipped[0].error).toContain('in progress');
     } finally {
+      redis.disconnect();
       await queue.close();
     }
     const admin = api(one.baseUrl, 1, { roles: ['admin'] });

@@ -25,8 +25,8 @@ const toBool = ({ value }: { value: unknown }) => {
   return value;
 };
 
-/** A 5-field cron expression (minute hour day-of-month month day-of-week) or `off`. */
-const CRON_OR_OFF = /^(off|(\S+\s+){4}\S+)$/;
+/** A cron expression (minute hour day-of-month month day-of-week, optionally seconds first) or `off`. */
+const CRON_OR_OFF = /^(off|(\S+\s+){4,5}\S+)$/;
 
 /**
  * Every environment variable the service reads, with its default. The README's configuration table
@@ -386,20 +386,20 @@ export class EnvironmentVariables {
   @Transform(toBool) @IsBoolean()
   CLOCK_CONTROL = false;
 
-  /** Cron schedule (5 fields, UTC) of the expire-pending job (a Bull repeatable job, once per tick across replicas); `off` = never. */
-  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression or "off"' })
+  /** Cron schedule (5 fields, or 6 with seconds first; UTC) of the expire-pending job (a Bull repeatable job, once per tick across replicas); `off` = never. */
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
   LIFECYCLE_EXPIRE_PENDING_SCHEDULE = '*/15 * * * *';
 
   /** Cron schedule of the reconcile job (orphan objects, missing objects, multipart leftovers); `off` = never. */
-  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression or "off"' })
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
   LIFECYCLE_RECONCILE_SCHEDULE = '30 3 * * *';
 
   /** Cron schedule of the integrity scan (re-hash stored objects, restore corrupt ones from another region); `off` = never. */
-  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression or "off"' })
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
   LIFECYCLE_INTEGRITY_SCAN_SCHEDULE = '0 4 * * *';
 
   /** Cron schedule of the tiering job (cold and archive storage classes); `off` = never. */
-  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression or "off"' })
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
   LIFECYCLE_TIERING_SCHEDULE = '0 5 * * *';
 
   /** POST /admin/jobs/{name}/run waits this long for the report; a longer run goes on and answers 202 with its run id. */
