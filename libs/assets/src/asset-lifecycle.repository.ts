@@ -54,9 +54,15 @@ export class AssetLifecycleRepository {
     return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects WHERE checksum_sha256 > $1 ORDER BY checksum_sha256 LIMIT $2`, [afterSha, limit]);
   }
 
-  /** The `limit` least recently verified stored objects (never verified first). */
+  /**
+   * The `limit` least recently verified stored objects (never verified first). Objects known to be missing come
+   * last: they cannot be verified, and would otherwise take the front of every batch for good.
+   */
   objectsToVerify(limit: number): Promise<StoredObjectRef[]> {
-    return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects ORDER BY last_verified_at NULLS FIRST, checksum_sha256 LIMIT $1`, [limit]);
+    return this.ds.query(
+      `SELECT ${REF_COLUMNS} FROM stored_objects ORDER BY (integrity = 'missing'), last_verified_at NULLS FIRST, checksum_sha256 LIMIT $1`,
+      [limit],
+    );
   }
 
   async setIntegrity(sha256: string, integrity: 'ok' | 'missing' | 'corrupt', note: string | null, now: Date): Promise<boolean> {
