@@ -433,6 +433,7 @@ describe('lifecycle jobs on the s3 driver (S3-protocol emulator)', () => {
       S3_FORCE_PATH_STYLE: 'true',
       S3_ACCESS_KEY_ID: s3.accessKeyId,
       S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      INTEGRITY_SCAN_BATCH_SIZE: '1',
     });
     admin = api(app.baseUrl, 1, { roles: ['admin'] });
     alice = api(app.baseUrl, 43);
@@ -483,9 +484,18 @@ describe('lifecycle jobs on the s3 driver (S3-protocol emulator)', () => {
       expect((await alice.get(`/media/${id}`)).body.storageClass).toBe('STANDARD_IA');
       const link = await alice.get(`/media/${id}/download`);
       expect(Buffer.from(await (await fetch(link.headers.get('location')!)).arrayBuffer()).equals(bytes)).toBe(true);
-      // The integrity scan reads it back from the cold class.
+      // The integrity scan reads it back from the cold class; one object per run here (INTEGRITY_SCAN_BATCH_SIZE=1),
+      // least recently verified first, so two runs cover both objects.
+      const second = Buffer.from('a second s3 object');
+      await readyAsset(alice, second, { filename: 'second.txt' });
+      const verifiedNow = async () =>
+        (await app.sql(`SELECT checksum_sha256 AS sha FROM stored_objects WHERE last_verified_at > now() + interval '1 day' ORDER BY 1`)).map((r) => r.sha);
       const scan = await runJob(admin, 'integrity-scan');
-      expect(scan).toMatchObject({ checked: 1, corrupt: 0, copiesHashed: 1 });
+      expect(scan).toMatchObject({ checked: 1, corrupt: 0, copiesHashed: 1, bytesHashed: bytes.length });
+      expect(await verifiedNow()).toEqual([sha256(bytes)]);
+      const next = await runJob(admin, 'integrity-scan');
+      expect(next).toMatchObject({ checked: 1, corrupt: 0, copiesHashed: 1, bytesHashed: second.length });
+      expect(await verifiedNow()).toEqual([sha256(bytes), sha256(second)].sort());
     } finally {
       driver.destroy();
     }
