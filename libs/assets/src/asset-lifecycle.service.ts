@@ -7,6 +7,7 @@ import { AssetEvent } from './asset-events';
 import { AssetsRepository } from './assets.repository';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { ObjectAccessTracker } from './object-access.tracker';
+import { isExpiredPending } from './pending-expiry';
 import { ASSET_EVENT_TOPIC, OBJECT_DELETE_TOPIC } from './topics';
 
 export type { StoredObjectRef } from './asset-lifecycle.repository';
@@ -42,10 +43,9 @@ export class AssetLifecycleService {
    * it was expired by this call. Its quota share is freed with the status change (pending counts until expiry).
    */
   async expirePending(assetId: string, now: Date, ttlSeconds: number): Promise<boolean> {
-    const createdBefore = new Date(now.getTime() - ttlSeconds * 1000);
     const expired = await this.assets.transaction(async (m) => {
       const a = await this.assets.lock(m, assetId);
-      if (!a || a.status !== AssetStatus.Pending || !(a.createdAt < createdBefore) || !(a.uploadExpiresAt < now)) return null;
+      if (!a || !isExpiredPending(a, now, ttlSeconds)) return null;
       await this.assets.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: now });
       await this.outbox.append(m, OBJECT_DELETE_TOPIC, { bucket: a.bucket, objectKey: a.objectKey });
       const event: AssetEvent = {

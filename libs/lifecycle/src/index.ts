@@ -5,4 +5,4 @@ export type { JobRunFinished, CorruptObjectFound } from './lifecycle.events';
 export type { ExtraExpirer, LifecycleReport, LifecycleRunContext } from './lifecycle-job';
 export { LifecycleRunner } from './lifecycle-runner.service';
 export type { JobRunView } from './job-runs.repository';
-export { isExpiredPending, isOrphanCandidate, targetStorageClass } from './lifecycle-rules';
+export { isOrphanCandidate, targetStorageClass } from './lifecycle-rules';

@@ -4,14 +4,6 @@ import type { StorageClassName } from '@app/storage';
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/**
- * A pending upload is expired when it is older than the TTL and its upload URL can no longer be used
- * (an upload still allowed to arrive is never expired, however long its URL lives).
- */
-export function isExpiredPending(a: { status: string; createdAt: Date; uploadExpiresAt: Date }, now: Date, ttlSeconds: number): boolean {
-  return a.status === 'pending' && a.createdAt.getTime() < now.getTime() - ttlSeconds * 1000 && a.uploadExpiresAt.getTime() < now.getTime();
-}
-
 /** Only keys under these prefixes are ours to judge; anything else in the bucket is left alone. */
 export const ORPHAN_PREFIXES = ['uploads/', 'objects/', 'derived/', 'quarantine/'] as const;
 
