@@ -126,12 +126,18 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
       }
     }
     if (canMultipart(driver)) {
-      const uploads = await driver.listMultipartUploads({ prefix: '' });
-      for (const u of uploads) {
-        if (!isStaleMultipart(u.initiated, now, this.config.PENDING_UPLOAD_TTL_SECONDS)) continue;
-        if (!dryRun) await driver.abortMultipartUpload({ key: u.key, uploadId: u.uploadId });
-        report.multipartAborted++;
-        if (report.multipart.length < REPORT_LIST_LIMIT) report.multipart.push({ region: regionName, key: u.key, uploadId: u.uploadId });
+      // A store that cannot list or abort multipart uploads (some emulators answer 405) must not stop the rest.
+      try {
+        const uploads = await driver.listMultipartUploads({ prefix: '' });
+        for (const u of uploads) {
+          if (!isStaleMultipart(u.initiated, now, this.config.PENDING_UPLOAD_TTL_SECONDS)) continue;
+          if (!dryRun) await driver.abortMultipartUpload({ key: u.key, uploadId: u.uploadId });
+          report.multipartAborted++;
+          if (report.multipart.length < REPORT_LIST_LIMIT) report.multipart.push({ region: regionName, key: u.key, uploadId: u.uploadId });
+        }
+      } catch (e) {
+        if (isRegionOutage(e)) throw e;
+        report.regionErrors[`${regionName} (multipart)`] = errorMessage(e);
       }
     }
     if (driver instanceof LocalStorageDriver) {
