@@ -83,6 +83,9 @@ describe('dedup with reference counts (SCANNER=none)', () => {
       updatedAt: expect.any(String),
       lastVerifiedAt: expect.any(String),
       lastAccessedAt: null,
+      integrity: 'ok',
+      integrityNote: null,
+      integrityChangedAt: null,
     });
 
     // Delete 19 (each by its owner, some at once): the object stays, still readable by the last asset.

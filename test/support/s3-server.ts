@@ -13,9 +13,9 @@ import { S3StorageDriver } from '../../libs/storage/src/drivers/s3-storage.drive
  * condition check on form uploads), verify x-amz-checksum-* values against the body, or refuse
  * unauthenticated requests (a request with no signature at all is served as if allowed).
  *
- * Two emulator bugs are patched here, in-process (see patchEmulator): its SigV4 canonical query
- * encoding (presigned GETs with a `filename*=UTF-8''…` disposition failed) and `Range: bytes=0-0`
- * (served the whole object).
+ * Three emulator bugs are patched here, in-process (see patchEmulator): its SigV4 canonical query
+ * encoding (presigned GETs with a `filename*=UTF-8''…` disposition failed), `Range: bytes=0-0`
+ * (served the whole object), and ListObjectsV2 pagination (its DES continuation tokens fail on OpenSSL 3).
  */
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
@@ -99,6 +99,17 @@ function patchEmulator(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Store: { prototype: { getObject: unknown } } = require('@20minutes/s3rver/lib/stores/filesystem');
   Store.prototype.getObject = PatchedStore.prototype.getObject;
+
+  // 3. ListObjectsV2 continuation tokens are DES-encrypted, and Node 20's OpenSSL 3 has no single DES (legacy
+  //    provider): every truncated listing answered 500 InternalError. 3DES with one key repeated is the same cipher.
+  const bucketPath = require.resolve('@20minutes/s3rver/lib/controllers/bucket');
+  const PatchedBucket = loadPatchedModule(bucketPath, [
+    ["crypto.createCipheriv('des', key, iv)", "crypto.createCipheriv('des-ede3-cbc', Buffer.concat([key, key, key]), iv)"],
+    ["crypto.createDecipheriv('des', key, iv)", "crypto.createDecipheriv('des-ede3-cbc', Buffer.concat([key, key, key]), iv)"],
+  ]) as { getBucket: unknown };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bucketCtrl: { getBucket: unknown } = require('@20minutes/s3rver/lib/controllers/bucket');
+  bucketCtrl.getBucket = PatchedBucket.getBucket;
   emulatorPatched = true;
 }
 

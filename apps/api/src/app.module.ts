@@ -5,6 +5,7 @@ import { AssetsModule } from '@app/assets';
 import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
 import { HealthModule } from '@app/health';
+import { LifecycleModule } from '@app/lifecycle';
 import { MetadataModule } from '@app/metadata';
 import { ObservabilityModule } from '@app/observability';
 import { ProcessingModule } from '@app/processing';
@@ -30,6 +31,7 @@ export class AppModule {
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
+        LifecycleModule.forRoot({ worker: config.WORKER_ENABLED }),
         HealthModule,
         WebModule,
         ObservabilityModule.forRoot(config),

@@ -44,6 +44,28 @@ export class AssetsRepository {
     return m.findOneBy(MediaAsset, { assetId });
   }
 
+  /** Storage class of each of these stored objects. */
+  async storageClasses(shas: string[]): Promise<Map<string, string>> {
+    if (!shas.length) return new Map();
+    const rows: { sha: string; cls: string }[] = await this.ds.query(
+      `SELECT checksum_sha256 AS sha, storage_class AS cls FROM stored_objects WHERE checksum_sha256 = ANY($1::char(64)[])`,
+      [shas],
+    );
+    return new Map(rows.map((r) => [r.sha, r.cls]));
+  }
+
+  /** The asset with the storage class of its stored object (null when it has none), as the API view shows it. */
+  async findForView(assetId: string): Promise<MediaAsset | null> {
+    const a = await this.find(assetId);
+    if (!a) return null;
+    a.storageClass = null;
+    if (a.storedObjectSha256) {
+      const rows: { storage_class: string }[] = await this.ds.query(`SELECT storage_class FROM stored_objects WHERE checksum_sha256 = $1`, [a.storedObjectSha256]);
+      a.storageClass = rows[0]?.storage_class ?? null;
+    }
+    return a;
+  }
+
   /** Locks the asset row for the rest of the transaction. */
   lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
     return m.createQueryBuilder(MediaAsset, 'a').setLock('pessimistic_write').where('a.asset_id = :assetId', { assetId }).getOne();

@@ -11,6 +11,7 @@ import { AssetsRepository, NewAsset, OwnerUsage } from './assets.repository';
 import { ListAssetsQueryDto } from './list-assets.dto';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { ASSET_EVENT_TOPIC, OBJECT_DELETE_TOPIC } from './topics';
+import { ObjectAccessTracker } from './object-access.tracker';
 import { AssetEvent, AssetEventSubscriber, AssetEventType, StoredObjectGoneError } from './asset-events';
 
 export interface AssetView {
@@ -28,6 +29,8 @@ export interface AssetView {
   updatedAt: string;
   readyAt: string | null;
   uploadExpiresAt: string | null;
+  /** Storage class of the bytes (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` as they cool down); null until ready. */
+  storageClass: string | null;
 }
 
 /** What processing found out about the stored bytes. */
@@ -65,6 +68,10 @@ export interface StoredObjectView {
   updatedAt: string;
   lastVerifiedAt: string | null;
   lastAccessedAt: string | null;
+  /** `ok`, `missing` (reconcile found no region holding it) or `corrupt` (integrity scan); with why and since when. */
+  integrity: string;
+  integrityNote: string | null;
+  integrityChangedAt: string | null;
 }
 
 export interface DownloadLink {
@@ -108,6 +115,7 @@ export class AssetsService implements OnModuleInit {
     private readonly cdn: CdnService,
     private readonly replication: ReplicationService,
     private readonly metrics: MetricsService,
+    private readonly access: ObjectAccessTracker,
   ) {}
 
   onModuleInit() {
@@ -164,7 +172,7 @@ export class AssetsService implements OnModuleInit {
   ): Promise<{ record: MediaAsset | null } & { [K in keyof T]: T[K] | null }> {
     const parts = await this.cache.getMany<T & { record: MediaAsset }>(
       assetId,
-      { ...others, record: () => this.repo.find(assetId) } as PartLoaders<T & { record: MediaAsset }>,
+      { ...others, record: () => this.repo.findForView(assetId) } as PartLoaders<T & { record: MediaAsset }>,
       { requires: 'record' }, // nothing is cached about an asset that does not exist
     );
     return { ...parts, record: parts.record ? reviveAsset(parts.record) : null };
@@ -200,10 +208,13 @@ export class AssetsService implements OnModuleInit {
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
     const rows = await this.repo.list(buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after));
     const page = rows.slice(0, limit);
-    const metadata = await this.metadata.getMaps(page.map((r) => r.assetId));
+    const [metadata, classes] = await Promise.all([
+      this.metadata.getMaps(page.map((r) => r.assetId)),
+      this.repo.storageClasses([...new Set(page.map((r) => r.storedObjectSha256).filter((x): x is string => !!x))]),
+    ]);
     const last = page[page.length - 1];
     return {
-      items: page.map((r) => this.toView(reviveAsset(r), metadata.get(r.assetId) ?? {})),
+      items: page.map((r) => this.toView(reviveAsset({ ...r, storageClass: r.storedObjectSha256 ? (classes.get(r.storedObjectSha256) ?? null) : null }), metadata.get(r.assetId) ?? {})),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId }, filters) : null,
     };
   }
@@ -221,6 +232,7 @@ export class AssetsService implements OnModuleInit {
       updatedAt: a.updatedAt.toISOString(),
       readyAt: a.readyAt?.toISOString() ?? null,
       uploadExpiresAt: a.status === AssetStatus.Pending ? a.uploadExpiresAt.toISOString() : null,
+      storageClass: a.status === AssetStatus.Ready ? (a.storageClass ?? 'STANDARD') : null,
     };
   }
 
@@ -230,6 +242,8 @@ export class AssetsService implements OnModuleInit {
     if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
     // CloudFront signed URL, or (CDN_PROVIDER=none) a content-addressed storage URL in a healthy region holding it.
     // An anonymous caller got here only through a `*` read grant: the asset is public (plain CDN URL, shared-cacheable).
+    // Reads keep objects warm (tiering): a cheap, deduplicated touch, flushed to stored_objects in batches.
+    if (a.storedObjectSha256) this.access.touch(a.storedObjectSha256);
     const link = await this.cdn.readUrl({
       key: a.objectKey,
       filename: a.filename,
@@ -460,6 +474,9 @@ export class AssetsService implements OnModuleInit {
       updatedAt: o.updatedAt.toISOString(),
       lastVerifiedAt: o.lastVerifiedAt?.toISOString() ?? null,
       lastAccessedAt: o.lastAccessedAt?.toISOString() ?? null,
+      integrity: o.integrity,
+      integrityNote: o.integrityNote,
+      integrityChangedAt: o.integrityChangedAt?.toISOString() ?? null,
     };
   }
 }

@@ -10,3 +10,6 @@ export type { NewAsset } from './assets.repository';
 export type { StoredObjectView, FailedObjectDisposition } from './assets.service';
 export { ASSET_EVENT_TYPES, StoredObjectGoneError } from './asset-events';
 export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-events';
+export { AssetLifecycleService } from './asset-lifecycle.service';
+export type { StoredObjectRef } from './asset-lifecycle.service';
+export { accessDay } from './object-access.tracker';

@@ -75,4 +75,7 @@ export class MediaAsset {
   /** The CDN URL recorded when the asset became ready (CDN registration); null without a CDN. */
   @Column({ name: 'cdn_url', type: 'text', nullable: true })
   cdnUrl: string | null;
+
+  /** Not a column: the storage class of the stored object (ready assets), loaded with the record for the API view. */
+  storageClass?: string | null;
 }

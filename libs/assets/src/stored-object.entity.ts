@@ -32,4 +32,14 @@ export class StoredObject {
 
   @Column({ name: 'last_accessed_at', type: 'timestamptz', nullable: true })
   lastAccessedAt: Date | null;
+
+  /** `ok`, `missing` (no region holds it) or `corrupt` (bytes differ from the SHA-256); set by lifecycle jobs. */
+  @Column({ type: 'varchar', length: 16, default: 'ok' })
+  integrity: 'ok' | 'missing' | 'corrupt';
+
+  @Column({ name: 'integrity_note', type: 'text', nullable: true })
+  integrityNote: string | null;
+
+  @Column({ name: 'integrity_changed_at', type: 'timestamptz', nullable: true })
+  integrityChangedAt: Date | null;
 }

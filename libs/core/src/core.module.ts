@@ -13,6 +13,7 @@ import { OutboxService } from './outbox/outbox.service';
 import { PrincipalThrottlerGuard, rateLimitOptions } from './http/rate-limit';
 import { REDIS, RedisModule } from './redis/redis.module';
 import { APP_CONFIG } from './config/config.module';
+import { Clock, createClock } from './clock/clock';
 
 /** Config, database, Redis, auth, errors, metrics and the outbox: everything domain modules stand on. */
 @Global()
@@ -38,10 +39,11 @@ export class CoreModule {
         OutboxService,
         MetricsService,
         PrincipalThrottlerGuard,
+        { provide: Clock, useFactory: () => createClock(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard],
+      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard, Clock],
     };
   }
 }

@@ -17,3 +17,4 @@ export * from './util/timeout';
 export * from './core.module';
 export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
+export * from './clock/clock';

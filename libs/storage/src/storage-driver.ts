@@ -8,6 +8,8 @@ export interface ObjectInfo {
   /** Strong validator for the stored bytes, quoted as in an HTTP ETag header. */
   etag?: string;
   lastModified?: Date;
+  /** Storage class, when the store reports one other than STANDARD (see TieredStorage). */
+  storageClass?: string;
 }
 
 export interface ByteRange {
@@ -173,3 +175,41 @@ export class StorageUnavailableError extends Error {
 }
 
 export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
+
+/** One object met while listing a store. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+  /** The object's storage class, when the store reports one (absent = STANDARD). */
+  storageClass?: string;
+}
+
+/**
+ * Optional capability: walk every object under a prefix, in pages, without holding the whole listing in memory
+ * (S3 ListObjectsV2 with continuation tokens; the local driver walks its directory tree lazily). Keys come in
+ * the store's order; callers must not rely on it across stores.
+ */
+export interface ListableStorage {
+  listObjects(params: { prefix: string; pageSize?: number }): AsyncIterable<ListedObject[]>;
+}
+
+export function canList(driver: StorageDriver): driver is StorageDriver & ListableStorage {
+  return typeof (driver as Partial<ListableStorage>).listObjects === 'function';
+}
+
+/** Storage classes objects move through as they cool down (S3 names; the local driver maps them to directories). */
+export const STORAGE_CLASSES = ['STANDARD', 'STANDARD_IA', 'GLACIER_IR'] as const;
+export type StorageClassName = (typeof STORAGE_CLASSES)[number];
+
+/**
+ * Optional capability: move an object to another storage class in place (same key; reads keep working).
+ * s3: CopyObject onto itself with the new StorageClass; local: the file moves to a per-class directory.
+ */
+export interface TieredStorage {
+  setStorageClass(params: { key: string; storageClass: StorageClassName }): Promise<void>;
+}
+
+export function canTier(driver: StorageDriver): driver is StorageDriver & TieredStorage {
+  return typeof (driver as Partial<TieredStorage>).setStorageClass === 'function';
+}

@@ -8,6 +8,7 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -24,6 +25,9 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
 };
+
+/** A cron expression (minute hour day-of-month month day-of-week, optionally seconds first) or `off`. */
+const CRON_OR_OFF = /^(off|(\S+\s+){4,5}\S+)$/;
 
 /**
  * Every environment variable the service reads, with its default. The README's configuration table
@@ -416,6 +420,51 @@ export class EnvironmentVariables {
   /** An unfinished tus upload (and its pending asset) expires this long after creation; default UPLOAD_URL_TTL_SECONDS. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(30 * 24 * 3600)
   TUS_UPLOAD_EXPIRY_SECONDS?: number;
+  // ---- lifecycle jobs and the controllable clock ------------------------------------------------------
+
+  /** Lets admins set or advance the service clock (PUT /admin/clock) that lifecycle age rules read; for tests and drills. Refused when NODE_ENV=production. */
+  @Transform(toBool) @IsBoolean()
+  CLOCK_CONTROL = false;
+
+  /** Cron schedule (5 fields, or 6 with seconds first; UTC) of the expire-pending job (a Bull repeatable job, once per tick across replicas); `off` = never. */
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
+  LIFECYCLE_EXPIRE_PENDING_SCHEDULE = '*/15 * * * *';
+
+  /** Cron schedule of the reconcile job (orphan objects, missing objects, multipart leftovers); `off` = never. */
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
+  LIFECYCLE_RECONCILE_SCHEDULE = '30 3 * * *';
+
+  /** Cron schedule of the integrity scan (re-hash stored objects, restore corrupt ones from another region); `off` = never. */
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
+  LIFECYCLE_INTEGRITY_SCAN_SCHEDULE = '0 4 * * *';
+
+  /** Cron schedule of the tiering job (cold and archive storage classes); `off` = never. */
+  @Matches(CRON_OR_OFF, { message: 'must be a 5-field cron expression (6 with seconds) or "off"' })
+  LIFECYCLE_TIERING_SCHEDULE = '0 5 * * *';
+
+  /** POST /admin/jobs/{name}/run waits this long for the report; a longer run goes on and answers 202 with its run id. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  LIFECYCLE_RUN_TIMEOUT_MS = 60000;
+
+  /** A `pending` asset (upload never completed) older than this, whose upload URL has expired, is deleted with its partial object and multipart uploads. */
+  @Transform(toInt) @IsInt() @Min(60)
+  PENDING_UPLOAD_TTL_SECONDS = 24 * 3600;
+
+  /** Objects in storage that no row references are deleted by reconcile once older than this (uploads in flight are younger). */
+  @Transform(toInt) @IsInt() @Min(60)
+  ORPHAN_GRACE_SECONDS = 24 * 3600;
+
+  /** Stored objects the integrity scan re-hashes per run, least recently verified first; 0 = all of them. */
+  @Transform(toInt) @IsInt() @Min(0)
+  INTEGRITY_SCAN_BATCH_SIZE = 1000;
+
+  /** Stored objects not read (downloaded) for this many days move to the infrequent-access class (s3 STANDARD_IA; local: a cold directory). */
+  @Transform(toInt) @IsInt() @Min(1)
+  TIERING_COLD_AFTER_DAYS = 90;
+
+  /** … and after this many days unread to the archive class (s3 GLACIER_IR, still instantly readable); must exceed TIERING_COLD_AFTER_DAYS. */
+  @Transform(toInt) @IsInt() @Min(1)
+  TIERING_ARCHIVE_AFTER_DAYS = 365;
 }
 
 export type AppConfig = EnvironmentVariables & {
@@ -456,6 +505,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const isProd = parsed.NODE_ENV === 'production';
   if (isProd && (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
     problems.push(`JWT_SECRET: must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
+  }
+  if (isProd && parsed.CLOCK_CONTROL) problems.push('CLOCK_CONTROL: must not be true when NODE_ENV=production (it lets admins move the clock lifecycle jobs read)');
+  if (parsed.TIERING_ARCHIVE_AFTER_DAYS <= parsed.TIERING_COLD_AFTER_DAYS) {
+    problems.push(`TIERING_ARCHIVE_AFTER_DAYS=${parsed.TIERING_ARCHIVE_AFTER_DAYS}: must be greater than TIERING_COLD_AFTER_DAYS (${parsed.TIERING_COLD_AFTER_DAYS})`);
   }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.STORAGE_BUCKET) problems.push('STORAGE_BUCKET: required with STORAGE_DRIVER=s3');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {

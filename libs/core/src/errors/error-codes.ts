@@ -28,6 +28,7 @@ export enum ErrorCode {
   QuotaBytesExceeded = 'QuotaBytesExceeded',
   QuotaAssetsExceeded = 'QuotaAssetsExceeded',
   RateLimited = 'RateLimited',
+  JobAlreadyRunning = 'JobAlreadyRunning',
   ServiceUnavailable = 'ServiceUnavailable',
   StorageUnavailable = 'StorageUnavailable',
   InternalError = 'InternalError',
@@ -57,6 +58,7 @@ const STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.QuotaBytesExceeded]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.QuotaAssetsExceeded]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.RateLimited]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.JobAlreadyRunning]: HttpStatus.CONFLICT,
   [ErrorCode.ServiceUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.StorageUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.InternalError]: HttpStatus.INTERNAL_SERVER_ERROR,
@@ -108,6 +110,8 @@ export const Errors = {
     new AppError(ErrorCode.AclEntryNotFound, `Asset ${assetId} has no "${permission}" grant for ${principal}`, { principal, permission }),
   quotaBytesExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
   quotaAssetsExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
+  jobAlreadyRunning: (name: string, details?: unknown) =>
+    new AppError(ErrorCode.JobAlreadyRunning, `Lifecycle job "${name}" is running now (scheduled or manual); try again when it has finished`, details),
   unavailable: (message: string) => new AppError(ErrorCode.ServiceUnavailable, message),
   storageUnavailable: (message: string) => new AppError(ErrorCode.StorageUnavailable, message),
 };

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, opendir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,6 +9,8 @@ import { ObjectKeyLayout } from '../object-key-layout';
 import {
   ByteRange,
   CopyCapableStorage,
+  ListableStorage,
+  ListedObject,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -18,8 +20,13 @@ import {
   PutObjectParams,
   StorageDriver,
   StorageNotFoundError,
+  StorageClassName,
   StorageUnavailableError,
+  TieredStorage,
 } from '../storage-driver';
+
+/** Colder classes, each a directory tree of its own (`<root>/.tiers/<class>/<bucket>/<key>`); reads look there too. */
+const COLD_CLASSES: StorageClassName[] = ['STANDARD_IA', 'GLACIER_IR'];
 
 export interface LocalStorageOptions {
   /** Directory that holds every bucket; created when missing. */
@@ -78,7 +85,7 @@ export class LocalRequestError extends Error {
  * (see local-object.http-handler.ts) and are HMAC-SHA256 over everything they allow.
  * Writes go to `<root>/.tmp` and are renamed into place after fsync, so a crash never leaves a partial object.
  */
-export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
+export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage {
   readonly kind = 'local' as const;
   readonly bucket: string;
   readonly root: string;
@@ -112,6 +119,26 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
     return p;
   }
 
+  /** Where the object lives in a colder class (TieredStorage). */
+  tierPath(key: string, storageClass: StorageClassName): string {
+    this.objectPath(key);
+    return path.join(this.root, '.tiers', storageClass, this.bucket, key);
+  }
+
+  /** The file holding the object now (the standard tree first, then the colder ones), or null. */
+  private async locateFile(key: string): Promise<{ file: string; storageClass: StorageClassName; size: number; mtime: Date } | null> {
+    const candidates: [string, StorageClassName][] = [[this.objectPath(key), 'STANDARD'], ...COLD_CLASSES.map((c) => [this.tierPath(key, c), c] as [string, StorageClassName])];
+    for (const [file, storageClass] of candidates) {
+      try {
+        const st = await stat(file);
+        return { file, storageClass, size: st.size, mtime: st.mtime };
+      } catch (e: any) {
+        if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw e;
+      }
+    }
+    return null;
+  }
+
   private metaPath(key: string): string {
     this.objectPath(key);
     return path.join(this.root, '.meta', this.bucket, `${key}.json`);
@@ -124,16 +151,18 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
   // ---- StorageDriver ----------------------------------------------------------------------------------
 
   async head(key: string): Promise<ObjectInfo | null> {
-    const file = this.objectPath(key);
+    this.objectPath(key);
     try {
-      const st = await stat(file);
+      const found = await this.locateFile(key);
+      if (!found) return null;
       const meta = await this.readMeta(key);
       return {
         key,
-        size: st.size,
+        size: found.size,
         contentType: meta?.contentType,
-        etag: meta ? `"${meta.sha256}"` : `"${st.size.toString(16)}-${st.mtimeMs.toString(16)}"`,
-        lastModified: st.mtime,
+        etag: meta ? `"${meta.sha256}"` : `"${found.size.toString(16)}-${found.mtime.getTime().toString(16)}"`,
+        lastModified: found.mtime,
+        ...(found.storageClass !== 'STANDARD' ? { storageClass: found.storageClass } : {}),
       };
     } catch (e: any) {
       if (e?.code === 'ENOENT') return null;
@@ -142,8 +171,12 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
-    const file = this.objectPath(key);
-    const handle = await open(file, 'r').catch((e: any) => {
+    this.objectPath(key);
+    const found = await this.locateFile(key).catch((e: any) => {
+      throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
+    });
+    if (!found) throw new StorageNotFoundError(key);
+    const handle = await open(found.file, 'r').catch((e: any) => {
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
@@ -157,7 +190,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
 
   /** A file copy (a reflink where the file system has them), written to .tmp and renamed into place. */
   async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
-    const from = this.objectPath(fromKey);
+    this.objectPath(fromKey);
+    const from = (await this.locateFile(fromKey).catch(() => null))?.file ?? this.objectPath(fromKey);
     const target = this.objectPath(toKey);
     await mkdir(this.tmpDir(), { recursive: true });
     const tmp = path.join(this.tmpDir(), randomUUID());
@@ -177,6 +211,7 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
       }
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
+      await this.removeColdCopies(toKey);
     } catch (e: any) {
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
@@ -196,7 +231,73 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
       await writeFile(this.consumedMarker(key), new Date().toISOString());
     }
     await rm(this.objectPath(key), { force: true });
+    await this.removeColdCopies(key);
     await rm(this.metaPath(key), { force: true });
+  }
+
+  private async removeColdCopies(key: string): Promise<void> {
+    for (const c of COLD_CLASSES) await rm(this.tierPath(key, c), { force: true });
+  }
+
+  // ---- ListableStorage, TieredStorage -----------------------------------------------------------------
+
+  /**
+   * Walks the bucket's tree (then each colder class's tree) under `prefix`, one directory handle at a time, so
+   * memory holds one page and the open directories on the current path, never the whole listing.
+   */
+  async *listObjects({ prefix, pageSize = 1000 }: { prefix: string; pageSize?: number }): AsyncIterable<ListedObject[]> {
+    const trees: [string, StorageClassName][] = [
+      [path.join(this.root, this.bucket), 'STANDARD'],
+      ...COLD_CLASSES.map((c) => [path.join(this.root, '.tiers', c, this.bucket), c] as [string, StorageClassName]),
+    ];
+    let page: ListedObject[] = [];
+    for (const [base, storageClass] of trees) {
+      for await (const { key, file } of walkFiles(base, '')) {
+        if (!key.startsWith(prefix)) continue;
+        const st = await stat(file).catch(() => null);
+        if (!st) continue; // removed while we walked
+        page.push({ key, size: st.size, lastModified: st.mtime, ...(storageClass !== 'STANDARD' ? { storageClass } : {}) });
+        if (page.length >= pageSize) {
+          yield page;
+          page = [];
+        }
+      }
+    }
+    if (page.length) yield page;
+  }
+
+  /** Moves the file into the class's directory tree (same key; head/read/delete look there too). Idempotent. */
+  async setStorageClass({ key, storageClass }: { key: string; storageClass: StorageClassName }): Promise<void> {
+    const found = await this.locateFile(key);
+    if (!found) throw new StorageNotFoundError(key);
+    if (found.storageClass === storageClass) return;
+    const target = storageClass === 'STANDARD' ? this.objectPath(key) : this.tierPath(key, storageClass);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(found.file, target);
+    } catch (e: any) {
+      if (e?.code !== 'EXDEV') throw new StorageUnavailableError(`local storage tiering failed: ${e?.message}`, e);
+      await copyFile(found.file, `${target}.${process.pid}.tmp`);
+      await rename(`${target}.${process.pid}.tmp`, target);
+      await rm(found.file, { force: true });
+    }
+  }
+
+  /**
+   * Removes the used-upload-key markers (see delete) older than `olderThan`: by then every URL that could have
+   * been signed for their key has expired, so the marker guards nothing. Returns the keys (all of them with `dryRun`).
+   */
+  async purgeConsumedMarkers({ olderThan, dryRun = false }: { olderThan: Date; dryRun?: boolean }): Promise<string[]> {
+    const base = path.join(this.root, '.meta', this.bucket);
+    const purged: string[] = [];
+    for await (const { key, file } of walkFiles(base, '')) {
+      if (!key.endsWith('.json.consumed')) continue;
+      const st = await stat(file).catch(() => null);
+      if (!st || st.mtime >= olderThan) continue;
+      purged.push(key.slice(0, -'.json.consumed'.length));
+      if (!dryRun) await rm(file, { force: true });
+    }
+    return purged;
   }
 
   /** Whether an object was stored under `key` once and removed since (upload keys only). */
@@ -376,6 +477,7 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
       await writeFile(`${metaFile}.${process.pid}.tmp`, JSON.stringify(meta));
       await rename(`${metaFile}.${process.pid}.tmp`, metaFile);
       await rename(tmp, target);
+      await this.removeColdCopies(key);
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
       await rm(tmp, { force: true });
@@ -391,4 +493,21 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage {
     }
   }
 
+}
+
+/** Every file under `dir` (depth first, one open directory per level), with its key relative to the walk's base. */
+async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key: string; file: string }> {
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (e: any) {
+    if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return;
+    throw e;
+  }
+  for await (const entry of handle) {
+    const key = rel ? `${rel}/${entry.name}` : entry.name;
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) yield* walkFiles(file, key);
+    else if (entry.isFile()) yield { key, file };
+  }
 }

@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
@@ -20,6 +21,8 @@ import { contentDisposition } from '../content-disposition';
 import {
   ByteRange,
   CopyCapableStorage,
+  ListableStorage,
+  ListedObject,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -29,7 +32,9 @@ import {
   PutObjectParams,
   StorageDriver,
   StorageNotFoundError,
+  StorageClassName,
   StorageUnavailableError,
+  TieredStorage,
 } from '../storage-driver';
 
 export interface S3StorageDriverOptions {
@@ -129,7 +134,7 @@ function describeError(err: unknown): string {
  * (socket inactivity) while a body streams; the SDK retries up to 3 attempts. Unreachable store,
  * timeouts, 5xx and throttling surface as StorageUnavailableError.
  */
-export class S3StorageDriver implements StorageDriver, CopyCapableStorage {
+export class S3StorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage {
   readonly kind = 's3' as const;
   readonly bucket: string;
   private readonly client: S3Client;
@@ -190,6 +195,7 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage {
         contentType: res.ContentType,
         etag: res.ETag,
         lastModified: res.LastModified,
+        ...(res.StorageClass && res.StorageClass !== 'STANDARD' ? { storageClass: res.StorageClass } : {}),
       };
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -266,6 +272,59 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage {
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(fromKey);
       throw this.translate(err, `copy ${fromKey} to ${toKey}`);
+    }
+  }
+
+  /** ListObjectsV2, one page (≤ 1000 keys) per request, following continuation tokens. */
+  async *listObjects({ prefix, pageSize = 1000 }: { prefix: string; pageSize?: number }): AsyncIterable<ListedObject[]> {
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: Math.min(1000, pageSize) }),
+          { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) },
+        );
+      } catch (err) {
+        throw this.translate(err, `list ${prefix}`);
+      }
+      const page = (res.Contents ?? [])
+        .filter((o) => o.Key)
+        .map((o) => ({
+          key: o.Key!,
+          size: Number(o.Size ?? 0),
+          lastModified: o.LastModified ?? new Date(0),
+          ...(o.StorageClass && o.StorageClass !== 'STANDARD' ? { storageClass: String(o.StorageClass) } : {}),
+        }));
+      if (page.length) yield page;
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /**
+   * CopyObject onto itself with the new StorageClass (S3 changes the class of objects ≤ 5 GiB this way; larger
+   * ones need a multipart copy, not done here). MetadataDirective REPLACE keeps the content type by restating it.
+   */
+  async setStorageClass({ key, storageClass }: { key: string; storageClass: StorageClassName }): Promise<void> {
+    const info = await this.head(key);
+    if (!info) throw new StorageNotFoundError(key);
+    if ((info.storageClass ?? 'STANDARD') === storageClass) return;
+    if (info.size > MAX_SINGLE_COPY_BYTES) throw new Error(`changing the storage class of ${key} (${info.size} bytes > 5 GiB) needs a multipart copy`);
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          StorageClass: storageClass,
+          MetadataDirective: 'REPLACE',
+          ContentType: info.contentType,
+        }),
+        { requestTimeout: 0 },
+      );
+    } catch (err) {
+      if (isNotFound(err)) throw new StorageNotFoundError(key);
+      throw this.translate(err, `set storage class of ${key}`);
     }
   }
 

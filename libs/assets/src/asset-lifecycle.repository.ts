@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { MediaAsset } from './media-asset.entity';
+
+export interface StoredObjectRef {
+  sha256: string;
+  bucket: string;
+  objectKey: string;
+  sizeBytes: number;
+  refCount: number;
+  integrity: 'ok' | 'missing' | 'corrupt';
+  storageClass: string;
+}
+
+const REF_COLUMNS = `checksum_sha256 AS sha256, bucket, object_key AS "objectKey", size_bytes::float8 AS "sizeBytes", ref_count AS "refCount", integrity, storage_class AS "storageClass"`;
+
+/** SQL on media_assets and stored_objects that the lifecycle jobs need (every age is compared with the caller's clock). */
+@Injectable()
+export class AssetLifecycleRepository {
+  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /** `pending` assets created before `createdBefore` whose upload URL expired before `now`, oldest first. */
+  findExpiredPending(now: Date, createdBefore: Date, limit: number): Promise<MediaAsset[]> {
+    return this.ds.manager
+      .createQueryBuilder(MediaAsset, 'a')
+      .where(`a.status = 'pending'`)
+      .andWhere(`a.created_at < :createdBefore`, { createdBefore })
+      .andWhere(`a.upload_expires_at < :now`, { now })
+      .orderBy('a.created_at', 'ASC')
+      .addOrderBy('a.asset_id', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  /** Of `keys` (in `bucket`), those a row still uses: a stored object, a live asset, or a live asset's derived media. */
+  async keysInUse(bucket: string, keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const derivedOwners = [...new Set(keys.map((k) => /^derived\/([0-9a-f-]{36})\//.exec(k)?.[1]).filter((x): x is string => !!x))];
+    const rows: { key: string }[] = await this.ds.query(
+      `SELECT object_key AS key FROM stored_objects WHERE bucket = $1 AND object_key = ANY($2::varchar[])
+       UNION
+       SELECT object_key FROM media_assets WHERE bucket = $1 AND object_key = ANY($2::varchar[]) AND status <> 'deleted'
+       UNION
+       SELECT 'derived/' || asset_id || '/' FROM media_assets WHERE asset_id = ANY($3::uuid[]) AND status <> 'deleted'`,
+      [bucket, keys, derivedOwners],
+    );
+    const used = new Set(rows.map((r) => r.key));
+    return new Set(keys.filter((k) => used.has(k) || [...used].some((u) => u.endsWith('/') && k.startsWith(u))));
+  }
+
+  /** Stored objects in checksum order after `afterSha` (a page of the missing-object check). */
+  storedObjectsAfter(afterSha: string, limit: number): Promise<StoredObjectRef[]> {
+    return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects WHERE checksum_sha256 > $1 ORDER BY checksum_sha256 LIMIT $2`, [afterSha, limit]);
+  }
+
+  /**
+   * The `limit` least recently verified stored objects (never verified first). Objects known to be missing come
+   * last: they cannot be verified, and would otherwise take the front of every batch for good.
+   */
+  objectsToVerify(limit: number): Promise<StoredObjectRef[]> {
+    return this.ds.query(
+      `SELECT ${REF_COLUMNS} FROM stored_objects ORDER BY (integrity = 'missing'), last_verified_at NULLS FIRST, checksum_sha256 LIMIT $1`,
+      [limit],
+    );
+  }
+
+  async setIntegrity(sha256: string, integrity: 'ok' | 'missing' | 'corrupt', note: string | null, now: Date): Promise<boolean> {
+    const [rows] = await this.ds.query(
+      `UPDATE stored_objects SET integrity = $2, integrity_note = $3, integrity_changed_at = $4, updated_at = now()
+        WHERE checksum_sha256 = $1 AND (integrity <> $2 OR integrity_note IS DISTINCT FROM $3) RETURNING 1`,
+      [sha256, integrity, note, now],
+    );
+    return (rows as unknown[]).length > 0; // UPDATE … RETURNING answers [rows, count]
+  }
+
+  async recordVerified(sha256: string, now: Date): Promise<void> {
+    await this.ds.query(`UPDATE stored_objects SET last_verified_at = $2 WHERE checksum_sha256 = $1`, [sha256, now]);
+  }
+
+  /** Stored objects in `fromClass` not read (nor created) since `unreadSince`, oldest first. */
+  tieringCandidates(fromClass: string, unreadSince: Date, limit: number): Promise<(StoredObjectRef & { lastUsedAt: Date })[]> {
+    return this.ds.query(
+      `SELECT ${REF_COLUMNS}, coalesce(last_accessed_at, created_at) AS "lastUsedAt" FROM stored_objects
+        WHERE storage_class = $1 AND coalesce(last_accessed_at, created_at) < $2 AND integrity = 'ok'
+        ORDER BY coalesce(last_accessed_at, created_at), checksum_sha256 LIMIT $3`,
+      [fromClass, unreadSince, limit],
+    );
+  }
+
+  /** Records the new class; returns the assets that show it (their cached views must go). */
+  async setStorageClass(sha256: string, storageClass: string): Promise<string[]> {
+    await this.ds.query(`UPDATE stored_objects SET storage_class = $2, updated_at = now() WHERE checksum_sha256 = $1`, [sha256, storageClass]);
+    const rows: { asset_id: string }[] = await this.ds.query(`SELECT asset_id FROM media_assets WHERE stored_object_sha256 = $1`, [sha256]);
+    return rows.map((r) => r.asset_id);
+  }
+}

@@ -1,0 +1,30 @@
+import { loadConfig } from '@app/core';
+import { LIFECYCLE_JOB_NAMES, scheduledJobOptions, scheduleOf } from './lifecycle.constants';
+
+const PROD = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
+
+describe('lifecycle configuration', () => {
+  it('has a schedule for every job, and `off` turns one off', () => {
+    const c = loadConfig({ LIFECYCLE_TIERING_SCHEDULE: 'off', LIFECYCLE_RECONCILE_SCHEDULE: '0 2 * * 1' });
+    expect(LIFECYCLE_JOB_NAMES.map((n) => scheduleOf(c, n))).toEqual(['*/15 * * * *', '0 2 * * 1', '0 4 * * *', null]);
+    expect(c).toMatchObject({ PENDING_UPLOAD_TTL_SECONDS: 86400, ORPHAN_GRACE_SECONDS: 86400, TIERING_COLD_AFTER_DAYS: 90, TIERING_ARCHIVE_AFTER_DAYS: 365, CLOCK_CONTROL: false });
+  });
+
+  it('schedules a tick whose job id is the job name (one repeatable key across replicas), not retried', () => {
+    expect(scheduledJobOptions('reconcile', '30 3 * * *')).toEqual({
+      repeat: { cron: '30 3 * * *', tz: 'UTC' },
+      jobId: 'reconcile',
+      attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+  });
+
+  it('refuses a malformed schedule, CLOCK_CONTROL in production, and an archive age below the cold age', () => {
+    expect(() => loadConfig({ LIFECYCLE_EXPIRE_PENDING_SCHEDULE: 'every hour' })).toThrow(/LIFECYCLE_EXPIRE_PENDING_SCHEDULE="every hour": must be a 5-field cron/);
+    expect(() => loadConfig({ ...PROD, CLOCK_CONTROL: 'true' })).toThrow(/CLOCK_CONTROL: must not be true when NODE_ENV=production/);
+    expect(loadConfig({ ...PROD }).CLOCK_CONTROL).toBe(false);
+    expect(loadConfig({ CLOCK_CONTROL: 'true' }).CLOCK_CONTROL).toBe(true);
+    expect(() => loadConfig({ TIERING_COLD_AFTER_DAYS: '30', TIERING_ARCHIVE_AFTER_DAYS: '30' })).toThrow(/TIERING_ARCHIVE_AFTER_DAYS=30: must be greater than TIERING_COLD_AFTER_DAYS/);
+  });
+});
