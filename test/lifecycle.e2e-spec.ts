@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import Bull from 'bull';
 import Redis from 'ioredis';
 import { api, Api, sha256, uploadBytes } from './support/api';
-import { eventually, RunningApp, startApp } from './support/app-process';
+import { eventually, RunningApp, startApp, token } from './support/app-process';
 import { readyAsset } from './support/assets';
 import { s3DriverFor, S3TestServer, startS3Server } from './support/s3-server';
 
@@ -180,6 +180,35 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     expect(runs.body.every((r: any) => r.name === 'expire-pending' && r.finishedAt && r.durationMs >= 0)).toBe(true);
   });
 
+  it('expire-pending also purges an abandoned tus upload (the tus expirer), with its staged bytes and pending asset', async () => {
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const headers = { authorization: `Bearer ${token(42)}`, 'tus-resumable': '1.0.0' };
+    const created = await fetch(`${app.baseUrl}/tus/`, {
+      method: 'POST',
+      headers: { ...headers, 'upload-length': '20', 'upload-metadata': `filename ${b64('abandoned.txt')},filetype ${b64('text/plain')}` },
+    });
+    expect(created.status).toBe(201);
+    const location = new URL(created.headers.get('location')!, app.baseUrl).toString();
+    const id = location.split('/').pop()!;
+    const patched = await fetch(location, {
+      method: 'PATCH',
+      headers: { ...headers, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      body: Buffer.from('half of it'),
+    });
+    expect(patched.status).toBe(204);
+    expect(await status(id)).toBe('pending');
+    try {
+      await admin.put('/admin/clock', { advanceSeconds: 2 * DAY });
+      const report = await run('expire-pending');
+      expect(report.assets.map((a: any) => a.assetId)).toContain(id);
+      expect(report.extra.tus).toEqual({ removed: 1 });
+      expect(await status(id)).toBe('deleted');
+      expect((await fetch(location, { method: 'HEAD', headers })).status).toBe(404);
+    } finally {
+      await admin.put('/admin/clock', {});
+    }
+  });
+
   it('reconcile deletes old orphans in every region, keeps young ones and everything in use, marks missing objects; dry run reports the same', async () => {
     const kept = await readyAsset(alice, 'kept: in use, and old on disk', { filename: 'kept.txt' });
     const keptKey = await replicated(kept);
@@ -289,6 +318,9 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     const bad = await admin.get(`/admin/objects/${sha256(lost)}`);
     expect(bad.body.integrity).toBe('corrupt');
     expect(bad.body.integrityNote).toContain('hash to');
+    // Both findings of the real run (not the dry run) reach the Prometheus counter.
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^media_integrity_corrupt_objects_total 2$/m);
     // last_verified_at recorded for every object that was read.
     const verified = await app.sql(`SELECT count(*)::int AS n FROM stored_objects WHERE last_verified_at >= $1 AND integrity <> 'missing'`, [before]);
     expect(verified[0].n).toBe(total - 1);

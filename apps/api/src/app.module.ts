@@ -13,6 +13,7 @@ import { StorageModule } from '@app/storage';
 import { UploadModule } from '@app/upload';
 import { WebModule } from '@app/web';
 import { WebhooksModule } from '@app/webhooks';
+import { ModuleWiring } from './module-wiring';
 
 /** Composes the libs into the one deployable. */
 @Module({})
@@ -36,6 +37,7 @@ export class AppModule {
         WebModule,
         ObservabilityModule.forRoot(config),
       ],
+      providers: [ModuleWiring],
     };
   }
 }

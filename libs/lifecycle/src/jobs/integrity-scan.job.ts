@@ -157,7 +157,8 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
     if (finding.restored) report.restored++;
     else report.unrecoverable++;
     if (report.findings.length < REPORT_LIST_LIMIT) report.findings.push(finding);
-    this.events.emitCorruptObject({ sha256: o.sha256, objectKey: o.objectKey, regions: finding.corruptIn, restored: finding.restored });
+    // Dry runs report findings without counting them (the real run that follows would count them again).
+    if (!dryRun) this.events.emitCorruptObject({ sha256: o.sha256, objectKey: o.objectKey, regions: finding.corruptIn, restored: finding.restored });
   }
 
   /** SHA-256 of one region's copy, streamed; null when the region does not hold it. */
