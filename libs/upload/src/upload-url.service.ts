@@ -60,22 +60,19 @@ export class UploadUrlService {
             checksumSha256: dto.checksumSha256,
             expiresInSeconds: ttl,
           });
-    // The quota check locks the owner's usage until this transaction commits the pending asset that uses it.
-    await this.ds.transaction(async (m) => {
-      await this.quota.reserve(m, principal.userId, dto.sizeBytes);
-      await this.assets.createPending(m, {
-        assetId,
-        ownerId: principal.userId,
-        bucket: this.storage.bucket,
-        objectKey: key,
-        mimeType: dto.mimeType,
-        sizeBytes: dto.sizeBytes,
-        filename: dto.filename,
-        declaredChecksumSha256: dto.checksumSha256 ?? null,
-        uploadExpiresAt: expiresAt,
-      });
-      await this.metadata.insertUserEntries(m, assetId, metadata);
-      await this.acl.insertForNewAsset(m, assetId, grants);
+    // Quota check + pending asset + its metadata and grants: one transaction, one database round trip.
+    await this.quota.createPendingWithQuota({
+      assetId,
+      ownerId: principal.userId,
+      bucket: this.storage.bucket,
+      objectKey: key,
+      mimeType: dto.mimeType,
+      sizeBytes: dto.sizeBytes,
+      filename: dto.filename,
+      declaredChecksumSha256: dto.checksumSha256 ?? null,
+      uploadExpiresAt: expiresAt,
+      metadata,
+      acl: grants,
     });
     return target.method === 'PUT'
       ? { assetId, method: 'PUT', uploadUrl: target.url, headers: target.headers, expiresAt: expiresAt.toISOString() }
