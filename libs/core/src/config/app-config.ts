@@ -45,6 +45,13 @@ export class EnvironmentVariables {
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
 
+  /**
+   * Worker processes serving requests (node:cluster, sharing PORT); 1 = this process serves them itself. Each
+   * worker is a full replica (its own database pool of DATABASE_POOL_SIZE, Redis clients, queue workers).
+   */
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  WEB_CONCURRENCY = 1;
+
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
