@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import helmet from '@fastify/helmet';
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -8,6 +7,7 @@ import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, Region
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './graceful-shutdown';
+import { installSecurityHeaders } from './security-headers';
 
 function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -52,8 +52,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalPipes(validationPipe);
-  // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API).
-  await app.register(helmet as any, { global: true });
+  // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API):
+  // helmet's defaults, computed once at start-up (@fastify/helmet recomputes them per request).
+  installSecurityHeaders(app.getHttpAdapter().getInstance());
   installGracefulShutdown(app, config, logger);
   app.getHttpAdapter().getInstance().addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
