@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { RunningApp, startApp } from '../test/support/app-process';
 
@@ -15,6 +15,8 @@ export interface LoadResult {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Requests completed. */
+  total: number;
 }
 
 /** Runs autocannon and returns requests/s and latency percentiles (ms). */
@@ -26,6 +28,7 @@ export async function load(opts: autocannon.Options): Promise<LoadResult> {
     p99: r.latency.p99,
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
+    total: r.requests.total,
   };
 }
 
@@ -40,4 +43,59 @@ export function report(name: string, value: number, unit: string, target: { min?
   const ok = (target.min === undefined || value >= target.min) && (target.max === undefined || value <= target.max);
   const t = [target.min !== undefined ? `>= ${target.min}` : '', target.max !== undefined ? `<= ${target.max}` : ''].filter(Boolean).join(' and ');
   console.log(`${ok ? 'MET ' : 'MISS'}  ${name}: ${value} ${unit}  (target ${t} ${unit})${extra ? `  ${extra}` : ''}`);
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0; // gone meanwhile
+  }
+}
+
+/** CPU time (ms) used so far by a process and its child processes (node:cluster workers). */
+export function treeCpuMs(pid: number): number {
+  let total = cpuMs(pid);
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid) total += cpuMs(Number(p));
+    } catch {
+      /* exited */
+    }
+  }
+  return total;
+}
+
+/** CPU time (ms) used so far by the PostgreSQL backends serving `database` (their process title names it). */
+export function postgresCpuMs(database: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) total += cpuMs(Number(pid));
+    } catch {
+      /* exited */
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs `run` and reports the CPU it cost per request: in the service process and in its PostgreSQL backends.
+ * Unlike requests/s, these barely move when other work shares the machine.
+ */
+export async function withCpu<T extends LoadResult>(
+  app: { pid(): number; databaseUrl: string },
+  run: () => Promise<T>,
+): Promise<T & { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }> {
+  const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
+  const s0 = treeCpuMs(app.pid());
+  const p0 = postgresCpuMs(db);
+  const r = await run();
+  const requests = Math.max(1, r.total);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return { ...r, serviceCpuMsPerReq: round((treeCpuMs(app.pid()) - s0) / requests), postgresCpuMsPerReq: round((postgresCpuMs(db) - p0) / requests) };
 }

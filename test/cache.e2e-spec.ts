@@ -182,3 +182,53 @@ describe('hot-metadata cache with Redis stopped mid-test', () => {
     await eventually(async () => (await fetch(`${app.baseUrl}/health/ready`)).status === 200, 10000);
   }, 60000);
 });
+
+describe('hot-metadata cache across two replicas (in-memory layer invalidated through Redis pub/sub)', () => {
+  let a: RunningApp;
+  let b: RunningApp;
+
+  beforeAll(async () => {
+    // An hour in memory: only the pub/sub notification can make replica B see a change made through replica A.
+    const env = { CACHE_TTL_SECONDS: '3600', CACHE_LOCAL_TTL_MS: '3600000' };
+    a = await startApp(env);
+    b = await startApp({ ...env, DATABASE_URL: a.databaseUrl, REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX, LOCAL_STORAGE_ROOT: a.storageRoot });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('a change made on one replica is seen by the other on its next request', async () => {
+    const aliceA = api(a.baseUrl, 60);
+    const bobB = api(b.baseUrl, 61);
+    const adminB = api(b.baseUrl, 1, { roles: ['admin'] });
+    const id = await readyAsset(aliceA, 'two replicas');
+    await aliceA.post(`/media/${id}/acl`, { principal: 'user:61', permission: 'read' });
+    // B reads it twice: the second answer comes from B's memory.
+    expect((await bobB.get(`/media/${id}`)).status).toBe(200);
+    const before = await stats(adminB);
+    expect((await bobB.get(`/media/${id}`)).status).toBe(200);
+    expect((await stats(adminB)).localHits).toBeGreaterThan(before.localHits);
+    // A change behind the service's back stays unseen (the answer really is cached)...
+    await a.sql(`UPDATE media_assets SET filename = 'behind-its-back' WHERE asset_id = $1`, [id]);
+    expect((await bobB.get(`/media/${id}`)).body.filename).toBe('file.txt');
+
+    // ...but changes through replica A reach B at once: metadata, then the revoked grant.
+    expect((await aliceA.put(`/media/${id}/metadata/colour`, { value: 'blue' })).status).toBe(200);
+    const seen = await eventually(async () => {
+      const r = await bobB.get(`/media/${id}`);
+      return r.body.metadata?.colour === 'blue' ? r.body : undefined;
+    }, 2000, 20);
+    expect(seen.filename).toBe('behind-its-back'); // reloaded from Postgres
+    expect((await bobB.get(`/media/${id}`)).status).toBe(200);
+    expect((await aliceA.del(`/media/${id}/acl/user:61/read`)).status).toBe(204);
+    const revokedAt = Date.now();
+    await eventually(async () => (await bobB.get(`/media/${id}`)).status === 404, 2000, 20);
+    expect(Date.now() - revokedAt).toBeLessThan(2000);
+    // Deleted on A: gone on B.
+    const aliceB = api(b.baseUrl, 60);
+    expect((await aliceB.get(`/media/${id}`)).status).toBe(200);
+    expect((await aliceA.del(`/media/${id}`)).status).toBe(204);
+    await eventually(async () => (await aliceB.get(`/media/${id}`)).status === 404, 2000, 20);
+  });
+});

@@ -115,5 +115,15 @@ describe('quotas', () => {
     );
     const counter = await app.sql(`SELECT owner_id::text, bytes::text, assets::text FROM owner_usage WHERE assets > 0 ORDER BY owner_id`);
     expect(counter).toEqual(counted);
+    // Pending uploads (expired or not) are counted by the same trigger; the quota check subtracts the expired ones.
+    const pending = await app.sql(
+      `SELECT owner_id::text, sum(size_bytes)::text AS bytes, count(*)::text AS assets FROM media_assets
+        WHERE status = 'pending' GROUP BY owner_id ORDER BY owner_id`,
+    );
+    expect(pending.length).toBeGreaterThan(0);
+    const pendingCounter = await app.sql(
+      `SELECT owner_id::text, pending_bytes::text AS bytes, pending_assets::text AS assets FROM owner_usage WHERE pending_assets > 0 ORDER BY owner_id`,
+    );
+    expect(pendingCounter).toEqual(pending);
   });
 });

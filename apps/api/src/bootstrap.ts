@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -9,6 +8,7 @@ import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './graceful-shutdown';
+import { installSecurityHeaders } from './security-headers';
 
 function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -55,8 +55,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalPipes(validationPipe);
-  // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API).
-  await app.register(helmet as any, { global: true });
+  // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API):
+  // helmet's defaults, computed once at start-up (@fastify/helmet recomputes them per request).
+  installSecurityHeaders(app.getHttpAdapter().getInstance());
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
   installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });

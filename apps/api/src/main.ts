@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConfigValidationError, loadConfig } from '@app/core';
 import { createApp } from './bootstrap';
+import { runCluster, servesRequests } from './cluster';
 
 async function main() {
   let config;
@@ -13,6 +14,7 @@ async function main() {
     }
     throw e;
   }
+  if (!servesRequests(config.WEB_CONCURRENCY)) return runCluster(config, config.WEB_CONCURRENCY);
   const app = await createApp(config);
   await app.listen({ port: config.PORT, host: config.HOST });
 }

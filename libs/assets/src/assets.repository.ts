@@ -17,6 +17,19 @@ export interface NewAsset {
   uploadExpiresAt: Date;
 }
 
+/** A pending asset as POST /media/upload-url creates it, with its (already checked) user metadata and grants. */
+export interface NewPendingAsset extends NewAsset {
+  metadata: Record<string, string>;
+  acl: { principal: string; permission: string }[];
+}
+
+/** What create_pending_asset decided, and on which figures (usage as OwnerUsage; the owner's override or null). */
+export interface PendingInsertOutcome {
+  created: boolean;
+  usage: OwnerUsage;
+  override: { maxBytes: number | null; maxAssets: number | null } | null;
+}
+
 /** All SQL on media_assets and stored_objects. */
 @Injectable()
 export class AssetsRepository {
@@ -40,8 +53,61 @@ export class AssetsRepository {
     return { objects: Number(r.objects), bytes: Number(r.bytes) };
   }
 
-  find(assetId: string, m: EntityManager = this.ds.manager): Promise<MediaAsset | null> {
-    return m.findOneBy(MediaAsset, { assetId });
+  /**
+   * Quota check and pending asset (with its user metadata and ACL rows) in one round trip and one transaction:
+   * the create_pending_asset function (migration 1764000008000) locks the owner's usage, reads usage and override,
+   * and inserts only when one more asset fits. Answers what it decided on, so the caller can explain a refusal.
+   */
+  async insertPendingWithQuota(a: NewPendingAsset, defaults: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome> {
+    const metadataKeys = Object.keys(a.metadata);
+    const [row] = await this.ds.query(
+      `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
+              override_max_bytes::text, override_max_assets::text, has_override
+         FROM create_pending_asset($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [
+        a.ownerId,
+        a.sizeBytes,
+        defaults.maxBytes,
+        defaults.maxAssets,
+        a.assetId,
+        a.bucket,
+        a.objectKey,
+        a.mimeType,
+        a.filename,
+        a.declaredChecksumSha256,
+        a.uploadExpiresAt,
+        metadataKeys,
+        metadataKeys.map((k) => a.metadata[k]),
+        a.acl.map((e) => e.principal),
+        a.acl.map((e) => e.permission),
+      ],
+    );
+    const committedBytes = Number(row.committed_bytes);
+    const committedAssets = Number(row.committed_assets);
+    const pendingBytes = Number(row.pending_bytes);
+    const pendingAssets = Number(row.pending_assets);
+    const num = (v: string | null) => (v === null ? null : Number(v));
+    return {
+      created: row.created,
+      usage: { bytes: committedBytes + pendingBytes, assets: committedAssets + pendingAssets, pendingBytes, pendingAssets },
+      override: row.has_override ? { maxBytes: num(row.override_max_bytes), maxAssets: num(row.override_max_assets) } : null,
+    };
+  }
+
+  /** By id, in plain SQL (the hot path of every asset route on a cache miss: no query building per call). */
+  async find(assetId: string, m: EntityManager = this.ds.manager): Promise<MediaAsset | null> {
+    const rows: Record<string, unknown>[] = await m.query(`SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1`, [assetId]);
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
+  }
+
+  private columns?: string;
+
+  /** Every column of the MediaAsset entity, named as its property (made once from the entity's metadata). */
+  private recordColumns(): string {
+    return (this.columns ??= this.ds
+      .getMetadata(MediaAsset)
+      .columns.map((c) => `${c.databaseName} AS "${c.propertyName}"`)
+      .join(', '));
   }
 
   /** Storage class of each of these stored objects. */

@@ -7,7 +7,7 @@ import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
 import { AssetListFilters, buildListQuery, decodeCursor, DEFAULT_LIST_LIMIT, encodeCursor, parseTagFilter } from './asset-list.query';
 import { reviveAsset } from './asset-record';
-import { AssetsRepository, NewAsset, OwnerUsage } from './assets.repository';
+import { AssetsRepository, NewAsset, NewPendingAsset, OwnerUsage, PendingInsertOutcome } from './assets.repository';
 import { ListAssetsQueryDto } from './list-assets.dto';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { ASSET_EVENT_TOPIC, OBJECT_DELETE_TOPIC } from './topics';
@@ -152,6 +152,14 @@ export class AssetsService implements OnModuleInit {
 
   createPending(m: EntityManager, a: NewAsset): Promise<MediaAsset> {
     return this.repo.insert(m, a);
+  }
+
+  /**
+   * Creates the pending asset with its metadata and grants if it fits the owner's quota, atomically and in one
+   * database round trip (see AssetsRepository.insertPendingWithQuota); the quota rules are the caller's.
+   */
+  createPendingWithQuota(a: NewPendingAsset, defaultLimits: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome> {
+    return this.repo.insertPendingWithQuota(a, defaultLimits);
   }
 
   /**

@@ -6,7 +6,7 @@ export { ListAssetsQueryDto } from './list-assets.dto';
 export { buildListQuery, parseTagFilter, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT } from './asset-list.query';
 export type { AssetListFilters, Viewer, ListCursor } from './asset-list.query';
 export { AssetStatus, MediaAsset } from './media-asset.entity';
-export type { NewAsset } from './assets.repository';
+export type { NewAsset, NewPendingAsset, PendingInsertOutcome } from './assets.repository';
 export type { StoredObjectView, FailedObjectDisposition } from './assets.service';
 export { ASSET_EVENT_TYPES, StoredObjectGoneError } from './asset-events';
 export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-events';

@@ -90,22 +90,19 @@ export class UploadUrlService {
     checked: ReturnType<UploadUrlService['checkRequest']>,
     at: { assetId: string; objectKey: string; expiresAt: Date },
   ): Promise<void> {
-    // The quota check locks the owner's usage until this transaction commits the pending asset that uses it.
-    await this.ds.transaction(async (m) => {
-      await this.quota.reserve(m, principal.userId, dto.sizeBytes);
-      await this.assets.createPending(m, {
-        assetId: at.assetId,
-        ownerId: principal.userId,
-        bucket: this.storage.bucket,
-        objectKey: at.objectKey,
-        mimeType: dto.mimeType,
-        sizeBytes: dto.sizeBytes,
-        filename: dto.filename,
-        declaredChecksumSha256: dto.checksumSha256 ?? null,
-        uploadExpiresAt: at.expiresAt,
-      });
-      await this.metadata.insertUserEntries(m, at.assetId, checked.metadata);
-      await this.acl.insertForNewAsset(m, at.assetId, checked.grants);
+    // Quota check + pending asset + its metadata and grants: one transaction, one database round trip.
+    await this.quota.createPendingWithQuota({
+      assetId: at.assetId,
+      ownerId: principal.userId,
+      bucket: this.storage.bucket,
+      objectKey: at.objectKey,
+      mimeType: dto.mimeType,
+      sizeBytes: dto.sizeBytes,
+      filename: dto.filename,
+      declaredChecksumSha256: dto.checksumSha256 ?? null,
+      uploadExpiresAt: at.expiresAt,
+      metadata: checked.metadata,
+      acl: checked.grants,
     });
   }
 

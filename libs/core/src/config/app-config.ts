@@ -50,6 +50,13 @@ export class EnvironmentVariables {
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
 
+  /**
+   * Worker processes serving requests (node:cluster, sharing PORT); 1 = this process serves them itself. Each
+   * worker is a full replica (its own database pool of DATABASE_POOL_SIZE, Redis clients, queue workers).
+   */
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  WEB_CONCURRENCY = 1;
+
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -399,6 +406,19 @@ export class EnvironmentVariables {
   /** Lifetime of hot-metadata cache entries (asset record, metadata, ACL) in Redis; 0 turns the cache off. */
   @Transform(toInt) @IsInt() @Min(0) @Max(24 * 3600)
   CACHE_TTL_SECONDS = 60;
+
+  /**
+   * Lifetime of an entry in each process's in-memory layer in front of the Redis cache; 0 turns that layer off.
+   * Changes reach other processes at once through Redis pub/sub; this bounds how stale an entry can be when a
+   * notification is lost without the subscription dropping (a drop empties the layer and disables it until
+   * resubscribed). Off when CACHE_TTL_SECONDS is 0.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3600 * 1000)
+  CACHE_LOCAL_TTL_MS = 5000;
+
+  /** Most assets held by each process's in-memory cache layer (least recently used dropped first). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  CACHE_LOCAL_MAX_ENTRIES = 10000;
 
   /** Default per-owner quota on total bytes (pending uploads count until they expire); 0 = unlimited. */
   @Transform(toInt) @IsInt() @Min(0)

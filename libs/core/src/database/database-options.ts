@@ -7,8 +7,17 @@ import { DerivedMedia1764000002000 } from './migrations/1764000002000-derived-me
 import { Webhooks1764000002100 } from './migrations/1764000002100-webhooks';
 import { RegionsAndCdn1764000003000 } from './migrations/1764000003000-regions-and-cdn';
 import { Lifecycle1764000005000 } from './migrations/1764000005000-lifecycle';
+import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-create-pending-asset';
 
-export const MIGRATIONS = [InitialSchema1764000000000, AccessSearchQuotas1764000001000, DerivedMedia1764000002000, Webhooks1764000002100, RegionsAndCdn1764000003000, Lifecycle1764000005000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  AccessSearchQuotas1764000001000,
+  DerivedMedia1764000002000,
+  Webhooks1764000002100,
+  RegionsAndCdn1764000003000,
+  Lifecycle1764000005000,
+  CreatePendingAsset1764000008000,
+];
 
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   return {

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { APP_CONFIG, AppConfig, OutboxService, REDIS } from '@app/core';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { CacheStats } from './cache-stats';
+import { LocalAssetCache } from './local-asset-cache';
 
 /** The cached views of one asset; each is owned (loaded and shaped) by one lib. */
 export type AssetCachePart = 'record' | 'metadata' | 'acl';
@@ -23,15 +24,20 @@ if (g == false and ARGV[1] == '') or g == ARGV[1] then
 end
 return 0`;
 
-/** Bumps the generation (so in-flight readers do not refill old data) and drops every part. */
+/**
+ * Bumps the generation (so in-flight readers do not refill old data), drops every part, and tells every process
+ * to drop its in-memory copy (pub/sub), in one atomic step.
+ */
 const INVALIDATE_LUA = `
 redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])`;
+local n = redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return n`;
 
 type CacheCommands = {
   mediaCacheFill(gen: string, key: string, expected: string, value: string, ttlMs: number): Promise<number>;
-  mediaCacheInvalidate(gen: string, k1: string, k2: string, k3: string, genTtlMs: number): Promise<number>;
+  mediaCacheInvalidate(gen: string, k1: string, k2: string, k3: string, genTtlMs: number, channel: string, assetId: string): Promise<number>;
 };
 
 /**
@@ -44,18 +50,32 @@ type CacheCommands = {
  *   bypasses the cache for one TTL (every entry written before the failure has expired by then, so an
  *   invalidation Redis missed cannot be observed here), and a failed invalidation is retried through the
  *   outbox until Redis takes it (for the other replicas).
+ * - In front of Redis, each process keeps what it read in memory (LocalAssetCache, CACHE_LOCAL_TTL_MS) so warm
+ *   reads ask nobody. The invalidation script publishes the asset id on a Redis channel; every process drops its
+ *   copy on receipt (the changing process drops its own before it even asks Redis), so a change is seen on the
+ *   next request here and, on other processes, as soon as the message arrives (milliseconds). The memory layer is
+ *   used only while this process is subscribed: when the subscription drops it is emptied and stays off until
+ *   resubscribed, so a notification missed during an outage cannot be observed; its TTL bounds the damage of any
+ *   other loss. A reader stores into memory only if no deletion happened since it looked (LocalAssetCache.seq).
  */
 @Injectable()
-export class AssetCache implements OnModuleInit {
+export class AssetCache implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('AssetCache');
   private readonly ttlMs: number;
   private readonly genTtlMs: number;
   private readonly prefix: string;
   private degradedUntil = 0;
+  private readonly channel: string;
+  /** Null when the memory layer is configured off. */
+  private readonly local: LocalAssetCache | null;
+  /** Subscribed to the invalidation channel, so the memory layer may be used. */
+  private localLive = false;
+  private subscriber: Redis | null = null;
+  private closing = false;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly outbox: OutboxService,
     readonly stats: CacheStats,
@@ -64,13 +84,50 @@ export class AssetCache implements OnModuleInit {
     // Outlives any Postgres load (statement timeout) by far, so a reader can never see the counter reset.
     this.genTtlMs = Math.max(this.ttlMs * 2, 10 * 60 * 1000);
     this.prefix = `${config.REDIS_KEY_PREFIX}:cache`;
+    this.channel = `${this.prefix}:invalidations`;
+    this.local = this.ttlMs > 0 && config.CACHE_LOCAL_TTL_MS > 0 ? new LocalAssetCache(config.CACHE_LOCAL_TTL_MS, config.CACHE_LOCAL_MAX_ENTRIES) : null;
   }
 
   onModuleInit() {
     this.redis.defineCommand('mediaCacheFill', { numberOfKeys: 2, lua: FILL_LUA });
     this.redis.defineCommand('mediaCacheInvalidate', { numberOfKeys: 4, lua: INVALIDATE_LUA });
     this.outbox.register(CACHE_INVALIDATE_TOPIC, async ({ assetId }: { assetId: string }) => {
-      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs);
+      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs, this.channel, assetId);
+    });
+    if (this.local) this.subscribe(this.local);
+  }
+
+  onModuleDestroy() {
+    this.closing = true;
+    this.subscriber?.disconnect();
+  }
+
+  /** Keeps a subscription to the invalidation channel; the memory layer is on only while it holds. */
+  private subscribe(local: LocalAssetCache) {
+    const sub = this.redis.duplicate({ connectionName: 'media-cache-invalidations', autoResubscribe: false, enableOfflineQueue: true });
+    this.subscriber = sub;
+    const off = () => {
+      if (this.localLive && !this.closing) this.logger.warn('cache invalidation subscription lost: in-memory cache layer off until resubscribed');
+      this.localLive = false;
+      local.clear();
+    };
+    sub.on('message', (channel: string, assetId: string) => {
+      if (channel === this.channel) local.delete(assetId);
+    });
+    sub.on('error', () => undefined); // reported by the close below; the main client's health is /health/ready
+    sub.on('close', off);
+    sub.on('end', off);
+    sub.on('ready', () => {
+      sub.subscribe(this.channel).then(
+        () => {
+          local.clear(); // nothing read before the subscription held is trusted
+          this.localLive = true;
+        },
+        (e) => {
+          this.logger.warn(`could not subscribe to cache invalidations: ${e instanceof Error ? e.message : e}`);
+          sub.disconnect(true);
+        },
+      );
     });
   }
 
@@ -103,23 +160,41 @@ export class AssetCache implements OnModuleInit {
       await loadAll(parts);
       return out;
     }
+    const local = this.localLive ? this.local : null;
+    const seqAtRead = local?.seq ?? 0;
+    let remote = parts;
+    if (local) {
+      remote = [];
+      for (const p of parts) {
+        const hit = local.get(assetId, p);
+        if (hit === undefined) remote.push(p);
+        else out[p] = JSON.parse(hit);
+      }
+      const localHits = parts.length - remote.length;
+      if (localHits) {
+        this.stats.count('hits', localHits);
+        this.stats.count('localHits', localHits);
+      }
+      if (!remote.length) return out;
+    }
     const [genKey] = this.keysOf(assetId);
     let raw: (string | null)[];
     try {
-      raw = await this.redis.mget(genKey, ...parts.map((p) => this.keyOf(assetId, p)));
+      raw = await this.redis.mget(genKey, ...remote.map((p) => this.keyOf(assetId, p)));
     } catch (e) {
       this.failed(e, 'read');
-      await loadAll(parts);
+      await loadAll(remote);
       return out;
     }
     const gen = raw[0];
     const missing: typeof parts = [];
-    parts.forEach((p, i) => {
+    remote.forEach((p, i) => {
       const hit = raw[i + 1];
       if (hit !== null) {
         try {
           out[p] = JSON.parse(hit);
           this.stats.count('hits');
+          local?.set(assetId, p, hit, seqAtRead);
           return;
         } catch {
           /* unreadable entry: a miss, overwritten below */
@@ -135,7 +210,11 @@ export class AssetCache implements OnModuleInit {
       missing.map(async (p) => {
         if (out[p] === null || out[p] === undefined) return;
         try {
-          if (await this.commands.mediaCacheFill(genKey, this.keyOf(assetId, p), gen ?? '', JSON.stringify(out[p]), this.ttlMs)) this.stats.count('fills');
+          const json = JSON.stringify(out[p]);
+          if (await this.commands.mediaCacheFill(genKey, this.keyOf(assetId, p), gen ?? '', json, this.ttlMs)) {
+            this.stats.count('fills');
+            local?.set(assetId, p, json, seqAtRead);
+          }
         } catch (e) {
           this.failed(e, 'fill');
         }
@@ -151,8 +230,9 @@ export class AssetCache implements OnModuleInit {
   async invalidate(assetId: string): Promise<void> {
     if (!this.enabled) return;
     this.stats.count('invalidations');
+    this.local?.delete(assetId); // this process sees the change on its next request, whatever Redis does
     try {
-      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs);
+      await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs, this.channel, assetId);
       return;
     } catch (e) {
       this.failed(e, 'invalidate');
@@ -168,6 +248,7 @@ export class AssetCache implements OnModuleInit {
 
   private failed(e: unknown, op: string) {
     this.stats.count('errors');
+    this.local?.clear(); // an invalidation may have failed too: trust nothing this process read before
     const wasHealthy = Date.now() >= this.degradedUntil;
     this.degradedUntil = Date.now() + this.ttlMs;
     if (wasHealthy) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
-import { AssetsService } from '@app/assets';
+import { AssetsService, NewPendingAsset } from '@app/assets';
 import { EntityManager } from 'typeorm';
 import { checkQuota, effectiveLimits, QuotaLimits, QuotaOverride, QuotaUsage } from './quota-rules';
 import { QuotaRepository } from './quota.repository';
@@ -33,6 +33,22 @@ export class QuotaService {
     checkQuota(ownerId, limits, usage, sizeBytes);
   }
 
+  /**
+   * Creates the pending asset (with its metadata and grants) when one more asset of its size fits the owner's
+   * quota, else throws 413/429 from checkQuota. One database round trip: the database function applies the same
+   * comparison as checkQuota under the owner's lock (see migration 1764000008000); a refusal is explained by
+   * checkQuota on the figures the database decided on, and a disagreement between the two is a loud 500.
+   */
+  async createPendingWithQuota(a: NewPendingAsset): Promise<void> {
+    const defaults = this.defaultLimits();
+    const outcome = await this.assets.createPendingWithQuota(a, defaults);
+    if (outcome.created) return;
+    checkQuota(a.ownerId, effectiveLimits(defaults, outcome.override), outcome.usage, a.sizeBytes);
+    throw new Error(
+      `quota: the database refused ${a.sizeBytes} bytes for owner ${a.ownerId} but quota-rules.ts allows it; create_pending_asset and checkQuota disagree`,
+    );
+  }
+
   async view(ownerId: string): Promise<QuotaView> {
     const [limits, usage] = await Promise.all([this.limits(ownerId), this.assets.usage(ownerId)]);
     return { ownerId, limits, usage };
@@ -45,7 +61,10 @@ export class QuotaService {
   }
 
   private async limits(ownerId: string, m?: EntityManager): Promise<QuotaLimits> {
-    const defaults = { maxBytes: this.config.QUOTA_MAX_BYTES_PER_OWNER, maxAssets: this.config.QUOTA_MAX_ASSETS_PER_OWNER };
-    return effectiveLimits(defaults, await this.repo.findOverride(ownerId, m));
+    return effectiveLimits(this.defaultLimits(), await this.repo.findOverride(ownerId, m));
+  }
+
+  private defaultLimits(): { maxBytes: number; maxAssets: number } {
+    return { maxBytes: this.config.QUOTA_MAX_BYTES_PER_OWNER, maxAssets: this.config.QUOTA_MAX_ASSETS_PER_OWNER };
   }
 }
