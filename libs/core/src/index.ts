@@ -15,3 +15,5 @@ export * from './util/timeout';
 export * from './core.module';
 export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
+export * from './openapi/problem.dto';
+export * from './openapi/api-problems';
