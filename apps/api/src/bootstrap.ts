@@ -8,6 +8,7 @@ import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, Region
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './graceful-shutdown';
+import { setupApiDocs } from './openapi/openapi-document';
 
 function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -55,6 +56,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API).
   await app.register(helmet as any, { global: true });
   installGracefulShutdown(app, config, logger);
+  // GET /openapi.json and Swagger UI at /docs (public).
+  setupApiDocs(app);
   app.getHttpAdapter().getInstance().addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

@@ -10,3 +10,4 @@ export type { NewAsset } from './assets.repository';
 export type { StoredObjectView, FailedObjectDisposition } from './assets.service';
 export { ASSET_EVENT_TYPES, StoredObjectGoneError } from './asset-events';
 export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-events';
+export { AssetViewDto, AssetPageDto, DownloadLinkDto, StoredObjectViewDto, StoredObjectRegionDto } from './asset-view.dto';

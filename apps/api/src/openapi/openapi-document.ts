@@ -37,6 +37,8 @@ const problem = (description: string, codes: ErrorCode[]) => ({
   },
 });
 
+const SUCCESS: Record<string, string> = { '200': 'OK', '201': 'Created', '202': 'Accepted', '204': 'No content' };
+
 /** Operation ids read as what they do: AssetsController.list → assetsList. */
 const operationId = (controllerKey: string, methodKey: string) => {
   const c = controllerKey.replace(/Controller$/, '');
@@ -50,6 +52,9 @@ function addStandardProblems(doc: OpenAPIObject): void {
       const op = (item as Record<string, Operation | undefined>)[method];
       if (!op) continue;
       const add = (status: string, value: unknown) => (op.responses[status] ??= value);
+      for (const [status, response] of Object.entries(op.responses) as [string, { description?: string }][]) {
+        if (!response.description) response.description = SUCCESS[status] ?? 'Success';
+      }
       if (op.parameters?.length || op.requestBody) {
         add('400', problem('The request is invalid; `message` and `details` name what is wrong', [ErrorCode.ValidationFailed, ErrorCode.InvalidRequest]));
       }

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, Errors } from '../errors/error-codes';
 import { ApiParam } from '@nestjs/swagger';
-import { ApiProblem } from '../openapi/api-problems';
+import { ApiDefaultProblem } from '../openapi/api-problems';
 import { AssetIdPipe } from '../http/asset-id.pipe';
 import { Principal } from './principal';
 
@@ -68,8 +68,8 @@ export const RequireAssetAccess = (need: AssetRequirement) =>
     SetMetadata(ASSET_REQUIREMENT, need),
     UseGuards(AssetAccessGuard),
     ApiParam({ name: 'id', description: 'Asset id', schema: { type: 'string', format: 'uuid' } }),
-    ApiProblem(404, 'No such asset, or the caller may not read it (existence is not revealed)', [ErrorCode.AssetNotFound]),
-    ...(need === 'read' ? [] : [ApiProblem(403, `The caller may read the asset but lacks "${need}"`, [ErrorCode.Forbidden])]),
+    ApiDefaultProblem(404, 'No such asset, or the caller may not read it (existence is not revealed)', [ErrorCode.AssetNotFound]),
+    ...(need === 'read' ? [] : [ApiDefaultProblem(403, need === 'owner' ? 'Only the owner may do this' : `The caller may read the asset but lacks "${need}"`, [ErrorCode.Forbidden])]),
   );
 
 /** The access the guard granted for this request (only on @RequireAssetAccess routes). */

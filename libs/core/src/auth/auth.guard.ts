@@ -2,7 +2,7 @@ import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, I
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, Errors } from '../errors/error-codes';
-import { ApiNoAuth, ApiOptionalAuth, ApiProblem } from '../openapi/api-problems';
+import { ApiDefaultProblem, ApiNoAuth, ApiOptionalAuth } from '../openapi/api-problems';
 import { JwtService } from './jwt.service';
 import { Principal } from './principal';
 
@@ -14,7 +14,7 @@ const OPTIONAL_AUTH_ROUTE = 'auth:optional';
 export const Public = () => applyDecorators(SetMetadata(PUBLIC_ROUTE, true), ApiNoAuth());
 /** The route needs a token with the `admin` role. */
 export const AdminOnly = () =>
-  applyDecorators(SetMetadata(ADMIN_ROUTE, true), ApiProblem(403, 'The token lacks the "admin" role', [ErrorCode.Forbidden]));
+  applyDecorators(SetMetadata(ADMIN_ROUTE, true), ApiDefaultProblem(403, 'The token lacks the "admin" role', [ErrorCode.Forbidden]));
 /**
  * The route also serves anonymous callers (no Authorization header at all; the principal is then absent).
  * A header that is present but bad is still a 401. Used where an ACL may grant `*` (anyone).

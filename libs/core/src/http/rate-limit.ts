@@ -4,7 +4,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import type Redis from 'ioredis';
 import type { AppConfig } from '../config/app-config';
 import { ErrorCode } from '../errors/error-codes';
-import { ApiProblem } from '../openapi/api-problems';
+import { ApiDefaultProblem } from '../openapi/api-problems';
 
 export const UPLOAD_URL_THROTTLER = 'upload-url';
 
@@ -43,4 +43,4 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
 
 /** Applies the per-principal rate limit to a route. */
 export const RateLimited = () =>
-  applyDecorators(UseGuards(PrincipalThrottlerGuard), ApiProblem(429, 'Over the per-caller rate limit (or the asset-count quota)', [ErrorCode.RateLimited, ErrorCode.QuotaAssetsExceeded]));
+  applyDecorators(UseGuards(PrincipalThrottlerGuard), ApiDefaultProblem(429, 'Over the per-caller rate limit (or the asset-count quota)', [ErrorCode.RateLimited, ErrorCode.QuotaAssetsExceeded]));

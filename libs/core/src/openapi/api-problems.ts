@@ -12,20 +12,30 @@ export const BEARER_SCHEME = 'bearer';
  * OpenApiDocumentFactory); name here only what a route adds, e.g. `@ApiProblem(409, 'ObjectNotUploaded: no bytes yet')`.
  */
 export function ApiProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ApiExtraModels(ProblemDto),
-    ApiResponse({
-      status,
-      description,
-      content: {
-        'application/json': {
-          schema: codes.length
-            ? { allOf: [{ $ref: getSchemaPath(ProblemDto) }, { type: 'object', properties: { error: { type: 'string', enum: codes } } }] }
-            : { $ref: getSchemaPath(ProblemDto) },
-        },
-      },
-    }),
-  );
+  return applyDecorators(ApiExtraModels(ProblemDto), ApiResponse(problemResponse(status, description, codes)));
+}
+
+/**
+ * Like ApiProblem, for the generic answers of shared decorators (access, admin, rate limit): it never replaces
+ * what the route documents for the same status itself, whichever decorator runs first.
+ */
+export function ApiDefaultProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
+  const documented = ApiProblem(status, description, codes);
+  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? descriptor.value : target) as Record<string, unknown> | undefined;
+    if (existing?.[String(status)]) return descriptor as any;
+    return (documented as any)(target, key, descriptor);
+  };
+}
+
+function problemResponse(status: number, description: string, codes: ErrorCode[]) {
+  return {
+    status,
+    description,
+    schema: codes.length
+      ? { allOf: [{ $ref: getSchemaPath(ProblemDto) }, { type: 'object' as const, properties: { error: { type: 'string' as const, enum: codes } } }] }
+      : { $ref: getSchemaPath(ProblemDto) },
+  };
 }
 
 /** OpenAPI: the route needs no token (overrides the document-wide bearer requirement). */
