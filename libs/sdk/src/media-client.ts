@@ -30,6 +30,8 @@ export interface MediaClientOptions {
   requestTimeoutMs?: number;
   /** Bound on a byte transfer making no progress (default 60 s). */
   idleTimeoutMs?: number;
+  /** Aborts every request of this client (e.g. on Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface UploadOptions {
@@ -95,8 +97,15 @@ export class MediaClient {
         // A long-poll waits up to its `timeout` seconds before answering.
         extraTimeoutMs: (req) => Number(new URL(req.url).searchParams.get('timeout') ?? 0) * 1000,
         isRepeatable: (req) => req.method !== 'POST' || REPEATABLE_POST.test(new URL(req.url).pathname),
+        signal: options.signal,
       }),
     });
+  }
+
+  /** The caller's signal combined with the client-wide one. */
+  private signalFor(signal?: AbortSignal): AbortSignal | undefined {
+    const all = [signal, this.options.signal].filter((s): s is AbortSignal => !!s);
+    return all.length > 1 ? AbortSignal.any(all) : all[0];
   }
 
   /** Unwraps an openapi-fetch answer: the data, or a MediaApiError with the problem body. */
@@ -146,7 +155,7 @@ export class MediaClient {
       source = streamSource(input, opts.size, opts.filename ?? 'upload.bin');
     }
     const filename = opts.filename ?? source.filename;
-    const declared = opts.checksumSha256 ?? (source.reopenable ? await hashSource(source, opts.onProgress, opts.signal) : undefined);
+    const declared = opts.checksumSha256 ?? (source.reopenable ? await hashSource(source, opts.onProgress, this.signalFor(opts.signal)) : undefined);
     const grant = MediaClient.ok(
       await this.api.POST('/media/upload-url', {
         body: {
@@ -165,7 +174,7 @@ export class MediaClient {
       grant,
       source,
       onProgress: opts.onProgress,
-      signal: opts.signal,
+      signal: this.signalFor(opts.signal),
       retry: this.retry,
       idleTimeoutMs: this.idleTimeoutMs,
       api: { baseUrl: this.baseUrl, authorization: this.authorization },
@@ -205,7 +214,8 @@ export class MediaClient {
    * Downloads the asset's bytes to `dest` (a path: written to `<dest>.part`, verified against the asset's SHA-256,
    * then renamed; or a writable stream), streamed with progress. Retries on 5xx and network errors when `dest` is a path.
    */
-  async download(id: string, dest: string | Writable, opts: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {}): Promise<DownloadResult> {
+  async download(id: string, dest: string | Writable, options: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {}): Promise<DownloadResult> {
+    const opts = { ...options, signal: this.signalFor(options.signal) };
     const asset = await this.getAsset(id);
     for (let attempt = 0; ; attempt++) {
       const canRetry = typeof dest === 'string' && attempt < this.retry.retries;

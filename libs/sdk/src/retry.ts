@@ -63,9 +63,12 @@ export function retryingFetch(opts: {
   extraTimeoutMs?: (req: Request) => number;
   isRepeatable: (req: Request) => boolean;
   fetch?: typeof fetch;
+  /** Aborts every request (client-wide). */
+  signal?: AbortSignal;
 }): (req: Request) => Promise<Response> {
   const doFetch = opts.fetch ?? fetch;
-  return async (req: Request) => {
+  return async (original: Request) => {
+    const req = opts.signal ? new Request(original, { signal: AbortSignal.any([original.signal, opts.signal]) }) : original;
     const repeatable = opts.isRepeatable(req);
     for (let attempt = 0; ; attempt++) {
       const timeout = AbortSignal.timeout(opts.timeoutMs + (opts.extraTimeoutMs?.(req) ?? 0));
