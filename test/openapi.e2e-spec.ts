@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { REPO_ROOT, RunningApp, startApp } from './support/app-process';
 
 const COMMITTED_DOC = path.join(REPO_ROOT, 'openapi.json');
@@ -123,6 +124,25 @@ describe('OpenAPI document and SDK types', () => {
       const init = await fetch(`${app.baseUrl}/docs/swagger-ui-init.js`);
       expect(init.status).toBe(200);
       expect(await init.text()).toContain('media-storage');
+    });
+
+    it('Swagger UI renders every operation in a browser (under the service\'s security headers)', async () => {
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+        await page.goto(`${app.baseUrl}/docs`);
+        await page.waitForSelector('.opblock', { timeout: 20000 });
+        expect(await page.locator('.opblock').count()).toBe(operations(doc).length);
+        expect(await page.locator('.title').first().textContent()).toContain('media-storage');
+        expect(errors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
     });
   });
 });

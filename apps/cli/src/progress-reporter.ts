@@ -39,10 +39,17 @@ export class BarProgressReporter implements ProgressReporter {
   );
 
   start(name: string, total: number): ProgressTask {
-    const started = Date.now();
+    let started = Date.now();
+    let currentPhase = '';
     const bar: SingleBar = this.bars.create(Math.max(total, 1), 0, { name, phase: '', loadedH: formatBytes(0), totalH: formatBytes(total), speed: '-' });
     return {
       update: (loaded, phase = '') => {
+        if (phase !== currentPhase) {
+          // Speed and ETA per phase (hashing, uploading): restart the clock and the bar's ETA window.
+          currentPhase = phase;
+          started = Date.now();
+          bar.start(Math.max(total, 1), loaded, { name, phase, loadedH: formatBytes(loaded), totalH: formatBytes(total), speed: '-' });
+        }
         const secs = (Date.now() - started) / 1000;
         bar.update(loaded, { phase, loadedH: formatBytes(loaded), speed: secs > 0.2 ? `${formatBytes(loaded / secs)}/s` : '-' });
       },
