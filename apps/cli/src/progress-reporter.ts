@@ -23,16 +23,20 @@ export interface ProgressReporter {
   stop(): void;
 }
 
+const shortName = (name: string) => (name.length > 14 ? `${name.slice(0, 6)}…${name.slice(-7)}` : name.padEnd(14));
+const formatSeconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.ceil(s)}s`);
+
 /** Bars with speed and ETA (cli-progress) on a terminal; on stderr so stdout stays for results. */
 export class BarProgressReporter implements ProgressReporter {
   private readonly bars = new MultiBar(
     {
       stream: process.stderr,
-      format: ' {bar} {percentage}% | {loadedH}/{totalH} | {speed} | ETA {eta_formatted} | {phase} {name}',
+      // Fits 80 columns: name, phase, bar, percent, bytes so far, speed, time left.
+      format: ' {name} {phase} {bar} {percentage}% {loadedH} {speed} eta {etaH}',
+      barsize: 14,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
-      etaBuffer: 50,
       fps: 10,
     },
     Presets.shades_classic,
@@ -41,23 +45,27 @@ export class BarProgressReporter implements ProgressReporter {
   start(name: string, total: number): ProgressTask {
     let started = Date.now();
     let currentPhase = '';
-    const bar: SingleBar = this.bars.create(Math.max(total, 1), 0, { name, phase: '', loadedH: formatBytes(0), totalH: formatBytes(total), speed: '-' });
+    const max = Math.max(total, 1);
+    const payload = { name: shortName(name), phase: ''.padEnd(10), loadedH: formatBytes(0), totalH: formatBytes(total), speed: '-', etaH: '-' };
+    const bar: SingleBar = this.bars.create(max, 0, payload);
     return {
       update: (loaded, phase = '') => {
         if (phase !== currentPhase) {
-          // Speed and ETA per phase (hashing, uploading): restart the clock and the bar's ETA window.
+          // Speed and ETA per phase (hashing, uploading): restart the clock.
           currentPhase = phase;
           started = Date.now();
-          bar.start(Math.max(total, 1), loaded, { name, phase, loadedH: formatBytes(loaded), totalH: formatBytes(total), speed: '-' });
         }
         const secs = (Date.now() - started) / 1000;
-        bar.update(loaded, { phase, loadedH: formatBytes(loaded), speed: secs > 0.2 ? `${formatBytes(loaded / secs)}/s` : '-' });
+        const rate = secs > 0.05 ? loaded / secs : 0;
+        bar.update(Math.min(loaded, max), {
+          phase: phase.padEnd(10),
+          loadedH: formatBytes(loaded),
+          speed: rate ? `${formatBytes(rate)}/s` : '-',
+          etaH: rate ? formatSeconds(Math.max(0, total - loaded) / rate) : '-',
+        });
       },
-      done: (summary) => {
-        bar.update(Math.max(total, 1), { phase: summary, loadedH: formatBytes(total) });
-        bar.stop();
-      },
-      fail: () => bar.stop(),
+      done: (summary) => bar.update(max, { phase: summary.padEnd(10), loadedH: formatBytes(total), etaH: '0s' }),
+      fail: () => bar.update({ phase: 'failed'.padEnd(10) }),
     };
   }
 
