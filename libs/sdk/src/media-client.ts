@@ -177,7 +177,7 @@ export class MediaClient {
       signal: this.signalFor(opts.signal),
       retry: this.retry,
       idleTimeoutMs: this.idleTimeoutMs,
-      api: { baseUrl: this.baseUrl, authorization: this.authorization },
+      api: this.api,
     });
     if (declared && outcome.sha256 !== declared) {
       throw MediaApiError.sdk('ChecksumMismatch', `The bytes sent (sha256 ${outcome.sha256}) differ from the declared ${declared}; was the file changed during the upload?`);

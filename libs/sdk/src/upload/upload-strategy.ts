@@ -1,4 +1,5 @@
-import type { components } from '../generated/openapi';
+import type { Client } from 'openapi-fetch';
+import type { components, paths } from '../generated/openapi';
 import { MediaApiError } from '../media-api-error';
 import type { RetryOptions } from '../retry';
 import type { TransferProgress } from '../transfer';
@@ -14,8 +15,8 @@ export interface UploadContext {
   signal?: AbortSignal;
   retry: Required<RetryOptions>;
   idleTimeoutMs: number;
-  /** Calls into the API for strategies that need more than the grant (e.g. signing more parts). */
-  api: { baseUrl: string; authorization?: string };
+  /** The typed API client (retrying, authorised), for strategies that need more than the grant (e.g. signing more parts). */
+  api: Client<paths>;
 }
 
 /** What a strategy hands back: the SHA-256 of the bytes it sent, and the body for POST /media/{id}/complete. */
