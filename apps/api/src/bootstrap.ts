@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { installSecurityHeaders } from './security-headers';
+import { setupApiDocs } from './openapi/openapi-document';
 
 function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -61,6 +62,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
   installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
+  // GET /openapi.json and Swagger UI at /docs (public).
+  setupApiDocs(app);
 
   // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
   const localDrivers = localRegionDrivers(app.get(RegionRouter));

@@ -4,3 +4,4 @@ export type { AclView } from './acl.service';
 export { AclEntryDto, ReplaceAclDto } from './acl.dto';
 export { checkAclList, checkAclEntry, MAX_ACL_ENTRIES } from './acl-rules';
 export type { AclEntry } from './acl-rules';
+export { AclViewDto } from './acl-view.dto';

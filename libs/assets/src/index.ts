@@ -13,3 +13,4 @@ export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-e
 export { AssetLifecycleService } from './asset-lifecycle.service';
 export type { StoredObjectRef } from './asset-lifecycle.service';
 export { accessDay } from './object-access.tracker';
+export { AssetViewDto, AssetPageDto, DownloadLinkDto, StoredObjectViewDto, StoredObjectRegionDto } from './asset-view.dto';

@@ -18,3 +18,5 @@ export * from './core.module';
 export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
 export * from './clock/clock';
+export * from './openapi/problem.dto';
+export * from './openapi/api-problems';

@@ -1,11 +1,13 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { AppError, ErrorCode, Public, REDIS, withTimeout } from '@app/core';
+import { ApiProblem, AppError, ErrorCode, Public, REDIS, withTimeout } from '@app/core';
 import { MALWARE_SCANNER, MalwareScanner } from '@app/processing';
 import { RegionRouter, RegionStatus, ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { DrainService } from './drain.service';
+import { LivenessDto, RegionsReportDto } from './health.dto';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -25,6 +27,7 @@ export interface RegionsReport {
  * `ready` checks the database, Redis and that at least one storage region is healthy, each bounded by a
  * timeout, and fails while the process drains after SIGTERM; `regions` reports every storage region.
  */
+@ApiTags('health')
 @Controller('health')
 @Public()
 export class HealthController {
@@ -41,11 +44,12 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  live() {
+  live(): LivenessDto {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
   }
 
   @Get('ready')
+  @ApiProblem(503, 'Not ready: `message` names what is down; `details` holds every check', [ErrorCode.ServiceUnavailable])
   @HealthCheck()
   ready() {
     return this.health.check([
@@ -59,7 +63,8 @@ export class HealthController {
 
   /** Each region's state, latency and last error, from the periodic checks and live traffic (no probe runs here). */
   @Get('regions')
-  regions(@Res({ passthrough: true }) reply: FastifyReply): RegionsReport {
+  @ApiProblem(503, 'No storage region is up; `details` holds the report', [ErrorCode.StorageUnavailable])
+  regions(@Res({ passthrough: true }) reply: FastifyReply): RegionsReportDto {
     reply.header('cache-control', 'no-store');
     const regions = this.router.status();
     const up = regions.filter((r) => r.state !== 'down').length;

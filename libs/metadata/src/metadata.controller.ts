@@ -1,9 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
-import { AssetAccess, CurrentAssetAccess, OptionalAuth, RequireAssetAccess } from '@app/core';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiProblem, AssetAccess, CurrentAssetAccess, ErrorCode, OptionalAuth, RequireAssetAccess } from '@app/core';
 import { AssetMetadataView, SetMetadataValueDto } from './metadata.dto';
 import { MetadataService } from './metadata.service';
 
 /** Tags on one asset. Reading needs `read`; changing needs `write` (the owner holds it implicitly). */
+@ApiTags('metadata')
 @Controller('media/:id/metadata')
 export class MetadataController {
   constructor(private readonly metadata: MetadataService) {}
@@ -17,6 +19,8 @@ export class MetadataController {
 
   @Put(':key')
   @RequireAssetAccess('write')
+  @ApiProblem(403, 'No `write` on the asset, or the key is in a reserved namespace', [ErrorCode.Forbidden, ErrorCode.ReservedMetadataKey])
+  @ApiProblem(409, 'The asset already has the most keys allowed', [ErrorCode.MetadataLimitExceeded])
   async set(@CurrentAssetAccess() access: AssetAccess, @Param('key') key: string, @Body() body: SetMetadataValueDto): Promise<AssetMetadataView> {
     return { assetId: access.assetId, metadata: await this.metadata.setUserKey(access.assetId, key, body.value) };
   }
@@ -24,6 +28,8 @@ export class MetadataController {
   @Delete(':key')
   @HttpCode(204)
   @RequireAssetAccess('write')
+  @ApiProblem(403, 'No `write` on the asset, or the key is in a reserved namespace', [ErrorCode.Forbidden, ErrorCode.ReservedMetadataKey])
+  @ApiProblem(404, 'No such asset, or no such key', [ErrorCode.AssetNotFound, ErrorCode.MetadataKeyNotFound])
   async remove(@CurrentAssetAccess() access: AssetAccess, @Param('key') key: string): Promise<void> {
     await this.metadata.removeUserKey(access.assetId, key);
   }

@@ -7,7 +7,7 @@ export class SetMetadataValueDto {
   value: string;
 }
 
-export interface AssetMetadataView {
+export class AssetMetadataView {
   assetId: string;
   metadata: Record<string, string>;
 }

@@ -1,4 +1,7 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { AssetStatus } from '@app/assets';
+import type { ReconcileReport } from './reconciliation.service';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class DeadLettersQueryDto {
@@ -9,7 +12,7 @@ export class DeadLettersQueryDto {
   offset?: number;
 }
 
-export interface DeadLetterView {
+export class DeadLetterView {
   /** The Bull job id (`<assetId>:<declared checksum | "undeclared">`); POST .../:id/retry takes it. */
   id: string;
   queue: string;
@@ -23,4 +26,32 @@ export interface DeadLetterView {
   failedReason: string | null;
   failedAt: string | null;
   createdAt: string;
+}
+
+export class DeadLetterPageDto {
+  items: DeadLetterView[];
+  /** Dead letters in all. */
+  total: number;
+}
+
+/** A dead letter requeued (POST /admin/dead-letters/{id}/retry). */
+export class DeadLetterRetryDto {
+  id: string;
+  assetId: string;
+  @ApiProperty({ enum: AssetStatus, enumName: 'AssetStatus' })
+  status: AssetStatus;
+}
+
+/** What one reconciliation sweep did. */
+export class ReconcileReportDto implements ReconcileReport {
+  /** `pending` assets looked at (old enough, upload URL not long expired). */
+  pendingChecked: number;
+  /** … of which had their object in storage and were moved to processing. */
+  pendingStarted: number;
+  /** `processing` assets unchanged for RECONCILE_PROCESSING_AFTER_MS. */
+  processingChecked: number;
+  /** … whose job was lost (or stalled out) and was enqueued again. */
+  requeued: number;
+  /** … whose job had used all its attempts without the asset being marked: now `failed`. */
+  deadLettered: number;
 }

@@ -1,9 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import { AdminOnly, CurrentPrincipal, Principal } from '@app/core';
-import { CreatedWebhookView, CreateWebhookDto, DeliveryView, ListDeliveriesQueryDto, WebhookView } from './webhooks.dto';
+import { CreatedWebhookView, CreateWebhookDto, DeliveryListDto, DeliveryView, ListDeliveriesQueryDto, WebhookListDto, WebhookView } from './webhooks.dto';
 import { WebhooksService } from './webhooks.service';
 
 /** Operators only (JWT `roles` contains "admin"). */
+@ApiTags('admin')
 @Controller('admin/webhooks')
 @AdminOnly()
 export class WebhooksController {
@@ -17,7 +19,7 @@ export class WebhooksController {
   }
 
   @Get()
-  list(): Promise<{ items: WebhookView[] }> {
+  list(): Promise<WebhookListDto> {
     return this.webhooks.list();
   }
 
@@ -34,7 +36,7 @@ export class WebhooksController {
 
   /** Newest first, each with its attempts (time, HTTP status or error, duration). */
   @Get(':id/deliveries')
-  deliveries(@Param('id') id: string, @Query() q: ListDeliveriesQueryDto): Promise<{ items: DeliveryView[] }> {
+  deliveries(@Param('id') id: string, @Query() q: ListDeliveriesQueryDto): Promise<DeliveryListDto> {
     return this.webhooks.deliveries(id, q.limit);
   }
 

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, MaxLength, Min } from 'class-validator';
 import { ASSET_EVENT_TYPES } from '@app/assets';
@@ -24,7 +25,7 @@ export class ListDeliveriesQueryDto {
   limit?: number;
 }
 
-export interface WebhookView {
+export class WebhookView {
   id: string;
   url: string;
   events: string[];
@@ -34,15 +35,30 @@ export interface WebhookView {
 }
 
 /** Only the creation answer carries the secret. */
-export interface CreatedWebhookView extends WebhookView {
+export class CreatedWebhookView extends WebhookView {
+  /** HMAC-SHA256 signing secret of the deliveries; shown this once. */
   secret: string;
 }
 
-export interface DeliveryView {
+export class WebhookListDto {
+  items: WebhookView[];
+}
+
+/** One attempt of a delivery. */
+export class DeliveryAttemptDto {
+  attempt: number;
+  at: string;
+  responseStatus: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+export class DeliveryView {
   id: string;
   webhookId: string;
   eventId: string;
   eventType: string;
+  @ApiProperty({ enum: ['pending', 'delivered', 'failed'] })
   status: 'pending' | 'delivered' | 'failed';
   attempts: number;
   lastAttemptAt: string | null;
@@ -51,6 +67,12 @@ export interface DeliveryView {
   deliveredAt: string | null;
   replayOf: string | null;
   createdAt: string;
-  attemptLog: { attempt: number; at: string; responseStatus: number | null; error: string | null; durationMs: number }[];
+  attemptLog: DeliveryAttemptDto[];
+  /** The event as delivered (JSON). */
+  @ApiProperty({ type: 'object', additionalProperties: true })
   payload: unknown;
+}
+
+export class DeliveryListDto {
+  items: DeliveryView[];
 }

@@ -1,7 +1,9 @@
 import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { Errors } from '../errors/error-codes';
+import { ErrorCode, Errors } from '../errors/error-codes';
+import { ApiParam } from '@nestjs/swagger';
+import { ApiDefaultProblem } from '../openapi/api-problems';
 import { AssetIdPipe } from '../http/asset-id.pipe';
 import { Principal } from './principal';
 
@@ -61,7 +63,14 @@ export class AssetAccessGuard implements CanActivate {
 }
 
 /** The route acts on asset `:id` and needs `need` on it (enforced by the access policy through AssetAccessGuard). */
-export const RequireAssetAccess = (need: AssetRequirement) => applyDecorators(SetMetadata(ASSET_REQUIREMENT, need), UseGuards(AssetAccessGuard));
+export const RequireAssetAccess = (need: AssetRequirement) =>
+  applyDecorators(
+    SetMetadata(ASSET_REQUIREMENT, need),
+    UseGuards(AssetAccessGuard),
+    ApiParam({ name: 'id', description: 'Asset id', schema: { type: 'string', format: 'uuid' } }),
+    ApiDefaultProblem(404, 'No such asset, or the caller may not read it (existence is not revealed)', [ErrorCode.AssetNotFound]),
+    ...(need === 'read' ? [] : [ApiDefaultProblem(403, need === 'owner' ? 'Only the owner may do this' : `The caller may read the asset but lacks "${need}"`, [ErrorCode.Forbidden])]),
+  );
 
 /** The access the guard granted for this request (only on @RequireAssetAccess routes). */
 export const CurrentAssetAccess = createParamDecorator((_: unknown, ctx: ExecutionContext): AssetAccess => {

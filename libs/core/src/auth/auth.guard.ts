@@ -1,7 +1,8 @@
-import { CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { Errors } from '../errors/error-codes';
+import { ErrorCode, Errors } from '../errors/error-codes';
+import { ApiDefaultProblem, ApiNoAuth, ApiOptionalAuth } from '../openapi/api-problems';
 import { JwtService } from './jwt.service';
 import { Principal } from './principal';
 
@@ -10,14 +11,15 @@ const ADMIN_ROUTE = 'auth:admin';
 const OPTIONAL_AUTH_ROUTE = 'auth:optional';
 
 /** The route needs no token (signed storage URLs, health probes). */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+export const Public = () => applyDecorators(SetMetadata(PUBLIC_ROUTE, true), ApiNoAuth());
 /** The route needs a token with the `admin` role. */
-export const AdminOnly = () => SetMetadata(ADMIN_ROUTE, true);
+export const AdminOnly = () =>
+  applyDecorators(SetMetadata(ADMIN_ROUTE, true), ApiDefaultProblem(403, 'The token lacks the "admin" role', [ErrorCode.Forbidden]));
 /**
  * The route also serves anonymous callers (no Authorization header at all; the principal is then absent).
  * A header that is present but bad is still a 401. Used where an ACL may grant `*` (anyone).
  */
-export const OptionalAuth = () => SetMetadata(OPTIONAL_AUTH_ROUTE, true);
+export const OptionalAuth = () => applyDecorators(SetMetadata(OPTIONAL_AUTH_ROUTE, true), ApiOptionalAuth());
 
 /**
  * The principal of an `Authorization: Bearer <jwt>` header (401 AppError when missing or bad). For routes that

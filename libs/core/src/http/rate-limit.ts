@@ -3,6 +3,8 @@ import { ThrottlerException, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModu
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../config/app-config';
+import { ErrorCode } from '../errors/error-codes';
+import { ApiDefaultProblem } from '../openapi/api-problems';
 
 export const UPLOAD_URL_THROTTLER = 'upload-url';
 
@@ -40,4 +42,5 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
 }
 
 /** Applies the per-principal rate limit to a route. */
-export const RateLimited = () => applyDecorators(UseGuards(PrincipalThrottlerGuard));
+export const RateLimited = () =>
+  applyDecorators(UseGuards(PrincipalThrottlerGuard), ApiDefaultProblem(429, 'Over the per-caller rate limit (or the asset-count quota)', [ErrorCode.RateLimited, ErrorCode.QuotaAssetsExceeded]));

@@ -1,8 +1,11 @@
 import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import { AdminOnly, APP_CONFIG, AppConfig } from '@app/core';
-import { CacheStats, CacheStatsSnapshot } from './cache-stats';
+import { CacheStats } from './cache-stats';
+import { CacheStatsDto } from './cache-stats.dto';
 
 /** Operators: the hot-metadata cache's counters for this process (admin role). */
+@ApiTags('admin')
 @Controller('admin/cache')
 @AdminOnly()
 export class CacheStatsController {
@@ -12,7 +15,7 @@ export class CacheStatsController {
   ) {}
 
   @Get('stats')
-  get(): CacheStatsSnapshot & { ttlSeconds: number } {
+  get(): CacheStatsDto {
     return { ...this.stats.snapshot(), ttlSeconds: this.config.CACHE_TTL_SECONDS };
   }
 }

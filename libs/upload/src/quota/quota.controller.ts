@@ -1,32 +1,35 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import { AdminOnly, CurrentPrincipal, Errors, Principal } from '@app/core';
 import { SetQuotaDto } from './quota.dto';
-import { QuotaService, QuotaView } from './quota.service';
+import { QuotaService } from './quota.service';
+import { QuotaViewDto } from './quota-view.dto';
 
 const checkOwnerId = (ownerId: string) => {
   if (!/^[1-9]\d{0,18}$/.test(ownerId)) throw Errors.validation('Path parameter "ownerId" must be a user id (a positive integer)', { field: 'ownerId' });
   return ownerId;
 };
 
+@ApiTags('quota')
 @Controller()
 export class QuotaController {
   constructor(private readonly quotas: QuotaService) {}
 
   /** The caller's own limits and usage. */
   @Get('quota')
-  mine(@CurrentPrincipal() principal: Principal): Promise<QuotaView> {
+  mine(@CurrentPrincipal() principal: Principal): Promise<QuotaViewDto> {
     return this.quotas.view(principal.userId);
   }
 
   @Get('admin/quotas/:ownerId')
   @AdminOnly()
-  get(@Param('ownerId') ownerId: string): Promise<QuotaView> {
+  get(@Param('ownerId') ownerId: string): Promise<QuotaViewDto> {
     return this.quotas.view(checkOwnerId(ownerId));
   }
 
   @Put('admin/quotas/:ownerId')
   @AdminOnly()
-  set(@Param('ownerId') ownerId: string, @Body() body: SetQuotaDto): Promise<QuotaView> {
+  set(@Param('ownerId') ownerId: string, @Body() body: SetQuotaDto): Promise<QuotaViewDto> {
     return this.quotas.setOverride(checkOwnerId(ownerId), { maxBytes: body.maxBytes, maxAssets: body.maxAssets });
   }
 }

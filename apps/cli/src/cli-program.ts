@@ -1,0 +1,227 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Asset, MediaClient } from '@app/sdk';
+import { createProgressReporter, formatBytes, ProgressReporter } from './progress-reporter';
+
+/** Wrong invocation (exit code 2), found after commander's own parsing. */
+export class UsageError extends Error {}
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+  quiet?: boolean;
+}
+
+export interface CliContext {
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal;
+  out: (line: string) => void;
+}
+
+const positiveInt = (name: string, max: number) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
+  return Number(v);
+};
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const PERMISSIONS = ['read', 'write', 'delete'] as const;
+
+async function pool<T>(items: T[], width: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
+}
+
+function clientFrom(cmd: Command, signal: AbortSignal): MediaClient {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const baseUrl = g.url ?? process.env.MEDIA_URL ?? 'http://localhost:3000';
+  const token = g.token ?? process.env.MEDIA_TOKEN;
+  if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new UsageError(`--url must be an http(s) URL, got "${baseUrl}"`);
+  if (!token) throw new UsageError('No token: pass --token <jwt> or set MEDIA_TOKEN');
+  return new MediaClient({ baseUrl, token, signal });
+}
+
+const reporterFrom = (cmd: Command): ProgressReporter => createProgressReporter(!!cmd.optsWithGlobals<GlobalOptions>().quiet);
+
+function row(a: Asset): string {
+  return [a.assetId, a.status.padEnd(11), formatBytes(a.sizeBytes).padStart(10), a.mimeType.padEnd(24), a.createdAt, a.filename].join('  ');
+}
+
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+/** The `media` command line. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('media')
+    .description('Command-line client of the media storage service')
+    .version(packageVersion())
+    .addOption(new Option('--url <url>', 'service base URL').env('MEDIA_URL'))
+    .addOption(new Option('--token <jwt>', 'bearer token').env('MEDIA_TOKEN'))
+    .option('-q, --quiet', 'no progress output')
+    .exitOverride();
+
+  program
+    .command('upload')
+    .description('upload files (in parallel); prints "<id>\\t<file>" for each')
+    .argument('<files...>', 'files to upload')
+    .option('-c, --concurrency <n>', 'uploads at once', positiveInt('--concurrency', 64), 4)
+    .option('-t, --type <mime>', 'declared media type for every file (default: from the extension)')
+    .option('-m, --meta <key=value>', 'metadata tag (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-w, --wait', 'wait until each asset is ready (or failed)')
+    .option('--wait-timeout <seconds>', 'how long --wait waits per file', positiveInt('--wait-timeout', 86400), 300)
+    .option('--json', 'print the results as JSON')
+    .action(async (files: string[], opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      const metadata: Record<string, string> = {};
+      for (const m of (opts.meta as string[] | undefined) ?? []) {
+        const i = m.indexOf('=');
+        if (i < 1) throw new UsageError(`--meta must be key=value, got "${m}"`);
+        metadata[m.slice(0, i)] = m.slice(i + 1);
+      }
+      const reporter = reporterFrom(cmd);
+      const results: { file: string; assetId?: string; status?: string; sha256?: string; error?: string }[] = files.map((file) => ({ file }));
+      try {
+        await pool(files, opts.concurrency as number, async (file, i) => {
+          const name = path.basename(file);
+          let task: ReturnType<ProgressReporter['start']> | undefined;
+          try {
+            const up = await client.uploadFile(file, {
+              contentType: opts.type as string | undefined,
+              metadata: Object.keys(metadata).length ? metadata : undefined,
+              signal: ctx.signal,
+              onProgress: (p) => {
+                task ??= reporter.start(name, p.total ?? 0);
+                task.update(p.loaded, p.phase === 'hash' ? 'hashing' : 'uploading');
+              },
+            });
+            task ??= reporter.start(name, up.sizeBytes);
+            let status: string = up.status;
+            if (opts.wait) {
+              task.update(up.sizeBytes, 'processing');
+              status = (await client.waitForReady(up.assetId, { timeout: (opts.waitTimeout as number) * 1000, signal: ctx.signal })).status;
+            }
+            task.done(status);
+            results[i] = { file, assetId: up.assetId, status, sha256: up.sha256 };
+            if (!opts.json) ctx.out(`${up.assetId}\t${file}`);
+          } catch (e) {
+            task?.fail();
+            if (ctx.signal.aborted) throw e;
+            results[i] = { file, error: e instanceof Error ? e.message : String(e) };
+          }
+        });
+      } finally {
+        reporter.stop();
+      }
+      if (opts.json) ctx.out(JSON.stringify(results, null, 2));
+      const failed = results.filter((r) => r.error);
+      if (failed.length) {
+        for (const f of failed) process.stderr.write(`media: ${f.file}: ${f.error}\n`);
+        throw new FailuresReported(`${failed.length} of ${files.length} uploads failed`);
+      }
+    });
+
+  program
+    .command('ls')
+    .description('list assets you can read, newest first')
+    .option('-s, --status <status>', 'pending, processing, ready, failed, quarantined (repeatable or comma-separated)', collect)
+    .option('--mime <prefix>', 'media type or prefix, e.g. image/')
+    .option('--tag <key:value>', 'metadata tag, all must match (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--owner <userId>', 'only assets of this owner')
+    .option('-n, --limit <n>', 'at most this many', positiveInt('--limit', 1000), 50)
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .option('--json', 'print the page as JSON ({ items, nextCursor })')
+    .action(async (opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      const page = await client.listAssets({
+        status: opts.status,
+        mimeType: opts.mime,
+        tag: opts.tag,
+        owner: opts.owner,
+        limit: opts.limit,
+        cursor: opts.cursor,
+      });
+      if (opts.json) return ctx.out(JSON.stringify(page, null, 2));
+      for (const a of page.items) ctx.out(row(a));
+      if (page.nextCursor) process.stderr.write(`more: media ls --cursor ${page.nextCursor}\n`);
+    });
+
+  program
+    .command('get')
+    .description('show one asset (JSON)')
+    .argument('<id>', 'asset id')
+    .action(async (id: string, _opts, cmd: Command) => {
+      ctx.out(JSON.stringify(await clientFrom(cmd, ctx.signal).getAsset(id), null, 2));
+    });
+
+  program
+    .command('download')
+    .description("download an asset's bytes (verified against its SHA-256); prints the path")
+    .argument('<id>', 'asset id')
+    .option('-o, --output <file>', 'where to write (default: the asset file name, here); "-" for stdout')
+    .action(async (id: string, opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      const toStdout = opts.output === '-';
+      const asset = await client.getAsset(id);
+      const dest = toStdout ? process.stdout : path.resolve(opts.output ?? (path.basename(asset.filename) || id));
+      const reporter = reporterFrom(cmd);
+      const task = reporter.start(asset.filename, asset.sizeBytes);
+      try {
+        await client.download(id, dest, { signal: ctx.signal, onProgress: (p) => task.update(p.loaded, 'downloading') });
+        task.done('done');
+      } catch (e) {
+        task.fail();
+        throw e;
+      } finally {
+        reporter.stop();
+      }
+      if (!toStdout) ctx.out(dest as string);
+    });
+
+  program
+    .command('rm')
+    .description('delete assets')
+    .argument('<ids...>', 'asset ids')
+    .action(async (ids: string[], _opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      let failed = 0;
+      for (const id of ids) {
+        try {
+          await client.deleteAsset(id);
+          ctx.out(`deleted ${id}`);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          failed++;
+          process.stderr.write(`media: ${id}: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      }
+      if (failed) throw new FailuresReported(`${failed} of ${ids.length} deletions failed`);
+    });
+
+  program
+    .command('share')
+    .description('grant a permission on an asset: principal user:<id>, group:<name> or "*"; permission read, write or delete')
+    .argument('<id>', 'asset id')
+    .argument('<principal>', 'user:<id>, group:<name> or *')
+    .argument('<permission>', 'read, write or delete')
+    .action(async (id: string, principal: string, permission: string, _opts, cmd: Command) => {
+      if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new UsageError(`permission must be one of ${PERMISSIONS.join(', ')}, got "${permission}"`);
+      const acl = await clientFrom(cmd, ctx.signal).share(id, principal, permission as (typeof PERMISSIONS)[number]);
+      for (const e of acl.entries) ctx.out(`${e.principal}\t${e.permission}`);
+    });
+
+  return program;
+}
+
+/** Failures already reported line by line on stderr: exit 1 without another message. */
+export class FailuresReported extends Error {}

@@ -1,0 +1,108 @@
+import { MultiBar, Presets, SingleBar } from 'cli-progress';
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** One transfer's progress display. */
+export interface ProgressTask {
+  update(loaded: number, phase?: string): void;
+  done(summary: string): void;
+  fail(): void;
+}
+
+export interface ProgressReporter {
+  start(name: string, total: number): ProgressTask;
+  stop(): void;
+}
+
+const shortName = (name: string) => (name.length > 14 ? `${name.slice(0, 6)}…${name.slice(-7)}` : name.padEnd(14));
+const formatSeconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.ceil(s)}s`);
+
+/** Bars with speed and ETA (cli-progress) on a terminal; on stderr so stdout stays for results. */
+export class BarProgressReporter implements ProgressReporter {
+  private readonly bars = new MultiBar(
+    {
+      stream: process.stderr,
+      // Fits 80 columns: name, phase, bar, percent, bytes so far, speed, time left.
+      format: ' {name} {phase} {bar} {percentage}% {loadedH} {speed} eta {etaH}',
+      barsize: 14,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      fps: 10,
+    },
+    Presets.shades_classic,
+  );
+
+  start(name: string, total: number): ProgressTask {
+    let started = Date.now();
+    let currentPhase = '';
+    const max = Math.max(total, 1);
+    const payload = { name: shortName(name), phase: ''.padEnd(10), loadedH: formatBytes(0), totalH: formatBytes(total), speed: '-', etaH: '-' };
+    const bar: SingleBar = this.bars.create(max, 0, payload);
+    return {
+      update: (loaded, phase = '') => {
+        if (phase !== currentPhase) {
+          // Speed and ETA per phase (hashing, uploading): restart the clock.
+          currentPhase = phase;
+          started = Date.now();
+        }
+        const secs = (Date.now() - started) / 1000;
+        const rate = secs > 0.05 ? loaded / secs : 0;
+        bar.update(Math.min(loaded, max), {
+          phase: phase.padEnd(10),
+          loadedH: formatBytes(loaded),
+          speed: rate ? `${formatBytes(rate)}/s` : '-',
+          etaH: rate ? formatSeconds(Math.max(0, total - loaded) / rate) : '-',
+        });
+      },
+      done: (summary) => bar.update(max, { phase: summary.padEnd(10), loadedH: formatBytes(total), etaH: '0s' }),
+      fail: () => bar.update({ phase: 'failed'.padEnd(10) }),
+    };
+  }
+
+  stop(): void {
+    this.bars.stop();
+  }
+}
+
+/** Plain lines when stderr is not a terminal (logs, CI): start, each quarter, end. */
+export class LineProgressReporter implements ProgressReporter {
+  start(name: string, total: number): ProgressTask {
+    const started = Date.now();
+    let lastQuarter = -1;
+    let lastPhase = '';
+    process.stderr.write(`${name}: ${formatBytes(total)}\n`);
+    return {
+      update: (loaded, phase = '') => {
+        if (phase !== lastPhase) {
+          lastPhase = phase;
+          lastQuarter = -1;
+        }
+        const quarter = total > 0 ? Math.floor((loaded / total) * 4) : 4;
+        if (quarter > lastQuarter && quarter > 0 && quarter < 4) {
+          lastQuarter = quarter;
+          process.stderr.write(`${name}: ${phase ? `${phase} ` : ''}${quarter * 25}%\n`);
+        }
+      },
+      done: (summary) => {
+        const secs = (Date.now() - started) / 1000;
+        process.stderr.write(`${name}: ${summary} (${formatBytes(total)} in ${secs.toFixed(1)} s, ${formatBytes(total / Math.max(secs, 0.001))}/s)\n`);
+      },
+      fail: () => undefined,
+    };
+  }
+
+  stop(): void {}
+}
+
+export const createProgressReporter = (quiet: boolean): ProgressReporter =>
+  quiet ? { start: () => ({ update: () => undefined, done: () => undefined, fail: () => undefined }), stop: () => undefined } : process.stderr.isTTY ? new BarProgressReporter() : new LineProgressReporter();

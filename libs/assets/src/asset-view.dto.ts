@@ -1,0 +1,69 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { AssetPage, AssetView, DownloadLink, StoredObjectView } from './assets.service';
+import { AssetStatus } from './media-asset.entity';
+
+/** An asset as clients see it (GET /media/{id}, list items). */
+export class AssetViewDto implements AssetView {
+  /** Asset id (UUID). */
+  assetId: string;
+  /** The owner's user id (decimal string). */
+  ownerId: string;
+  /** The file name given at upload (Content-Disposition on download). */
+  filename: string;
+  /** `pending` → `processing` → `ready`, or `failed`, `quarantined`. */
+  @ApiProperty({ enum: AssetStatus, enumName: 'AssetStatus' })
+  status: AssetStatus;
+  /** The declared media type. */
+  mimeType: string;
+  /** The type sniffed from the bytes by processing; null until processed. */
+  detectedMimeType: string | null;
+  sizeBytes: number;
+  /** Lower-case hex SHA-256, verified by processing; null until ready. */
+  checksumSha256: string | null;
+  /** Why processing failed or quarantined the asset. */
+  failureReason: string | null;
+  /** User tags and extracted facts (`exif:`, `media:`, `scan:`). */
+  metadata: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  readyAt: string | null;
+  /** While pending: when the upload URL expires. */
+  uploadExpiresAt: string | null;
+  /** Storage class of the stored bytes once ready (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering); null before. */
+  storageClass: string | null;
+}
+
+export class AssetPageDto implements AssetPage {
+  items: AssetViewDto[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A short-lived signed URL (the body of `?redirect=false`, and where the 302 points). */
+export class DownloadLinkDto implements DownloadLink {
+  url: string;
+  expiresAt: string;
+}
+
+export class StoredObjectRegionDto {
+  bucket: string;
+  objectKey: string;
+}
+
+/** A stored object (operators). */
+export class StoredObjectViewDto implements StoredObjectView {
+  sha256: string;
+  sizeBytes: number;
+  refCount: number;
+  storageClass: string;
+  regions: StoredObjectRegionDto[];
+  createdAt: string;
+  updatedAt: string;
+  lastVerifiedAt: string | null;
+  lastAccessedAt: string | null;
+  /** `ok`, `missing` (reconcile found no region holding it) or `corrupt` (integrity scan). */
+  integrity: string;
+  /** Why the integrity changed (what the scan found, or where the object was restored from). */
+  integrityNote: string | null;
+  integrityChangedAt: string | null;
+}

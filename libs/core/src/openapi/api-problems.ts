@@ -1,0 +1,52 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtraModels, ApiResponse, DECORATORS, getSchemaPath } from '@nestjs/swagger';
+import { ErrorCode } from '../errors/error-codes';
+import { ProblemDto } from './problem.dto';
+
+/** The name of the bearer-JWT security scheme in the OpenAPI document. */
+export const BEARER_SCHEME = 'bearer';
+
+/**
+ * Documents error answers of a route (or of every route of a controller): each is the problem body, with the
+ * catalogue codes it can carry. Routes get 400/401/500/503 and the access errors automatically (see
+ * OpenApiDocumentFactory); name here only what a route adds, e.g. `@ApiProblem(409, 'ObjectNotUploaded: no bytes yet')`.
+ */
+export function ApiProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiExtraModels(ProblemDto), ApiResponse(problemResponse(status, description, codes)));
+}
+
+/**
+ * Like ApiProblem, for the generic answers of shared decorators (access, admin, rate limit): it never replaces
+ * what the route documents for the same status itself, whichever decorator runs first.
+ */
+export function ApiDefaultProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
+  const documented = ApiProblem(status, description, codes);
+  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? descriptor.value : target) as Record<string, unknown> | undefined;
+    if (existing?.[String(status)]) return descriptor as any;
+    return (documented as any)(target, key, descriptor);
+  };
+}
+
+function problemResponse(status: number, description: string, codes: ErrorCode[]) {
+  return {
+    status,
+    description,
+    schema: codes.length
+      ? { allOf: [{ $ref: getSchemaPath(ProblemDto) }, { type: 'object' as const, properties: { error: { type: 'string' as const, enum: codes } } }] }
+      : { $ref: getSchemaPath(ProblemDto) },
+  };
+}
+
+/** OpenAPI: the route needs no token (overrides the document-wide bearer requirement). */
+export const ApiNoAuth = (): MethodDecorator & ClassDecorator => setSecurity([]);
+
+/** OpenAPI: the route serves anonymous callers too (a token is optional). */
+export const ApiOptionalAuth = (): MethodDecorator & ClassDecorator => setSecurity([{ [BEARER_SCHEME]: [] }, {}]);
+
+function setSecurity(requirements: Record<string, string[]>[]): MethodDecorator & ClassDecorator {
+  return (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    Reflect.defineMetadata(DECORATORS.API_SECURITY, requirements, descriptor ? descriptor.value : target);
+    return descriptor as any;
+  };
+}

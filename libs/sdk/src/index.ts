@@ -1,0 +1,13 @@
+/**
+ * @app/sdk: the TypeScript client of the media storage service. Standalone: it depends only on openapi-fetch and
+ * Node's built-ins (no Nest, no other lib), so it can be copied or published on its own.
+ */
+export { MediaClient, UPLOAD_STRATEGIES } from './media-client';
+export type { Asset, AssetPage, AclView, AclEntry, ListQuery, MediaClientOptions, UploadOptions, UploadResult, DownloadResult } from './media-client';
+export { MediaApiError } from './media-api-error';
+export type { Problem, SdkErrorCode } from './media-api-error';
+export type { RetryOptions } from './retry';
+export type { TransferProgress } from './transfer';
+export type { UploadStrategy, UploadContext, UploadOutcome, UploadGrant } from './upload/upload-strategy';
+export { guessContentType } from './upload/upload-source';
+export type { paths, components, operations } from './generated/openapi';

@@ -1,0 +1,259 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import createClient, { Client } from 'openapi-fetch';
+import type { components, paths } from './generated/openapi';
+import { MediaApiError } from './media-api-error';
+import { backoffDelay, DEFAULT_RETRY, isNetworkError, networkReason, retryingFetch, RetryOptions, RETRYABLE_STATUS, sleep } from './retry';
+import { MeteredStream, parseJson, readText, request, TransferProgress } from './transfer';
+import { SinglePutStrategy } from './upload/single-put.strategy';
+import { fileSource, guessContentType, hashSource, streamSource, UploadSource } from './upload/upload-source';
+import { chooseStrategy, UploadGrant, UploadStrategy } from './upload/upload-strategy';
+
+export type Asset = components['schemas']['AssetViewDto'];
+export type AssetPage = components['schemas']['AssetPageDto'];
+export type AclView = components['schemas']['AclViewDto'];
+export type AclEntry = components['schemas']['AclEntryDto'];
+export type ListQuery = NonNullable<paths['/media']['get']['parameters']['query']>;
+
+/** How uploads are performed, by the shape of the service's grant. Multipart slots in here. */
+export const UPLOAD_STRATEGIES: UploadStrategy[] = [new SinglePutStrategy()];
+
+export interface MediaClientOptions {
+  /** The service, e.g. http://localhost:3000 */
+  baseUrl: string;
+  /** Bearer JWT (omit for anonymous access to public assets). */
+  token?: string;
+  retry?: RetryOptions;
+  /** Bound on each API request (default 30 s; long-polls get their wait on top). */
+  requestTimeoutMs?: number;
+  /** Bound on a byte transfer making no progress (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Aborts every request of this client (e.g. on Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export interface UploadOptions {
+  /** Declared media type; default: from the file name's extension. */
+  contentType?: string;
+  /** Name stored with the asset; default: the file's base name. */
+  filename?: string;
+  /** User metadata tags `{ key: value }`. */
+  metadata?: Record<string, string>;
+  /** Grants given with the upload. */
+  acl?: AclEntry[];
+  /** Size in bytes: required for a stream source. */
+  size?: number;
+  /** SHA-256 (hex) of a stream source, when known: declared, so storage refuses other bytes. */
+  checksumSha256?: string;
+  onProgress?: (p: TransferProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  assetId: string;
+  sizeBytes: number;
+  /** SHA-256 of the bytes sent (hex). */
+  sha256: string;
+  /** Status after complete (usually `processing`). */
+  status: Asset['status'];
+  /** Which strategy moved the bytes. */
+  strategy: string;
+}
+
+export interface DownloadResult {
+  bytes: number;
+  sha256: string;
+}
+
+/** Repeatable requests (retried on 5xx and network errors); POST upload-url is retried only when nothing was done (503, refused). */
+const REPEATABLE_POST = /\/media\/[^/]+\/(complete|acl)$/;
+
+/**
+ * Client of the media storage service: the generated, typed API (`api`, openapi-fetch) plus what a generator
+ * cannot know: streamed, hashed uploads through signed URLs, waiting for processing, downloads, retries.
+ * Every failure is a MediaApiError carrying the problem body.
+ */
+export class MediaClient {
+  /** The typed client for every route (paths and bodies from openapi.json). */
+  readonly api: Client<paths>;
+  readonly baseUrl: string;
+  private readonly retry: Required<RetryOptions>;
+  private readonly idleTimeoutMs: number;
+  private readonly authorization?: string;
+
+  constructor(private readonly options: MediaClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.authorization = options.token ? `Bearer ${options.token}` : undefined;
+    this.api = createClient<paths>({
+      baseUrl: this.baseUrl,
+      headers: this.authorization ? { authorization: this.authorization } : {},
+      fetch: retryingFetch({
+        retry: this.retry,
+        timeoutMs: options.requestTimeoutMs ?? 30_000,
+        // A long-poll waits up to its `timeout` seconds before answering.
+        extraTimeoutMs: (req) => Number(new URL(req.url).searchParams.get('timeout') ?? 0) * 1000,
+        isRepeatable: (req) => req.method !== 'POST' || REPEATABLE_POST.test(new URL(req.url).pathname),
+        signal: options.signal,
+      }),
+    });
+  }
+
+  /** The caller's signal combined with the client-wide one. */
+  private signalFor(signal?: AbortSignal): AbortSignal | undefined {
+    const all = [signal, this.options.signal].filter((s): s is AbortSignal => !!s);
+    return all.length > 1 ? AbortSignal.any(all) : all[0];
+  }
+
+  /** Unwraps an openapi-fetch answer: the data, or a MediaApiError with the problem body. */
+  private static ok<T>(r: { data?: T; error?: unknown; response: Response }): T {
+    if (r.error !== undefined || !r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
+    return r.data as T;
+  }
+
+  async getAsset(id: string): Promise<Asset> {
+    return MediaClient.ok(await this.api.GET('/media/{id}', { params: { path: { id } } }));
+  }
+
+  async listAssets(query: ListQuery = {}): Promise<AssetPage> {
+    return MediaClient.ok(await this.api.GET('/media', { params: { query } }));
+  }
+
+  async deleteAsset(id: string): Promise<void> {
+    const r = await this.api.DELETE('/media/{id}', { params: { path: { id } } });
+    if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
+  }
+
+  /** Grants `permission` on the asset to `principal` (`user:<id>`, `group:<id>`, `*`); answers the whole list. */
+  async share(id: string, principal: string, permission: AclEntry['permission']): Promise<AclView> {
+    return MediaClient.ok(await this.api.POST('/media/{id}/acl', { params: { path: { id } }, body: { principal, permission } }));
+  }
+
+  async getAcl(id: string): Promise<AclView> {
+    return MediaClient.ok(await this.api.GET('/media/{id}/acl', { params: { path: { id } } }));
+  }
+
+  async revoke(id: string, principal: string, permission: AclEntry['permission']): Promise<void> {
+    const r = await this.api.DELETE('/media/{id}/acl/{principal}/{permission}', { params: { path: { id, principal, permission } } });
+    if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
+  }
+
+  /**
+   * Uploads a file (path) or a stream: SHA-256 computed while streaming (a file is hashed first, so the checksum
+   * is declared and storage refuses any other bytes), an upload URL asked for, the bytes PUT to it (streamed, with
+   * progress), then complete. Does not wait for processing: see waitForReady.
+   */
+  async uploadFile(input: string | Readable, opts: UploadOptions = {}): Promise<UploadResult> {
+    let source: UploadSource;
+    if (typeof input === 'string') {
+      source = await fileSource(input);
+    } else {
+      if (opts.size === undefined) throw new TypeError('uploadFile(stream): options.size (bytes) is required');
+      source = streamSource(input, opts.size, opts.filename ?? 'upload.bin');
+    }
+    const filename = opts.filename ?? source.filename;
+    const declared = opts.checksumSha256 ?? (source.reopenable ? await hashSource(source, opts.onProgress, this.signalFor(opts.signal)) : undefined);
+    const grant = MediaClient.ok(
+      await this.api.POST('/media/upload-url', {
+        body: {
+          filename,
+          mimeType: opts.contentType ?? guessContentType(filename),
+          sizeBytes: source.size,
+          ...(declared ? { checksumSha256: declared } : {}),
+          ...(opts.metadata ? { metadata: opts.metadata } : {}),
+          ...(opts.acl ? { acl: opts.acl } : {}),
+        },
+        signal: opts.signal,
+      }),
+    ) as UploadGrant;
+    const strategy = chooseStrategy(UPLOAD_STRATEGIES, grant);
+    const outcome = await strategy.upload({
+      grant,
+      source,
+      onProgress: opts.onProgress,
+      signal: this.signalFor(opts.signal),
+      retry: this.retry,
+      idleTimeoutMs: this.idleTimeoutMs,
+      api: this.api,
+    });
+    if (declared && outcome.sha256 !== declared) {
+      throw MediaApiError.sdk('ChecksumMismatch', `The bytes sent (sha256 ${outcome.sha256}) differ from the declared ${declared}; was the file changed during the upload?`);
+    }
+    const done = MediaClient.ok(
+      await this.api.POST('/media/{id}/complete', { params: { path: { id: grant.assetId } }, body: outcome.completeBody as never, signal: opts.signal }),
+    );
+    return { assetId: grant.assetId, sizeBytes: source.size, sha256: outcome.sha256, status: done.status, strategy: strategy.kind };
+  }
+
+  /**
+   * Resolves with the asset once it is `ready`, long-polling the service (`?waitFor=ready&timeout=`); rejects
+   * with `AssetFailed` when processing failed or quarantined it, `Timeout` after `timeout` ms (default 5 min).
+   */
+  async waitForReady(id: string, opts: { timeout?: number; signal?: AbortSignal } = {}): Promise<Asset> {
+    const deadline = Date.now() + (opts.timeout ?? 300_000);
+    for (;;) {
+      const left = deadline - Date.now();
+      const wait = Math.max(0, Math.min(30, Math.ceil(left / 1000)));
+      const asset = MediaClient.ok(
+        await this.api.GET('/media/{id}', { params: { path: { id }, query: { waitFor: 'ready', timeout: wait } }, signal: opts.signal }),
+      );
+      if (asset.status === 'ready') return asset;
+      if (asset.status === 'failed' || asset.status === 'quarantined' || asset.status === 'deleted') {
+        throw MediaApiError.sdk('AssetFailed', `Asset ${id} is ${asset.status}${asset.failureReason ? `: ${asset.failureReason}` : ''}`, { details: asset });
+      }
+      if (Date.now() >= deadline) {
+        throw MediaApiError.sdk('Timeout', `Asset ${id} is still ${asset.status} after ${Math.round((opts.timeout ?? 300_000) / 1000)} s`, { details: asset });
+      }
+    }
+  }
+
+  /**
+   * Downloads the asset's bytes to `dest` (a path: written to `<dest>.part`, verified against the asset's SHA-256,
+   * then renamed; or a writable stream), streamed with progress. Retries on 5xx and network errors when `dest` is a path.
+   */
+  async download(id: string, dest: string | Writable, options: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {}): Promise<DownloadResult> {
+    const opts = { ...options, signal: this.signalFor(options.signal) };
+    const asset = await this.getAsset(id);
+    for (let attempt = 0; ; attempt++) {
+      const canRetry = typeof dest === 'string' && attempt < this.retry.retries;
+      const link = MediaClient.ok(
+        await this.api.GET('/media/{id}/download', { params: { path: { id }, query: { redirect: 'false' } }, signal: opts.signal }),
+      );
+      const part = typeof dest === 'string' ? `${dest}.part` : null;
+      try {
+        const res = await request(link.url, { method: 'GET', signal: opts.signal, idleTimeoutMs: this.idleTimeoutMs });
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          const text = await readText(res);
+          if (canRetry && RETRYABLE_STATUS.has(status)) {
+            await sleep(backoffDelay(attempt, this.retry), opts.signal);
+            continue;
+          }
+          throw MediaApiError.fromResponse(status, parseJson(text), `Download failed with HTTP ${status}`);
+        }
+        const lengthHeader = res.headers['content-length'];
+        const total = lengthHeader ? Number(lengthHeader) : asset.sizeBytes;
+        const meter = new MeteredStream((loaded) => opts.onProgress?.({ phase: 'download', loaded, total }));
+        await pipeline(res, meter, part ? createWriteStream(part) : (dest as Writable), { signal: opts.signal });
+        const sha256 = meter.digest();
+        if (asset.checksumSha256 && sha256 !== asset.checksumSha256) {
+          throw MediaApiError.sdk('ChecksumMismatch', `Downloaded bytes have sha256 ${sha256}, the asset ${asset.checksumSha256}`);
+        }
+        if (part) await rename(part, dest as string);
+        return { bytes: meter.loaded, sha256 };
+      } catch (e) {
+        if (part) await rm(part, { force: true });
+        if (e instanceof MediaApiError) throw e;
+        if (canRetry && isNetworkError(e)) {
+          await sleep(backoffDelay(attempt, this.retry), opts.signal);
+          continue;
+        }
+        if (isNetworkError(e)) throw MediaApiError.sdk('NetworkError', `Download failed: ${networkReason(e)}`, { cause: e });
+        throw e;
+      }
+    }
+  }
+}

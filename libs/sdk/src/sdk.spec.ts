@@ -1,0 +1,79 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MediaApiError } from './media-api-error';
+import { backoffDelay, DEFAULT_RETRY, isNetworkError } from './retry';
+import { MeteredStream } from './transfer';
+import { chooseStrategy } from './upload/upload-strategy';
+import { UPLOAD_STRATEGIES } from './media-client';
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path.join(dir, e.name)] : [],
+  );
+}
+
+describe('@app/sdk', () => {
+  it('stands alone: imports only Node built-ins, openapi-fetch and its own files', () => {
+    const foreign = sources(__dirname).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/(?:from|require\()\s*'([^']+)'/g)]
+        .map((m) => m[1])
+        .filter((spec) => !spec.startsWith('node:') && !spec.startsWith('.') && spec !== 'openapi-fetch')
+        .map((spec) => `${path.relative(__dirname, file)}: ${spec}`),
+    );
+    expect(foreign).toEqual([]);
+  });
+
+  it('backs off exponentially with jitter, capped, and honours Retry-After up to the cap', () => {
+    const opts = { ...DEFAULT_RETRY, minDelayMs: 100, maxDelayMs: 1000 };
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const exp = Math.min(1000, 100 * 2 ** attempt);
+      const d = backoffDelay(attempt, opts);
+      expect(d).toBeGreaterThanOrEqual(exp / 2);
+      expect(d).toBeLessThanOrEqual(exp);
+    }
+    expect(backoffDelay(0, opts, 0)).toBe(0);
+    expect(backoffDelay(0, opts, 120)).toBe(1000);
+  });
+
+  it('tells network failures from answers', () => {
+    expect(isNetworkError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).toBe(true);
+    expect(isNetworkError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isNetworkError(new MediaApiError({ statusCode: 404, error: 'AssetNotFound', message: 'x' }))).toBe(false);
+    expect(isNetworkError(new Error('boom'))).toBe(false);
+  });
+
+  it('meters and hashes a stream, and refuses one that is shorter or longer than declared', async () => {
+    const seen: number[] = [];
+    const meter = new MeteredStream((n) => seen.push(n), 6);
+    const sink: Buffer[] = [];
+    await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def')]), meter, async function* (src) {
+      for await (const c of src) sink.push(c);
+    });
+    expect(meter.digest()).toBe('bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721');
+    expect(seen).toEqual([3, 6]);
+    for (const [chunks, what] of [[['abc'], 'fewer'], [['abcdefg'], 'more']] as const) {
+      const m = new MeteredStream(undefined, 6);
+      const err = await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), m, async function* (src) {
+        for await (const _ of src) void _;
+      }).catch((e) => e);
+      expect(err).toBeInstanceOf(MediaApiError);
+      expect(err.problem).toEqual({ statusCode: 0, error: 'SizeMismatch', message: expect.stringContaining(what) });
+    }
+  });
+
+  it('picks the single PUT for a PUT grant and refuses grant kinds it does not know (multipart slots in later)', () => {
+    const put = { assetId: 'a', method: 'PUT' as const, uploadUrl: 'http://x/', headers: {}, expiresAt: '' };
+    expect(chooseStrategy(UPLOAD_STRATEGIES, put).kind).toBe('single-put');
+    const multipart = { ...put, uploadId: 'u1', parts: [] };
+    expect(() => chooseStrategy(UPLOAD_STRATEGIES, multipart)).toThrow(expect.objectContaining({ code: 'UnsupportedUpload' }));
+    expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, method: 'POST' as const })).toThrow(MediaApiError);
+  });
+
+  it('keeps the problem body of an answer, and summarises answers that are not problems', () => {
+    expect(MediaApiError.fromResponse(404, { statusCode: 404, error: 'AssetNotFound', message: 'gone' }).problem).toEqual({ statusCode: 404, error: 'AssetNotFound', message: 'gone' });
+    const html = MediaApiError.fromResponse(502, '<html>Bad gateway</html>');
+    expect([html.status, html.code, html.message]).toEqual([502, 'Http502', '<html>Bad gateway</html>']);
+  });
+});
