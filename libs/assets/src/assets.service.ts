@@ -266,6 +266,32 @@ export class AssetsService implements OnModuleInit {
   }
 
   /**
+   * pending → deleted for an upload its client gave up (a multipart abort): the asset leaves the quota at once.
+   * `alsoInTransaction` records the caller's own state change in the same transaction. Returns false when the asset
+   * was already deleted; an asset that is no longer pending cannot be abandoned (409).
+   */
+  async abandonUpload(assetId: string, alsoInTransaction: (m: EntityManager) => Promise<void>): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status === AssetStatus.Deleted) return false;
+      if (a.status !== AssetStatus.Pending) {
+        throw Errors.stateConflict(`Asset ${assetId} is ${a.status}: its upload is finished and can no longer be aborted (DELETE /media/${assetId} removes it)`, {
+          status: a.status,
+        });
+      }
+      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date() });
+      await alsoInTransaction(m);
+      await this.appendEvent(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+      return true;
+    });
+    if (changed) {
+      await this.cache.invalidate(assetId);
+      this.outbox.kick();
+    }
+    return changed;
+  }
+
+  /**
    * pending → processing, with the processing request written in the same transaction (`enqueue`).
    * Idempotent: an asset already processing or finished is left as it is. Returns the resulting status.
    * No access check here: the route (`write` on the asset) or the system (sweeps) decides who may call it.

@@ -9,6 +9,10 @@ import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { DataSource } from 'typeorm';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
+import { CompleteUploadDto } from './multipart/multipart.dto';
+import { MultipartUploadService, SignedPart } from './multipart/multipart-upload.service';
+import { planParts } from './multipart/part-plan';
+import { UploadSessionRepository } from './multipart/upload-session.repository';
 import { QuotaService } from './quota/quota.service';
 
 export interface UploadUrlResponse {
@@ -22,6 +26,20 @@ export interface UploadUrlResponse {
   expiresAt: string;
 }
 
+/** A multipart session: PUT each part to its URL (sign more with POST /media/{id}/parts), then complete with the ETags. */
+export interface MultipartUploadResponse {
+  assetId: string;
+  method: 'MULTIPART';
+  uploadId: string;
+  /** Every part but the last has exactly this many bytes. */
+  partSize: number;
+  partCount: number;
+  /** Signed URLs for the first parts. */
+  parts: SignedPart[];
+  /** When the session (and the pending asset) expires. */
+  expiresAt: string;
+}
+
 /** Step 1 of the pipeline: check the request, create the pending asset, sign where the bytes go. */
 @Injectable()
 export class UploadUrlService {
@@ -32,11 +50,20 @@ export class UploadUrlService {
     private readonly metadata: MetadataService,
     private readonly acl: AclService,
     private readonly quota: QuotaService,
+    private readonly multipart: MultipartUploadService,
+    private readonly sessions: UploadSessionRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse> {
+  /** Whether this request gets a multipart session (explicitly, or by size when no single-request mode was asked for). */
+  private wantsMultipart(dto: CreateUploadUrlDto): boolean {
+    if (dto.multipart !== undefined) return dto.multipart;
+    return dto.mode === undefined && dto.sizeBytes > this.config.MULTIPART_THRESHOLD_BYTES && this.multipart.supported;
+  }
+
+  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse | MultipartUploadResponse> {
+    if (this.wantsMultipart(dto)) return this.createMultipart(dto, principal);
     if (dto.sizeBytes > this.config.MAX_UPLOAD_BYTES) {
       throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)`, {
         field: 'sizeBytes',
@@ -82,9 +109,78 @@ export class UploadUrlService {
       : { assetId, method: 'POST', uploadUrl: target.url, fields: target.fields, expiresAt: expiresAt.toISOString() };
   }
 
-  /** Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the status change. */
-  async complete(access: AssetAccess): Promise<{ assetId: string; status: AssetStatus }> {
+  /**
+   * Step 1 for large files: start a multipart upload in storage, then record the pending asset and its session
+   * (quota reserved for the whole declared size until the session expires) and sign the first part URLs.
+   */
+  private async createMultipart(dto: CreateUploadUrlDto, principal: Principal): Promise<MultipartUploadResponse> {
+    if (dto.mode === 'post') throw Errors.validation('mode "post" cannot be combined with multipart: parts are PUT', { field: 'mode' });
+    if (!this.multipart.supported) throw Errors.invalid(`The ${this.storage.kind} storage driver does not support multipart uploads`);
+    if (dto.sizeBytes < 1) throw Errors.validation('A multipart upload needs sizeBytes of at least 1', { field: 'sizeBytes' });
+    const max = this.config.MAX_MULTIPART_UPLOAD_BYTES;
+    if (dto.sizeBytes > max) {
+      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest multipart upload allowed (${max} bytes)`, { field: 'sizeBytes', limit: max });
+    }
+    const metadata = checkUserMetadataMap(dto.metadata, 'metadata');
+    const grants = checkAclList(dto.acl, 'acl');
+    const plan = planParts(dto.sizeBytes, this.config.MULTIPART_PART_SIZE_BYTES, this.config.MULTIPART_MIN_PART_SIZE_BYTES);
+    const assetId = randomUUID();
+    const key = ObjectKeyLayout.upload(principal.userId, assetId);
+    const ttl = Math.min(dto.expiresInSeconds ?? this.config.MULTIPART_SESSION_TTL_SECONDS, this.config.MULTIPART_SESSION_TTL_SECONDS);
+    const expiresAt = new Date(Date.now() + ttl * 1000);
+    const { uploadId, region } = await this.multipart.start(key, dto.mimeType);
+    const session = {
+      assetId,
+      uploadId,
+      objectKey: key,
+      region: region ?? null,
+      partSize: plan.partSize,
+      partCount: plan.partCount,
+      declaredSize: dto.sizeBytes,
+      contentType: dto.mimeType,
+      expiresAt,
+    };
+    try {
+      await this.ds.transaction(async (m) => {
+        await this.quota.reserve(m, principal.userId, dto.sizeBytes);
+        await this.assets.createPending(m, {
+          assetId,
+          ownerId: principal.userId,
+          bucket: this.storage.bucket,
+          objectKey: key,
+          mimeType: dto.mimeType,
+          sizeBytes: dto.sizeBytes,
+          filename: dto.filename,
+          declaredChecksumSha256: dto.checksumSha256 ?? null,
+          uploadExpiresAt: expiresAt,
+        });
+        await this.sessions.insert(m, session);
+        await this.metadata.insertUserEntries(m, assetId, metadata);
+        await this.acl.insertForNewAsset(m, assetId, grants);
+      });
+    } catch (e) {
+      await this.multipart.discard(key, uploadId);
+      throw e;
+    }
+    return {
+      assetId,
+      method: 'MULTIPART',
+      uploadId,
+      partSize: plan.partSize,
+      partCount: plan.partCount,
+      parts: await this.multipart.initialParts(session),
+      expiresAt: expiresAt.toISOString(),
+    };
+  }
+
+  /**
+   * Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the
+   * status change. A multipart asset is assembled from `dto.parts` first (see MultipartUploadService.complete).
+   */
+  async complete(access: AssetAccess, dto: CompleteUploadDto = {}): Promise<{ assetId: string; status: AssetStatus }> {
     assertAssetAccess(access, 'write');
+    const session = await this.multipart.findSession(access.assetId);
+    if (session) return this.multipart.complete(access, session, dto.parts);
     const status = await this.assets.beginProcessing(access.assetId, (m, a) => this.processing.request(m, a));
     return { assetId: access.assetId, status };
   }

@@ -6,8 +6,9 @@ import { AccessSearchQuotas1764000001000 } from './migrations/1764000001000-acce
 import { DerivedMedia1764000002000 } from './migrations/1764000002000-derived-media';
 import { Webhooks1764000002100 } from './migrations/1764000002100-webhooks';
 import { RegionsAndCdn1764000003000 } from './migrations/1764000003000-regions-and-cdn';
+import { UploadSessions1764000004000 } from './migrations/1764000004000-upload-sessions';
 
-export const MIGRATIONS = [InitialSchema1764000000000, AccessSearchQuotas1764000001000, DerivedMedia1764000002000, Webhooks1764000002100, RegionsAndCdn1764000003000];
+export const MIGRATIONS = [InitialSchema1764000000000, AccessSearchQuotas1764000001000, DerivedMedia1764000002000, Webhooks1764000002100, RegionsAndCdn1764000003000, UploadSessions1764000004000];
 
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   return {
