@@ -1,0 +1,221 @@
+/**
+ * Multipart upload of a large file (BENCH_MULTIPART_GIB, default 5 GiB), on both drivers, each figure against a
+ * baseline measured in the same run:
+ *   local driver: parallel part PUTs to the service's signed part URLs + complete (assembly) vs `dd conv=fdatasync`
+ *                 of the same size on the same disk
+ *   s3 driver:    parallel part PUTs to pre-signed UploadPart URLs + complete vs a raw SDK multipart upload (same
+ *                 part size, same parallelism) to the same S3-protocol emulator
+ * and the service's RSS (sampled every 100 ms) while the parts are uploaded and while the object is processed
+ * (SHA-256, MIME, dedup). Target: RSS flat, < 200 MiB.
+ *
+ * The client never holds the file: each part is generated as it is sent (one random MiB, stamped with its index,
+ * so that every MiB differs), and the whole file's SHA-256 is computed from the same generator beforehand and
+ * declared, so processing verifies it. Nothing is written to disk by the client.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { api, Api } from '../test/support/api';
+import { RunningApp } from '../test/support/app-process';
+import { s3DriverFor, startS3Server } from '../test/support/s3-server';
+import { ddWriteMBps } from './files';
+import { report, rssMiB, startProductionService } from './support';
+
+const GIB = Number(process.env.BENCH_MULTIPART_GIB ?? 5);
+const MiB = 1024 * 1024;
+const SIZE = Math.round(GIB * 1024) * MiB;
+const PARALLEL = Number(process.env.BENCH_MULTIPART_PARALLEL ?? 4);
+
+const BLOCK = randomBytes(MiB);
+
+/** Bytes [start, start + length) of the synthetic file (both multiples of 1 MiB except at the very end). */
+function* fileBytes(start: number, length: number): Generator<Buffer> {
+  let offset = start;
+  const end = start + length;
+  while (offset < end) {
+    const index = Math.floor(offset / MiB);
+    const within = offset - index * MiB;
+    const block = Buffer.from(BLOCK);
+    block.writeUInt32BE(index, 0);
+    const chunk = block.subarray(within, Math.min(MiB, within + (end - offset)));
+    offset += chunk.length;
+    yield chunk;
+  }
+}
+
+function fileSha256(): string {
+  const h = createHash('sha256');
+  for (const chunk of fileBytes(0, SIZE)) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** PUTs one part, streamed from the generator; resolves with the ETag. */
+function putPart(url: string, headers: Record<string, string>, start: number, length: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'PUT', headers: { ...headers, 'content-length': String(length) } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT answered ${res.statusCode}: ${body}`))));
+    });
+    req.on('error', reject);
+    Readable.from(fileBytes(start, length), { objectMode: false }).pipe(req);
+  });
+}
+
+/** Runs `work` for items with at most `n` at once. */
+async function pool<T>(items: T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+/** Samples the process's RSS every 100 ms until stopped; returns the maximum. */
+function sampleRss(pid: number): { stop(): number } {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMiB(pid));
+    } catch {
+      /* process gone */
+    }
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+interface SignedPart {
+  partNumber: number;
+  url: string;
+  headers: Record<string, string>;
+  size: number;
+}
+
+/** upload-url → parallel part PUTs (signing more in batches) → complete → ready, with RSS per phase. */
+async function uploadThroughService(app: RunningApp, sha: string, label: string): Promise<{ mbps: number; uploadRss: number; processingRss: number; processingSeconds: number; restingRss: number }> {
+  const client: Api = api(app.baseUrl, 88);
+  const restingRss = rssMiB(app.pid());
+  const started = Date.now();
+  const rss = sampleRss(app.pid());
+  const s = await client.post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: SIZE, checksumSha256: sha });
+  if (s.status !== 201 || s.body.method !== 'MULTIPART') throw new Error(`upload-url: ${s.status} ${s.text}`);
+  const { assetId, partSize, partCount } = s.body as { assetId: string; partSize: number; partCount: number };
+  const signed = new Map<number, SignedPart>((s.body.parts as SignedPart[]).map((p) => [p.partNumber, p]));
+  const etags: Array<{ partNumber: number; etag: string }> = [];
+  const numbers = Array.from({ length: partCount }, (_, i) => i + 1);
+  await pool(numbers, PARALLEL, async (n) => {
+    if (!signed.has(n)) {
+      const batch = numbers.filter((x) => x >= n && !signed.has(x)).slice(0, 100);
+      const r = await client.post(`/media/${assetId}/parts`, { partNumbers: batch });
+      if (r.status !== 200) throw new Error(`parts: ${r.status} ${r.text}`);
+      for (const p of r.body.parts as SignedPart[]) signed.set(p.partNumber, p);
+    }
+    const p = signed.get(n)!;
+    etags.push({ partNumber: n, etag: await putPart(p.url, p.headers, (n - 1) * partSize, p.size) });
+  });
+  const done = await client.post(`/media/${assetId}/complete`, { parts: etags });
+  if (done.status !== 202) throw new Error(`complete: ${done.status} ${done.text}`);
+  const uploaded = Date.now();
+  const uploadRss = rss.stop();
+  const mbps = SIZE / 1e6 / ((uploaded - started) / 1000);
+  console.log(`${label}: ${partCount} parts of ${partSize / MiB} MiB, ${PARALLEL} at once, upload + assembly ${((uploaded - started) / 1000).toFixed(1)} s = ${mbps.toFixed(0)} MB/s`);
+  const prss = sampleRss(app.pid());
+  let status = '';
+  for (;;) {
+    const r = await client.get(`/media/${assetId}?waitFor=ready&timeout=20`);
+    status = r.body?.status;
+    if (status !== 'processing' && status !== 'pending') {
+      if (status !== 'ready') throw new Error(`asset ended ${status}: ${r.body?.failureReason}`);
+      if (r.body.checksumSha256 !== sha) throw new Error('checksum mismatch');
+      break;
+    }
+  }
+  const processingSeconds = (Date.now() - uploaded) / 1000;
+  const processingRss = prss.stop();
+  console.log(`${label}: processed (SHA-256 verified, MIME, dedup) in ${processingSeconds.toFixed(1)} s`);
+  await client.del(`/media/${assetId}`);
+  return { mbps, uploadRss, processingRss, processingSeconds, restingRss };
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-multipart-'));
+  console.log(`# multipart upload — ${GIB} GiB (${SIZE} bytes), ${PARALLEL} part PUTs at once, working directory ${dir}`);
+  let t = Date.now();
+  const sha = fileSha256();
+  console.log(`synthetic file SHA-256 ${sha.slice(0, 16)}… (generated and hashed in ${((Date.now() - t) / 1000).toFixed(1)} s, never stored)`);
+  try {
+    // ---- local driver vs dd on the same disk
+    const raw = ddWriteMBps(path.join(dir, 'dd.bin'), SIZE / MiB);
+    rmSync(path.join(dir, 'dd.bin'));
+    console.log(`local: dd if=/dev/zero bs=1M count=${SIZE / MiB} conv=fdatasync: ${raw.toFixed(0)} MB/s`);
+    const app = await startProductionService({ LOCAL_STORAGE_ROOT: path.join(dir, 'store') });
+    try {
+      const r = await uploadThroughService(app, sha, 'local');
+      report('local multipart vs raw disk', Math.round((100 * r.mbps) / raw), '%', { min: 50 }, `(${r.mbps.toFixed(0)} vs ${raw.toFixed(0)} MB/s; each byte is written twice: part, then assembled object)`);
+      report('local: service RSS during part upload (sampled max)', r.uploadRss, 'MiB', { max: 200 }, `(at rest before: ${r.restingRss} MiB; the service's handler receives the parts)`);
+      report('local: service RSS during processing (sampled max)', r.processingRss, 'MiB', { max: 200 }, `(${r.processingSeconds.toFixed(0)} s)`);
+    } finally {
+      await app.stop();
+    }
+
+    // ---- s3 driver: pre-signed part URLs vs raw SDK multipart to the same emulator
+    const s3 = await startS3Server({ buckets: ['bench'], directory: path.join(dir, 's3') });
+    const s3app = await startProductionService({
+      STORAGE_DRIVER: 's3',
+      STORAGE_BUCKET: 'bench',
+      S3_ENDPOINT: s3.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_REQUEST_TIMEOUT_MS: '120000',
+    });
+    try {
+      const driver = s3DriverFor(s3, 'bench', { requestTimeoutMs: 600_000 });
+      const partSize = 16 * MiB;
+      t = Date.now();
+      const { uploadId } = await driver.createMultipartUpload({ key: 'raw/multipart.bin', contentType: 'application/octet-stream' });
+      const numbers = Array.from({ length: Math.ceil(SIZE / partSize) }, (_, i) => i + 1);
+      const parts: Array<{ partNumber: number; etag: string }> = [];
+      await pool(numbers, PARALLEL, async (n) => {
+        const length = Math.min(partSize, SIZE - (n - 1) * partSize);
+        const { etag } = await driver.uploadPart({
+          key: 'raw/multipart.bin',
+          uploadId,
+          partNumber: n,
+          body: Readable.from(fileBytes((n - 1) * partSize, length), { objectMode: false }),
+          contentLength: length,
+        });
+        parts.push({ partNumber: n, etag });
+      });
+      parts.sort((a, b) => a.partNumber - b.partNumber);
+      await driver.completeMultipartUpload({ key: 'raw/multipart.bin', uploadId, parts });
+      const rawS3 = SIZE / 1e6 / ((Date.now() - t) / 1000);
+      console.log(`s3 (emulator): raw SDK multipart upload (${numbers.length} × 16 MiB, ${PARALLEL} at once) + complete: ${rawS3.toFixed(0)} MB/s`);
+      await driver.delete('raw/multipart.bin');
+      driver.destroy();
+      const r = await uploadThroughService(s3app, sha, 's3 (emulator)');
+      report('s3 multipart via pre-signed part URLs vs raw SDK multipart', Math.round((100 * r.mbps) / rawS3), '%', { min: 80 }, `(${r.mbps.toFixed(0)} vs ${rawS3.toFixed(0)} MB/s)`);
+      report('s3: service RSS during part upload (sampled max)', r.uploadRss, 'MiB', { max: 200 }, `(at rest before: ${r.restingRss} MiB; bytes never pass through the service)`);
+      report('s3: service RSS during processing (sampled max)', r.processingRss, 'MiB', { max: 200 }, `(${r.processingSeconds.toFixed(0)} s)`);
+    } finally {
+      await s3app.stop();
+      await s3.stop({ keepData: false });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
