@@ -189,17 +189,17 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };
   }
 
-  presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  async presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.multipart(region.driver, region).presignUploadPart({ ...params, uploadId });
   }
 
-  uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  async uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).uploadPart({ ...params, uploadId }));
   }
 
-  listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]> {
+  async listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).listParts({ ...params, uploadId }));
   }
@@ -215,7 +215,7 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     return info;
   }
 
-  abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void> {
+  async abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).abortMultipartUpload({ ...params, uploadId }));
   }
