@@ -315,6 +315,19 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     expect((await alice.post(`/media/${s.assetId}/complete`, { parts: [{ partNumber: 1, etag: '"x"' }] })).status).toBe(404);
   });
 
+  it('DELETE /media/{id} of an asset still uploading in parts also drops the upload in storage', async () => {
+    const bytes = fileOf(2 * PART, 7);
+    const s = await start(bytes, { multipart: true });
+    expect((await putPart(s.parts[0], slice(bytes, PART, 1))).status).toBe(200);
+    expect((await alice.del(`/media/${s.assetId}`)).status).toBe(204);
+    const expected = driverKind === 'local' ? { state: 'aborted', storage_released: true } : { state: 'aborted', storage_released: false };
+    await eventually(async () => {
+      const [row] = await app.sql(`SELECT state, storage_released FROM upload_sessions WHERE asset_id = $1`, [s.assetId]);
+      return row.state === expected.state && row.storage_released === expected.storage_released;
+    }, 15_000);
+    if (driverKind === 'local') expect(existsSync(path.join(app.storageRoot, '.multipart', 'media', s.uploadId))).toBe(false);
+  });
+
   it('refuses to abort a completed upload (409) and a single-PUT asset (409)', async () => {
     const bytes = fileOf(PART + 5, 6);
     const s = await start(bytes, { multipart: true });

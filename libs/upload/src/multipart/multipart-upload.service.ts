@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
 import { AssetsService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
@@ -38,7 +38,7 @@ export interface PartListView {
  * ordinary completion pipeline. Bytes go from the client to storage; this service only signs and checks.
  */
 @Injectable()
-export class MultipartUploadService {
+export class MultipartUploadService implements OnModuleInit {
   private readonly logger = new Logger('Multipart');
 
   constructor(
@@ -48,6 +48,29 @@ export class MultipartUploadService {
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * An asset deleted while its multipart upload was open (DELETE /media/{id} on a pending asset, or the abort route)
+   * leaves parts in storage: drop them after the deletion committed. A store that refuses is logged, not retried
+   * here (the outbox would redeliver forever); the lifecycle sweep of unfinished uploads gets it.
+   */
+  onModuleInit() {
+    this.assets.subscribe('multipart-uploads', async (event) => {
+      if (event.type !== 'asset.deleted') return;
+      const session = await this.sessions.find(event.asset.assetId);
+      if (!session || session.storageReleased || session.state === 'completed' || session.state === 'completing') return;
+      if (session.state === 'active') await this.sessions.transition(session.assetId, ['active'], 'aborted');
+      try {
+        await this.driver.abortMultipartUpload({ key: session.objectKey, uploadId: session.uploadId });
+        await this.sessions.markStorageReleased(session.assetId);
+      } catch (e) {
+        this.logger.warn(
+          { assetId: session.assetId, err: e instanceof Error ? e.message : String(e) },
+          'storage did not abort the multipart upload of a deleted asset; the lifecycle job will retry',
+        );
+      }
+    });
+  }
 
   get supported(): boolean {
     return canMultipart(this.storage);
