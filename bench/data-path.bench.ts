@@ -67,7 +67,7 @@ async function main() {
       await s3app.stop();
       await s3.stop();
     }
-    console.log('5 GiB multipart: not measured yet — multipart upload sessions arrive with the large-files issue');
+    console.log('5 GiB multipart: see npm run bench:multipart');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

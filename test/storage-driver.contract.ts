@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  canMultipart,
+  MultipartCapableStorage,
   PresignedPost,
   PresignedPut,
   StorageDriver,
@@ -23,6 +25,14 @@ export interface StorageContractOptions {
    * The local driver: yes. Real S3: yes (400 BadDigest). The s3rver emulator: no.
    */
   verifiesChecksum?: boolean;
+  /**
+   * AbortMultipartUpload drops the upload. The local driver: yes. Real S3: yes. The s3rver emulator: no (405).
+   */
+  abortsMultipart?: boolean;
+  /**
+   * ListMultipartUploads lists unfinished uploads. The local driver: yes. Real S3: yes. The s3rver emulator: no (501).
+   */
+  listsMultipartUploads?: boolean;
 }
 
 export interface StorageContractSetup {
@@ -72,7 +82,7 @@ export function describeStorageDriverContract(
   setup: () => Promise<StorageContractSetup>,
   options: StorageContractOptions = {},
 ): void {
-  const { enforcesPostPolicy = true, verifiesChecksum = true } = options;
+  const { enforcesPostPolicy = true, verifiesChecksum = true, abortsMultipart = true, listsMultipartUploads = true } = options;
 
   describe(`StorageDriver contract: ${name}`, () => {
     let driver: StorageDriver;
@@ -358,6 +368,128 @@ export function describeStorageDriverContract(
           expect(res.status).toBeGreaterThanOrEqual(200);
           expect(res.status).toBeLessThan(300);
           expect((await driver.head(key))?.size).toBe(101);
+        });
+      }
+    });
+
+    describe('multipart uploads', () => {
+      let mp: StorageDriver & MultipartCapableStorage;
+      beforeAll(() => {
+        if (!canMultipart(driver)) throw new Error(`${name} lacks the multipart capability`);
+        mp = driver;
+      });
+      const md5Etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
+      const putPart = async (key: string, uploadId: string, partNumber: number, body: Buffer) => {
+        const p = await mp.presignUploadPart({ key, uploadId, partNumber, contentLength: body.length, expiresInSeconds: 60 });
+        expect(p.headers['Content-Length']).toBe(String(body.length));
+        const res = await fetch(p.url, { method: p.method, headers: p.headers, body });
+        await res.arrayBuffer();
+        return res;
+      };
+
+      it('assembles parts PUT out of order to signed URLs, with MD5 ETags, in part-number order', async () => {
+        const key = newKey();
+        const parts = [Buffer.alloc(64 * 1024, 1), Buffer.alloc(64 * 1024, 2), Buffer.from('tail')];
+        const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'video/mp4' });
+        expect(uploadId).toBeTruthy();
+        const etags: string[] = [];
+        for (const i of [2, 0, 1]) {
+          const res = await putPart(key, uploadId, i + 1, parts[i]);
+          expect(res.status).toBe(200);
+          etags[i] = res.headers.get('etag')!;
+          expect(etags[i]).toBe(md5Etag(parts[i]));
+        }
+        const listed = await mp.listParts({ key, uploadId });
+        expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(parts.map((b, i) => [i + 1, etags[i], b.length]));
+        expect(await driver.head(key)).toBeNull();
+        const info = await mp.completeMultipartUpload({ key, uploadId, parts: etags.map((etag, i) => ({ partNumber: i + 1, etag })) });
+        expect(info).toMatchObject({ key, size: 128 * 1024 + 4 });
+        expect(await driver.head(key)).toMatchObject({ size: 128 * 1024 + 4, contentType: 'video/mp4' });
+        expect(sha256Hex(await readAll(await driver.read(key)))).toBe(sha256Hex(Buffer.concat(parts)));
+        // The upload is gone once completed.
+        await expect(mp.listParts({ key, uploadId })).rejects.toBeInstanceOf(StorageNotFoundError);
+      });
+
+      it('writes parts server-side (streamed), and a part re-PUT replaces the earlier one', async () => {
+        const key = newKey();
+        const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'application/octet-stream' });
+        const first = await mp.uploadPart({ key, uploadId, partNumber: 1, body: Readable.from([Buffer.from('aaaa')]), contentLength: 4 });
+        expect(first.etag).toBe(md5Etag(Buffer.from('aaaa')));
+        const again = await putPart(key, uploadId, 1, Buffer.from('bbbb'));
+        expect(again.status).toBe(200);
+        const second = await mp.uploadPart({ key, uploadId, partNumber: 2, body: Readable.from([Buffer.from('cc')]), contentLength: 2 });
+        expect((await mp.listParts({ key, uploadId })).map((p) => p.etag)).toEqual([md5Etag(Buffer.from('bbbb')), second.etag]);
+        await mp.completeMultipartUpload({ key, uploadId, parts: [{ partNumber: 1, etag: again.headers.get('etag')! }, { partNumber: 2, etag: second.etag }] });
+        expect((await readAll(await driver.read(key))).toString()).toBe('bbbbcc');
+      });
+
+      it('refuses a part of another size than signed (403), a tampered part URL (403), and keeps nothing of them', async () => {
+        const key = newKey();
+        const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'application/octet-stream' });
+        const p = await mp.presignUploadPart({ key, uploadId, partNumber: 1, contentLength: 10, expiresInSeconds: 60 });
+        const short = await fetch(p.url, { method: 'PUT', body: Buffer.alloc(9) });
+        await short.arrayBuffer();
+        expect(short.status).toBe(403);
+        const tampered = await fetch(tamperSignature(p.url), { method: 'PUT', headers: p.headers, body: Buffer.alloc(10) });
+        await tampered.arrayBuffer();
+        expect(tampered.status).toBe(403);
+        expect(await mp.listParts({ key, uploadId })).toEqual([]);
+        const ok = await fetch(p.url, { method: 'PUT', headers: p.headers, body: Buffer.alloc(10) });
+        await ok.arrayBuffer();
+        expect(ok.status).toBe(200);
+        expect((await mp.listParts({ key, uploadId })).map((x) => x.size)).toEqual([10]);
+      });
+
+      it('answers StorageNotFoundError for an upload it does not know', async () => {
+        const key = newKey();
+        const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'text/plain' });
+        await expect(mp.listParts({ key: newKey(), uploadId })).rejects.toBeInstanceOf(StorageNotFoundError);
+        const unknown = driver.kind === 'local' ? randomUUID() : 'f'.repeat(32);
+        await expect(mp.listParts({ key, uploadId: unknown })).rejects.toBeInstanceOf(StorageNotFoundError);
+      });
+
+      if (abortsMultipart) {
+        it('aborts an upload: its parts are dropped, and aborting again succeeds', async () => {
+          const key = newKey();
+          const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'text/plain' });
+          expect((await putPart(key, uploadId, 1, Buffer.from('abc'))).status).toBe(200);
+          await mp.abortMultipartUpload({ key, uploadId });
+          await expect(mp.listParts({ key, uploadId })).rejects.toBeInstanceOf(StorageNotFoundError);
+          await expect(mp.abortMultipartUpload({ key, uploadId })).resolves.toBeUndefined();
+          const late = await putPart(key, uploadId, 2, Buffer.from('late'));
+          expect(late.status).toBe(404);
+          expect(await driver.head(key)).toBeNull();
+        });
+      } else {
+        it('KNOWN GAP of this store: refuses AbortMultipartUpload (405), and the parts stay', async () => {
+          const key = newKey();
+          const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'text/plain' });
+          expect((await putPart(key, uploadId, 1, Buffer.from('abc'))).status).toBe(200);
+          const err = await mp.abortMultipartUpload({ key, uploadId }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(Error);
+          expect(String((err as Error).message ?? err)).toMatch(/405|MethodNotAllowed|not allowed/i);
+          expect((await mp.listParts({ key, uploadId })).length).toBe(1);
+        });
+      }
+
+      if (listsMultipartUploads) {
+        it('lists unfinished uploads under a prefix (for the lifecycle sweep)', async () => {
+          const key = newKey();
+          const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'text/plain' });
+          const listed = await mp.listMultipartUploads({ prefix: key });
+          expect(listed).toEqual([expect.objectContaining({ key, uploadId })]);
+          const initiated = listed[0].initiated?.getTime() ?? NaN;
+          expect(Math.abs(Date.now() - initiated)).toBeLessThan(10 * 60_000);
+          await mp.completeMultipartUpload({
+            key,
+            uploadId,
+            parts: [{ partNumber: 1, etag: (await mp.uploadPart({ key, uploadId, partNumber: 1, body: Readable.from([Buffer.from('x')]), contentLength: 1 })).etag }],
+          });
+          expect(await mp.listMultipartUploads({ prefix: key })).toEqual([]);
+        });
+      } else {
+        it('KNOWN GAP of this store: refuses ListMultipartUploads', async () => {
+          await expect(mp.listMultipartUploads({ prefix: newKey() })).rejects.toBeInstanceOf(Error);
         });
       }
     });

@@ -97,9 +97,4 @@ export class AclService {
     if (!existed) throw Errors.aclEntryNotFound(access.assetId, entry.principal, entry.permission);
     await this.cache.invalidate(access.assetId);
   }
-
-  /** Grants given at upload time, inside the transaction that creates the asset (validated already). */
-  async insertForNewAsset(m: EntityManager, assetId: string, entries: AclEntry[]): Promise<void> {
-    await this.repo.insert(m, assetId, entries);
-  }
 }

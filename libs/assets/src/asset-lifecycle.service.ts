@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { OutboxService } from '@app/core';
 import { AssetCache } from '@app/metadata';
 import { AssetLifecycleRepository, StoredObjectRef } from './asset-lifecycle.repository';
@@ -19,8 +19,6 @@ export type { StoredObjectRef } from './asset-lifecycle.repository';
  */
 @Injectable()
 export class AssetLifecycleService {
-  private readonly logger = new Logger('AssetLifecycle');
-
   constructor(
     private readonly repo: AssetLifecycleRepository,
     private readonly assets: AssetsRepository,

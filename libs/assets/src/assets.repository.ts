@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ListQuery } from './asset-list.query';
-import { AssetStatus, MediaAsset } from './media-asset.entity';
+import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
 
 export interface NewAsset {
@@ -39,12 +39,6 @@ export class AssetsRepository {
     return this.ds.transaction(work);
   }
 
-  async insert(m: EntityManager, a: NewAsset): Promise<MediaAsset> {
-    const row = m.create(MediaAsset, { ...a, sizeBytes: String(a.sizeBytes), status: AssetStatus.Pending });
-    await m.insert(MediaAsset, row);
-    return (await m.findOneByOrFail(MediaAsset, { assetId: a.assetId }));
-  }
-
   /** Stored objects and their bytes (deduplicated: what the store holds, not what owners uploaded). */
   async storedTotals(): Promise<{ objects: number; bytes: number }> {
     const [r]: { objects: string; bytes: string }[] = await this.ds.query(
@@ -58,9 +52,13 @@ export class AssetsRepository {
    * the create_pending_asset function (migration 1764000008000) locks the owner's usage, reads usage and override,
    * and inserts only when one more asset fits. Answers what it decided on, so the caller can explain a refusal.
    */
-  async insertPendingWithQuota(a: NewPendingAsset, defaults: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome> {
+  async insertPendingWithQuota(
+    a: NewPendingAsset,
+    defaults: { maxBytes: number; maxAssets: number },
+    m: EntityManager = this.ds.manager,
+  ): Promise<PendingInsertOutcome> {
     const metadataKeys = Object.keys(a.metadata);
-    const [row] = await this.ds.query(
+    const [row] = await m.query(
       `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
               override_max_bytes::text, override_max_assets::text, has_override
          FROM create_pending_asset($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,

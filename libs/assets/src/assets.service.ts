@@ -7,7 +7,7 @@ import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
 import { AssetListFilters, buildListQuery, decodeCursor, DEFAULT_LIST_LIMIT, encodeCursor, parseTagFilter } from './asset-list.query';
 import { reviveAsset } from './asset-record';
-import { AssetsRepository, NewAsset, NewPendingAsset, OwnerUsage, PendingInsertOutcome } from './assets.repository';
+import { AssetsRepository, NewPendingAsset, OwnerUsage, PendingInsertOutcome } from './assets.repository';
 import { ListAssetsQueryDto } from './list-assets.dto';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { ASSET_EVENT_TOPIC, OBJECT_DELETE_TOPIC } from './topics';
@@ -150,16 +150,12 @@ export class AssetsService implements OnModuleInit {
     await this.outbox.append(m, ASSET_EVENT_TOPIC, event as unknown as Record<string, unknown>);
   }
 
-  createPending(m: EntityManager, a: NewAsset): Promise<MediaAsset> {
-    return this.repo.insert(m, a);
-  }
-
   /**
    * Creates the pending asset with its metadata and grants if it fits the owner's quota, atomically and in one
    * database round trip (see AssetsRepository.insertPendingWithQuota); the quota rules are the caller's.
    */
-  createPendingWithQuota(a: NewPendingAsset, defaultLimits: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome> {
-    return this.repo.insertPendingWithQuota(a, defaultLimits);
+  createPendingWithQuota(a: NewPendingAsset, defaultLimits: { maxBytes: number; maxAssets: number }, m?: EntityManager): Promise<PendingInsertOutcome> {
+    return this.repo.insertPendingWithQuota(a, defaultLimits, m);
   }
 
   /**
@@ -286,6 +282,32 @@ export class AssetsService implements OnModuleInit {
     });
     await this.cache.invalidate(assetId);
     this.outbox.kick();
+  }
+
+  /**
+   * pending → deleted for an upload its client gave up (a multipart abort): the asset leaves the quota at once.
+   * `alsoInTransaction` records the caller's own state change in the same transaction. Returns false when the asset
+   * was already deleted; an asset that is no longer pending cannot be abandoned (409).
+   */
+  async abandonUpload(assetId: string, alsoInTransaction: (m: EntityManager) => Promise<void>): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status === AssetStatus.Deleted) return false;
+      if (a.status !== AssetStatus.Pending) {
+        throw Errors.stateConflict(`Asset ${assetId} is ${a.status}: its upload is finished and can no longer be aborted (DELETE /media/${assetId} removes it)`, {
+          status: a.status,
+        });
+      }
+      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date() });
+      await alsoInTransaction(m);
+      await this.appendEvent(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+      return true;
+    });
+    if (changed) {
+      await this.cache.invalidate(assetId);
+      this.outbox.kick();
+    }
+    return changed;
   }
 
   /**

@@ -86,16 +86,6 @@ export class MetadataService {
     await this.cache.invalidate(assetId);
   }
 
-  /** Writes already-validated user entries for a new asset, inside the caller's transaction. */
-  async insertUserEntries(manager: EntityManager, assetId: string, entries: Record<string, string>): Promise<void> {
-    const keys = Object.keys(entries);
-    if (!keys.length) return;
-    await manager.query(
-      `INSERT INTO asset_metadata (asset_id, key, value) SELECT $1, k, v FROM unnest($2::varchar[], $3::text[]) AS t(k, v)`,
-      [assetId, keys, keys.map((k) => entries[k])],
-    );
-  }
-
   /**
    * Replaces everything processing extracted for an asset (the reserved namespaces) with `entries`,
    * inside the caller's transaction. Keys are checked against the key pattern and reserved namespaces.

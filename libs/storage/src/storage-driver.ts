@@ -134,13 +134,40 @@ export interface MultipartUploadRef {
   initiated?: Date;
 }
 
+/** Part numbers S3 allows (1..10000). */
+export const MAX_MULTIPART_PARTS = 10_000;
+/** S3's smallest part size (every part but the last). */
+export const MIN_S3_PART_SIZE = 5 * 1024 * 1024;
+
+/** A part number outside 1..10000 or an upload id the driver cannot have issued: the request is wrong. */
+export function assertPartNumber(partNumber: number): void {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_MULTIPART_PARTS) {
+    throw new RangeError(`partNumber must be an integer 1..${MAX_MULTIPART_PARTS}, got ${partNumber}`);
+  }
+}
+
+/** Completing with a part that is not stored, or whose ETag differs from the stored one. */
+export class InvalidPartError extends Error {
+  constructor(
+    readonly partNumber: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvalidPartError';
+  }
+}
+
 /**
  * Optional capability: S3-style multipart uploads (create → parts, each PUT straight from the client to a
  * signed URL or written by the service → complete with the part list, or abort). `s3` maps it to S3's
  * multipart API; `local` implements the same contract on disk. Callers test with `canMultipart`.
  */
 export interface MultipartCapableStorage {
-  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string }>;
+  /**
+   * Starts an upload. `region` (optional) names the storage region it lives in when the driver spreads one bucket
+   * over several (RoutedStorageDriver); every later call with the returned `uploadId` goes to that region.
+   */
+  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }>;
   /** Signed PUT for one part (1..10000), bound to its exact size. */
   presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut>;
   /** Server-side part write (streamed). Returns the part's quoted ETag. */

@@ -1,5 +1,5 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { AclEntryDto, MAX_ACL_ENTRIES } from '@app/acl';
 
 export const MIME_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -42,6 +42,14 @@ export class CreateUploadUrlDto {
   @IsOptional()
   @IsIn(['put', 'post'])
   mode?: 'put' | 'post';
+
+  /**
+   * `true`: a multipart upload (part URLs) whatever the size. Omitted: multipart when sizeBytes exceeds
+   * MULTIPART_THRESHOLD_BYTES and no `mode` is given. `false`: never.
+   */
+  @IsOptional()
+  @IsBoolean({ message: 'multipart must be true or false' })
+  multipart?: boolean;
 
   /** Grants given with the upload, e.g. `[{ "principal": "group:editors", "permission": "read" }]`. */
   @IsOptional()

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AssetStatus } from '@app/assets';
-import type { UploadUrlResponse } from './upload-url.service';
+import type { PartListView, SignedPart, UploadedPartView } from './multipart/multipart-upload.service';
+import type { MultipartUploadResponse, UploadUrlResponse } from './upload-url.service';
 
 /** Where to send the bytes (POST /media/upload-url). */
 export class UploadUrlDto implements UploadUrlResponse {
@@ -19,8 +20,62 @@ export class UploadUrlDto implements UploadUrlResponse {
 }
 
 /** POST /media/{id}/complete */
-export class CompleteUploadDto {
+export class CompleteUploadResultDto {
   assetId: string;
   @ApiProperty({ enum: AssetStatus, enumName: 'AssetStatus' })
   status: AssetStatus;
+}
+
+/** One signed part URL of a multipart upload: PUT exactly `size` bytes to `url` with `headers`; keep the ETag answered. */
+export class SignedPartDto implements SignedPart {
+  partNumber: number;
+  url: string;
+  @ApiProperty({ enum: ['PUT'] })
+  method: 'PUT';
+  headers: Record<string, string>;
+  /** Exact size of this part in bytes. */
+  size: number;
+  expiresAt: string;
+}
+
+/**
+ * A multipart session (POST /media/upload-url above MULTIPART_THRESHOLD_BYTES, or with `multipart: true`): PUT each
+ * part to its URL (sign more with POST /media/{id}/parts), then POST /media/{id}/complete with the part ETags.
+ */
+export class MultipartUploadDto implements MultipartUploadResponse {
+  /** The new asset's id (status `pending`). */
+  assetId: string;
+  @ApiProperty({ enum: ['MULTIPART'] })
+  method: 'MULTIPART';
+  uploadId: string;
+  /** Every part but the last has exactly this many bytes. */
+  partSize: number;
+  partCount: number;
+  /** Signed URLs for the first parts. */
+  parts: SignedPartDto[];
+  /** When the session (and the pending asset) expires. */
+  expiresAt: string;
+}
+
+/** POST /media/{id}/parts */
+export class SignedPartsDto {
+  assetId: string;
+  parts: SignedPartDto[];
+}
+
+/** A part storage holds. */
+export class UploadedPartDto implements UploadedPartView {
+  partNumber: number;
+  /** Quoted, as storage answered it; send it back at complete. */
+  etag: string;
+  size: number;
+}
+
+/** GET /media/{id}/parts: what is stored so far (to resume). */
+export class PartListDto implements PartListView {
+  assetId: string;
+  uploadId: string;
+  partSize: number;
+  partCount: number;
+  parts: UploadedPartDto[];
 }

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, Principal } from '@app/core';
-import { AclService, checkAclList } from '@app/acl';
+import { checkAclList } from '@app/acl';
 import { AssetsService, AssetStatus } from '@app/assets';
-import { checkUserMetadataMap, MetadataService } from '@app/metadata';
+import { checkUserMetadataMap } from '@app/metadata';
 import { ProcessingService } from '@app/processing';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
+import { CompleteUploadDto } from './multipart/multipart.dto';
+import { MultipartUploadService, SignedPart } from './multipart/multipart-upload.service';
+import { planParts } from './multipart/part-plan';
+import { UploadSessionRepository } from './multipart/upload-session.repository';
 import { QuotaService } from './quota/quota.service';
 
 export interface UploadUrlResponse {
@@ -22,6 +26,20 @@ export interface UploadUrlResponse {
   expiresAt: string;
 }
 
+/** A multipart session: PUT each part to its URL (sign more with POST /media/{id}/parts), then complete with the ETags. */
+export interface MultipartUploadResponse {
+  assetId: string;
+  method: 'MULTIPART';
+  uploadId: string;
+  /** Every part but the last has exactly this many bytes. */
+  partSize: number;
+  partCount: number;
+  /** Signed URLs for the first parts. */
+  parts: SignedPart[];
+  /** When the session (and the pending asset) expires. */
+  expiresAt: string;
+}
+
 /** Step 1 of the pipeline: check the request, create the pending asset, sign where the bytes go. */
 @Injectable()
 export class UploadUrlService {
@@ -29,14 +47,21 @@ export class UploadUrlService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly assets: AssetsService,
     private readonly processing: ProcessingService,
-    private readonly metadata: MetadataService,
-    private readonly acl: AclService,
     private readonly quota: QuotaService,
+    private readonly multipart: MultipartUploadService,
+    private readonly sessions: UploadSessionRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse> {
+  /** Whether this request gets a multipart session (explicitly, or by size when no single-request mode was asked for). */
+  private wantsMultipart(dto: CreateUploadUrlDto): boolean {
+    if (dto.multipart !== undefined) return dto.multipart;
+    return dto.mode === undefined && dto.sizeBytes > this.config.MULTIPART_THRESHOLD_BYTES && this.multipart.supported;
+  }
+
+  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse | MultipartUploadResponse> {
+    if (this.wantsMultipart(dto)) return this.createMultipart(dto, principal);
     const checked = this.checkRequest(dto);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
@@ -60,6 +85,53 @@ export class UploadUrlService {
   }
 
   /**
+   * Step 1 for large files: start a multipart upload in storage, then record the pending asset and its session
+   * (quota reserved for the whole declared size until the session expires) and sign the first part URLs.
+   */
+  private async createMultipart(dto: CreateUploadUrlDto, principal: Principal): Promise<MultipartUploadResponse> {
+    if (dto.mode === 'post') throw Errors.validation('mode "post" cannot be combined with multipart: parts are PUT', { field: 'mode' });
+    if (!this.multipart.supported) throw Errors.invalid(`The ${this.storage.kind} storage driver does not support multipart uploads`);
+    if (dto.sizeBytes < 1) throw Errors.validation('A multipart upload needs sizeBytes of at least 1', { field: 'sizeBytes' });
+    const checked = this.checkRequest(dto, this.config.MAX_MULTIPART_UPLOAD_BYTES, 'multipart upload');
+    const plan = planParts(dto.sizeBytes, this.config.MULTIPART_PART_SIZE_BYTES, this.config.MULTIPART_MIN_PART_SIZE_BYTES);
+    const assetId = randomUUID();
+    const key = ObjectKeyLayout.upload(principal.userId, assetId);
+    const ttl = Math.min(dto.expiresInSeconds ?? this.config.MULTIPART_SESSION_TTL_SECONDS, this.config.MULTIPART_SESSION_TTL_SECONDS);
+    const expiresAt = new Date(Date.now() + ttl * 1000);
+    const { uploadId, region } = await this.multipart.start(key, dto.mimeType);
+    const session = {
+      assetId,
+      uploadId,
+      objectKey: key,
+      region: region ?? null,
+      partSize: plan.partSize,
+      partCount: plan.partCount,
+      declaredSize: dto.sizeBytes,
+      contentType: dto.mimeType,
+      expiresAt,
+    };
+    try {
+      // The pending asset (quota checked under the owner's lock) and its session commit together.
+      await this.ds.transaction(async (m) => {
+        await this.recordPending(dto, principal, checked, { assetId, objectKey: key, expiresAt }, m);
+        await this.sessions.insert(m, session);
+      });
+    } catch (e) {
+      await this.multipart.discard(key, uploadId);
+      throw e;
+    }
+    return {
+      assetId,
+      method: 'MULTIPART',
+      uploadId,
+      partSize: plan.partSize,
+      partCount: plan.partCount,
+      parts: await this.multipart.initialParts(session),
+      expiresAt: expiresAt.toISOString(),
+    };
+  }
+
+  /**
    * Step 1 for uploads whose bytes arrive some other way (tus): the same checks (size limit, metadata, ACL, quota)
    * and the same pending asset, under a caller-chosen id and expiry, without a signed URL.
    */
@@ -74,12 +146,13 @@ export class UploadUrlService {
     return { assetId: opts.assetId, objectKey };
   }
 
-  private checkRequest(dto: CreateUploadUrlDto): { metadata: ReturnType<typeof checkUserMetadataMap>; grants: ReturnType<typeof checkAclList> } {
-    if (dto.sizeBytes > this.config.MAX_UPLOAD_BYTES) {
-      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)`, {
-        field: 'sizeBytes',
-        limit: this.config.MAX_UPLOAD_BYTES,
-      });
+  private checkRequest(
+    dto: CreateUploadUrlDto,
+    maxBytes = this.config.MAX_UPLOAD_BYTES,
+    what = 'upload',
+  ): { metadata: ReturnType<typeof checkUserMetadataMap>; grants: ReturnType<typeof checkAclList> } {
+    if (dto.sizeBytes > maxBytes) {
+      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest ${what} allowed (${maxBytes} bytes)`, { field: 'sizeBytes', limit: maxBytes });
     }
     return { metadata: checkUserMetadataMap(dto.metadata, 'metadata'), grants: checkAclList(dto.acl, 'acl') };
   }
@@ -89,6 +162,7 @@ export class UploadUrlService {
     principal: Principal,
     checked: ReturnType<UploadUrlService['checkRequest']>,
     at: { assetId: string; objectKey: string; expiresAt: Date },
+    m?: EntityManager,
   ): Promise<void> {
     // Quota check + pending asset + its metadata and grants: one transaction, one database round trip.
     await this.quota.createPendingWithQuota({
@@ -103,12 +177,17 @@ export class UploadUrlService {
       uploadExpiresAt: at.expiresAt,
       metadata: checked.metadata,
       acl: checked.grants,
-    });
+    }, m);
   }
 
-  /** Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the status change. */
-  async complete(access: AssetAccess): Promise<{ assetId: string; status: AssetStatus }> {
+  /**
+   * Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the
+   * status change. A multipart asset is assembled from `dto.parts` first (see MultipartUploadService.complete).
+   */
+  async complete(access: AssetAccess, dto: CompleteUploadDto = {}): Promise<{ assetId: string; status: AssetStatus }> {
     assertAssetAccess(access, 'write');
+    const session = await this.multipart.findSession(access.assetId);
+    if (session) return this.multipart.complete(access, session, dto.parts);
     return { assetId: access.assetId, status: await this.completeUpload(access.assetId) };
   }
 

@@ -1,21 +1,31 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, Principal, RateLimited, RequireAssetAccess } from '@app/core';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
+import { CompleteUploadDto, SignPartsDto } from './multipart/multipart.dto';
+import { MultipartUploadService } from './multipart/multipart-upload.service';
 import { UploadUrlService } from './upload-url.service';
-import { CompleteUploadDto, UploadUrlDto } from './upload-url.dto';
+import { CompleteUploadResultDto, MultipartUploadDto, PartListDto, SignedPartsDto, UploadUrlDto } from './upload-url.dto';
 
 @ApiTags('upload')
 @Controller('media')
 export class UploadController {
-  constructor(private readonly uploads: UploadUrlService) {}
+  constructor(
+    private readonly uploads: UploadUrlService,
+    private readonly multipart: MultipartUploadService,
+  ) {}
 
   /** Creates a `pending` asset and signs where its bytes go (bound to the declared size, type and checksum). */
   @Post('upload-url')
   @HttpCode(201)
   @RateLimited()
-  @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES, or over the byte quota', [ErrorCode.PayloadTooLarge, ErrorCode.QuotaBytesExceeded])
-  create(@Body() dto: CreateUploadUrlDto, @CurrentPrincipal() principal: Principal): Promise<UploadUrlDto> {
+  @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota', [ErrorCode.PayloadTooLarge, ErrorCode.QuotaBytesExceeded])
+  @ApiExtraModels(UploadUrlDto, MultipartUploadDto)
+  @ApiCreatedResponse({
+    description: 'A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session',
+    schema: { oneOf: [{ $ref: getSchemaPath(UploadUrlDto) }, { $ref: getSchemaPath(MultipartUploadDto) }] },
+  })
+  create(@Body() dto: CreateUploadUrlDto, @CurrentPrincipal() principal: Principal): Promise<UploadUrlDto | MultipartUploadDto> {
     return this.uploads.create(dto, principal);
   }
 
@@ -24,7 +34,32 @@ export class UploadController {
   @HttpCode(202)
   @RequireAssetAccess('write')
   @ApiProblem(409, 'No bytes have been uploaded for the asset yet', [ErrorCode.ObjectNotUploaded])
-  complete(@CurrentAssetAccess() access: AssetAccess): Promise<CompleteUploadDto> {
-    return this.uploads.complete(access);
+  @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [ErrorCode.UploadMismatch])
+  complete(@CurrentAssetAccess() access: AssetAccess, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResultDto> {
+    return this.uploads.complete(access, dto ?? {});
+  }
+
+  /** Multipart: signs more part URLs. */
+  @Post(':id/parts')
+  @HttpCode(200)
+  @RequireAssetAccess('write')
+  signParts(@CurrentAssetAccess() access: AssetAccess, @Body() dto: SignPartsDto): Promise<SignedPartsDto> {
+    return this.multipart.signMore(access, dto.partNumbers);
+  }
+
+  /** Multipart: the parts storage holds so far (to resume). */
+  @Get(':id/parts')
+  @RequireAssetAccess('write')
+  listParts(@CurrentAssetAccess() access: AssetAccess): Promise<PartListDto> {
+    return this.multipart.listParts(access);
+  }
+
+  /** Multipart: abandons the upload (parts dropped, asset deleted, quota freed). */
+  @Delete(':id/upload')
+  @HttpCode(204)
+  @RequireAssetAccess('write')
+  @ApiProblem(409, 'The upload is complete (or was a single PUT): delete the asset instead', [ErrorCode.AssetStateConflict])
+  async abort(@CurrentAssetAccess() access: AssetAccess): Promise<void> {
+    await this.multipart.abort(access);
   }
 }

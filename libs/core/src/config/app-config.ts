@@ -289,6 +289,26 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1)
   MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
+  /** Uploads declared larger than this get a multipart session (part URLs) instead of a single PUT; a client may ask for one at any size (`"multipart": true`). */
+  @Transform(toInt) @IsInt() @Min(1)
+  MULTIPART_THRESHOLD_BYTES = 64 * 1024 ** 2;
+
+  /** Largest multipart upload accepted, in bytes (S3 caps an object at 5 TiB). Single PUTs stay bound by MAX_UPLOAD_BYTES. */
+  @Transform(toInt) @IsInt() @Min(1)
+  MAX_MULTIPART_UPLOAD_BYTES = 50 * 1024 ** 3;
+
+  /** Preferred part size of a multipart upload; grown automatically so that no upload needs more than 10000 parts. */
+  @Transform(toInt) @IsInt() @Min(1)
+  MULTIPART_PART_SIZE_BYTES = 16 * 1024 ** 2;
+
+  /** Smallest part (but the last) the store accepts: 5 MiB on S3. Lower it only for stores that take smaller parts (the local driver, test emulators). */
+  @Transform(toInt) @IsInt() @Min(1)
+  MULTIPART_MIN_PART_SIZE_BYTES = 5 * 1024 ** 2;
+
+  /** Lifetime of a multipart session (its pending asset counts against the quota until then); each part URL lives at most UPLOAD_URL_TTL_SECONDS. */
+  @Transform(toInt) @IsInt() @Min(60) @Max(7 * 24 * 3600)
+  MULTIPART_SESSION_TTL_SECONDS = 24 * 3600;
+
   /** Run the queue workers (processing, webhooks, replication, CDN) in this process; false for API-only replicas. */
   @Transform(toBool) @IsBoolean()
   WORKER_ENABLED = true;
@@ -536,6 +556,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const cors = parseCorsOrigins(parsed.CORS_ALLOWED_ORIGINS);
   problems.push(...cors.problems);
+  if (parsed.MULTIPART_PART_SIZE_BYTES < parsed.MULTIPART_MIN_PART_SIZE_BYTES) {
+    problems.push(`MULTIPART_PART_SIZE_BYTES=${parsed.MULTIPART_PART_SIZE_BYTES}: must be at least MULTIPART_MIN_PART_SIZE_BYTES (${parsed.MULTIPART_MIN_PART_SIZE_BYTES})`);
+  }
   const storage = resolveStorageRegions(parsed);
   problems.push(...storage.problems, ...cdnProblems(parsed));
   const tusStagingDir = path.resolve(parsed.TUS_STAGING_DIR ?? path.join(parsed.LOCAL_STORAGE_ROOT, '.tus-staging'));

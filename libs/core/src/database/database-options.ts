@@ -6,6 +6,7 @@ import { AccessSearchQuotas1764000001000 } from './migrations/1764000001000-acce
 import { DerivedMedia1764000002000 } from './migrations/1764000002000-derived-media';
 import { Webhooks1764000002100 } from './migrations/1764000002100-webhooks';
 import { RegionsAndCdn1764000003000 } from './migrations/1764000003000-regions-and-cdn';
+import { UploadSessions1764000004000 } from './migrations/1764000004000-upload-sessions';
 import { Lifecycle1764000005000 } from './migrations/1764000005000-lifecycle';
 import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-create-pending-asset';
 
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   DerivedMedia1764000002000,
   Webhooks1764000002100,
   RegionsAndCdn1764000003000,
+  UploadSessions1764000004000,
   Lifecycle1764000005000,
   CreatePendingAsset1764000008000,
 ];

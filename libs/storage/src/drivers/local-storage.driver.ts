@@ -1,16 +1,20 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, mkdir, open, opendir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, opendir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectKeyLayout } from '../object-key-layout';
 import {
+  assertPartNumber,
   ByteRange,
   CopyCapableStorage,
   ListableStorage,
   ListedObject,
+  InvalidPartError,
+  MultipartCapableStorage,
+  MultipartUploadRef,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -23,6 +27,7 @@ import {
   StorageClassName,
   StorageUnavailableError,
   TieredStorage,
+  StoredPart,
 } from '../storage-driver';
 
 /** Colder classes, each a directory tree of its own (`<root>/.tiers/<class>/<bucket>/<key>`); reads look there too. */
@@ -49,6 +54,22 @@ interface ObjectMeta {
   sha256: string;
   lastModified: string;
 }
+
+/** A multipart upload's manifest: `<root>/.multipart/<bucket>/<uploadId>/manifest.json`. */
+interface MultipartManifest {
+  key: string;
+  contentType: string;
+  initiated: string;
+}
+
+/** One stored part's sidecar: `part-<n>.json` beside `part-<n>`. */
+interface PartMeta {
+  etag: string;
+  size: number;
+  lastModified: string;
+}
+
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What a verified signature allows. */
 export interface SignedPutGrant {
@@ -85,7 +106,7 @@ export class LocalRequestError extends Error {
  * (see local-object.http-handler.ts) and are HMAC-SHA256 over everything they allow.
  * Writes go to `<root>/.tmp` and are renamed into place after fsync, so a crash never leaves a partial object.
  */
-export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage {
+export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage, MultipartCapableStorage {
   readonly kind = 'local' as const;
   readonly bucket: string;
   readonly root: string;
@@ -107,6 +128,7 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     await mkdir(path.join(this.root, this.bucket), { recursive: true });
     await mkdir(path.join(this.root, '.meta', this.bucket), { recursive: true });
     await mkdir(this.tmpDir(), { recursive: true });
+    await mkdir(this.multipartRoot(), { recursive: true });
   }
 
   // ---- paths ------------------------------------------------------------------------------------------
@@ -146,6 +168,16 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
 
   private tmpDir(): string {
     return path.join(this.root, '.tmp');
+  }
+
+  private multipartRoot(): string {
+    return path.join(this.root, '.multipart', this.bucket);
+  }
+
+  /** The staging directory of one upload (ids are UUIDs this driver issued; anything else is refused). */
+  private uploadDir(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw new StorageNotFoundError(`upload ${uploadId}`);
+    return path.join(this.multipartRoot(), uploadId);
   }
 
   // ---- StorageDriver ----------------------------------------------------------------------------------
@@ -371,6 +403,193 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     }
   }
 
+  // ---- multipart (same contract as S3's, on disk) ------------------------------------------------------
+
+  /**
+   * Parts live in `<root>/.multipart/<bucket>/<uploadId>/part-<n>` (+ `.json` with ETag and size) beside a
+   * manifest (key, type, initiated). Completing streams the parts, in order, into one temp file that is fsynced and
+   * renamed into place, then drops the staging directory. No part is ever held in memory.
+   */
+  async createMultipartUpload({ key, contentType }: { key: string; contentType: string }): Promise<{ uploadId: string }> {
+    this.objectPath(key);
+    const uploadId = randomUUID();
+    const dir = this.uploadDir(uploadId);
+    try {
+      await mkdir(dir, { recursive: true });
+      const manifest: MultipartManifest = { key, contentType, initiated: new Date().toISOString() };
+      await writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify(manifest));
+      await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
+    } catch (e: any) {
+      await rm(dir, { recursive: true, force: true });
+      throw new StorageUnavailableError(`local storage could not start an upload: ${e?.message}`, e);
+    }
+    return { uploadId };
+  }
+
+  async presignUploadPart(p: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+    assertPartNumber(p.partNumber);
+    if (!Number.isSafeInteger(p.contentLength) || p.contentLength < 0) throw new RangeError(`invalid contentLength ${p.contentLength}`);
+    this.uploadDir(p.uploadId);
+    const q: Record<string, string> = {
+      'X-Media-Method': 'PUT',
+      'X-Media-Expires': String(Math.floor(Date.now() / 1000) + p.expiresInSeconds),
+      'X-Media-Length': String(p.contentLength),
+      'X-Media-Upload-Id': p.uploadId,
+      'X-Media-Part': String(p.partNumber),
+    };
+    return { url: this.signedUrl(p.key, q), method: 'PUT', headers: { 'Content-Length': String(p.contentLength) } };
+  }
+
+  /** The upload's manifest; StorageNotFoundError when there is no such upload for `key`. */
+  private async manifest(key: string, uploadId: string): Promise<MultipartManifest> {
+    let m: MultipartManifest;
+    try {
+      m = JSON.parse(await readFile(path.join(this.uploadDir(uploadId), 'manifest.json'), 'utf8')) as MultipartManifest;
+    } catch (e: any) {
+      if (e instanceof StorageNotFoundError || e?.code === 'ENOENT' || e instanceof SyntaxError) throw new StorageNotFoundError(key);
+      throw new StorageUnavailableError(`local storage could not read upload ${uploadId}: ${e?.message}`, e);
+    }
+    if (m.key !== key) throw new StorageNotFoundError(key);
+    return m;
+  }
+
+  /**
+   * Streams one part into the upload's staging directory (exact size, MD5 ETag like S3's), replacing any part
+   * stored under the same number. Used by the signed part URLs and by `uploadPart`.
+   */
+  async storePart(key: string, uploadId: string, partNumber: number, body: Readable, exactLength: number): Promise<{ etag: string; size: number }> {
+    assertPartNumber(partNumber);
+    await this.manifest(key, uploadId);
+    const dir = this.uploadDir(uploadId);
+    const tmp = path.join(dir, `part-${partNumber}.${randomUUID()}.tmp`);
+    const md5 = createHash('md5');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > exactLength) {
+          cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`));
+          return;
+        }
+        md5.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
+      if (size !== exactLength) {
+        throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
+      }
+      const fh = await open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      const etag = `"${md5.digest('hex')}"`;
+      const meta: PartMeta = { etag, size, lastModified: new Date().toISOString() };
+      // The part file first, then its sidecar: a listed part always has its bytes (a re-PUT replaces both).
+      await rename(tmp, path.join(dir, `part-${partNumber}`));
+      await writeFile(path.join(dir, `part-${partNumber}.json.tmp`), JSON.stringify(meta));
+      await rename(path.join(dir, `part-${partNumber}.json.tmp`), path.join(dir, `part-${partNumber}.json`));
+      return { etag, size };
+    } catch (e: any) {
+      await rm(tmp, { force: true });
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(key); // aborted meanwhile
+      throw e;
+    }
+  }
+
+  async uploadPart(p: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+    const { etag } = await this.storePart(p.key, p.uploadId, p.partNumber, p.body, p.contentLength);
+    return { etag };
+  }
+
+  async listParts({ key, uploadId }: { key: string; uploadId: string }): Promise<StoredPart[]> {
+    await this.manifest(key, uploadId);
+    const dir = this.uploadDir(uploadId);
+    const parts: StoredPart[] = [];
+    for (const name of await readdir(dir)) {
+      const m = /^part-(\d+)\.json$/.exec(name);
+      if (!m) continue;
+      try {
+        const meta = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as PartMeta;
+        parts.push({ partNumber: Number(m[1]), etag: meta.etag, size: meta.size, lastModified: new Date(meta.lastModified) });
+      } catch (e: any) {
+        if (e?.code !== 'ENOENT') throw new StorageUnavailableError(`local storage could not read part ${name}: ${e?.message}`, e);
+      }
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipartUpload({
+    key,
+    uploadId,
+    parts,
+  }: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
+    const manifest = await this.manifest(key, uploadId);
+    if (!parts.length) throw new InvalidPartError(0, 'At least one part is required');
+    const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
+    let previous = 0;
+    for (const p of parts) {
+      assertPartNumber(p.partNumber);
+      if (p.partNumber <= previous) throw new InvalidPartError(p.partNumber, 'Parts must be listed in ascending order, each once');
+      previous = p.partNumber;
+      const have = stored.get(p.partNumber);
+      if (!have) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber} has not been uploaded`);
+      if (unquote(have.etag) !== unquote(p.etag)) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber}'s ETag does not match the stored part`);
+    }
+    const dir = this.uploadDir(uploadId);
+    const partPaths = parts.map((p) => path.join(dir, `part-${p.partNumber}`));
+    async function* concatenated() {
+      for (const file of partPaths) {
+        const fh = await open(file, 'r');
+        try {
+          for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false })) yield chunk as Buffer;
+        } finally {
+          await fh.close();
+        }
+      }
+    }
+    await this.store(key, Readable.from(concatenated(), { objectMode: false }), manifest.contentType);
+    await rm(dir, { recursive: true, force: true });
+    const info = await this.head(key);
+    if (!info) throw new StorageUnavailableError(`local storage completed ${key} but cannot find it`);
+    return info;
+  }
+
+  async abortMultipartUpload({ key, uploadId }: { key: string; uploadId: string }): Promise<void> {
+    try {
+      await this.manifest(key, uploadId);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) return;
+      throw e;
+    }
+    await rm(this.uploadDir(uploadId), { recursive: true, force: true });
+  }
+
+  async listMultipartUploads({ prefix }: { prefix?: string } = {}): Promise<MultipartUploadRef[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.multipartRoot());
+    } catch (e: any) {
+      if (e?.code === 'ENOENT') return [];
+      throw new StorageUnavailableError(`local storage could not list uploads: ${e?.message}`, e);
+    }
+    const uploads: MultipartUploadRef[] = [];
+    for (const uploadId of names) {
+      if (!UPLOAD_ID.test(uploadId)) continue;
+      try {
+        const m = JSON.parse(await readFile(path.join(this.multipartRoot(), uploadId, 'manifest.json'), 'utf8')) as MultipartManifest;
+        if (prefix === undefined || m.key.startsWith(prefix)) uploads.push({ key: m.key, uploadId, initiated: new Date(m.initiated) });
+      } catch {
+        // completed or aborted meanwhile, or a manifest not yet written
+      }
+    }
+    return uploads.sort((a, b) => a.key.localeCompare(b.key) || a.uploadId.localeCompare(b.uploadId));
+  }
+
   // ---- signing ----------------------------------------------------------------------------------------
 
   private static readonly SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X-Media-Type', 'X-Media-Checksum', 'X-Media-Filename'];
@@ -378,9 +597,9 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
   /**
    * Signed when present, and only then part of the canonical string, so URLs signed before these existed
    * keep their signatures: X-Media-Sha256 makes a read URL content-addressed, X-Media-Cache=public lets
-   * shared caches keep the response.
+   * shared caches keep the response, X-Media-Upload-Id + X-Media-Part make a PUT URL one part of a multipart upload.
    */
-  private static readonly OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache'];
+  private static readonly OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part'];
 
   private canonical(key: string, q: Record<string, string | undefined>): string {
     const optional = LocalStorageDriver.OPTIONAL_SIGNED_PARAMS.filter((n) => q[n] !== undefined).map((n) => `${n}=${q[n]}`);
@@ -510,4 +729,8 @@ async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key: strin
     if (entry.isDirectory()) yield* walkFiles(file, key);
     else if (entry.isFile()) yield { key, file };
   }
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/"/g, '');
 }

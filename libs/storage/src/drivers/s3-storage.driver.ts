@@ -1,15 +1,21 @@
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutBucketCorsCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   S3ClientConfig,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -19,10 +25,14 @@ import { readCacheControl } from '../cache-control';
 import type { BucketCorsRule } from '../cors/bucket-cors.rule';
 import { contentDisposition } from '../content-disposition';
 import {
+  assertPartNumber,
   ByteRange,
   CopyCapableStorage,
   ListableStorage,
   ListedObject,
+  InvalidPartError,
+  MultipartCapableStorage,
+  MultipartUploadRef,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -35,6 +45,7 @@ import {
   StorageClassName,
   StorageUnavailableError,
   TieredStorage,
+  StoredPart,
 } from '../storage-driver';
 
 export interface S3StorageDriverOptions {
@@ -53,6 +64,11 @@ export interface S3StorageDriverOptions {
   secretAccessKey?: string;
   /** Bounds connecting, waiting for a response, and any stall of a transfer. */
   requestTimeoutMs: number;
+  /**
+   * Bound on CompleteMultipartUpload, which answers only once the store has assembled the object (S3 keeps the
+   * connection alive meanwhile; S3-compatible stores may stay silent for minutes on a large object). Default 15 min.
+   */
+  completeMultipartTimeoutMs?: number;
 }
 
 /** Multipart part size for writes of unknown length: at most queueSize × this is buffered. */
@@ -98,6 +114,11 @@ function statusOf(err: unknown): number | undefined {
   return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
 }
 
+function isNoSuchUpload(err: unknown): boolean {
+  const e = err as SdkErrorShape | undefined;
+  return e?.name === 'NoSuchUpload' || e?.code === 'NoSuchUpload' || (statusOf(err) === 404 && e?.name !== 'NoSuchBucket');
+}
+
 function isNotFound(err: unknown): boolean {
   const e = err as SdkErrorShape | undefined;
   return statusOf(err) === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
@@ -134,13 +155,15 @@ function describeError(err: unknown): string {
  * (socket inactivity) while a body streams; the SDK retries up to 3 attempts. Unreachable store,
  * timeouts, 5xx and throttling surface as StorageUnavailableError.
  */
-export class S3StorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage {
+export class S3StorageDriver implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage, MultipartCapableStorage {
   readonly kind = 's3' as const;
   readonly bucket: string;
   private readonly client: S3Client;
   /** Signs URLs for clients (differs from `client` only when a public endpoint is configured). */
   private readonly presignClient: S3Client;
   private readonly requestTimeoutMs: number;
+  /** Same as `client`, with a socket timeout long enough for CompleteMultipartUpload. */
+  private readonly completeClient: S3Client;
 
   constructor(options: S3StorageDriverOptions) {
     if (!options.bucket) throw new Error('S3StorageDriver: bucket is required');
@@ -176,6 +199,21 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage, Lista
     };
     this.client = new S3Client(clientConfig);
     this.client.middlewareStack.add(stripBucketTrailingSlash(options.bucket), {
+      step: 'build',
+      name: 'stripBucketTrailingSlash',
+      override: true,
+    });
+    const completeTimeout = Math.max(options.completeMultipartTimeoutMs ?? 15 * 60_000, timeout);
+    this.completeClient = new S3Client({
+      ...clientConfig,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: timeout,
+        requestTimeout: completeTimeout,
+        throwOnRequestTimeout: true,
+        socketTimeout: completeTimeout,
+      }),
+    });
+    this.completeClient.middlewareStack.add(stripBucketTrailingSlash(options.bucket), {
       step: 'build',
       name: 'stripBucketTrailingSlash',
       override: true,
@@ -452,9 +490,158 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage, Lista
     }
   }
 
+  // ---- multipart ----------------------------------------------------------------------------------------
+
+  async createMultipartUpload({ key, contentType }: { key: string; contentType: string }): Promise<{ uploadId: string }> {
+    try {
+      const res = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType }));
+      if (!res.UploadId) throw new StorageUnavailableError(`S3 returned no UploadId for ${key}`);
+      return { uploadId: res.UploadId };
+    } catch (err) {
+      throw this.translate(err, `create multipart upload ${key}`);
+    }
+  }
+
+  /** Signs Content-Length (as presignPut does), so the store refuses a part of any other size. */
+  async presignUploadPart({
+    key,
+    uploadId,
+    partNumber,
+    contentLength,
+    expiresInSeconds,
+  }: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
+    assertPartNumber(partNumber);
+    if (!Number.isSafeInteger(contentLength) || contentLength < 0) throw new RangeError(`invalid contentLength ${contentLength}`);
+    const url = await getSignedUrl(
+      this.presignClient,
+      new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: contentLength }),
+      { expiresIn: expiresInSeconds, signableHeaders: new Set(['content-length']) },
+    );
+    assertNoChecksumQuery(url);
+    return { url, method: 'PUT', headers: { 'Content-Length': String(contentLength) } };
+  }
+
+  async uploadPart({
+    key,
+    uploadId,
+    partNumber,
+    body,
+    contentLength,
+  }: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
+    assertPartNumber(partNumber);
+    if (!Number.isSafeInteger(contentLength) || contentLength < 0) throw new RangeError(`invalid contentLength ${contentLength}`);
+    try {
+      const res = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: contentLength }),
+        // The body may be large; stalls are still bounded by socketTimeout.
+        { requestTimeout: 0 },
+      );
+      if (!res.ETag) throw new StorageUnavailableError(`S3 returned no ETag for part ${partNumber} of ${key}`);
+      return { etag: res.ETag };
+    } catch (err) {
+      if (isNoSuchUpload(err)) throw new StorageNotFoundError(key);
+      throw this.translate(err, `upload part ${partNumber} of ${key}`);
+    }
+  }
+
+  async listParts({ key, uploadId }: { key: string; uploadId: string }): Promise<StoredPart[]> {
+    const parts: StoredPart[] = [];
+    let marker: string | undefined;
+    try {
+      for (let page = 0; page < 1000; page++) {
+        const res = await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        for (const p of res.Parts ?? []) {
+          if (p.PartNumber === undefined || !p.ETag) continue;
+          parts.push({ partNumber: p.PartNumber, etag: quoteEtag(p.ETag), size: Number(p.Size ?? 0), lastModified: p.LastModified });
+        }
+        if (!res.IsTruncated || !res.NextPartNumberMarker) break;
+        marker = String(res.NextPartNumberMarker);
+      }
+    } catch (err) {
+      if (isNoSuchUpload(err)) throw new StorageNotFoundError(key);
+      throw this.translate(err, `list parts of ${key}`);
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipartUpload({
+    key,
+    uploadId,
+    parts,
+  }: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
+    for (const p of parts) assertPartNumber(p.partNumber);
+    try {
+      await this.completeClient.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: quoteEtag(p.etag) })) },
+        }),
+      );
+    } catch (err) {
+      const name = (err as SdkErrorShape | undefined)?.name;
+      if (name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall') {
+        throw new InvalidPartError(0, `S3 refused the part list of ${key}: ${describeError(err)}`);
+      }
+      if (isNoSuchUpload(err)) throw new StorageNotFoundError(key);
+      throw this.translate(err, `complete multipart upload ${key}`);
+    }
+    const info = await this.head(key);
+    if (!info) throw new StorageUnavailableError(`S3 completed ${key} but does not show it yet`);
+    return info;
+  }
+
+  async abortMultipartUpload({ key, uploadId }: { key: string; uploadId: string }): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (err) {
+      if (isNoSuchUpload(err)) return;
+      throw this.translate(err, `abort multipart upload ${key}`);
+    }
+  }
+
+  async listMultipartUploads({ prefix }: { prefix?: string } = {}): Promise<MultipartUploadRef[]> {
+    const uploads: MultipartUploadRef[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      for (let page = 0; page < 10_000; page++) {
+        const res = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const u of res.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+        if (!res.IsTruncated) break;
+        keyMarker = res.NextKeyMarker;
+        uploadIdMarker = res.NextUploadIdMarker;
+        if (!keyMarker && !uploadIdMarker) break;
+      }
+    } catch (err) {
+      throw this.translate(err, 'list multipart uploads');
+    }
+    return uploads;
+  }
+
   /** Releases the HTTP agent's sockets. */
   destroy(): void {
     this.client.destroy();
+    this.completeClient.destroy();
   }
 
   private translate(err: unknown, what: string): Error {
@@ -462,6 +649,10 @@ export class S3StorageDriver implements StorageDriver, CopyCapableStorage, Lista
     if (isUnavailable(err)) return new StorageUnavailableError(`S3 ${what} failed: ${describeError(err)}`, err);
     return err instanceof Error ? err : new Error(`S3 ${what} failed: ${describeError(err)}`);
   }
+}
+
+function quoteEtag(etag: string): string {
+  return etag.startsWith('"') ? etag : `"${etag}"`;
 }
 
 function assertRange({ start, end }: ByteRange): void {

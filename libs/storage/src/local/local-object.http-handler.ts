@@ -81,7 +81,8 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 
 /**
  * Serves the local driver's signed URLs with plain node http objects, so it mounts on any server:
- *   PUT  /storage/<bucket>/<key>?X-Media-…  single upload bound to size, type (and checksum)
+ *   PUT  /storage/<bucket>/<key>?X-Media-…  single upload bound to size, type (and checksum), or one part of a
+ *                                           multipart upload (X-Media-Upload-Id, X-Media-Part) bound to its size
  *   POST /storage/<bucket>                  browser form upload bound by a signed policy
  *   GET|HEAD /storage/<bucket>/<key>?…      download with Range, ETag, If-None-Match, Content-Disposition
  */
@@ -109,6 +110,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
 
   async function put(key: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse) {
     const q = driver.verifyUrl(key, query, 'PUT');
+    if (q['X-Media-Upload-Id'] !== undefined) return putPart(key, q, req, res);
     const type = (req.headers['content-type'] ?? '').trim();
     if (type !== q['X-Media-Type']) {
       throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Type must be exactly "${q['X-Media-Type']}", the type this URL was signed for`);
@@ -130,6 +132,27 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
     }
     const r = await driver.store(key, req, type, { exactLength: expected, checksumSha256: checksum });
+    res.writeHead(200, { etag: r.etag, 'content-length': 0 });
+    res.end();
+  }
+
+  /** One part of a multipart upload: exact signed size, any Content-Type; a re-PUT replaces the part. */
+  async function putPart(key: string, q: Record<string, string | undefined>, req: IncomingMessage, res: ServerResponse) {
+    const expected = Number(q['X-Media-Length']);
+    const lengthHeader = req.headers['content-length'];
+    if (lengthHeader === undefined) throw new LocalRequestError(411, 'MissingContentLength', 'Content-Length is required');
+    if (Number(lengthHeader) !== expected) {
+      throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Length must be ${expected}, the size this URL was signed for`);
+    }
+    let r: { etag: string };
+    try {
+      r = await driver.storePart(key, q['X-Media-Upload-Id']!, Number(q['X-Media-Part']), req, expected);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');
+      }
+      throw e;
+    }
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
     res.end();
   }

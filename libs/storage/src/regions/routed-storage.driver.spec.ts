@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { LocalStorageDriver } from '../drivers/local-storage.driver';
-import { StorageDriver, StorageNotFoundError, StorageUnavailableError } from '../storage-driver';
+import { MultipartCapableStorage, StorageDriver, StorageNotFoundError, StorageUnavailableError } from '../storage-driver';
 import { RegionRouter, StorageRegion } from './region-router';
 import { RoutedStorageDriver } from './routed-storage.driver';
 
 /** A real local driver that can be switched off, failing like an unreachable store. */
-function switchable(driver: LocalStorageDriver): StorageDriver & { down: boolean } {
+function switchable(driver: LocalStorageDriver): StorageDriver & MultipartCapableStorage & { down: boolean } {
   const fail = () => Promise.reject(new StorageUnavailableError(`${driver.root} is unreachable`));
   const s = {
     down: false,
@@ -23,6 +23,14 @@ function switchable(driver: LocalStorageDriver): StorageDriver & { down: boolean
     presignPost: (p: Parameters<StorageDriver['presignPost']>[0]) => driver.presignPost(p),
     presignGet: (p: Parameters<StorageDriver['presignGet']>[0]) => driver.presignGet(p),
     checkHealth: () => (s.down ? fail() : driver.checkHealth()),
+    // Multipart calls stay on (a region whose health check fails may still answer them); routing is what is tested.
+    createMultipartUpload: driver.createMultipartUpload.bind(driver),
+    presignUploadPart: driver.presignUploadPart.bind(driver),
+    uploadPart: driver.uploadPart.bind(driver),
+    listParts: driver.listParts.bind(driver),
+    completeMultipartUpload: driver.completeMultipartUpload.bind(driver),
+    abortMultipartUpload: driver.abortMultipartUpload.bind(driver),
+    listMultipartUploads: driver.listMultipartUploads.bind(driver),
   };
   return s;
 }
@@ -130,5 +138,62 @@ describe('RoutedStorageDriver over two regions', () => {
     b.down = false;
     await put(b, 'late', 'y');
     expect(await text(await routed.read('late'))).toBe('y');
+  });
+});
+
+describe('RoutedStorageDriver multipart uploads', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'routed-mp-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const make = async (name: string) => {
+    const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+    await d.init();
+    return switchable(d);
+  };
+  const part = (body: string) => ({ body: Readable.from([Buffer.from(body)]), contentLength: Buffer.byteLength(body) });
+
+  it('keeps an upload in the region that started it, even after the write region changed', async () => {
+    const a = await make('a');
+    const b = await make('b');
+    const router = new RegionRouter(
+      [
+        { name: 'a', primary: true, driver: a },
+        { name: 'b', primary: false, driver: b },
+      ],
+      { healthCheckIntervalMs: 60000, healthCheckTimeoutMs: 1000, failureThreshold: 2 },
+    );
+    const routed = new RoutedStorageDriver(router, 'media', 1000);
+    await router.checkAll();
+    const { uploadId, region } = await routed.createMultipartUpload({ key: 'big', contentType: 'video/mp4' });
+    expect(region).toBe('a');
+    expect(uploadId).toMatch(/^a:/);
+    a.down = true;
+    await router.checkAll();
+    expect(router.writeRegion().name).toBe('b');
+    const url = (await routed.presignUploadPart({ key: 'big', uploadId, partNumber: 1, contentLength: 3, expiresInSeconds: 60 })).url;
+    expect(url).toContain('/storage/r/a/');
+    const { etag } = await routed.uploadPart({ key: 'big', uploadId, partNumber: 1, ...part('abc') });
+    expect((await routed.listParts({ key: 'big', uploadId })).map((p) => p.etag)).toEqual([etag]);
+    expect((await routed.listMultipartUploads({ prefix: 'big' })).map((u) => u.uploadId)).toEqual([uploadId]);
+    await routed.completeMultipartUpload({ key: 'big', uploadId, parts: [{ partNumber: 1, etag }] });
+    a.down = false;
+    expect((await a.head('big'))?.size).toBe(3);
+    expect(await b.head('big')).toBeNull();
+    await expect(routed.listParts({ key: 'big', uploadId: 'nowhere:x' })).rejects.toBeInstanceOf(StorageNotFoundError);
+    await expect(routed.listParts({ key: 'big', uploadId: 'no-region-prefix' })).rejects.toBeInstanceOf(StorageNotFoundError);
+  });
+
+  it('passes straight through with one region (the driver\'s own upload id)', async () => {
+    const only = await make('only');
+    const router = new RegionRouter([{ name: 'only', primary: true, driver: only }], { healthCheckIntervalMs: 60000, healthCheckTimeoutMs: 1000, failureThreshold: 2 });
+    const routed = new RoutedStorageDriver(router, 'media', 1000);
+    const { uploadId } = await routed.createMultipartUpload({ key: 'k', contentType: 'text/plain' });
+    expect(uploadId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await only.listMultipartUploads({})).map((u) => u.uploadId)).toEqual([uploadId]);
+    await routed.abortMultipartUpload({ key: 'k', uploadId });
+    expect(await routed.listMultipartUploads({})).toEqual([]);
   });
 });

@@ -3,7 +3,10 @@ import type { Readable } from 'node:stream';
 import {
   ByteRange,
   canCopy,
+  canMultipart,
   CopyCapableStorage,
+  MultipartCapableStorage,
+  MultipartUploadRef,
   ObjectInfo,
   PresignedPost,
   PresignedPut,
@@ -14,6 +17,7 @@ import {
   StorageDriver,
   StorageNotFoundError,
   StorageUnavailableError,
+  StoredPart,
 } from '../storage-driver';
 import { isRegionOutage, RegionRouter, StorageRegion } from './region-router';
 
@@ -37,8 +41,13 @@ export interface RoutedDriverHooks {
  * "Not found" is only answered when every region answered it; when a region that might hold the object
  * could not be asked, the answer is StorageUnavailableError (retry), never a false "absent".
  * With one region every call goes straight to its driver.
+ *
+ * Multipart uploads stay in the region that started them: with several regions the upload id handed out is
+ * `<region>:<driver's upload id>` (region names never contain ':'), and every later call is routed by it, so parts,
+ * completion and abort reach the same store even after the write region changed. With one region the id is the
+ * driver's own and every call passes straight through.
  */
-export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage {
+export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, MultipartCapableStorage {
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
 
@@ -170,6 +179,73 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage {
       this.logger.warn({ key: params.key, err: err instanceof Error ? err.message : String(err) }, 'no region confirmed the object; signing for the write region');
     }
     return (region ?? this.router.writeRegion()).driver.presignGet(params);
+  }
+
+  // ---- multipart --------------------------------------------------------------------------------------
+
+  async createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }> {
+    const region = this.router.writeRegion();
+    const { uploadId } = await this.router.call(region, (d) => this.multipart(d, region).createMultipartUpload(params));
+    return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };
+  }
+
+  async presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+    const { region, uploadId } = this.uploadRegion(params.uploadId);
+    return this.multipart(region.driver, region).presignUploadPart({ ...params, uploadId });
+  }
+
+  async uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+    const { region, uploadId } = this.uploadRegion(params.uploadId);
+    return this.router.call(region, (d) => this.multipart(d, region).uploadPart({ ...params, uploadId }));
+  }
+
+  async listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]> {
+    const { region, uploadId } = this.uploadRegion(params.uploadId);
+    return this.router.call(region, (d) => this.multipart(d, region).listParts({ ...params, uploadId }));
+  }
+
+  async completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+    const { region, uploadId } = this.uploadRegion(params.uploadId);
+    const info = await this.router.call(region, (d) => this.multipart(d, region).completeMultipartUpload({ ...params, uploadId }));
+    if (this.router.multiRegion && this.hooks.afterWrite) {
+      await this.hooks.afterWrite(params.key, region.name).catch((e) =>
+        this.logger.warn({ key: params.key, err: e instanceof Error ? e.message : String(e) }, 'could not register a completed upload for replication'),
+      );
+    }
+    return info;
+  }
+
+  async abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void> {
+    const { region, uploadId } = this.uploadRegion(params.uploadId);
+    return this.router.call(region, (d) => this.multipart(d, region).abortMultipartUpload({ ...params, uploadId }));
+  }
+
+  /** Every region's unfinished uploads (ids routable back to their region); a region that cannot be asked fails the call. */
+  async listMultipartUploads(params: { prefix?: string }): Promise<MultipartUploadRef[]> {
+    if (!this.router.multiRegion) return this.multipart(this.router.primary.driver, this.router.primary).listMultipartUploads(params);
+    const lists = await Promise.all(
+      this.router.regions.map(async (region) =>
+        (await this.router.call(region, (d) => this.multipart(d, region).listMultipartUploads(params))).map((u) => ({
+          ...u,
+          uploadId: `${region.name}:${u.uploadId}`,
+        })),
+      ),
+    );
+    return lists.flat();
+  }
+
+  /** The region an upload id belongs to and the id its driver knows. */
+  private uploadRegion(routedId: string): { region: StorageRegion; uploadId: string } {
+    if (!this.router.multiRegion) return { region: this.router.primary, uploadId: routedId };
+    const at = routedId.indexOf(':');
+    const region = at > 0 ? this.router.region(routedId.slice(0, at)) : undefined;
+    if (!region) throw new StorageNotFoundError(`upload ${routedId}`);
+    return { region, uploadId: routedId.slice(at + 1) };
+  }
+
+  private multipart(d: StorageDriver, region: StorageRegion): StorageDriver & MultipartCapableStorage {
+    if (!canMultipart(d)) throw new Error(`storage region ${region.name} (${d.kind}) does not support multipart uploads`);
+    return d;
   }
 
   /** Passes when at least one region is healthy (checks them all now). */

@@ -24,24 +24,15 @@ export class QuotaService {
   ) {}
 
   /**
-   * Inside the transaction that creates the pending asset: locks the owner's usage (so concurrent requests of
-   * one owner are checked one after the other) and refuses when one more asset of `sizeBytes` does not fit.
-   */
-  async reserve(m: EntityManager, ownerId: string, sizeBytes: number): Promise<void> {
-    const usage = await this.assets.usage(ownerId, m);
-    const limits = await this.limits(ownerId, m);
-    checkQuota(ownerId, limits, usage, sizeBytes);
-  }
-
-  /**
    * Creates the pending asset (with its metadata and grants) when one more asset of its size fits the owner's
    * quota, else throws 413/429 from checkQuota. One database round trip: the database function applies the same
    * comparison as checkQuota under the owner's lock (see migration 1764000008000); a refusal is explained by
    * checkQuota on the figures the database decided on, and a disagreement between the two is a loud 500.
+   * Inside the caller's transaction when given `m` (the multipart session is written with the asset).
    */
-  async createPendingWithQuota(a: NewPendingAsset): Promise<void> {
+  async createPendingWithQuota(a: NewPendingAsset, m?: EntityManager): Promise<void> {
     const defaults = this.defaultLimits();
-    const outcome = await this.assets.createPendingWithQuota(a, defaults);
+    const outcome = await this.assets.createPendingWithQuota(a, defaults, m);
     if (outcome.created) return;
     checkQuota(a.ownerId, effectiveLimits(defaults, outcome.override), outcome.usage, a.sizeBytes);
     throw new Error(
