@@ -406,6 +406,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/media/{id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Multipart: the parts storage holds so far (to resume). */
+        get: operations["uploadListParts"];
+        put?: never;
+        /** Multipart: signs more part URLs. */
+        post: operations["uploadSignParts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/{id}/preview": {
         parameters: {
             query?: never;
@@ -433,6 +451,23 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/media/{id}/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Multipart: abandons the upload (parts dropped, asset deleted, quota freed). */
+        delete: operations["uploadAbort"];
         options?: never;
         head?: never;
         patch?: never;
@@ -570,7 +605,15 @@ export interface components {
             /** @description CACHE_TTL_SECONDS. */
             ttlSeconds: number;
         };
+        CompletedPartDto: {
+            /** @description The ETag storage answered to the part's PUT (quotes optional). */
+            etag: string;
+            partNumber: number;
+        };
         CompleteUploadDto: {
+            parts?: components["schemas"]["CompletedPartDto"][];
+        };
+        CompleteUploadResultDto: {
             assetId: string;
             status: components["schemas"]["AssetStatus"];
         };
@@ -604,6 +647,11 @@ export interface components {
              * @enum {string}
              */
             mode?: "put" | "post";
+            /**
+             * @description `true`: a multipart upload (part URLs) whatever the size. Omitted: multipart when sizeBytes exceeds
+             *     MULTIPART_THRESHOLD_BYTES and no `mode` is given. `false`: never.
+             */
+            multipart?: boolean;
             /** @description Exact size in bytes. */
             sizeBytes: number;
         };
@@ -684,6 +732,27 @@ export interface components {
             /** @enum {string} */
             status: "ok";
             uptimeSeconds: number;
+        };
+        MultipartUploadDto: {
+            /** @description The new asset's id (status `pending`). */
+            assetId: string;
+            /** @description When the session (and the pending asset) expires. */
+            expiresAt: string;
+            /** @enum {string} */
+            method: "MULTIPART";
+            partCount: number;
+            /** @description Signed URLs for the first parts. */
+            parts: components["schemas"]["SignedPartDto"][];
+            /** @description Every part but the last has exactly this many bytes. */
+            partSize: number;
+            uploadId: string;
+        };
+        PartListDto: {
+            assetId: string;
+            partCount: number;
+            parts: components["schemas"]["UploadedPartDto"][];
+            partSize: number;
+            uploadId: string;
         };
         ProblemDto: {
             /** @description Machine-readable particulars; shape depends on `error`. */
@@ -777,6 +846,25 @@ export interface components {
             maxAssets: number | null;
             maxBytes: number | null;
         };
+        SignedPartDto: {
+            expiresAt: string;
+            headers: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            method: "PUT";
+            partNumber: number;
+            /** @description Exact size of this part in bytes. */
+            size: number;
+            url: string;
+        };
+        SignedPartsDto: {
+            assetId: string;
+            parts: components["schemas"]["SignedPartDto"][];
+        };
+        SignPartsDto: {
+            partNumbers: number[];
+        };
         StoredObjectRegionDto: {
             bucket: string;
             objectKey: string;
@@ -796,6 +884,12 @@ export interface components {
             sizeBytes: number;
             storageClass: string;
             updatedAt: string;
+        };
+        UploadedPartDto: {
+            /** @description Quoted, as storage answered it; send it back at complete. */
+            etag: string;
+            partNumber: number;
+            size: number;
         };
         UploadUrlDto: {
             /** @description The new asset's id (status `pending`). */
@@ -3023,7 +3117,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteUploadDto"];
+            };
+        };
         responses: {
             /** @description Accepted */
             202: {
@@ -3031,10 +3129,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CompleteUploadDto"];
+                    "application/json": components["schemas"]["CompleteUploadResultDto"];
                 };
             };
-            /** @description The request is invalid; `message` and `details` name what is wrong */
+            /** @description Multipart: the part list does not match what storage holds (details.partNumber names the part) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3042,7 +3140,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ValidationFailed" | "InvalidRequest";
+                        error?: "UploadMismatch";
                     };
                 };
             };
@@ -3514,6 +3612,200 @@ export interface operations {
             };
         };
     };
+    uploadListParts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartListDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may read the asset but lacks "write" */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No such asset, or the caller may not read it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    uploadSignParts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignPartsDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedPartsDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may read the asset but lacks "write" */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No such asset, or the caller may not read it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
     derivedMediaPreview: {
         parameters: {
             query?: {
@@ -3724,6 +4016,111 @@ export interface operations {
             };
         };
     };
+    uploadAbort: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may read the asset but lacks "write" */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No such asset, or the caller may not read it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The upload is complete (or was a single PUT): delete the asset instead */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
     uploadCreate: {
         parameters: {
             query?: never;
@@ -3737,13 +4134,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadUrlDto"];
+                    "application/json": components["schemas"]["UploadUrlDto"] | components["schemas"]["MultipartUploadDto"];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -3770,7 +4167,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Larger than MAX_UPLOAD_BYTES, or over the byte quota */
+            /** @description Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota */
             413: {
                 headers: {
                     [name: string]: unknown;
