@@ -16,7 +16,7 @@ import { report, startProductionService } from './support';
 const SINGLE_MIB = Number(process.env.BENCH_SINGLE_MIB ?? 1024);
 
 async function signedPut(baseUrl: string, sizeBytes: number) {
-  const r = await api(baseUrl, 77).post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes });
+  const r = await api(baseUrl, 77).post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes, multipart: false }); // the single-PUT data path (multipart has its own bench)
   if (r.status !== 201) throw new Error(`upload-url: ${r.status} ${r.text}`);
   return r.body as { uploadUrl: string; headers: Record<string, string> };
 }

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, Principal, RateLimited, RequireAssetAccess } from '@app/core';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
 import { CompleteUploadDto, SignPartsDto } from './multipart/multipart.dto';
@@ -35,6 +35,7 @@ export class UploadController {
   @RequireAssetAccess('write')
   @ApiProblem(409, 'No bytes have been uploaded for the asset yet', [ErrorCode.ObjectNotUploaded])
   @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [ErrorCode.UploadMismatch])
+  @ApiBody({ type: CompleteUploadDto, required: false, description: 'Multipart uploads only: the part list' })
   complete(@CurrentAssetAccess() access: AssetAccess, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResultDto> {
     return this.uploads.complete(access, dto ?? {});
   }

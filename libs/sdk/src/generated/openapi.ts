@@ -3117,7 +3117,8 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        /** @description Multipart uploads only: the part list */
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["CompleteUploadDto"];
             };

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, mkdir, open, opendir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, opendir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -220,7 +220,11 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
   }
 
-  /** A file copy (a reflink where the file system has them), written to .tmp and renamed into place. */
+  /**
+   * A hard link to the same bytes (O(1): this driver never modifies a file in place — every write is a new file
+   * renamed over the key — so two names for one inode can never diverge), else a file copy (a reflink where the
+   * file system has them); prepared under .tmp and renamed into place.
+   */
   async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
     this.objectPath(fromKey);
     const from = (await this.locateFile(fromKey).catch(() => null))?.file ?? this.objectPath(fromKey);
@@ -228,10 +232,16 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     await mkdir(this.tmpDir(), { recursive: true });
     const tmp = path.join(this.tmpDir(), randomUUID());
     try {
-      await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
+      try {
+        await link(from, tmp);
+      } catch (e: any) {
+        // Another file system (EXDEV), or one without hard links: copy the bytes.
+        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code)) throw e;
+        await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
+        const fh = await open(tmp, 'r+');
+        await fh.sync();
+        await fh.close();
+      }
       const meta = await this.readMeta(fromKey);
       const metaFile = this.metaPath(toKey);
       await mkdir(path.dirname(metaFile), { recursive: true });
