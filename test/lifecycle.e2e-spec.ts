@@ -298,6 +298,35 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     expect(again.orphansTooYoung).toBe(1);
   });
 
+  it('reconcile aborts multipart uploads older than the pending TTL, whatever the database says (dry run first)', async () => {
+    // E.g. a session whose abort the store refused, or one left by a crash between starting it and recording it.
+    const s = await alice.post('/media/upload-url', { filename: 'stale.bin', mimeType: 'application/octet-stream', sizeBytes: 10, multipart: true });
+    expect(s.status).toBe(201);
+    const part = s.body.parts[0];
+    expect((await fetch(part.url, { method: part.method, headers: part.headers, body: Buffer.alloc(10, 3) })).status).toBe(200);
+    const staging = path.join(rootA, '.multipart', BUCKET);
+    expect(readdirSync(staging)).toHaveLength(1);
+    // Young: kept.
+    expect((await run('reconcile')).multipartAborted).toBe(0);
+    expect(readdirSync(staging)).toHaveLength(1);
+    try {
+      await admin.put('/admin/clock', { advanceSeconds: 2 * DAY });
+      const dry = await run('reconcile', true);
+      expect(dry.multipartAborted).toBe(1);
+      expect(dry.multipart).toEqual([{ region: 'a', key: `uploads/42/${s.body.assetId}`, uploadId: expect.any(String) }]);
+      expect(readdirSync(staging)).toHaveLength(1);
+      const real = await run('reconcile');
+      expect(real.multipart).toEqual(dry.multipart);
+      expect(readdirSync(staging)).toEqual([]);
+      // The client learns why it cannot resume.
+      const parts = await alice.get(`/media/${s.body.assetId}/parts`);
+      expect(parts.status).toBe(409);
+      expect(parts.body.message).toContain('no longer exists in storage');
+    } finally {
+      await admin.put('/admin/clock', {});
+    }
+  });
+
   it('integrity-scan finds bytes overwritten on disk: restores from the other region, marks corrupt when no copy is healthy', async () => {
     const healable = Buffer.from('healable: corrupted in region a only');
     const lost = Buffer.from('lost: corrupted in both regions!!');
