@@ -113,7 +113,7 @@ describe('operations: metrics, Bull Board and request ids', () => {
     expect(jobSeconds).toBeLessThan(60);
 
     // Queue depths for every Bull queue the app registers, by state.
-    for (const queue of ['processing', 'webhooks', 'cdn', 'storage-replication']) {
+    for (const queue of ['processing', 'webhooks', 'cdn', 'storage-replication', 'lifecycle']) {
       for (const state of ['waiting', 'active', 'delayed', 'failed']) {
         expect(value(m, 'media_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
       }
@@ -178,7 +178,7 @@ describe('operations: metrics, Bull Board and request ids', () => {
     const list = await fetch(`${app.baseUrl}/admin/queues/api/queues`, { headers: admin });
     expect(list.status).toBe(200);
     const names = ((await list.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['cdn', 'processing', 'storage-replication', 'webhooks']);
+    expect(names).toEqual(['cdn', 'lifecycle', 'processing', 'storage-replication', 'webhooks']);
   });
 });
 
