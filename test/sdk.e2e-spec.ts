@@ -155,7 +155,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     expect(timedOut.code).toBe('Timeout');
     expect(took).toBeGreaterThanOrEqual(1400);
     expect(took).toBeLessThan(8000);
-    expect((await rejection(alice.api.POST('/media/{id}/complete', { params: { path: { id } } }).then((r) => {
+    expect((await rejection(alice.api.POST('/media/{id}/complete', { params: { path: { id } }, body: {} }).then((r) => {
       if (r.error) throw MediaApiError.fromResponse(r.response.status, r.error);
     }))).code).toBe('ObjectNotUploaded');
   });

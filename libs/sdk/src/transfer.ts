@@ -12,7 +12,24 @@ export interface TransferProgress {
   total: number | null;
 }
 
-/** Counts and hashes the bytes flowing through, reporting progress. */
+/** A bound on bytes per second shared by several streams (the parts of one upload): each chunk waits its turn. */
+export class RateLimiter {
+  private next = 0;
+
+  constructor(private readonly bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new RangeError(`bytesPerSecond must be positive, got ${bytesPerSecond}`);
+  }
+
+  /** How long (ms) to hold `n` bytes before sending them. */
+  delayFor(n: number): number {
+    const now = Date.now();
+    const at = Math.max(now, this.next);
+    this.next = at + (n / this.bytesPerSecond) * 1000;
+    return at - now;
+  }
+}
+
+/** Counts and hashes the bytes flowing through, reporting progress (optionally held to a RateLimiter). */
 export class MeteredStream extends Transform {
   loaded = 0;
   private readonly hash: Hash = createHash('sha256');
@@ -21,6 +38,7 @@ export class MeteredStream extends Transform {
   constructor(
     private readonly report?: (loaded: number) => void,
     private readonly expected?: number,
+    private readonly limiter?: RateLimiter,
   ) {
     super();
   }
@@ -29,8 +47,14 @@ export class MeteredStream extends Transform {
     this.loaded += chunk.length;
     if (this.expected !== undefined && this.loaded > this.expected) return done(this.sizeMismatch('more'));
     this.hash.update(chunk);
-    this.report?.(this.loaded);
-    done(null, chunk);
+    const pass = () => {
+      if (this.destroyed) return;
+      this.report?.(this.loaded);
+      done(null, chunk);
+    };
+    const wait = this.limiter?.delayFor(chunk.length) ?? 0;
+    if (wait > 0) setTimeout(pass, wait);
+    else pass();
   }
 
   override _flush(done: TransformCallback): void {
