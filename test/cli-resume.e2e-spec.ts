@@ -1,6 +1,7 @@
 /**
  * `media upload` of a large file as a multipart upload, interrupted with Ctrl-C and resumed by a rerun: the built
- * binary against the real built service (local driver). The file (200 MiB of random bytes) is generated in a tmp
+ * binary against the real built service, on the local driver and on the S3 emulator (SigV4-checked part URLs,
+ * ListParts for the resume). The file (200 MiB of random bytes) is generated in a tmp
  * dir; parts are 8 MiB (25 parts). The first run is held to 50 MiB/s (--limit-rate) so that the interruption lands
  * mid-upload on any machine; SIGINT is sent once storage holds some parts (polled through GET /media/{id}/parts).
  * The rerun must say it resumes, send only the missing parts (the server's listing after the interruption gives
@@ -14,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, Api } from './support/api';
 import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { startS3Server } from './support/s3-server';
 
 jest.setTimeout(240_000);
 
@@ -56,8 +58,9 @@ async function sha256File(file: string): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('media upload: a 200 MiB multipart upload interrupted by Ctrl-C and resumed (local driver)', () => {
+describe.each<'local' | 's3'>(['local', 's3'])('media upload: a 200 MiB multipart upload interrupted by Ctrl-C and resumed (%s driver)', (driver) => {
   let app: RunningApp;
+  let stopS3: (() => Promise<void>) | undefined;
   let dir: string;
   let stateDir: string;
   let env: Record<string, string>;
@@ -66,10 +69,24 @@ describe('media upload: a 200 MiB multipart upload interrupted by Ctrl-C and res
   let fileSha: string;
 
   beforeAll(async () => {
+    const extra: Record<string, string> = {};
+    if (driver === 's3') {
+      const s3 = await startS3Server({ buckets: ['media-cli-mp'] });
+      stopS3 = () => s3.stop();
+      Object.assign(extra, {
+        STORAGE_DRIVER: 's3',
+        STORAGE_BUCKET: 'media-cli-mp',
+        S3_ENDPOINT: s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_ACCESS_KEY_ID: s3.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      });
+    }
     app = await startApp({
       MULTIPART_THRESHOLD_BYTES: String(PART),
       MULTIPART_PART_SIZE_BYTES: String(PART),
       MULTIPART_MIN_PART_SIZE_BYTES: String(PART),
+      ...extra,
     });
     dir = mkdtempSync(path.join(os.tmpdir(), 'cli-resume-'));
     stateDir = path.join(dir, 'state');
@@ -90,6 +107,7 @@ describe('media upload: a 200 MiB multipart upload interrupted by Ctrl-C and res
 
   afterAll(async () => {
     await app?.stop();
+    await stopS3?.();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
