@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +83,23 @@ describe('@app/sdk', () => {
     expect(second).toBeLessThanOrEqual(500);
     expect(limiter.delayFor(1)).toBeGreaterThan(900);
     expect(() => new RateLimiter(0)).toThrow(RangeError);
+  });
+
+  it('holds a metered stream to its rate, in 64 KiB slices, with the bytes and digest intact', async () => {
+    const bytes = Buffer.alloc(320 * 1024, 7);
+    const seen: number[] = [];
+    const meter = new MeteredStream((n) => seen.push(n), bytes.length, new RateLimiter(1024 * 1024));
+    const out: Buffer[] = [];
+    const t0 = Date.now();
+    await pipeline(Readable.from([bytes]), meter, async function* (src) {
+      for await (const c of src) out.push(c);
+    });
+    // 320 KiB at 1 MiB/s: the first slice goes at once, the other four wait ~62 ms each.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(seen).toEqual([1, 2, 3, 4, 5].map((k) => k * 64 * 1024));
+    expect(Buffer.concat(out).equals(bytes)).toBe(true);
+    expect(meter.digest()).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it('keeps resume records per service, path, size and mtime; drops them by asset', async () => {

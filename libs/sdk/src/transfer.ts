@@ -47,14 +47,29 @@ export class MeteredStream extends Transform {
     this.loaded += chunk.length;
     if (this.expected !== undefined && this.loaded > this.expected) return done(this.sizeMismatch('more'));
     this.hash.update(chunk);
-    const pass = () => {
-      if (this.destroyed) return;
+    if (!this.limiter) {
       this.report?.(this.loaded);
-      done(null, chunk);
+      return done(null, chunk);
+    }
+    // Rate-limited: in slices of 64 KiB, each let through at its turn (so that a slow rate never looks idle).
+    const limiter = this.limiter;
+    let at = this.loaded - chunk.length;
+    const slices: Buffer[] = [];
+    for (let i = 0; i < chunk.length; i += 64 * 1024) slices.push(chunk.subarray(i, i + 64 * 1024));
+    const next = () => {
+      if (this.destroyed) return;
+      const slice = slices.shift();
+      if (!slice) return done();
+      const wait = limiter.delayFor(slice.length);
+      setTimeout(() => {
+        if (this.destroyed) return;
+        at += slice.length;
+        this.report?.(at);
+        this.push(slice);
+        next();
+      }, wait);
     };
-    const wait = this.limiter?.delayFor(chunk.length) ?? 0;
-    if (wait > 0) setTimeout(pass, wait);
-    else pass();
+    next();
   }
 
   override _flush(done: TransformCallback): void {
