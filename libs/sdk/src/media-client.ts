@@ -273,6 +273,7 @@ export class MediaClient {
    * run that stopped before removing its record answers that asset.
    */
   private async resumeUpload(rec: ResumeRecord, source: UploadSource, opts: UploadOptions, signal: AbortSignal | undefined): Promise<UploadResult | null> {
+    if (Date.parse(rec.expiresAt) <= Date.now()) return null;
     const listing = await this.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } }, signal });
     if (listing.error !== undefined || !listing.response.ok) {
       const err = MediaApiError.fromResponse(listing.response.status, listing.error);
