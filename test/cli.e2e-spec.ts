@@ -120,7 +120,7 @@ describe('media CLI', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${token(42)}`, 'content-type': 'application/json' },
       body: JSON.stringify({ filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: 1000, multipart: true }),
-    }).then((r) => r.json());
+    }).then((r) => r.json() as Promise<{ assetId: string; method: string; partCount: number }>);
     expect(grant).toEqual(expect.objectContaining({ method: 'MULTIPART', partCount: 1 }));
     const r = await media(['abort', grant.assetId], env);
     expect([r.code, r.stdout]).toEqual([0, `aborted ${grant.assetId}\n`]);
