@@ -101,7 +101,6 @@ export function buildProgram(ctx: CliContext): Command {
         metadata[m.slice(0, i)] = m.slice(i + 1);
       }
       const reporter = reporterFrom(cmd);
-      const quiet = !!cmd.optsWithGlobals<GlobalOptions>().quiet;
       const results: { file: string; assetId?: string; status?: string; sha256?: string; strategy?: string; parts?: unknown; error?: string }[] = files.map((file) => ({ file }));
       try {
         await pool(files, opts.concurrency as number, async (file, i) => {
@@ -116,9 +115,7 @@ export function buildProgram(ctx: CliContext): Command {
               partConcurrency: opts.partConcurrency as number,
               maxBytesPerSecond: opts.limitRate as number | undefined,
               resume: opts.resume !== false,
-              onResume: (r) => {
-                if (!quiet) process.stderr.write(`resuming ${file}: ${r.storedParts} of ${r.partCount} parts already stored (asset ${r.assetId})\n`);
-              },
+              onResume: (r) => reporter.log(`resuming ${file}: ${r.storedParts} of ${r.partCount} parts already stored (asset ${r.assetId})`),
               onProgress: (p) => {
                 task ??= reporter.start(name, p.total ?? 0);
                 task.update(p.loaded, p.phase === 'hash' ? 'hashing' : 'uploading');

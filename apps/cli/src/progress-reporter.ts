@@ -20,6 +20,8 @@ export interface ProgressTask {
 
 export interface ProgressReporter {
   start(name: string, total: number): ProgressTask;
+  /** A message line on stderr (above the bars on a terminal). */
+  log(line: string): void;
   stop(): void;
 }
 
@@ -92,6 +94,10 @@ export class BarProgressReporter implements ProgressReporter {
     };
   }
 
+  log(line: string): void {
+    this.bars.log(`${line}\n`);
+  }
+
   stop(): void {
     this.bars.stop();
   }
@@ -128,8 +134,12 @@ export class LineProgressReporter implements ProgressReporter {
     };
   }
 
+  log(line: string): void {
+    process.stderr.write(`${line}\n`);
+  }
+
   stop(): void {}
 }
 
 export const createProgressReporter = (quiet: boolean): ProgressReporter =>
-  quiet ? { start: () => ({ update: () => undefined, done: () => undefined, fail: () => undefined }), stop: () => undefined } : process.stderr.isTTY ? new BarProgressReporter() : new LineProgressReporter();
+  quiet ? { start: () => ({ update: () => undefined, done: () => undefined, fail: () => undefined }), log: () => undefined, stop: () => undefined } : process.stderr.isTTY ? new BarProgressReporter() : new LineProgressReporter();
