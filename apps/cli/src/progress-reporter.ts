@@ -44,7 +44,9 @@ export class RateMeter {
 
   /** Records `loaded` now; answers bytes per second (0 until there is something to measure). */
   sample(loaded: number, now = Date.now()): number {
-    this.samples.push({ t: now, loaded });
+    // One sample per 100 ms at most (updates come per chunk, thousands a second on a fast link).
+    const last = this.samples[this.samples.length - 1];
+    if (!last || now - last.t >= 100) this.samples.push({ t: now, loaded });
     while (this.samples.length > 2 && now - this.samples[1].t > this.windowMs) this.samples.shift();
     const first = this.samples[0];
     const secs = (now - first.t) / 1000;
