@@ -49,7 +49,7 @@ describe('media CLI', () => {
   beforeAll(async () => {
     app = await startApp();
     dir = mkdtempSync(path.join(os.tmpdir(), 'cli-e2e-'));
-    env = { MEDIA_URL: app.baseUrl, MEDIA_TOKEN: token(42) };
+    env = { MEDIA_URL: app.baseUrl, MEDIA_TOKEN: token(42), MEDIA_STATE_DIR: path.join(dir, 'state') };
   });
 
   afterAll(async () => {
@@ -115,8 +115,22 @@ describe('media CLI', () => {
     expect(gone.stderr).toBe(`media: Asset ${imageId} was not found\n`);
   });
 
+  it('abort abandons a multipart upload (the pending asset goes); a second abort fails with one line', async () => {
+    const grant = await fetch(`${app.baseUrl}/media/upload-url`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token(42)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: 1000, multipart: true }),
+    }).then((r) => r.json() as Promise<{ assetId: string; method: string; partCount: number }>);
+    expect(grant).toEqual(expect.objectContaining({ method: 'MULTIPART', partCount: 1 }));
+    const r = await media(['abort', grant.assetId], env);
+    expect([r.code, r.stdout]).toEqual([0, `aborted ${grant.assetId}\n`]);
+    expect((await media(['get', grant.assetId], env)).code).toBe(1);
+    const again = await media(['abort', grant.assetId], env);
+    expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(new RegExp(`^media: ${grant.assetId}: .*not found\\n$`))]);
+  });
+
   it('exits 2 on usage errors, with one line naming the problem', async () => {
-    for (const args of [['upload'], ['share', '00000000-0000-4000-8000-000000000000', 'user:1', 'fly'], ['ls', '--limit', 'abc'], ['frobnicate']]) {
+    for (const args of [['upload'], ['upload', '--limit-rate', 'fast', 'x'], ['upload', '--part-concurrency', '0', 'x'], ['abort'], ['share', '00000000-0000-4000-8000-000000000000', 'user:1', 'fly'], ['ls', '--limit', 'abc'], ['frobnicate']]) {
       const r = await media(args, env);
       expect([args, r.code]).toEqual([args, 2]);
       expect([args, r.stderr.trim().split('\n')]).toEqual([args, [expect.stringMatching(/\S/)]]);

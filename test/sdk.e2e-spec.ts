@@ -4,7 +4,7 @@
  * → list → share → download → delete, its errors, retries and timeouts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -155,7 +155,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     expect(timedOut.code).toBe('Timeout');
     expect(took).toBeGreaterThanOrEqual(1400);
     expect(took).toBeLessThan(8000);
-    expect((await rejection(alice.api.POST('/media/{id}/complete', { params: { path: { id } } }).then((r) => {
+    expect((await rejection(alice.api.POST('/media/{id}/complete', { params: { path: { id } }, body: {} }).then((r) => {
       if (r.error) throw MediaApiError.fromResponse(r.response.status, r.error);
     }))).code).toBe('ObjectNotUploaded');
   });
@@ -194,4 +194,180 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
       expect(unreachable.problem).toEqual({ statusCode: 0, error: 'NetworkError', message: expect.stringContaining('ECONNREFUSED') });
     });
   }
+});
+
+/**
+ * Multipart through the SDK (local driver): the service's PUBLIC_BASE_URL — where the local driver's part URLs
+ * point — and the SDK's base URL are a small forwarding proxy in this process, which sees every request. It holds
+ * each part PUT for 100 ms (so parallel parts overlap visibly), drops the connection of the first PUT of part 2
+ * (a network error: retried with backoff) and answers the first PUT of part 3 with 403 (as for an expired URL:
+ * signed again, then sent again).
+ */
+describe('SDK multipart uploads (local driver, through a proxy)', () => {
+  const KiB = 1024;
+  const PART = 64 * KiB;
+  const SIZE = 20 * PART + 1000;
+  let app: RunningApp;
+  let proxy: http.Server;
+  let proxyUrl: string;
+  let client: MediaClient;
+  let dir: string;
+  let puts: number[] = [];
+  let signed: number[][] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let faults = { drop: 0, deny: 0 };
+  let onPartPut: ((n: number) => void) | undefined;
+
+  beforeAll(async () => {
+    proxy = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://proxy');
+      const part = req.method === 'PUT' ? Number(url.searchParams.get('X-Media-Part') ?? 0) : 0;
+      const forward = () => {
+        const up = http.request({ host: '127.0.0.1', port: app.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
+        up.on('error', () => res.destroy());
+        req.pipe(up);
+      };
+      if (req.method === 'POST' && /^\/media\/[^/]+\/parts$/.test(url.pathname)) {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => signed.push(JSON.parse(body).partNumbers));
+      }
+      if (!part) return forward();
+      puts.push(part);
+      onPartPut?.(part);
+      if (part === 2 && faults.drop-- > 0) return void req.socket.destroy();
+      if (part === 3 && faults.deny-- > 0) {
+        req.resume();
+        res.writeHead(403, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ statusCode: 403, error: 'AccessDenied', message: 'The signed URL has expired' }));
+      }
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      res.on('close', () => inFlight--);
+      req.pause();
+      setTimeout(forward, 100);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    app = await startApp({
+      PUBLIC_BASE_URL: proxyUrl,
+      MULTIPART_THRESHOLD_BYTES: String(256 * KiB),
+      MULTIPART_PART_SIZE_BYTES: String(PART),
+      MULTIPART_MIN_PART_SIZE_BYTES: String(PART),
+    });
+    client = new MediaClient({ baseUrl: proxyUrl, token: token(61), retry: { minDelayMs: 20 } });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sdk-mp-'));
+  });
+
+  beforeEach(() => {
+    puts = [];
+    signed = [];
+    maxInFlight = 0;
+    faults = { drop: 0, deny: 0 };
+    onPartPut = undefined;
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await new Promise((r) => proxy?.close(r));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends the parts of a file in parallel, signs more URLs on demand, retries a dropped part and re-signs a refused one; ready, same bytes', async () => {
+    const bytes = randomBytes(SIZE);
+    const file = path.join(dir, 'big.bin');
+    writeFileSync(file, bytes);
+    faults = { drop: 1, deny: 1 };
+    const progress: TransferProgress[] = [];
+
+    const up = await client.uploadFile(file, { partConcurrency: 4, onProgress: (p) => progress.push(p) });
+    expect(up).toEqual({ assetId: expect.any(String), sizeBytes: SIZE, sha256: sha256(bytes), status: 'processing', strategy: 'multipart', parts: { total: 21, sent: 21, resumed: 0 } });
+    // Every part once, but part 2 (dropped once) and part 3 (refused once) twice.
+    const counts = new Map<number, number>();
+    for (const n of puts) counts.set(n, (counts.get(n) ?? 0) + 1);
+    expect([...counts.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect([counts.get(2), counts.get(3), puts.length]).toEqual([2, 2, 23]);
+    // Parallel, within the bound.
+    expect(maxInFlight).toBeGreaterThanOrEqual(2);
+    expect(maxInFlight).toBeLessThanOrEqual(4);
+    // The grant carried parts 1–10; the rest were signed on demand, in batches, and part 3 again after its 403.
+    expect(signed.flat().filter((n) => n > 10).sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 11));
+    expect(signed.some((batch) => batch.includes(3))).toBe(true);
+    expect(signed.every((batch) => batch.length <= 100)).toBe(true);
+    // Progress: the sum over the parts, reaching the whole size.
+    expect(progress.filter((p) => p.phase === 'upload').at(-1)).toEqual({ phase: 'upload', loaded: SIZE, total: SIZE });
+
+    const ready = await client.waitForReady(up.assetId, { timeout: 30000 });
+    expect(ready).toEqual(expect.objectContaining({ status: 'ready', sizeBytes: SIZE, checksumSha256: sha256(bytes) }));
+    const dest = path.join(dir, 'back.bin');
+    expect(await client.download(up.assetId, dest)).toEqual({ bytes: SIZE, sha256: sha256(bytes) });
+    expect(readFileSync(dest).equals(bytes)).toBe(true);
+  });
+
+  it('a stream of known size goes multipart when asked (parts read in order, hashed on the way)', async () => {
+    const bytes = randomBytes(5 * PART + 77);
+    const chunks = Array.from({ length: 23 }, (_, i) => bytes.subarray(Math.floor((i * bytes.length) / 23), Math.floor(((i + 1) * bytes.length) / 23)));
+    faults = { drop: 1, deny: 0 };
+    const up = await client.uploadFile(Readable.from(chunks), { size: bytes.length, filename: 's.bin', contentType: 'application/octet-stream', multipart: true });
+    expect(up).toEqual(expect.objectContaining({ sha256: sha256(bytes), strategy: 'multipart', parts: { total: 6, sent: 6, resumed: 0 } }));
+    expect((await client.waitForReady(up.assetId, { timeout: 30000 })).checksumSha256).toBe(sha256(bytes));
+    // A stream shorter than declared fails cleanly, nothing completed.
+    const short = await rejection(client.uploadFile(Readable.from([bytes.subarray(0, 2 * PART)]), { size: 3 * PART, filename: 'short.bin', contentType: 'application/octet-stream', multipart: true }));
+    expect(short.code).toBe('SizeMismatch');
+  });
+
+  it('resumes an interrupted upload from its record (only the missing parts); abortUpload and stale records start afresh', async () => {
+    const bytes = randomBytes(SIZE);
+    const file = path.join(dir, 'resume.bin');
+    writeFileSync(file, bytes);
+    const stateDir = path.join(dir, 'state');
+    const records = () => (existsSync(stateDir) ? readdirSync(stateDir).filter((f) => f.endsWith('.json')) : []);
+
+    // Interrupted once 4 part PUTs have started (concurrency 2).
+    const interrupt = async () => {
+      const stop = new AbortController();
+      onPartPut = () => {
+        if (puts.length >= 4) stop.abort();
+      };
+      const e = await rejection(client.uploadFile(file, { resume: true, stateDir, partConcurrency: 2, signal: stop.signal }));
+      expect(e.code).toBe('Aborted');
+      onPartPut = undefined;
+      expect(records()).toHaveLength(1);
+      return JSON.parse(readFileSync(path.join(stateDir, records()[0]), 'utf8')) as { assetId: string; uploadId: string };
+    };
+
+    const rec = await interrupt();
+    await new Promise((r) => setTimeout(r, 300));
+    const held = (await client.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } } })).data!;
+    expect(held.uploadId).toBe(rec.uploadId);
+    expect(held.parts.length).toBeGreaterThanOrEqual(1);
+    expect(held.parts.length).toBeLessThan(21);
+    puts = [];
+    const resumes: unknown[] = [];
+    const up = await client.uploadFile(file, { resume: true, stateDir, onResume: (r) => resumes.push(r) });
+    expect(resumes).toEqual([{ assetId: rec.assetId, storedParts: held.parts.length, partCount: 21 }]);
+    expect(up).toEqual(expect.objectContaining({ assetId: rec.assetId, sha256: sha256(bytes), parts: { total: 21, sent: 21 - held.parts.length, resumed: held.parts.length } }));
+    expect(puts.length).toBe(21 - held.parts.length);
+    expect(records()).toEqual([]);
+    expect((await client.waitForReady(up.assetId, { timeout: 30000 })).checksumSha256).toBe(sha256(bytes));
+
+    // abortUpload: the pending asset goes, and so does its record.
+    const rec2 = await interrupt();
+    await client.abortUpload(rec2.assetId, { stateDir });
+    expect(records()).toEqual([]);
+    expect((await rejection(client.getAsset(rec2.assetId))).code).toBe('AssetNotFound');
+
+    // A stale record (its asset deleted meanwhile) is dropped: a fresh upload, no resume.
+    const rec3 = await interrupt();
+    await client.deleteAsset(rec3.assetId);
+    const fresh = await client.uploadFile(file, { resume: true, stateDir, onResume: (r) => resumes.push(r) });
+    expect(resumes).toHaveLength(1);
+    expect(fresh.assetId).not.toBe(rec3.assetId);
+    expect(fresh.parts).toEqual({ total: 21, sent: 21, resumed: 0 });
+    expect(records()).toEqual([]);
+  });
 });

@@ -23,6 +23,13 @@ const positiveInt = (name: string, max: number) => (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}.`);
   return Number(v);
 };
+/** A byte rate: a number with an optional K, M or G suffix (powers of 1024), e.g. 512K, 20M. */
+export function parseRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(v.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('--limit-rate must be a byte rate such as 500K, 20M or 1G (per second).');
+  return Math.floor(n);
+}
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const PERMISSIONS = ['read', 'write', 'delete'] as const;
 
@@ -73,13 +80,17 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('upload')
-    .description('upload files (in parallel); prints "<id>\\t<file>" for each')
+    .description('upload files (in parallel; large ones as multipart uploads, resumed on rerun after an interruption); prints "<id>\\t<file>" for each')
     .argument('<files...>', 'files to upload')
     .option('-c, --concurrency <n>', 'uploads at once', positiveInt('--concurrency', 64), 4)
     .option('-t, --type <mime>', 'declared media type for every file (default: from the extension)')
     .option('-m, --meta <key=value>', 'metadata tag (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-w, --wait', 'wait until each asset is ready (or failed)')
     .option('--wait-timeout <seconds>', 'how long --wait waits per file', positiveInt('--wait-timeout', 86400), 300)
+    .option('--multipart', 'send every file as a multipart upload (default: the service decides by size)')
+    .option('--part-concurrency <n>', 'multipart: parts sent at once per file', positiveInt('--part-concurrency', 64), 4)
+    .option('--no-resume', 'multipart: neither resume an interrupted upload of the file nor keep a record to resume this one')
+    .option('--limit-rate <rate>', 'bound on each upload\'s rate, e.g. 20M (bytes per second)', parseRate)
     .option('--json', 'print the results as JSON')
     .action(async (files: string[], opts, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
@@ -90,7 +101,7 @@ export function buildProgram(ctx: CliContext): Command {
         metadata[m.slice(0, i)] = m.slice(i + 1);
       }
       const reporter = reporterFrom(cmd);
-      const results: { file: string; assetId?: string; status?: string; sha256?: string; error?: string }[] = files.map((file) => ({ file }));
+      const results: { file: string; assetId?: string; status?: string; sha256?: string; strategy?: string; parts?: unknown; error?: string }[] = files.map((file) => ({ file }));
       try {
         await pool(files, opts.concurrency as number, async (file, i) => {
           const name = path.basename(file);
@@ -100,6 +111,11 @@ export function buildProgram(ctx: CliContext): Command {
               contentType: opts.type as string | undefined,
               metadata: Object.keys(metadata).length ? metadata : undefined,
               signal: ctx.signal,
+              multipart: opts.multipart ? true : undefined,
+              partConcurrency: opts.partConcurrency as number,
+              maxBytesPerSecond: opts.limitRate as number | undefined,
+              resume: opts.resume !== false,
+              onResume: (r) => reporter.log(`resuming ${file}: ${r.storedParts} of ${r.partCount} parts already stored (asset ${r.assetId})`),
               onProgress: (p) => {
                 task ??= reporter.start(name, p.total ?? 0);
                 task.update(p.loaded, p.phase === 'hash' ? 'hashing' : 'uploading');
@@ -112,7 +128,7 @@ export function buildProgram(ctx: CliContext): Command {
               status = (await client.waitForReady(up.assetId, { timeout: (opts.waitTimeout as number) * 1000, signal: ctx.signal })).status;
             }
             task.done(status);
-            results[i] = { file, assetId: up.assetId, status, sha256: up.sha256 };
+            results[i] = { file, assetId: up.assetId, status, sha256: up.sha256, strategy: up.strategy, ...(up.parts ? { parts: up.parts } : {}) };
             if (!opts.json) ctx.out(`${up.assetId}\t${file}`);
           } catch (e) {
             task?.fail();
@@ -206,6 +222,26 @@ export function buildProgram(ctx: CliContext): Command {
         }
       }
       if (failed) throw new FailuresReported(`${failed} of ${ids.length} deletions failed`);
+    });
+
+  program
+    .command('abort')
+    .description('abandon multipart uploads: parts dropped, pending assets deleted, resume records removed')
+    .argument('<ids...>', 'asset ids')
+    .action(async (ids: string[], _opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      let failed = 0;
+      for (const id of ids) {
+        try {
+          await client.abortUpload(id);
+          ctx.out(`aborted ${id}`);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          failed++;
+          process.stderr.write(`media: ${id}: ${e instanceof Error ? e.message : String(e)}\n`);
+        }
+      }
+      if (failed) throw new FailuresReported(`${failed} of ${ids.length} aborts failed`);
     });
 
   program

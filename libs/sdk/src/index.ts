@@ -10,4 +10,7 @@ export type { RetryOptions } from './retry';
 export type { TransferProgress } from './transfer';
 export type { UploadStrategy, UploadContext, UploadOutcome, UploadGrant } from './upload/upload-strategy';
 export { guessContentType } from './upload/upload-source';
+export { MultipartStrategy, DEFAULT_PART_CONCURRENCY } from './upload/multipart.strategy';
+export { ResumeStore, defaultStateDir } from './upload/resume-store';
+export type { ResumeRecord } from './upload/resume-store';
 export type { paths, components, operations } from './generated/openapi';

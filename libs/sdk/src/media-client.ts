@@ -7,6 +7,8 @@ import type { components, paths } from './generated/openapi';
 import { MediaApiError } from './media-api-error';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, networkReason, retryingFetch, RetryOptions, RETRYABLE_STATUS, sleep } from './retry';
 import { MeteredStream, parseJson, readText, request, TransferProgress } from './transfer';
+import { MultipartStrategy } from './upload/multipart.strategy';
+import { ResumeRecord, ResumeStore } from './upload/resume-store';
 import { SinglePutStrategy } from './upload/single-put.strategy';
 import { fileSource, guessContentType, hashSource, streamSource, UploadSource } from './upload/upload-source';
 import { chooseStrategy, UploadGrant, UploadStrategy } from './upload/upload-strategy';
@@ -17,8 +19,8 @@ export type AclView = components['schemas']['AclViewDto'];
 export type AclEntry = components['schemas']['AclEntryDto'];
 export type ListQuery = NonNullable<paths['/media']['get']['parameters']['query']>;
 
-/** How uploads are performed, by the shape of the service's grant. Multipart slots in here. */
-export const UPLOAD_STRATEGIES: UploadStrategy[] = [new SinglePutStrategy()];
+/** How uploads are performed, by the shape of the service's grant. */
+export const UPLOAD_STRATEGIES: UploadStrategy[] = [new SinglePutStrategy(), new MultipartStrategy()];
 
 export interface MediaClientOptions {
   /** The service, e.g. http://localhost:3000 */
@@ -49,6 +51,23 @@ export interface UploadOptions {
   checksumSha256?: string;
   onProgress?: (p: TransferProgress) => void;
   signal?: AbortSignal;
+  /** `true`: ask for a multipart upload whatever the size; `false`: never; omitted: the service decides by size. */
+  multipart?: boolean;
+  /** Multipart: parts sent at once (default 4). */
+  partConcurrency?: number;
+  /** Bound on the upload rate, bytes per second (all parts of this upload together). */
+  maxBytesPerSecond?: number;
+  /**
+   * A file's multipart upload can be resumed: a small record (asset, upload id, part size, SHA-256) is kept in
+   * `stateDir` from before the first part is sent until complete; a later call for the same file (same service,
+   * path, size and mtime) lists the parts storage holds and sends only the others. A stale record (upload expired,
+   * aborted, asset gone) is dropped and a fresh upload starts.
+   */
+  resume?: boolean;
+  /** Where resume records live (default `$MEDIA_STATE_DIR`, else `~/.cache/media-cli`). */
+  stateDir?: string;
+  /** Called when an upload resumes, before any part is sent. */
+  onResume?: (info: { assetId: string; storedParts: number; partCount: number }) => void;
 }
 
 export interface UploadResult {
@@ -60,6 +79,8 @@ export interface UploadResult {
   status: Asset['status'];
   /** Which strategy moved the bytes. */
   strategy: string;
+  /** Multipart: parts in all, sent by this call, already stored before it (resumed). */
+  parts?: { total: number; sent: number; resumed: number };
 }
 
 export interface DownloadResult {
@@ -67,8 +88,8 @@ export interface DownloadResult {
   sha256: string;
 }
 
-/** Repeatable requests (retried on 5xx and network errors); POST upload-url is retried only when nothing was done (503, refused). */
-const REPEATABLE_POST = /\/media\/[^/]+\/(complete|acl)$/;
+/** Repeatable requests (retried on 5xx and network errors; signing part URLs is repeatable too); POST upload-url is retried only when nothing was done (503, refused). */
+const REPEATABLE_POST = /\/media\/[^/]+\/(complete|acl|parts)$/;
 
 /**
  * Client of the media storage service: the generated, typed API (`api`, openapi-fetch) plus what a generator
@@ -143,8 +164,10 @@ export class MediaClient {
 
   /**
    * Uploads a file (path) or a stream: SHA-256 computed while streaming (a file is hashed first, so the checksum
-   * is declared and storage refuses any other bytes), an upload URL asked for, the bytes PUT to it (streamed, with
-   * progress), then complete. Does not wait for processing: see waitForReady.
+   * is declared and storage refuses any other bytes), an upload URL asked for, the bytes sent (streamed, with
+   * progress) as one PUT or, when the service answers a multipart session (large files, `multipart: true`), as
+   * parts in parallel; then complete. With `resume`, an interrupted multipart upload of the same file continues
+   * where it stopped. Does not wait for processing: see waitForReady.
    */
   async uploadFile(input: string | Readable, opts: UploadOptions = {}): Promise<UploadResult> {
     let source: UploadSource;
@@ -154,8 +177,22 @@ export class MediaClient {
       if (opts.size === undefined) throw new TypeError('uploadFile(stream): options.size (bytes) is required');
       source = streamSource(input, opts.size, opts.filename ?? 'upload.bin');
     }
+    const signal = this.signalFor(opts.signal);
+    const store = opts.resume && source.file ? new ResumeStore(opts.stateDir) : null;
+    const key = source.file ? { baseUrl: this.baseUrl, path: source.file.path, size: source.size, mtimeMs: source.file.mtimeMs } : null;
+    if (store && key) {
+      const rec = await store.load(key);
+      if (rec) {
+        const resumed = await this.resumeUpload(rec, source, opts, signal);
+        if (resumed) {
+          await store.remove(key);
+          return resumed;
+        }
+        await store.remove(key);
+      }
+    }
     const filename = opts.filename ?? source.filename;
-    const declared = opts.checksumSha256 ?? (source.reopenable ? await hashSource(source, opts.onProgress, this.signalFor(opts.signal)) : undefined);
+    const declared = opts.checksumSha256 ?? (source.reopenable ? await hashSource(source, opts.onProgress, signal) : undefined);
     const grant = MediaClient.ok(
       await this.api.POST('/media/upload-url', {
         body: {
@@ -165,19 +202,53 @@ export class MediaClient {
           ...(declared ? { checksumSha256: declared } : {}),
           ...(opts.metadata ? { metadata: opts.metadata } : {}),
           ...(opts.acl ? { acl: opts.acl } : {}),
+          ...(opts.multipart !== undefined ? { multipart: opts.multipart } : {}),
         },
         signal: opts.signal,
       }),
     ) as UploadGrant;
     const strategy = chooseStrategy(UPLOAD_STRATEGIES, grant);
+    if (store && key && declared && strategy.kind === 'multipart') {
+      // Written down before the first part is sent: an interruption from here on can be resumed.
+      await store.save({
+        version: 1,
+        ...key,
+        assetId: grant.assetId,
+        uploadId: String(grant.uploadId),
+        partSize: Number(grant.partSize),
+        partCount: Number(grant.partCount),
+        sha256: declared,
+        expiresAt: grant.expiresAt,
+        createdAt: new Date().toISOString(),
+      });
+    }
+    const result = await this.runStrategy(strategy, grant, source, opts, signal, declared);
+    if (store && key) await store.remove(key);
+    return result;
+  }
+
+  /** Sends the bytes as `grant` says, checks what was sent against the declared checksum, then completes. */
+  private async runStrategy(
+    strategy: UploadStrategy,
+    grant: UploadGrant,
+    source: UploadSource,
+    opts: UploadOptions,
+    signal: AbortSignal | undefined,
+    declared: string | undefined,
+    storedParts?: Array<{ partNumber: number; etag: string; size: number }>,
+  ): Promise<UploadResult> {
     const outcome = await strategy.upload({
       grant,
       source,
       onProgress: opts.onProgress,
-      signal: this.signalFor(opts.signal),
+      signal,
       retry: this.retry,
       idleTimeoutMs: this.idleTimeoutMs,
       api: this.api,
+      declaredSha256: declared,
+      partConcurrency: opts.partConcurrency,
+      maxBytesPerSecond: opts.maxBytesPerSecond,
+      storedParts,
     });
     if (declared && outcome.sha256 !== declared) {
       throw MediaApiError.sdk('ChecksumMismatch', `The bytes sent (sha256 ${outcome.sha256}) differ from the declared ${declared}; was the file changed during the upload?`);
@@ -185,7 +256,58 @@ export class MediaClient {
     const done = MediaClient.ok(
       await this.api.POST('/media/{id}/complete', { params: { path: { id: grant.assetId } }, body: outcome.completeBody as never, signal: opts.signal }),
     );
-    return { assetId: grant.assetId, sizeBytes: source.size, sha256: outcome.sha256, status: done.status, strategy: strategy.kind };
+    return {
+      assetId: grant.assetId,
+      sizeBytes: source.size,
+      sha256: outcome.sha256,
+      status: done.status,
+      strategy: strategy.kind,
+      ...(outcome.parts ? { parts: outcome.parts } : {}),
+    };
+  }
+
+  /**
+   * Continues the upload a resume record names: the parts storage holds are listed (GET /media/{id}/parts), the
+   * others sent, then complete. Answers null when the record is stale (asset gone or not accessible, session
+   * expired or aborted, another upload id): the caller starts afresh. A session already completed by an earlier
+   * run that stopped before removing its record answers that asset.
+   */
+  private async resumeUpload(rec: ResumeRecord, source: UploadSource, opts: UploadOptions, signal: AbortSignal | undefined): Promise<UploadResult | null> {
+    if (Date.parse(rec.expiresAt) <= Date.now()) return null;
+    const listing = await this.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } }, signal });
+    if (listing.error !== undefined || !listing.response.ok) {
+      const err = MediaApiError.fromResponse(listing.response.status, listing.error);
+      const state = (err.problem.details as { state?: string } | undefined)?.state;
+      if (err.status === 409 && state === 'completed') {
+        const asset = await this.getAsset(rec.assetId).catch(() => null);
+        if (asset && asset.sizeBytes === source.size && !['failed', 'quarantined', 'deleted'].includes(asset.status)) {
+          return { assetId: rec.assetId, sizeBytes: source.size, sha256: rec.sha256, status: asset.status, strategy: 'multipart', parts: { total: rec.partCount, sent: 0, resumed: rec.partCount } };
+        }
+      }
+      if ([403, 404, 409, 410].includes(err.status)) return null;
+      throw err;
+    }
+    const list = listing.data!;
+    if (list.uploadId !== rec.uploadId || list.partCount !== rec.partCount || list.partSize !== rec.partSize) return null;
+    opts.onResume?.({ assetId: rec.assetId, storedParts: list.parts.length, partCount: list.partCount });
+    const grant = {
+      assetId: rec.assetId,
+      method: 'MULTIPART',
+      uploadId: rec.uploadId,
+      partSize: rec.partSize,
+      partCount: rec.partCount,
+      parts: [],
+      expiresAt: rec.expiresAt,
+    } as unknown as UploadGrant;
+    return this.runStrategy(chooseStrategy(UPLOAD_STRATEGIES, grant), grant, source, opts, signal, rec.sha256, list.parts);
+  }
+
+  /** Abandons a multipart upload (DELETE /media/{id}/upload): its parts are dropped and the pending asset deleted. */
+  async abortUpload(id: string, opts: { stateDir?: string } = {}): Promise<void> {
+    const r = await this.api.DELETE('/media/{id}/upload', { params: { path: { id } } });
+    if (!r.response.ok && r.response.status !== 404) throw MediaApiError.fromResponse(r.response.status, r.error);
+    await new ResumeStore(opts.stateDir).removeAsset(id);
+    if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
   }
 
   /**

@@ -12,7 +12,24 @@ export interface TransferProgress {
   total: number | null;
 }
 
-/** Counts and hashes the bytes flowing through, reporting progress. */
+/** A bound on bytes per second shared by several streams (the parts of one upload): each chunk waits its turn. */
+export class RateLimiter {
+  private next = 0;
+
+  constructor(private readonly bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new RangeError(`bytesPerSecond must be positive, got ${bytesPerSecond}`);
+  }
+
+  /** How long (ms) to hold `n` bytes before sending them. */
+  delayFor(n: number): number {
+    const now = Date.now();
+    const at = Math.max(now, this.next);
+    this.next = at + (n / this.bytesPerSecond) * 1000;
+    return at - now;
+  }
+}
+
+/** Counts and hashes the bytes flowing through, reporting progress (optionally held to a RateLimiter). */
 export class MeteredStream extends Transform {
   loaded = 0;
   private readonly hash: Hash = createHash('sha256');
@@ -21,6 +38,7 @@ export class MeteredStream extends Transform {
   constructor(
     private readonly report?: (loaded: number) => void,
     private readonly expected?: number,
+    private readonly limiter?: RateLimiter,
   ) {
     super();
   }
@@ -29,8 +47,29 @@ export class MeteredStream extends Transform {
     this.loaded += chunk.length;
     if (this.expected !== undefined && this.loaded > this.expected) return done(this.sizeMismatch('more'));
     this.hash.update(chunk);
-    this.report?.(this.loaded);
-    done(null, chunk);
+    if (!this.limiter) {
+      this.report?.(this.loaded);
+      return done(null, chunk);
+    }
+    // Rate-limited: in slices of 64 KiB, each let through at its turn (so that a slow rate never looks idle).
+    const limiter = this.limiter;
+    let at = this.loaded - chunk.length;
+    const slices: Buffer[] = [];
+    for (let i = 0; i < chunk.length; i += 64 * 1024) slices.push(chunk.subarray(i, i + 64 * 1024));
+    const next = () => {
+      if (this.destroyed) return;
+      const slice = slices.shift();
+      if (!slice) return done();
+      const wait = limiter.delayFor(slice.length);
+      setTimeout(() => {
+        if (this.destroyed) return;
+        at += slice.length;
+        this.report?.(at);
+        this.push(slice);
+        next();
+      }, wait);
+    };
+    next();
   }
 
   override _flush(done: TransformCallback): void {

@@ -4,7 +4,7 @@ import { MeteredStream, parseJson, readText, request } from '../transfer';
 import { UploadContext, UploadGrant, UploadOutcome, UploadStrategy } from './upload-strategy';
 
 /** S3-style XML error → its Code and Message. */
-function storageMessage(text: string): { code?: string; message: string } {
+export function storageMessage(text: string): { code?: string; message: string } {
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
   return { code, message: message ?? (text.trim().slice(0, 300) || 'no body') };

@@ -9,18 +9,29 @@ import { MeteredStream, TransferProgress } from '../transfer';
 export interface UploadSource {
   readonly size: number;
   readonly filename: string;
-  /** Whether open() can be called again (a retry of the PUT). */
+  /** Whether open() can be called again (a retry of the PUT) and by byte range (multipart parts, resume). */
   readonly reopenable: boolean;
+  /** The bytes, or those from `start` to `end` inclusive (re-readable sources only). */
   open(range?: { start: number; end: number }): Readable;
+  /** A file: its absolute path and modification time (the resume record's key; a change means different bytes). */
+  readonly file?: { path: string; mtimeMs: number };
+  /** A file: whether it still has the size and modification time it had when opened. */
+  unchanged?(): Promise<boolean>;
 }
 
 export async function fileSource(file: string): Promise<UploadSource> {
   const info = await stat(file);
   if (!info.isFile()) throw new Error(`${file} is not a regular file`);
+  const abs = path.resolve(file);
   return {
     size: info.size,
     filename: path.basename(file),
     reopenable: true,
+    file: { path: abs, mtimeMs: info.mtimeMs },
+    unchanged: async () => {
+      const now = await stat(abs).catch(() => null);
+      return !!now && now.size === info.size && now.mtimeMs === info.mtimeMs;
+    },
     // highWaterMark 1 MiB: fewer, larger writes on fast links.
     open: (range) => createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) }),
   };

@@ -17,19 +17,28 @@ export interface UploadContext {
   idleTimeoutMs: number;
   /** The typed API client (retrying, authorised), for strategies that need more than the grant (e.g. signing more parts). */
   api: Client<paths>;
+  /** SHA-256 (hex) of a re-readable source, computed before the upload (what a multipart upload reports as sent). */
+  declaredSha256?: string;
+  /** Multipart: parts PUT at once (default 4). */
+  partConcurrency?: number;
+  /** Multipart resume: the parts storage already holds (from GET /media/{id}/parts); only the others are sent. */
+  storedParts?: ReadonlyArray<{ partNumber: number; etag: string; size: number }>;
+  /** Bound on the upload rate in bytes per second, across all parts of this upload. */
+  maxBytesPerSecond?: number;
 }
 
 /** What a strategy hands back: the SHA-256 of the bytes it sent, and the body for POST /media/{id}/complete. */
 export interface UploadOutcome {
   sha256: string;
   completeBody?: Record<string, unknown>;
+  /** Multipart: parts in all, PUT by this call, and already stored before it (resume). */
+  parts?: { total: number; sent: number; resumed: number };
 }
 
 /**
- * One way of moving the bytes to storage, chosen by the shape of the grant the service answered. The single
- * PUT is here; multipart (`uploadId` + part URLs: PUT each part, `POST /media/{id}/parts` for more URLs,
- * `GET /media/{id}/parts` to resume, complete with `{ parts: [{ partNumber, etag }] }`) slots in as another
- * strategy in UPLOAD_STRATEGIES.
+ * One way of moving the bytes to storage, chosen by the shape of the grant the service answered: the single PUT
+ * (SinglePutStrategy) or multipart (MultipartStrategy: `uploadId` + part URLs, PUT each part, `POST /media/{id}/parts`
+ * for more URLs, complete with `{ parts: [{ partNumber, etag }] }`).
  */
 export interface UploadStrategy {
   readonly kind: string;
