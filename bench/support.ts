@@ -5,8 +5,9 @@ import { RunningApp, startApp } from '../test/support/app-process';
 export const PROD_SECRET = 'bench-production-secret-0123456789abcdef';
 
 /** The built service in production mode on 127.0.0.1, with its own database and Redis prefix. */
+/** The service in production mode; BENCH_ENV='{"NAME":"value"}' adds settings (e.g. NODE_OPTIONS) to every benchmark's service. */
 export function startProductionService(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env });
+  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env, ...JSON.parse(process.env.BENCH_ENV ?? '{}') });
 }
 
 export interface LoadResult {
