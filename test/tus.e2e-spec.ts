@@ -338,3 +338,38 @@ describe('tus expiration', () => {
     expect((await app.sql(`SELECT status FROM media_assets WHERE asset_id = $1`, [id]))[0].status).toBe('deleted');
   });
 });
+
+describe('tus rate limit', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '2' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('shares the per-caller upload-url budget: a tus creation over it gets 429 naming the limit, and no asset', async () => {
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const create = (sub: number) =>
+      fetch(`${app.baseUrl}/tus/`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token(sub)}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': '10',
+          'upload-metadata': `filename ${b64('a.txt')},filetype ${b64('text/plain')}`,
+        },
+      });
+    const alice = api(app.baseUrl, 42);
+    expect((await alice.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 10 })).status).toBe(201);
+    expect((await create(42)).status).toBe(201);
+    const over = await create(42);
+    expect(over.status).toBe(429);
+    expect(await over.text()).toMatch(/at most 2 per 60 s/);
+    expect((await alice.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 10 })).status).toBe(429);
+    // Another caller has a budget of its own.
+    expect((await create(43)).status).toBe(201);
+    const [row] = await app.sql(`SELECT count(*)::int AS n FROM media_assets WHERE owner_id = 42`);
+    expect(row.n).toBe(2);
+  });
+});

@@ -10,7 +10,7 @@ import { dataSourceOptions } from './database/database-options';
 import { ProblemFilter } from './errors/problem.filter';
 import { MetricsService } from './observability/metrics.service';
 import { OutboxService } from './outbox/outbox.service';
-import { PrincipalThrottlerGuard, rateLimitOptions } from './http/rate-limit';
+import { PrincipalThrottlerGuard, rateLimitOptions, UploadCreationLimiter } from './http/rate-limit';
 import { REDIS, RedisModule } from './redis/redis.module';
 import { APP_CONFIG } from './config/config.module';
 import { Clock, createClock } from './clock/clock';
@@ -39,11 +39,12 @@ export class CoreModule {
         OutboxService,
         MetricsService,
         PrincipalThrottlerGuard,
+        UploadCreationLimiter,
         { provide: Clock, useFactory: () => createClock(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard, Clock],
+      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard, UploadCreationLimiter, Clock],
     };
   }
 }

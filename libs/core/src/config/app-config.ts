@@ -333,7 +333,7 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(10)
   OUTBOX_POLL_INTERVAL_MS = 1000;
 
-  /** Upload URLs one principal may request per minute (counted in Redis across replicas). */
+  /** New uploads (upload URLs and tus creations, one shared budget) one principal may start per minute, counted in Redis across replicas. */
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_UPLOAD_URLS_PER_MINUTE = 1200;
 

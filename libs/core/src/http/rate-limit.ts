@@ -1,9 +1,11 @@
-import { applyDecorators, ExecutionContext, Injectable, Logger, UseGuards } from '@nestjs/common';
+import { applyDecorators, ExecutionContext, Inject, Injectable, Logger, UseGuards } from '@nestjs/common';
 import { ThrottlerException, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../config/app-config';
-import { ErrorCode } from '../errors/error-codes';
+import { APP_CONFIG } from '../config/config.module';
+import { AppError, ErrorCode } from '../errors/error-codes';
+import { REDIS } from '../redis/redis.module';
 import { ApiDefaultProblem } from '../openapi/api-problems';
 
 export const UPLOAD_URL_THROTTLER = 'upload-url';
@@ -11,11 +13,53 @@ export const UPLOAD_URL_THROTTLER = 'upload-url';
 /** Limits per principal (JWT `sub`; client IP for anonymous calls), counted in Redis so all replicas share them. */
 export function rateLimitOptions(config: AppConfig, redis: Redis): ThrottlerModuleOptions {
   return {
-    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: 60_000, limit: config.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
+    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: config.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
     storage: new ThrottlerStorageRedisService(redis),
     getTracker: (req: any) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
-    generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => `${config.REDIS_KEY_PREFIX}:throttle:${name}:${tracker}`,
+    generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(config, name, tracker),
   };
+}
+
+const UPLOAD_URL_WINDOW_MS = 60_000;
+
+function throttleKey(config: Pick<AppConfig, 'REDIS_KEY_PREFIX'>, name: string, tracker: string): string {
+  return `${config.REDIS_KEY_PREFIX}:throttle:${name}:${tracker}`;
+}
+
+function limitMessage(limit: number, ttlMs: number, retryInSeconds: number): string {
+  return `Too many requests: at most ${limit} per ${Math.round(ttlMs / 1000)} s for this caller; retry in ${retryInSeconds} s`;
+}
+
+/**
+ * The upload-url limit for entry points that are not Nest routes (tus creation): the same counter in Redis, so
+ * a caller's new uploads per minute are limited whichever way they start. Fails open like the guard.
+ */
+@Injectable()
+export class UploadCreationLimiter {
+  private readonly log = new Logger('RateLimit');
+  private readonly storage: ThrottlerStorageRedisService;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) redis: Redis,
+  ) {
+    this.storage = new ThrottlerStorageRedisService(redis);
+  }
+
+  /** Counts one new upload for `userId`; throws 429 RateLimited when over the limit. */
+  async consume(userId: string): Promise<void> {
+    const limit = this.config.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
+    let r;
+    try {
+      r = await this.storage.increment(throttleKey(this.config, UPLOAD_URL_THROTTLER, `user:${userId}`), UPLOAD_URL_WINDOW_MS, limit, UPLOAD_URL_WINDOW_MS, UPLOAD_URL_THROTTLER);
+    } catch (e) {
+      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : e}`);
+      return;
+    }
+    if (r.isBlocked || r.totalHits > limit) {
+      throw new AppError(ErrorCode.RateLimited, limitMessage(limit, UPLOAD_URL_WINDOW_MS, r.timeToBlockExpire || r.timeToExpire), { limit });
+    }
+  }
 }
 
 /**
@@ -37,7 +81,7 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
   }
 
   protected override async getErrorMessage(_context: ExecutionContext, d: ThrottlerLimitDetail): Promise<string> {
-    return `Too many requests: at most ${d.limit} per ${Math.round(d.ttl / 1000)} s for this caller; retry in ${d.timeToBlockExpire || d.timeToExpire} s`;
+    return limitMessage(d.limit, d.ttl, d.timeToBlockExpire || d.timeToExpire);
   }
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { APP_CONFIG, AppConfig, AppError, ASSET_PERMISSIONS, AssetAccess, ErrorCode, Errors, JwtService, Principal, toProblem } from '@app/core';
+import { APP_CONFIG, AppConfig, AppError, ASSET_PERMISSIONS, AssetAccess, ErrorCode, Errors, JwtService, Principal, toProblem, UploadCreationLimiter } from '@app/core';
 import { AssetsService, AssetStatus, MediaAsset } from '@app/assets';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Server as TusServer } from '@tus/server';
@@ -60,6 +60,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jwt: JwtService,
+    private readonly limiter: UploadCreationLimiter,
     private readonly uploads: UploadUrlService,
     private readonly assets: AssetsService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
@@ -88,7 +89,9 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
       generateUrl: (_req, { proto, host, path: p, id }) => `${publicBase ?? `${proto}://${host}`}${p}/${id}`,
       onIncomingRequest: (req, id) => this.onIncomingRequest(req, id),
       onUploadCreate: async (req, upload) => {
-        await this.createPendingAsset(this.principalOf(req), upload);
+        const principal = this.principalOf(req);
+        await this.limiter.consume(principal.userId); // the same budget as POST /media/upload-url
+        await this.createPendingAsset(principal, upload);
         return {};
       },
       onUploadFinish: async (_req, upload) => {
