@@ -98,14 +98,20 @@ export class AssetsRepository {
     return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
-  private columns?: string;
+  private readonly columns = new Map<string, string>();
 
-  /** Every column of the MediaAsset entity, named as its property (made once from the entity's metadata). */
-  private recordColumns(): string {
-    return (this.columns ??= this.ds
-      .getMetadata(MediaAsset)
-      .columns.map((c) => `${c.databaseName} AS "${c.propertyName}"`)
-      .join(', '));
+  /** Every column of the MediaAsset entity (of table alias `alias`), named as its property (made once per alias). */
+  private recordColumns(alias = ''): string {
+    let list = this.columns.get(alias);
+    if (!list) {
+      const prefix = alias ? `${alias}.` : '';
+      list = this.ds
+        .getMetadata(MediaAsset)
+        .columns.map((c) => `${prefix}${c.databaseName} AS "${c.propertyName}"`)
+        .join(', ');
+      this.columns.set(alias, list);
+    }
+    return list;
   }
 
   /** Storage class of each of these stored objects. */
@@ -120,14 +126,13 @@ export class AssetsRepository {
 
   /** The asset with the storage class of its stored object (null when it has none), as the API view shows it. */
   async findForView(assetId: string): Promise<MediaAsset | null> {
-    const a = await this.find(assetId);
-    if (!a) return null;
-    a.storageClass = null;
-    if (a.storedObjectSha256) {
-      const rows: { storage_class: string }[] = await this.ds.query(`SELECT storage_class FROM stored_objects WHERE checksum_sha256 = $1`, [a.storedObjectSha256]);
-      a.storageClass = rows[0]?.storage_class ?? null;
-    }
-    return a;
+    const rows: Record<string, unknown>[] = await this.ds.query(
+      `SELECT ${this.recordColumns('a')}, s.storage_class AS "storageClass"
+         FROM media_assets a LEFT JOIN stored_objects s ON s.checksum_sha256 = a.stored_object_sha256
+        WHERE a.asset_id = $1`,
+      [assetId],
+    );
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
   /** Locks the asset row for the rest of the transaction. */
