@@ -70,6 +70,21 @@ function packageVersion(): string {
 
 /** The `media` command line. */
 export function buildProgram(ctx: CliContext): Command {
+  /** Runs `fn` for each id in turn; a failure is one stderr line and the rest go on; any failure fails the command. */
+  const eachId = async (ids: string[], what: string, fn: (id: string) => Promise<void>): Promise<void> => {
+    let failed = 0;
+    for (const id of ids) {
+      try {
+        await fn(id);
+      } catch (e) {
+        if (ctx.signal.aborted) throw e;
+        failed++;
+        process.stderr.write(`media: ${id}: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
+    if (failed) throw new FailuresReported(`${failed} of ${ids.length} ${what} failed`);
+  };
+
   const program = new Command('media')
     .description('Command-line client of the media storage service')
     .version(packageVersion())
@@ -210,18 +225,10 @@ export function buildProgram(ctx: CliContext): Command {
     .argument('<ids...>', 'asset ids')
     .action(async (ids: string[], _opts, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
-      let failed = 0;
-      for (const id of ids) {
-        try {
-          await client.deleteAsset(id);
-          ctx.out(`deleted ${id}`);
-        } catch (e) {
-          if (ctx.signal.aborted) throw e;
-          failed++;
-          process.stderr.write(`media: ${id}: ${e instanceof Error ? e.message : String(e)}\n`);
-        }
-      }
-      if (failed) throw new FailuresReported(`${failed} of ${ids.length} deletions failed`);
+      await eachId(ids, 'deletions', async (id) => {
+        await client.deleteAsset(id);
+        ctx.out(`deleted ${id}`);
+      });
     });
 
   program
@@ -230,18 +237,10 @@ export function buildProgram(ctx: CliContext): Command {
     .argument('<ids...>', 'asset ids')
     .action(async (ids: string[], _opts, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
-      let failed = 0;
-      for (const id of ids) {
-        try {
-          await client.abortUpload(id);
-          ctx.out(`aborted ${id}`);
-        } catch (e) {
-          if (ctx.signal.aborted) throw e;
-          failed++;
-          process.stderr.write(`media: ${id}: ${e instanceof Error ? e.message : String(e)}\n`);
-        }
-      }
-      if (failed) throw new FailuresReported(`${failed} of ${ids.length} aborts failed`);
+      await eachId(ids, 'aborts', async (id) => {
+        await client.abortUpload(id);
+        ctx.out(`aborted ${id}`);
+      });
     });
 
   program
