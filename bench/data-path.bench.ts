@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createReadStream, statSync } from 'node:fs';
 import { api } from '../test/support/api';
-import { s3DriverFor, startS3Server } from '../test/support/s3-server';
+import { s3DriverFor, s3ServiceEnv, startS3Server } from '../test/support/s3-server';
 import { ddWriteMBps, makeFile, putFile } from './files';
 import { report, startProductionService } from './support';
 
@@ -46,12 +46,7 @@ async function main() {
     // s3 driver: pre-signed PUT vs raw SDK PutObject to the same emulator
     const s3 = await startS3Server({ buckets: ['bench'] });
     const s3app = await startProductionService({
-      STORAGE_DRIVER: 's3',
-      STORAGE_BUCKET: 'bench',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3ServiceEnv(s3, 'bench'),
     });
     try {
       const driver = s3DriverFor(s3, 'bench', { requestTimeoutMs: 600_000 });

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { api, Api } from '../test/support/api';
 import { RunningApp, token } from '../test/support/app-process';
-import { s3DriverFor, startS3Server } from '../test/support/s3-server';
+import { s3DriverFor, s3ServiceEnv, startS3Server } from '../test/support/s3-server';
 import { ddWriteMBps } from './files';
 import { report, rssMiB, startProductionService } from './support';
 
@@ -205,12 +205,7 @@ async function main() {
     let rawPartsMBps = NaN;
     const s3 = await startS3Server({ buckets: ['bench'], directory: path.join(dir, 's3') });
     const s3app = await startProductionService({
-      STORAGE_DRIVER: 's3',
-      STORAGE_BUCKET: 'bench',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3ServiceEnv(s3, 'bench'),
       S3_REQUEST_TIMEOUT_MS: '120000',
     });
     try {

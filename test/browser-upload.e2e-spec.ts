@@ -4,7 +4,7 @@ import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { api } from './support/api';
 import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
 import { fakeExecutable, jpegWithExif } from './support/media-fixtures';
-import { S3TestServer, startS3Server } from './support/s3-server';
+import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 
 /**
  * The browser upload page (GET /) driven by a real Chromium (Debian's, through playwright-core): a token,
@@ -269,12 +269,7 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
   });
 
   const s3Env = (bucket: string, extra: Record<string, string> = {}) => ({
-    STORAGE_DRIVER: 's3',
-    STORAGE_BUCKET: bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    ...s3ServiceEnv(s3, bucket),
     ...extra,
   });
 

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { api, Api } from './support/api';
 import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
-import { startS3Server } from './support/s3-server';
+import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
 jest.setTimeout(240_000);
 
@@ -74,12 +74,7 @@ describe.each<'local' | 's3'>(['local', 's3'])('media upload: a 200 MiB multipar
       const s3 = await startS3Server({ buckets: ['media-cli-mp'] });
       stopS3 = () => s3.stop();
       Object.assign(extra, {
-        STORAGE_DRIVER: 's3',
-        STORAGE_BUCKET: 'media-cli-mp',
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        ...s3ServiceEnv(s3, 'media-cli-mp'),
       });
     }
     app = await startApp({

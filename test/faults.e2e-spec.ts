@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { startDedicatedRedis, DedicatedRedis } from './support/redis-server';
-import { startS3Server } from './support/s3-server';
+import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
 async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
   const t = Date.now();
@@ -99,12 +99,7 @@ describe('storage server stopped', () => {
   it('answers 503 where storage is needed, fails readiness, and marks nothing ready that is not stored', async () => {
     const s3 = await startS3Server({ buckets: ['faults'] });
     const app = await startApp({
-      STORAGE_DRIVER: 's3',
-      STORAGE_BUCKET: 'faults',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3ServiceEnv(s3, 'faults'),
       S3_REQUEST_TIMEOUT_MS: '1500',
     });
     try {

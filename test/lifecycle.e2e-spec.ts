@@ -13,7 +13,7 @@ import Redis from 'ioredis';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp, token } from './support/app-process';
 import { readyAsset } from './support/assets';
-import { s3DriverFor, S3TestServer, startS3Server } from './support/s3-server';
+import { s3DriverFor, s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 
 jest.setTimeout(120_000);
 
@@ -516,12 +516,7 @@ describe('lifecycle jobs on the s3 driver (S3-protocol emulator)', () => {
       CLOCK_CONTROL: 'true',
       ...SCHEDULES_OFF,
       RECONCILE_INTERVAL_MS: '0',
-      STORAGE_DRIVER: 's3',
-      STORAGE_BUCKET: S3_BUCKET,
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3ServiceEnv(s3, S3_BUCKET),
       INTEGRITY_SCAN_BATCH_SIZE: '1',
     });
     admin = api(app.baseUrl, 1, { roles: ['admin'] });

@@ -14,7 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { api, Api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
-import { startS3Server } from './support/s3-server';
+import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
 jest.setTimeout(120_000);
 
@@ -74,12 +74,7 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
       const s3 = await startS3Server({ buckets: ['media-mp'] });
       stopS3 = s3.stop;
       Object.assign(env, {
-        STORAGE_DRIVER: 's3',
-        STORAGE_BUCKET: 'media-mp',
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        ...s3ServiceEnv(s3, 'media-mp'),
       });
     }
     app = await startApp(env);

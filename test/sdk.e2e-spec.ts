@@ -14,7 +14,7 @@ import { MediaApiError, MediaClient, TransferProgress } from '@app/sdk';
 import { sha256 } from './support/api';
 import { freePort, RunningApp, startApp, token } from './support/app-process';
 import { png } from './support/media-fixtures';
-import { startS3Server } from './support/s3-server';
+import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
 type Driver = 'local' | 's3';
 
@@ -41,12 +41,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
       const s3 = await startS3Server({ buckets: ['media-sdk'] });
       stopS3 = () => s3.stop();
       Object.assign(env, {
-        STORAGE_DRIVER: 's3',
-        STORAGE_BUCKET: 'media-sdk',
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        ...s3ServiceEnv(s3, 'media-sdk'),
       });
     }
     app = await startApp(env);

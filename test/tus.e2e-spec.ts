@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { api, Api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp, token } from './support/app-process';
-import { S3TestServer, startS3Server } from './support/s3-server';
+import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 
 type Driver = 'local' | 's3';
 
@@ -84,12 +84,7 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     if (driverKind === 's3') {
       s3 = await startS3();
       Object.assign(env, {
-        STORAGE_DRIVER: 's3',
-        STORAGE_BUCKET: 'media-e2e',
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        ...s3ServiceEnv(s3, 'media-e2e'),
         S3_REQUEST_TIMEOUT_MS: '3000',
         STORAGE_HEALTH_CHECK_INTERVAL_MS: '500',
       });

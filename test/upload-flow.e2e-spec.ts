@@ -9,7 +9,7 @@ import { LocalStorageDriver, StorageDriver } from '@app/storage';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp, token } from './support/app-process';
 import { fakeExecutable, jpegWithExif, png } from './support/media-fixtures';
-import { s3DriverFor, startS3Server } from './support/s3-server';
+import { s3DriverFor, s3ServiceEnv, startS3Server } from './support/s3-server';
 
 type Driver = 'local' | 's3';
 
@@ -39,12 +39,7 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
       const s3 = await startS3Server({ buckets: ['media-e2e'] });
       stopS3 = s3.stop;
       Object.assign(env, {
-        STORAGE_DRIVER: 's3',
-        STORAGE_BUCKET: 'media-e2e',
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        ...s3ServiceEnv(s3, 'media-e2e'),
       });
       storage = s3DriverFor(s3, 'media-e2e');
     }

@@ -194,6 +194,18 @@ export interface S3TestServer {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
+/** The service settings for the s3 driver against this emulator's `bucket` (spread into startApp's env). */
+export function s3ServiceEnv(s3: Pick<S3TestServer, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>, bucket: string): Record<string, string> {
+  return {
+    STORAGE_DRIVER: 's3',
+    STORAGE_BUCKET: bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
 export interface S3TestServerOptions {
   /** Buckets created before the server answers; default ['media-test']. */
   buckets?: string[];
