@@ -472,28 +472,9 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     await this.manifest(key, uploadId);
     const dir = this.uploadDir(uploadId);
     const tmp = path.join(dir, `part-${partNumber}.${randomUUID()}.tmp`);
-    const md5 = createHash('md5');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > exactLength) {
-          cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`));
-          return;
-        }
-        md5.update(chunk);
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
-      if (size !== exactLength) {
-        throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
-      }
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
-      const etag = `"${md5.digest('hex')}"`;
+      const { size, digest } = await receiveFile(body, tmp, 'md5', { exactLength });
+      const etag = `"${digest}"`;
       const meta: PartMeta = { etag, size, lastModified: new Date().toISOString() };
       // The part file first, then its sidecar: a listed part always has its bytes (a re-PUT replaces both).
       await rename(tmp, path.join(dir, `part-${partNumber}`));
@@ -670,35 +651,14 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     const target = this.objectPath(key);
     await mkdir(this.tmpDir(), { recursive: true });
     const tmp = path.join(this.tmpDir(), randomUUID());
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = limits.exactLength ?? limits.maxLength;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (max !== undefined && size > max) {
-          cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
-          return;
-        }
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
-      if (limits.exactLength !== undefined && size !== limits.exactLength) {
-        throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
-      }
+      const { size, digest: sha256 } = await receiveFile(body, tmp, 'sha256', limits);
       if (limits.minLength !== undefined && size < limits.minLength) {
         throw new LocalRequestError(400, 'EntityTooSmall', `The body has ${size} bytes; the policy requires at least ${limits.minLength}`);
       }
-      const sha256 = hash.digest('hex');
       if (limits.checksumSha256 && limits.checksumSha256 !== sha256) {
         throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
       }
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
       await mkdir(path.dirname(target), { recursive: true });
       const metaFile = this.metaPath(key);
       await mkdir(path.dirname(metaFile), { recursive: true });
@@ -739,6 +699,40 @@ async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key: strin
     if (entry.isDirectory()) yield* walkFiles(file, key);
     else if (entry.isFile()) yield { key, file };
   }
+}
+
+/**
+ * Streams `body` into the new file `tmp` while counting and hashing it, refusing more than `exactLength` (or
+ * `maxLength`) bytes and, with `exactLength`, any other size; fsyncs the file. The caller removes `tmp` on failure.
+ */
+async function receiveFile(
+  body: Readable,
+  tmp: string,
+  algorithm: 'md5' | 'sha256',
+  limits: { exactLength?: number; maxLength?: number },
+): Promise<{ size: number; digest: string }> {
+  const hash = createHash(algorithm);
+  let size = 0;
+  const max = limits.exactLength ?? limits.maxLength;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (max !== undefined && size > max) {
+        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
+  if (limits.exactLength !== undefined && size !== limits.exactLength) {
+    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
+  }
+  const fh = await open(tmp, 'r+');
+  await fh.sync();
+  await fh.close();
+  return { size, digest: hash.digest('hex') };
 }
 
 function unquote(etag: string): string {
