@@ -1,32 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Browser, chromium, Page } from 'playwright-core';
+import { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { api } from './support/api';
-import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { RunningApp, startApp, token } from './support/app-process';
+import { ARTIFACTS, launchChromium } from './support/browser';
 
 /**
  * The upload page's large-file path: above `?tusThreshold=` it loads tus-js-client's browser bundle from
  * /assets/tus.min.js and uploads with tus 1.0 to /tus/ (the upload id is the asset id), and resumes an
  * interrupted upload of the same file after a reload. Needs the /tus/ endpoint (the tus branch).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 let browser: Browser;
 let app: RunningApp;
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   app = await startApp();
 });
 

@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
 import { api } from './support/api';
-import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { RunningApp, startApp, token } from './support/app-process';
+import { ARTIFACTS, launchChromium } from './support/browser';
 import { fakeExecutable, jpegWithExif } from './support/media-fixtures';
 import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 
@@ -13,20 +14,12 @@ import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
  * driver (the emulator on another port: cross-origin, so the bucket CORS rule the service applies at
  * start-up is what lets the PUT through). Screenshots go to test-artifacts/.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const SETTLE_MS = 45000;
 
 let browser: Browser;
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

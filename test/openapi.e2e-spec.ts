@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { REPO_ROOT, RunningApp, startApp } from './support/app-process';
+import { launchChromium } from './support/browser';
 
 const COMMITTED_DOC = path.join(REPO_ROOT, 'openapi.json');
 const COMMITTED_TYPES = path.join(REPO_ROOT, 'libs/sdk/src/generated/openapi.ts');
@@ -127,10 +127,7 @@ describe('OpenAPI document and SDK types', () => {
     });
 
     it('Swagger UI renders every operation in a browser (under the service\'s security headers)', async () => {
-      const browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const errors: string[] = [];
