@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { api, uploadBytes } from '../test/support/api';
 import { token } from '../test/support/app-process';
-import { load, report, startProductionService, withCpu } from './support';
+import { BENCH_ENV, load, report, startProductionService, withCpu } from './support';
 
 /** CPU per request, which other load on the machine barely changes (unlike requests/s). */
 const cpu = (r: { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
@@ -21,10 +21,9 @@ const cpu = (r: { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
   console.log(`# control plane — ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${duration} s per run, 64 connections`);
-  const extraEnv: Record<string, string> = JSON.parse(process.env.BENCH_ENV ?? '{}');
-  if (Object.keys(extraEnv).length) console.log(`# service settings: ${JSON.stringify(extraEnv)}`);
+  if (Object.keys(BENCH_ENV).length) console.log(`# service settings: ${JSON.stringify(BENCH_ENV)}`);
   const workerCounts = process.env.BENCH_WORKERS === '1' ? [1] : [1, 2];
-  for (const workers of workerCounts) await runAll(duration, { ...extraEnv, WEB_CONCURRENCY: String(workers) }, workers);
+  for (const workers of workerCounts) await runAll(duration, { WEB_CONCURRENCY: String(workers) }, workers);
 }
 
 async function runAll(duration: number, env: Record<string, string>, workers: number) {

@@ -5,9 +5,12 @@ import { RunningApp, startApp } from '../test/support/app-process';
 export const PROD_SECRET = 'bench-production-secret-0123456789abcdef';
 
 /** The built service in production mode on 127.0.0.1, with its own database and Redis prefix. */
-/** The service in production mode; BENCH_ENV='{"NAME":"value"}' adds settings (e.g. NODE_OPTIONS) to every benchmark's service. */
+/** BENCH_ENV='{"NAME":"value"}': settings (e.g. NODE_OPTIONS) added to every benchmark's service. */
+export const BENCH_ENV: Record<string, string> = JSON.parse(process.env.BENCH_ENV ?? '{}');
+
+/** The service in production mode, with BENCH_ENV; what a benchmark passes itself (e.g. WEB_CONCURRENCY) wins. */
 export function startProductionService(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env, ...JSON.parse(process.env.BENCH_ENV ?? '{}') });
+  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', ...BENCH_ENV, ...env });
 }
 
 export interface LoadResult {
