@@ -75,7 +75,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly outbox: OutboxService,
     readonly stats: CacheStats,
