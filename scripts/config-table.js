@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Prints the README's configuration table from libs/core/src/config/app-config.ts (field, default, doc comment).
+// Prints the README's configuration table from libs/core/src/config/environment-variables.ts (field, default, doc comment).
 const fs = require('fs');
 const path = require('path');
-const src = fs.readFileSync(path.join(__dirname, '../libs/core/src/config/app-config.ts'), 'utf8');
-const body = src.slice(src.indexOf('export class EnvironmentVariables'), src.indexOf('export type AppConfig'));
+const src = fs.readFileSync(path.join(__dirname, '../libs/core/src/config/environment-variables.ts'), 'utf8');
+const body = src.slice(src.indexOf('export class EnvironmentVariables'));
 const lines = body.split('\n');
 const rows = [];
 let doc = [];

@@ -25,8 +25,8 @@ const one = (kind: string) => {
 
 /** The variables the service reads: the fields of EnvironmentVariables (as the README test finds them). */
 const knownVariables = (() => {
-  const source = readFileSync(path.join(ROOT, 'libs/core/src/config/app-config.ts'), 'utf8');
-  const body = source.slice(source.indexOf('export class EnvironmentVariables'), source.indexOf('export type AppConfig'));
+  const source = readFileSync(path.join(ROOT, 'libs/core/src/config/environment-variables.ts'), 'utf8');
+  const body = source.slice(source.indexOf('export class EnvironmentVariables'));
   return new Set([...body.matchAll(/^\s+([A-Z][A-Z0-9_]+)[?:! =]/gm)].map((m) => m[1]));
 })();
 

@@ -14,8 +14,8 @@ describe('README', () => {
   });
 
   it('documents every environment variable the service reads', () => {
-    const source = readFileSync(path.join(ROOT, 'libs/core/src/config/app-config.ts'), 'utf8');
-    const body = source.slice(source.indexOf('export class EnvironmentVariables'), source.indexOf('export type AppConfig'));
+    const source = readFileSync(path.join(ROOT, 'libs/core/src/config/environment-variables.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export class EnvironmentVariables'));
     const names = [...body.matchAll(/^\s+([A-Z][A-Z0-9_]+)[?:! =]/gm)].map((m) => m[1]);
     expect(names.length).toBeGreaterThan(20);
     const missing = names.filter((n) => !readme.includes(`\`${n}\``));

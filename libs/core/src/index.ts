@@ -20,3 +20,5 @@ export * from './http/rate-limit';
 export * from './clock/clock';
 export * from './openapi/problem.dto';
 export * from './openapi/api-problems';
+export * from './config/config-sections';
+export * from './queue/queue-workers';

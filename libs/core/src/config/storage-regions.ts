@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import type { EnvironmentVariables } from './app-config';
+import type { EnvironmentVariables } from './environment-variables';
 
 /**
  * Storage regions and CDN settings derived from the environment, validated at boot.
