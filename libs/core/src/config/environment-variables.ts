@@ -160,7 +160,7 @@ export class EnvironmentVariables {
   @Transform(toBool) @IsBoolean()
   S3_APPLY_CORS = false;
 
-  // ---- storage regions, replication (issue 6) ---------------------------------------------------------
+  // ---- storage regions, replication -----------------------------------------------------------------
 
   /**
    * JSON array of storage regions, e.g. [{"name":"eu","driver":"s3","endpoint":"…","bucket":"media-eu"},{"name":"us",…}];
@@ -209,7 +209,7 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   REPLICATION_CONCURRENCY = 2;
 
-  // ---- CDN (issue 6) ----------------------------------------------------------------------------------
+  // ---- CDN ------------------------------------------------------------------------------------------
 
   /** `none`: this service is the edge (its signed URLs carry ETag/Cache-Control). `cloudfront`: links are CloudFront URLs. */
   @IsIn(['none', 'cloudfront'])
@@ -263,7 +263,7 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(10)
   CDN_INVALIDATION_BACKOFF_MS = 5000;
 
-  // ---- graceful shutdown (issue 6) --------------------------------------------------------------------
+  // ---- graceful shutdown ----------------------------------------------------------------------------
 
   /** After SIGTERM, /health/ready fails for this long before the server stops accepting (load balancers catch up). */
   @Transform(toInt) @IsInt() @Min(0)
@@ -333,7 +333,7 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_UPLOAD_URLS_PER_MINUTE = 1200;
 
-  // ---- processing: retries, stalled jobs, reconciliation (issue 4) ----------------------------------
+  // ---- processing: retries, stalled jobs, reconciliation --------------------------------------------
 
   /** Longest delay between two attempts of a processing job (the exponential backoff is capped here). */
   @Transform(toInt) @IsInt() @Min(10)
@@ -417,7 +417,7 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(10)
   WEBHOOK_BACKOFF_MS = 2000;
 
-  // ---- hot-metadata cache and quotas (issue 3) -------------------------------------------------------
+  // ---- hot-metadata cache and quotas ----------------------------------------------------------------
 
   /** Lifetime of hot-metadata cache entries (asset record, metadata, ACL) in Redis; 0 turns the cache off. */
   @Transform(toInt) @IsInt() @Min(0) @Max(24 * 3600)

@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The seed's three tables (media_assets, asset_metadata, asset_acl) with their exact columns, plus what the
- * seed implies: stored objects keyed by SHA-256 with reference counts, and a transactional outbox.
+ * The three core tables of the source design (media_assets, asset_metadata, asset_acl) with their exact columns,
+ * plus what that design implies: stored objects keyed by SHA-256 with reference counts, and a transactional outbox.
  *
  * One deliberate difference: media_assets.checksum_sha256 is NULL until processing has verified it (a pending
  * upload whose client declared no checksum has none yet); a CHECK keeps it NOT NULL for every `ready` asset.

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Issue 3: indexes for GET /media (lists over millions of assets stay index-ordered keyset scans), per-owner
+ * Indexes for GET /media (lists over millions of assets stay index-ordered keyset scans), per-owner
  * quota overrides, and the per-owner usage counter behind quota checks.
  *
  * owner_usage counts the owner's `processing` and `ready` assets (bytes and number). A trigger on media_assets

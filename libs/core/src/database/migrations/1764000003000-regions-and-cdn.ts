@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Issue 6: multi-region storage and CDN.
+ * Multi-region storage and CDN.
  *
  * - `replicated_objects`: every object the storage module keeps in all regions (registered when its asset
  *   becomes ready, or when the service writes it); `object_replicas`: which regions hold a copy. The
