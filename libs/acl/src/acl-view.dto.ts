@@ -1,8 +1,7 @@
 import { AclEntryDto } from './acl.dto';
-import type { AclView } from './acl.service';
 
 /** An asset's sharing list. */
-export class AclViewDto implements AclView {
+export class AclViewDto {
   assetId: string;
   ownerId: string;
   /** Explicit grants; the owner holds every permission without one. */

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ASSET_ACCESS_POLICY } from '@app/core';
 import { AssetsModule } from '@app/assets';
-import { MetadataModule } from '@app/metadata';
+import { AssetCacheModule } from '@app/asset-cache';
 import { AssetAcl } from './asset-acl.entity';
 import { AclController } from './acl.controller';
 import { AclPolicy } from './acl.policy';
@@ -15,7 +15,7 @@ import { AclService } from './acl.service';
  */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([AssetAcl]), AssetsModule, MetadataModule],
+  imports: [TypeOrmModule.forFeature([AssetAcl]), AssetsModule, AssetCacheModule],
   controllers: [AclController],
   providers: [AclRepository, AclService, AclPolicy, { provide: ASSET_ACCESS_POLICY, useExisting: AclPolicy }],
   exports: [AclService, ASSET_ACCESS_POLICY],

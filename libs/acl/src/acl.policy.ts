@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AssetAccess, AssetAccessPolicy, AssetRequirement, Principal } from '@app/core';
-import { AssetsService, AssetStatus } from '@app/assets';
+import { AssetQueryService, AssetStatus } from '@app/assets';
 import { AclEntry, decideAccess } from './acl-rules';
 import { AclService } from './acl.service';
 
@@ -8,7 +8,7 @@ import { AclService } from './acl.service';
 @Injectable()
 export class AclPolicy implements AssetAccessPolicy {
   constructor(
-    private readonly assets: AssetsService,
+    private readonly assets: AssetQueryService,
     private readonly acl: AclService,
   ) {}
 

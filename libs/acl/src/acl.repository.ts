@@ -45,13 +45,4 @@ export class AclRepository {
     ]);
     return affected > 0;
   }
-
-  /**
-   * The stored object key of a ready asset (what a CDN may have cached), else null. Read here, in the ACL
-   * change's transaction, because the invalidation must be committed with the change that withdraws access.
-   */
-  async readyObjectKey(m: EntityManager, assetId: string): Promise<string | null> {
-    const rows: { object_key: string }[] = await m.query(`SELECT object_key FROM media_assets WHERE asset_id = $1 AND status = 'ready'`, [assetId]);
-    return rows[0]?.object_key ?? null;
-  }
 }

@@ -1,17 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AssetAccess, assertAssetAccess, Errors } from '@app/core';
+import { AssetCache } from '@app/asset-cache';
+import { AssetQueryService } from '@app/assets';
 import { CdnService } from '@app/cdn';
-import { AssetCache } from '@app/metadata';
 import { EntityManager } from 'typeorm';
 import { AclEntry, checkAclEntry, checkAclList, MAX_ACL_ENTRIES } from './acl-rules';
 import { AclRepository } from './acl.repository';
-
-export interface AclView {
-  assetId: string;
-  ownerId: string;
-  /** Explicit grants; the owner holds every permission without one. */
-  entries: AclEntry[];
-}
+import { AclViewDto } from './acl-view.dto';
 
 /**
  * Grants on assets. Every change invalidates the asset's cache entry after it commits and before it returns,
@@ -21,6 +16,7 @@ export interface AclView {
 export class AclService {
   constructor(
     private readonly repo: AclRepository,
+    private readonly assets: AssetQueryService,
     private readonly cache: AssetCache,
     private readonly cdn: CdnService,
   ) {}
@@ -29,7 +25,7 @@ export class AclService {
   private async invalidateIfPublicReadWithdrawn(m: EntityManager, assetId: string, before: AclEntry[], after: AclEntry[]): Promise<void> {
     const publicRead = (list: AclEntry[]) => list.some((e) => e.principal === '*' && e.permission === 'read');
     if (!publicRead(before) || publicRead(after)) return;
-    const key = await this.repo.readyObjectKey(m, assetId);
+    const key = await this.assets.readyObjectKey(m, assetId);
     if (key) await this.cdn.requestInvalidation(m, [key]);
   }
 
@@ -43,13 +39,13 @@ export class AclService {
     return this.repo.list(assetId);
   }
 
-  async view(access: AssetAccess): Promise<AclView> {
+  async view(access: AssetAccess): Promise<AclViewDto> {
     assertAssetAccess(access, 'owner');
     return { assetId: access.assetId, ownerId: access.ownerId, entries: await this.repo.list(access.assetId) };
   }
 
   /** Replaces every grant with `input`. */
-  async replace(access: AssetAccess, input: { principal?: unknown; permission?: unknown }[]): Promise<AclView> {
+  async replace(access: AssetAccess, input: { principal?: unknown; permission?: unknown }[]): Promise<AclViewDto> {
     assertAssetAccess(access, 'owner');
     const entries = checkAclList(input, 'entries');
     await this.repo.transaction(async (m) => {
@@ -64,7 +60,7 @@ export class AclService {
   }
 
   /** Adds one grant (idempotent). */
-  async grant(access: AssetAccess, input: { principal?: unknown; permission?: unknown }): Promise<AclView> {
+  async grant(access: AssetAccess, input: { principal?: unknown; permission?: unknown }): Promise<AclViewDto> {
     assertAssetAccess(access, 'owner');
     const entry = checkAclEntry(input, 'body');
     await this.repo.transaction(async (m) => {

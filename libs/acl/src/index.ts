@@ -1,6 +1,5 @@
 export * from './acl.module';
 export { AclService } from './acl.service';
-export type { AclView } from './acl.service';
 export { AclEntryDto, ReplaceAclDto } from './acl.dto';
 export { checkAclList, checkAclEntry, MAX_ACL_ENTRIES } from './acl-rules';
 export type { AclEntry } from './acl-rules';

@@ -1,14 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { OutboxService } from '@app/core';
-import { AssetCache } from '@app/metadata';
+import { AssetCache } from '@app/asset-cache';
 import { AssetLifecycleRepository, StoredObjectRef } from './asset-lifecycle.repository';
-import { AssetEvent } from './asset-events';
-import { AssetsRepository } from './assets.repository';
-import { AssetStatus, MediaAsset } from './media-asset.entity';
+import { AssetStateService } from './asset-state.service';
+import { MediaAsset } from './media-asset.entity';
 import { ObjectAccessTracker } from './object-access.tracker';
-import { isExpiredPending } from './pending-expiry';
-import { ASSET_EVENT_TOPIC, OBJECT_DELETE_TOPIC } from './topics';
 
 export type { StoredObjectRef } from './asset-lifecycle.repository';
 
@@ -21,8 +16,7 @@ export type { StoredObjectRef } from './asset-lifecycle.repository';
 export class AssetLifecycleService {
   constructor(
     private readonly repo: AssetLifecycleRepository,
-    private readonly assets: AssetsRepository,
-    private readonly outbox: OutboxService,
+    private readonly state: AssetStateService,
     private readonly cache: AssetCache,
     private readonly access: ObjectAccessTracker,
   ) {}
@@ -36,39 +30,12 @@ export class AssetLifecycleService {
   }
 
   /**
-   * pending → deleted, with the removal of its partial object written to the outbox in the same transaction.
-   * Re-checks under the row lock: an asset that moved on (completed meanwhile) is left alone. Returns whether
-   * it was expired by this call. Its quota share is freed with the status change (pending counts until expiry).
+   * pending → deleted (see AssetStateService.expirePending): re-checked under the row lock, the partial object's
+   * removal written in the same transaction. Returns whether it was expired by this call. Its quota share is freed
+   * with the status change (pending counts until expiry).
    */
-  async expirePending(assetId: string, now: Date, ttlSeconds: number): Promise<boolean> {
-    const expired = await this.assets.transaction(async (m) => {
-      const a = await this.assets.lock(m, assetId);
-      if (!a || !isExpiredPending(a, now, ttlSeconds)) return null;
-      await this.assets.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: now });
-      await this.outbox.append(m, OBJECT_DELETE_TOPIC, { bucket: a.bucket, objectKey: a.objectKey });
-      const event: AssetEvent = {
-        id: randomUUID(),
-        type: 'asset.deleted',
-        occurredAt: now.toISOString(),
-        asset: {
-          assetId: a.assetId,
-          ownerId: a.ownerId,
-          filename: a.filename,
-          status: AssetStatus.Deleted,
-          mimeType: a.mimeType,
-          detectedMimeType: a.detectedMimeType,
-          sizeBytes: Number(a.sizeBytes),
-          checksumSha256: a.checksumSha256,
-          failureReason: 'upload never completed',
-        },
-      };
-      await this.outbox.append(m, ASSET_EVENT_TOPIC, event as unknown as Record<string, unknown>);
-      return a;
-    });
-    if (!expired) return false;
-    await this.cache.invalidate(assetId);
-    this.outbox.kick();
-    return true;
+  expirePending(assetId: string, now: Date, ttlSeconds: number): Promise<boolean> {
+    return this.state.expirePending(assetId, now, ttlSeconds);
   }
 
   /** Of these storage keys, the ones a row still uses (everything else under our prefixes is an orphan). */

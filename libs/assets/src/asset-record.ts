@@ -1,3 +1,4 @@
+import type { AssetEvent } from './asset-events';
 import { MediaAsset } from './media-asset.entity';
 
 const DATE_FIELDS = ['createdAt', 'updatedAt', 'uploadExpiresAt', 'processingStartedAt', 'readyAt', 'deletedAt'] as const;
@@ -10,4 +11,19 @@ export function reviveAsset(raw: MediaAsset | Record<string, unknown>): MediaAss
     if (typeof v === 'string') (a as any)[f] = new Date(v);
   }
   return a;
+}
+
+/** The fields of an asset every client-facing shape shares (the API view, webhook event payloads). */
+export function assetSummary(a: MediaAsset): AssetEvent['asset'] & { status: MediaAsset['status'] } {
+  return {
+    assetId: a.assetId,
+    ownerId: a.ownerId,
+    filename: a.filename,
+    status: a.status,
+    mimeType: a.mimeType,
+    detectedMimeType: a.detectedMimeType,
+    sizeBytes: Number(a.sizeBytes),
+    checksumSha256: a.checksumSha256,
+    failureReason: a.failureReason,
+  };
 }

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AssetAccess, Errors, REDIS } from '@app/core';
+import { AssetAccess, Errors, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
 import Redis from 'ioredis';
-import { AssetsService, AssetView } from './assets.service';
+import { AssetEventsService } from './asset-events.service';
+import { AssetQueryService } from './asset-query.service';
+import { AssetViewDto } from './asset-view.dto';
 import { AssetStatus } from './media-asset.entity';
 
 /** Statuses an asset does not leave by itself: a long-poll returns as soon as it sees one. */
@@ -26,15 +28,16 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
   private closing = false;
 
   constructor(
-    private readonly assets: AssetsService,
+    private readonly assets: AssetQueryService,
+    private readonly events: AssetEventsService,
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS_CONFIG) private readonly config: RedisConfig,
   ) {
     this.channel = `${config.REDIS_KEY_PREFIX}:asset-status`;
   }
 
   onModuleInit() {
-    this.assets.subscribe('status-waiters', async (event) => {
+    this.events.subscribe('status-waiters', async (event) => {
       // Best effort: waiters re-read every second anyway.
       await this.redis.publish(this.channel, event.asset.assetId).catch(() => undefined);
     });
@@ -55,7 +58,7 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Validates `waitFor`/`timeout` (query strings) and waits; `read` is the caller's access-checked view. */
-  async viewWhenSettled(access: AssetAccess, query: { waitFor?: string; timeout?: string }): Promise<AssetView> {
+  async viewWhenSettled(access: AssetAccess, query: { waitFor?: string; timeout?: string }): Promise<AssetViewDto> {
     if (query.waitFor !== undefined && query.waitFor !== 'ready') {
       throw Errors.validation('Query parameter "waitFor" must be "ready"', [{ field: 'waitFor', problems: ['must be "ready"'] }]);
     }

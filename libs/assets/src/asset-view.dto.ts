@@ -1,9 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { AssetPage, AssetView, DownloadLink, StoredObjectView } from './assets.service';
 import { AssetStatus } from './media-asset.entity';
 
 /** An asset as clients see it (GET /media/{id}, list items). */
-export class AssetViewDto implements AssetView {
+export class AssetViewDto {
   /** Asset id (UUID). */
   assetId: string;
   /** The owner's user id (decimal string). */
@@ -33,14 +32,14 @@ export class AssetViewDto implements AssetView {
   storageClass: string | null;
 }
 
-export class AssetPageDto implements AssetPage {
+export class AssetPageDto {
   items: AssetViewDto[];
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
 }
 
 /** A short-lived signed URL (the body of `?redirect=false`, and where the 302 points). */
-export class DownloadLinkDto implements DownloadLink {
+export class DownloadLinkDto {
   url: string;
   expiresAt: string;
 }
@@ -51,7 +50,7 @@ export class StoredObjectRegionDto {
 }
 
 /** A stored object (operators). */
-export class StoredObjectViewDto implements StoredObjectView {
+export class StoredObjectViewDto {
   sha256: string;
   sizeBytes: number;
   refCount: number;

@@ -2,7 +2,8 @@ import { Controller, Delete, Get, HttpCode, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, OptionalAuth, Principal, RequireAssetAccess } from '@app/core';
 import type { FastifyReply } from 'fastify';
-import { AssetsService } from './assets.service';
+import { AssetQueryService } from './asset-query.service';
+import { AssetStateService } from './asset-state.service';
 import { AssetPageDto, AssetViewDto, DownloadLinkDto } from './asset-view.dto';
 import { AssetStatusWaiter, MAX_WAIT_SECONDS } from './asset-status.waiter';
 import { ListAssetsQueryDto } from './list-assets.dto';
@@ -11,7 +12,8 @@ import { ListAssetsQueryDto } from './list-assets.dto';
 @Controller('media')
 export class AssetsController {
   constructor(
-    private readonly assets: AssetsService,
+    private readonly assets: AssetQueryService,
+    private readonly state: AssetStateService,
     private readonly statusWaiter: AssetStatusWaiter,
   ) {}
 
@@ -59,6 +61,6 @@ export class AssetsController {
   @HttpCode(204)
   @RequireAssetAccess('delete')
   async remove(@CurrentAssetAccess() access: AssetAccess): Promise<void> {
-    await this.assets.delete(access);
+    await this.state.delete(access);
   }
 }

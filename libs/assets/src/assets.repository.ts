@@ -5,32 +5,10 @@ import type { ListQuery } from './asset-list.query';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
 
-export interface NewAsset {
-  assetId: string;
-  ownerId: string;
-  bucket: string;
-  objectKey: string;
-  mimeType: string;
-  sizeBytes: number;
-  filename: string;
-  declaredChecksumSha256: string | null;
-  uploadExpiresAt: Date;
-}
-
-/** A pending asset as POST /media/upload-url creates it, with its (already checked) user metadata and grants. */
-export interface NewPendingAsset extends NewAsset {
-  metadata: Record<string, string>;
-  acl: { principal: string; permission: string }[];
-}
-
-/** What create_pending_asset decided, and on which figures (usage as OwnerUsage; the owner's override or null). */
-export interface PendingInsertOutcome {
-  created: boolean;
-  usage: OwnerUsage;
-  override: { maxBytes: number | null; maxAssets: number | null } | null;
-}
-
-/** All SQL on media_assets and stored_objects. */
+/**
+ * SQL on media_assets and stored_objects (the quota's is in quota/quota.repository.ts, the lifecycle jobs' in
+ * asset-lifecycle.repository.ts).
+ */
 @Injectable()
 export class AssetsRepository {
   constructor(@InjectDataSource() readonly ds: DataSource) {}
@@ -45,51 +23,6 @@ export class AssetsRepository {
       `SELECT count(*)::text AS objects, coalesce(sum(size_bytes), 0)::text AS bytes FROM stored_objects`,
     );
     return { objects: Number(r.objects), bytes: Number(r.bytes) };
-  }
-
-  /**
-   * Quota check and pending asset (with its user metadata and ACL rows) in one round trip and one transaction:
-   * the create_pending_asset function (migration 1764000008000) locks the owner's usage, reads usage and override,
-   * and inserts only when one more asset fits. Answers what it decided on, so the caller can explain a refusal.
-   */
-  async insertPendingWithQuota(
-    a: NewPendingAsset,
-    defaults: { maxBytes: number; maxAssets: number },
-    m: EntityManager = this.ds.manager,
-  ): Promise<PendingInsertOutcome> {
-    const metadataKeys = Object.keys(a.metadata);
-    const [row] = await m.query(
-      `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
-              override_max_bytes::text, override_max_assets::text, has_override
-         FROM create_pending_asset($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [
-        a.ownerId,
-        a.sizeBytes,
-        defaults.maxBytes,
-        defaults.maxAssets,
-        a.assetId,
-        a.bucket,
-        a.objectKey,
-        a.mimeType,
-        a.filename,
-        a.declaredChecksumSha256,
-        a.uploadExpiresAt,
-        metadataKeys,
-        metadataKeys.map((k) => a.metadata[k]),
-        a.acl.map((e) => e.principal),
-        a.acl.map((e) => e.permission),
-      ],
-    );
-    const committedBytes = Number(row.committed_bytes);
-    const committedAssets = Number(row.committed_assets);
-    const pendingBytes = Number(row.pending_bytes);
-    const pendingAssets = Number(row.pending_assets);
-    const num = (v: string | null) => (v === null ? null : Number(v));
-    return {
-      created: row.created,
-      usage: { bytes: committedBytes + pendingBytes, assets: committedAssets + pendingAssets, pendingBytes, pendingAssets },
-      override: row.has_override ? { maxBytes: num(row.override_max_bytes), maxAssets: num(row.override_max_assets) } : null,
-    };
   }
 
   /** By id, in plain SQL (the hot path of every asset route on a cache miss: no query building per call). */
@@ -217,46 +150,16 @@ export class AssetsRepository {
     return this.ds.manager.findOneBy(StoredObject, { checksumSha256: sha256 });
   }
 
+  /** The object key of the asset when it is ready, else null; read in `m` (the caller's transaction). */
+  async readyObjectKey(m: EntityManager, assetId: string): Promise<string | null> {
+    const rows: { object_key: string }[] = await m.query(`SELECT object_key FROM media_assets WHERE asset_id = $1 AND status = 'ready'`, [
+      assetId,
+    ]);
+    return rows[0]?.object_key ?? null;
+  }
+
   /** Runs a page query built by buildListQuery: rows shaped as MediaAsset plus `cursorUs`. */
   list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string })[]> {
     return this.ds.query(q.text, q.values);
   }
-
-  /**
-   * What counts against the owner's quota: assets that are processing or ready (owner_usage, kept by a trigger
-   * on media_assets) plus pending uploads that have not expired. With `m` inside a transaction, the owner's
-   * usage row stays locked until commit, so quota checks of one owner run one at a time.
-   */
-  async usage(ownerId: string, m?: EntityManager): Promise<OwnerUsage> {
-    const q = m ?? this.ds.manager;
-    const [committed] = m
-      ? await q.query(
-          `INSERT INTO owner_usage (owner_id) VALUES ($1) ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id
-           RETURNING bytes::text AS bytes, assets::text AS assets`,
-          [ownerId],
-        )
-      : await q.query(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
-    const [pending] = await q.query(
-      `SELECT coalesce(sum(size_bytes), 0)::text AS bytes, count(*)::text AS assets
-         FROM media_assets WHERE owner_id = $1 AND status = 'pending' AND upload_expires_at > now()`,
-      [ownerId],
-    );
-    const committedBytes = Number(committed?.bytes ?? 0);
-    const committedAssets = Number(committed?.assets ?? 0);
-    return {
-      bytes: committedBytes + Number(pending.bytes),
-      assets: committedAssets + Number(pending.assets),
-      pendingBytes: Number(pending.bytes),
-      pendingAssets: Number(pending.assets),
-    };
-  }
-}
-
-export interface OwnerUsage {
-  /** Bytes of processing/ready assets plus unexpired pending uploads. */
-  bytes: number;
-  assets: number;
-  /** The part of the above that is unexpired pending uploads. */
-  pendingBytes: number;
-  pendingAssets: number;
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { APP_CONFIG, AppConfig, Clock, REDIS, withTimeout } from '@app/core';
+import { Clock, REDIS, REDIS_CONFIG, RedisConfig, withTimeout } from '@app/core';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 
@@ -31,7 +31,7 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
     @Inject(REDIS) private readonly redis: Redis,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly clock: Clock,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(REDIS_CONFIG) config: RedisConfig,
   ) {
     this.prefix = `${config.REDIS_KEY_PREFIX}:access`;
   }

@@ -1,17 +1,15 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AssetCacheModule } from '@app/asset-cache';
 import { AssetMetadata } from './asset-metadata.entity';
-import { AssetCache } from './cache/asset-cache';
-import { CacheStats } from './cache/cache-stats';
-import { CacheMetrics } from './cache/cache.metrics';
-import { CacheStatsController } from './cache/cache-stats.controller';
 import { MetadataController } from './metadata.controller';
+import { MetadataRepository } from './metadata.repository';
 import { MetadataService } from './metadata.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AssetMetadata])],
-  controllers: [MetadataController, CacheStatsController],
-  providers: [MetadataService, AssetCache, CacheStats, CacheMetrics],
-  exports: [MetadataService, AssetCache, CacheStats],
+  imports: [TypeOrmModule.forFeature([AssetMetadata]), AssetCacheModule],
+  controllers: [MetadataController],
+  providers: [MetadataRepository, MetadataService],
+  exports: [MetadataService],
 })
 export class MetadataModule {}

@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, runJobInContext } from '@app/core';
-import { AssetsService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
+import { AssetStateService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
 import { canCopy, LocalStorageDriver, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Job, Queue } from 'bull';
 import { detectMimeType, extractImageMetadata, scanStream, StreamFacts } from './asset-inspector';
@@ -32,7 +32,7 @@ export class ProcessAssetProcessor implements OnModuleInit {
   private readonly probe: MediaProbe;
 
   constructor(
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
     private readonly derived: DerivedMediaService,
     @Inject(MALWARE_SCANNER) private readonly scanner: MalwareScanner,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { AdminOnly, Errors } from '@app/core';
-import { AssetsService, StoredObjectViewDto } from '@app/assets';
+import { AssetQueryService, StoredObjectViewDto } from '@app/assets';
 import { DeadLetterPageDto, DeadLetterRetryDto, DeadLettersQueryDto, ReconcileReportDto } from './processing-admin.dto';
 import { ProcessingAdminService } from './processing-admin.service';
 import { ReconciliationService } from './reconciliation.service';
@@ -13,7 +13,7 @@ import { ReconciliationService } from './reconciliation.service';
 export class ProcessingAdminController {
   constructor(
     private readonly admin: ProcessingAdminService,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetQueryService,
     private readonly reconciliation: ReconciliationService,
   ) {}
 

@@ -1,7 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { AssetStatus } from '@app/assets';
-import type { ReconcileReport } from './reconciliation.service';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class DeadLettersQueryDto {
@@ -43,7 +42,7 @@ export class DeadLetterRetryDto {
 }
 
 /** What one reconciliation sweep did. */
-export class ReconcileReportDto implements ReconcileReport {
+export class ReconcileReportDto {
   /** `pending` assets looked at (old enough, upload URL not long expired). */
   pendingChecked: number;
   /** … of which had their object in storage and were moved to processing. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Errors } from '@app/core';
-import { AssetsService, AssetStatus } from '@app/assets';
+import { AssetStateService, AssetStatus } from '@app/assets';
 import { DeadLetterView } from './processing-admin.dto';
 import { PROCESSING_QUEUE } from './processing.constants';
 import { ProcessingService } from './processing.service';
@@ -10,7 +10,7 @@ import { ProcessingService } from './processing.service';
 export class ProcessingAdminService {
   constructor(
     private readonly processing: ProcessingService,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
   ) {}
 
   async deadLetters(offset = 0, limit = 50): Promise<{ items: DeadLetterView[]; total: number }> {

@@ -1,24 +1,12 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AppError, ErrorCode, runJobInContext } from '@app/core';
-import { AssetsService, MediaAsset } from '@app/assets';
+import { AssetStateService, MediaAsset } from '@app/assets';
 import type { Queue } from 'bull';
 import { deadLetterReason } from './dead-letter-reason';
+import { ReconcileReportDto } from './processing-admin.dto';
 import { PROCESSING_QUEUE, RECONCILE_JOB } from './processing.constants';
 import { ProcessingService } from './processing.service';
-
-export interface ReconcileReport {
-  /** `pending` assets looked at (old enough, upload URL not long expired). */
-  pendingChecked: number;
-  /** … of which had their object in storage and were moved to processing. */
-  pendingStarted: number;
-  /** `processing` assets unchanged for RECONCILE_PROCESSING_AFTER_MS. */
-  processingChecked: number;
-  /** … whose job was lost (or stalled out) and was enqueued again. */
-  requeued: number;
-  /** … whose job had used all its attempts without the asset being marked: now `failed`. */
-  deadLettered: number;
-}
 
 const BATCH = 200;
 const PARALLEL = 8;
@@ -43,13 +31,13 @@ export class ReconciliationService {
   private readonly logger = new Logger('Reconciliation');
 
   constructor(
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
     private readonly processing: ProcessingService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async sweep(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { pendingChecked: 0, pendingStarted: 0, processingChecked: 0, requeued: 0, deadLettered: 0 };
+  async sweep(): Promise<ReconcileReportDto> {
+    const report: ReconcileReportDto = { pendingChecked: 0, pendingStarted: 0, processingChecked: 0, requeued: 0, deadLettered: 0 };
 
     const pending = await this.assets.findPendingForReconcile(this.config.RECONCILE_PENDING_AFTER_MS, BATCH);
     report.pendingChecked = pending.length;

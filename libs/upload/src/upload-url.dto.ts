@@ -1,10 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AssetStatus } from '@app/assets';
-import type { PartListView, SignedPart, UploadedPartView } from './multipart/multipart-upload.service';
-import type { MultipartUploadResponse, UploadUrlResponse } from './upload-url.service';
 
 /** Where to send the bytes (POST /media/upload-url). */
-export class UploadUrlDto implements UploadUrlResponse {
+export class UploadUrlDto {
   /** The new asset's id (status `pending`). */
   assetId: string;
   /** `PUT` the bytes with `headers`, or `POST` a form with `fields` then the file as field `file`. */
@@ -27,7 +25,7 @@ export class CompleteUploadResultDto {
 }
 
 /** One signed part URL of a multipart upload: PUT exactly `size` bytes to `url` with `headers`; keep the ETag answered. */
-export class SignedPartDto implements SignedPart {
+export class SignedPartDto {
   partNumber: number;
   url: string;
   @ApiProperty({ enum: ['PUT'] })
@@ -42,7 +40,7 @@ export class SignedPartDto implements SignedPart {
  * A multipart session (POST /media/upload-url above MULTIPART_THRESHOLD_BYTES, or with `multipart: true`): PUT each
  * part to its URL (sign more with POST /media/{id}/parts), then POST /media/{id}/complete with the part ETags.
  */
-export class MultipartUploadDto implements MultipartUploadResponse {
+export class MultipartUploadDto {
   /** The new asset's id (status `pending`). */
   assetId: string;
   @ApiProperty({ enum: ['MULTIPART'] })
@@ -64,7 +62,7 @@ export class SignedPartsDto {
 }
 
 /** A part storage holds. */
-export class UploadedPartDto implements UploadedPartView {
+export class UploadedPartDto {
   partNumber: number;
   /** Quoted, as storage answered it; send it back at complete. */
   etag: string;
@@ -72,7 +70,7 @@ export class UploadedPartDto implements UploadedPartView {
 }
 
 /** GET /media/{id}/parts: what is stored so far (to resume). */
-export class PartListDto implements PartListView {
+export class PartListDto {
   assetId: string;
   uploadId: string;
   partSize: number;

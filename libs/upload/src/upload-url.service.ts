@@ -2,50 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, Principal } from '@app/core';
 import { checkAclList } from '@app/acl';
-import { AssetsService, AssetStatus } from '@app/assets';
+import { AssetStateService, AssetStatus, QuotaService } from '@app/assets';
 import { checkUserMetadataMap } from '@app/metadata';
 import { ProcessingService } from '@app/processing';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { DataSource, EntityManager } from 'typeorm';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
+import { MultipartUploadDto, UploadUrlDto } from './upload-url.dto';
 import { CompleteUploadDto } from './multipart/multipart.dto';
-import { MultipartUploadService, SignedPart } from './multipart/multipart-upload.service';
+import { MultipartUploadService } from './multipart/multipart-upload.service';
 import { planParts } from './multipart/part-plan';
 import { UploadSessionRepository } from './multipart/upload-session.repository';
-import { QuotaService } from './quota/quota.service';
-
-export interface UploadUrlResponse {
-  assetId: string;
-  method: 'PUT' | 'POST';
-  uploadUrl: string;
-  /** For PUT: send exactly these headers. */
-  headers?: Record<string, string>;
-  /** For POST: send these form fields, then the file as field "file". */
-  fields?: Record<string, string>;
-  expiresAt: string;
-}
-
-/** A multipart session: PUT each part to its URL (sign more with POST /media/{id}/parts), then complete with the ETags. */
-export interface MultipartUploadResponse {
-  assetId: string;
-  method: 'MULTIPART';
-  uploadId: string;
-  /** Every part but the last has exactly this many bytes. */
-  partSize: number;
-  partCount: number;
-  /** Signed URLs for the first parts. */
-  parts: SignedPart[];
-  /** When the session (and the pending asset) expires. */
-  expiresAt: string;
-}
 
 /** Step 1 of the pipeline: check the request, create the pending asset, sign where the bytes go. */
 @Injectable()
 export class UploadUrlService {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
     private readonly processing: ProcessingService,
     private readonly quota: QuotaService,
     private readonly multipart: MultipartUploadService,
@@ -60,7 +35,7 @@ export class UploadUrlService {
     return dto.mode === undefined && dto.sizeBytes > this.config.MULTIPART_THRESHOLD_BYTES && this.multipart.supported;
   }
 
-  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlResponse | MultipartUploadResponse> {
+  async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlDto | MultipartUploadDto> {
     if (this.wantsMultipart(dto)) return this.createMultipart(dto, principal);
     const checked = this.checkRequest(dto);
     const assetId = randomUUID();
@@ -88,7 +63,7 @@ export class UploadUrlService {
    * Step 1 for large files: start a multipart upload in storage, then record the pending asset and its session
    * (quota reserved for the whole declared size until the session expires) and sign the first part URLs.
    */
-  private async createMultipart(dto: CreateUploadUrlDto, principal: Principal): Promise<MultipartUploadResponse> {
+  private async createMultipart(dto: CreateUploadUrlDto, principal: Principal): Promise<MultipartUploadDto> {
     if (dto.mode === 'post') throw Errors.validation('mode "post" cannot be combined with multipart: parts are PUT', { field: 'mode' });
     if (!this.multipart.supported) throw Errors.invalid(`The ${this.storage.kind} storage driver does not support multipart uploads`);
     if (dto.sizeBytes < 1) throw Errors.validation('A multipart upload needs sizeBytes of at least 1', { field: 'sizeBytes' });

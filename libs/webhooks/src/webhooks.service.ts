@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Errors, Principal, withRequestId } from '@app/core';
-import { AssetEvent, AssetsService } from '@app/assets';
+import { AssetEvent, AssetEventsService } from '@app/assets';
 import type { Queue } from 'bull';
 import { newWebhookSecret, signWebhook } from './webhook-signature';
 import { CreatedWebhookView, CreateWebhookDto, DeliveryView, WebhookView } from './webhooks.dto';
@@ -36,7 +36,7 @@ export class WebhooksService implements OnModuleInit {
 
   constructor(
     private readonly repo: WebhooksRepository,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetEventsService,
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<DeliverWebhookJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}

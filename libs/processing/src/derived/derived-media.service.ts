@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
-import { AssetsService, AssetStatus, DownloadLink, MediaAsset } from '@app/assets';
+import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -20,7 +20,8 @@ export class DerivedMediaService implements OnModuleInit {
 
   constructor(
     private readonly repo: DerivedMediaRepository,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetQueryService,
+    private readonly events: AssetEventsService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cdn: CdnService,
@@ -28,7 +29,7 @@ export class DerivedMediaService implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    this.assets.subscribe('derived-media', async (event) => {
+    this.events.subscribe('derived-media', async (event) => {
       if (event.type === 'asset.deleted') await this.removeAll(event.asset.assetId);
     });
   }
@@ -73,7 +74,7 @@ export class DerivedMediaService implements OnModuleInit {
   }
 
   /** A signed URL for the asset's derivative; 409 unless ready, 404 when the asset has none (not an image). */
-  async signedUrl(access: AssetAccess, kind: DerivativeKind): Promise<DownloadLink> {
+  async signedUrl(access: AssetAccess, kind: DerivativeKind): Promise<DownloadLinkDto> {
     assertAssetAccess(access, 'read');
     const a = await this.assets.getRecord(access.assetId);
     if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);

@@ -1,36 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
-import { AssetsService, AssetStatus } from '@app/assets';
+import { AssetEventsService, AssetStateService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
 import { canMultipart, InvalidPartError, MultipartCapableStorage, STORAGE_DRIVER, StorageDriver, StorageNotFoundError, StoredPart } from '@app/storage';
+import { PartListDto, SignedPartDto, SignedPartsDto } from '../upload-url.dto';
 import { CompletedPartDto } from './multipart.dto';
 import { INITIAL_SIGNED_PARTS, MAX_PARTS_PER_SIGN_REQUEST, partLength, PartPlan } from './part-plan';
 import { UploadSession, UploadSessionRepository } from './upload-session.repository';
-
-/** One signed part URL: PUT the part's bytes to `url` with exactly `headers`; keep the ETag storage answers. */
-export interface SignedPart {
-  partNumber: number;
-  url: string;
-  method: 'PUT';
-  headers: Record<string, string>;
-  /** Exact size of this part in bytes. */
-  size: number;
-  expiresAt: string;
-}
-
-export interface UploadedPartView {
-  partNumber: number;
-  etag: string;
-  size: number;
-}
-
-export interface PartListView {
-  assetId: string;
-  uploadId: string;
-  partSize: number;
-  partCount: number;
-  parts: UploadedPartView[];
-}
 
 /**
  * Multipart uploads (S3 semantics, on any driver that has the capability): a session per pending asset, part URLs
@@ -43,7 +19,8 @@ export class MultipartUploadService implements OnModuleInit {
 
   constructor(
     private readonly sessions: UploadSessionRepository,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
+    private readonly events: AssetEventsService,
     private readonly processing: ProcessingService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -55,7 +32,7 @@ export class MultipartUploadService implements OnModuleInit {
    * here (the outbox would redeliver forever); the lifecycle sweep of unfinished uploads gets it.
    */
   onModuleInit() {
-    this.assets.subscribe('multipart-uploads', async (event) => {
+    this.events.subscribe('multipart-uploads', async (event) => {
       if (event.type !== 'asset.deleted') return;
       const session = await this.sessions.find(event.asset.assetId);
       if (!session || session.storageReleased || session.state === 'completed' || session.state === 'completing') return;
@@ -98,7 +75,7 @@ export class MultipartUploadService implements OnModuleInit {
   }
 
   /** Signs part URLs for an active session (each bound to its part's exact size). */
-  async signParts(session: Pick<UploadSession, 'assetId' | 'uploadId' | 'objectKey' | 'partSize' | 'partCount' | 'declaredSize' | 'expiresAt'>, partNumbers: number[]): Promise<SignedPart[]> {
+  async signParts(session: Pick<UploadSession, 'assetId' | 'uploadId' | 'objectKey' | 'partSize' | 'partCount' | 'declaredSize' | 'expiresAt'>, partNumbers: number[]): Promise<SignedPartDto[]> {
     const plan: PartPlan = { partSize: session.partSize, partCount: session.partCount };
     const remaining = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
     const ttl = Math.min(this.config.UPLOAD_URL_TTL_SECONDS, remaining);
@@ -120,13 +97,13 @@ export class MultipartUploadService implements OnModuleInit {
   }
 
   /** The first part URLs handed out with a new session. */
-  initialParts(session: Parameters<MultipartUploadService['signParts']>[0]): Promise<SignedPart[]> {
+  initialParts(session: Parameters<MultipartUploadService['signParts']>[0]): Promise<SignedPartDto[]> {
     const n = Math.min(session.partCount, INITIAL_SIGNED_PARTS);
     return this.signParts(session, Array.from({ length: n }, (_, i) => i + 1));
   }
 
   /** POST /media/{id}/parts */
-  async signMore(access: AssetAccess, partNumbers: number[]): Promise<{ assetId: string; parts: SignedPart[] }> {
+  async signMore(access: AssetAccess, partNumbers: number[]): Promise<SignedPartsDto> {
     assertAssetAccess(access, 'write');
     const session = await this.activeSession(access.assetId);
     if (partNumbers.length > MAX_PARTS_PER_SIGN_REQUEST) throw Errors.validation(`At most ${MAX_PARTS_PER_SIGN_REQUEST} part URLs are signed per request`);
@@ -134,7 +111,7 @@ export class MultipartUploadService implements OnModuleInit {
   }
 
   /** GET /media/{id}/parts: what storage holds so far, so a client can resume. */
-  async listParts(access: AssetAccess): Promise<PartListView> {
+  async listParts(access: AssetAccess): Promise<PartListDto> {
     assertAssetAccess(access, 'write');
     const session = await this.activeSession(access.assetId);
     const parts = await this.storedParts(session);

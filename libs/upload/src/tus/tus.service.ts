@@ -7,7 +7,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { APP_CONFIG, AppConfig, AppError, ASSET_PERMISSIONS, AssetAccess, ErrorCode, Errors, JwtService, Principal, toProblem, UploadCreationLimiter } from '@app/core';
-import { AssetsService, AssetStatus, MediaAsset } from '@app/assets';
+import { AssetStateService, AssetStatus, MediaAsset } from '@app/assets';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Server as TusServer } from '@tus/server';
 import type { FileStore } from '@tus/file-store';
@@ -62,7 +62,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     private readonly jwt: JwtService,
     private readonly limiter: UploadCreationLimiter,
     private readonly uploads: UploadUrlService,
-    private readonly assets: AssetsService,
+    private readonly assets: AssetStateService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
   ) {
     this.stagingDir = config.tusStagingDir;

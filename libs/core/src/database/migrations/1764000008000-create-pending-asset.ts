@@ -19,10 +19,11 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * lifecycle sweep has not expired yet (few), so the check costs the same for an owner with 10 or 100,000 pending
  * uploads, where summing every pending row made each check of a busy owner slower than the last.
  *
- * The quota rule's source of truth stays libs/upload/src/quota/quota-rules.ts (effectiveLimits + checkQuota):
+ * The quota rule's source of truth stays libs/assets/src/quota/quota-rules.ts (effectiveLimits + checkQuota):
  * the comparison below mirrors it line for line (0 = unlimited; bytes: used + size <= max; assets: used + 1 <= max)
  * and, on refusal, returns the figures it decided on; QuotaService then runs checkQuota on them for the error
- * (413/429 with its message) and fails loudly if the two ever disagree. Change both together.
+ * (413/429 with its message) and fails loudly if the two ever disagree. Change both together (test/quota-rules.e2e-spec.ts
+ * runs both on generated cases and expects the same verdict).
  */
 export class CreatePendingAsset1764000008000 implements MigrationInterface {
   name = 'CreatePendingAsset1764000008000';

@@ -1,19 +1,13 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { APP_CONFIG, AppConfig, OutboxService, REDIS } from '@app/core';
+import { CACHE_CONFIG, CacheConfig, OutboxService, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { ASSET_CACHE_PARTS, AssetCachePart, PartLoaders } from './asset-cache-part';
 import { CacheStats } from './cache-stats';
 import { LocalAssetCache } from './local-asset-cache';
 
-/** The cached views of one asset; each is owned (loaded and shaped) by one lib. */
-export type AssetCachePart = 'record' | 'metadata' | 'acl';
-const PARTS: readonly AssetCachePart[] = ['record', 'metadata', 'acl'];
-
 export const CACHE_INVALIDATE_TOPIC = 'cache.invalidate';
-
-/** One loader per wanted part; a loader answers from Postgres (null = nothing to cache). */
-export type PartLoaders<T> = { [K in keyof T]: () => Promise<T[K] | null> };
 
 /** Sets the entry only if nobody invalidated the asset since the reader looked (generation unchanged). */
 const FILL_LUA = `
@@ -75,7 +69,8 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(CACHE_CONFIG) config: CacheConfig,
+    @Inject(REDIS_CONFIG) redisConfig: RedisConfig,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly outbox: OutboxService,
     readonly stats: CacheStats,
@@ -83,7 +78,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     this.ttlMs = config.CACHE_TTL_SECONDS * 1000;
     // Outlives any Postgres load (statement timeout) by far, so a reader can never see the counter reset.
     this.genTtlMs = Math.max(this.ttlMs * 2, 10 * 60 * 1000);
-    this.prefix = `${config.REDIS_KEY_PREFIX}:cache`;
+    this.prefix = `${redisConfig.REDIS_KEY_PREFIX}:cache`;
     this.channel = `${this.prefix}:invalidations`;
     this.local = this.ttlMs > 0 && config.CACHE_LOCAL_TTL_MS > 0 ? new LocalAssetCache(config.CACHE_LOCAL_TTL_MS, config.CACHE_LOCAL_MAX_ENTRIES) : null;
   }
@@ -268,6 +263,6 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
   }
 
   private keysOf(assetId: string): [string, string, string, string] {
-    return [this.keyOf(assetId, 'gen'), ...(PARTS.map((p) => this.keyOf(assetId, p)) as [string, string, string])];
+    return [this.keyOf(assetId, 'gen'), ...(ASSET_CACHE_PARTS.map((p) => this.keyOf(assetId, p)) as [string, string, string])];
   }
 }

@@ -1,19 +1,11 @@
 import { Errors } from '@app/core';
+import type { QuotaLimitsDto, QuotaUsageDto } from './quota-view.dto';
 
-/** Limits in force for one owner; 0 means unlimited. */
-export interface QuotaLimits {
-  maxBytes: number;
-  maxAssets: number;
-  /** Whether the owner has an override row (else the env defaults apply). */
-  overridden: boolean;
-}
-
-export interface QuotaUsage {
-  bytes: number;
-  assets: number;
-  pendingBytes: number;
-  pendingAssets: number;
-}
+/*
+ * The quota rule. create_pending_asset (migration 1764000008000) applies the same comparison in SQL, under the
+ * owner's lock, when it creates a pending asset; test/quota-rules.e2e-spec.ts runs both on generated cases and
+ * expects the same verdict. This file is the readable statement of the rule and explains a refusal (413/429).
+ */
 
 /** Per-owner overrides; null keeps the default for that limit. */
 export interface QuotaOverride {
@@ -21,7 +13,7 @@ export interface QuotaOverride {
   maxAssets: number | null;
 }
 
-export function effectiveLimits(defaults: { maxBytes: number; maxAssets: number }, override: QuotaOverride | null): QuotaLimits {
+export function effectiveLimits(defaults: { maxBytes: number; maxAssets: number }, override: QuotaOverride | null): QuotaLimitsDto {
   return {
     maxBytes: override?.maxBytes ?? defaults.maxBytes,
     maxAssets: override?.maxAssets ?? defaults.maxAssets,
@@ -33,7 +25,7 @@ export function effectiveLimits(defaults: { maxBytes: number; maxAssets: number 
  * Refuses one more asset of `sizeBytes` when it would exceed a limit:
  * 413 QuotaBytesExceeded for bytes, 429 QuotaAssetsExceeded for the number of assets.
  */
-export function checkQuota(ownerId: string, limits: QuotaLimits, usage: QuotaUsage, sizeBytes: number): void {
+export function checkQuota(ownerId: string, limits: QuotaLimitsDto, usage: QuotaUsageDto, sizeBytes: number): void {
   if (limits.maxBytes > 0 && usage.bytes + sizeBytes > limits.maxBytes) {
     throw Errors.quotaBytesExceeded(
       `Uploading ${sizeBytes} bytes would exceed the storage quota (maxBytes) of owner ${ownerId}: ` +

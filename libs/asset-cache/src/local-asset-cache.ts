@@ -1,4 +1,4 @@
-import type { AssetCachePart } from './asset-cache';
+import type { AssetCachePart } from './asset-cache-part';
 
 interface LocalEntry {
   /** JSON text per part (parsed on every hit, so no caller can change what the next one gets). */

@@ -1,7 +1,5 @@
-import type { CacheStatsSnapshot } from './cache-stats';
-
 /** The hot-metadata cache's counters for the answering process. */
-export class CacheStatsDto implements CacheStatsSnapshot {
+export class CacheStatsDto {
   /** Lookups answered from Redis. */
   hits: number;
   /** The part of `hits` answered from this process's memory, without asking Redis. */

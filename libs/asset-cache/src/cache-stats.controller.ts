@@ -1,6 +1,6 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { AdminOnly, APP_CONFIG, AppConfig } from '@app/core';
+import { AdminOnly } from '@app/core';
 import { CacheStats } from './cache-stats';
 import { CacheStatsDto } from './cache-stats.dto';
 
@@ -9,13 +9,10 @@ import { CacheStatsDto } from './cache-stats.dto';
 @Controller('admin/cache')
 @AdminOnly()
 export class CacheStatsController {
-  constructor(
-    private readonly stats: CacheStats,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly stats: CacheStats) {}
 
   @Get('stats')
   get(): CacheStatsDto {
-    return { ...this.stats.snapshot(), ttlSeconds: this.config.CACHE_TTL_SECONDS };
+    return this.stats.snapshot();
   }
 }

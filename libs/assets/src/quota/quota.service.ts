@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
-import { AssetsService, NewPendingAsset } from '@app/assets';
+import { UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { EntityManager } from 'typeorm';
-import { checkQuota, effectiveLimits, QuotaLimits, QuotaOverride, QuotaUsage } from './quota-rules';
-import { QuotaRepository } from './quota.repository';
-
-export interface QuotaView {
-  ownerId: string;
-  limits: QuotaLimits;
-  usage: QuotaUsage;
-}
+import { checkQuota, effectiveLimits, QuotaOverride } from './quota-rules';
+import { QuotaLimitsDto, QuotaViewDto } from './quota-view.dto';
+import { NewPendingAsset, QuotaRepository } from './quota.repository';
 
 /**
  * Per-owner limits on bytes and asset count. Usage = processing/ready assets (a counter kept in the same
@@ -19,8 +13,7 @@ export interface QuotaView {
 export class QuotaService {
   constructor(
     private readonly repo: QuotaRepository,
-    private readonly assets: AssetsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {}
 
   /**
@@ -32,7 +25,7 @@ export class QuotaService {
    */
   async createPendingWithQuota(a: NewPendingAsset, m?: EntityManager): Promise<void> {
     const defaults = this.defaultLimits();
-    const outcome = await this.assets.createPendingWithQuota(a, defaults, m);
+    const outcome = await this.repo.insertPendingWithQuota(a, defaults, m);
     if (outcome.created) return;
     checkQuota(a.ownerId, effectiveLimits(defaults, outcome.override), outcome.usage, a.sizeBytes);
     throw new Error(
@@ -40,22 +33,22 @@ export class QuotaService {
     );
   }
 
-  async view(ownerId: string): Promise<QuotaView> {
-    const [limits, usage] = await Promise.all([this.limits(ownerId), this.assets.usage(ownerId)]);
+  async view(ownerId: string): Promise<QuotaViewDto> {
+    const [limits, usage] = await Promise.all([this.limits(ownerId), this.repo.usage(ownerId)]);
     return { ownerId, limits, usage };
   }
 
-  async setOverride(ownerId: string, o: QuotaOverride): Promise<QuotaView> {
+  async setOverride(ownerId: string, o: QuotaOverride): Promise<QuotaViewDto> {
     if (o.maxBytes === null && o.maxAssets === null) await this.repo.deleteOverride(ownerId);
     else await this.repo.upsertOverride(ownerId, o);
     return this.view(ownerId);
   }
 
-  private async limits(ownerId: string, m?: EntityManager): Promise<QuotaLimits> {
-    return effectiveLimits(this.defaultLimits(), await this.repo.findOverride(ownerId, m));
+  private async limits(ownerId: string): Promise<QuotaLimitsDto> {
+    return effectiveLimits(this.defaultLimits(), await this.repo.findOverride(ownerId));
   }
 
   private defaultLimits(): { maxBytes: number; maxAssets: number } {
-    return { maxBytes: this.config.QUOTA_MAX_BYTES_PER_OWNER, maxAssets: this.config.QUOTA_MAX_ASSETS_PER_OWNER };
+    return { maxBytes: this.upload.QUOTA_MAX_BYTES_PER_OWNER, maxAssets: this.upload.QUOTA_MAX_ASSETS_PER_OWNER };
   }
 }

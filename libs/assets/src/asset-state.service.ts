@@ -1,0 +1,313 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AssetAccess, assertAssetAccess, Errors, MetricsService, OutboxService } from '@app/core';
+import { AssetCache } from '@app/asset-cache';
+import { MetadataService } from '@app/metadata';
+import { ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { CdnService } from '@app/cdn';
+import { EntityManager } from 'typeorm';
+import { StoredObjectGoneError } from './asset-events';
+import { AssetEventsService } from './asset-events.service';
+import { AssetsRepository } from './assets.repository';
+import { AssetStatus, MediaAsset } from './media-asset.entity';
+import { ObjectDeletionHandler } from './object-deletion.handler';
+import { isExpiredPending } from './pending-expiry';
+
+/** What processing found out about the stored bytes. */
+export interface InspectionResult {
+  sha256: string;
+  size: number;
+  detectedMimeType: string | null;
+  metadata: Record<string, string>;
+  /**
+   * Where the verified bytes live from now on (a key of ObjectKeyLayout.stored). `fresh`: this job copied them
+   * there, so the stored object is created at that key unless an identical one already exists (then the copy is
+   * dropped). Not fresh: the job expects an identical stored object to exist and only adds a reference. Omitted:
+   * the upload itself becomes the stored object (the foundation's behaviour).
+   */
+  storedAt?: { objectKey: string; fresh: boolean };
+}
+
+/** How failProcessing treats the uploaded object. */
+export type FailedObjectDisposition =
+  /** Remove it (the default: a rejected upload). */
+  | 'delete'
+  /** Keep it, so that an operator can retry (a dead-lettered job). */
+  | 'keep'
+  /** The job already copied it to `relocatedTo` (quarantine); the asset points there and the upload is removed. */
+  | { relocatedTo: string };
+
+/**
+ * The asset state machine: `pending` → `processing` → `ready` (or `failed`, `quarantined`), `failed` → `processing`
+ * (an operator's retry), and → `deleted` (a delete, an abandoned or expired upload). Every transition locks the
+ * asset row, writes its follow-up work (object deletions, the asset event, CDN invalidation, replication) to the
+ * outbox in the same transaction, and drops the cached record after commit. It also answers the state as the
+ * transitions see it (from Postgres, not the cache) to processing and the sweeps.
+ */
+@Injectable()
+export class AssetStateService {
+  private readonly logger = new Logger('Assets');
+
+  constructor(
+    private readonly repo: AssetsRepository,
+    private readonly metadata: MetadataService,
+    private readonly cache: AssetCache,
+    private readonly outbox: OutboxService,
+    private readonly events: AssetEventsService,
+    private readonly objects: ObjectDeletionHandler,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    private readonly cdn: CdnService,
+    private readonly replication: ReplicationService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /**
+   * Marks the asset deleted and releases its bytes: the stored object loses one reference and is removed
+   * (through the outbox, after commit) only when none are left.
+   */
+  async delete(access: AssetAccess): Promise<void> {
+    assertAssetAccess(access, 'delete');
+    const assetId = access.assetId;
+    await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date(), storedObjectSha256: null });
+      // Links handed out for it may sit in the CDN: drop those copies once this commits (no-op without a CDN).
+      if (a.status === AssetStatus.Ready) await this.cdn.requestInvalidation(m, [a.objectKey]);
+      if (a.storedObjectSha256) {
+        const released = await this.repo.dereference(m, a.storedObjectSha256);
+        if (released) await this.objects.request(m, released);
+      } else {
+        await this.objects.request(m, a);
+      }
+      await this.events.append(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+    });
+    await this.cache.invalidate(assetId);
+    this.outbox.kick();
+  }
+
+  /**
+   * pending → deleted for an upload its client gave up (a multipart abort): the asset leaves the quota at once.
+   * `alsoInTransaction` records the caller's own state change in the same transaction. Returns false when the asset
+   * was already deleted; an asset that is no longer pending cannot be abandoned (409).
+   */
+  async abandonUpload(assetId: string, alsoInTransaction: (m: EntityManager) => Promise<void>): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status === AssetStatus.Deleted) return false;
+      if (a.status !== AssetStatus.Pending) {
+        throw Errors.stateConflict(`Asset ${assetId} is ${a.status}: its upload is finished and can no longer be aborted (DELETE /media/${assetId} removes it)`, {
+          status: a.status,
+        });
+      }
+      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date() });
+      await alsoInTransaction(m);
+      await this.events.append(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+      return true;
+    });
+    if (changed) {
+      await this.cache.invalidate(assetId);
+      this.outbox.kick();
+    }
+    return changed;
+  }
+
+  /**
+   * pending → deleted for an upload nobody can complete any more (older than `ttlSeconds`, its URL expired), with
+   * the removal of its partial object in the same transaction. Re-checks under the row lock: an asset that moved on
+   * (completed meanwhile) is left alone. Returns whether this call expired it.
+   */
+  async expirePending(assetId: string, now: Date, ttlSeconds: number): Promise<boolean> {
+    const expired = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || !isExpiredPending(a, now, ttlSeconds)) return false;
+      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: now });
+      await this.objects.request(m, a);
+      await this.events.append(m, 'asset.deleted', a, {
+        occurredAt: now,
+        overrides: { status: AssetStatus.Deleted, failureReason: 'upload never completed' },
+      });
+      return true;
+    });
+    if (!expired) return false;
+    await this.cache.invalidate(assetId);
+    this.outbox.kick();
+    return true;
+  }
+
+  /**
+   * pending → processing, with the processing request written in the same transaction (`enqueue`).
+   * Idempotent: an asset already processing or finished is left as it is. Returns the resulting status.
+   * No access check here: the route (`write` on the asset) or the system (sweeps) decides who may call it.
+   */
+  async beginProcessing(assetId: string, enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>): Promise<AssetStatus> {
+    const current = await this.repo.find(assetId);
+    if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+    if (current.status !== AssetStatus.Pending) return current.status;
+    const info = await this.storage.head(current.objectKey);
+    if (!info) throw Errors.objectNotUploaded(assetId);
+    const status = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+      if (a.status !== AssetStatus.Pending) return a.status;
+      await this.repo.update(m, assetId, { status: AssetStatus.Processing, processingStartedAt: new Date() });
+      await enqueue(m, a);
+      return AssetStatus.Processing;
+    });
+    if (status === AssetStatus.Processing) await this.cache.invalidate(assetId);
+    this.outbox.kick();
+    return status;
+  }
+
+  /** The asset as processing sees it: from Postgres, not the cache (no owner check). */
+  findForProcessing(assetId: string): Promise<MediaAsset | null> {
+    return this.repo.find(assetId);
+  }
+
+  /**
+   * processing → ready: links the asset to the stored object with its checksum (dedup: when identical bytes
+   * are already stored, the asset points at them and its own upload is deleted), writes extracted metadata.
+   * Runs at most once per asset however often it is called.
+   */
+  async completeProcessing(
+    assetId: string,
+    result: InspectionResult,
+    /** More work for the same transaction (e.g. linking derived media); runs only when the asset becomes ready. */
+    alsoInTransaction?: (m: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status !== AssetStatus.Processing) return false;
+      const storedAt = result.storedAt;
+      let obj: { bucket: string; objectKey: string };
+      if (storedAt && !storedAt.fresh) {
+        // Share an existing object; the row lock taken by the increment serialises us with a concurrent release.
+        const shared = await this.repo.referenceExisting(m, result.sha256);
+        if (!shared) throw new StoredObjectGoneError(result.sha256);
+        obj = shared;
+        // An earlier run of this job (killed after copying) may have left a copy at this asset's key.
+        if (shared.objectKey !== storedAt.objectKey) await this.objects.request(m, { bucket: a.bucket, objectKey: storedAt.objectKey });
+      } else {
+        const location = storedAt?.objectKey ?? a.objectKey;
+        obj = await this.repo.reference(m, result.sha256, { bucket: a.bucket, objectKey: location, sizeBytes: String(result.size) });
+        if (storedAt && (obj.bucket !== a.bucket || obj.objectKey !== storedAt.objectKey)) {
+          // An identical object won the race: our copy is not needed.
+          await this.objects.request(m, { bucket: a.bucket, objectKey: storedAt.objectKey });
+        }
+      }
+      if (obj.bucket !== a.bucket || obj.objectKey !== a.objectKey) {
+        await this.objects.request(m, a);
+      }
+      await this.metadata.replaceExtracted(m, assetId, result.metadata);
+      const patch = {
+        status: AssetStatus.Ready,
+        checksumSha256: result.sha256,
+        detectedMimeType: result.detectedMimeType,
+        storedObjectSha256: result.sha256,
+        bucket: obj.bucket,
+        objectKey: obj.objectKey,
+        readyAt: new Date(),
+        failureReason: null,
+        // CDN registration: the URL the CDN serves the object under (null without a CDN).
+        cdnUrl: this.cdn.registrationUrl(obj.objectKey),
+      };
+      await this.repo.update(m, assetId, patch);
+      // Copy the object to every other storage region once this commits (no-op with one region).
+      await this.replication.requestReplication(m, { bucket: obj.bucket, key: obj.objectKey, sizeBytes: String(result.size) });
+      await alsoInTransaction?.(m);
+      await this.events.append(m, 'asset.ready', Object.assign(a, patch));
+      return true;
+    });
+    if (changed) {
+      this.metrics.recordUpload('ready');
+      await this.cache.invalidate(assetId);
+      this.outbox.kick();
+    }
+    return changed;
+  }
+
+  /**
+   * processing → failed (or quarantined) with a reason. The upload is removed unless `object` says otherwise
+   * (kept for a retry, or already copied to quarantine); `metadata` replaces the extracted metadata (e.g. `scan:*`).
+   */
+  async failProcessing(
+    assetId: string,
+    reason: string,
+    opts: {
+      status?: AssetStatus.Failed | AssetStatus.Quarantined;
+      detectedMimeType?: string | null;
+      checksumSha256?: string;
+      metadata?: Record<string, string>;
+      object?: FailedObjectDisposition;
+    } = {},
+  ): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status !== AssetStatus.Processing) return false;
+      const disposition = opts.object ?? 'delete';
+      const patch = {
+        status: opts.status ?? AssetStatus.Failed,
+        failureReason: reason.slice(0, 2000),
+        ...(opts.detectedMimeType !== undefined ? { detectedMimeType: opts.detectedMimeType } : {}),
+        ...(typeof disposition === 'object' ? { objectKey: disposition.relocatedTo } : {}),
+      };
+      await this.repo.update(m, assetId, patch);
+      if (opts.metadata) await this.metadata.replaceExtracted(m, assetId, opts.metadata);
+      if (disposition !== 'keep') await this.objects.request(m, a);
+      await this.events.append(m, patch.status === AssetStatus.Quarantined ? 'asset.quarantined' : 'asset.failed', Object.assign(a, patch));
+      return true;
+    });
+    if (changed) {
+      const status = opts.status ?? AssetStatus.Failed;
+      // `keep` is the dead-letter path (out of attempts: the object stays for an operator's retry).
+      this.metrics.recordUpload(status === AssetStatus.Quarantined ? 'quarantined' : opts.object === 'keep' ? 'dead_lettered' : 'failed');
+      await this.cache.invalidate(assetId);
+      this.logger.warn({ assetId, reason }, `Asset ${assetId} failed processing`);
+      this.outbox.kick();
+    }
+    return changed;
+  }
+
+  /** failed → processing for an operator's retry (dead letters), with the work request in the same transaction. */
+  async reopenFailed(assetId: string, enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>): Promise<MediaAsset> {
+    const current = await this.repo.find(assetId);
+    if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+    if (current.status !== AssetStatus.Failed) {
+      throw Errors.stateConflict(`Asset ${assetId} is ${current.status}; only a failed asset can be retried`, { status: current.status });
+    }
+    if (!(await this.storage.head(current.objectKey))) {
+      throw Errors.stateConflict(`The uploaded object of asset ${assetId} is no longer stored; it cannot be processed again`);
+    }
+    const reopened = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status !== AssetStatus.Failed) {
+        throw Errors.stateConflict(`Asset ${assetId} is ${a?.status ?? 'gone'}; only a failed asset can be retried`, { status: a?.status });
+      }
+      await this.repo.update(m, assetId, { status: AssetStatus.Processing, failureReason: null, processingStartedAt: new Date() });
+      await enqueue(m, a);
+      return Object.assign(a, { status: AssetStatus.Processing, failureReason: null });
+    });
+    await this.cache.invalidate(assetId);
+    this.outbox.kick();
+    return reopened;
+  }
+
+  /** `pending` assets created at least `olderThanMs` ago whose upload URL is not long expired (reconciliation). */
+  findPendingForReconcile(olderThanMs: number, limit: number): Promise<MediaAsset[]> {
+    return this.repo.findPendingOlderThan(olderThanMs, limit);
+  }
+
+  /** `processing` assets unchanged for `olderThanMs` (their job may be lost). */
+  findStuckProcessing(olderThanMs: number, limit: number): Promise<MediaAsset[]> {
+    return this.repo.findProcessingOlderThan(olderThanMs, limit);
+  }
+
+  /** Whether an object with these bytes is stored (a hint: completeProcessing re-checks under lock). */
+  async hasStoredObject(sha256: string): Promise<boolean> {
+    return (await this.repo.findStoredObject(sha256)) !== null;
+  }
+
+  /** Removes an object that processing wrote but no transition linked (e.g. its asset was deleted meanwhile). */
+  releaseStrayObject(objectKey: string): Promise<void> {
+    return this.objects.deleteUnlessStored(objectKey);
+  }
+}
