@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, OutboxService } from '@app/core';
+import { OutboxService, ServerConfig } from '@app/core';
 import { DrainService } from '@app/health';
 import type { Logger } from 'pino';
 
@@ -16,20 +16,24 @@ const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
  * Steps 2-4 are bounded by SHUTDOWN_TIMEOUT_MS; past it the process exits 1. A second signal exits at once.
  * Replaces Nest's enableShutdownHooks(), which would close Redis and the outbox before the server stops.
  */
-export function installGracefulShutdown(app: NestFastifyApplication, config: AppConfig, logger: Logger): void {
+export function installGracefulShutdown(
+  app: NestFastifyApplication,
+  serverConfig: Pick<ServerConfig, 'SHUTDOWN_DRAIN_DELAY_MS' | 'SHUTDOWN_TIMEOUT_MS'>,
+  logger: Logger,
+): void {
   let shuttingDown = false;
 
   const shutdown = async (signal: NodeJS.Signals) => {
     const started = Date.now();
     const drain = app.get(DrainService);
     drain.begin();
-    logger.info({ signal, drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS }, `${signal}: draining (readiness now fails)`);
-    if (config.SHUTDOWN_DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_DELAY_MS));
+    logger.info({ signal, drainDelayMs: serverConfig.SHUTDOWN_DRAIN_DELAY_MS }, `${signal}: draining (readiness now fails)`);
+    if (serverConfig.SHUTDOWN_DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, serverConfig.SHUTDOWN_DRAIN_DELAY_MS));
 
     const deadline = setTimeout(() => {
-      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown timed out; exiting with work unfinished');
+      logger.error({ timeoutMs: serverConfig.SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown timed out; exiting with work unfinished');
       process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
+    }, serverConfig.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
 
     // Connections that finish their last request while we wait would otherwise idle on until the keep-alive
@@ -45,7 +49,7 @@ export function installGracefulShutdown(app: NestFastifyApplication, config: App
     // No new work: the outbox relay finishes its pass and stops (undelivered messages wait for another replica),
     // then the queues stop taking jobs and the active ones finish.
     await app.get(OutboxService).onModuleDestroy();
-    await drain.stopWorkers(config.SHUTDOWN_TIMEOUT_MS);
+    await drain.stopWorkers(serverConfig.SHUTDOWN_TIMEOUT_MS);
     await app.close();
     clearTimeout(deadline);
     logger.info({ ms: Date.now() - started }, 'shutdown complete');

@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, REDIS, runJobInContext } from '@app/core';
-import type { Job, Queue } from 'bull';
+import { REDIS, REDIS_CONFIG, RedisConfig, registerWorker, SERVER_CONFIG, ServerConfig } from '@app/core';
+import type { Queue } from 'bull';
 import type Redis from 'ioredis';
 import { batchPathsKey, CDN_INVALIDATE_JOB, CDN_QUEUE, MAX_PATHS_PER_INVALIDATION, pendingPathsKey } from './cdn.constants';
 import { CdnService } from './cdn.service';
@@ -20,16 +20,17 @@ export class CdnInvalidationProcessor implements OnModuleInit {
     private readonly cdn: CdnService,
     @Inject(REDIS) private readonly redis: Redis,
     @InjectQueue(CDN_QUEUE) private readonly queue: Queue,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SERVER_CONFIG) private readonly server: ServerConfig,
+    @Inject(REDIS_CONFIG) private readonly redisConfig: RedisConfig,
   ) {}
 
   onModuleInit(): void {
-    if (!this.config.WORKER_ENABLED || !this.cdn.invalidator) return;
-    void this.queue.process(CDN_INVALIDATE_JOB, 1, (job: Job) => runJobInContext(CDN_QUEUE, job, () => this.flush(String(job.id))));
+    if (!this.server.WORKER_ENABLED || !this.cdn.invalidator) return;
+    registerWorker(this.queue, { job: CDN_INVALIDATE_JOB, concurrency: 1, handler: (job) => this.flush(String(job.id)) });
   }
 
   async flush(jobId: string): Promise<{ paths: number; invalidations: string[] }> {
-    const prefix = this.config.REDIS_KEY_PREFIX;
+    const prefix = this.redisConfig.REDIS_KEY_PREFIX;
     const batchKey = batchPathsKey(prefix, jobId);
     if (!(await this.redis.exists(batchKey))) {
       try {

@@ -1,6 +1,25 @@
-/** Queue, job names, outbox topic and Redis keys of the CDN module, in one place. */
+import { randomUUID } from 'node:crypto';
+import type { CdnConfig } from '@app/core';
+import type { JobOptions } from 'bull';
+
+/** Queue, job names, job options, outbox topic and Redis keys of the CDN module, in one place. */
 export const CDN_QUEUE = 'cdn';
 export const CDN_INVALIDATE_JOB = 'invalidate';
+
+/**
+ * Options of one window's flush job: it runs when the batch window closes, with its own id (each window is one
+ * job), retried with exponential backoff; a job out of attempts stays in the failed set for operators.
+ */
+export function invalidateJobOptions(cdn: CdnConfig): JobOptions {
+  return {
+    jobId: `cdn-invalidate:${Date.now()}:${randomUUID().slice(0, 8)}`,
+    delay: cdn.CDN_INVALIDATION_BATCH_MS,
+    attempts: cdn.CDN_INVALIDATION_ATTEMPTS,
+    backoff: { type: 'exponential', delay: cdn.CDN_INVALIDATION_BACKOFF_MS },
+    removeOnComplete: true,
+    removeOnFail: false,
+  };
+}
 /** Written in the transaction that deletes an asset, replaces its content or withdraws public read. */
 export const CDN_INVALIDATE_TOPIC = 'cdn.invalidate';
 

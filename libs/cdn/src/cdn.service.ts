@@ -1,12 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService, REDIS, withRequestId } from '@app/core';
+import {
+  CDN_CONFIG,
+  CdnConfig,
+  OutboxService,
+  REDIS,
+  REDIS_CONFIG,
+  RedisConfig,
+  STORAGE_CONFIG,
+  StorageConfig,
+  withRequestId,
+} from '@app/core';
 import { contentDisposition, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Queue } from 'bull';
 import type Redis from 'ioredis';
 import { EntityManager } from 'typeorm';
-import { CDN_INVALIDATE_JOB, CDN_INVALIDATE_TOPIC, CDN_QUEUE, CdnInvalidateMessage, invalidationWindowKey, pendingPathsKey } from './cdn.constants';
+import {
+  CDN_INVALIDATE_JOB,
+  CDN_INVALIDATE_TOPIC,
+  CDN_QUEUE,
+  CdnInvalidateMessage,
+  invalidateJobOptions,
+  invalidationWindowKey,
+  pendingPathsKey,
+} from './cdn.constants';
 import { CloudFrontInvalidationDriver } from './cloudfront-invalidation.driver';
 import { CloudFrontUrlSigner } from './cloudfront-url.signer';
 
@@ -48,31 +65,33 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
     private readonly outbox: OutboxService,
     @Inject(REDIS) private readonly redis: Redis,
     @InjectQueue(CDN_QUEUE) private readonly queue: Queue,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CDN_CONFIG) private readonly cdn: CdnConfig,
+    @Inject(STORAGE_CONFIG) private readonly storageConfig: StorageConfig,
+    @Inject(REDIS_CONFIG) private readonly redisConfig: RedisConfig,
   ) {
-    if (config.CDN_PROVIDER === 'cloudfront') {
+    if (cdn.CDN_PROVIDER === 'cloudfront') {
       this.signer = new CloudFrontUrlSigner({
-        baseUrl: config.CDN_BASE_URL!,
-        keyPairId: config.CLOUDFRONT_KEY_PAIR_ID!,
-        privateKey: config.cloudfrontPrivateKey!,
-        hash: config.CLOUDFRONT_SIGNING_HASH,
+        baseUrl: cdn.CDN_BASE_URL!,
+        keyPairId: cdn.CLOUDFRONT_KEY_PAIR_ID!,
+        privateKey: cdn.cloudfrontPrivateKey!,
+        hash: cdn.CLOUDFRONT_SIGNING_HASH,
       });
       this.invalidator = new CloudFrontInvalidationDriver({
-        distributionId: config.CLOUDFRONT_DISTRIBUTION_ID!,
-        endpoint: config.CLOUDFRONT_ENDPOINT,
-        accessKeyId: config.CLOUDFRONT_ACCESS_KEY_ID,
-        secretAccessKey: config.CLOUDFRONT_SECRET_ACCESS_KEY,
+        distributionId: cdn.CLOUDFRONT_DISTRIBUTION_ID!,
+        endpoint: cdn.CLOUDFRONT_ENDPOINT,
+        accessKeyId: cdn.CLOUDFRONT_ACCESS_KEY_ID,
+        secretAccessKey: cdn.CLOUDFRONT_SECRET_ACCESS_KEY,
       });
     }
   }
 
   get provider(): 'none' | 'cloudfront' {
-    return this.config.CDN_PROVIDER;
+    return this.cdn.CDN_PROVIDER;
   }
 
   onModuleInit(): void {
     this.outbox.register(CDN_INVALIDATE_TOPIC, (m: CdnInvalidateMessage) => this.collect(m.keys));
-    if (this.signer) this.logger.log(`CDN: CloudFront ${this.config.CDN_BASE_URL} (distribution ${this.config.CLOUDFRONT_DISTRIBUTION_ID})`);
+    if (this.signer) this.logger.log(`CDN: CloudFront ${this.cdn.CDN_BASE_URL} (distribution ${this.cdn.CLOUDFRONT_DISTRIBUTION_ID})`);
   }
 
   onModuleDestroy(): void {
@@ -88,13 +107,13 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
   async readUrl(p: ReadUrlParams): Promise<ReadUrl> {
     if (this.signer) {
       if (p.publicRead) return { url: this.signer.objectUrl(p.key), expiresAt: null };
-      const expiresAt = new Date(Date.now() + this.config.CDN_SIGNED_URL_TTL_SECONDS * 1000);
+      const expiresAt = new Date(Date.now() + this.cdn.CDN_SIGNED_URL_TTL_SECONDS * 1000);
       const query: Record<string, string> = {};
       if (p.filename !== undefined) query['response-content-disposition'] = contentDisposition(p.filename, 'attachment');
       if (p.contentType) query['response-content-type'] = p.contentType;
       return { url: this.signer.sign(p.key, expiresAt, query), expiresAt };
     }
-    const ttl = this.config.DOWNLOAD_URL_TTL_SECONDS;
+    const ttl = this.storageConfig.DOWNLOAD_URL_TTL_SECONDS;
     const url = await this.storage.presignGet({
       key: p.key,
       expiresInSeconds: ttl,
@@ -118,7 +137,7 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
   /** Outbox delivery: add the paths to the pending set and make sure this window's flush job exists. */
   private async collect(keys: string[]): Promise<void> {
     if (!this.signer || !keys?.length) return;
-    await this.redis.sadd(pendingPathsKey(this.config.REDIS_KEY_PREFIX), ...keys.map((k) => this.signer!.invalidationPath(k)));
+    await this.redis.sadd(pendingPathsKey(this.redisConfig.REDIS_KEY_PREFIX), ...keys.map((k) => this.signer!.invalidationPath(k)));
     await this.scheduleFlush();
   }
 
@@ -127,27 +146,16 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
    * and queues the flush job to run when it closes; requests while it is open only add their paths.
    */
   async scheduleFlush(): Promise<void> {
-    const windowMs = this.config.CDN_INVALIDATION_BATCH_MS;
+    const windowMs = this.cdn.CDN_INVALIDATION_BATCH_MS;
     if (windowMs > 0) {
-      const opened = await this.redis.set(invalidationWindowKey(this.config.REDIS_KEY_PREFIX), '1', 'PX', windowMs, 'NX');
+      const opened = await this.redis.set(invalidationWindowKey(this.redisConfig.REDIS_KEY_PREFIX), '1', 'PX', windowMs, 'NX');
       if (opened !== 'OK') return;
     }
     try {
-      await this.queue.add(
-        CDN_INVALIDATE_JOB,
-        withRequestId({}),
-        {
-          jobId: `cdn-invalidate:${Date.now()}:${randomUUID().slice(0, 8)}`,
-          delay: windowMs,
-          attempts: this.config.CDN_INVALIDATION_ATTEMPTS,
-          backoff: { type: 'exponential', delay: this.config.CDN_INVALIDATION_BACKOFF_MS },
-          removeOnComplete: true,
-          removeOnFail: false,
-        },
-      );
+      await this.queue.add(CDN_INVALIDATE_JOB, withRequestId({}), invalidateJobOptions(this.cdn));
     } catch (e) {
       // No job for this window: close it, so the retried delivery opens another.
-      if (windowMs > 0) await this.redis.del(invalidationWindowKey(this.config.REDIS_KEY_PREFIX)).catch(() => undefined);
+      if (windowMs > 0) await this.redis.del(invalidationWindowKey(this.redisConfig.REDIS_KEY_PREFIX)).catch(() => undefined);
       throw e;
     }
   }

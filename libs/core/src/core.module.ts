@@ -12,7 +12,7 @@ import { MetricsService } from './observability/metrics.service';
 import { OutboxService } from './outbox/outbox.service';
 import { PrincipalThrottlerGuard, rateLimitOptions, UploadCreationLimiter } from './http/rate-limit';
 import { REDIS, RedisModule } from './redis/redis.module';
-import { APP_CONFIG } from './config/config.module';
+import { REDIS_CONFIG, SECURITY_CONFIG } from './config/config-sections';
 import { Clock, createClock } from './clock/clock';
 
 /** Config, database, Redis, auth, errors, metrics and the outbox: everything domain modules stand on. */
@@ -32,7 +32,7 @@ export class CoreModule {
           retryDelay: 1000,
         }),
         RedisModule,
-        ThrottlerModule.forRootAsync({ inject: [APP_CONFIG, REDIS], useFactory: rateLimitOptions }),
+        ThrottlerModule.forRootAsync({ inject: [SECURITY_CONFIG, REDIS_CONFIG, REDIS], useFactory: rateLimitOptions }),
       ],
       providers: [
         JwtService,

@@ -1,5 +1,5 @@
 import { loadConfig } from '@app/core';
-import { LIFECYCLE_JOB_NAMES, scheduledJobOptions, scheduleOf } from './lifecycle.constants';
+import { LIFECYCLE_JOB_NAMES, SCHEDULED_TICK_OPTIONS, scheduleOf } from './lifecycle.constants';
 
 const PROD = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
 
@@ -10,14 +10,9 @@ describe('lifecycle configuration', () => {
     expect(c).toMatchObject({ PENDING_UPLOAD_TTL_SECONDS: 86400, ORPHAN_GRACE_SECONDS: 86400, TIERING_COLD_AFTER_DAYS: 90, TIERING_ARCHIVE_AFTER_DAYS: 365, CLOCK_CONTROL: false });
   });
 
-  it('schedules a tick whose job id is the job name (one repeatable key across replicas), not retried', () => {
-    expect(scheduledJobOptions('reconcile', '30 3 * * *')).toEqual({
-      repeat: { cron: '30 3 * * *', tz: 'UTC' },
-      jobId: 'reconcile',
-      attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: true,
-    });
+  it('does not retry a scheduled tick (the next tick is the retry)', () => {
+    // The repeat itself (cron in UTC, job id = job name) is ensureRepeatableJob's; see test/queue-workers.e2e-spec.ts.
+    expect(SCHEDULED_TICK_OPTIONS).toEqual({ attempts: 1 });
   });
 
   it('refuses a malformed schedule, CLOCK_CONTROL in production, and an archive age below the cold age', () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, Clock, Errors, REDIS, TimeoutError, withTimeout } from '@app/core';
+import { Clock, Errors, LIFECYCLE_CONFIG, LifecycleConfig, REDIS, REDIS_CONFIG, RedisConfig, TimeoutError, withTimeout } from '@app/core';
 import type Redis from 'ioredis';
 import { JobRunsRepository, JobRunView } from './job-runs.repository';
 import { LIFECYCLE_JOB_NAMES, LIFECYCLE_LOCK_PREFIX, LIFECYCLE_LOCK_TTL_MS, LifecycleJobName } from './lifecycle.constants';
@@ -41,9 +41,10 @@ export class LifecycleRunner implements OnModuleInit {
     private readonly events: LifecycleEvents,
     private readonly clock: Clock,
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
+    @Inject(REDIS_CONFIG) redisConfig: RedisConfig,
   ) {
-    this.lockPrefix = `${config.REDIS_KEY_PREFIX}:${LIFECYCLE_LOCK_PREFIX}`;
+    this.lockPrefix = `${redisConfig.REDIS_KEY_PREFIX}:${LIFECYCLE_LOCK_PREFIX}`;
   }
 
   /** One handler per job name, and every name handled: start-up refuses anything else. */
@@ -65,7 +66,7 @@ export class LifecycleRunner implements OnModuleInit {
     const runId = randomUUID();
     const done = this.execute(name, 'manual', dryRun, runId, lock);
     try {
-      await withTimeout(done, this.config.LIFECYCLE_RUN_TIMEOUT_MS, `lifecycle job ${name}`);
+      await withTimeout(done, this.lifecycle.LIFECYCLE_RUN_TIMEOUT_MS, `lifecycle job ${name}`);
     } catch (e) {
       if (e instanceof TimeoutError) return { finished: false, runId };
       throw e;

@@ -1,5 +1,5 @@
 import type { JobOptions } from 'bull';
-import type { AppConfig } from '@app/core';
+import type { LifecycleConfig } from '@app/core';
 
 /** Queue, job names, schedules and job options of the lifecycle module, in one place. */
 export const LIFECYCLE_QUEUE = 'lifecycle';
@@ -12,32 +12,29 @@ export function isLifecycleJobName(name: string): name is LifecycleJobName {
 }
 
 /** The config field holding each job's cron schedule (`off` = not scheduled). */
-export const LIFECYCLE_SCHEDULE_SETTING: Record<LifecycleJobName, keyof AppConfig> = {
+export const LIFECYCLE_SCHEDULE_SETTING: Record<LifecycleJobName, keyof LifecycleConfig> = {
   'expire-pending': 'LIFECYCLE_EXPIRE_PENDING_SCHEDULE',
   reconcile: 'LIFECYCLE_RECONCILE_SCHEDULE',
   'integrity-scan': 'LIFECYCLE_INTEGRITY_SCAN_SCHEDULE',
   tiering: 'LIFECYCLE_TIERING_SCHEDULE',
 };
 
-export function scheduleOf(config: AppConfig, name: LifecycleJobName): string | null {
-  const cron = String(config[LIFECYCLE_SCHEDULE_SETTING[name]]);
+/** The job's cron schedule (UTC), or null when it is `off`. */
+export function scheduleOf(lifecycle: LifecycleConfig, name: LifecycleJobName): string | null {
+  const cron = String(lifecycle[LIFECYCLE_SCHEDULE_SETTING[name]]);
   return cron === 'off' ? null : cron;
 }
 
 /**
- * Options of a scheduled tick. The repeatable job's id is the job name, so every replica that registers the
- * same schedule adds the same repeatable key (one tick per schedule across replicas); ticks are not retried
- * (the next tick is the retry) and leave nothing behind in Redis.
+ * Options of a scheduled tick, on top of what ensureRepeatableJob gives every repeatable (job id = job name, so
+ * one repeatable key across replicas; cron in UTC; nothing left behind in Redis): not retried, the next tick is
+ * the retry.
  */
-export function scheduledJobOptions(name: LifecycleJobName, cron: string): JobOptions {
-  return { repeat: { cron, tz: 'UTC' }, jobId: name, attempts: 1, removeOnComplete: true, removeOnFail: true };
-}
+export const SCHEDULED_TICK_OPTIONS: JobOptions = { attempts: 1 };
 
 /** Prefix (after REDIS_KEY_PREFIX) of the per-job lock that keeps a manual run and a scheduled tick from overlapping. */
 export const LIFECYCLE_LOCK_PREFIX = 'lifecycle:lock';
 /** The lock expires this long after its holder stops renewing it (a crashed process frees it). */
 export const LIFECYCLE_LOCK_TTL_MS = 60_000;
-/** Bound on Redis/Bull calls made to schedule or lock. */
-export const LIFECYCLE_REDIS_TIMEOUT_MS = 5000;
 /** Items a report lists in full (counts are always exact). */
 export const REPORT_LIST_LIMIT = 1000;

@@ -8,7 +8,7 @@ const SECRET = 'unit-test-secret-0123456789-abcdefghij';
 async function server(): Promise<{ f: FastifyInstance; metrics: MetricsService; jwt: JwtService }> {
   const f = Fastify({ requestIdHeader: false, genReqId: requestIdOf });
   const metrics = new MetricsService({ METRICS_COLLECT_TIMEOUT_MS: 1000 });
-  const jwt = new JwtService({ jwtSecret: SECRET } as never);
+  const jwt = new JwtService({ jwtSecret: SECRET });
   installHttpObservability(f, { metrics, jwt, config: { METRICS_ENABLED: true, BULL_BOARD_ENABLED: true } });
   // The handler of a request with a body runs after body parsing: the context must still be there.
   f.post('/media/:id/complete', async (req) => ({ seen: currentRequestId(), body: req.body }));

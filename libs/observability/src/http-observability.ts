@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppConfig, authenticateBearer, Errors, JwtService, MetricsService, runInContext, saneRequestId, toProblem } from '@app/core';
+import { authenticateBearer, Errors, JwtService, MetricsService, ObservabilityConfig, runInContext, saneRequestId, toProblem } from '@app/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BULL_BOARD_ROUTE, UNMATCHED_ROUTE } from './observability.constants';
@@ -35,7 +35,7 @@ export function isBullBoardRoute(routeUrl: string | undefined): boolean {
  */
 export function installHttpObservability(
   fastify: FastifyInstance,
-  deps: { metrics: MetricsService; jwt: JwtService; config: Pick<AppConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'> },
+  deps: { metrics: MetricsService; jwt: JwtService; config: Pick<ObservabilityConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'> },
 ): void {
   // Request context, entered in onRequest for the rest of the lifecycle (Fastify runs body parsing in the
   // request's async resource, so a handler of a request with a body still sees it; see the unit spec).

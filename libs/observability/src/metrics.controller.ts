@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, Errors, MetricsService, Public } from '@app/core';
+import { Errors, MetricsService, OBSERVABILITY_CONFIG, ObservabilityConfig, Public } from '@app/core';
 import type { FastifyReply } from 'fastify';
 
 function sameSecret(a: string, b: string): boolean {
@@ -17,13 +17,13 @@ function sameSecret(a: string, b: string): boolean {
 export class MetricsController {
   constructor(
     private readonly metrics: MetricsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(OBSERVABILITY_CONFIG) private readonly observability: ObservabilityConfig,
   ) {}
 
   @Public()
   @Get('metrics')
   async scrape(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
-    const expected = this.config.METRICS_TOKEN;
+    const expected = this.observability.METRICS_TOKEN;
     if (expected) {
       if (!authorization) throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <METRICS_TOKEN>"');
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);

@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { BullBoardModule, BullBoardModuleOptions } from '@bull-board/nestjs';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { AppConfig } from '@app/core';
+import type { ObservabilityConfig } from '@app/core';
 import { BullBoardQueues } from './bull-board.queues';
 import { MetricsController } from './metrics.controller';
 import { BULL_BOARD_ROUTE } from './observability.constants';
@@ -22,7 +22,7 @@ const BoardAdapter = FastifyAdapter as unknown as BullBoardModuleOptions['adapte
 
 @Module({})
 export class ObservabilityModule {
-  static forRoot(config: Pick<AppConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'>): DynamicModule {
+  static forRoot(config: Pick<ObservabilityConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'>): DynamicModule {
     return {
       module: ObservabilityModule,
       imports: [

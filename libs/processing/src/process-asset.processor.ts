@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, runJobInContext } from '@app/core';
+import { PROCESSING_CONFIG, ProcessingConfig, registerWorker, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { AssetStateService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
 import { canCopy, LocalStorageDriver, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Job, Queue } from 'bull';
@@ -36,15 +36,20 @@ export class ProcessAssetProcessor implements OnModuleInit {
     private readonly derived: DerivedMediaService,
     @Inject(MALWARE_SCANNER) private readonly scanner: MalwareScanner,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESSING_CONFIG) private readonly processing: ProcessingConfig,
+    @Inject(STORAGE_CONFIG) private readonly storageConfig: StorageConfig,
     @InjectQueue(PROCESSING_QUEUE) private readonly queue: Queue<ProcessAssetJobData>,
   ) {
-    this.probe = new MediaProbe(config.FFPROBE_PATH, config.FFPROBE_TIMEOUT_MS);
+    this.probe = new MediaProbe(processing.FFPROBE_PATH, processing.FFPROBE_TIMEOUT_MS);
   }
 
   onModuleInit() {
     // Registered here rather than with @Process so the configured concurrency applies.
-    void this.queue.process(PROCESS_ASSET_JOB, this.config.PROCESSING_CONCURRENCY, (job) => runJobInContext(PROCESSING_QUEUE, job, () => this.process(job)));
+    registerWorker<ProcessAssetJobData>(this.queue, {
+      job: PROCESS_ASSET_JOB,
+      concurrency: this.processing.PROCESSING_CONCURRENCY,
+      handler: (job) => this.process(job),
+    });
     this.queue.on('failed', (job: Job<ProcessAssetJobData>, err: Error) => void this.onFailed(job, err));
   }
 
@@ -112,8 +117,8 @@ export class ProcessAssetProcessor implements OnModuleInit {
       try {
         const w = Number(metadata['media:width']);
         const h = Number(metadata['media:height']);
-        if (w > 0 && h > 0) assertPixelBudget(w, h, this.config.IMAGE_MAX_PIXELS);
-        if (this.config.DERIVED_MEDIA_ENABLED && detected && DERIVABLE_IMAGE_TYPES.has(detected)) derivatives = await this.derive(asset);
+        if (w > 0 && h > 0) assertPixelBudget(w, h, this.processing.IMAGE_MAX_PIXELS);
+        if (this.processing.DERIVED_MEDIA_ENABLED && detected && DERIVABLE_IMAGE_TYPES.has(detected)) derivatives = await this.derive(asset);
       } catch (e) {
         if (!(e instanceof PixelLimitError)) throw e;
         await this.assets.failProcessing(assetId, `content rejected: ${e.message}`, { detectedMimeType: detected });
@@ -151,13 +156,13 @@ export class ProcessAssetProcessor implements OnModuleInit {
   }
 
   private storedKey(assetId: string): string {
-    return ObjectKeyLayout.stored(assetId, this.config.storageSigningSecret);
+    return ObjectKeyLayout.stored(assetId, this.storageConfig.storageSigningSecret);
   }
 
   /** Infected: the object leaves the readable path (moved under quarantine/, or deleted) and the asset is quarantined. */
   private async quarantine(asset: MediaAsset, size: number, signature: string, metadata: Record<string, string>) {
     const reason = `virus found: ${signature}`;
-    if (this.config.QUARANTINE_ACTION === 'move') {
+    if (this.processing.QUARANTINE_ACTION === 'move') {
       const to = ObjectKeyLayout.quarantine(asset.assetId);
       await this.copyObject(asset.objectKey, to, 'application/octet-stream', size);
       const changed = await this.assets.failProcessing(asset.assetId, reason, { status: AssetStatus.Quarantined, metadata, object: { relocatedTo: to } });

@@ -1,4 +1,7 @@
-/** Queue names, job names and outbox topics of the processing module, in one place. */
+import type { ProcessingConfig, RepeatSchedule } from '@app/core';
+import type { JobOptions } from 'bull';
+
+/** Queue names, job names, job options and outbox topics of the processing module, in one place. */
 export const PROCESSING_QUEUE = 'processing';
 export const PROCESS_ASSET_JOB = 'process-asset';
 /** The reconciliation sweep (a repeatable job on the processing queue; see ReconciliationService). */
@@ -15,6 +18,29 @@ export const processAssetJobId = (d: ProcessAssetJobData) => `${d.assetId}:${d.c
 
 /** Bull backoff strategy name: exponential from `delay`, capped at `max` (both in job.opts.backoff.options). */
 export const CAPPED_EXPONENTIAL = 'capped-exponential';
+
+/**
+ * Options of a process-asset job: keyed by asset and checksum (one job per asset and content), retried with capped
+ * exponential backoff, bounded in time; a job out of attempts stays in the failed set (the dead letters).
+ */
+export function processAssetJobOptions(processing: ProcessingConfig, data: ProcessAssetJobData): JobOptions {
+  return {
+    jobId: processAssetJobId(data),
+    attempts: processing.PROCESSING_ATTEMPTS,
+    backoff: {
+      type: CAPPED_EXPONENTIAL,
+      options: { delay: processing.PROCESSING_BACKOFF_MS, max: processing.PROCESSING_BACKOFF_MAX_MS },
+    } as never,
+    timeout: processing.PROCESSING_TIMEOUT_MS,
+    removeOnComplete: true,
+    removeOnFail: false,
+  };
+}
+
+/** When the reconciliation sweep runs: every RECONCILE_INTERVAL_MS; 0 turns it off. */
+export function reconcileSchedule(processing: Pick<ProcessingConfig, 'RECONCILE_INTERVAL_MS'>): RepeatSchedule {
+  return processing.RECONCILE_INTERVAL_MS > 0 ? { every: processing.RECONCILE_INTERVAL_MS } : null;
+}
 
 export function cappedExponentialBackoff(attemptsMade: number, _err: unknown, options: { delay?: number; max?: number } | null): number {
   const delay = options?.delay ?? 1000;

@@ -1,6 +1,6 @@
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { PROCESSING_CONFIG, ProcessingConfig } from '@app/core';
 import { AssetsModule } from '@app/assets';
 import { DerivedMediaController } from './derived/derived-media.controller';
 import { DerivedMediaRepository } from './derived/derived-media.repository';
@@ -16,25 +16,25 @@ import { MALWARE_SCANNER, MalwareScanner, NoScanner } from './scanning/malware-s
 
 const queue = BullModule.registerQueueAsync({
   name: PROCESSING_QUEUE,
-  inject: [APP_CONFIG],
-  useFactory: (config: AppConfig) => ({
+  inject: [PROCESSING_CONFIG],
+  useFactory: (processing: ProcessingConfig) => ({
     settings: {
-      lockDuration: config.PROCESSING_LOCK_DURATION_MS,
-      stalledInterval: config.PROCESSING_LOCK_DURATION_MS,
+      lockDuration: processing.PROCESSING_LOCK_DURATION_MS,
+      stalledInterval: processing.PROCESSING_LOCK_DURATION_MS,
       maxStalledCount: 2,
       backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff },
     },
   }),
 });
 
-export function createMalwareScanner(config: AppConfig): MalwareScanner {
-  if (config.SCANNER === 'clamd') {
+export function createMalwareScanner(processing: ProcessingConfig): MalwareScanner {
+  if (processing.SCANNER === 'clamd') {
     return new ClamdScanner({
-      host: config.CLAMD_HOST,
-      port: config.CLAMD_PORT,
-      socketPath: config.CLAMD_SOCKET,
-      connectTimeoutMs: config.CLAMD_CONNECT_TIMEOUT_MS,
-      timeoutMs: config.CLAMD_TIMEOUT_MS,
+      host: processing.CLAMD_HOST,
+      port: processing.CLAMD_PORT,
+      socketPath: processing.CLAMD_SOCKET,
+      connectTimeoutMs: processing.CLAMD_CONNECT_TIMEOUT_MS,
+      timeoutMs: processing.CLAMD_TIMEOUT_MS,
     });
   }
   new Logger('Processing').warn('SCANNER=none: uploads are NOT scanned for viruses. Set SCANNER=clamd (and CLAMD_HOST/CLAMD_PORT) in production.');
@@ -54,7 +54,7 @@ export function createMalwareScanner(config: AppConfig): MalwareScanner {
     DerivedMediaService,
     ProcessingAdminService,
     ReconciliationService,
-    { provide: MALWARE_SCANNER, inject: [APP_CONFIG], useFactory: createMalwareScanner },
+    { provide: MALWARE_SCANNER, inject: [PROCESSING_CONFIG], useFactory: createMalwareScanner },
   ],
   exports: [ProcessingService, MALWARE_SCANNER, queue],
 })

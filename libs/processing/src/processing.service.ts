@@ -1,16 +1,16 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService, withRequestId } from '@app/core';
+import { OutboxService, PROCESSING_CONFIG, ProcessingConfig, withRequestId } from '@app/core';
 import type { MediaAsset } from '@app/assets';
 import type { Job, Queue } from 'bull';
 import { EntityManager } from 'typeorm';
 import {
   ASSET_PROCESS_TOPIC,
-  CAPPED_EXPONENTIAL,
   PROCESS_ASSET_JOB,
   PROCESSING_QUEUE,
   ProcessAssetJobData,
   processAssetJobId,
+  processAssetJobOptions,
 } from './processing.constants';
 
 /** What the reconciliation sweep found for one asset's job. */
@@ -25,7 +25,7 @@ export class ProcessingService implements OnModuleInit {
   constructor(
     @InjectQueue(PROCESSING_QUEUE) private readonly queue: Queue<ProcessAssetJobData>,
     private readonly outbox: OutboxService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESSING_CONFIG) private readonly processing: ProcessingConfig,
   ) {}
 
   onModuleInit() {
@@ -46,17 +46,9 @@ export class ProcessingService implements OnModuleInit {
    * back to `processing` on purpose, by a retry or a sweep, and a fresh job with all its attempts is wanted.
    */
   async enqueue(data: ProcessAssetJobData): Promise<void> {
-    const jobId = processAssetJobId(data);
-    const existing = await this.queue.getJob(jobId);
+    const existing = await this.queue.getJob(processAssetJobId(data));
     if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) await existing.remove();
-    await this.queue.add(PROCESS_ASSET_JOB, withRequestId(data), {
-      jobId,
-      attempts: this.config.PROCESSING_ATTEMPTS,
-      backoff: { type: CAPPED_EXPONENTIAL, options: { delay: this.config.PROCESSING_BACKOFF_MS, max: this.config.PROCESSING_BACKOFF_MAX_MS } } as never,
-      timeout: this.config.PROCESSING_TIMEOUT_MS,
-      removeOnComplete: true,
-      removeOnFail: false,
-    });
+    await this.queue.add(PROCESS_ASSET_JOB, withRequestId(data), processAssetJobOptions(this.processing, data));
   }
 
   /** For the sweep: where the job of a `processing` asset is. */

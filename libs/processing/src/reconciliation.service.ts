@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AppError, ErrorCode, runJobInContext } from '@app/core';
+import { AppError, ensureRepeatableJob, ErrorCode, PROCESSING_CONFIG, ProcessingConfig, registerWorker } from '@app/core';
 import { AssetStateService, MediaAsset } from '@app/assets';
 import type { Queue } from 'bull';
 import { deadLetterReason } from './dead-letter-reason';
 import { ReconcileReportDto } from './processing-admin.dto';
-import { PROCESSING_QUEUE, RECONCILE_JOB } from './processing.constants';
+import { PROCESSING_QUEUE, RECONCILE_JOB, reconcileSchedule } from './processing.constants';
 import { ProcessingService } from './processing.service';
 
 const BATCH = 200;
@@ -33,13 +33,13 @@ export class ReconciliationService {
   constructor(
     private readonly assets: AssetStateService,
     private readonly processing: ProcessingService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESSING_CONFIG) private readonly settings: ProcessingConfig,
   ) {}
 
   async sweep(): Promise<ReconcileReportDto> {
     const report: ReconcileReportDto = { pendingChecked: 0, pendingStarted: 0, processingChecked: 0, requeued: 0, deadLettered: 0 };
 
-    const pending = await this.assets.findPendingForReconcile(this.config.RECONCILE_PENDING_AFTER_MS, BATCH);
+    const pending = await this.assets.findPendingForReconcile(this.settings.RECONCILE_PENDING_AFTER_MS, BATCH);
     report.pendingChecked = pending.length;
     await forEachLimited(pending, PARALLEL, async (a) => {
       try {
@@ -52,7 +52,7 @@ export class ReconciliationService {
       }
     });
 
-    const stuck = await this.assets.findStuckProcessing(this.config.RECONCILE_PROCESSING_AFTER_MS, BATCH);
+    const stuck = await this.assets.findStuckProcessing(this.settings.RECONCILE_PROCESSING_AFTER_MS, BATCH);
     report.processingChecked = stuck.length;
     await forEachLimited(stuck, PARALLEL, async (a: MediaAsset) => {
       const { state, job } = await this.processing.jobState(a);
@@ -77,22 +77,14 @@ export class ReconciliationSchedule implements OnApplicationBootstrap {
   constructor(
     private readonly reconciliation: ReconciliationService,
     @InjectQueue(PROCESSING_QUEUE) private readonly queue: Queue,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESSING_CONFIG) private readonly processing: ProcessingConfig,
   ) {}
 
   onApplicationBootstrap() {
-    void this.queue.process(RECONCILE_JOB, 1, (job) => runJobInContext(PROCESSING_QUEUE, job, () => this.reconciliation.sweep(), { quiet: true }));
+    registerWorker(this.queue, { job: RECONCILE_JOB, concurrency: 1, handler: () => this.reconciliation.sweep(), quiet: true });
     // Not awaited: a Redis outage at start-up must not hold the service back; Bull connects when it can.
-    void this.schedule().catch((e) => this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`));
-  }
-
-  private async schedule() {
-    const every = this.config.RECONCILE_INTERVAL_MS;
-    for (const r of await this.queue.getRepeatableJobs()) {
-      if (r.name === RECONCILE_JOB && Number(r.every) !== every) await this.queue.removeRepeatableByKey(r.key);
-    }
-    if (every > 0) {
-      await this.queue.add(RECONCILE_JOB, {}, { repeat: { every }, jobId: RECONCILE_JOB, removeOnComplete: true, removeOnFail: true });
-    }
+    void ensureRepeatableJob(this.queue, RECONCILE_JOB, reconcileSchedule(this.processing)).catch((e) =>
+      this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`),
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors, Principal } from '@app/core';
+import { AssetAccess, assertAssetAccess, Errors, Principal, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { checkAclList } from '@app/acl';
 import { AssetStateService, AssetStatus, QuotaService } from '@app/assets';
 import { checkUserMetadataMap } from '@app/metadata';
@@ -26,13 +26,13 @@ export class UploadUrlService {
     private readonly multipart: MultipartUploadService,
     private readonly sessions: UploadSessionRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {}
 
   /** Whether this request gets a multipart session (explicitly, or by size when no single-request mode was asked for). */
   private wantsMultipart(dto: CreateUploadUrlDto): boolean {
     if (dto.multipart !== undefined) return dto.multipart;
-    return dto.mode === undefined && dto.sizeBytes > this.config.MULTIPART_THRESHOLD_BYTES && this.multipart.supported;
+    return dto.mode === undefined && dto.sizeBytes > this.upload.MULTIPART_THRESHOLD_BYTES && this.multipart.supported;
   }
 
   async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlDto | MultipartUploadDto> {
@@ -40,7 +40,7 @@ export class UploadUrlService {
     const checked = this.checkRequest(dto);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
-    const ttl = Math.min(dto.expiresInSeconds ?? this.config.UPLOAD_URL_TTL_SECONDS, this.config.UPLOAD_URL_TTL_SECONDS);
+    const ttl = Math.min(dto.expiresInSeconds ?? this.upload.UPLOAD_URL_TTL_SECONDS, this.upload.UPLOAD_URL_TTL_SECONDS);
     const expiresAt = new Date(Date.now() + ttl * 1000);
     // Sign first (no I/O for either driver), then record: a row never exists without a URL the client got.
     const target =
@@ -67,11 +67,11 @@ export class UploadUrlService {
     if (dto.mode === 'post') throw Errors.validation('mode "post" cannot be combined with multipart: parts are PUT', { field: 'mode' });
     if (!this.multipart.supported) throw Errors.invalid(`The ${this.storage.kind} storage driver does not support multipart uploads`);
     if (dto.sizeBytes < 1) throw Errors.validation('A multipart upload needs sizeBytes of at least 1', { field: 'sizeBytes' });
-    const checked = this.checkRequest(dto, this.config.MAX_MULTIPART_UPLOAD_BYTES, 'multipart upload');
-    const plan = planParts(dto.sizeBytes, this.config.MULTIPART_PART_SIZE_BYTES, this.config.MULTIPART_MIN_PART_SIZE_BYTES);
+    const checked = this.checkRequest(dto, this.upload.MAX_MULTIPART_UPLOAD_BYTES, 'multipart upload');
+    const plan = planParts(dto.sizeBytes, this.upload.MULTIPART_PART_SIZE_BYTES, this.upload.MULTIPART_MIN_PART_SIZE_BYTES);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
-    const ttl = Math.min(dto.expiresInSeconds ?? this.config.MULTIPART_SESSION_TTL_SECONDS, this.config.MULTIPART_SESSION_TTL_SECONDS);
+    const ttl = Math.min(dto.expiresInSeconds ?? this.upload.MULTIPART_SESSION_TTL_SECONDS, this.upload.MULTIPART_SESSION_TTL_SECONDS);
     const expiresAt = new Date(Date.now() + ttl * 1000);
     const { uploadId, region } = await this.multipart.start(key, dto.mimeType);
     const session = {
@@ -123,7 +123,7 @@ export class UploadUrlService {
 
   private checkRequest(
     dto: CreateUploadUrlDto,
-    maxBytes = this.config.MAX_UPLOAD_BYTES,
+    maxBytes = this.upload.MAX_UPLOAD_BYTES,
     what = 'upload',
   ): { metadata: ReturnType<typeof checkUserMetadataMap>; grants: ReturnType<typeof checkAclList> } {
     if (dto.sizeBytes > maxBytes) {

@@ -7,22 +7,23 @@ const s3 = (over: Partial<StorageRegionSettings> = {}): StorageRegionSettings =>
 
 describe('upload page CSP', () => {
   it('allows the service itself for a local region', () => {
-    expect(storageOrigins({ storageRegions: [local], publicBaseUrl: 'http://127.0.0.1:3000' })).toEqual(['http://127.0.0.1:3000']);
+    expect(storageOrigins({ storageRegions: [local] }, { publicBaseUrl: 'http://127.0.0.1:3000' })).toEqual(['http://127.0.0.1:3000']);
   });
 
   it('allows the public S3 endpoint (not the internal one), and AWS hosts when no endpoint is set', () => {
     const regions = [s3({ endpoint: 'http://minio:9000', publicEndpoint: 'http://localhost:9000/' } as never), s3({ name: 'c' } as never)];
-    expect(storageOrigins({ storageRegions: regions, publicBaseUrl: 'http://x' })).toEqual(['http://localhost:9000', 'https://*.amazonaws.com']);
+    expect(storageOrigins({ storageRegions: regions }, { publicBaseUrl: 'http://x' })).toEqual(['http://localhost:9000', 'https://*.amazonaws.com']);
   });
 
   it('has no inline script and lets images come from the CDN only when links go through it', () => {
-    const base = { storageRegions: [s3({ endpoint: 'http://127.0.0.1:9000' } as never)], publicBaseUrl: 'http://127.0.0.1:3000' };
-    const none = uploadPageCsp({ ...base, CDN_PROVIDER: 'none', CDN_BASE_URL: 'https://d1.cloudfront.net' });
+    const storage = { storageRegions: [s3({ endpoint: 'http://127.0.0.1:9000' } as never)] };
+    const server = { publicBaseUrl: 'http://127.0.0.1:3000' };
+    const none = uploadPageCsp(storage, server, { CDN_PROVIDER: 'none', CDN_BASE_URL: 'https://d1.cloudfront.net' });
     expect(none).toContain("script-src 'self';");
     expect(none).not.toContain('unsafe-inline');
     expect(none).toContain("connect-src 'self' http://127.0.0.1:9000");
     expect(none).not.toContain('cloudfront');
-    const cf = uploadPageCsp({ ...base, CDN_PROVIDER: 'cloudfront', CDN_BASE_URL: 'https://d1.cloudfront.net/' });
+    const cf = uploadPageCsp(storage, server, { CDN_PROVIDER: 'cloudfront', CDN_BASE_URL: 'https://d1.cloudfront.net/' });
     expect(cf).toContain("img-src 'self' blob: data: http://127.0.0.1:9000 https://d1.cloudfront.net;");
   });
 });

@@ -1,4 +1,4 @@
-import type { AppConfig } from '@app/core';
+import type { CdnConfig, ServerConfig, StorageConfig } from '@app/core';
 
 /** AWS S3 URLs when no endpoint is configured: virtual-hosted (`bucket.s3.region…`) or path-style (`s3.region…`). */
 const AWS_S3_SOURCE = 'https://*.amazonaws.com';
@@ -11,9 +11,9 @@ function originOf(url: string): string {
  * Origins the browser talks to besides the page's own: where signed upload URLs point (connect-src, for the
  * XMLHttpRequest PUT) and where signed thumbnail URLs point (img-src; also the CDN's when links go through it).
  */
-export function storageOrigins(config: Pick<AppConfig, 'storageRegions' | 'publicBaseUrl'>): string[] {
-  const origins = config.storageRegions.map((r) =>
-    r.driver === 'local' ? originOf(config.publicBaseUrl) : r.publicEndpoint || r.endpoint ? originOf((r.publicEndpoint || r.endpoint)!) : AWS_S3_SOURCE,
+export function storageOrigins(storage: Pick<StorageConfig, 'storageRegions'>, server: Pick<ServerConfig, 'publicBaseUrl'>): string[] {
+  const origins = storage.storageRegions.map((r) =>
+    r.driver === 'local' ? originOf(server.publicBaseUrl) : r.publicEndpoint || r.endpoint ? originOf((r.publicEndpoint || r.endpoint)!) : AWS_S3_SOURCE,
   );
   return [...new Set(origins)];
 }
@@ -22,9 +22,13 @@ export function storageOrigins(config: Pick<AppConfig, 'storageRegions' | 'publi
  * Content-Security-Policy of the upload page: scripts and styles only from this service (no inline code), bytes
  * and thumbnails only to/from this service and the configured storage (and CDN), nothing else.
  */
-export function uploadPageCsp(config: Pick<AppConfig, 'storageRegions' | 'publicBaseUrl' | 'CDN_PROVIDER' | 'CDN_BASE_URL'>): string {
-  const storage = storageOrigins(config);
-  const cdn = config.CDN_PROVIDER === 'cloudfront' && config.CDN_BASE_URL ? [originOf(config.CDN_BASE_URL)] : [];
+export function uploadPageCsp(
+  storageConfig: Pick<StorageConfig, 'storageRegions'>,
+  server: Pick<ServerConfig, 'publicBaseUrl'>,
+  cdnConfig: Pick<CdnConfig, 'CDN_PROVIDER' | 'CDN_BASE_URL'>,
+): string {
+  const storage = storageOrigins(storageConfig, server);
+  const cdn = cdnConfig.CDN_PROVIDER === 'cloudfront' && cdnConfig.CDN_BASE_URL ? [originOf(cdnConfig.CDN_BASE_URL)] : [];
   const list = (...sources: string[]) => [...new Set(sources)].join(' ');
   return [
     "default-src 'none'",

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { CDN_CONFIG, CdnConfig, SERVER_CONFIG, ServerConfig, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { uploadPageCsp } from './upload-page.csp';
 
 export interface PageFile {
@@ -34,13 +34,17 @@ export class UploadPageService {
   private readonly files = new Map<string, PageFile>();
   readonly csp: string;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(STORAGE_CONFIG) storage: StorageConfig,
+    @Inject(SERVER_CONFIG) server: ServerConfig,
+    @Inject(CDN_CONFIG) cdn: CdnConfig,
+  ) {
     for (const [urlPath, { path, contentType }] of Object.entries(pageFiles())) {
       if (!existsSync(path)) throw new Error(`Upload page file missing: ${path} (is nest-cli.json copying libs/web/src/public into dist?)`);
       const body = readFileSync(path);
       this.files.set(urlPath, { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
     }
-    this.csp = uploadPageCsp(config);
+    this.csp = uploadPageCsp(storage, server, cdn);
   }
 
   file(urlPath: string): PageFile | undefined {

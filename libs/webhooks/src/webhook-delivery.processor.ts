@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { runJobInContext } from '@app/core';
+import { registerWorker } from '@app/core';
 import type { Job, Queue } from 'bull';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookJobData, WEBHOOK_CONCURRENCY, WEBHOOKS_QUEUE } from './webhooks.constants';
 import { WebhooksService } from './webhooks.service';
@@ -16,12 +16,14 @@ export class WebhookDeliveryProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    void this.queue.process(DELIVER_WEBHOOK_JOB, WEBHOOK_CONCURRENCY, (job: Job<DeliverWebhookJobData>) =>
-      runJobInContext(WEBHOOKS_QUEUE, job, async () => {
+    registerWorker<DeliverWebhookJobData>(this.queue, {
+      job: DELIVER_WEBHOOK_JOB,
+      concurrency: WEBHOOK_CONCURRENCY,
+      handler: async (job) => {
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         return { outcome: await this.webhooks.attempt(job.data.deliveryId, last) };
-      }),
-    );
+      },
+    });
     this.queue.on('failed', (job: Job<DeliverWebhookJobData>, err: Error) => {
       // The endpoint's own failures are recorded on the delivery; anything else is ours and worth a warning.
       const endpointFault = /^(endpoint answered|request failed|no answer within)/.test(err.message);

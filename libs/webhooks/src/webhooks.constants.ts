@@ -1,4 +1,7 @@
-/** Queue, job and header names of the webhooks module, in one place. */
+import type { WebhooksConfig } from '@app/core';
+import type { JobOptions } from 'bull';
+
+/** Queue, job names, job options and header names of the webhooks module, in one place. */
 export const WEBHOOKS_QUEUE = 'webhooks';
 export const DELIVER_WEBHOOK_JOB = 'deliver';
 export const WEBHOOK_CONCURRENCY = 8;
@@ -30,4 +33,18 @@ export function cappedExponentialBackoff(attemptsMade: number, _err: unknown, op
   const delay = options?.delay ?? 1000;
   const max = options?.max ?? WEBHOOK_BACKOFF_MAX_MS;
   return Math.min(max, Math.round(delay * 2 ** Math.max(0, attemptsMade - 1)));
+}
+
+/**
+ * Options of one delivery's job: keyed by delivery (one job each), retried with capped exponential backoff. The
+ * outcome of every attempt is recorded on the delivery, so the job leaves nothing behind in Redis.
+ */
+export function deliverJobOptions(webhooks: WebhooksConfig, deliveryId: string): JobOptions {
+  return {
+    jobId: deliverJobId(deliveryId),
+    attempts: webhooks.WEBHOOK_ATTEMPTS,
+    backoff: { type: CAPPED_EXPONENTIAL, options: { delay: webhooks.WEBHOOK_BACKOFF_MS, max: WEBHOOK_BACKOFF_MAX_MS } } as never,
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
 }

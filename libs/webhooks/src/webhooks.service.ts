@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, Errors, Principal, withRequestId } from '@app/core';
+import { Errors, Principal, WEBHOOKS_CONFIG, WebhooksConfig, withRequestId } from '@app/core';
 import { AssetEvent, AssetEventsService } from '@app/assets';
 import type { Queue } from 'bull';
 import { newWebhookSecret, signWebhook } from './webhook-signature';
 import { CreatedWebhookView, CreateWebhookDto, DeliveryView, WebhookView } from './webhooks.dto';
-import {
-  CAPPED_EXPONENTIAL,
-  DELIVER_WEBHOOK_JOB,
-  DeliverWebhookJobData,
-  deliverJobId,
-  WEBHOOK_BACKOFF_MAX_MS,
-  WEBHOOK_HEADERS,
-  WEBHOOKS_QUEUE,
-} from './webhooks.constants';
+import { DELIVER_WEBHOOK_JOB, DeliverWebhookJobData, deliverJobOptions, WEBHOOK_HEADERS, WEBHOOKS_QUEUE } from './webhooks.constants';
 import { AttemptRow, DeliveryRow, WebhookEndpointRow, WebhooksRepository } from './webhooks.repository';
 
 /** The JSON body of every delivery. */
@@ -38,7 +30,7 @@ export class WebhooksService implements OnModuleInit {
     private readonly repo: WebhooksRepository,
     private readonly assets: AssetEventsService,
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<DeliverWebhookJobData>,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(WEBHOOKS_CONFIG) private readonly settings: WebhooksConfig,
   ) {}
 
   onModuleInit() {
@@ -97,17 +89,7 @@ export class WebhooksService implements OnModuleInit {
   }
 
   private async enqueue(deliveryId: string): Promise<void> {
-    await this.queue.add(
-      DELIVER_WEBHOOK_JOB,
-      withRequestId({ deliveryId }),
-      {
-        jobId: deliverJobId(deliveryId),
-        attempts: this.config.WEBHOOK_ATTEMPTS,
-        backoff: { type: CAPPED_EXPONENTIAL, options: { delay: this.config.WEBHOOK_BACKOFF_MS, max: WEBHOOK_BACKOFF_MAX_MS } } as never,
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
-    );
+    await this.queue.add(DELIVER_WEBHOOK_JOB, withRequestId({ deliveryId }), deliverJobOptions(this.settings, deliveryId));
   }
 
   /**
@@ -131,7 +113,7 @@ export class WebhooksService implements OnModuleInit {
       const res = await fetch(endpoint.url, {
         method: 'POST',
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.WEBHOOK_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.settings.WEBHOOK_TIMEOUT_MS),
         headers: {
           'content-type': 'application/json',
           'user-agent': 'media-storage-webhooks/1',
@@ -148,7 +130,7 @@ export class WebhooksService implements OnModuleInit {
       if (res.status < 200 || res.status > 299) error = `endpoint answered HTTP ${res.status}`;
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
-      error = err.name === 'TimeoutError' ? `no answer within ${this.config.WEBHOOK_TIMEOUT_MS} ms` : `request failed: ${err.cause?.code ?? err.message}`;
+      error = err.name === 'TimeoutError' ? `no answer within ${this.settings.WEBHOOK_TIMEOUT_MS} ms` : `request failed: ${err.cause?.code ?? err.message}`;
     }
     const outcome = error ? (lastAttempt ? 'failed' : 'pending') : 'delivered';
     await this.repo.recordAttempt(deliveryId, { responseStatus, error, durationMs: Date.now() - started, outcome });

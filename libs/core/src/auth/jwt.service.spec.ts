@@ -1,11 +1,10 @@
 import jwt from 'jsonwebtoken';
-import type { AppConfig } from '../config/app-config';
 import { JwtService } from './jwt.service';
 
 const SECRET = 'unit-test-secret-0123456789-abcdefghijkl';
 
 describe('JwtService', () => {
-  const service = () => new JwtService({ jwtSecret: SECRET } as AppConfig);
+  const service = () => new JwtService({ jwtSecret: SECRET });
   afterEach(() => jest.restoreAllMocks());
 
   it('answers a token it verified before from memory, but refuses it once it has expired', () => {

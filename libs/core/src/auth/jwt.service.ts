@@ -1,8 +1,7 @@
 import { createSecretKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { SECURITY_CONFIG, SecurityConfig } from '../config/config-sections';
 import { Errors } from '../errors/error-codes';
 import { ADMIN_ROLE, Principal } from './principal';
 
@@ -40,8 +39,8 @@ export class JwtService {
    */
   private readonly verified = new Map<string, VerifiedToken>();
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.key = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
+  constructor(@Inject(SECURITY_CONFIG) security: Pick<SecurityConfig, 'jwtSecret'>) {
+    this.key = createSecretKey(Buffer.from(security.jwtSecret, 'utf8'));
   }
 
   verify(token: string): Principal {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
+import type { DatabaseConfig } from '../config/config-sections';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { AccessSearchQuotas1764000001000 } from './migrations/1764000001000-access-search-quotas';
 import { DerivedMedia1764000002000 } from './migrations/1764000002000-derived-media';
@@ -21,20 +21,20 @@ export const MIGRATIONS = [
   CreatePendingAsset1764000008000,
 ];
 
-export function dataSourceOptions(config: AppConfig): DataSourceOptions {
+export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
   return {
     type: 'postgres',
-    url: config.DATABASE_URL,
+    url: database.DATABASE_URL,
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],
     extra: {
-      max: config.DATABASE_POOL_SIZE,
+      max: database.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: 5000,
-      statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
-      query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
+      statement_timeout: database.DATABASE_STATEMENT_TIMEOUT_MS,
+      query_timeout: database.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
       idle_in_transaction_session_timeout: 60000,
       application_name: 'media-storage',
     },

@@ -2,8 +2,7 @@ import { applyDecorators, ExecutionContext, Inject, Injectable, Logger, UseGuard
 import { ThrottlerException, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { REDIS_CONFIG, RedisConfig, SECURITY_CONFIG, SecurityConfig } from '../config/config-sections';
 import { AppError, ErrorCode } from '../errors/error-codes';
 import { REDIS } from '../redis/redis.module';
 import { ApiDefaultProblem } from '../openapi/api-problems';
@@ -11,19 +10,23 @@ import { ApiDefaultProblem } from '../openapi/api-problems';
 export const UPLOAD_URL_THROTTLER = 'upload-url';
 
 /** Limits per principal (JWT `sub`; client IP for anonymous calls), counted in Redis so all replicas share them. */
-export function rateLimitOptions(config: AppConfig, redis: Redis): ThrottlerModuleOptions {
+export function rateLimitOptions(
+  security: Pick<SecurityConfig, 'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE'>,
+  redisConfig: Pick<RedisConfig, 'REDIS_KEY_PREFIX'>,
+  redis: Redis,
+): ThrottlerModuleOptions {
   return {
-    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: config.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
+    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
     storage: new ThrottlerStorageRedisService(redis),
     getTracker: (req: any) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
-    generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(config, name, tracker),
+    generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(redisConfig, name, tracker),
   };
 }
 
 const UPLOAD_URL_WINDOW_MS = 60_000;
 
-function throttleKey(config: Pick<AppConfig, 'REDIS_KEY_PREFIX'>, name: string, tracker: string): string {
-  return `${config.REDIS_KEY_PREFIX}:throttle:${name}:${tracker}`;
+function throttleKey(redisConfig: Pick<RedisConfig, 'REDIS_KEY_PREFIX'>, name: string, tracker: string): string {
+  return `${redisConfig.REDIS_KEY_PREFIX}:throttle:${name}:${tracker}`;
 }
 
 function limitMessage(limit: number, ttlMs: number, retryInSeconds: number): string {
@@ -40,7 +43,8 @@ export class UploadCreationLimiter {
   private readonly storage: ThrottlerStorageRedisService;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SECURITY_CONFIG) private readonly security: SecurityConfig,
+    @Inject(REDIS_CONFIG) private readonly redisConfig: RedisConfig,
     @Inject(REDIS) redis: Redis,
   ) {
     this.storage = new ThrottlerStorageRedisService(redis);
@@ -48,10 +52,10 @@ export class UploadCreationLimiter {
 
   /** Counts one new upload for `userId`; throws 429 RateLimited when over the limit. */
   async consume(userId: string): Promise<void> {
-    const limit = this.config.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
+    const limit = this.security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
     let r;
     try {
-      r = await this.storage.increment(throttleKey(this.config, UPLOAD_URL_THROTTLER, `user:${userId}`), UPLOAD_URL_WINDOW_MS, limit, UPLOAD_URL_WINDOW_MS, UPLOAD_URL_THROTTLER);
+      r = await this.storage.increment(throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, `user:${userId}`), UPLOAD_URL_WINDOW_MS, limit, UPLOAD_URL_WINDOW_MS, UPLOAD_URL_THROTTLER);
     } catch (e) {
       this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : e}`);
       return;

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, HistogramConfiguration, Registry } from 'prom-client';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { OBSERVABILITY_CONFIG, ObservabilityConfig } from '../config/config-sections';
 
 /** Final outcome of an upload's processing (media_uploads_total{outcome}). */
 export const UPLOAD_OUTCOMES = ['ready', 'failed', 'quarantined', 'dead_lettered'] as const;
@@ -33,8 +32,8 @@ export class MetricsService {
   private readonly corrupt: Counter;
   private readonly collectErrors: Counter<'collector'>;
 
-  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'METRICS_COLLECT_TIMEOUT_MS'>) {
-    this.collectTimeoutMs = config.METRICS_COLLECT_TIMEOUT_MS;
+  constructor(@Inject(OBSERVABILITY_CONFIG) observability: Pick<ObservabilityConfig, 'METRICS_COLLECT_TIMEOUT_MS'>) {
+    this.collectTimeoutMs = observability.METRICS_COLLECT_TIMEOUT_MS;
     // RSS, heap, CPU, event loop lag, GC pauses, open handles (process_* and nodejs_* series).
     collectDefaultMetrics({ register: this.registry });
     this.httpDuration = this.histogram({

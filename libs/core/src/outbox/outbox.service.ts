@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { SERVER_CONFIG, ServerConfig } from '../config/config-sections';
 import { currentRequestId, OUTBOX_REQUEST_ID_FIELD, runInContext, runOutsideContext } from '../observability/request-context';
 import { withTimeout } from '../util/timeout';
 
@@ -41,7 +40,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SERVER_CONFIG) private readonly server: ServerConfig,
   ) {}
 
   /** Registers the handler for a topic; a second handler for one topic is a programming error. */
@@ -80,7 +79,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.kick(), this.config.OUTBOX_POLL_INTERVAL_MS);
+    this.timer = setInterval(() => this.kick(), this.server.OUTBOX_POLL_INTERVAL_MS);
     this.timer.unref();
     this.kick();
   }

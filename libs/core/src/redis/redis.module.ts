@@ -1,13 +1,12 @@
 import { Global, Inject, Injectable, Module, OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { REDIS_CONFIG, RedisConfig } from '../config/config-sections';
 
 export const REDIS = Symbol('REDIS');
 
 /** One ioredis client for cache and health; commands fail fast (no offline queue) so callers can fall back. */
-export function createRedis(config: AppConfig, name: string): Redis {
-  return new Redis(config.REDIS_URL, {
+export function createRedis(redisConfig: Pick<RedisConfig, 'REDIS_URL'>, name: string): Redis {
+  return new Redis(redisConfig.REDIS_URL, {
     connectionName: `media-${name}`,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -31,9 +30,9 @@ class RedisCloser implements OnModuleDestroy {
   providers: [
     {
       provide: REDIS,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => {
-        const r = createRedis(config, 'app');
+      inject: [REDIS_CONFIG],
+      useFactory: (redisConfig: RedisConfig) => {
+        const r = createRedis(redisConfig, 'app');
         r.on('error', () => undefined); // state is reported by /health/ready; callers handle command errors
         return r;
       },

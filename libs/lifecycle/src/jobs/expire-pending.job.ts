@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { LIFECYCLE_CONFIG, LifecycleConfig } from '@app/core';
 import { AssetLifecycleService } from '@app/assets';
 import { canMultipart, isRegionOutage, RegionRouter } from '@app/storage';
 import { LifecycleEvents } from '../lifecycle.events';
@@ -43,11 +43,11 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
     private readonly assets: AssetLifecycleService,
     private readonly router: RegionRouter,
     private readonly events: LifecycleEvents,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<ExpirePendingReport> {
-    const ttl = this.config.PENDING_UPLOAD_TTL_SECONDS;
+    const ttl = this.lifecycle.PENDING_UPLOAD_TTL_SECONDS;
     const report: ExpirePendingReport = { ttlSeconds: ttl, expired: 0, freedBytes: 0, assets: [], multipartAborted: 0, extra: {} };
     const seen = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { LIFECYCLE_CONFIG, LifecycleConfig } from '@app/core';
 import { AssetLifecycleService, StoredObjectRef } from '@app/assets';
 import { canTier, isRegionOutage, RegionRouter, StorageClassName, StorageRegion, STORAGE_CLASSES } from '@app/storage';
 import { errorMessage } from '../concurrency';
@@ -56,12 +56,12 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
     private readonly assets: AssetLifecycleService,
     private readonly router: RegionRouter,
     private readonly events: LifecycleEvents,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<IntegrityScanReport> {
     const report: IntegrityScanReport = { checked: 0, copiesHashed: 0, bytesHashed: 0, corrupt: 0, restored: 0, unrecoverable: 0, findings: [], missing: [], missingCount: 0, unreadable: 0 };
-    const batch = this.config.INTEGRITY_SCAN_BATCH_SIZE;
+    const batch = this.lifecycle.INTEGRITY_SCAN_BATCH_SIZE;
     if (batch > 0) {
       for (const o of await this.assets.objectsToVerify(batch)) {
         report.checked++;

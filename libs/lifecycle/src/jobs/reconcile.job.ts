@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { LIFECYCLE_CONFIG, LifecycleConfig, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { AssetLifecycleService } from '@app/assets';
 import { canList, canMultipart, isRegionOutage, LocalStorageDriver, RegionRouter, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { errorMessage, forEachLimited } from '../concurrency';
@@ -54,12 +54,13 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
     private readonly assets: AssetLifecycleService,
     private readonly router: RegionRouter,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
+    @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<ReconcileReport> {
     const report: ReconcileReport = {
-      graceSeconds: this.config.ORPHAN_GRACE_SECONDS,
+      graceSeconds: this.lifecycle.ORPHAN_GRACE_SECONDS,
       listed: {},
       orphansDeleted: 0,
       orphans: [],
@@ -101,7 +102,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
   }
 
   private async reconcileRegion(regionName: string, driver: StorageDriver, now: Date, dryRun: boolean, report: ReconcileReport): Promise<void> {
-    const grace = this.config.ORPHAN_GRACE_SECONDS;
+    const grace = this.lifecycle.ORPHAN_GRACE_SECONDS;
     report.listed[regionName] = 0;
     if (!canList(driver)) {
       report.regionErrors[regionName] = `the ${driver.kind} driver cannot list objects`;
@@ -130,7 +131,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
       try {
         const uploads = await driver.listMultipartUploads({ prefix: '' });
         for (const u of uploads) {
-          if (!isStaleMultipart(u.initiated, now, this.config.PENDING_UPLOAD_TTL_SECONDS)) continue;
+          if (!isStaleMultipart(u.initiated, now, this.lifecycle.PENDING_UPLOAD_TTL_SECONDS)) continue;
           if (!dryRun) await driver.abortMultipartUpload({ key: u.key, uploadId: u.uploadId });
           report.multipartAborted++;
           if (report.multipart.length < REPORT_LIST_LIMIT) report.multipart.push({ region: regionName, key: u.key, uploadId: u.uploadId });
@@ -141,7 +142,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
       }
     }
     if (driver instanceof LocalStorageDriver) {
-      const purged = await driver.purgeConsumedMarkers({ olderThan: markerPurgeCutoff(now, this.config.UPLOAD_URL_TTL_SECONDS), dryRun });
+      const purged = await driver.purgeConsumedMarkers({ olderThan: markerPurgeCutoff(now, this.upload.UPLOAD_URL_TTL_SECONDS), dryRun });
       report.markersPurged += purged.length;
     }
   }

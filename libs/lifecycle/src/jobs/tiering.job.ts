@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { LIFECYCLE_CONFIG, LifecycleConfig } from '@app/core';
 import { AssetLifecycleService } from '@app/assets';
 import { canTier, RegionRouter } from '@app/storage';
 import { errorMessage } from '../concurrency';
@@ -34,12 +34,12 @@ export class TieringJob implements LifecycleJob<TieringReport> {
   constructor(
     private readonly assets: AssetLifecycleService,
     private readonly router: RegionRouter,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<TieringReport> {
-    const cold = this.config.TIERING_COLD_AFTER_DAYS;
-    const archive = this.config.TIERING_ARCHIVE_AFTER_DAYS;
+    const cold = this.lifecycle.TIERING_COLD_AFTER_DAYS;
+    const archive = this.lifecycle.TIERING_ARCHIVE_AFTER_DAYS;
     const report: TieringReport = { coldAfterDays: cold, archiveAfterDays: archive, moved: {}, objects: [], failed: [] };
     const steps: [string, number][] = [
       ['STANDARD_IA', archive],

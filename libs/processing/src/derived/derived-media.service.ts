@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
+import { AssetAccess, assertAssetAccess, Errors, PROCESSING_CONFIG, ProcessingConfig, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
@@ -23,7 +23,8 @@ export class DerivedMediaService implements OnModuleInit {
     private readonly assets: AssetQueryService,
     private readonly events: AssetEventsService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROCESSING_CONFIG) private readonly processing: ProcessingConfig,
+    @Inject(STORAGE_CONFIG) private readonly storageConfig: StorageConfig,
     private readonly cdn: CdnService,
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
@@ -36,7 +37,7 @@ export class DerivedMediaService implements OnModuleInit {
 
   /** Renders every derivative of the stored image and writes the objects; returns the rows to link. */
   async generate(asset: MediaAsset): Promise<DerivativeRow[]> {
-    const rendered = await renderDerivatives(await this.storage.read(asset.objectKey), this.config.IMAGE_MAX_PIXELS);
+    const rendered = await renderDerivatives(await this.storage.read(asset.objectKey), this.processing.IMAGE_MAX_PIXELS);
     const rows: DerivativeRow[] = [];
     for (const d of rendered) {
       const objectKey = ObjectKeyLayout.derived(asset.assetId, d.kind);
@@ -83,6 +84,6 @@ export class DerivedMediaService implements OnModuleInit {
     if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
     // CloudFront signed URL (plain for public assets), or a storage-signed URL without a CDN.
     const link = await this.cdn.readUrl({ key: d.objectKey, contentType: d.mimeType, publicRead: access.principal === null });
-    return { url: link.url, expiresAt: (link.expiresAt ?? new Date(Date.now() + this.config.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString() };
+    return { url: link.url, expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString() };
   }
 }

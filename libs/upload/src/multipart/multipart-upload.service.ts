@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, AssetAccess, assertAssetAccess, Errors } from '@app/core';
+import { AssetAccess, assertAssetAccess, Errors, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { AssetEventsService, AssetStateService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
 import { canMultipart, InvalidPartError, MultipartCapableStorage, STORAGE_DRIVER, StorageDriver, StorageNotFoundError, StoredPart } from '@app/storage';
@@ -23,7 +23,7 @@ export class MultipartUploadService implements OnModuleInit {
     private readonly events: AssetEventsService,
     private readonly processing: ProcessingService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {}
 
   /**
@@ -78,7 +78,7 @@ export class MultipartUploadService implements OnModuleInit {
   async signParts(session: Pick<UploadSession, 'assetId' | 'uploadId' | 'objectKey' | 'partSize' | 'partCount' | 'declaredSize' | 'expiresAt'>, partNumbers: number[]): Promise<SignedPartDto[]> {
     const plan: PartPlan = { partSize: session.partSize, partCount: session.partCount };
     const remaining = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
-    const ttl = Math.min(this.config.UPLOAD_URL_TTL_SECONDS, remaining);
+    const ttl = Math.min(this.upload.UPLOAD_URL_TTL_SECONDS, remaining);
     if (ttl < 1) throw Errors.stateConflict(`The multipart upload of asset ${session.assetId} expired at ${session.expiresAt.toISOString()}`);
     const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
     const unique = [...new Set(partNumbers)].sort((a, b) => a - b);

@@ -6,7 +6,21 @@ import path from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { APP_CONFIG, AppConfig, AppError, ASSET_PERMISSIONS, AssetAccess, ErrorCode, Errors, JwtService, Principal, toProblem, UploadCreationLimiter } from '@app/core';
+import {
+  AppError,
+  ASSET_PERMISSIONS,
+  AssetAccess,
+  ErrorCode,
+  Errors,
+  JwtService,
+  Principal,
+  SERVER_CONFIG,
+  ServerConfig,
+  toProblem,
+  UPLOAD_CONFIG,
+  UploadConfig,
+  UploadCreationLimiter,
+} from '@app/core';
 import { AssetStateService, AssetStatus, MediaAsset } from '@app/assets';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Server as TusServer } from '@tus/server';
@@ -58,15 +72,16 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   readonly stagingDir: string;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
+    @Inject(SERVER_CONFIG) private readonly serverConfig: ServerConfig,
     private readonly jwt: JwtService,
     private readonly limiter: UploadCreationLimiter,
     private readonly uploads: UploadUrlService,
     private readonly assets: AssetStateService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
   ) {
-    this.stagingDir = config.tusStagingDir;
-    this.expiryMs = config.tusUploadExpirySeconds * 1000;
+    this.stagingDir = upload.tusStagingDir;
+    this.expiryMs = upload.tusUploadExpirySeconds * 1000;
   }
 
   onModuleInit(): void {
@@ -79,11 +94,11 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     this.store = new FileStore({ directory: this.stagingDir, expirationPeriodInMilliseconds: this.expiryMs });
     // A length is required at creation: the quota and size checks need it (deferred length is refused with 501).
     this.store.extensions = this.store.extensions.filter((e) => e !== 'creation-defer-length');
-    const publicBase = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : undefined;
+    const publicBase = this.serverConfig.PUBLIC_BASE_URL ? this.serverConfig.publicBaseUrl : undefined;
     this.server = new Server({
       path: TUS_PATH,
       datastore: this.store,
-      maxSize: this.config.MAX_UPLOAD_BYTES,
+      maxSize: this.upload.MAX_UPLOAD_BYTES,
       respectForwardedHeaders: true,
       namingFunction: () => randomUUID(),
       generateUrl: (_req, { proto, host, path: p, id }) => `${publicBase ?? `${proto}://${host}`}${p}/${id}`,
@@ -194,7 +209,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   private toTusError(err: unknown): TusLibraryError {
     if (isTusLibraryError(err)) {
       if (err.status_code === 413 && err.body.startsWith('Maximum size exceeded')) {
-        return { status_code: 413, body: `Upload-Length exceeds the largest upload allowed (${this.config.MAX_UPLOAD_BYTES} bytes)\n` };
+        return { status_code: 413, body: `Upload-Length exceeds the largest upload allowed (${this.upload.MAX_UPLOAD_BYTES} bytes)\n` };
       }
       return err;
     }
