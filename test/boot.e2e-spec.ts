@@ -62,7 +62,10 @@ describe('a fresh start', () => {
     expect(put.status).toBe(200);
     // A request's last log line is written after its response was sent: wait for both requests' to be out.
     const logged = (id: string) => new RegExp(`"reqId":"${id}".*"request completed"`).test(app.output());
-    await waitFor(() => logged('req-abc-123') && logged('req-put-456'), { what: 'the "request completed" log lines of both requests', timeoutMs: 10000 });
+    await waitFor(() => logged('req-abc-123') && logged('req-put-456'), {
+      what: 'the "request completed" log lines of both requests',
+      timeoutMs: 10000,
+    });
     const out = app.output();
     expect(out).toContain('req-abc-123');
     expect(out).not.toContain(secretToken);

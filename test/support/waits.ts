@@ -39,14 +39,14 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
   const detail = opts.explain ? await opts.explain().catch((e) => `(could not tell: ${(e as Error).message})`) : '';
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${opts.what}${last ? `; last error: ${(last as Error).message}` : ''}${detail ? `; ${detail}` : ''}`,
-  );
+  const lastError = last ? `; last error: ${(last as Error).message}` : '';
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what}${lastError}${detail ? `; ${detail}` : ''}`);
 }
 
 /** Runs `fn` with a connection to the app's Redis, closed afterwards. */
 export async function withRedis<T>(app: RunningApp, fn: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(app.env.REDIS_URL, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // a command fails instead (and a wait retries it until its deadline)
   try {
     return await fn(redis);
   } finally {
@@ -56,13 +56,23 @@ export async function withRedis<T>(app: RunningApp, fn: (redis: Redis) => Promis
 
 // ---- outbox ---------------------------------------------------------------------------------------------
 
-/** Messages still in the outbox (the relay deletes a message once its handler succeeded). */
-export async function outboxBacklog(app: RunningApp): Promise<Array<{ id: string; topic: string; attempts: number; last_error: string | null }>> {
+/** A message still in the outbox (the relay deletes a message once its handler succeeded). */
+export interface OutboxRow {
+  id: string;
+  topic: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+/** Messages still in the outbox, oldest first (at most 20). */
+export async function outboxBacklog(app: RunningApp): Promise<OutboxRow[]> {
   return app.sql(`SELECT id, topic, attempts, last_error FROM outbox ORDER BY id LIMIT 20`);
 }
 
-const describeOutbox = (rows: Awaited<ReturnType<typeof outboxBacklog>>) =>
-  `outbox holds ${rows.length ? rows.map((r) => `#${r.id} ${r.topic} (attempts ${r.attempts}${r.last_error ? `: ${r.last_error}` : ''})`).join(', ') : 'nothing'}`;
+function describeOutbox(rows: OutboxRow[]): string {
+  const row = (r: OutboxRow) => `#${r.id} ${r.topic} (attempts ${r.attempts}${r.last_error ? `: ${r.last_error}` : ''})`;
+  return `outbox holds ${rows.length ? rows.map(row).join(', ') : 'nothing'}`;
+}
 
 /** Waits until the outbox is empty: every follow-up written with a state change has been handed to its handler. */
 export async function waitForOutboxDrained(app: RunningApp, opts: WaitOptions = {}): Promise<void> {
@@ -100,7 +110,7 @@ async function pendingJobsOf(redis: Redis, app: RunningApp, queue: string): Prom
   return jobs.filter((j) => !isScheduledRun(j.id));
 }
 
-/** Jobs of `queue` that have yet to run or finish (waiting, active, delayed for a retry, paused); scheduled runs are not counted. */
+/** Jobs of `queue` that have yet to run or to finish (waiting, active, delayed for a retry, paused); scheduled runs do not count. */
 export async function pendingJobs(app: RunningApp, queue: string): Promise<PendingJob[]> {
   return withRedis(app, (redis) => pendingJobsOf(redis, app, queue));
 }
@@ -122,7 +132,9 @@ export async function waitForQueuesIdle(app: RunningApp, queues: string[], opts:
         ...opts,
         what: `the outbox to drain and the queues ${queues.join(', ')} to have no job left to run`,
         explain: async () => {
-          const jobs = await Promise.all(queues.map(async (q) => `${q}: [${(await pendingJobsOf(redis, app, q)).map((j) => `${j.id} ${j.state}`).join(', ')}]`));
+          const jobs = await Promise.all(
+            queues.map(async (q) => `${q}: [${(await pendingJobsOf(redis, app, q)).map((j) => `${j.id} ${j.state}`).join(', ')}]`),
+          );
           return `${describeOutbox(await outboxBacklog(app))}; pending jobs ${jobs.join('; ')}`;
         },
       },
@@ -144,13 +156,16 @@ export interface JobState {
 async function jobStateOf(redis: Redis, app: RunningApp, queue: string, id: string): Promise<JobState> {
   const hash = await redis.hgetall(bullKey(app, queue, id));
   if (!Object.keys(hash).length) return { id, state: 'missing', attemptsMade: 0 };
+  const listed = async (list: 'active' | 'wait' | 'paused') =>
+    (await redis.lrange(bullKey(app, queue, list), 0, -1)).includes(id) ? list : null;
   const [completed, failed, delayed, lists] = await Promise.all([
     redis.zscore(bullKey(app, queue, 'completed'), id),
     redis.zscore(bullKey(app, queue, 'failed'), id),
     redis.zscore(bullKey(app, queue, 'delayed'), id),
-    Promise.all((['active', 'wait', 'paused'] as const).map(async (s) => ((await redis.lrange(bullKey(app, queue, s), 0, -1)).includes(id) ? s : null))),
+    Promise.all([listed('active'), listed('wait'), listed('paused')]),
   ]);
-  const state = completed !== null ? 'completed' : failed !== null ? 'failed' : delayed !== null ? 'delayed' : (lists.find(Boolean) ?? 'missing');
+  const inList = lists.find((s) => s !== null) ?? 'missing';
+  const state = completed !== null ? 'completed' : failed !== null ? 'failed' : delayed !== null ? 'delayed' : inList;
   let data: unknown;
   try {
     data = hash.data ? JSON.parse(hash.data) : undefined;
