@@ -7,6 +7,7 @@ import yaml from 'js-yaml';
 import jwt from 'jsonwebtoken';
 import { api, uploadBytes } from './support/api';
 import { eventually, JWT_SECRET, MAIN_JS, RunningApp, startApp } from './support/app-process';
+import { waitFor } from './support/waits';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -57,8 +58,14 @@ describe('a fresh start', () => {
     const r = await client.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1 }, { authorization: `Bearer ${secretToken}`, 'x-request-id': 'req-abc-123' });
     expect(r.status).toBe(201);
     expect(r.headers.get('x-request-id')).toBe('req-abc-123');
-    await fetch(r.body.uploadUrl, { method: 'PUT', headers: r.body.headers, body: 'x' });
-    await new Promise((res) => setTimeout(res, 200));
+    const put = await fetch(r.body.uploadUrl, { method: 'PUT', headers: { ...r.body.headers, 'x-request-id': 'req-put-456' }, body: 'x' });
+    expect(put.status).toBe(200);
+    // A request's last log line is written after its response was sent: wait for both requests' to be out.
+    const logged = (id: string) => new RegExp(`"reqId":"${id}".*"request completed"`).test(app.output());
+    await waitFor(() => logged('req-abc-123') && logged('req-put-456'), {
+      what: 'the "request completed" log lines of both requests',
+      timeoutMs: 10000,
+    });
     const out = app.output();
     expect(out).toContain('req-abc-123');
     expect(out).not.toContain(secretToken);

@@ -11,6 +11,7 @@ import { api, Api, uploadBytes } from './support/api';
 import { jpegWithExif } from './support/media-fixtures';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { FakeCloudFront, startFakeCloudFront, verifyCloudFrontSignedUrl } from './support/cloudfront';
+import { pendingJobs, QUEUES, waitForOutboxDrained, waitForQueuesIdle, withRedis } from './support/waits';
 
 jest.setTimeout(60_000);
 
@@ -26,6 +27,8 @@ describe('CloudFront delivery', () => {
   let alice: Api;
 
   const keyOf = async (id: string) => (await app.sql(`SELECT object_key, cdn_url FROM media_assets WHERE asset_id = $1`, [id]))[0];
+  /** Paths collected for the next invalidation batch (the service's Redis set, emptied by each flush). */
+  const pendingPaths = () => withRedis(app, (redis) => redis.smembers(`${app.env.REDIS_KEY_PREFIX}:cdn:invalidation:pending`));
 
   async function readyAsset(text: string, filename: string) {
     const up = await uploadBytes(alice, Buffer.from(text), { mimeType: 'text/plain', filename });
@@ -119,8 +122,10 @@ describe('CloudFront delivery', () => {
     // SigV4-signed for the CloudFront API (global service, us-east-1).
     expect(accepted.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/cloudfront\/aws4_request/);
 
-    await new Promise((r) => setTimeout(r, 2000));
+    // The flush job done (its retries included) and nothing else requested: no second invalidation can come.
+    await waitForQueuesIdle(app, [QUEUES.cdn]);
     expect(cloudfront.received.slice(seen).filter((r) => r.status === 201)).toHaveLength(1);
+    expect(await pendingPaths()).toEqual([]);
   });
 
   it('invalidates a public asset when its public read is withdrawn (revoke or replace), not when another grant changes', async () => {
@@ -129,11 +134,14 @@ describe('CloudFront delivery', () => {
     const keyA = (await keyOf(a)).object_key;
     const keyB = (await keyOf(b)).object_key;
     for (const id of [a, b]) expect((await alice.post(`/media/${id}/acl`, { principal: '*', permission: 'read' })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2000));
+    await waitForQueuesIdle(app, [QUEUES.cdn]);
     const seen = cloudfront.received.length;
 
-    // A change that keeps public read sends nothing.
+    // A change that keeps public read sends nothing: once its follow-ups are relayed, no path and no flush job wait.
     expect((await alice.post(`/media/${a}/acl`, { principal: 'user:99', permission: 'read' })).status).toBe(200);
+    await waitForOutboxDrained(app);
+    expect(await pendingPaths()).toEqual([]);
+    expect(await pendingJobs(app, QUEUES.cdn)).toEqual([]);
     // Revoking `*` read, and replacing the list with one without it, both withdraw public read.
     expect((await alice.del(`/media/${a}/acl/*/read`)).status).toBe(204);
     expect((await alice.put(`/media/${b}/acl`, { entries: [{ principal: 'user:99', permission: 'read' }] })).status).toBe(200);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { filesUnder } from './support/files';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { waitForOutboxDrained } from './support/waits';
 
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
@@ -92,7 +93,8 @@ describe('dedup with reference counts (SCANNER=none)', () => {
     const [last, ...rest] = uploads;
     await Promise.all(rest.map(async (u) => expect((await u.client.del(`/media/${u.assetId}`)).status).toBe(204)));
     expect((await admin.get(`/admin/objects/${sum}`)).body.refCount).toBe(1);
-    await new Promise((r) => setTimeout(r, 500)); // let the outbox run: it must not remove a referenced object
+    // The deletes' follow-ups (events, object deletions) run from the outbox: once it is drained, none removed the object.
+    await waitForOutboxDrained(app);
     expect(existsSync(path.join(bucket, objects[0].object_key))).toBe(true);
     const dl = await fetch((await last.client.get(`/media/${last.assetId}/download`)).headers.get('location')!);
     expect(Buffer.from(await dl.arrayBuffer()).equals(bytes)).toBe(true);

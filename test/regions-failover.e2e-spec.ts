@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { s3DriverFor, S3TestServer, startS3Server } from './support/s3-server';
+import { QUEUES, waitForQueuesIdle } from './support/waits';
 
 jest.setTimeout(90_000);
 
@@ -179,7 +180,8 @@ describe('REPLICATION_ENABLED=false (the provider replicates the buckets itself)
     const up = await uploadBytes(alice, Buffer.from('left to the provider'), { mimeType: 'text/plain' });
     await alice.post(`/media/${up.assetId}/complete`);
     await eventually(async () => (await alice.get(`/media/${up.assetId}`)).body?.status === 'ready', 30000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // What becoming ready set off (outbox messages, replication jobs) is over.
+    await waitForQueuesIdle(app, [QUEUES.replication]);
     expect(await app.sql(`SELECT * FROM replicated_objects`)).toEqual([]);
     const key: string = (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [up.assetId]))[0].object_key;
     expect(existsSync(join(rootB, 'media', key))).toBe(false);

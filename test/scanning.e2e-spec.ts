@@ -4,6 +4,7 @@
 import { api, Api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { EICAR, RunningClamd, startClamd } from './support/clamd';
+import { QUEUES, waitForJob } from './support/waits';
 
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
@@ -86,7 +87,12 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
       expect((await alice.post(`/media/${up.assetId}/complete`)).status).toBe(202);
       // Down: the job fails and retries with backoff; the asset is never ready unscanned.
       await eventually(async () => /clamd .*unreachable/.test(app.output()), 10000);
-      await new Promise((r) => setTimeout(r, 1500));
+      // Two attempts of its processing job (id: asset id and declared checksum, here none) failed on the scan.
+      const job = await waitForJob(app, QUEUES.processing, `${up.assetId}:undeclared`, (j) => j.attemptsMade >= 2, {
+        what: 'two failed attempts',
+        timeoutMs: 10000,
+      });
+      expect(job.failedReason).toMatch(/clamd/);
       expect((await alice.get(`/media/${up.assetId}`)).body.status).toBe('processing');
       const ready = await fetch(`${app.baseUrl}/health/ready`);
       expect(ready.status).toBe(503);

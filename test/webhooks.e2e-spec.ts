@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { api, Api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { QUEUES, waitForQueuesIdle } from './support/waits';
 
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
@@ -105,7 +106,8 @@ describe('webhooks', () => {
     for (const u of ups) expect((await alice.get(`/media/${u.assetId}?waitFor=ready&timeout=20`)).body.status).toBe('ready');
 
     await eventually(async () => ups.every((u) => accepted('asset.ready', u.assetId).length === 1), 20000);
-    await new Promise((r) => setTimeout(r, 1500)); // nothing more may arrive
+    // Every event relayed, every delivery job done (retries included): nothing more can arrive.
+    await waitForQueuesIdle(app, [QUEUES.webhooks]);
     for (const u of ups) {
       const attempts = all('asset.ready', u.assetId);
       expect(attempts.map((a) => a.answered)).toEqual([500, 200]);
@@ -168,7 +170,8 @@ describe('webhooks', () => {
     const up = await uploadBytes(alice, Buffer.from('after removal'), { filename: 'after.txt', mimeType: 'text/plain' });
     await alice.post(`/media/${up.assetId}/complete`);
     expect((await alice.get(`/media/${up.assetId}?waitFor=ready&timeout=20`)).body.status).toBe('ready');
-    await new Promise((r) => setTimeout(r, 800));
+    // Its asset.ready event relayed and any delivery job done: nothing was sent.
+    await waitForQueuesIdle(app, [QUEUES.webhooks]);
     expect(receiver.received.length).toBe(before);
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { Client, Pool } from 'pg';
+import { waitFor } from './waits';
 
 /** Repository root, whether this file runs from test/support (jest) or dist-bench/test/support (benchmarks). */
 export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist-bench${path.sep}`) ? '../../..' : '../..');
@@ -153,18 +154,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
   };
 }
 
-/** Polls `check` until it returns a truthy value or `ms` passes. */
+/** Polls `check` until it returns a truthy value or `ms` passes (waitFor without naming what it waits for). */
 export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 20000, every = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`condition not met within ${ms} ms${last ? `: ${(last as Error).message}` : ''}`);
+  return waitFor(check, { timeoutMs: ms, everyMs: every, what: 'a condition' });
 }
