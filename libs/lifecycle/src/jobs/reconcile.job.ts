@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { AssetLifecycleService } from '@app/assets';
-import { canList, canMultipart, isRegionOutage, LocalStorageDriver, RegionRouter, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canList, canMultipart, isRegionOutage, keepsUsedUploadMarkers, RegionRouter, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { errorMessage, forEachLimited } from '../concurrency';
 import { REPORT_LIST_LIMIT } from '../lifecycle.constants';
 import { LifecycleJob, LifecycleRunContext } from '../lifecycle-job';
@@ -140,7 +140,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
         report.regionErrors[`${regionName} (multipart)`] = errorMessage(e);
       }
     }
-    if (driver instanceof LocalStorageDriver) {
+    if (keepsUsedUploadMarkers(driver)) {
       const purged = await driver.purgeConsumedMarkers({ olderThan: markerPurgeCutoff(now, this.config.UPLOAD_URL_TTL_SECONDS), dryRun });
       report.markersPurged += purged.length;
     }
