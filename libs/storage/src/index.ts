@@ -9,7 +9,10 @@ export type { S3StorageDriverOptions } from './drivers/s3-storage.driver';
 export { createLocalObjectHandler, createLocalObjectsHandler, parseRange, notModified, ifRangeHolds } from './local/local-object.http-handler';
 export * from './cache-control';
 export { RegionRouter, isRegionOutage } from './regions/region-router';
-export type { StorageRegion, RegionState, RegionStatus, RegionRouterOptions } from './regions/region-router';
+export type { StorageRegion, RegionState, RegionRouterOptions } from './regions/region-router';
+export { RegionStatusDto } from './regions/region-status.dto';
+/** The same view under its earlier name. */
+export type { RegionStatusDto as RegionStatus } from './regions/region-status.dto';
 export { RoutedStorageDriver } from './regions/routed-storage.driver';
 export { ReplicationService } from './replication/replication.service';
 export { OBJECT_REPLICATE_TOPIC, REPLICATION_QUEUE } from './replication/replication.constants';
