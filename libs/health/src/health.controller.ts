@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiProblem, AppError, ErrorCode, Public, REDIS, withTimeout } from '@app/core';
 import { MALWARE_SCANNER, MalwareScanner } from '@app/processing';
-import { RegionRouter, RegionStatus, ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { RegionRouter, RegionStatusDto, ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { DrainService } from './drain.service';
@@ -19,7 +19,7 @@ export interface RegionsReport {
   /** Where new uploads go now (the primary unless it is down). */
   writeRegion: string;
   replication: 'on' | 'off';
-  regions: RegionStatus[];
+  regions: RegionStatusDto[];
 }
 
 /**

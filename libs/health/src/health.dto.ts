@@ -1,31 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { RegionStatus } from '@app/storage';
+import { RegionStatusDto } from '@app/storage';
 
 export class LivenessDto {
   @ApiProperty({ enum: ['ok'] })
   status: 'ok';
   uptimeSeconds: number;
-}
-
-export class RegionStatusDto implements RegionStatus {
-  name: string;
-  @ApiProperty({ enum: ['local', 's3'] })
-  kind: 'local' | 's3';
-  bucket: string;
-  primary: boolean;
-  @ApiProperty({ enum: ['up', 'down', 'unknown'] })
-  state: 'up' | 'down' | 'unknown';
-  /** `open`: the region is skipped (down) until a health check passes again. */
-  @ApiProperty({ enum: ['closed', 'open'] })
-  circuit: 'closed' | 'open';
-  /** Round trip of the last successful health check. */
-  latencyMs: number | null;
-  lastCheckedAt: string | null;
-  lastSuccessAt: string | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  /** Live errors (and failed checks) since the last success. */
-  consecutiveFailures: number;
 }
 
 /** Each storage region's state, for DNS / load-balancer failover. */

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { PROCESSING_CONFIG, ProcessingConfig, registerWorker, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { AssetStateService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
-import { canCopy, LocalStorageDriver, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canCopy, canGiveLocalFile, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Job, Queue } from 'bull';
 import { detectMimeType, extractImageMetadata, scanStream, StreamFacts } from './asset-inspector';
 import { judgeContent } from './content-policy';
@@ -192,7 +192,9 @@ export class ProcessAssetProcessor implements OnModuleInit {
   }
 
   private async probeMedia(asset: MediaAsset): Promise<Record<string, string>> {
-    if (this.storage instanceof LocalStorageDriver) return this.probe.probe({ file: this.storage.objectPath(asset.objectKey) });
+    // A file on this machine is read directly (seekable, and no round trip through this service's own URL).
+    const file = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: asset.objectKey }) : null;
+    if (file) return this.probe.probe({ file });
     const url = await this.storage.presignGet({ key: asset.objectKey, expiresInSeconds: PROBE_URL_TTL_SECONDS });
     return this.probe.probe({ url });
   }

@@ -240,3 +240,74 @@ export interface TieredStorage {
 export function canTier(driver: StorageDriver): driver is StorageDriver & TieredStorage {
   return typeof (driver as Partial<TieredStorage>).setStorageClass === 'function';
 }
+
+/**
+ * Optional capability: the object's bytes are a plain file on this machine (the local driver). Readers that need a
+ * seekable input (ffprobe, which looks for an MP4's index at the end of the file) open the file instead of going
+ * through a signed URL. RoutedStorageDriver forwards it to the region that holds the object.
+ */
+export interface LocalFileStorage {
+  /** The file holding the object now (in whichever storage class), or null when no local file holds it. */
+  localFilePath(params: { key: string }): Promise<string | null>;
+}
+
+export function canGiveLocalFile(driver: StorageDriver): driver is StorageDriver & LocalFileStorage {
+  return typeof (driver as Partial<LocalFileStorage>).localFilePath === 'function';
+}
+
+/**
+ * Optional capability: the store keeps a marker for every single-use upload key whose object was removed, so a URL
+ * signed for it stays used up (the local driver; S3 has no such URLs to guard). The markers are purged once every
+ * URL that could have been signed for their key has expired. RoutedStorageDriver forwards it to every region.
+ */
+export interface UsedUploadMarkerStorage {
+  /**
+   * Removes the markers older than `olderThan` and returns their keys; with `dryRun`, removes nothing and returns
+   * the keys it would remove.
+   */
+  purgeConsumedMarkers(params: { olderThan: Date; dryRun?: boolean }): Promise<string[]>;
+}
+
+export function keepsUsedUploadMarkers(driver: StorageDriver): driver is StorageDriver & UsedUploadMarkerStorage {
+  return typeof (driver as Partial<UsedUploadMarkerStorage>).purgeConsumedMarkers === 'function';
+}
+
+/**
+ * The CORS rule a bucket needs so that browsers can send bytes straight to it with our signed URLs. Same shape as
+ * S3's CORSRule. The rule's contents are the CORS service's business (cors/bucket-cors.rule.ts); drivers only apply it.
+ */
+export interface BucketCorsRule {
+  AllowedOrigins: string[];
+  AllowedMethods: string[];
+  AllowedHeaders: string[];
+  ExposeHeaders: string[];
+  MaxAgeSeconds: number;
+}
+
+/** Optional capability: the bucket's CORS configuration can be set through the store's API (S3 PutBucketCors). */
+export interface BucketCorsStorage {
+  /** Replaces the bucket's CORS configuration with these rules; bounded by the driver's request timeout. */
+  putBucketCors(rules: BucketCorsRule[]): Promise<void>;
+}
+
+export function canSetBucketCors(driver: StorageDriver): driver is StorageDriver & BucketCorsStorage {
+  return typeof (driver as Partial<BucketCorsStorage>).putBucketCors === 'function';
+}
+
+/**
+ * Optional capability: a store with resources of its own, prepared once at start-up and released once at shutdown
+ * (the local driver's directories; the S3 clients' sockets). StorageModule calls these for every region's driver.
+ */
+export interface ManagedStorage {
+  /** Creates what the store needs before the first call (idempotent). */
+  init(): Promise<void>;
+  /** Releases what the driver holds (sockets); the driver is not used afterwards. */
+  destroy(): void;
+  /** Where the bytes live, for the start-up log (e.g. `under /var/lib/media`, `on S3`). */
+  describeLocation(): string;
+}
+
+export function isManagedStorage(driver: StorageDriver): driver is StorageDriver & ManagedStorage {
+  const d = driver as Partial<ManagedStorage>;
+  return typeof d.init === 'function' && typeof d.destroy === 'function' && typeof d.describeLocation === 'function';
+}

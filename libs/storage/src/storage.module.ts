@@ -1,9 +1,8 @@
 import { BullModule } from '@nestjs/bull';
 import { Global, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { BucketCorsService } from './cors/bucket-cors.service';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
-import { S3StorageDriver } from './drivers/s3-storage.driver';
 import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
 import { RegionMetrics } from './regions/region.metrics';
 import { RegionRouter } from './regions/region-router';
@@ -12,7 +11,7 @@ import { ReplicaRepository } from './replication/replica.repository';
 import { REPLICATION_QUEUE } from './replication/replication.constants';
 import { ReplicationProcessor } from './replication/replication.processor';
 import { ReplicationService } from './replication/replication.service';
-import { STORAGE_DRIVER, StorageDriver } from './storage-driver';
+import { isManagedStorage, STORAGE_DRIVER, StorageDriver } from './storage-driver';
 
 /** The primary region's own driver (no routing). Kept for tools that want one store. */
 export function createStorageDriver(config: AppConfig): StorageDriver {
@@ -41,8 +40,9 @@ const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
     { provide: RegionRouter, inject: [APP_CONFIG], useFactory: createRegionRouter },
     {
       provide: STORAGE_DRIVER,
-      inject: [RegionRouter, APP_CONFIG],
-      useFactory: (router: RegionRouter, config: AppConfig) => new RoutedStorageDriver(router, config.STORAGE_BUCKET, config.STORAGE_HEALTH_CHECK_TIMEOUT_MS),
+      inject: [RegionRouter, STORAGE_CONFIG],
+      useFactory: (router: RegionRouter, storage: StorageConfig) =>
+        new RoutedStorageDriver(router, storage.STORAGE_BUCKET, storage.STORAGE_HEALTH_CHECK_TIMEOUT_MS),
     },
     ReplicaRepository,
     ReplicationService,
@@ -62,9 +62,9 @@ export class StorageModule implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit() {
     for (const region of this.router.regions) {
       const d = region.driver;
-      if (d instanceof LocalStorageDriver) await d.init();
-      const where = d instanceof LocalStorageDriver ? `under ${d.root}` : 'on S3';
-      this.logger.log(`Storage region "${region.name}"${region.primary ? ' (primary)' : ''}: ${d.kind} bucket "${d.bucket}" ${where}`);
+      if (isManagedStorage(d)) await d.init();
+      const where = isManagedStorage(d) ? ` ${d.describeLocation()}` : '';
+      this.logger.log(`Storage region "${region.name}"${region.primary ? ' (primary)' : ''}: ${d.kind} bucket "${d.bucket}"${where}`);
     }
     if (this.router.multiRegion) {
       this.logger.log(`Replication between ${this.router.regions.length} regions is ${this.replication.enabled ? 'on' : 'off (REPLICATION_ENABLED=false)'}`);
@@ -76,11 +76,11 @@ export class StorageModule implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown() {
     await this.router.stop();
-    for (const region of this.router.regions) if (region.driver instanceof S3StorageDriver) region.driver.destroy();
+    for (const region of this.router.regions) if (isManagedStorage(region.driver)) region.driver.destroy();
   }
 }
 
-/** Every local region's driver (the app serves their signed URLs). */
+/** Every local region's driver (the app serves their signed URLs; the handler needs the driver itself). */
 export function localRegionDrivers(router: RegionRouter): LocalStorageDriver[] {
   return router.regions.map((r) => r.driver).filter((d): d is LocalStorageDriver => d instanceof LocalStorageDriver);
 }

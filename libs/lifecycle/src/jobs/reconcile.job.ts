@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LIFECYCLE_CONFIG, LifecycleConfig, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { AssetLifecycleService } from '@app/assets';
-import { canList, canMultipart, isRegionOutage, LocalStorageDriver, RegionRouter, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canList, canMultipart, isRegionOutage, keepsUsedUploadMarkers, RegionRouter, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { errorMessage, forEachLimited } from '../concurrency';
 import { REPORT_LIST_LIMIT } from '../lifecycle.constants';
 import { LifecycleJob, LifecycleRunContext } from '../lifecycle-job';
@@ -141,7 +141,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
         report.regionErrors[`${regionName} (multipart)`] = errorMessage(e);
       }
     }
-    if (driver instanceof LocalStorageDriver) {
+    if (keepsUsedUploadMarkers(driver)) {
       const purged = await driver.purgeConsumedMarkers({ olderThan: markerPurgeCutoff(now, this.upload.UPLOAD_URL_TTL_SECONDS), dryRun });
       report.markersPurged += purged.length;
     }

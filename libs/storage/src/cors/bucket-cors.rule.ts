@@ -1,15 +1,6 @@
-/**
- * The CORS rule a bucket needs so that browsers can send bytes straight to it with our signed URLs
- * (the upload page, or any web client of the API): PUT/POST (single PUT, form POST, multipart parts),
- * GET/HEAD (signed downloads and thumbnails read by scripts). Same shape as S3's CORSRule.
- */
-export interface BucketCorsRule {
-  AllowedOrigins: string[];
-  AllowedMethods: string[];
-  AllowedHeaders: string[];
-  ExposeHeaders: string[];
-  MaxAgeSeconds: number;
-}
+import type { BucketCorsRule } from '../storage-driver';
+
+export type { BucketCorsRule } from '../storage-driver';
 
 /**
  * Request headers a browser may send with a signed request: the ones our presigned PUTs sign (Content-Type,
@@ -31,6 +22,11 @@ export const BUCKET_CORS_ALLOWED_HEADERS = [
 /** ETag is what a browser multipart upload needs to read back from each part; the rest helps debugging. */
 export const BUCKET_CORS_EXPOSE_HEADERS = ['ETag', 'Content-Length', 'Content-Range', 'x-amz-request-id', 'x-amz-version-id'];
 
+/**
+ * The rule every s3 region's bucket needs so that browsers can send bytes straight to it with our signed URLs
+ * (the upload page, or any web client of the API): PUT/POST (single PUT, form POST, multipart parts), GET/HEAD
+ * (signed downloads and thumbnails read by scripts).
+ */
 export function bucketCorsRule(allowedOrigins: string[]): BucketCorsRule {
   return {
     AllowedOrigins: [...allowedOrigins],

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
-import { S3StorageDriver } from '../drivers/s3-storage.driver';
+import { STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { RegionRouter } from '../regions/region-router';
+import { BucketCorsStorage, canSetBucketCors, StorageDriver } from '../storage-driver';
 import { bucketCorsRule } from './bucket-cors.rule';
 
 /**
@@ -16,13 +16,14 @@ export class BucketCorsService implements OnModuleInit {
 
   constructor(
     private readonly router: RegionRouter,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(STORAGE_CONFIG) private readonly config: StorageConfig,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const rule = bucketCorsRule(this.config.corsAllowedOrigins);
     const configuration = JSON.stringify({ CORSRules: [rule] });
-    const s3Regions = this.router.regions.filter((r): r is typeof r & { driver: S3StorageDriver } => r.driver instanceof S3StorageDriver);
+    // The regions whose driver can set its bucket's CORS configuration (s3); local regions are served by this service.
+    const s3Regions = this.router.regions.filter((r): r is typeof r & { driver: StorageDriver & BucketCorsStorage } => canSetBucketCors(r.driver));
     // All buckets at once: start-up waits at most one S3 request timeout, however many regions there are.
     await Promise.all(
       s3Regions.map(async ({ name, driver }) => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
 import { readCacheControl } from '../cache-control';
@@ -243,13 +244,39 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     } else headers['content-length'] = info.size;
     // Open before answering, so an object removed since the head above is a 404, not a cut-off 200.
     const stream = headOnly || info.size === 0 ? null : await openObject(key, useRange ?? undefined);
-    res.writeHead(useRange ? 206 : 200, headers);
     if (!stream) {
+      res.writeHead(useRange ? 206 : 200, headers);
       res.end();
       return;
     }
-    stream.on('error', () => res.destroy());
-    res.on('close', () => stream.destroy());
+    sendStream(res, stream, useRange ? 206 : 200, headers);
+  }
+
+  /**
+   * Pipes an open object stream into the response. The stream holds a file handle, so it is destroyed (closing the
+   * handle) on every way this can end: the client went away while the file was being opened (the response's
+   * 'close' has already fired and will not fire again), writing the head failed, the client aborts mid-body, or
+   * reading fails. Ending normally closes the handle too.
+   */
+  function sendStream(res: ServerResponse, stream: Readable, status: number, headers: Record<string, string | number>) {
+    const release = () => {
+      if (!stream.destroyed) stream.destroy();
+    };
+    if (res.destroyed) {
+      release();
+      return;
+    }
+    res.once('close', release);
+    stream.on('error', () => {
+      release();
+      res.destroy();
+    });
+    try {
+      res.writeHead(status, headers);
+    } catch (e) {
+      release();
+      throw e;
+    }
     stream.pipe(res);
   }
 
@@ -278,7 +305,6 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     }
   };
 }
-
 
 /**
  * One handler for several local drivers (the local regions of a multi-region deployment): a request goes

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { TimeoutError, withTimeout } from '@app/core';
 import { StorageDriver, StorageUnavailableError } from '../storage-driver';
+import { RegionStatusDto } from './region-status.dto';
 
 /** One storage region: a driver with its own store (an S3 endpoint and bucket, or a local root). */
 export interface StorageRegion {
@@ -11,25 +12,6 @@ export interface StorageRegion {
 
 /** `unknown` until the first health check has run; treated as usable. */
 export type RegionState = 'up' | 'down' | 'unknown';
-
-/** What /health/regions reports for each region. */
-export interface RegionStatus {
-  name: string;
-  kind: 'local' | 's3';
-  bucket: string;
-  primary: boolean;
-  state: RegionState;
-  /** `open`: the region is skipped (down) until a health check passes again. */
-  circuit: 'closed' | 'open';
-  /** Round trip of the last successful health check. */
-  latencyMs: number | null;
-  lastCheckedAt: string | null;
-  lastSuccessAt: string | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  /** Live errors (and failed checks) since the last success. */
-  consecutiveFailures: number;
-}
 
 export interface RegionRouterOptions {
   healthCheckIntervalMs: number;
@@ -201,7 +183,8 @@ export class RegionRouter {
     await this.checking;
   }
 
-  status(): RegionStatus[] {
+  /** Every region's state, in preference order (what GET /health/regions reports). */
+  status(): RegionStatusDto[] {
     return this.preferenceOrder().map((r) => {
       const h = this.health.get(r.name)!;
       return {

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { LocalStorageDriver } from '../drivers/local-storage.driver';
-import { MultipartCapableStorage, StorageDriver, StorageNotFoundError, StorageUnavailableError } from '../storage-driver';
+import {
+  canGiveLocalFile,
+  keepsUsedUploadMarkers,
+  MultipartCapableStorage,
+  StorageDriver,
+  StorageNotFoundError,
+  StorageUnavailableError,
+} from '../storage-driver';
 import { RegionRouter, StorageRegion } from './region-router';
 import { RoutedStorageDriver } from './routed-storage.driver';
 
@@ -195,5 +202,109 @@ describe('RoutedStorageDriver multipart uploads', () => {
     expect((await only.listMultipartUploads({})).map((u) => u.uploadId)).toEqual([uploadId]);
     await routed.abortMultipartUpload({ key: 'k', uploadId });
     expect(await routed.listMultipartUploads({})).toEqual([]);
+  });
+});
+
+describe('RoutedStorageDriver forwards optional capabilities', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'routed-cap-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const local = async (name: string) => {
+    const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+    await d.init();
+    return d;
+  };
+  const put = (d: StorageDriver, key: string, body: string) => d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
+  const routedOver = async (...regions: [string, StorageDriver][]) => {
+    const router = new RegionRouter(
+      regions.map(([name, driver], i) => ({ name, primary: i === 0, driver })),
+      { healthCheckIntervalMs: 60000, healthCheckTimeoutMs: 1000, failureThreshold: 1 },
+    );
+    await router.checkAll();
+    return { router, routed: new RoutedStorageDriver(router, 'media', 1000) };
+  };
+  const upload = (n: number) => `uploads/1/0000000${n}-0000-4000-8000-000000000000`;
+
+  it('has both capabilities, whatever its regions are', async () => {
+    const { routed } = await routedOver(['only', switchable(await local('only'))]);
+    expect(canGiveLocalFile(routed)).toBe(true);
+    expect(keepsUsedUploadMarkers(routed)).toBe(true);
+  });
+
+  it('gives the file of the region that serves reads of the object: the first usable one holding it', async () => {
+    const a = await local('a');
+    const b = await local('b');
+    const { router, routed } = await routedOver(['a', a], ['b', b]);
+    await put(b, 'only-in-b', 'b');
+    expect(await routed.localFilePath({ key: 'only-in-b' })).toBe(join(dir, 'b', 'media', 'only-in-b'));
+    await put(a, 'both', 'a');
+    await put(b, 'both', 'b');
+    expect(await routed.localFilePath({ key: 'both' })).toBe(join(dir, 'a', 'media', 'both'));
+    expect(await routed.localFilePath({ key: 'nowhere' })).toBeNull();
+
+    // The primary's circuit is open: its copy is not the one read.
+    router.recordLiveFailure(router.region('a')!, new StorageUnavailableError('a is unreachable'));
+    expect(router.state('a')).toBe('down');
+    expect(await routed.localFilePath({ key: 'both' })).toBe(join(dir, 'b', 'media', 'both'));
+  });
+
+  it('follows the object into a colder storage class', async () => {
+    const only = await local('only');
+    const { routed } = await routedOver(['only', only]);
+    await put(only, 'cold', 'x');
+    await only.setStorageClass({ key: 'cold', storageClass: 'GLACIER_IR' });
+    expect(await routed.localFilePath({ key: 'cold' })).toBe(only.tierPath('cold', 'GLACIER_IR'));
+  });
+
+  it('answers null when the region holding the object keeps no local files, or when no region can confirm it', async () => {
+    const a = await local('a');
+    const remote = switchable(await local('remote')); // a driver without the capability (as s3)
+    const { routed } = await routedOver(['remote', remote], ['a', a]);
+    await put(remote, 'k', 'r');
+    await put(a, 'k', 'a');
+    expect(await routed.localFilePath({ key: 'k' })).toBeNull();
+    await put(a, 'only-local', 'a');
+    expect(await routed.localFilePath({ key: 'only-local' })).toBe(join(dir, 'a', 'media', 'only-local'));
+    remote.down = true; // an outage while locating: the caller falls back to a signed URL
+    expect(await routed.localFilePath({ key: 'not-in-a' })).toBeNull();
+  });
+
+  it('purges the used-upload-key markers of every region that keeps them, each key once', async () => {
+    const a = await local('a');
+    const b = await local('b');
+    const remote = switchable(await local('remote'));
+    const { routed } = await routedOver(['a', a], ['b', b], ['remote', remote]);
+    for (const [d, n] of [
+      [a, 1],
+      [b, 2],
+      [a, 3],
+      [b, 3],
+    ] as const) {
+      await put(d, upload(n), 'x');
+      await d.delete(upload(n));
+    }
+    const later = new Date(Date.now() + 60_000);
+    expect(await routed.purgeConsumedMarkers({ olderThan: new Date(0) })).toEqual([]);
+    expect((await routed.purgeConsumedMarkers({ olderThan: later, dryRun: true })).sort()).toEqual([upload(1), upload(2), upload(3)]);
+    expect(await a.wasConsumed(upload(1))).toBe(true);
+    expect((await routed.purgeConsumedMarkers({ olderThan: later })).sort()).toEqual([upload(1), upload(2), upload(3)]);
+    for (const n of [1, 2, 3]) {
+      expect(await a.wasConsumed(upload(n))).toBe(false);
+      expect(await b.wasConsumed(upload(n))).toBe(false);
+    }
+  });
+
+  it('skips a region that is down when purging (its markers wait for the next run)', async () => {
+    const a = await local('a');
+    const b = await local('b');
+    const { router, routed } = await routedOver(['a', a], ['b', b]);
+    await put(b, upload(4), 'x');
+    await b.delete(upload(4));
+    router.recordLiveFailure(router.region('b')!, new StorageUnavailableError('b is unreachable'));
+    expect(await routed.purgeConsumedMarkers({ olderThan: new Date(Date.now() + 60_000) })).toEqual([]);
+    expect(await b.wasConsumed(upload(4))).toBe(true);
   });
 });

@@ -3,8 +3,11 @@ import type { Readable } from 'node:stream';
 import {
   ByteRange,
   canCopy,
+  canGiveLocalFile,
   canMultipart,
   CopyCapableStorage,
+  keepsUsedUploadMarkers,
+  LocalFileStorage,
   MultipartCapableStorage,
   MultipartUploadRef,
   ObjectInfo,
@@ -18,6 +21,7 @@ import {
   StorageNotFoundError,
   StorageUnavailableError,
   StoredPart,
+  UsedUploadMarkerStorage,
 } from '../storage-driver';
 import { isRegionOutage, RegionRouter, StorageRegion } from './region-router';
 
@@ -46,8 +50,11 @@ export interface RoutedDriverHooks {
  * `<region>:<driver's upload id>` (region names never contain ':'), and every later call is routed by it, so parts,
  * completion and abort reach the same store even after the write region changed. With one region the id is the
  * driver's own and every call passes straight through.
+ *
+ * Capabilities only some regions have are forwarded to where they apply: `localFilePath` to the region that holds
+ * the object (null when that region keeps no local files), `purgeConsumedMarkers` to every region that keeps markers.
  */
-export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, MultipartCapableStorage {
+export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage {
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
 
@@ -232,6 +239,38 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
       ),
     );
     return lists.flat();
+  }
+
+  // ---- LocalFileStorage, UsedUploadMarkerStorage --------------------------------------------------------
+
+  /**
+   * The local file of the region that serves reads of `key` (the first usable one holding it), or null when the
+   * object is absent or that region's driver keeps no local files (s3): the caller then reads through a signed URL.
+   */
+  async localFilePath({ key }: { key: string }): Promise<string | null> {
+    let region: StorageRegion | undefined = this.router.primary;
+    if (this.router.multiRegion) {
+      try {
+        region = (await this.locate(key))?.region;
+      } catch (err) {
+        if (isRegionOutage(err)) return null; // no region confirmed it: the caller's signed URL picks one
+        throw err;
+      }
+    }
+    if (!region || !canGiveLocalFile(region.driver)) return null;
+    return this.router.call(region, (d) => (canGiveLocalFile(d) ? d.localFilePath({ key }) : Promise.resolve(null)));
+  }
+
+  /**
+   * Purges the markers of every region that keeps them (regions that are down are skipped: their markers wait for
+   * the next run) and returns the keys, each once.
+   */
+  async purgeConsumedMarkers(params: { olderThan: Date; dryRun?: boolean }): Promise<string[]> {
+    const regions = this.router.regions.filter((r) => keepsUsedUploadMarkers(r.driver) && (!this.router.multiRegion || this.router.isUsable(r.name)));
+    const lists = await Promise.all(
+      regions.map((region) => this.router.call(region, (d) => (keepsUsedUploadMarkers(d) ? d.purgeConsumedMarkers(params) : Promise.resolve([])))),
+    );
+    return [...new Set(lists.flat())];
   }
 
   /** The region an upload id belongs to and the id its driver knows. */

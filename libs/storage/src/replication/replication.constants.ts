@@ -1,4 +1,6 @@
-/** Queue, job names and outbox topic of storage replication, in one place. */
+import type { JobOptions } from 'bull';
+
+/** Queue, job names, job options and outbox topic of storage replication, in one place. */
 export const REPLICATION_QUEUE = 'storage-replication';
 export const REPLICATE_OBJECT_JOB = 'replicate-object';
 export const REPLICATION_CATCH_UP_JOB = 'replication-catch-up';
@@ -16,3 +18,20 @@ export const replicateJobId = (d: ReplicateObjectJobData) => `replicate:${d.buck
 
 /** Objects the catch-up task enqueues per tick (the next tick takes the rest). */
 export const CATCH_UP_BATCH = 500;
+
+/** Options of every replicate-object job; attempts and backoff come from REPLICATION_ATTEMPTS / REPLICATION_BACKOFF_MS. */
+export function replicateJobOptions(settings: { attempts: number; backoffMs: number }): JobOptions {
+  return {
+    attempts: settings.attempts,
+    backoff: { type: 'exponential', delay: settings.backoffMs },
+    removeOnComplete: true,
+    // A job that ran out of attempts stays in the failed set (for operators), up to this many.
+    removeOnFail: 1000,
+  };
+}
+
+/** Options of a catch-up run (the repeatable tick and a one-off run after a region recovered). */
+export const CATCH_UP_JOB_OPTIONS: JobOptions = { removeOnComplete: true, removeOnFail: true };
+
+/** Catch-up workers per process: one run at a time is enough (each run enqueues, the replicate workers copy). */
+export const CATCH_UP_CONCURRENCY = 1;

@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, runJobInContext } from '@app/core';
-import type { Job, Queue } from 'bull';
+import { registerWorker, REPLICATION_CONFIG, ReplicationConfig, SERVER_CONFIG, ServerConfig } from '@app/core';
+import type { Queue } from 'bull';
 import { isRegionOutage, RegionRouter, StorageRegion } from '../regions/region-router';
 import { ObjectInfo } from '../storage-driver';
 import { ReplicaRepository } from './replica.repository';
-import { REPLICATE_OBJECT_JOB, REPLICATION_CATCH_UP_JOB, REPLICATION_QUEUE, ReplicateObjectJobData } from './replication.constants';
+import { CATCH_UP_CONCURRENCY, REPLICATE_OBJECT_JOB, REPLICATION_CATCH_UP_JOB, REPLICATION_QUEUE, ReplicateObjectJobData } from './replication.constants';
 import { ReplicationService } from './replication.service';
 
 export interface ReplicationOutcome {
@@ -30,15 +30,23 @@ export class ReplicationProcessor implements OnModuleInit {
     private readonly replicas: ReplicaRepository,
     private readonly replication: ReplicationService,
     @InjectQueue(REPLICATION_QUEUE) private readonly queue: Queue<ReplicateObjectJobData>,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SERVER_CONFIG) private readonly server: ServerConfig,
+    @Inject(REPLICATION_CONFIG) private readonly config: ReplicationConfig,
   ) {}
 
   onModuleInit(): void {
-    if (!this.config.WORKER_ENABLED || !this.replication.enabled) return;
-    void this.queue.process(REPLICATE_OBJECT_JOB, this.config.REPLICATION_CONCURRENCY, (job: Job<ReplicateObjectJobData>) =>
-      runJobInContext(REPLICATION_QUEUE, job, () => this.replicate(job.data)),
-    );
-    void this.queue.process(REPLICATION_CATCH_UP_JOB, 1, (job: Job) => runJobInContext(REPLICATION_QUEUE, job, async () => ({ queued: await this.replication.catchUp() }), { quiet: true }));
+    if (!this.server.WORKER_ENABLED || !this.replication.enabled) return;
+    registerWorker<ReplicateObjectJobData>(this.queue, {
+      job: REPLICATE_OBJECT_JOB,
+      concurrency: this.config.REPLICATION_CONCURRENCY,
+      handler: (job) => this.replicate(job.data),
+    });
+    registerWorker(this.queue, {
+      job: REPLICATION_CATCH_UP_JOB,
+      concurrency: CATCH_UP_CONCURRENCY,
+      handler: async () => ({ queued: await this.replication.catchUp() }),
+      quiet: true,
+    });
   }
 
   async replicate(ref: ReplicateObjectJobData): Promise<ReplicationOutcome> {

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, OutboxService, withRequestId, withTimeout } from '@app/core';
+import { ensureRepeatableJob, OutboxService, REPLICATION_CONFIG, ReplicationConfig, withRequestId, withTimeout } from '@app/core';
 import type { Queue } from 'bull';
 import { EntityManager } from 'typeorm';
 import { RegionRouter } from '../regions/region-router';
@@ -9,12 +9,14 @@ import { STORAGE_DRIVER, StorageDriver } from '../storage-driver';
 import { ReplicaRepository } from './replica.repository';
 import {
   CATCH_UP_BATCH,
+  CATCH_UP_JOB_OPTIONS,
   OBJECT_REPLICATE_TOPIC,
   REPLICATE_OBJECT_JOB,
   replicateJobId,
   REPLICATION_CATCH_UP_JOB,
   REPLICATION_QUEUE,
   ReplicateObjectJobData,
+  replicateJobOptions,
 } from './replication.constants';
 
 const ENQUEUE_TIMEOUT_MS = 5000;
@@ -38,7 +40,7 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
     private readonly replicas: ReplicaRepository,
     private readonly outbox: OutboxService,
     @InjectQueue(REPLICATION_QUEUE) private readonly queue: Queue<ReplicateObjectJobData | Record<string, never>>,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REPLICATION_CONFIG) private readonly config: ReplicationConfig,
   ) {}
 
   /** Replication runs only with several regions and REPLICATION_ENABLED. */
@@ -87,11 +89,8 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
     const previous = await this.queue.getJob(jobId);
     if (previous && (await previous.isFailed())) await previous.remove();
     await this.queue.add(REPLICATE_OBJECT_JOB, withRequestId(data), {
+      ...replicateJobOptions({ attempts: this.config.REPLICATION_ATTEMPTS, backoffMs: this.config.REPLICATION_BACKOFF_MS }),
       jobId,
-      attempts: this.config.REPLICATION_ATTEMPTS,
-      backoff: { type: 'exponential', delay: this.config.REPLICATION_BACKOFF_MS },
-      removeOnComplete: true,
-      removeOnFail: 1000,
     });
   }
 
@@ -106,22 +105,17 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
     return refs.length;
   }
 
+  /** One repeatable catch-up every REPLICATION_CATCHUP_INTERVAL_MS while replication runs; none otherwise. */
   private async scheduleRepeatableCatchUp(): Promise<void> {
     const every = this.config.REPLICATION_CATCHUP_INTERVAL_MS;
-    const wanted = this.enabled && every > 0;
-    for (const r of await this.queue.getRepeatableJobs()) {
-      if (r.name === REPLICATION_CATCH_UP_JOB && (!wanted || Number(r.every) !== every)) await this.queue.removeRepeatableByKey(r.key);
-    }
-    if (wanted) {
-      await this.queue.add(REPLICATION_CATCH_UP_JOB, {}, { repeat: { every }, jobId: REPLICATION_CATCH_UP_JOB, removeOnComplete: true, removeOnFail: true });
-    }
+    await ensureRepeatableJob(this.queue, REPLICATION_CATCH_UP_JOB, this.enabled && every > 0 ? { every } : null, CATCH_UP_JOB_OPTIONS);
   }
 
   private async scheduleCatchUpNow(reason: string): Promise<void> {
     try {
       // One run per minute per reason across replicas (they all see the region come back).
       const jobId = `${REPLICATION_CATCH_UP_JOB}:${reason.replace(/\W+/g, '-')}:${Math.floor(Date.now() / 60000)}`;
-      await withTimeout(this.queue.add(REPLICATION_CATCH_UP_JOB, {}, { jobId, removeOnComplete: true, removeOnFail: true }), ENQUEUE_TIMEOUT_MS, 'enqueue catch-up');
+      await withTimeout(this.queue.add(REPLICATION_CATCH_UP_JOB, {}, { ...CATCH_UP_JOB_OPTIONS, jobId }), ENQUEUE_TIMEOUT_MS, 'enqueue catch-up');
       this.logger.log(`Replication catch-up requested: ${reason}`);
     } catch (e) {
       this.logger.warn(`could not request a replication catch-up (${reason}): ${e instanceof Error ? e.message : e}`);

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { ByteRange, ListedObject, ObjectInfo, StorageClassName, StorageNotFoundError, StorageUnavailableError } from '../../storage-driver';
+import { COLD_CLASSES, LocalLayout } from './local-layout';
+import { fsyncFile, receiveFile, walkFiles } from './local-files';
+import { LocalRequestError } from './local-request.error';
+
+/** The sidecar of one object: `<root>/.meta/<bucket>/<key>.json`. */
+interface ObjectMeta {
+  contentType: string;
+  size: number;
+  sha256: string;
+  lastModified: string;
+}
+
+/** Limits a stored body must meet (signed URLs and form policies); see `store`. */
+export interface StoreLimits {
+  exactLength?: number;
+  maxLength?: number;
+  minLength?: number;
+  checksumSha256?: string;
+}
+
+/**
+ * Object I/O on disk: files under the bucket's trees with a JSON sidecar each. Writes go to `.tmp` and are renamed
+ * into place after fsync, so a crash never leaves a partial object. Every file handle opened here is closed on every
+ * path; a read stream closes its handle when it ends or is destroyed (its consumer must do one or the other).
+ */
+export class LocalObjectStore {
+  constructor(private readonly layout: LocalLayout) {}
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    this.layout.objectPath(key);
+    try {
+      const found = await this.layout.locateFile(key);
+      if (!found) return null;
+      const meta = await this.readMeta(key);
+      return {
+        key,
+        size: found.size,
+        contentType: meta?.contentType,
+        etag: meta ? `"${meta.sha256}"` : `"${found.size.toString(16)}-${found.mtime.getTime().toString(16)}"`,
+        lastModified: found.mtime,
+        ...(found.storageClass !== 'STANDARD' ? { storageClass: found.storageClass } : {}),
+      };
+    } catch (e: any) {
+      if (e?.code === 'ENOENT') return null;
+      throw new StorageUnavailableError(`local storage head failed: ${e?.message}`, e);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    this.layout.objectPath(key);
+    const found = await this.layout.locateFile(key).catch((e: any) => {
+      throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
+    });
+    if (!found) throw new StorageNotFoundError(key);
+    const handle = await open(found.file, 'r').catch((e: any) => {
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
+      throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
+    });
+    try {
+      // autoClose (the default): the stream closes the handle when it ends, fails or is destroyed.
+      return handle.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  /** The file holding the object now, or null (LocalFileStorage). */
+  async localFilePath(key: string): Promise<string | null> {
+    return (await this.layout.locateFile(key))?.file ?? null;
+  }
+
+  /**
+   * Streams `body` into a temp file while counting and hashing, enforces the limits, fsyncs, then renames
+   * into place. Nothing is left behind when a limit is broken or the stream fails.
+   */
+  async store(key: string, body: Readable, contentType: string, limits: StoreLimits = {}): Promise<{ size: number; sha256: string; etag: string }> {
+    const target = this.layout.objectPath(key);
+    await mkdir(this.layout.tmpDir(), { recursive: true });
+    const tmp = path.join(this.layout.tmpDir(), randomUUID());
+    try {
+      const { size, digest: sha256 } = await receiveFile(body, tmp, 'sha256', limits);
+      if (limits.minLength !== undefined && size < limits.minLength) {
+        throw new LocalRequestError(400, 'EntityTooSmall', `The body has ${size} bytes; the policy requires at least ${limits.minLength}`);
+      }
+      if (limits.checksumSha256 && limits.checksumSha256 !== sha256) {
+        throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
+      }
+      await mkdir(path.dirname(target), { recursive: true });
+      await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
+      await rename(tmp, target);
+      await this.removeColdCopies(key);
+      return { size, sha256, etag: `"${sha256}"` };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * A hard link to the same bytes (O(1): this driver never modifies a file in place — every write is a new file
+   * renamed over the key — so two names for one inode can never diverge), else a file copy (a reflink where the
+   * file system has them); prepared under .tmp and renamed into place.
+   */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    this.layout.objectPath(fromKey);
+    const from = (await this.layout.locateFile(fromKey).catch(() => null))?.file ?? this.layout.objectPath(fromKey);
+    const target = this.layout.objectPath(toKey);
+    await mkdir(this.layout.tmpDir(), { recursive: true });
+    const tmp = path.join(this.layout.tmpDir(), randomUUID());
+    try {
+      try {
+        await link(from, tmp);
+      } catch (e: any) {
+        // Another file system (EXDEV), or one without hard links: copy the bytes.
+        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code)) throw e;
+        await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
+        await fsyncFile(tmp);
+      }
+      const meta = await this.readMeta(fromKey);
+      if (meta) await this.writeMeta(toKey, { ...meta, lastModified: new Date().toISOString() });
+      else await rm(this.layout.metaPath(toKey), { force: true });
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(tmp, target);
+      await this.removeColdCopies(toKey);
+    } catch (e: any) {
+      await rm(tmp, { force: true });
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
+      if (e instanceof LocalRequestError) throw e;
+      throw new StorageUnavailableError(`local storage copy failed: ${e?.message}`, e);
+    }
+  }
+
+  /** Removes the object from every tree and its sidecar; removing an absent object succeeds. */
+  async delete(key: string): Promise<void> {
+    await rm(this.layout.objectPath(key), { force: true });
+    await this.removeColdCopies(key);
+    await rm(this.layout.metaPath(key), { force: true });
+  }
+
+  /**
+   * Walks the bucket's tree (then each colder class's tree) under `prefix`, one directory handle at a time, so
+   * memory holds one page and the open directories on the current path, never the whole listing.
+   */
+  async *listObjects({ prefix, pageSize = 1000 }: { prefix: string; pageSize?: number }): AsyncIterable<ListedObject[]> {
+    let page: ListedObject[] = [];
+    for (const [base, storageClass] of this.layout.trees()) {
+      for await (const { key, file } of walkFiles(base, '')) {
+        if (!key.startsWith(prefix)) continue;
+        const st = await stat(file).catch(() => null);
+        if (!st) continue; // removed while we walked
+        page.push({ key, size: st.size, lastModified: st.mtime, ...(storageClass !== 'STANDARD' ? { storageClass } : {}) });
+        if (page.length >= pageSize) {
+          yield page;
+          page = [];
+        }
+      }
+    }
+    if (page.length) yield page;
+  }
+
+  /** Moves the file into the class's directory tree (same key; head/read/delete look there too). Idempotent. */
+  async setStorageClass({ key, storageClass }: { key: string; storageClass: StorageClassName }): Promise<void> {
+    const found = await this.layout.locateFile(key);
+    if (!found) throw new StorageNotFoundError(key);
+    if (found.storageClass === storageClass) return;
+    const target = storageClass === 'STANDARD' ? this.layout.objectPath(key) : this.layout.tierPath(key, storageClass);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(found.file, target);
+    } catch (e: any) {
+      if (e?.code !== 'EXDEV') throw new StorageUnavailableError(`local storage tiering failed: ${e?.message}`, e);
+      await copyFile(found.file, `${target}.${process.pid}.tmp`);
+      await rename(`${target}.${process.pid}.tmp`, target);
+      await rm(found.file, { force: true });
+    }
+  }
+
+  async checkHealth(): Promise<void> {
+    const probe = path.join(this.layout.tmpDir(), `health-${process.pid}`);
+    try {
+      await writeFile(probe, 'ok');
+      await rm(probe, { force: true });
+      await stat(this.layout.bucketDir());
+    } catch (e: any) {
+      throw new StorageUnavailableError(`local storage at ${this.layout.root} is not writable: ${e?.message}`, e);
+    }
+  }
+
+  private async removeColdCopies(key: string): Promise<void> {
+    for (const c of COLD_CLASSES) await rm(this.layout.tierPath(key, c), { force: true });
+  }
+
+  private async readMeta(key: string): Promise<ObjectMeta | null> {
+    try {
+      return JSON.parse(await readFile(this.layout.metaPath(key), 'utf8')) as ObjectMeta;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Written beside its final name and renamed over it, so a reader never sees half a sidecar. */
+  private async writeMeta(key: string, meta: ObjectMeta): Promise<void> {
+    const metaFile = this.layout.metaPath(key);
+    await mkdir(path.dirname(metaFile), { recursive: true });
+    await writeFile(`${metaFile}.${process.pid}.tmp`, JSON.stringify(meta));
+    await rename(`${metaFile}.${process.pid}.tmp`, metaFile);
+  }
+}
