@@ -1,7 +1,7 @@
 import { Entity, PrimaryColumn } from 'typeorm';
 import type { AssetPermission } from '@app/core';
 
-/** The seed's asset_acl: one (principal, permission) grant per row. */
+/** asset_acl: one (principal, permission) grant per row. */
 @Entity({ name: 'asset_acl' })
 export class AssetAcl {
   @PrimaryColumn({ name: 'asset_id', type: 'uuid' })

@@ -9,7 +9,7 @@ export enum AssetStatus {
   Deleted = 'deleted',
 }
 
-/** The seed's media_assets row, plus what the pipeline needs (see the initial migration). */
+/** A media_assets row: the asset's owner, storage location, declared and detected type, size, checksum and status (see the initial migration). */
 @Entity({ name: 'media_assets' })
 export class MediaAsset {
   @PrimaryColumn({ name: 'asset_id', type: 'uuid' })

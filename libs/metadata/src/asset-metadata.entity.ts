@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** The seed's asset_metadata: one key/value per row. */
+/** asset_metadata: one key/value per row (user keys and the extracted exif:, media:, scan: facts). */
 @Entity({ name: 'asset_metadata' })
 export class AssetMetadata {
   @PrimaryColumn({ name: 'asset_id', type: 'uuid' })
