@@ -409,7 +409,7 @@ export class EnvironmentVariables {
 
   // ---- webhooks --------------------------------------------------------------------------------------
 
-  /** Deadline of one webhook POST (connect to response). */
+  /** Deadline of one webhook attempt (resolving and checking the host, connecting, up to the response head). */
   @Transform(toInt) @IsInt() @Min(100)
   WEBHOOK_TIMEOUT_MS = 5000;
 
