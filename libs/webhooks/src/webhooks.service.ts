@@ -47,6 +47,7 @@ export class WebhooksService implements OnModuleInit {
     try {
       await this.targets.resolve(dto.url, AbortSignal.timeout(this.settings.WEBHOOK_TIMEOUT_MS));
     } catch (e) {
+      if (!(e instanceof WebhookTargetRefused) && (e as Error)?.name !== 'TimeoutError') throw e;
       const reason = e instanceof WebhookTargetRefused ? e.reason : `its host did not resolve within ${this.settings.WEBHOOK_TIMEOUT_MS} ms`;
       throw Errors.validation(`Webhook url ${dto.url} is not allowed: ${reason}`, [{ field: 'url', problems: [reason] }]);
     }
