@@ -56,7 +56,7 @@ describe('webhooks', () => {
 
   beforeAll(async () => {
     receiver = await startReceiver();
-    app = await startApp({ WEBHOOK_BACKOFF_MS: '200', WEBHOOK_TIMEOUT_MS: '2000' });
+    app = await startApp({ WEBHOOK_BACKOFF_MS: '200', WEBHOOK_TIMEOUT_MS: '2000', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' }); // the receiver is private
     admin = api(app.baseUrl, 1, { roles: ['admin'] });
     alice = api(app.baseUrl, 42);
   });

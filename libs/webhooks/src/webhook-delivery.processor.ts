@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { registerWorker } from '@app/core';
 import type { Job, Queue } from 'bull';
+import { NO_HTTP_RESPONSE } from './webhook-transport';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookJobData, WEBHOOK_CONCURRENCY, WEBHOOKS_QUEUE } from './webhooks.constants';
 import { WebhooksService } from './webhooks.service';
 
@@ -26,7 +27,7 @@ export class WebhookDeliveryProcessor implements OnModuleInit {
     });
     this.queue.on('failed', (job: Job<DeliverWebhookJobData>, err: Error) => {
       // The endpoint's own failures are recorded on the delivery; anything else is ours and worth a warning.
-      const endpointFault = /^(endpoint answered|request failed|no answer within)/.test(err.message);
+      const endpointFault = err.message.startsWith('endpoint answered') || err.message === NO_HTTP_RESPONSE;
       const log = { deliveryId: job.data.deliveryId, attempt: job.attemptsMade };
       if (endpointFault) this.logger.debug(log, `webhook attempt failed: ${err.message}`);
       else this.logger.warn(log, `webhook attempt failed: ${err.message}`);

@@ -5,6 +5,8 @@ import { Errors, Principal, WEBHOOKS_CONFIG, WebhooksConfig, withRequestId } fro
 import { AssetEvent, AssetEventsService } from '@app/assets';
 import type { Queue } from 'bull';
 import { newWebhookSecret, signWebhook } from './webhook-signature';
+import { WebhookTargetPolicy, WebhookTargetRefused } from './webhook-targets';
+import { NO_HTTP_RESPONSE, postWebhook } from './webhook-transport';
 import { CreatedWebhookView, CreateWebhookDto, DeliveryView, WebhookView } from './webhooks.dto';
 import { DELIVER_WEBHOOK_JOB, DeliverWebhookJobData, deliverJobOptions, WEBHOOK_HEADERS, WEBHOOKS_QUEUE } from './webhooks.constants';
 import { AttemptRow, DeliveryRow, WebhookEndpointRow, WebhooksRepository } from './webhooks.repository';
@@ -31,6 +33,7 @@ export class WebhooksService implements OnModuleInit {
     private readonly assets: AssetEventsService,
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<DeliverWebhookJobData>,
     @Inject(WEBHOOKS_CONFIG) private readonly settings: WebhooksConfig,
+    private readonly targets: WebhookTargetPolicy,
   ) {}
 
   onModuleInit() {
@@ -39,7 +42,15 @@ export class WebhooksService implements OnModuleInit {
 
   // ---- endpoints -------------------------------------------------------------------------------------
 
+  /** Registers an endpoint whose URL passes the target policy (400 naming the URL and the reason otherwise). */
   async create(dto: CreateWebhookDto, by: Principal): Promise<CreatedWebhookView> {
+    try {
+      await this.targets.resolve(dto.url, AbortSignal.timeout(this.settings.WEBHOOK_TIMEOUT_MS));
+    } catch (e) {
+      if (!(e instanceof WebhookTargetRefused) && (e as Error)?.name !== 'TimeoutError') throw e;
+      const reason = e instanceof WebhookTargetRefused ? e.reason : `its host did not resolve within ${this.settings.WEBHOOK_TIMEOUT_MS} ms`;
+      throw Errors.validation(`Webhook url ${dto.url} is not allowed: ${reason}`, [{ field: 'url', problems: [reason] }]);
+    }
     const secret = newWebhookSecret();
     const row = await this.repo.insertEndpoint({ id: randomUUID(), url: dto.url, events: dto.events, secret, description: dto.description ?? null, createdBy: by.userId });
     return { ...this.toView(row), secret };
@@ -95,6 +106,9 @@ export class WebhooksService implements OnModuleInit {
   /**
    * One attempt (the Bull job). 2xx → delivered. Anything else throws so Bull retries, except on the last
    * attempt, where the delivery is marked failed (replayable). A delivered or failed delivery is left alone.
+   * An HTTP answer is recorded with its status; every attempt without one (target refused by the policy, DNS,
+   * refused, reset, timeout) is recorded with the same error, so the records tell nothing about what lies behind
+   * the URL; the real cause goes to the operator's log.
    */
   async attempt(deliveryId: string, lastAttempt: boolean): Promise<string> {
     const d = await this.repo.findDelivery(deliveryId);
@@ -110,10 +124,8 @@ export class WebhooksService implements OnModuleInit {
     let responseStatus: number | null = null;
     let error: string | null = null;
     try {
-      const res = await fetch(endpoint.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.settings.WEBHOOK_TIMEOUT_MS),
+      responseStatus = await postWebhook(this.targets, endpoint.url, {
+        timeoutMs: this.settings.WEBHOOK_TIMEOUT_MS,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'media-storage-webhooks/1',
@@ -125,12 +137,14 @@ export class WebhooksService implements OnModuleInit {
         },
         body,
       });
-      responseStatus = res.status;
-      await res.body?.cancel().catch(() => undefined);
-      if (res.status < 200 || res.status > 299) error = `endpoint answered HTTP ${res.status}`;
+      if (responseStatus < 200 || responseStatus > 299) error = `endpoint answered HTTP ${responseStatus}`;
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
-      error = err.name === 'TimeoutError' ? `no answer within ${this.settings.WEBHOOK_TIMEOUT_MS} ms` : `request failed: ${err.cause?.code ?? err.message}`;
+      error = NO_HTTP_RESPONSE;
+      const err = e as Error & { code?: string };
+      this.logger.warn(
+        { deliveryId, webhookId: d.webhookId, host: hostForLog(endpoint.url) },
+        `webhook attempt got no HTTP response: ${err instanceof WebhookTargetRefused ? `target refused: ${err.reason}` : (err.code ?? err.message)}`,
+      );
     }
     const outcome = error ? (lastAttempt ? 'failed' : 'pending') : 'delivered';
     await this.repo.recordAttempt(deliveryId, { responseStatus, error, durationMs: Date.now() - started, outcome });
@@ -168,5 +182,14 @@ export class WebhooksService implements OnModuleInit {
       attemptLog: attempts.map((a) => ({ attempt: a.attempt, at: new Date(a.attemptedAt).toISOString(), responseStatus: a.responseStatus, error: a.error, durationMs: a.durationMs })),
       payload: r.payload,
     };
+  }
+}
+
+/** host:port of a webhook URL (its path and query may carry a receiver's token: not for logs). */
+function hostForLog(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid URL)';
   }
 }

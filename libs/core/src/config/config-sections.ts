@@ -108,7 +108,7 @@ export const CONFIG_SECTION_KEYS = {
     'FFPROBE_PATH',
     'FFPROBE_TIMEOUT_MS',
   ],
-  webhooks: ['WEBHOOK_TIMEOUT_MS', 'WEBHOOK_ATTEMPTS', 'WEBHOOK_BACKOFF_MS'],
+  webhooks: ['WEBHOOK_TIMEOUT_MS', 'WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_TARGETS', 'WEBHOOK_ATTEMPTS', 'WEBHOOK_BACKOFF_MS'],
   /** The asset record cache (Redis, and the in-process layer in front of it). */
   cache: ['CACHE_TTL_SECONDS', 'CACHE_LOCAL_TTL_MS', 'CACHE_LOCAL_MAX_ENTRIES'],
   /** Scheduled lifecycle jobs and their rules. */

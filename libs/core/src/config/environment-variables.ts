@@ -22,6 +22,10 @@ const toBool = ({ value }: { value: unknown }) => {
   return value;
 };
 
+/** Comma-separated host[:port] entries: names, IPv4, IPv6 in brackets (with or without a port) or bare IPv6. */
+const HOST_ENTRY = String.raw`(\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9._-]+(:\d{1,5})?)`;
+const ALLOWED_HOSTS = new RegExp(String.raw`^\s*(${HOST_ENTRY}\s*)?(,\s*(${HOST_ENTRY}\s*)?)*$`);
+
 /** A cron expression (minute hour day-of-month month day-of-week, optionally seconds first) or `off`. */
 const CRON_OR_OFF = /^(off|(\S+\s+){4,5}\S+)$/;
 
@@ -405,9 +409,24 @@ export class EnvironmentVariables {
 
   // ---- webhooks --------------------------------------------------------------------------------------
 
-  /** Deadline of one webhook POST (connect to response). */
+  /** Deadline of one webhook attempt (resolving and checking the host, connecting, up to the response head). */
   @Transform(toInt) @IsInt() @Min(100)
   WEBHOOK_TIMEOUT_MS = 5000;
+
+  /**
+   * Hosts a webhook may reach although they are (or resolve to) loopback, private (RFC 1918), CGNAT, link-local
+   * or unique-local addresses: comma-separated host names or IP literals as written in the webhook URL, each
+   * optionally with `:port` (IPv6 in brackets then), e.g. `hooks.internal,10.0.0.7:8443`. Every other target must
+   * resolve to public addresses only, at registration and again at every delivery; cloud metadata names and
+   * addresses, unspecified, multicast and reserved addresses are refused always.
+   */
+  @IsString()
+  @Matches(ALLOWED_HOSTS, { message: 'WEBHOOK_ALLOWED_HOSTS must be a comma-separated list of host names or IP addresses, each with an optional :port' })
+  WEBHOOK_ALLOWED_HOSTS = '';
+
+  /** Let every webhook host reach private addresses (as if each were in WEBHOOK_ALLOWED_HOSTS); metadata stays refused. */
+  @Transform(toBool) @IsBoolean()
+  WEBHOOK_ALLOW_PRIVATE_TARGETS = false;
 
   /** Attempts per delivery before it is marked failed (replayable). */
   @Transform(toInt) @IsInt() @Min(1) @Max(50)
