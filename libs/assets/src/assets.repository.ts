@@ -30,6 +30,18 @@ export interface PendingInsertOutcome {
   override: { maxBytes: number | null; maxAssets: number | null } | null;
 }
 
+/** A row of create_pending_asset, the bigint figures as text. */
+interface PendingInsertRow {
+  created: boolean;
+  committed_bytes: string;
+  committed_assets: string;
+  pending_bytes: string;
+  pending_assets: string;
+  override_max_bytes: string | null;
+  override_max_assets: string | null;
+  has_override: boolean;
+}
+
 /** All SQL on media_assets and stored_objects. */
 @Injectable()
 export class AssetsRepository {
@@ -58,7 +70,7 @@ export class AssetsRepository {
     m: EntityManager = this.ds.manager,
   ): Promise<PendingInsertOutcome> {
     const metadataKeys = Object.keys(a.metadata);
-    const [row] = await m.query(
+    const [row] = await m.query<PendingInsertRow[]>(
       `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
               override_max_bytes::text, override_max_assets::text, has_override
          FROM create_pending_asset($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
@@ -141,7 +153,7 @@ export class AssetsRepository {
   }
 
   async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
-    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' } as any);
+    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' });
   }
 
   /**
@@ -153,7 +165,7 @@ export class AssetsRepository {
     sha256: string,
     location: { bucket: string; objectKey: string; sizeBytes: string },
   ): Promise<{ bucket: string; objectKey: string; created: boolean }> {
-    const [row] = await m.query(
+    const [row] = await m.query<{ bucket: string; object_key: string; created: boolean }[]>(
       `INSERT INTO stored_objects (checksum_sha256, bucket, object_key, size_bytes, ref_count, last_verified_at)
        VALUES ($1, $2, $3, $4, 1, now())
        ON CONFLICT (checksum_sha256) DO UPDATE SET ref_count = stored_objects.ref_count + 1, updated_at = now()
@@ -177,7 +189,7 @@ export class AssetsRepository {
 
   /** Adds one reference to an existing stored object; null when there is none (it was released meanwhile). */
   async referenceExisting(m: EntityManager, sha256: string): Promise<{ bucket: string; objectKey: string } | null> {
-    const [rows] = await m.query(
+    const [rows] = await m.query<[{ bucket: string; object_key: string }[], number]>(
       `UPDATE stored_objects SET ref_count = ref_count + 1, updated_at = now() WHERE checksum_sha256 = $1 RETURNING bucket, object_key`,
       [sha256],
     );
@@ -209,7 +221,7 @@ export class AssetsRepository {
   }
 
   async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
-    const rows = await this.ds.query(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
+    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
     return rows.length > 0;
   }
 
@@ -230,13 +242,13 @@ export class AssetsRepository {
   async usage(ownerId: string, m?: EntityManager): Promise<OwnerUsage> {
     const q = m ?? this.ds.manager;
     const [committed] = m
-      ? await q.query(
+      ? await q.query<{ bytes: string; assets: string }[]>(
           `INSERT INTO owner_usage (owner_id) VALUES ($1) ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id
            RETURNING bytes::text AS bytes, assets::text AS assets`,
           [ownerId],
         )
-      : await q.query(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
-    const [pending] = await q.query(
+      : await q.query<{ bytes: string; assets: string }[]>(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
+    const [pending] = await q.query<{ bytes: string; assets: string }[]>(
       `SELECT coalesce(sum(size_bytes), 0)::text AS bytes, count(*)::text AS assets
          FROM media_assets WHERE owner_id = $1 AND status = 'pending' AND upload_expires_at > now()`,
       [ownerId],

@@ -12,9 +12,11 @@ import {
   MinLength,
 } from 'class-validator';
 
-const toInt = ({ value }: { value: unknown }) =>
+/** A setting as class-transformer hands it over: a string from the environment, or a value a caller passed in. */
+type RawSetting = { value: string | number | boolean | null | undefined };
+const toInt = ({ value }: RawSetting) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
-const toBool = ({ value }: { value: unknown }) => {
+const toBool = ({ value }: RawSetting) => {
   if (value === undefined || value === '') return undefined;
   const v = String(value).toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;

@@ -154,7 +154,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       try {
         const st = await stat(file);
         return { file, storageClass, size: st.size, mtime: st.mtime };
-      } catch (e: any) {
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw e;
       }
     }
@@ -196,7 +197,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
         lastModified: found.mtime,
         ...(found.storageClass !== 'STANDARD' ? { storageClass: found.storageClass } : {}),
       };
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code === 'ENOENT') return null;
       throw new StorageUnavailableError(`local storage head failed: ${e?.message}`, e);
     }
@@ -204,11 +206,11 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
     this.objectPath(key);
-    const found = await this.locateFile(key).catch((e: any) => {
+    const found = await this.locateFile(key).catch((e: NodeJS.ErrnoException) => {
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
     if (!found) throw new StorageNotFoundError(key);
-    const handle = await open(found.file, 'r').catch((e: any) => {
+    const handle = await open(found.file, 'r').catch((e: NodeJS.ErrnoException) => {
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
@@ -234,9 +236,10 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     try {
       try {
         await link(from, tmp);
-      } catch (e: any) {
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
         // Another file system (EXDEV), or one without hard links: copy the bytes.
-        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code)) throw e;
+        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code ?? '')) throw e;
         await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
         const fh = await open(tmp, 'r+');
         await fh.sync();
@@ -254,7 +257,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
       await this.removeColdCopies(toKey);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
       if (e instanceof LocalRequestError) throw e;
@@ -317,7 +321,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     await mkdir(path.dirname(target), { recursive: true });
     try {
       await rename(found.file, target);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code !== 'EXDEV') throw new StorageUnavailableError(`local storage tiering failed: ${e?.message}`, e);
       await copyFile(found.file, `${target}.${process.pid}.tmp`);
       await rename(`${target}.${process.pid}.tmp`, target);
@@ -408,7 +413,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       await writeFile(probe, 'ok');
       await rm(probe, { force: true });
       await stat(path.join(this.root, this.bucket));
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       throw new StorageUnavailableError(`local storage at ${this.root} is not writable: ${e?.message}`, e);
     }
   }
@@ -429,7 +435,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       const manifest: MultipartManifest = { key, contentType, initiated: new Date().toISOString() };
       await writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify(manifest));
       await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(dir, { recursive: true, force: true });
       throw new StorageUnavailableError(`local storage could not start an upload: ${e?.message}`, e);
     }
@@ -455,7 +462,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     let m: MultipartManifest;
     try {
       m = JSON.parse(await readFile(path.join(this.uploadDir(uploadId), 'manifest.json'), 'utf8')) as MultipartManifest;
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e instanceof StorageNotFoundError || e?.code === 'ENOENT' || e instanceof SyntaxError) throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage could not read upload ${uploadId}: ${e?.message}`, e);
     }
@@ -481,7 +489,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       await writeFile(path.join(dir, `part-${partNumber}.json.tmp`), JSON.stringify(meta));
       await rename(path.join(dir, `part-${partNumber}.json.tmp`), path.join(dir, `part-${partNumber}.json`));
       return { etag, size };
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key); // aborted meanwhile
       throw e;
@@ -503,7 +512,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
       try {
         const meta = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as PartMeta;
         parts.push({ partNumber: Number(m[1]), etag: meta.etag, size: meta.size, lastModified: new Date(meta.lastModified) });
-      } catch (e: any) {
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT') throw new StorageUnavailableError(`local storage could not read part ${name}: ${e?.message}`, e);
       }
     }
@@ -564,7 +574,8 @@ export class LocalStorageDriver implements StorageDriver, CopyCapableStorage, Li
     let names: string[];
     try {
       names = await readdir(this.multipartRoot());
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code === 'ENOENT') return [];
       throw new StorageUnavailableError(`local storage could not list uploads: ${e?.message}`, e);
     }
@@ -689,7 +700,8 @@ async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key: strin
   let handle;
   try {
     handle = await opendir(dir);
-  } catch (e: any) {
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
     if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return;
     throw e;
   }
