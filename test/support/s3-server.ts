@@ -62,6 +62,7 @@ function loadPatchedModule(modulePath: string, replacements: Array<[string, stri
     source = source.replace(from, to);
   }
   const dir = dirname(modulePath);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the patched module's own require()
   const localRequire = (id: string): unknown => (id.startsWith('.') ? require(resolve(dir, id)) : require(id));
   const mod: { exports: unknown } = { exports: {} };
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -191,7 +192,7 @@ export interface S3TestServer {
    * Closes the server (dropping open connections) and removes its directory, unless `keepData` (default: true
    * for a directory passed in the options) keeps it for a restart. Idempotent.
    */
-  stop(opts?: { keepData?: boolean }): Promise<void>;
+  stop: (opts?: { keepData?: boolean }) => Promise<void>;
 }
 
 /** The service settings for the s3 driver against this emulator's `bucket` (spread into startApp's env). */

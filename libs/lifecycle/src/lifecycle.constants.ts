@@ -12,12 +12,12 @@ export function isLifecycleJobName(name: string): name is LifecycleJobName {
 }
 
 /** The config field holding each job's cron schedule (`off` = not scheduled). */
-export const LIFECYCLE_SCHEDULE_SETTING: Record<LifecycleJobName, keyof AppConfig> = {
+export const LIFECYCLE_SCHEDULE_SETTING = {
   'expire-pending': 'LIFECYCLE_EXPIRE_PENDING_SCHEDULE',
   reconcile: 'LIFECYCLE_RECONCILE_SCHEDULE',
   'integrity-scan': 'LIFECYCLE_INTEGRITY_SCAN_SCHEDULE',
   tiering: 'LIFECYCLE_TIERING_SCHEDULE',
-};
+} as const satisfies Record<LifecycleJobName, keyof AppConfig>;
 
 export function scheduleOf(config: AppConfig, name: LifecycleJobName): string | null {
   const cron = String(config[LIFECYCLE_SCHEDULE_SETTING[name]]);

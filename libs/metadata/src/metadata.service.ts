@@ -57,7 +57,7 @@ export class MetadataService {
     const v = checkMetadataValue(value);
     const map = await this.ds.transaction(async (m) => {
       await this.lockAssetMetadata(m, assetId);
-      const [{ n, exists }] = await m.query(
+      const [{ n, exists }] = await m.query<{ n: number; exists: boolean | null }[]>(
         `SELECT count(*) FILTER (WHERE NOT (${this.reservedSql('key', 2)}))::int AS n, bool_or(key = $${2 + RESERVED_METADATA_PREFIXES.length}) AS exists
            FROM asset_metadata WHERE asset_id = $1`,
         [assetId, ...RESERVED_METADATA_PREFIXES.map((p) => `${p}%`), key],
@@ -81,7 +81,7 @@ export class MetadataService {
   /** Deletes one user key; 404 when the asset has no such key. */
   async removeUserKey(assetId: string, key: string): Promise<void> {
     checkUserMetadataKey(key);
-    const [, affected] = await this.ds.query(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [assetId, key]);
+    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [assetId, key]);
     if (!affected) throw Errors.metadataKeyNotFound(assetId, key);
     await this.cache.invalidate(assetId);
   }

@@ -95,7 +95,7 @@ export class ReconciliationSchedule implements OnApplicationBootstrap {
   onApplicationBootstrap() {
     void this.queue.process(RECONCILE_JOB, 1, (job) => runJobInContext(PROCESSING_QUEUE, job, () => this.reconciliation.sweep(), { quiet: true }));
     // Not awaited: a Redis outage at start-up must not hold the service back; Bull connects when it can.
-    void this.schedule().catch((e) => this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`));
+    void this.schedule().catch((e: Error) => this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`));
   }
 
   private async schedule() {

@@ -12,11 +12,9 @@ import {
   MinLength,
 } from 'class-validator';
 
-/** A setting as class-transformer hands it over: a string from the environment, or a value a caller passed in. */
-type RawSetting = { value: string | number | boolean | null | undefined };
-const toInt = ({ value }: RawSetting) =>
+const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
-const toBool = ({ value }: RawSetting) => {
+const toBool = ({ value }: { value: unknown }) => {
   if (value === undefined || value === '') return undefined;
   const v = String(value).toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;

@@ -9,7 +9,7 @@ export class QuotaRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async findOverride(ownerId: string, m: EntityManager = this.ds.manager): Promise<QuotaOverride | null> {
-    const [row] = await m.query(`SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
+    const [row] = await m.query<{ maxBytes: string | null; maxAssets: string | null }[]>(`SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
     if (!row) return null;
     return { maxBytes: row.maxBytes === null ? null : Number(row.maxBytes), maxAssets: row.maxAssets === null ? null : Number(row.maxAssets) };
   }
@@ -23,7 +23,7 @@ export class QuotaRepository {
   }
 
   async deleteOverride(ownerId: string): Promise<boolean> {
-    const [, affected] = await this.ds.query(`DELETE FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
+    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
     return affected > 0;
   }
 }
