@@ -128,8 +128,9 @@ function patchEmulator(): void {
 function addListParts(router: { stack: Array<RouterLayer & { methods?: string[] }> }): void {
   const layer = router.stack.find((l) => l.path === '/:bucket/:key+' && (l.methods ?? []).includes('GET'));
   if (!layer) throw new Error('s3rver patch: GET object route not found in the router');
+  type S3ErrorClass = new (code: string, message: string, detail?: Record<string, unknown>) => Error;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const S3Error: new (code: string, message: string, detail?: Record<string, unknown>) => Error = require('@20minutes/s3rver/lib/models/error');
+  const S3Error = require('@20minutes/s3rver/lib/models/error') as S3ErrorClass;
   const original = layer.stack[layer.stack.length - 1];
   type Ctx = {
     params: { bucket: string; key: string; queryMethod?: string };
