@@ -125,7 +125,8 @@ describe.each<'local' | 's3'>(['local', 's3'])('media upload: a 200 MiB multipar
     let storedAtSignal = 0;
     let signalled = 0;
     const first = await media(['upload', '--wait', '--json', '--part-concurrency', '4', '--limit-rate', '50M', file], env, (child) => {
-      const poll = setInterval(async () => {
+      // Each tick is fire-and-forget: it catches its own errors, and a slow one is skipped over by `signalled`.
+      const poll = setInterval(() => void (async () => {
         if (signalled || child.exitCode !== null) return clearInterval(poll);
         try {
           if (!assetId) {
@@ -143,7 +144,7 @@ describe.each<'local' | 's3'>(['local', 's3'])('media upload: a 200 MiB multipar
         } catch {
           /* next tick */
         }
-      }, 50);
+      })(), 50);
     });
     expect(signalled).toBeGreaterThan(0);
     expect([first.code, first.stderr.trim().split('\n').at(-1)]).toEqual([130, 'media: interrupted']);

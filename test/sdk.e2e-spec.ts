@@ -9,7 +9,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { MediaApiError, MediaClient, TransferProgress } from '@app/sdk';
 import { sha256 } from './support/api';
 import { freePort, RunningApp, startApp, token } from './support/app-process';
@@ -114,7 +114,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     const ready = await alice.waitForReady(up.assetId, { timeout: 30000 });
     expect(ready.checksumSha256).toBe(sha256(bytes));
     const chunks: Buffer[] = [];
-    const sink = new (require('node:stream').Writable)({
+    const sink = new Writable({
       write(c: Buffer, _e: string, cb: () => void) {
         chunks.push(c);
         cb();
@@ -159,7 +159,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     it('retries 5xx answers with backoff, and says so clearly when the service cannot be reached', async () => {
       // A proxy in front of the real service that answers the first two requests with 503.
       let seen = 0;
-      const proxy = http.createServer(async (req, res) => {
+      const proxy = http.createServer((req, res) => void (async () => {
         seen++;
         if (seen <= 2) {
           res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
@@ -168,7 +168,7 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
         const upstream = await fetch(`${app.baseUrl}${req.url}`, { headers: { authorization: String(req.headers.authorization ?? '') } });
         res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
         res.end(Buffer.from(await upstream.arrayBuffer()));
-      });
+      })());
       await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
       try {
         const viaProxy = new MediaClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, token: token(42), retry: { minDelayMs: 20 } });

@@ -37,7 +37,7 @@ export interface StorageContractOptions {
 
 export interface StorageContractSetup {
   driver: StorageDriver;
-  teardown(): Promise<void>;
+  teardown: () => Promise<void>;
 }
 
 const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');

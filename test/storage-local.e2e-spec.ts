@@ -16,6 +16,7 @@ jest.setTimeout(30_000);
 
 describeStorageDriverContract('local (filesystem + signed-URL handler)', async () => {
   const root = await mkdtemp(join(tmpdir(), 'local-storage-test-'));
+  // eslint-disable-next-line prefer-const -- the server below reads it before it is set (and answers 503 until then)
   let handler: ReturnType<typeof createLocalObjectHandler> | undefined;
   const server = createServer((req, res) => {
     if (!handler) {

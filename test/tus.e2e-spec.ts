@@ -32,7 +32,7 @@ function tusOptions(baseUrl: string, sub: number | null, trace: Trace, extra: Pa
   return {
     endpoint: `${baseUrl}/tus/`,
     chunkSize: CHUNK,
-    retryDelays: null as unknown as number[],
+    retryDelays: null,
     storeFingerprintForResuming: false,
     headers: sub === null ? {} : { Authorization: `Bearer ${token(sub)}` },
     metadata: { filename: 'random.bin', filetype: 'application/octet-stream' },

@@ -22,7 +22,7 @@ function rawPut(url: string, headers: Record<string, string>, body: Buffer): Pro
       res.on('data', (d) => (data += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
     });
-    req.on('error', (e: any) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve({ status: 0, body: e.code }) : reject(e)));
+    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve({ status: 0, body: e.code }) : reject(e)));
     req.end(body);
   });
 }

@@ -36,7 +36,7 @@ function ping(port: number): Promise<boolean> {
     s.on('error', () => done(false));
     s.on('connect', () => s.write('zPING\0'));
     s.on('data', (d) => {
-      data += d;
+      data += String(d);
       if (data.includes('PONG')) done(true);
     });
   });

@@ -62,6 +62,7 @@ function loadPatchedModule(modulePath: string, replacements: Array<[string, stri
     source = source.replace(from, to);
   }
   const dir = dirname(modulePath);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the patched module's own require()
   const localRequire = (id: string): unknown => (id.startsWith('.') ? require(resolve(dir, id)) : require(id));
   const mod: { exports: unknown } = { exports: {} };
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -127,8 +128,9 @@ function patchEmulator(): void {
 function addListParts(router: { stack: Array<RouterLayer & { methods?: string[] }> }): void {
   const layer = router.stack.find((l) => l.path === '/:bucket/:key+' && (l.methods ?? []).includes('GET'));
   if (!layer) throw new Error('s3rver patch: GET object route not found in the router');
+  type S3ErrorClass = new (code: string, message: string, detail?: Record<string, unknown>) => Error;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const S3Error: new (code: string, message: string, detail?: Record<string, unknown>) => Error = require('@20minutes/s3rver/lib/models/error');
+  const S3Error = require('@20minutes/s3rver/lib/models/error') as S3ErrorClass;
   const original = layer.stack[layer.stack.length - 1];
   type Ctx = {
     params: { bucket: string; key: string; queryMethod?: string };
@@ -191,7 +193,7 @@ export interface S3TestServer {
    * Closes the server (dropping open connections) and removes its directory, unless `keepData` (default: true
    * for a directory passed in the options) keeps it for a restart. Idempotent.
    */
-  stop(opts?: { keepData?: boolean }): Promise<void>;
+  stop: (opts?: { keepData?: boolean }) => Promise<void>;
 }
 
 /** The service settings for the s3 driver against this emulator's `bucket` (spread into startApp's env). */

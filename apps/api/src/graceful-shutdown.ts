@@ -38,7 +38,7 @@ export function installGracefulShutdown(
 
     // Connections that finish their last request while we wait would otherwise idle on until the keep-alive
     // timeout: close each as soon as it is idle.
-    const server = app.getHttpServer() as import('node:http').Server;
+    const server = app.getHttpServer();
     const sweeper = setInterval(() => server.closeIdleConnections?.(), 100);
     try {
       await app.getHttpAdapter().close();

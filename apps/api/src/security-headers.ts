@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 
 // helmet itself, as @fastify/helmet (our dependency) resolves it: the same version the plugin would run.
-const helmet: (options?: object) => (req: unknown, res: unknown, next: (err?: unknown) => void) => void = require(
-  require.resolve('helmet', { paths: [require.resolve('@fastify/helmet')] }),
-);
+type Helmet = (options?: object) => (req: unknown, res: unknown, next: (err?: Error) => void) => void;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a path resolved at run time: import cannot name it
+const helmet = require(require.resolve('helmet', { paths: [require.resolve('@fastify/helmet')] })) as Helmet;
 
 /**
  * The headers helmet sets with these options, computed once. They do not depend on the request (no CSP nonces),
@@ -18,7 +18,7 @@ export function helmetHeaders(options: object = {}): [string, string][] {
     getHeader: (k: string) => headers.get(k.toLowerCase()),
   };
   let done = false;
-  helmet(options)({ headers: {} }, res, (err?: unknown) => {
+  helmet(options)({ headers: {} }, res, (err?: Error) => {
     if (err) throw err;
     done = true;
   });

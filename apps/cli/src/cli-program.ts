@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Asset, MediaClient } from '@app/sdk';
+import { Asset, ListQuery, MediaClient } from '@app/sdk';
 import { createProgressReporter, formatBytes, ProgressReporter } from './progress-reporter';
 
 /** Wrong invocation (exit code 2), found after commander's own parsing. */
@@ -107,7 +107,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--no-resume', 'multipart: neither resume an interrupted upload of the file nor keep a record to resume this one')
     .option('--limit-rate <rate>', 'bound on each upload\'s rate, e.g. 20M (bytes per second)', parseRate)
     .option('--json', 'print the results as JSON')
-    .action(async (files: string[], opts, cmd: Command) => {
+    .action(async (files: string[], opts: Record<string, unknown>, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
       const metadata: Record<string, string> = {};
       for (const m of (opts.meta as string[] | undefined) ?? []) {
@@ -172,7 +172,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('-n, --limit <n>', 'at most this many', positiveInt('--limit', 1000), 50)
     .option('--cursor <cursor>', 'continue from a previous page')
     .option('--json', 'print the page as JSON ({ items, nextCursor })')
-    .action(async (opts, cmd: Command) => {
+    .action(async (opts: ListQuery & { mime?: string; json?: boolean }, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
       const page = await client.listAssets({
         status: opts.status,
@@ -200,7 +200,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description("download an asset's bytes (verified against its SHA-256); prints the path")
     .argument('<id>', 'asset id')
     .option('-o, --output <file>', 'where to write (default: the asset file name, here); "-" for stdout')
-    .action(async (id: string, opts, cmd: Command) => {
+    .action(async (id: string, opts: { output?: string }, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
       const toStdout = opts.output === '-';
       const asset = await client.getAsset(id);

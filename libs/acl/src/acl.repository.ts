@@ -38,7 +38,7 @@ export class AclRepository {
 
   /** Returns whether the grant existed. */
   async delete(assetId: string, entry: AclEntry, m: EntityManager = this.ds.manager): Promise<boolean> {
-    const [, affected] = await m.query(`DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`, [
+    const [, affected] = await m.query<[unknown, number]>(`DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`, [
       assetId,
       entry.principal,
       entry.permission,

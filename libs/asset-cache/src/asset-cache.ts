@@ -132,7 +132,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
 
   /** The part from Redis, else from `load` (and stored). `load` answering null/undefined is not cached. */
   async get<T>(assetId: string, part: AssetCachePart, load: () => Promise<T | null>): Promise<T | null> {
-    return (await this.getMany<Record<string, T>>(assetId, { [part]: load } as PartLoaders<Record<string, T>>))[part];
+    return (await this.getMany<Record<string, T>>(assetId, { [part]: load }))[part];
   }
 
   /**
@@ -163,7 +163,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       for (const p of parts) {
         const hit = local.get(assetId, p);
         if (hit === undefined) remote.push(p);
-        else out[p] = JSON.parse(hit);
+        else out[p] = JSON.parse(hit) as T[typeof p];
       }
       const localHits = parts.length - remote.length;
       if (localHits) {
@@ -187,7 +187,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       const hit = raw[i + 1];
       if (hit !== null) {
         try {
-          out[p] = JSON.parse(hit);
+          out[p] = JSON.parse(hit) as T[typeof p];
           this.stats.count('hits');
           local?.set(assetId, p, hit, seqAtRead);
           return;

@@ -66,12 +66,12 @@ export class AssetLifecycleRepository {
   }
 
   async setIntegrity(sha256: string, integrity: 'ok' | 'missing' | 'corrupt', note: string | null, now: Date): Promise<boolean> {
-    const [rows] = await this.ds.query(
+    const [rows] = await this.ds.query<[unknown[], number]>(
       `UPDATE stored_objects SET integrity = $2, integrity_note = $3, integrity_changed_at = $4, updated_at = now()
         WHERE checksum_sha256 = $1 AND (integrity <> $2 OR integrity_note IS DISTINCT FROM $3) RETURNING 1`,
       [sha256, integrity, note, now],
     );
-    return (rows as unknown[]).length > 0; // UPDATE … RETURNING answers [rows, count]
+    return rows.length > 0; // UPDATE … RETURNING answers [rows, count]
   }
 
   async recordVerified(sha256: string, now: Date): Promise<void> {

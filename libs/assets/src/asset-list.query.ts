@@ -82,9 +82,9 @@ export function encodeCursor(c: ListCursor, filters: AssetListFilters): string {
 
 /** 400 for anything that is not a cursor this service issued for the same filters. */
 export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor {
-  let parsed: any;
+  let parsed: { t?: unknown; i?: unknown; f?: unknown } | undefined;
   try {
-    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as typeof parsed;
   } catch {
     parsed = undefined;
   }

@@ -7,8 +7,8 @@ const DATE_FIELDS = ['createdAt', 'updatedAt', 'uploadExpiresAt', 'processingSta
 export function reviveAsset(raw: MediaAsset | Record<string, unknown>): MediaAsset {
   const a = Object.assign(new MediaAsset(), raw);
   for (const f of DATE_FIELDS) {
-    const v = (a as any)[f];
-    if (typeof v === 'string') (a as any)[f] = new Date(v);
+    const v: unknown = a[f];
+    if (typeof v === 'string') a[f] = new Date(v);
   }
   return a;
 }

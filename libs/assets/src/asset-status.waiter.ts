@@ -48,7 +48,7 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
     });
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, assetId: string) => this.wake(assetId));
-    this.subscriber.subscribe(this.channel).catch((e) => this.logger.warn(`cannot subscribe to asset status changes: ${e.message}`));
+    this.subscriber.subscribe(this.channel).catch((e: Error) => this.logger.warn(`cannot subscribe to asset status changes: ${e.message}`));
   }
 
   async onModuleDestroy() {

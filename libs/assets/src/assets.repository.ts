@@ -74,7 +74,7 @@ export class AssetsRepository {
   }
 
   async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
-    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' } as any);
+    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' });
   }
 
   /**
@@ -86,7 +86,7 @@ export class AssetsRepository {
     sha256: string,
     location: { bucket: string; objectKey: string; sizeBytes: string },
   ): Promise<{ bucket: string; objectKey: string; created: boolean }> {
-    const [row] = await m.query(
+    const [row] = await m.query<{ bucket: string; object_key: string; created: boolean }[]>(
       `INSERT INTO stored_objects (checksum_sha256, bucket, object_key, size_bytes, ref_count, last_verified_at)
        VALUES ($1, $2, $3, $4, 1, now())
        ON CONFLICT (checksum_sha256) DO UPDATE SET ref_count = stored_objects.ref_count + 1, updated_at = now()
@@ -110,7 +110,7 @@ export class AssetsRepository {
 
   /** Adds one reference to an existing stored object; null when there is none (it was released meanwhile). */
   async referenceExisting(m: EntityManager, sha256: string): Promise<{ bucket: string; objectKey: string } | null> {
-    const [rows] = await m.query(
+    const [rows] = await m.query<[{ bucket: string; object_key: string }[], number]>(
       `UPDATE stored_objects SET ref_count = ref_count + 1, updated_at = now() WHERE checksum_sha256 = $1 RETURNING bucket, object_key`,
       [sha256],
     );
@@ -142,7 +142,7 @@ export class AssetsRepository {
   }
 
   async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
-    const rows = await this.ds.query(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
+    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
     return rows.length > 0;
   }
 

@@ -5,7 +5,7 @@ import { LISTABLE_STATUSES, MAX_LIST_LIMIT, MAX_TAG_FILTERS } from './asset-list
 /** A query parameter given once, repeated, or comma-separated, as a list. */
 const toList = (split: boolean) => ({ value }: { value: unknown }) => {
   if (value === undefined) return undefined;
-  const arr = Array.isArray(value) ? value : [value];
+  const arr: unknown[] = Array.isArray(value) ? value : [value];
   return split ? arr.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean) : arr;
 };
 
@@ -25,7 +25,7 @@ export class ListAssetsQueryDto {
 
   /** Prefix of the declared media type: "image/" or "image/png". */
   @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
   @Matches(/^[a-z0-9][a-z0-9!#$&^_.+/-]{0,127}$/, { message: 'mimeType must be a media type or a prefix of one, like "image/"' })
   mimeType?: string;
 
@@ -54,7 +54,7 @@ export class ListAssetsQueryDto {
   cursor?: string;
 
   @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
   @IsInt({ message: 'limit must be an integer' })
   @Min(1)
   @Max(MAX_LIST_LIMIT, { message: `limit must not be greater than ${MAX_LIST_LIMIT}` })

@@ -62,7 +62,7 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
   async flush(): Promise<number> {
     let written = 0;
     for (let round = 0; round < 100; round++) {
-      const items = (await withTimeout(this.redis.spop(`${this.prefix}:pending`, FLUSH_BATCH), REDIS_TIMEOUT_MS, 'flush object reads')) as string[];
+      const items = (await withTimeout(this.redis.spop(`${this.prefix}:pending`, FLUSH_BATCH), REDIS_TIMEOUT_MS, 'flush object reads'));
       if (!items?.length) break;
       const latest = new Map<string, string>();
       for (const item of items) {

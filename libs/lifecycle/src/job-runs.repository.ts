@@ -17,7 +17,10 @@ export interface JobRunView {
 
 const COLUMNS = `id, name, trigger, dry_run AS "dryRun", status, started_at AS "startedAt", finished_at AS "finishedAt", summary, error`;
 
-function view(r: any): JobRunView {
+/** A job_runs row as COLUMNS selects it. */
+type JobRunRow = Omit<JobRunView, 'startedAt' | 'finishedAt' | 'durationMs'> & { startedAt: Date; finishedAt: Date | null };
+
+function view(r: JobRunRow): JobRunView {
   const started = new Date(r.startedAt);
   const finished = r.finishedAt ? new Date(r.finishedAt) : null;
   return {
@@ -68,14 +71,14 @@ export class JobRunsRepository {
   }
 
   async find(id: string): Promise<JobRunView | null> {
-    const rows = await this.ds.query(`SELECT ${COLUMNS} FROM job_runs WHERE id = $1`, [id]);
+    const rows = await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs WHERE id = $1`, [id]);
     return rows[0] ? view(rows[0]) : null;
   }
 
   async recent(name: string | undefined, limit: number): Promise<JobRunView[]> {
     const rows = name
-      ? await this.ds.query(`SELECT ${COLUMNS} FROM job_runs WHERE name = $1 ORDER BY started_at DESC, id LIMIT $2`, [name, limit])
-      : await this.ds.query(`SELECT ${COLUMNS} FROM job_runs ORDER BY started_at DESC, id LIMIT $1`, [limit]);
+      ? await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs WHERE name = $1 ORDER BY started_at DESC, id LIMIT $2`, [name, limit])
+      : await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs ORDER BY started_at DESC, id LIMIT $1`, [limit]);
     return rows.map(view);
   }
 }

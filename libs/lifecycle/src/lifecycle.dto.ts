@@ -11,7 +11,7 @@ export class RunJobQueryDto {
 }
 
 export class JobRunsQueryDto {
-  @IsOptional() @IsIn(LIFECYCLE_JOB_NAMES as unknown as string[], { message: `name must be one of: ${LIFECYCLE_JOB_NAMES.join(', ')}` })
+  @IsOptional() @IsIn(LIFECYCLE_JOB_NAMES, { message: `name must be one of: ${LIFECYCLE_JOB_NAMES.join(', ')}` })
   name?: string;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)

@@ -65,7 +65,7 @@ export class LifecycleEvents {
       try {
         l(e);
       } catch (err) {
-        this.logger.warn(`lifecycle event listener failed: ${err instanceof Error ? err.message : err}`);
+        this.logger.warn(`lifecycle event listener failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   }

@@ -36,7 +36,7 @@ export class MetadataRepository {
 
   /** How many user keys (outside the reserved namespaces) the asset has, and whether `key` is one of its keys. */
   async userKeyCount(m: EntityManager, assetId: string, key: string): Promise<{ n: number; exists: boolean }> {
-    const [{ n, exists }] = await m.query(
+    const [{ n, exists }] = await m.query<{ n: number; exists: boolean | null }[]>(
       `SELECT count(*) FILTER (WHERE NOT (${reservedSql('key', 2)}))::int AS n, bool_or(key = $${2 + RESERVED_METADATA_PREFIXES.length}) AS exists
          FROM asset_metadata WHERE asset_id = $1`,
       [assetId, ...reservedPatterns(), key],
@@ -53,7 +53,7 @@ export class MetadataRepository {
 
   /** Returns whether the key existed. */
   async delete(assetId: string, key: string): Promise<boolean> {
-    const [, affected] = await this.ds.query(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [assetId, key]);
+    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [assetId, key]);
     return !!affected;
   }
 

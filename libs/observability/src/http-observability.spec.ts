@@ -28,7 +28,7 @@ describe('request ids', () => {
     expect(await r.json()).toEqual({ seen: 'given-1', body: { a: 1 } });
     const bad = await f.inject({ method: 'GET', url: '/media/abc', headers: { 'x-request-id': 'not ok!' } });
     expect(bad.headers['x-request-id']).not.toBe('not ok!');
-    expect(bad.json().seen).toBe(bad.headers['x-request-id']);
+    expect(bad.json<{ seen: string }>().seen).toBe(bad.headers['x-request-id']);
     await f.close();
   });
 });

@@ -34,7 +34,7 @@ export class QueueMetrics implements OnModuleInit {
               for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
             } catch (e) {
               metrics.collectFailed('queue_jobs');
-              logger.debug(`queue depth of ${q.name} not collected: ${e instanceof Error ? e.message : e}`);
+              logger.debug(`queue depth of ${q.name} not collected: ${e instanceof Error ? e.message : String(e)}`);
             }
           }),
         );

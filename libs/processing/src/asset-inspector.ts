@@ -105,7 +105,7 @@ export async function extractImageMetadata(head: Buffer): Promise<Record<string,
     /* not enough of the header in the head, or an unsupported type */
   }
   try {
-    const exif = await exifr.parse(head, { tiff: true, exif: true, gps: true, ifd1: false, xmp: false, icc: false, iptc: false, translateValues: false });
+    const exif: unknown = await exifr.parse(head, { tiff: true, exif: true, gps: true, ifd1: false, xmp: false, icc: false, iptc: false, translateValues: false });
     if (exif && typeof exif === 'object') {
       for (const [from, to] of Object.entries(EXIF_FIELDS)) {
         const v = stringify((exif as Record<string, unknown>)[from]);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { Logger } from '@nestjs/common';
 
 /** Containers ffprobe may open (its demuxer names): nothing that can reference other files or URLs (no HLS, concat…). */
@@ -72,12 +72,13 @@ export class MediaProbe {
     try {
       const stdout = await new Promise<string>((resolve, reject) => {
         execFile(this.bin, args, { timeout: this.timeoutMs, maxBuffer: 4 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, out, errOut) => {
-          if (err) reject(Object.assign(err, { stderr: String(errOut).slice(0, 500) }));
+          if (err) reject(Object.assign(err as Error, { stderr: String(errOut).slice(0, 500) }));
           else resolve(String(out));
         });
       });
       return mediaFactsFromFfprobe(JSON.parse(stdout) as FfprobeOutput);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as ExecFileException & { stderr?: string };
       if (e?.code === 'ENOENT') {
         if (!this.warnedMissing) {
           this.logger.warn(`ffprobe not found (FFPROBE_PATH=${this.bin}): audio/video duration, codecs and dimensions are skipped`);

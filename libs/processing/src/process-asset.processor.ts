@@ -210,6 +210,6 @@ export class ProcessAssetProcessor implements OnModuleInit {
     this.logger.error({ assetId: job.data.assetId, err: err.message }, 'processing failed after all attempts (dead letter)');
     await this.assets
       .failProcessing(job.data.assetId, deadLetterReason(job.attemptsMade, err), { object: 'keep' })
-      .catch((e) => this.logger.error(`could not mark ${job.data.assetId} failed: ${e.message}`));
+      .catch((e: Error) => this.logger.error(`could not mark ${job.data.assetId} failed: ${e.message}`));
   }
 }

@@ -30,7 +30,7 @@ export function processAssetJobOptions(processing: ProcessingConfig, data: Proce
     backoff: {
       type: CAPPED_EXPONENTIAL,
       options: { delay: processing.PROCESSING_BACKOFF_MS, max: processing.PROCESSING_BACKOFF_MAX_MS },
-    } as never,
+    },
     timeout: processing.PROCESSING_TIMEOUT_MS,
     removeOnComplete: true,
     removeOnFail: false,

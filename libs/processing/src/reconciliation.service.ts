@@ -83,7 +83,7 @@ export class ReconciliationSchedule implements OnApplicationBootstrap {
   onApplicationBootstrap() {
     registerWorker(this.queue, { job: RECONCILE_JOB, concurrency: 1, handler: () => this.reconciliation.sweep(), quiet: true });
     // Not awaited: a Redis outage at start-up must not hold the service back; Bull connects when it can.
-    void ensureRepeatableJob(this.queue, RECONCILE_JOB, reconcileSchedule(this.processing)).catch((e) =>
+    void ensureRepeatableJob(this.queue, RECONCILE_JOB, reconcileSchedule(this.processing)).catch((e: Error) =>
       this.logger.warn(`could not schedule the reconciliation sweep: ${e.message}`),
     );
   }

@@ -13,6 +13,7 @@ export type SdkErrorCode = 'NetworkError' | 'SizeMismatch' | 'Timeout' | 'Storag
 
 /** Every failure of the SDK: the problem body the service answered, or one the SDK made up (statusCode 0 when there was no HTTP answer). */
 export class MediaApiError extends Error {
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the known codes; others may come
   readonly problem: { statusCode: number; error: Problem['error'] | SdkErrorCode | string; message: string; details?: unknown };
 
   constructor(problem: MediaApiError['problem'], options?: { cause?: unknown }) {

@@ -287,7 +287,7 @@ export class MediaClient {
       if ([403, 404, 409, 410].includes(err.status)) return null;
       throw err;
     }
-    const list = listing.data!;
+    const list = listing.data;
     if (list.uploadId !== rec.uploadId || list.partCount !== rec.partCount || list.partSize !== rec.partSize) return null;
     opts.onResume?.({ assetId: rec.assetId, storedParts: list.parts.length, partCount: list.partCount });
     const grant = {

@@ -51,18 +51,18 @@ describe('@app/sdk', () => {
     const seen: number[] = [];
     const meter = new MeteredStream((n) => seen.push(n), 6);
     const sink: Buffer[] = [];
-    await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def')]), meter, async function* (src) {
+    await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def')]), meter, async function (src: AsyncIterable<Buffer>) {
       for await (const c of src) sink.push(c);
     });
     expect(meter.digest()).toBe('bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721');
     expect(seen).toEqual([3, 6]);
     for (const [chunks, what] of [[['abc'], 'fewer'], [['abcdefg'], 'more']] as const) {
       const m = new MeteredStream(undefined, 6);
-      const err = await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), m, async function* (src) {
+      const err = await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), m, async function (src: AsyncIterable<Buffer>) {
         for await (const _ of src) void _;
-      }).catch((e) => e);
+      }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MediaApiError);
-      expect(err.problem).toEqual({ statusCode: 0, error: 'SizeMismatch', message: expect.stringContaining(what) });
+      expect((err as MediaApiError).problem).toEqual({ statusCode: 0, error: 'SizeMismatch', message: expect.stringContaining(what) as string });
     }
   });
 
@@ -71,7 +71,7 @@ describe('@app/sdk', () => {
     expect(chooseStrategy(UPLOAD_STRATEGIES, put).kind).toBe('single-put');
     const multipart = { assetId: 'a', method: 'MULTIPART', uploadId: 'u1', partSize: 10, partCount: 2, parts: [], expiresAt: '' } as never;
     expect(chooseStrategy(UPLOAD_STRATEGIES, multipart).kind).toBe('multipart');
-    expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, uploadId: 'u1', parts: [] })).toThrow(expect.objectContaining({ code: 'UnsupportedUpload' }));
+    expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, uploadId: 'u1', parts: [] })).toThrow(expect.objectContaining({ code: 'UnsupportedUpload' }) as Error);
     expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, method: 'POST' as const })).toThrow(MediaApiError);
   });
 
@@ -91,7 +91,7 @@ describe('@app/sdk', () => {
     const meter = new MeteredStream((n) => seen.push(n), bytes.length, new RateLimiter(1024 * 1024));
     const out: Buffer[] = [];
     const t0 = Date.now();
-    await pipeline(Readable.from([bytes]), meter, async function* (src) {
+    await pipeline(Readable.from([bytes]), meter, async function (src: AsyncIterable<Buffer>) {
       for await (const c of src) out.push(c);
     });
     // 320 KiB at 1 MiB/s: the first slice goes at once, the other four wait ~62 ms each.

@@ -124,7 +124,7 @@ export function request(
 export async function readText(res: IncomingMessage, limit = 64 * 1024): Promise<string> {
   let text = '';
   for await (const chunk of res) {
-    if (text.length < limit) text += chunk.toString('utf8');
+    if (text.length < limit) text += (chunk as Buffer).toString('utf8');
   }
   return text.slice(0, limit);
 }

@@ -7,7 +7,7 @@ export const MIME_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-
 export class CreateUploadUrlDto {
   /** Original file name, used for Content-Disposition on download. Never part of a storage key. */
   @IsString()
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   @MinLength(1)
   @MaxLength(255)
   // eslint-disable-next-line no-control-regex
@@ -16,7 +16,7 @@ export class CreateUploadUrlDto {
 
   /** Declared type, e.g. image/jpeg; the upload must be sent with exactly this Content-Type. */
   @IsString()
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
   @Matches(MIME_TYPE_PATTERN, { message: 'mimeType must be a media type like "image/jpeg" (no parameters)' })
   mimeType: string;
 
@@ -29,7 +29,7 @@ export class CreateUploadUrlDto {
   @IsOptional()
   @IsString()
   @Matches(/^[0-9a-fA-F]{64}$/, { message: 'checksumSha256 must be 64 hexadecimal characters' })
-  @Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value))
   checksumSha256?: string;
 
   /** Lifetime of the signed URL in seconds; at most UPLOAD_URL_TTL_SECONDS, which is also the default. */

@@ -11,12 +11,12 @@ describe('upload page CSP', () => {
   });
 
   it('allows the public S3 endpoint (not the internal one), and AWS hosts when no endpoint is set', () => {
-    const regions = [s3({ endpoint: 'http://minio:9000', publicEndpoint: 'http://localhost:9000/' } as never), s3({ name: 'c' } as never)];
+    const regions = [s3({ endpoint: 'http://minio:9000', publicEndpoint: 'http://localhost:9000/' }), s3({ name: 'c' })];
     expect(storageOrigins({ storageRegions: regions }, { publicBaseUrl: 'http://x' })).toEqual(['http://localhost:9000', 'https://*.amazonaws.com']);
   });
 
   it('has no inline script and lets images come from the CDN only when links go through it', () => {
-    const storage = { storageRegions: [s3({ endpoint: 'http://127.0.0.1:9000' } as never)] };
+    const storage = { storageRegions: [s3({ endpoint: 'http://127.0.0.1:9000' })] };
     const server = { publicBaseUrl: 'http://127.0.0.1:3000' };
     const none = uploadPageCsp(storage, server, { CDN_PROVIDER: 'none', CDN_BASE_URL: 'https://d1.cloudfront.net' });
     expect(none).toContain("script-src 'self';");

@@ -28,7 +28,8 @@ export async function postWebhook(
   req: { headers: Record<string, string>; body: string; timeoutMs: number },
 ): Promise<number> {
   const signal = AbortSignal.timeout(req.timeoutMs);
-  const timedOut = (e: unknown) => (signal.aborted ? new Error(`no answer within ${req.timeoutMs} ms`) : e);
+  const timedOut = (e: unknown): Error =>
+    signal.aborted ? new Error(`no answer within ${req.timeoutMs} ms`) : e instanceof Error ? e : new Error(String(e));
   const target = await policy.resolve(rawUrl, signal).catch((e) => Promise.reject(timedOut(e)));
   const client = target.url.protocol === 'https:' ? https : http;
   return new Promise<number>((resolve, reject) => {

@@ -43,7 +43,7 @@ export function deliverJobOptions(webhooks: WebhooksConfig, deliveryId: string):
   return {
     jobId: deliverJobId(deliveryId),
     attempts: webhooks.WEBHOOK_ATTEMPTS,
-    backoff: { type: CAPPED_EXPONENTIAL, options: { delay: webhooks.WEBHOOK_BACKOFF_MS, max: WEBHOOK_BACKOFF_MAX_MS } } as never,
+    backoff: { type: CAPPED_EXPONENTIAL, options: { delay: webhooks.WEBHOOK_BACKOFF_MS, max: WEBHOOK_BACKOFF_MAX_MS } },
     removeOnComplete: true,
     removeOnFail: true,
   };

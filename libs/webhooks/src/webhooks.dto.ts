@@ -13,7 +13,7 @@ export class CreateWebhookDto {
   @ArrayNotEmpty()
   @ArrayUnique()
   @ArrayMaxSize(ASSET_EVENT_TYPES.length)
-  @IsIn(ASSET_EVENT_TYPES as unknown as string[], { each: true, message: `each event must be one of ${ASSET_EVENT_TYPES.join(', ')}` })
+  @IsIn(ASSET_EVENT_TYPES, { each: true, message: `each event must be one of ${ASSET_EVENT_TYPES.join(', ')}` })
   events: string[];
 
   @IsOptional() @IsString() @MaxLength(255)

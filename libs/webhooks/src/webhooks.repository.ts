@@ -50,7 +50,7 @@ export class WebhooksRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async insertEndpoint(e: { id: string; url: string; events: string[]; secret: string; description: string | null; createdBy: string | null }): Promise<WebhookEndpointRow> {
-    const [row] = await this.ds.query(
+    const [row] = await this.ds.query<WebhookEndpointRow[]>(
       `INSERT INTO webhook_endpoints (webhook_id, url, events, secret, description, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ENDPOINT}`,
       [e.id, e.url, e.events, e.secret, e.description, e.createdBy],
     );
@@ -62,12 +62,12 @@ export class WebhooksRepository {
   }
 
   async findEndpoint(id: string): Promise<WebhookEndpointRow | null> {
-    const [row] = await this.ds.query(`SELECT ${ENDPOINT} FROM webhook_endpoints WHERE webhook_id = $1`, [id]);
+    const [row] = await this.ds.query<WebhookEndpointRow[]>(`SELECT ${ENDPOINT} FROM webhook_endpoints WHERE webhook_id = $1`, [id]);
     return row ?? null;
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
-    const [, count] = await this.ds.query(`DELETE FROM webhook_endpoints WHERE webhook_id = $1`, [id]);
+    const [, count] = await this.ds.query<[unknown, number]>(`DELETE FROM webhook_endpoints WHERE webhook_id = $1`, [id]);
     return count > 0;
   }
 
@@ -92,7 +92,7 @@ export class WebhooksRepository {
   }
 
   async findDelivery(id: string): Promise<DeliveryRow | null> {
-    const [row] = await this.ds.query(`SELECT ${DELIVERY} FROM webhook_deliveries WHERE delivery_id = $1`, [id]);
+    const [row] = await this.ds.query<DeliveryRow[]>(`SELECT ${DELIVERY} FROM webhook_deliveries WHERE delivery_id = $1`, [id]);
     return row ?? null;
   }
 
@@ -115,7 +115,7 @@ export class WebhooksRepository {
     r: { responseStatus: number | null; error: string | null; durationMs: number; outcome: 'delivered' | 'failed' | 'pending' },
   ): Promise<number> {
     return this.ds.transaction(async (m) => {
-      const [[row]] = await m.query(
+      const [[row]] = await m.query<[{ attempts: number }[], number]>(
         `UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_response_status = $2, last_error = $3,
                 status = $4::varchar, delivered_at = CASE WHEN $4::varchar = 'delivered' THEN now() ELSE delivered_at END
           WHERE delivery_id = $1 RETURNING attempts`,
@@ -127,7 +127,7 @@ export class WebhooksRepository {
          ON CONFLICT DO NOTHING`,
         [deliveryId, row.attempts, r.responseStatus, r.error, r.durationMs],
       );
-      return row.attempts as number;
+      return row.attempts;
     });
   }
 

@@ -16,6 +16,11 @@ import { createOpenApiDocument, serializeOpenApiDocument } from '../openapi/open
 
 const REPO_ROOT = path.resolve(__dirname, '../../../../..');
 
+/** The part of Nest's (internal) module container that preview mode leaves to fill in. */
+interface PreviewApp {
+  container: { getModules(): Map<string, { controllers: Map<unknown, { instance: unknown; metatype: { prototype: object } }> }> };
+}
+
 export async function generateOpenApi(): Promise<string> {
   // Fixed configuration (not the caller's environment): the document depends on the code only.
   const config = loadConfig({ NODE_ENV: 'development' });
@@ -25,7 +30,7 @@ export async function generateOpenApi(): Promise<string> {
     abortOnError: false,
   });
   // Preview mode instantiates nothing; the document only needs each controller's prototype.
-  for (const mod of (app as any).container.getModules().values()) {
+  for (const mod of (app as unknown as PreviewApp).container.getModules().values()) {
     for (const wrapper of mod.controllers.values()) {
       if (!wrapper.instance) wrapper.instance = Object.create(wrapper.metatype.prototype);
     }

@@ -16,10 +16,10 @@ const { values } = parseArgs({
 });
 const config = loadConfig();
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-if (!/^[1-9]\d*$/.test(values.sub!)) {
+if (!/^[1-9]\d*$/.test(values.sub)) {
   process.stderr.write('--sub must be a positive integer user id\n');
   process.exit(2);
 }
 process.stdout.write(
-  new JwtService(config).sign({ sub: values.sub!, groups: list(values.groups), roles: list(values.roles) }, Number(values.ttl)) + '\n',
+  new JwtService(config).sign({ sub: values.sub, groups: list(values.groups), roles: list(values.roles) }, Number(values.ttl)) + '\n',
 );

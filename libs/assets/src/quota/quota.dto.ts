@@ -3,13 +3,13 @@ import { IsDefined, IsInt, Min, ValidateIf } from 'class-validator';
 /** Per-owner override; null for a limit returns it to the default (both null removes the override). 0 = unlimited. */
 export class SetQuotaDto {
   @IsDefined({ message: 'maxBytes is required (null = the default)' })
-  @ValidateIf((o) => o.maxBytes !== null)
+  @ValidateIf((o: SetQuotaDto) => o.maxBytes !== null)
   @IsInt({ message: 'maxBytes must be an integer number of bytes or null' })
   @Min(0)
   maxBytes: number | null;
 
   @IsDefined({ message: 'maxAssets is required (null = the default)' })
-  @ValidateIf((o) => o.maxAssets !== null)
+  @ValidateIf((o: SetQuotaDto) => o.maxAssets !== null)
   @IsInt({ message: 'maxAssets must be an integer or null' })
   @Min(0)
   maxAssets: number | null;

@@ -34,12 +34,29 @@ export interface PendingInsertOutcome {
  * media_assets_usage trigger) with the unexpired pending uploads, and create_pending_asset (the quota check and
  * the pending asset in one round trip).
  */
+/** A row of create_pending_asset's answer (bigint figures as text). */
+interface PendingInsertRow {
+  created: boolean;
+  committed_bytes: string;
+  committed_assets: string;
+  pending_bytes: string;
+  pending_assets: string;
+  override_max_bytes: string | null;
+  override_max_assets: string | null;
+  has_override: boolean;
+}
+
+interface UsageRow {
+  bytes: string;
+  assets: string;
+}
+
 @Injectable()
 export class QuotaRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async findOverride(ownerId: string, m: EntityManager = this.ds.manager): Promise<QuotaOverride | null> {
-    const [row] = await m.query(`SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
+    const [row] = await m.query<{ maxBytes: string | null; maxAssets: string | null }[]>(`SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
     if (!row) return null;
     return { maxBytes: row.maxBytes === null ? null : Number(row.maxBytes), maxAssets: row.maxAssets === null ? null : Number(row.maxAssets) };
   }
@@ -53,7 +70,7 @@ export class QuotaRepository {
   }
 
   async deleteOverride(ownerId: string): Promise<boolean> {
-    const [, affected] = await this.ds.query(`DELETE FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
+    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
     return affected > 0;
   }
 
@@ -68,7 +85,7 @@ export class QuotaRepository {
     m: EntityManager = this.ds.manager,
   ): Promise<PendingInsertOutcome> {
     const metadataKeys = Object.keys(a.metadata);
-    const [row] = await m.query(
+    const [row] = await m.query<PendingInsertRow[]>(
       `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
               override_max_bytes::text, override_max_assets::text, has_override
          FROM create_pending_asset($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
@@ -107,8 +124,8 @@ export class QuotaRepository {
    * on media_assets) plus pending uploads that have not expired (read live, as create_pending_asset does).
    */
   async usage(ownerId: string): Promise<QuotaUsageDto> {
-    const [committed] = await this.ds.query(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
-    const [pending] = await this.ds.query(
+    const [committed] = await this.ds.query<UsageRow[]>(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
+    const [pending] = await this.ds.query<UsageRow[]>(
       `SELECT coalesce(sum(size_bytes), 0)::text AS bytes, count(*)::text AS assets
          FROM media_assets WHERE owner_id = $1 AND status = 'pending' AND upload_expires_at > now()`,
       [ownerId],

@@ -55,7 +55,8 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean
     if (rowCount) return false;
     try {
       await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as Error & { code?: string };
       if (e?.code !== '42P04') throw e; // created concurrently by another replica
       return false;
     }

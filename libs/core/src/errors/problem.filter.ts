@@ -32,16 +32,16 @@ export function toProblem(err: unknown): ProblemBody {
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
-    const res = err.getResponse();
+    const res = err.getResponse() as string | { status?: unknown; details?: unknown; message?: string | string[] };
     // Terminus readiness failures: keep every indicator's state under `details`.
-    if (res && typeof res === 'object' && (res as any).status === 'error' && (res as any).details) {
-      const down = Object.entries((res as any).details as Record<string, { status: string }>)
+    if (res && typeof res === 'object' && res.status === 'error' && res.details) {
+      const down = Object.entries(res.details as Record<string, { status: string }>)
         .filter(([, v]) => v?.status !== 'up')
         .map(([k]) => k);
-      return { statusCode: status, error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`, message: `Not ready: ${down.join(', ')} down`, details: (res as any).details };
+      return { statusCode: status, error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`, message: `Not ready: ${down.join(', ')} down`, details: res.details };
     }
     const message =
-      typeof res === 'string' ? res : Array.isArray((res as any)?.message) ? (res as any).message.join('; ') : ((res as any)?.message ?? err.message);
+      typeof res === 'string' ? res : Array.isArray(res?.message) ? res.message.join('; ') : (res?.message ?? err.message);
     return { statusCode: status, error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`, message: String(message) };
   }
   const e = err as { statusCode?: number; code?: string; message?: string; name?: string; driverError?: { code?: string } };

@@ -18,7 +18,7 @@ export function rateLimitOptions(
   return {
     throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
     storage: new ThrottlerStorageRedisService(redis),
-    getTracker: (req: any) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
+    getTracker: (req: { principal?: { userId: string }; ip?: string }) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
     generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(redisConfig, name, tracker),
   };
 }
@@ -57,7 +57,7 @@ export class UploadCreationLimiter {
     try {
       r = await this.storage.increment(throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, `user:${userId}`), UPLOAD_URL_WINDOW_MS, limit, UPLOAD_URL_WINDOW_MS, UPLOAD_URL_THROTTLER);
     } catch (e) {
-      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : e}`);
+      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     if (r.isBlocked || r.totalHits > limit) {
@@ -79,7 +79,7 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
       return await super.canActivate(context);
     } catch (e) {
       if (e instanceof ThrottlerException) throw e;
-      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : e}`);
+      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
       return true;
     }
   }

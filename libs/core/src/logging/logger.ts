@@ -41,7 +41,7 @@ export function createLogger(level: string): Logger {
       censor: '[redacted]',
     },
     serializers: {
-      req: (req: any) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+      req: (req: { id: string; method: string; url: string; ip: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
       err: pino.stdSerializers.err,
     },
   });
@@ -53,7 +53,7 @@ export class NestPinoLogger implements LoggerService {
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace', message: unknown, rest: unknown[]) {
     const context = rest.length && typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
     if (message && typeof message === 'object' && !(message instanceof Error)) {
-      this.pino[level]({ context, ...(message as object) }, (rest.length > 1 ? String(rest[0]) : undefined) as string);
+      this.pino[level]({ context, ...message }, (rest.length > 1 ? String(rest[0]) : undefined) as string);
     } else if (message instanceof Error) {
       this.pino[level]({ context, err: message }, message.message);
     } else {

@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import { currentRequestId, runInContext, runJobInContext, runOutsideContext, saneRequestId, withRequestId } from './request-context';
 
 // The job helper logs through Nest's Logger; keep the test output clean.
-beforeAll(() => Logger.overrideLogger(false));
+beforeAll(() => {
+  Logger.overrideLogger(false);
+});
 
 describe('saneRequestId', () => {
   it('keeps ids made of letters, digits and ._:- up to 128 characters', () => {

@@ -24,7 +24,7 @@ export const OUTBOX_REQUEST_ID_FIELD = '_requestId';
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function saneRequestId(value: unknown): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
+  const v: unknown = Array.isArray(value) ? value[0] : value;
   return typeof v === 'string' && SANE_REQUEST_ID.test(v) ? v : undefined;
 }
 

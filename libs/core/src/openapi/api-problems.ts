@@ -20,13 +20,17 @@ export function ApiProblem(status: number, description: string, codes: ErrorCode
  * what the route documents for the same status itself, whichever decorator runs first.
  */
 export function ApiDefaultProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
-  const documented = ApiProblem(status, description, codes);
-  return (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? descriptor.value : target) as Record<string, unknown> | undefined;
-    if (existing?.[String(status)]) return descriptor as any;
-    return (documented as any)(target, key, descriptor);
+  const documented = ApiProblem(status, description, codes) as ClassOrMethodDecorator;
+  const decorator: ClassOrMethodDecorator = (target, key, descriptor) => {
+    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? (descriptor.value as object) : target) as Record<string, unknown> | undefined;
+    if (existing?.[String(status)]) return descriptor;
+    return documented(target, key, descriptor);
   };
+  return decorator as MethodDecorator & ClassDecorator;
 }
+
+/** MethodDecorator & ClassDecorator as one call signature (what a decorator for both is called with). */
+type ClassOrMethodDecorator = (target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => unknown;
 
 function problemResponse(status: number, description: string, codes: ErrorCode[]) {
   return {
@@ -45,8 +49,9 @@ export const ApiNoAuth = (): MethodDecorator & ClassDecorator => setSecurity([])
 export const ApiOptionalAuth = (): MethodDecorator & ClassDecorator => setSecurity([{ [BEARER_SCHEME]: [] }, {}]);
 
 function setSecurity(requirements: Record<string, string[]>[]): MethodDecorator & ClassDecorator {
-  return (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    Reflect.defineMetadata(DECORATORS.API_SECURITY, requirements, descriptor ? descriptor.value : target);
-    return descriptor as any;
+  const decorator: ClassOrMethodDecorator = (target, _key, descriptor) => {
+    Reflect.defineMetadata(DECORATORS.API_SECURITY, requirements, descriptor ? (descriptor.value as object) : target);
+    return descriptor;
   };
+  return decorator as MethodDecorator & ClassDecorator;
 }

@@ -5,7 +5,7 @@ describe('outbox request id', () => {
   it('stores the current request id beside the payload and hands the handler the payload unchanged', () => {
     const payload = { id: 'evt', type: 'asset.ready', asset: { assetId: 'a' } };
     const stored = runInContext({ requestId: 'req-9' }, () => withOutboxRequestId(payload));
-    const roundTrip = JSON.parse(JSON.stringify(stored));
+    const roundTrip: unknown = JSON.parse(JSON.stringify(stored));
     expect(splitOutboxRequestId(roundTrip)).toEqual({ payload, requestId: 'req-9' });
   });
 

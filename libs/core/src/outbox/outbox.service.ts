@@ -5,7 +5,7 @@ import { SERVER_CONFIG, ServerConfig } from '../config/config-sections';
 import { currentRequestId, OUTBOX_REQUEST_ID_FIELD, runInContext, runOutsideContext } from '../observability/request-context';
 import { withTimeout } from '../util/timeout';
 
-export type OutboxHandler = (payload: any) => Promise<void>;
+export type OutboxHandler<T = unknown> = (payload: T) => Promise<void>;
 
 /** The payload as stored: with the current request id under a reserved key (handlers never see it). */
 export function withOutboxRequestId(payload: Record<string, unknown>): Record<string, unknown> {
@@ -44,9 +44,9 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   /** Registers the handler for a topic; a second handler for one topic is a programming error. */
-  register(topic: string, handler: OutboxHandler): void {
+  register<T>(topic: string, handler: OutboxHandler<T>): void {
     if (this.handlers.has(topic)) throw new Error(`Outbox topic "${topic}" already has a handler`);
-    this.handlers.set(topic, handler);
+    this.handlers.set(topic, handler as OutboxHandler); // the payload is what append() stored for this topic
   }
 
   async append(manager: EntityManager, topic: string, payload: Record<string, unknown>, delayMs = 0): Promise<void> {
@@ -96,7 +96,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
       let delivered = 0;
       let failures = 0;
       await this.ds.transaction(async (m) => {
-        const rows: { id: string; topic: string; payload: any; attempts: number }[] = await m.query(
+        const rows = await m.query<{ id: string; topic: string; payload: unknown; attempts: number }[]>(
           `SELECT id, topic, payload, attempts FROM outbox
             WHERE processed_at IS NULL AND available_at <= now()
             ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,

@@ -80,7 +80,7 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
         report.extra[name] = await expirer.purgeExpired(now);
       } catch (e) {
         report.extra[name] = { error: e instanceof Error ? e.message : String(e) };
-        this.logger.warn(`expirer ${name} failed: ${e instanceof Error ? e.message : e}`);
+        this.logger.warn(`expirer ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     return report;
@@ -106,7 +106,7 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
         }
       } catch (e) {
         // Reconcile aborts stale multipart uploads later; the asset is already expired.
-        if (!isRegionOutage(e)) this.logger.warn(`could not abort multipart uploads of ${objectKey} in ${region.name}: ${e instanceof Error ? e.message : e}`);
+        if (!isRegionOutage(e)) this.logger.warn(`could not abort multipart uploads of ${objectKey} in ${region.name}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     return aborted;

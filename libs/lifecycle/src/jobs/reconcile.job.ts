@@ -158,7 +158,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
         let present: boolean;
         try {
           present = (await this.storage.head(o.objectKey)) !== null;
-        } catch (e) {
+        } catch {
           report.unverifiable++;
           return;
         }

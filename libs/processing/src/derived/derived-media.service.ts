@@ -62,7 +62,7 @@ export class DerivedMediaService implements OnModuleInit {
 
   /** Removes objects written for an asset that did not become ready after all. */
   async discard(rows: DerivativeRow[]): Promise<void> {
-    for (const r of rows) await this.storage.delete(r.objectKey).catch((e) => this.logger.warn(`could not remove ${r.kind} of ${r.assetId}: ${e.message}`));
+    for (const r of rows) await this.storage.delete(r.objectKey).catch((e: Error) => this.logger.warn(`could not remove ${r.kind} of ${r.assetId}: ${e.message}`));
   }
 
   /** Objects first, then rows: a retry after a failure finds the rows and finishes the job. */

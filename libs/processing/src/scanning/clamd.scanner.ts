@@ -110,14 +110,14 @@ class ClamdConnection {
     if (!this.socket.write(data)) {
       while (this.socket.writableNeedDrain && !this.failure && !this.replyDone) await this.waitForChange();
     }
-    if (this.failure && !this.replyDone) throw this.failure;
+    if (this.failure && !this.replyDone) throw this.failure as Error; // set while we awaited (TS still narrows it to undefined)
   }
 
   async readReply(): Promise<string> {
     while (!this.replyDone && !this.failure) await this.waitForChange();
     const reply = this.reply();
     if (reply !== undefined) return reply;
-    throw this.failure;
+    throw this.failure!; // the loop ends on a reply or a failure
   }
 
   close() {

@@ -89,7 +89,7 @@ export class MultipartStrategy implements UploadStrategy {
         signing = (async () => {
           const r = await ctx.api.POST('/media/{id}/parts', { params: { path: { id: assetId } }, body: { partNumbers: wanted }, signal });
           if (r.error !== undefined || !r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
-          for (const p of r.data!.parts) urls.set(p.partNumber, p);
+          for (const p of r.data.parts) urls.set(p.partNumber, p);
         })().finally(() => (signing = null));
         await signing;
         if (!urls.get(n)) throw MediaApiError.sdk('UnsupportedUpload', `The service signed no URL for part ${n}`);

@@ -54,7 +54,7 @@ export function streamSource(stream: Readable, size: number, filename: string): 
 /** SHA-256 of a re-readable source, streamed (never buffered whole). */
 export async function hashSource(source: UploadSource, onProgress?: (p: TransferProgress) => void, signal?: AbortSignal): Promise<string> {
   const meter = new MeteredStream((loaded) => onProgress?.({ phase: 'hash', loaded, total: source.size }));
-  await pipeline(source.open(), meter, async function* drain(chunks) {
+  await pipeline(source.open(), meter, async function drain(chunks: AsyncIterable<Buffer>) {
     for await (const _ of chunks) void _;
   }, { signal });
   return meter.digest();

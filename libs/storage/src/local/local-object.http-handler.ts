@@ -188,7 +188,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           const r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min });
           res.writeHead(204, { etag: r.etag });
           res.end();
-        })().then(resolve, (e) => {
+        })().then(resolve, (e: Error) => {
           file.resume();
           reject(e);
         });
@@ -297,7 +297,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         if (req.readable && !req.readableEnded) req.resume();
         sendError(res, e.status, e.code, e.message);
       } else {
-        const code = (e as any)?.code;
+        const code = (e as NodeJS.ErrnoException | undefined)?.code;
         if (code === 'ENOSPC') sendError(res, 507, 'InsufficientStorage', 'The storage volume is full');
         else if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed) res.destroy();
         else sendError(res, 500, 'InternalError', 'Internal error');

@@ -105,10 +105,10 @@ describe('RoutedStorageDriver over two regions', () => {
     expect(router.state('a')).toBe('up');
     await routed.head('x');
     expect(router.state('a')).toBe('down');
-    expect(router.status()[0]).toMatchObject({ circuit: 'open', consecutiveFailures: 2, lastError: expect.stringContaining('unreachable') });
+    expect(router.status()[0]).toMatchObject({ circuit: 'open', consecutiveFailures: 2, lastError: expect.stringContaining('unreachable') as string });
     a.down = false;
     await router.checkAll();
-    expect(router.status()[0]).toMatchObject({ state: 'up', circuit: 'closed', consecutiveFailures: 0, latencyMs: expect.any(Number) });
+    expect(router.status()[0]).toMatchObject({ state: 'up', circuit: 'closed', consecutiveFailures: 0, latencyMs: expect.any(Number) as number });
   });
 
   it('says "not found" only when every region answered; an unreachable region makes it "unavailable"', async () => {

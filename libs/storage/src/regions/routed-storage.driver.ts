@@ -159,7 +159,7 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     );
     if (failed.length) {
       throw new StorageUnavailableError(
-        `delete ${key} could not reach region(s) ${failed.join(', ')}${lastError ? `: ${lastError instanceof Error ? lastError.message : lastError}` : ''}; retry later`,
+        `delete ${key} could not reach region(s) ${failed.join(', ')}${lastError ? `: ${lastError instanceof Error ? lastError.message : String(lastError)}` : ''}; retry later`,
         lastError,
       );
     }

@@ -25,13 +25,13 @@ export class ReplicaRepository {
   }
 
   async isTracked(ref: ObjectRef): Promise<boolean> {
-    const rows = await this.ds.query(`SELECT 1 FROM replicated_objects WHERE bucket = $1 AND object_key = $2`, [ref.bucket, ref.key]);
+    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM replicated_objects WHERE bucket = $1 AND object_key = $2`, [ref.bucket, ref.key]);
     return rows.length > 0;
   }
 
   /** Records that `region` holds a copy; false when the object is no longer tracked (deleted meanwhile). */
   async recordCopy(ref: ObjectRef, region: string, etag: string | undefined): Promise<boolean> {
-    const rows = await this.ds.query(
+    const rows = await this.ds.query<unknown[]>(
       `INSERT INTO object_replicas (bucket, object_key, region, etag)
        SELECT bucket, object_key, $3, $4 FROM replicated_objects WHERE bucket = $1 AND object_key = $2
        ON CONFLICT (bucket, object_key, region) DO UPDATE SET etag = EXCLUDED.etag, recorded_at = now()

@@ -46,13 +46,13 @@ export class UploadSessionRepository {
   }
 
   async find(assetId: string, m: EntityManager = this.ds.manager): Promise<UploadSession | null> {
-    const rows = await m.query(`SELECT ${COLUMNS} FROM upload_sessions WHERE asset_id = $1`, [assetId]);
+    const rows = await m.query<Record<string, unknown>[]>(`SELECT ${COLUMNS} FROM upload_sessions WHERE asset_id = $1`, [assetId]);
     return revive(rows[0]);
   }
 
   /** Moves the session from one of `from` to `to`; false when it was in another state (a concurrent request won). */
   async transition(assetId: string, from: UploadSessionState[], to: UploadSessionState, m: EntityManager = this.ds.manager): Promise<boolean> {
-    const [, affected] = await m.query(`UPDATE upload_sessions SET state = $3, updated_at = now() WHERE asset_id = $1 AND state = ANY($2)`, [
+    const [, affected] = await m.query<[unknown, number]>(`UPDATE upload_sessions SET state = $3, updated_at = now() WHERE asset_id = $1 AND state = ANY($2)`, [
       assetId,
       from,
       to,

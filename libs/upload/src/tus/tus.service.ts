@@ -121,7 +121,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     // Uploads that received every byte before a crash, and uploads that expired while the service was down.
     // In the background: start-up does not wait for storage.
     setImmediate(() => {
-      this.purgeExpired(new Date()).catch((e) => this.logger.warn(`tus start-up sweep failed: ${e instanceof Error ? e.message : e}`));
+      this.purgeExpired(new Date()).catch((e) => this.logger.warn(`tus start-up sweep failed: ${e instanceof Error ? e.message : String(e)}`));
     });
   }
 
@@ -317,7 +317,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
             await this.finish(id);
             continue;
           } catch (e) {
-            this.logger.warn(`tus upload ${id}: finishing failed (${e instanceof Error ? e.message : e}); retried later`);
+            this.logger.warn(`tus upload ${id}: finishing failed (${e instanceof Error ? e.message : String(e)}); retried later`);
             if (!this.isExpired(staged, now)) continue;
           }
         }
@@ -336,7 +336,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
         await this.removeStaged(id);
         removed++;
       } catch (e) {
-        this.logger.warn(`tus upload ${id}: sweep failed (${e instanceof Error ? e.message : e})`);
+        this.logger.warn(`tus upload ${id}: sweep failed (${e instanceof Error ? e.message : String(e)})`);
       }
     }
     return { removed };
@@ -352,7 +352,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
         await this.finish(id);
         finished++;
       } catch (e) {
-        this.logger.warn(`tus upload ${id}: finishing failed (${e instanceof Error ? e.message : e})`);
+        this.logger.warn(`tus upload ${id}: finishing failed (${e instanceof Error ? e.message : String(e)})`);
       }
     }
     return { finished };
@@ -378,7 +378,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   private async staged(id: string): Promise<StagedUpload | null> {
     let info: { size?: number; creation_date?: string };
     try {
-      info = JSON.parse(await readFile(`${this.stagedPath(id)}.json`, 'utf8'));
+      info = JSON.parse(await readFile(`${this.stagedPath(id)}.json`, 'utf8')) as typeof info;
     } catch {
       return null;
     }

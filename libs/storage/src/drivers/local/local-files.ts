@@ -11,7 +11,8 @@ export async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key
   let handle;
   try {
     handle = await opendir(dir);
-  } catch (e: any) {
+  } catch (err) {
+      const e = err as NodeJS.ErrnoException;
     if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return;
     throw e;
   }

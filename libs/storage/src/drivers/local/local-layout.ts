@@ -94,7 +94,8 @@ export class LocalLayout {
       try {
         const st = await stat(file);
         return { file, storageClass, size: st.size, mtime: st.mtime };
-      } catch (e: any) {
+      } catch (err) {
+      const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw e;
       }
     }

@@ -53,7 +53,8 @@ export class LocalMultipart implements MultipartCapableStorage {
       const manifest: MultipartManifest = { key, contentType, initiated: new Date().toISOString() };
       await writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify(manifest));
       await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(dir, { recursive: true, force: true });
       throw new StorageUnavailableError(`local storage could not start an upload: ${e?.message}`, e);
     }
@@ -85,7 +86,8 @@ export class LocalMultipart implements MultipartCapableStorage {
       await writeFile(path.join(dir, `part-${partNumber}.json.tmp`), JSON.stringify(meta));
       await rename(path.join(dir, `part-${partNumber}.json.tmp`), path.join(dir, `part-${partNumber}.json`));
       return { etag, size };
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key); // aborted meanwhile
       throw e;
@@ -107,7 +109,8 @@ export class LocalMultipart implements MultipartCapableStorage {
       try {
         const meta = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as PartMeta;
         parts.push({ partNumber: Number(m[1]), etag: meta.etag, size: meta.size, lastModified: new Date(meta.lastModified) });
-      } catch (e: any) {
+      } catch (err) {
+      const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT') throw new StorageUnavailableError(`local storage could not read part ${name}: ${e?.message}`, e);
       }
     }
@@ -160,7 +163,8 @@ export class LocalMultipart implements MultipartCapableStorage {
     let names: string[];
     try {
       names = await readdir(this.layout.multipartRoot());
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code === 'ENOENT') return [];
       throw new StorageUnavailableError(`local storage could not list uploads: ${e?.message}`, e);
     }
@@ -182,7 +186,8 @@ export class LocalMultipart implements MultipartCapableStorage {
     let m: MultipartManifest;
     try {
       m = JSON.parse(await readFile(path.join(this.layout.uploadDir(uploadId), 'manifest.json'), 'utf8')) as MultipartManifest;
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e instanceof StorageNotFoundError || e?.code === 'ENOENT' || e instanceof SyntaxError) throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage could not read upload ${uploadId}: ${e?.message}`, e);
     }

@@ -46,7 +46,8 @@ export class LocalObjectStore {
         lastModified: found.mtime,
         ...(found.storageClass !== 'STANDARD' ? { storageClass: found.storageClass } : {}),
       };
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code === 'ENOENT') return null;
       throw new StorageUnavailableError(`local storage head failed: ${e?.message}`, e);
     }
@@ -54,11 +55,11 @@ export class LocalObjectStore {
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
     this.layout.objectPath(key);
-    const found = await this.layout.locateFile(key).catch((e: any) => {
+    const found = await this.layout.locateFile(key).catch((e: NodeJS.ErrnoException) => {
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
     if (!found) throw new StorageNotFoundError(key);
-    const handle = await open(found.file, 'r').catch((e: any) => {
+    const handle = await open(found.file, 'r').catch((e: NodeJS.ErrnoException) => {
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key);
       throw new StorageUnavailableError(`local storage read failed: ${e?.message}`, e);
     });
@@ -117,9 +118,10 @@ export class LocalObjectStore {
     try {
       try {
         await link(from, tmp);
-      } catch (e: any) {
+      } catch (err) {
+      const e = err as NodeJS.ErrnoException;
         // Another file system (EXDEV), or one without hard links: copy the bytes.
-        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code)) throw e;
+        if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code ?? '')) throw e;
         await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);
         await fsyncFile(tmp);
       }
@@ -129,7 +131,8 @@ export class LocalObjectStore {
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
       await this.removeColdCopies(toKey);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
       if (e instanceof LocalRequestError) throw e;
@@ -174,7 +177,8 @@ export class LocalObjectStore {
     await mkdir(path.dirname(target), { recursive: true });
     try {
       await rename(found.file, target);
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       if (e?.code !== 'EXDEV') throw new StorageUnavailableError(`local storage tiering failed: ${e?.message}`, e);
       await copyFile(found.file, `${target}.${process.pid}.tmp`);
       await rename(`${target}.${process.pid}.tmp`, target);
@@ -188,7 +192,8 @@ export class LocalObjectStore {
       await writeFile(probe, 'ok');
       await rm(probe, { force: true });
       await stat(this.layout.bucketDir());
-    } catch (e: any) {
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
       throw new StorageUnavailableError(`local storage at ${this.layout.root} is not writable: ${e?.message}`, e);
     }
   }
