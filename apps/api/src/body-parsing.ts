@@ -31,7 +31,8 @@ export function installBodyParsing(app: NestFastifyApplication, adapter: Fastify
   });
 
   const needsToken = controllerRoutes(app, jwt);
-  fastify.addHook('preParsing', (req: FastifyRequest, reply: FastifyReply, payload: Readable, done: (err: Error | null, payload?: Readable) => void) => {
+  type Done = (err: Error | null, payload?: Readable) => void;
+  fastify.addHook('preParsing', (req: FastifyRequest, reply: FastifyReply, payload: Readable, done: Done) => {
     if (req.method === 'GET' || req.method === 'HEAD' || !hasBody(req)) return done(null, payload);
     const tokenRequired = needsToken.get(`${req.method} ${req.routeOptions.url}`);
     if (tokenRequired === undefined) return done(null, payload); // not a controller route
@@ -53,7 +54,8 @@ function hasBody(req: FastifyRequest): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-const tooLarge = (limit: number) => Errors.payloadTooLarge(`Request body is larger than ${limit} bytes, the most this route accepts`, { limit });
+const tooLarge = (limit: number) =>
+  Errors.payloadTooLarge(`Request body is larger than ${limit} bytes, the most this route accepts`, { limit });
 
 /** A body without Content-Length (chunked): fails with the 413 above as soon as more than `limit` bytes arrived. */
 function capped(payload: Readable, limit: number): Readable {

@@ -51,7 +51,8 @@ export function jsonBodyParser(fastify: Pick<FastifyInstance, 'getDefaultJsonPar
   const parse = fastify.getDefaultJsonParser('error', 'error');
   return (req, body, done) => {
     if (jsonNestsDeeperThan(body, maxDepth)) {
-      done(Errors.invalid(`Body is nested too deeply: arrays and objects may be nested at most ${maxDepth} levels deep`, { limit: maxDepth }), undefined);
+      const message = `Body is nested too deeply: arrays and objects may be nested at most ${maxDepth} levels deep`;
+      done(Errors.invalid(message, { limit: maxDepth }), undefined);
       return;
     }
     parse(req, body as unknown as string, done); // typed for strings; secure-json-parse takes the bytes as they are
