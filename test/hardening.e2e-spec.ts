@@ -29,14 +29,35 @@ describe('hostile input never gets a 5xx', () => {
   });
   afterAll(() => app?.stop());
 
+  /** Bidirectional controls (RLO, isolates, marks) mixed into strings: a spoofed extension is the classic. */
+  const bidi = fc.constantFrom('\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f');
+  const bidiString = fc
+    .tuple(fc.string({ maxLength: 20 }), bidi, fc.string({ maxLength: 20 }), fc.constantFrom('', '.exe', 'gpj.exe', '.txt'))
+    .map(([a, b, c, ext]) => `${a}${b}${c}${ext}`);
+  /** Numbers beyond every column: 2^63, -2^63-1, 1e308, 40 nines (as JSON number literals; strings below). */
+  const hugeNumberText = fc.constantFrom('9223372036854775808', '-9223372036854775809', '1e308', '9'.repeat(40), '-1e308', '1e400');
   const segment = fc.oneof(
     fc.constantFrom('..', '%2e%2e', '..%2f..%2fetc%2fpasswd', '%00', 'a'.repeat(3000), '💥', 'upload-url', 'acl', 'metadata', 'complete', '*'),
     fc.string({ maxLength: 40 }).map(encodeURIComponent),
+    hugeNumberText,
+    bidiString.map(encodeURIComponent),
     fc.uuid(),
     fc.constant('SENTINEL'),
   );
   const anyJson = fc.jsonValue({ maxDepth: 3 });
+  /** Arrays/objects 50 to 5,000 deep, sometimes wrapped in a valid-looking body. */
+  const deepJson = fc
+    .tuple(fc.integer({ min: 50, max: 5000 }), fc.constantFrom('[', '{"a":'), fc.boolean())
+    .map(([depth, open, wrapped]) => {
+      const inner = open.repeat(depth) + (open === '[' ? '' : '1') + (open === '[' ? ']' : '}').repeat(depth);
+      return wrapped ? `{"filename":"a.txt","mimeType":"text/plain","sizeBytes":1,"metadata":${inner}}` : inner;
+    });
   const hostileBody = fc.oneof(
+    deepJson,
+    fc
+      .tuple(fc.constantFrom('sizeBytes', 'expiresInSeconds', 'maxBytes', 'maxAssets', 'partNumber'), hugeNumberText, fc.boolean())
+      .map(([key, n, quoted]) => `{"filename":"a.txt","mimeType":"text/plain","${key}":${quoted ? JSON.stringify(n) : n},"parts":[{"partNumber":${n},"etag":"x"}],"partNumbers":[${n}]}`),
+    fc.record({ filename: bidiString, mimeType: fc.constant('text/plain'), sizeBytes: fc.constant(1), metadata: fc.dictionary(fc.constantFrom('a', 'b'), bidiString) }).map((v) => JSON.stringify(v)),
     anyJson.map((v) => JSON.stringify(v)),
     fc.record(
       {
@@ -55,7 +76,11 @@ describe('hostile input never gets a 5xx', () => {
     fc.constant('x'.repeat(64 * 1024)),
   );
   const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '');
-  const query = fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'mimeType', 'tag', 'owner', 'waitFor', 'timeout', 'redirect', 'dryRun', 'createdAfter'), fc.string({ maxLength: 30 }), { maxKeys: 4 });
+  const query = fc.dictionary(
+    fc.constantFrom('limit', 'cursor', 'status', 'mimeType', 'tag', 'owner', 'waitFor', 'timeout', 'redirect', 'dryRun', 'createdAfter', 'offset'),
+    fc.oneof(fc.string({ maxLength: 30 }), hugeNumberText, bidiString),
+    { maxKeys: 4 },
+  );
 
   it(`answers ${RUNS} random requests with a 2xx/3xx/4xx, and every 4xx names the problem`, async () => {
     const goodToken = token(1);

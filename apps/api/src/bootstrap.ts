@@ -7,6 +7,7 @@ import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, Region
 import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
+import { installBodyParsing } from './body-parsing';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { installSecurityHeaders } from './security-headers';
 import { setupApiDocs } from './openapi/openapi-document';
@@ -47,7 +48,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     requestIdHeader: false,
     genReqId: requestIdOf,
     childLoggerFactory: requestChildLogger as never,
-    bodyLimit: 1024 * 1024,
+    // JSON and form bodies (a route may accept more: JsonBodyLimit); see installBodyParsing.
+    bodyLimit: config.JSON_BODY_LIMIT_BYTES,
     trustProxy: true,
     return503OnClosing: true,
   });
@@ -56,6 +58,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     abortOnError: false,
   });
   app.useGlobalPipes(validationPipe);
+  // Request bodies: nesting depth and size limits, and a token before a body is read where the route needs one.
+  installBodyParsing(app, adapter, { bodyLimit: config.JSON_BODY_LIMIT_BYTES });
   // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API):
   // helmet's defaults, computed once at start-up (@fastify/helmet recomputes them per request).
   installSecurityHeaders(app.getHttpAdapter().getInstance());

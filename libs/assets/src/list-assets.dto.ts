@@ -1,4 +1,5 @@
 import { Transform } from 'class-transformer';
+import { FitsBigint, MAX_BIGINT } from '@app/core';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { LISTABLE_STATUSES, MAX_LIST_LIMIT, MAX_TAG_FILTERS } from './asset-list.query';
 
@@ -14,6 +15,7 @@ export class ListAssetsQueryDto {
   /** Only assets of this owner (user id). */
   @IsOptional()
   @Matches(/^[1-9]\d{0,18}$/, { message: 'owner must be a user id (a positive integer)' })
+  @FitsBigint({ message: `owner must be a user id of at most ${MAX_BIGINT}` })
   owner?: string;
 
   /** One or more statuses (repeat the parameter or separate with commas). Deleted assets are never listed. */

@@ -17,6 +17,8 @@ export * from './util/timeout';
 export * from './core.module';
 export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
+export * from './http/json-body';
+export * from './http/numeric-range';
 export * from './clock/clock';
 export * from './openapi/problem.dto';
 export * from './openapi/api-problems';

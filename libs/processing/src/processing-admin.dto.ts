@@ -1,13 +1,14 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { AssetStatus } from '@app/assets';
+import { MAX_INT4 } from '@app/core';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class DeadLettersQueryDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
   limit?: number;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0)
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_INT4)
   offset?: number;
 }
 

@@ -1,6 +1,8 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { AclEntryDto, MAX_ACL_ENTRIES } from '@app/acl';
+import { MAX_EXACT_INTEGER } from '@app/core';
+import { MAX_METADATA_VALUE_BYTES, MAX_USER_METADATA_KEYS } from '@app/metadata';
 
 export const MIME_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 
@@ -23,6 +25,7 @@ export class CreateUploadUrlDto {
   /** Exact size in bytes. */
   @IsInt({ message: 'sizeBytes must be an integer number of bytes' })
   @Min(0)
+  @Max(MAX_EXACT_INTEGER, { message: `sizeBytes must be at most ${MAX_EXACT_INTEGER}` })
   sizeBytes: number;
 
   /** Optional lower-case hex SHA-256 of the bytes; when given, storage refuses any other body. */
@@ -36,6 +39,7 @@ export class CreateUploadUrlDto {
   @IsOptional()
   @IsInt({ message: 'expiresInSeconds must be an integer number of seconds' })
   @Min(1)
+  @Max(MAX_EXACT_INTEGER, { message: `expiresInSeconds must be at most ${MAX_EXACT_INTEGER}` })
   expiresInSeconds?: number;
 
   /** `put` (default): a signed PUT URL. `post`: a signed browser form upload with a content-length-range policy. */
@@ -64,3 +68,30 @@ export class CreateUploadUrlDto {
   @IsObject({ message: 'metadata must be an object of key/value strings' })
   metadata?: Record<string, string>;
 }
+
+const jsonBytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v), 'utf8');
+
+/**
+ * Bytes of the largest valid POST /media/upload-url body as JSON.stringify writes it: every field at its longest
+ * (a 255-character filename of 3-byte characters, MAX_ACL_ENTRIES group grants of 200 characters, MAX_USER_METADATA_KEYS
+ * keys of 64 characters whose values are MAX_METADATA_VALUE_BYTES of text that JSON escapes (quotes: 2 bytes each)).
+ * Values made of control characters (6 bytes each once escaped) may not fit at the very largest.
+ */
+export const CREATE_UPLOAD_URL_BODY_MAX_BYTES = (() => {
+  const grant = { principal: `group:${'g'.repeat(200)}`, permission: 'delete' };
+  const metadataEntry = jsonBytes('k'.repeat(64)) + 1 + jsonBytes('"'.repeat(MAX_METADATA_VALUE_BYTES));
+  const scalars = jsonBytes({
+    filename: '\u20ac'.repeat(255),
+    mimeType: `${'a'.repeat(127)}/${'b'.repeat(127)}`,
+    sizeBytes: MAX_EXACT_INTEGER,
+    checksumSha256: '0'.repeat(64),
+    expiresInSeconds: MAX_EXACT_INTEGER,
+    mode: 'post',
+    multipart: false,
+    acl: [],
+    metadata: {},
+  });
+  const acl = MAX_ACL_ENTRIES * jsonBytes(grant) + (MAX_ACL_ENTRIES - 1);
+  const metadata = MAX_USER_METADATA_KEYS * metadataEntry + (MAX_USER_METADATA_KEYS - 1);
+  return scalars + acl + metadata;
+})();

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, Principal, RateLimited, RequireAssetAccess } from '@app/core';
-import { CreateUploadUrlDto } from './create-upload-url.dto';
-import { CompleteUploadDto, SignPartsDto } from './multipart/multipart.dto';
+import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, JsonBodyLimit, Principal, RateLimited, RequireAssetAccess } from '@app/core';
+import { CREATE_UPLOAD_URL_BODY_MAX_BYTES, CreateUploadUrlDto } from './create-upload-url.dto';
+import { COMPLETE_UPLOAD_BODY_MAX_BYTES, CompleteUploadDto, SignPartsDto } from './multipart/multipart.dto';
 import { MultipartUploadService } from './multipart/multipart-upload.service';
 import { UploadUrlService } from './upload-url.service';
 import { CompleteUploadResultDto, MultipartUploadDto, PartListDto, SignedPartsDto, UploadUrlDto } from './upload-url.dto';
@@ -18,6 +18,7 @@ export class UploadController {
   /** Creates a `pending` asset and signs where its bytes go (bound to the declared size, type and checksum). */
   @Post('upload-url')
   @HttpCode(201)
+  @JsonBodyLimit(CREATE_UPLOAD_URL_BODY_MAX_BYTES)
   @RateLimited()
   @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota', [ErrorCode.PayloadTooLarge, ErrorCode.QuotaBytesExceeded])
   @ApiExtraModels(UploadUrlDto, MultipartUploadDto)
@@ -32,6 +33,7 @@ export class UploadController {
   /** The bytes are in storage: processing starts (idempotent; answers the status reached). */
   @Post(':id/complete')
   @HttpCode(202)
+  @JsonBodyLimit(COMPLETE_UPLOAD_BODY_MAX_BYTES)
   @RequireAssetAccess('write')
   @ApiProblem(409, 'No bytes have been uploaded for the asset yet', [ErrorCode.ObjectNotUploaded])
   @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [ErrorCode.UploadMismatch])

@@ -1,14 +1,11 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { AdminOnly, CurrentPrincipal, Errors, Principal } from '@app/core';
+import { AdminOnly, checkUserIdParam, CurrentPrincipal, Principal } from '@app/core';
 import { SetQuotaDto } from './quota.dto';
 import { QuotaService } from './quota.service';
 import { QuotaViewDto } from './quota-view.dto';
 
-const checkOwnerId = (ownerId: string) => {
-  if (!/^[1-9]\d{0,18}$/.test(ownerId)) throw Errors.validation('Path parameter "ownerId" must be a user id (a positive integer)', { field: 'ownerId' });
-  return ownerId;
-};
+const checkOwnerId = (ownerId: string) => checkUserIdParam(ownerId, 'ownerId');
 
 @ApiTags('quota')
 @Controller()

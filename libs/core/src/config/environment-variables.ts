@@ -57,6 +57,14 @@ export class EnvironmentVariables {
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   WEB_CONCURRENCY = 1;
 
+  /**
+   * Largest JSON (or form) request body in bytes; larger ones are answered 413 before they are read. Two routes
+   * accept their largest valid body when that is bigger: POST /media/upload-url (about 0.55 MB: 64 metadata values
+   * of 4 KiB) and POST /media/{id}/complete (about 2.9 MB: 10,000 parts).
+   */
+  @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  JSON_BODY_LIMIT_BYTES = 64 * 1024;
+
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';

@@ -35,3 +35,12 @@ export class CompleteUploadDto {
   @Type(() => CompletedPartDto)
   parts?: CompletedPartDto[];
 }
+
+/**
+ * Bytes of the largest valid POST /media/{id}/complete body as JSON.stringify writes it: MAX_PARTS parts, each with
+ * a 5-digit part number and an entity tag of 256 characters (`"` + 254 ASCII characters + `"`, the quotes escaped).
+ */
+export const COMPLETE_UPLOAD_BODY_MAX_BYTES = (() => {
+  const part = Buffer.byteLength(JSON.stringify({ partNumber: MAX_PARTS, etag: `"${'e'.repeat(254)}"` }), 'utf8');
+  return '{"parts":[]}'.length + MAX_PARTS * part + (MAX_PARTS - 1);
+})();

@@ -1,0 +1,84 @@
+import Fastify from 'fastify';
+import { AppError } from '../errors/error-codes';
+import { jsonBodyParser, jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-body';
+import { FitsBigint, isUserId, MAX_BIGINT } from './numeric-range';
+import { validateSync } from 'class-validator';
+
+const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
+
+describe('jsonNestsDeeperThan', () => {
+  it('counts arrays and objects, exactly at the limit and one past it', () => {
+    expect(jsonNestsDeeperThan(nested(32), 32)).toBe(false);
+    expect(jsonNestsDeeperThan(nested(33), 32)).toBe(true);
+    expect(jsonNestsDeeperThan('{"a":'.repeat(33) + '1' + '}'.repeat(33), 32)).toBe(true);
+    expect(jsonNestsDeeperThan('{"a":[{"b":[1,2,{"c":{}}]}]}', 6)).toBe(false);
+    expect(jsonNestsDeeperThan('{"a":[{"b":[1,2,{"c":{}}]}]}', 5)).toBe(true);
+  });
+
+  it('skips brackets inside strings, escaped quotes included', () => {
+    expect(jsonNestsDeeperThan(JSON.stringify({ s: '[[[[[[[[[[{{{{{{{{' }), 1)).toBe(false);
+    expect(jsonNestsDeeperThan(JSON.stringify({ s: 'a"[[[[\\"[[[[\\' }), 1)).toBe(false);
+    expect(jsonNestsDeeperThan(JSON.stringify([{ s: '"]]]]]]' }, [[[1]]]]), 4)).toBe(false);
+    expect(jsonNestsDeeperThan(JSON.stringify([{ s: '"]]]]]]' }, [[[[1]]]]]), 4)).toBe(true);
+  });
+
+  it('reads UTF-8 bytes the same way as text', () => {
+    for (const text of [JSON.stringify({ 'ключ€': ['[[[[💥"\\', [[1]]] }), nested(40), '"\\"[[[[[['])
+      for (const max of [2, 3, 4, 32]) expect(jsonNestsDeeperThan(Buffer.from(text), max)).toBe(jsonNestsDeeperThan(text, max));
+  });
+
+  it('is a single linear pass: a megabyte of nesting is refused in milliseconds', () => {
+    const text = nested(512 * 1024);
+    const started = process.hrtime.bigint();
+    expect(jsonNestsDeeperThan(text, MAX_JSON_DEPTH)).toBe(true);
+    expect(jsonNestsDeeperThan(' '.repeat(1024 * 1024) + '[]', MAX_JSON_DEPTH)).toBe(false);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(200);
+  });
+});
+
+describe('jsonBodyParser', () => {
+  const parser = jsonBodyParser(Fastify());
+  const parse = (body: string) =>
+    new Promise<{ err: Error | null; value: unknown }>((resolve) => parser({} as never, Buffer.from(body), (err, value) => resolve({ err, value })));
+
+  it('parses JSON as Fastify does', async () => {
+    expect(await parse('{"a":[1,{"b":"c"}]}')).toEqual({ err: null, value: { a: [1, { b: 'c' }] } });
+  });
+
+  it('refuses nesting beyond the limit with a 400 naming it, before parsing', async () => {
+    const { err } = await parse(nested(1000));
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).statusCode).toBe(400);
+    expect(err!.message).toContain(`at most ${MAX_JSON_DEPTH} levels`);
+    expect((err as AppError).details).toEqual({ limit: MAX_JSON_DEPTH });
+  });
+
+  it('keeps the prototype-poisoning protection and the empty-body refusal', async () => {
+    for (const body of ['{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', '']) {
+      const { err } = await parse(body);
+      expect((err as { statusCode?: number }).statusCode).toBe(400);
+    }
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+});
+
+describe('numeric ranges', () => {
+  it('isUserId: a positive integer that fits BIGINT', () => {
+    expect(isUserId('1')).toBe(true);
+    expect(isUserId(String(MAX_BIGINT))).toBe(true);
+    for (const v of [String(MAX_BIGINT + 1n), '9999999999999999999', '0', '-1', '01', '1e3', '', 1, null]) expect(isUserId(v)).toBe(false);
+  });
+
+  it('FitsBigint refuses digit strings above BIGINT and leaves other values to the other checks', () => {
+    class Q {
+      @FitsBigint()
+      owner?: unknown;
+    }
+    const check = (owner: unknown) => validateSync(Object.assign(new Q(), { owner })).length;
+    expect(check('9223372036854775807')).toBe(0);
+    expect(check('9223372036854775808')).toBe(1);
+    expect(check('9'.repeat(40))).toBe(1);
+    expect(check('abc')).toBe(0);
+    expect(check(undefined)).toBe(0);
+  });
+});
