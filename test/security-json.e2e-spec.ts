@@ -135,7 +135,7 @@ describe('hostile JSON bodies', () => {
       new Promise<any>((resolve, reject) => {
         const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
-        child.stdout!.on('data', (d) => (out += d));
+        child.stdout.on('data', (d) => (out += d));
         child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exited with ${code}: ${out}`))));
       });
     const loadScript = `
@@ -184,7 +184,7 @@ describe('hostile JSON bodies', () => {
       const sorted = [...l].sort((a, b) => a - b);
       return `${l.length} probes, median ${sorted[sorted.length >> 1].toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms`;
     };
-    // eslint-disable-next-line no-console
+     
     console.log(`nested-body load: ${sent} requests ${JSON.stringify(statuses)}; /health/live under load: ${stats(latencies)}; idle: ${stats(idle)}`);
     expect(Object.keys(statuses)).toEqual(['400']);
     expect(sent).toBeGreaterThan(20);

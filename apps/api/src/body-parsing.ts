@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * Call before the app is initialised (Nest registers its parsers at init unless they are registered already).
  */
 export function installBodyParsing(app: NestFastifyApplication, adapter: FastifyAdapter, opts: { bodyLimit: number }): void {
-  const fastify = adapter.getInstance() as unknown as FastifyInstance;
+  const fastify = adapter.getInstance<FastifyInstance>();
   const jwt = app.get(JwtService);
   adapter.registerParserMiddleware();
   fastify.removeContentTypeParser('application/json');
@@ -83,9 +83,10 @@ function controllerRoutes(app: NestFastifyApplication, jwt: JwtService): Map<str
       const controller = wrapper.metatype as Type | null;
       if (!controller?.prototype) continue;
       const controllerPaths = asList(Reflect.getMetadata(PATH_METADATA, controller));
-      for (const name of scanner.getAllMethodNames(controller.prototype)) {
-        const handler = Object.getOwnPropertyDescriptor(controller.prototype, name)?.value ?? controller.prototype[name];
-        const methodPaths = Reflect.getMetadata(PATH_METADATA, handler);
+      const proto = controller.prototype as Record<string, unknown>;
+      for (const name of scanner.getAllMethodNames(proto)) {
+        const handler = (Object.getOwnPropertyDescriptor(proto, name)?.value ?? proto[name]) as () => unknown;
+        const methodPaths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
         const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
         if (methodPaths === undefined || method === undefined) continue;
         const tokenRequired = !anonymousAllowed(guard, handler, controller);

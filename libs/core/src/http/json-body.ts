@@ -55,6 +55,6 @@ export function jsonBodyParser(fastify: Pick<FastifyInstance, 'getDefaultJsonPar
       done(Errors.invalid(message, { limit: maxDepth }), undefined);
       return;
     }
-    parse(req, body as unknown as string, done); // typed for strings; secure-json-parse takes the bytes as they are
+    void parse(req, body as unknown as string, done); // typed for strings; secure-json-parse takes the bytes as they are
   };
 }
