@@ -78,6 +78,7 @@ export class HealthController {
   /** Each region's state, latency and last error, from the periodic checks and live traffic (no probe runs here). */
   @OptionalAuth()
   @Get('regions')
+  @ApiOkResponse({ type: RegionsReportDto, description: 'The report (`status` alone, unless the caller is an admin)' })
   @ApiProblem(503, 'No storage region is up; for an admin caller `details` holds the report', [ErrorCode.StorageUnavailable])
   regions(@OptionalPrincipal() caller: Principal | null, @Res({ passthrough: true }) reply: FastifyReply): RegionsReportDto {
     reply.header('cache-control', 'no-store');
