@@ -47,7 +47,9 @@ describe('a fresh start', () => {
   it('answers the probes', async () => {
     const live = await fetch(`${app.baseUrl}/health/live`);
     expect(live.status).toBe(200);
-    const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
+    // This instance signs with the development secret (JWT_SECRET unset).
+    const admin = jwt.sign({ sub: '1', roles: ['admin'] }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256', expiresIn: 600 });
+    const ready = await fetch(`${app.baseUrl}/health/ready`, { headers: { authorization: `Bearer ${admin}` } });
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as any).details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } });
   });

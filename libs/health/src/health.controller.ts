@@ -34,6 +34,7 @@ const detailed = (caller: Principal | null) => caller?.isAdmin === true;
  */
 @ApiTags('health')
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
@@ -47,7 +48,6 @@ export class HealthController {
     @Inject(MALWARE_SCANNER) private readonly scanner: MalwareScanner,
   ) {}
 
-  @Public()
   @Get('live')
   live(): LivenessDto {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };

@@ -2334,18 +2334,6 @@ export interface operations {
                     "application/json": components["schemas"]["LivenessDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProblemDto"] & {
-                        /** @enum {string} */
-                        error?: "Unauthenticated";
-                    };
-                };
-            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
