@@ -102,6 +102,7 @@ async function startService(port: number): Promise<ChildProcess> {
       DATABASE_URL: `${PG}/${DB}`,
       REDIS_KEY_PREFIX: `bench_list_${process.pid}`,
       JWT_SECRET: SECRET,
+      METRICS_ENABLED: 'false',
       LOG_LEVEL: 'warn',
       WORKER_ENABLED: 'false',
       LOCAL_STORAGE_ROOT: STORAGE_ROOT,

@@ -10,7 +10,7 @@ export const BENCH_ENV: Record<string, string> = JSON.parse(process.env.BENCH_EN
 
 /** The service in production mode, with BENCH_ENV; what a benchmark passes itself (e.g. WEB_CONCURRENCY) wins. */
 export function startProductionService(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', ...BENCH_ENV, ...env });
+  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', METRICS_TOKEN: 'bench-metrics-token-0123456789', ...BENCH_ENV, ...env });
 }
 
 export interface LoadResult {

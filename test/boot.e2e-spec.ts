@@ -8,6 +8,7 @@ import jwt from 'jsonwebtoken';
 import { api, uploadBytes } from './support/api';
 import { eventually, JWT_SECRET, MAIN_JS, RunningApp, startApp } from './support/app-process';
 import { waitFor } from './support/waits';
+import { asAdmin } from './support/health';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -47,13 +48,15 @@ describe('a fresh start', () => {
   it('answers the probes', async () => {
     const live = await fetch(`${app.baseUrl}/health/live`);
     expect(live.status).toBe(200);
-    const ready = await fetch(`${app.baseUrl}/health/ready`);
+    // This instance signs with the development secret (JWT_SECRET unset).
+    const admin = jwt.sign({ sub: '1', roles: ['admin'] }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256', expiresIn: 600 });
+    const ready = await fetch(`${app.baseUrl}/health/ready`, { headers: { authorization: `Bearer ${admin}` } });
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as any).details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } });
   });
 
   it('echoes a request id and keeps tokens and signed URLs out of its logs', async () => {
-    const secretToken = jwt.sign({ sub: '7' }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256' });
+    const secretToken = jwt.sign({ sub: '7' }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256', expiresIn: 600 });
     const client = api(app.baseUrl);
     const r = await client.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1 }, { authorization: `Bearer ${secretToken}`, 'x-request-id': 'req-abc-123' });
     expect(r.status).toBe(201);
@@ -82,7 +85,7 @@ describe('dependencies down', () => {
 
   it('stays live but not ready while Redis is unreachable', async () => {
     expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);
-    const ready = await fetch(`${app.baseUrl}/health/ready`);
+    const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(ready.status).toBe(503);
     const body = (await ready.json()) as any;
     expect(body.details.redis.status).toBe('down');

@@ -8,6 +8,7 @@
 import Redis from 'ioredis';
 import { api, Api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 import { readyAsset, userKeys } from './support/assets';
 import { png } from './support/media-fixtures';
 import { DedicatedRedis, startDedicatedRedis } from './support/redis-server';
@@ -153,7 +154,7 @@ describe('hot-metadata cache with Redis stopped mid-test', () => {
     expect((await call(alice.get(`/media/${id}/download`))).status).toBe(302);
     expect((await call(alice.get('/media'))).body.items).toHaveLength(1);
     expect((await call(alice.post('/media/upload-url', { filename: 'x.txt', mimeType: 'text/plain', sizeBytes: 2 }))).status).toBe(201);
-    const ready = await fetch(`${app.baseUrl}/health/ready`);
+    const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as any).details.redis.status).toBe('down');
     expect(seen.every((s) => s < 500)).toBe(true);

@@ -9,6 +9,7 @@ import { api, Api, sha256, uploadBytes } from './support/api';
 import { filesUnder } from './support/files';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { waitForOutboxDrained } from './support/waits';
+import { asAdmin } from './support/health';
 
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
@@ -26,7 +27,7 @@ describe('dedup with reference counts (SCANNER=none)', () => {
 
   it('warns at start-up and in /health/ready that nothing is scanned', async () => {
     expect(app.output()).toMatch(/SCANNER=none: uploads are NOT scanned/);
-    const body = (await (await fetch(`${app.baseUrl}/health/ready`)).json()) as any;
+    const body = (await (await fetch(`${app.baseUrl}/health/ready`, asAdmin())).json()) as any;
     expect(body.details.scanner).toMatchObject({ status: 'up', kind: 'none', scanning: 'disabled' });
   });
 

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { LocalStorageDriver } from '@app/storage';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 
 jest.setTimeout(60_000);
 
@@ -207,7 +208,7 @@ describe('two local regions', () => {
 
     // Region a's disk disappears: its health check fails and reads move to region b.
     await rm(app.storageRoot, { recursive: true, force: true });
-    await eventually(async () => ((await (await fetch(`${app.baseUrl}/health/regions`)).json()) as any).regions[0].state === 'down', 10000);
+    await eventually(async () => ((await (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json()) as any).regions[0].state === 'down', 10000);
     const fromB = (await alice.get(`/media/${id}/download?redirect=false`)).body.url as string;
     expect(new URL(fromB).pathname.startsWith('/storage/r/b/media/')).toBe(true);
     const res = await fetch(fromB);

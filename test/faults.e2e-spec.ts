@@ -5,6 +5,7 @@
 import { Client } from 'pg';
 import { api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 import { startDedicatedRedis, DedicatedRedis } from './support/redis-server';
 import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
@@ -114,7 +115,7 @@ describe('storage server stopped', () => {
       expect(complete.value.body).toMatchObject({ statusCode: 503, error: 'StorageUnavailable' });
       expect(complete.ms).toBeLessThan(15000);
       expect((await c.post(`/media/${neverStored.body.assetId}/complete`)).status).toBe(503);
-      const ready = await fetch(`${app.baseUrl}/health/ready`);
+      const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as any).details.storage.status).toBe('down');
       expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);

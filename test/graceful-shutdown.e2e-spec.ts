@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 
 jest.setTimeout(60_000);
 
@@ -63,7 +64,7 @@ describe('graceful shutdown', () => {
 
     // Draining: readiness fails (so Kubernetes stops routing here), liveness does not.
     const ready = await eventually(async () => {
-      const r = await fetch(`${app.baseUrl}/health/ready`);
+      const r = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
       return r.status === 503 ? r : undefined;
     }, 1000, 50);
     const body = (await ready.json()) as any;

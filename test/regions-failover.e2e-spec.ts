@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 import { s3DriverFor, S3TestServer, startS3Server } from './support/s3-server';
 import { QUEUES, waitForQueuesIdle } from './support/waits';
 
@@ -27,7 +28,7 @@ describe('two storage regions (S3 emulators) with replication and read failover'
 
   const euDriver = () => s3DriverFor(eu, BUCKET, { requestTimeoutMs: 1000 });
   const usDriver = () => s3DriverFor(us, BUCKET, { requestTimeoutMs: 1000 });
-  const regions = async () => (await fetch(`${app.baseUrl}/health/regions`)).json() as Promise<any>;
+  const regions = async () => (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json() as Promise<any>;
   const keyOf = async (id: string) => (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [id]))[0].object_key as string;
   const replicas = async (key: string) =>
     (await app.sql(`SELECT region FROM object_replicas WHERE bucket = $1 AND object_key = $2 ORDER BY region`, [BUCKET, key])).map((r) => r.region);
@@ -116,7 +117,7 @@ describe('two storage regions (S3 emulators) with replication and read failover'
     expect(report.regions[0]).toMatchObject({ name: 'eu', state: 'down', circuit: 'open', lastError: expect.any(String), lastErrorAt: expect.any(String) });
     expect(report.regions[1]).toMatchObject({ name: 'us', state: 'up' });
 
-    const ready = await fetch(`${app.baseUrl}/health/ready`);
+    const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as any).details.storage).toMatchObject({ status: 'up', regions: { eu: 'down', us: 'up' } });
     expect((await fetch(`${app.baseUrl}/health/live`)).status).toBe(200);
@@ -185,7 +186,7 @@ describe('REPLICATION_ENABLED=false (the provider replicates the buckets itself)
     expect(await app.sql(`SELECT * FROM replicated_objects`)).toEqual([]);
     const key: string = (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [up.assetId]))[0].object_key;
     expect(existsSync(join(rootB, 'media', key))).toBe(false);
-    const r = (await (await fetch(`${app.baseUrl}/health/regions`)).json()) as any;
+    const r = (await (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json()) as any;
     expect(r).toMatchObject({ status: 'ok', replication: 'off', primary: 'a' });
     expect(r.regions.map((x: any) => x.name)).toEqual(['a', 'b']);
   });

@@ -3,6 +3,7 @@
  */
 import { api, Api, uploadBytes } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { asAdmin } from './support/health';
 import { EICAR, RunningClamd, startClamd } from './support/clamd';
 import { QUEUES, waitForJob } from './support/waits';
 
@@ -32,7 +33,7 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
   };
 
   it('reports the scanner in /health/ready', async () => {
-    const r = await fetch(`${app.baseUrl}/health/ready`);
+    const r = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(r.status).toBe(200);
     const body = (await r.json()) as any;
     expect(body.details.scanner).toMatchObject({ status: 'up', kind: 'clamd', scanning: 'enabled', version: expect.stringMatching(/ClamAV/) });
@@ -94,7 +95,7 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
       });
       expect(job.failedReason).toMatch(/clamd/);
       expect((await alice.get(`/media/${up.assetId}`)).body.status).toBe('processing');
-      const ready = await fetch(`${app.baseUrl}/health/ready`);
+      const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as any).details.scanner).toMatchObject({ status: 'down', kind: 'clamd', scanning: 'unavailable' });
 

@@ -2,6 +2,7 @@ import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, createLogger, ensureDatabaseExists, Errors, JwtService, MetricsService, NestPinoLogger, requestChildLogger } from '@app/core';
+import { parseTrustedProxies } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
 import { registerTusRoutes } from '@app/upload';
@@ -42,6 +43,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   if (config.DATABASE_AUTO_CREATE) {
     if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Created the database named in DATABASE_URL');
   }
+  const trustedProxies = parseTrustedProxies(config.TRUSTED_PROXIES).proxies;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     // X-Request-Id: a sane incoming one is kept, else a UUID (requestIdOf); echoed and logged on every line.
@@ -50,7 +52,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     childLoggerFactory: requestChildLogger as never,
     // JSON and form bodies (a route may accept more: JsonBodyLimit); see installBodyParsing.
     bodyLimit: config.JSON_BODY_LIMIT_BYTES,
-    trustProxy: true,
+    // X-Forwarded-* only from TRUSTED_PROXIES (none by default): else any client could set the address that logs
+    // and per-IP rate limits use (request.ip).
+    trustProxy: trustedProxies.length ? trustedProxies : false,
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ConfigValidationError, loadConfig } from '@app/core';
+import { MetricsListener } from '@app/observability';
 import { createApp } from './bootstrap';
 import { runCluster, servesRequests } from './cluster';
 
@@ -17,6 +18,8 @@ async function main() {
   if (!servesRequests(config.WEB_CONCURRENCY)) return runCluster(config, config.WEB_CONCURRENCY);
   const app = await createApp(config);
   await app.listen({ port: config.PORT, host: config.HOST });
+  // METRICS_PORT: /metrics is served on its own listener (METRICS_HOST), not on PORT.
+  if (config.METRICS_ENABLED && config.METRICS_PORT !== undefined) await app.get(MetricsListener).listen();
 }
 
 main().catch((e) => {

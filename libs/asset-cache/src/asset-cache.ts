@@ -29,6 +29,15 @@ local n = redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
 
+/**
+ * What the `requires` part is stored as when its loader found nothing (no such asset): JSON `null`, parsed like any
+ * entry. Asset ids are random UUIDs made by this service at creation, so nobody can ask for an id before it exists,
+ * and such an entry can only go stale through a deletion, which invalidates it like any other change. The short
+ * lifetime bounds how many ids a caller probing at random can leave in the cache.
+ */
+const ABSENT = 'null';
+const NEGATIVE_TTL_MS = 30_000;
+
 type CacheCommands = {
   mediaCacheFill(gen: string, key: string, expected: string, value: string, ttlMs: number): Promise<number>;
   mediaCacheInvalidate(gen: string, k1: string, k2: string, k3: string, genTtlMs: number, channel: string, assetId: string): Promise<number>;
@@ -56,6 +65,8 @@ type CacheCommands = {
 export class AssetCache implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('AssetCache');
   private readonly ttlMs: number;
+  /** Lifetime of a "no such asset" entry (see ABSENT). */
+  private readonly negativeTtlMs: number;
   private readonly genTtlMs: number;
   private readonly prefix: string;
   private degradedUntil = 0;
@@ -76,6 +87,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     readonly stats: CacheStats,
   ) {
     this.ttlMs = config.CACHE_TTL_SECONDS * 1000;
+    this.negativeTtlMs = Math.min(this.ttlMs, NEGATIVE_TTL_MS);
     // Outlives any Postgres load (statement timeout) by far, so a reader can never see the counter reset.
     this.genTtlMs = Math.max(this.ttlMs * 2, 10 * 60 * 1000);
     this.prefix = `${redisConfig.REDIS_KEY_PREFIX}:cache`;
@@ -136,8 +148,10 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Several parts of one asset in one Redis round trip; each missing part comes from its loader and is stored,
-   * unless the part named `requires` turned out null (e.g. no such asset: nothing about it is cached).
+   * Several parts of one asset in one Redis round trip; each missing part comes from its loader and is stored.
+   * When the part named `requires` turns out null (no such asset), nothing else about the asset is stored (the other
+   * parts answer null), and that answer itself is remembered for a short while: asking again for an asset that does
+   * not exist takes the same path (cache, no database) as asking for one that does.
    */
   async getMany<T extends Partial<Record<AssetCachePart, unknown>>>(
     assetId: string,
@@ -157,6 +171,12 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     }
     const local = this.localLive ? this.local : null;
     const seqAtRead = local?.seq ?? 0;
+    const required = opts.requires;
+    /** The required part is known to be absent: every other part is null too, without asking anyone. */
+    const absent = (rest: typeof parts) => {
+      for (const p of rest) out[p] = null;
+      return out;
+    };
     let remote = parts;
     if (local) {
       remote = [];
@@ -170,6 +190,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
         this.stats.count('hits', localHits);
         this.stats.count('localHits', localHits);
       }
+      if (required && !remote.includes(required) && out[required] === null) return absent(remote);
       if (!remote.length) return out;
     }
     const [genKey] = this.keysOf(assetId);
@@ -189,7 +210,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
         try {
           out[p] = JSON.parse(hit) as T[typeof p];
           this.stats.count('hits');
-          local?.set(assetId, p, hit, seqAtRead);
+          local?.set(assetId, p, hit, seqAtRead, Date.now(), hit === ABSENT ? this.negativeTtlMs : undefined);
           return;
         } catch {
           /* unreadable entry: a miss, overwritten below */
@@ -197,25 +218,42 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       }
       missing.push(p);
     });
+    if (required && !missing.includes(required) && out[required] === null) return absent(missing);
     if (!missing.length) return out;
     this.stats.count('misses', missing.length);
     await loadAll(missing);
-    if (opts.requires && out[opts.requires] === null) return out;
+    if (required && out[required] === null) {
+      // No such asset: remember that (briefly), and nothing else about it.
+      if (missing.includes(required)) await this.fill(assetId, required, gen, ABSENT, this.negativeTtlMs, local, seqAtRead);
+      return absent(missing.filter((p) => p !== required));
+    }
     await Promise.all(
       missing.map(async (p) => {
         if (out[p] === null || out[p] === undefined) return;
-        try {
-          const json = JSON.stringify(out[p]);
-          if (await this.commands.mediaCacheFill(genKey, this.keyOf(assetId, p), gen ?? '', json, this.ttlMs)) {
-            this.stats.count('fills');
-            local?.set(assetId, p, json, seqAtRead);
-          }
-        } catch (e) {
-          this.failed(e, 'fill');
-        }
+        await this.fill(assetId, p, gen, JSON.stringify(out[p]), this.ttlMs, local, seqAtRead);
       }),
     );
     return out;
+  }
+
+  /** Stores one part in Redis (unless the asset was invalidated since `gen` was read) and then in memory. */
+  private async fill(
+    assetId: string,
+    part: AssetCachePart,
+    gen: string | null,
+    json: string,
+    ttlMs: number,
+    local: LocalAssetCache | null,
+    seqAtRead: number,
+  ): Promise<void> {
+    try {
+      if (await this.commands.mediaCacheFill(this.keyOf(assetId, 'gen'), this.keyOf(assetId, part), gen ?? '', json, ttlMs)) {
+        this.stats.count('fills');
+        local?.set(assetId, part, json, seqAtRead, Date.now(), ttlMs);
+      }
+    } catch (e) {
+      this.failed(e, 'fill');
+    }
   }
 
   /**

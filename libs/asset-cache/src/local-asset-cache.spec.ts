@@ -31,4 +31,13 @@ describe('LocalAssetCache', () => {
     expect(c.get('a', 'record', 0)).toBe('A');
     expect(c.get('c', 'record', 0)).toBe('C');
   });
+
+  it('keeps an entry for a shorter time when asked (never longer than its own TTL)', () => {
+    const c = new LocalAssetCache(1000, 10);
+    c.set('a', 'record', 'null', c.seq, 0, 300);
+    expect(c.get('a', 'record', 299)).toBe('null');
+    expect(c.get('a', 'record', 300)).toBeUndefined();
+    c.set('b', 'record', 'B', c.seq, 0, 5000);
+    expect(c.get('b', 'record', 1000)).toBeUndefined();
+  });
 });

@@ -43,8 +43,11 @@ export class LocalAssetCache {
     return hit.json;
   }
 
-  /** Stores `json` unless something was deleted since the reader took `seqAtRead` (then it may be stale). */
-  set(assetId: string, part: AssetCachePart, json: string, seqAtRead: number, now = Date.now()): boolean {
+  /**
+   * Stores `json` unless something was deleted since the reader took `seqAtRead` (then it may be stale). `ttlMs`
+   * shortens this entry's lifetime (never lengthens it beyond the layer's own).
+   */
+  set(assetId: string, part: AssetCachePart, json: string, seqAtRead: number, now = Date.now(), ttlMs = this.ttlMs): boolean {
     if (seqAtRead !== this.seqNo) return false;
     let entry = this.entries.get(assetId);
     if (!entry) {
@@ -52,7 +55,7 @@ export class LocalAssetCache {
       this.entries.set(assetId, entry);
       if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     }
-    entry.parts[part] = { json, expiresAt: now + this.ttlMs };
+    entry.parts[part] = { json, expiresAt: now + Math.min(ttlMs, this.ttlMs) };
     return true;
   }
 

@@ -1,13 +1,13 @@
-import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpException, HttpStatus, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { ApiProblem, AppError, ErrorCode, Public, REDIS, withTimeout } from '@app/core';
+import { ApiProblem, AppError, ErrorCode, Errors, OptionalAuth, OptionalPrincipal, Principal, Public, REDIS, withTimeout } from '@app/core';
 import { MALWARE_SCANNER, MalwareScanner } from '@app/processing';
 import { RegionRouter, RegionStatusDto, ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { DrainService } from './drain.service';
-import { LivenessDto, RegionsReportDto } from './health.dto';
+import { LivenessDto, ReadinessDto, RegionsReportDto } from './health.dto';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -22,10 +22,15 @@ export interface RegionsReport {
   regions: RegionStatusDto[];
 }
 
+/** The detail of `ready` and `regions` (scanner state, bucket names, last errors) is for admins only. */
+const detailed = (caller: Principal | null) => caller?.isAdmin === true;
+
 /**
  * Kubernetes probes. `live` never looks at dependencies (a database blip must not restart pods);
  * `ready` checks the database, Redis and that at least one storage region is healthy, each bounded by a
  * timeout, and fails while the process drains after SIGTERM; `regions` reports every storage region.
+ * Probes are anonymous and get the status (and the HTTP status code) alone; a caller with the admin role gets
+ * every check and region in detail.
  */
 @ApiTags('health')
 @Controller('health')
@@ -48,23 +53,34 @@ export class HealthController {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
   }
 
+  /** Ready to serve: database, Redis, a storage region, the virus scanner, and not draining. Detail for admins only. */
+  @OptionalAuth()
   @Get('ready')
-  @ApiProblem(503, 'Not ready: `message` names what is down; `details` holds every check', [ErrorCode.ServiceUnavailable])
-  @HealthCheck()
-  ready() {
-    return this.health.check([
-      () => this.drainingCheck(),
-      () => this.db.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
-      () => this.probe('redis', async () => void (await withTimeout(this.redis.ping(), CHECK_TIMEOUT_MS, 'redis ping'))),
-      () => this.storageCheck(),
-      () => this.scannerCheck(),
-    ]);
+  @ApiOkResponse({ type: ReadinessDto, description: 'Ready (`status` alone, unless the caller is an admin)' })
+  @ApiProblem(503, 'Not ready. An admin caller gets `message` naming what is down and `details` holding every check', [ErrorCode.ServiceUnavailable])
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  async ready(@OptionalPrincipal() caller: Principal | null): Promise<ReadinessDto> {
+    try {
+      const result = await this.health.check([
+        () => this.drainingCheck(),
+        () => this.db.pingCheck('database', { timeout: CHECK_TIMEOUT_MS }),
+        () => this.probe('redis', async () => void (await withTimeout(this.redis.ping(), CHECK_TIMEOUT_MS, 'redis ping'))),
+        () => this.storageCheck(),
+        () => this.scannerCheck(),
+      ]);
+      return detailed(caller) ? (result as ReadinessDto) : { status: 'ok' };
+    } catch (e) {
+      if (!detailed(caller) && e instanceof HttpException && e.getStatus() === HttpStatus.SERVICE_UNAVAILABLE) throw Errors.unavailable('Not ready');
+      throw e;
+    }
   }
 
   /** Each region's state, latency and last error, from the periodic checks and live traffic (no probe runs here). */
+  @OptionalAuth()
   @Get('regions')
-  @ApiProblem(503, 'No storage region is up; `details` holds the report', [ErrorCode.StorageUnavailable])
-  regions(@Res({ passthrough: true }) reply: FastifyReply): RegionsReportDto {
+  @ApiOkResponse({ type: RegionsReportDto, description: 'The report (`status` alone, unless the caller is an admin)' })
+  @ApiProblem(503, 'No storage region is up; for an admin caller `details` holds the report', [ErrorCode.StorageUnavailable])
+  regions(@OptionalPrincipal() caller: Principal | null, @Res({ passthrough: true }) reply: FastifyReply): RegionsReportDto {
     reply.header('cache-control', 'no-store');
     const regions = this.router.status();
     const up = regions.filter((r) => r.state !== 'down').length;
@@ -75,8 +91,8 @@ export class HealthController {
       replication: this.replication.enabled ? 'on' : 'off',
       regions,
     };
-    if (!up) throw new AppError(ErrorCode.StorageUnavailable, 'No storage region is up', report);
-    return report;
+    if (!up) throw new AppError(ErrorCode.StorageUnavailable, 'No storage region is up', detailed(caller) ? report : undefined);
+    return detailed(caller) ? report : { status: report.status };
   }
 
   /** Down from SIGTERM on, so traffic moves away before the server stops accepting. */

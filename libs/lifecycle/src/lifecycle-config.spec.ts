@@ -1,7 +1,7 @@
 import { loadConfig } from '@app/core';
 import { LIFECYCLE_JOB_NAMES, SCHEDULED_TICK_OPTIONS, scheduleOf } from './lifecycle.constants';
 
-const PROD = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
+const PROD = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), METRICS_TOKEN: 'm'.repeat(20) };
 
 describe('lifecycle configuration', () => {
   it('has a schedule for every job, and `off` turns one off', () => {

@@ -54,7 +54,7 @@ describe('loadConfig', () => {
   it('refuses production without a long JWT_SECRET', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toThrow(/at least 32/);
-    const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) });
+    const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40), METRICS_TOKEN: 'm'.repeat(20) });
     expect(c.jwtSecretIsDevelopmentFallback).toBe(false);
   });
 

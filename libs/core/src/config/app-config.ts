@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -46,6 +47,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (isProd && (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
     problems.push(`JWT_SECRET: must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
   }
+  if (isProd && parsed.METRICS_ENABLED && !parsed.METRICS_TOKEN && parsed.METRICS_PORT === undefined) {
+    problems.push(
+      'METRICS_TOKEN: must be set when NODE_ENV=production and METRICS_ENABLED=true (GET /metrics would answer anyone); ' +
+        'or serve metrics on their own listener with METRICS_PORT (bound to METRICS_HOST), or set METRICS_ENABLED=false',
+    );
+  }
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === parsed.PORT) {
+    problems.push(`METRICS_PORT=${parsed.METRICS_PORT}: must differ from PORT (metrics get their own listener)`);
+  }
+  problems.push(...parseTrustedProxies(parsed.TRUSTED_PROXIES).problems);
   if (isProd && parsed.CLOCK_CONTROL) problems.push('CLOCK_CONTROL: must not be true when NODE_ENV=production (it lets admins move the clock lifecycle jobs read)');
   if (parsed.TIERING_ARCHIVE_AFTER_DAYS <= parsed.TIERING_COLD_AFTER_DAYS) {
     problems.push(`TIERING_ARCHIVE_AFTER_DAYS=${parsed.TIERING_ARCHIVE_AFTER_DAYS}: must be greater than TIERING_COLD_AFTER_DAYS (${parsed.TIERING_COLD_AFTER_DAYS})`);
@@ -86,6 +97,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     tusUploadExpirySeconds: parsed.TUS_UPLOAD_EXPIRY_SECONDS ?? parsed.UPLOAD_URL_TTL_SECONDS,
     corsAllowedOrigins: cors.origins.length ? cors.origins : [new URL(publicBaseUrl).origin],
   });
+}
+
+/**
+ * TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses or CIDRs (the list Fastify's `trustProxy` takes). Unset or
+ * empty: no proxy is trusted.
+ */
+export function parseTrustedProxies(value: string | undefined): { proxies: string[]; problems: string[] } {
+  const proxies: string[] = [];
+  const problems: string[] = [];
+  for (const item of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [address, prefix, extra] = item.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined) {
+      problems.push(`TRUSTED_PROXIES: ${JSON.stringify(item)} is not an IP address or CIDR (e.g. 10.0.0.0/8, 127.0.0.1, fd00::/8)`);
+      continue;
+    }
+    proxies.push(item);
+  }
+  return { proxies: [...new Set(proxies)], problems };
 }
 
 /** CORS_ALLOWED_ORIGINS: `*`, or comma-separated http(s) origins (scheme, host, optional port; no path). */

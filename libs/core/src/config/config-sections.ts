@@ -11,6 +11,7 @@ export const CONFIG_SECTION_KEYS = {
     'NODE_ENV',
     'PORT',
     'HOST',
+    'TRUSTED_PROXIES',
     'PUBLIC_BASE_URL',
     'publicBaseUrl',
     'WEB_CONCURRENCY',
@@ -22,11 +23,19 @@ export const CONFIG_SECTION_KEYS = {
     'CLOCK_CONTROL',
   ],
   /** Logs, metrics and the queue dashboard. */
-  observability: ['LOG_LEVEL', 'METRICS_ENABLED', 'METRICS_TOKEN', 'METRICS_COLLECT_TIMEOUT_MS', 'BULL_BOARD_ENABLED'],
+  observability: ['LOG_LEVEL', 'METRICS_ENABLED', 'METRICS_TOKEN', 'METRICS_PORT', 'METRICS_HOST', 'METRICS_COLLECT_TIMEOUT_MS', 'BULL_BOARD_ENABLED'],
   database: ['DATABASE_URL', 'DATABASE_AUTO_CREATE', 'DATABASE_MIGRATE_ON_START', 'DATABASE_POOL_SIZE', 'DATABASE_STATEMENT_TIMEOUT_MS'],
   redis: ['REDIS_URL', 'REDIS_KEY_PREFIX'],
   /** Who callers are and how often they may ask. */
-  security: ['JWT_SECRET', 'jwtSecret', 'jwtSecretIsDevelopmentFallback', 'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE'],
+  security: [
+    'JWT_SECRET',
+    'jwtSecret',
+    'jwtSecretIsDevelopmentFallback',
+    'JWT_MAX_LIFETIME_SECONDS',
+    'JWT_ISSUER',
+    'JWT_AUDIENCE',
+    'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE',
+  ],
   /** Where bytes live: drivers, regions and their health, signed URLs, the bucket CORS rule. */
   storage: [
     'STORAGE_DRIVER',

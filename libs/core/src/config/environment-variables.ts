@@ -46,6 +46,13 @@ export class EnvironmentVariables {
   @IsString()
   HOST = '0.0.0.0';
 
+  /**
+   * Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (comma-separated IPs or CIDRs, e.g.
+   * `10.0.0.0/8,127.0.0.1`). Unset: none, so the client address in logs and per-IP rate limits is the socket's peer.
+   */
+  @IsOptional() @IsString()
+  TRUSTED_PROXIES?: string;
+
   /** Base URL clients use to reach this service; signed local-storage URLs are built on it. */
   @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
@@ -73,9 +80,20 @@ export class EnvironmentVariables {
   @Transform(toBool) @IsBoolean()
   METRICS_ENABLED = true;
 
-  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters). Unset: open (keep it off the public ingress). */
+  /**
+   * When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters). Unset: open (keep it
+   * off the public ingress). With NODE_ENV=production and metrics enabled, set this or METRICS_PORT (else the service refuses to start).
+   */
   @IsOptional() @IsString() @MinLength(16)
   METRICS_TOKEN?: string;
+
+  /** Serve `GET /metrics` on its own listener on this port (bound to METRICS_HOST) and not on PORT. Unset: on PORT. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  METRICS_PORT?: number;
+
+  /** Interface of the METRICS_PORT listener (`0.0.0.0` to let a scraper in another pod or host reach it). */
+  @IsString() @MinLength(1)
+  METRICS_HOST = '127.0.0.1';
 
   /** Bound on each scrape-time collection that does I/O (queue depths from Redis, stored bytes from the database). */
   @Transform(toInt) @IsInt() @Min(50) @Max(30000)
@@ -116,6 +134,21 @@ export class EnvironmentVariables {
   /** HS256 key for bearer tokens. Unset outside production: a development fallback, warned loudly at start-up. */
   @IsOptional() @IsString()
   JWT_SECRET?: string;
+
+  /**
+   * Longest lifetime of a bearer token accepted: `exp` − `iat` (or `exp` − now when `iat` is absent). Tokens must carry
+   * `exp`; `npm run token` signs for this long by default.
+   */
+  @Transform(toInt) @IsInt() @Min(60) @Max(366 * 24 * 3600)
+  JWT_MAX_LIFETIME_SECONDS = 24 * 3600;
+
+  /** When set, bearer tokens must carry exactly this `iss` claim (and `npm run token` puts it in). */
+  @IsOptional() @IsString() @MinLength(1)
+  JWT_ISSUER?: string;
+
+  /** When set, a bearer token's `aud` claim (a string, or an array of them) must include this value (and `npm run token` puts it in). */
+  @IsOptional() @IsString() @MinLength(1)
+  JWT_AUDIENCE?: string;
 
   /** `local` (disk; this service serves the signed URLs) or `s3` (any S3-compatible store). */
   @IsIn(['local', 's3'])

@@ -245,6 +245,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Ready to serve: database, Redis, a storage region, the virus scanner, and not draining. Detail for admins only. */
         get: operations["healthReady"];
         put?: never;
         post?: never;
@@ -784,6 +785,37 @@ export interface components {
             ownerId: string;
             usage: components["schemas"]["QuotaUsageDto"];
         };
+        ReadinessDto: {
+            /** @description Every check (admin caller only). */
+            details?: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description The checks that are down: none when ready (admin caller only). */
+            error?: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description The checks that are up (admin caller only). */
+            info?: {
+                [key: string]: {
+                    /** @enum {string} */
+                    status: "up" | "down";
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+            /** @enum {string} */
+            status: "ok";
+        };
         ReconcileReportDto: {
             /** @description … whose job had used all its attempts without the asset being marked: now `failed`. */
             deadLettered: number;
@@ -797,17 +829,22 @@ export interface components {
             requeued: number;
         };
         RegionsReportDto: {
-            primary: string;
-            regions: components["schemas"]["RegionStatusDto"][];
-            /** @enum {string} */
-            replication: "on" | "off";
+            /** @description The primary region's name (admin caller only). */
+            primary?: string;
+            /** @description Every region's state, latency, bucket and last error (admin caller only). */
+            regions?: components["schemas"]["RegionStatusDto"][];
+            /**
+             * @description Whether ready objects are copied to every region (admin caller only).
+             * @enum {string}
+             */
+            replication?: "on" | "off";
             /**
              * @description `ok`: every region up; `degraded`: some down; `down`: none up.
              * @enum {string}
              */
             status: "ok" | "degraded" | "down";
-            /** @description Where new uploads go now (the primary unless it is down). */
-            writeRegion: string;
+            /** @description Where new uploads go now, the primary unless it is down (admin caller only). */
+            writeRegion?: string;
         };
         RegionStatusDto: {
             bucket: string;
@@ -2332,51 +2369,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The Health Check is successful */
+            /** @description Ready (`status` alone, unless the caller is an admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       }
-                         *     }
-                         */
-                        details?: {
-                            [key: string]: {
-                                status: string;
-                            } & {
-                                [key: string]: unknown;
-                            };
-                        };
-                        /** @example {} */
-                        error?: {
-                            [key: string]: {
-                                status: string;
-                            } & {
-                                [key: string]: unknown;
-                            };
-                        } | null;
-                        /**
-                         * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       }
-                         *     }
-                         */
-                        info?: {
-                            [key: string]: {
-                                status: string;
-                            } & {
-                                [key: string]: unknown;
-                            };
-                        } | null;
-                        /** @example ok */
-                        status?: string;
+                    "application/json": components["schemas"]["ReadinessDto"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
                     };
                 };
             };
@@ -2392,11 +2402,7 @@ export interface operations {
                     };
                 };
             };
-            /**
-             * @description The Health Check is not successful
-             *
-             *     Not ready: `message` names what is down; `details` holds every check
-             */
+            /** @description Not ready. An admin caller gets `message` naming what is down and `details` holding every check */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2419,13 +2425,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The report (`status` alone, unless the caller is an admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RegionsReportDto"];
+                };
+            };
+            /** @description Missing, malformed, expired or badly signed bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
                 };
             };
             /** @description An unexpected failure (logged with the request id) */
@@ -2440,7 +2458,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No storage region is up; `details` holds the report */
+            /** @description No storage region is up; for an admin caller `details` holds the report */
             503: {
                 headers: {
                     [name: string]: unknown;
