@@ -38,6 +38,8 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
+      // A rest sibling (`const { secret: _s, ...rest } = x`) or a `_`-named binding is how code says "deliberately left out".
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // Off: here an `async` without `await` is a method that implements a Promise-returning contract (StorageDriver,
       // OnModuleDestroy, the malware scanner, waitFor/eventually callbacks). Dropping `async` to please the rule
       // would turn a rejected promise into a synchronous throw for the callers; adding a dummy await is noise.

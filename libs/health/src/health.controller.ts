@@ -70,7 +70,7 @@ export class HealthController {
       ]);
       return detailed(caller) ? (result as ReadinessDto) : { status: 'ok' };
     } catch (e) {
-      if (!detailed(caller) && e instanceof HttpException && e.getStatus() === HttpStatus.SERVICE_UNAVAILABLE) throw Errors.unavailable('Not ready');
+      if (!detailed(caller) && e instanceof HttpException && e.getStatus() === Number(HttpStatus.SERVICE_UNAVAILABLE)) throw Errors.unavailable('Not ready');
       throw e;
     }
   }
