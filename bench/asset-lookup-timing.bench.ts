@@ -46,7 +46,9 @@ async function main() {
       }
     }
     for (const [kind, xs] of Object.entries(times)) {
-      console.log(`GET /media/{id} ${kind.padEnd(7)}: median ${percentile(xs, 0.5).toFixed(2)} ms, p90 ${percentile(xs, 0.9).toFixed(2)} ms (${xs.length} requests)`);
+      console.log(
+        `GET /media/{id} ${kind.padEnd(7)}: median ${percentile(xs, 0.5).toFixed(2)} ms, p90 ${percentile(xs, 0.9).toFixed(2)} ms (${xs.length} requests)`,
+      );
     }
     console.log(`distinct 404 bodies (ids masked): ${bodies.size}`);
   } finally {

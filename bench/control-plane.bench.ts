@@ -20,7 +20,9 @@ const cpu = (r: { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
 
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
-  console.log(`# control plane — ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${duration} s per run, 64 connections`);
+  console.log(
+    `# control plane — ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${duration} s per run, 64 connections`,
+  );
   if (Object.keys(BENCH_ENV).length) console.log(`# service settings: ${JSON.stringify(BENCH_ENV)}`);
   const workerCounts = process.env.BENCH_WORKERS === '1' ? [1] : [1, 2];
   for (const workers of workerCounts) await runAll(duration, { WEB_CONCURRENCY: String(workers) }, workers);
@@ -52,16 +54,34 @@ async function runAll(duration: number, env: Record<string, string>, workers: nu
         ],
       }),
     );
-    console.log(`POST /media/upload-url${label}: ${sign.requestsPerSec} req/s, p50 ${sign.p50} ms, p99 ${sign.p99} ms, errors ${sign.errors}, non-2xx ${sign.non2xx}${cpu(sign)}`);
-    report(`upload-url throughput${label}`, sign.requestsPerSec, 'req/s', { min: 3000 }, `(${Math.round((100 * sign.requestsPerSec) / base.requestsPerSec)}% of the framework baseline)`);
+    console.log(
+      `POST /media/upload-url${label}: ${sign.requestsPerSec} req/s, p50 ${sign.p50} ms, p99 ${sign.p99} ms, errors ${sign.errors}, non-2xx ${sign.non2xx}${cpu(sign)}`,
+    );
+    report(
+      `upload-url throughput${label}`,
+      sign.requestsPerSec,
+      'req/s',
+      { min: 3000 },
+      `(${Math.round((100 * sign.requestsPerSec) / base.requestsPerSec)}% of the framework baseline)`,
+    );
     report(`upload-url p99${label}`, sign.p99, 'ms', { max: 50 });
 
     const owner = api(app.baseUrl, 1000);
     const up = await uploadBytes(owner, Buffer.from('metadata read benchmark'), { mimeType: 'text/plain' });
     await owner.post(`/media/${up.assetId}/complete`);
-    const read = await withCpu(app, () => load({ url: `${app.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${tokens[0]}` } }));
-    console.log(`GET /media/{id}${label}: ${read.requestsPerSec} req/s, p50 ${read.p50} ms, p99 ${read.p99} ms, errors ${read.errors}, non-2xx ${read.non2xx}${cpu(read)}`);
-    report(`metadata read throughput${label}`, read.requestsPerSec, 'req/s', { min: 10000 }, `(${Math.round((100 * read.requestsPerSec) / base.requestsPerSec)}% of the framework baseline)`);
+    const read = await withCpu(app, () =>
+      load({ url: `${app.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${tokens[0]}` } }),
+    );
+    console.log(
+      `GET /media/{id}${label}: ${read.requestsPerSec} req/s, p50 ${read.p50} ms, p99 ${read.p99} ms, errors ${read.errors}, non-2xx ${read.non2xx}${cpu(read)}`,
+    );
+    report(
+      `metadata read throughput${label}`,
+      read.requestsPerSec,
+      'req/s',
+      { min: 10000 },
+      `(${Math.round((100 * read.requestsPerSec) / base.requestsPerSec)}% of the framework baseline)`,
+    );
     report(`metadata read p99${label}`, read.p99, 'ms', { max: 20 });
   } finally {
     await app.stop();
@@ -72,8 +92,12 @@ async function runAll(duration: number, env: Record<string, string>, workers: nu
     const owner = api(cold.baseUrl, 1000);
     const up = await uploadBytes(owner, Buffer.from('metadata read benchmark'), { mimeType: 'text/plain' });
     await owner.post(`/media/${up.assetId}/complete`);
-    const read = await withCpu(cold, () => load({ url: `${cold.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${token(1000)}` } }));
-    console.log(`GET /media/{id} cold (CACHE_TTL_SECONDS=0)${label}: ${read.requestsPerSec} req/s, p50 ${read.p50} ms, p99 ${read.p99} ms, errors ${read.errors}, non-2xx ${read.non2xx}${cpu(read)}`);
+    const read = await withCpu(cold, () =>
+      load({ url: `${cold.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${token(1000)}` } }),
+    );
+    console.log(
+      `GET /media/{id} cold (CACHE_TTL_SECONDS=0)${label}: ${read.requestsPerSec} req/s, p50 ${read.p50} ms, p99 ${read.p99} ms, errors ${read.errors}, non-2xx ${read.non2xx}${cpu(read)}`,
+    );
     report(`metadata read throughput, cache off${label}`, read.requestsPerSec, 'req/s', { min: 4000 });
   } finally {
     await cold.stop();

@@ -16,7 +16,12 @@ import { report, startProductionService } from './support';
 const SINGLE_MIB = Number(process.env.BENCH_SINGLE_MIB ?? 1024);
 
 async function signedPut(baseUrl: string, sizeBytes: number) {
-  const r = await api(baseUrl, 77).post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes, multipart: false }); // the single-PUT data path (multipart has its own bench)
+  const r = await api(baseUrl, 77).post('/media/upload-url', {
+    filename: 'big.bin',
+    mimeType: 'application/octet-stream',
+    sizeBytes,
+    multipart: false,
+  }); // the single-PUT data path (multipart has its own bench)
   if (r.status !== 201) throw new Error(`upload-url: ${r.status} ${r.text}`);
   return r.body as { uploadUrl: string; headers: Record<string, string> };
 }
@@ -51,12 +56,19 @@ async function main() {
     try {
       const driver = s3DriverFor(s3, 'bench', { requestTimeoutMs: 600_000 });
       const t = Date.now();
-      await driver.write({ key: 'raw/put.bin', body: createReadStream(file), contentType: 'application/octet-stream', contentLength: size });
+      await driver.write({
+        key: 'raw/put.bin',
+        body: createReadStream(file),
+        contentType: 'application/octet-stream',
+        contentLength: size,
+      });
       const rawS3 = size / 1e6 / ((Date.now() - t) / 1000);
       const grant = await signedPut(s3app.baseUrl, size);
       const put = await putFile(grant.uploadUrl, grant.headers, file);
       if (put.status !== 200) throw new Error(`s3 PUT answered ${put.status}: ${put.body}`);
-      console.log(`s3 (emulator): raw SDK PutObject ${rawS3.toFixed(0)} MB/s; pre-signed PUT ${put.mbps.toFixed(0)} MB/s (bytes never pass through the service)`);
+      console.log(
+        `s3 (emulator): raw SDK PutObject ${rawS3.toFixed(0)} MB/s; pre-signed PUT ${put.mbps.toFixed(0)} MB/s (bytes never pass through the service)`,
+      );
       report('s3 pre-signed PUT vs raw PutObject', Math.round((100 * put.mbps) / rawS3), '%', { min: 80 });
     } finally {
       await s3app.stop();

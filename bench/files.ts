@@ -26,7 +26,11 @@ export function ddWriteMBps(file: string, mib: number): number {
 }
 
 /** PUTs a file to a URL with the given headers, streaming it; resolves with status and MB/s. */
-export function putFile(url: string, headers: Record<string, string>, path: string): Promise<{ status: number; mbps: number; body: string }> {
+export function putFile(
+  url: string,
+  headers: Record<string, string>,
+  path: string,
+): Promise<{ status: number; mbps: number; body: string }> {
   const size = statSync(path).size;
   return new Promise((resolve, reject) => {
     const t = Date.now();

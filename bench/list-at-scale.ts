@@ -35,8 +35,12 @@ async function seed(db: Client) {
   await db.query(`SET session_replication_role = replica`); // no usage trigger per row; owner_usage is rebuilt below
   await db.query(`SET synchronous_commit = off`);
   await db.query(`TRUNCATE media_assets, asset_metadata, asset_acl, owner_usage CASCADE`);
-  await db.query(`CREATE OR REPLACE FUNCTION pg_temp.h(i bigint, seed int) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT abs(hashint8extended(i, seed))'`);
-  await db.query(`CREATE OR REPLACE FUNCTION pg_temp.hu(id uuid, seed int) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT abs(hashtextextended(id::text, seed))'`);
+  await db.query(
+    `CREATE OR REPLACE FUNCTION pg_temp.h(i bigint, seed int) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT abs(hashint8extended(i, seed))'`,
+  );
+  await db.query(
+    `CREATE OR REPLACE FUNCTION pg_temp.hu(id uuid, seed int) RETURNS bigint IMMUTABLE LANGUAGE sql AS 'SELECT abs(hashtextextended(id::text, seed))'`,
+  );
   // Owner 1 holds every 10th asset; the rest spread over owners 2..2001 (~450 each). Newest is i = 1, one asset
   // every ~31 s back over a year. Status: 90% ready, 4% pending, 3% failed, 1% processing, 2% deleted. Each
   // attribute comes from its own hash of i, so that they are independent (as in real data, not striped).
@@ -153,22 +157,60 @@ async function main() {
   await db.connect();
   try {
     if (!reuse) await seed(db);
-    console.log(`# GET /media over ${ASSETS.toLocaleString('en')} assets — ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}`);
-    console.log(`# ${REQUESTS} sequential requests per query after 20 warm-up requests; latency measured at the client (HTTP, JSON, auth included)\n`);
+    console.log(
+      `# GET /media over ${ASSETS.toLocaleString('en')} assets — ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}`,
+    );
+    console.log(
+      `# ${REQUESTS} sequential requests per query after 20 warm-up requests; latency measured at the client (HTTP, JSON, auth included)\n`,
+    );
 
-    const [{ from, to }] = (await db.query(`SELECT (now() - interval '100 days')::timestamptz AS from, (now() - interval '93 days')::timestamptz AS to`)).rows;
+    const [{ from, to }] = (
+      await db.query(`SELECT (now() - interval '100 days')::timestamptz AS from, (now() - interval '93 days')::timestamptz AS to`)
+    ).rows;
     const week = { createdFrom: new Date(from).toISOString(), createdTo: new Date(to).toISOString() };
     const cases: Case[] = [
       { name: 'user: everything readable (own + shared + *)', sub: USER, groups: ['g3', 'g7'], query: '', filters: {} },
       { name: 'user: own assets', sub: USER, query: `owner=${USER}`, filters: { owner: String(USER) } },
-      { name: 'user: own ready images', sub: USER, query: `owner=${USER}&status=ready&mimeType=image/`, filters: { owner: String(USER), statuses: ['ready' as any], mimeTypePrefix: 'image/' } },
-      { name: 'user: readable with tag project:p17', sub: USER, groups: ['g3', 'g7'], query: 'tag=project:p17', filters: { tags: [listQuery.parseTagFilter('project:p17')] } },
+      {
+        name: 'user: own ready images',
+        sub: USER,
+        query: `owner=${USER}&status=ready&mimeType=image/`,
+        filters: { owner: String(USER), statuses: ['ready' as any], mimeTypePrefix: 'image/' },
+      },
+      {
+        name: 'user: readable with tag project:p17',
+        sub: USER,
+        groups: ['g3', 'g7'],
+        query: 'tag=project:p17',
+        filters: { tags: [listQuery.parseTagFilter('project:p17')] },
+      },
       { name: 'stranger: only * grants', sub: 999999, query: '', filters: {} },
       { name: 'heavy owner (100k): first page', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}`, filters: { owner: String(HEAVY_OWNER) } },
-      { name: 'heavy owner: page 200 (cursor, 10k deep)', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}`, filters: { owner: String(HEAVY_OWNER) }, deepCursor: true },
-      { name: 'heavy owner: video/ (10%)', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}&mimeType=video/`, filters: { owner: String(HEAVY_OWNER), mimeTypePrefix: 'video/' } },
-      { name: 'heavy owner: status=failed (3%)', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}&status=failed`, filters: { owner: String(HEAVY_OWNER), statuses: ['failed' as any] } },
-      { name: 'heavy owner: status=quarantined (none)', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}&status=quarantined`, filters: { owner: String(HEAVY_OWNER), statuses: ['quarantined' as any] } },
+      {
+        name: 'heavy owner: page 200 (cursor, 10k deep)',
+        sub: HEAVY_OWNER,
+        query: `owner=${HEAVY_OWNER}`,
+        filters: { owner: String(HEAVY_OWNER) },
+        deepCursor: true,
+      },
+      {
+        name: 'heavy owner: video/ (10%)',
+        sub: HEAVY_OWNER,
+        query: `owner=${HEAVY_OWNER}&mimeType=video/`,
+        filters: { owner: String(HEAVY_OWNER), mimeTypePrefix: 'video/' },
+      },
+      {
+        name: 'heavy owner: status=failed (3%)',
+        sub: HEAVY_OWNER,
+        query: `owner=${HEAVY_OWNER}&status=failed`,
+        filters: { owner: String(HEAVY_OWNER), statuses: ['failed' as any] },
+      },
+      {
+        name: 'heavy owner: status=quarantined (none)',
+        sub: HEAVY_OWNER,
+        query: `owner=${HEAVY_OWNER}&status=quarantined`,
+        filters: { owner: String(HEAVY_OWNER), statuses: ['quarantined' as any] },
+      },
       {
         name: 'heavy owner: tag project:p5 AND camera:c3',
         sub: HEAVY_OWNER,
@@ -181,7 +223,13 @@ async function main() {
         query: `owner=${HEAVY_OWNER}&createdFrom=${encodeURIComponent(week.createdFrom)}&createdTo=${encodeURIComponent(week.createdTo)}`,
         filters: { owner: String(HEAVY_OWNER), ...week },
       },
-      { name: 'heavy owner: limit=1000', sub: HEAVY_OWNER, query: `owner=${HEAVY_OWNER}&limit=1000`, filters: { owner: String(HEAVY_OWNER) }, limit: 1000 },
+      {
+        name: 'heavy owner: limit=1000',
+        sub: HEAVY_OWNER,
+        query: `owner=${HEAVY_OWNER}&limit=1000`,
+        filters: { owner: String(HEAVY_OWNER) },
+        limit: 1000,
+      },
     ];
 
     const base = `http://127.0.0.1:${port}`;

@@ -60,7 +60,9 @@ function putPart(url: string, headers: Record<string, string>, start: number, le
     const req = http.request(url, { method: 'PUT', headers: { ...headers, 'content-length': String(length) } }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT answered ${res.statusCode}: ${body}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(String(res.headers.etag)) : reject(new Error(`part PUT answered ${res.statusCode}: ${body}`)),
+      );
     });
     req.on('error', reject);
     Readable.from(fileBytes(start, length), { objectMode: false }).pipe(req);
@@ -73,7 +75,10 @@ function postJson(url: string, body: unknown, bearer: string): Promise<{ status:
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(data.length), authorization: `Bearer ${bearer}` } },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(data.length), authorization: `Bearer ${bearer}` },
+      },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
@@ -121,12 +126,21 @@ interface SignedPart {
 }
 
 /** upload-url → parallel part PUTs (signing more in batches) → complete → ready, with RSS per phase. */
-async function uploadThroughService(app: RunningApp, sha: string, label: string): Promise<{ mbps: number; partsMBps: number; uploadRss: number; processingRss: number; processingSeconds: number; restingRss: number }> {
+async function uploadThroughService(
+  app: RunningApp,
+  sha: string,
+  label: string,
+): Promise<{ mbps: number; partsMBps: number; uploadRss: number; processingRss: number; processingSeconds: number; restingRss: number }> {
   const client: Api = api(app.baseUrl, 88);
   const restingRss = rssMiB(app.pid());
   const started = Date.now();
   const rss = sampleRss(app.pid());
-  const s = await client.post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: SIZE, checksumSha256: sha });
+  const s = await client.post('/media/upload-url', {
+    filename: 'big.bin',
+    mimeType: 'application/octet-stream',
+    sizeBytes: SIZE,
+    checksumSha256: sha,
+  });
   if (s.status !== 201 || s.body.method !== 'MULTIPART') throw new Error(`upload-url: ${s.status} ${s.text}`);
   const { assetId, partSize, partCount } = s.body as { assetId: string; partSize: number; partCount: number };
   const signed = new Map<number, SignedPart>((s.body.parts as SignedPart[]).map((p) => [p.partNumber, p]));
@@ -144,13 +158,21 @@ async function uploadThroughService(app: RunningApp, sha: string, label: string)
   });
   const partsDone = Date.now();
   // Completion assembles the object before answering (minutes for 5 GiB on the emulator): no client-side timeout.
-  const done = await postJson(`${app.baseUrl}/media/${assetId}/complete`, { parts: etags.sort((a, b) => a.partNumber - b.partNumber) }, token(88));
+  const done = await postJson(
+    `${app.baseUrl}/media/${assetId}/complete`,
+    { parts: etags.sort((a, b) => a.partNumber - b.partNumber) },
+    token(88),
+  );
   if (done.status !== 202) throw new Error(`complete: ${done.status} ${done.body}`);
   const uploaded = Date.now();
-  console.log(`${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), complete (assembly) ${((uploaded - partsDone) / 1000).toFixed(1)} s`);
+  console.log(
+    `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), complete (assembly) ${((uploaded - partsDone) / 1000).toFixed(1)} s`,
+  );
   const uploadRss = rss.stop();
   const mbps = SIZE / 1e6 / ((uploaded - started) / 1000);
-  console.log(`${label}: ${partCount} parts of ${partSize / MiB} MiB, ${PARALLEL} at once, upload + assembly ${((uploaded - started) / 1000).toFixed(1)} s = ${mbps.toFixed(0)} MB/s`);
+  console.log(
+    `${label}: ${partCount} parts of ${partSize / MiB} MiB, ${PARALLEL} at once, upload + assembly ${((uploaded - started) / 1000).toFixed(1)} s = ${mbps.toFixed(0)} MB/s`,
+  );
   const prss = sampleRss(app.pid());
   let status = '';
   for (;;) {
@@ -174,7 +196,9 @@ async function main() {
   console.log(`# multipart upload — ${GIB} GiB (${SIZE} bytes), ${PARALLEL} part PUTs at once, working directory ${dir}`);
   let t = Date.now();
   const sha = fileSha256();
-  console.log(`synthetic file SHA-256 ${sha.slice(0, 16)}… (generated and hashed in ${((Date.now() - t) / 1000).toFixed(1)} s, never stored)`);
+  console.log(
+    `synthetic file SHA-256 ${sha.slice(0, 16)}… (generated and hashed in ${((Date.now() - t) / 1000).toFixed(1)} s, never stored)`,
+  );
   try {
     // ---- local driver vs dd on the same disk
     if (DRIVERS.includes('local')) await benchLocal(dir, sha);
@@ -191,10 +215,28 @@ async function main() {
     try {
       const r = await uploadThroughService(app, sha, 'local');
       // S3 semantics on one disk: every byte is written twice (the part, then the assembled object), both fsynced.
-      report('local multipart vs raw disk', Math.round((100 * r.mbps) / raw), '%', { min: 40 }, `(${r.mbps.toFixed(0)} vs ${raw.toFixed(0)} MB/s)`);
+      report(
+        'local multipart vs raw disk',
+        Math.round((100 * r.mbps) / raw),
+        '%',
+        { min: 40 },
+        `(${r.mbps.toFixed(0)} vs ${raw.toFixed(0)} MB/s)`,
+      );
       report('local multipart vs raw disk, per byte written (2 writes per byte)', Math.round((200 * r.mbps) / raw), '%', { min: 80 });
-      report('local: service RSS during part upload (sampled max)', r.uploadRss, 'MiB', { max: 200 }, `(at rest before: ${r.restingRss} MiB; the service's handler receives the parts)`);
-      report('local: service RSS during processing (sampled max)', r.processingRss, 'MiB', { max: 200 }, `(${r.processingSeconds.toFixed(0)} s)`);
+      report(
+        'local: service RSS during part upload (sampled max)',
+        r.uploadRss,
+        'MiB',
+        { max: 200 },
+        `(at rest before: ${r.restingRss} MiB; the service's handler receives the parts)`,
+      );
+      report(
+        'local: service RSS during processing (sampled max)',
+        r.processingRss,
+        'MiB',
+        { max: 200 },
+        `(${r.processingSeconds.toFixed(0)} s)`,
+      );
     } finally {
       await app.stop();
     }
@@ -238,10 +280,34 @@ async function main() {
       await driver.delete('raw/multipart.bin');
       driver.destroy();
       const r = await uploadThroughService(s3app, sha, 's3 (emulator)');
-      report('s3 multipart via pre-signed part URLs vs raw SDK multipart, parts + complete', Math.round((100 * r.mbps) / rawS3), '%', { min: 80 }, `(${r.mbps.toFixed(0)} vs ${rawS3.toFixed(0)} MB/s)`);
-      report('s3 part PUTs to pre-signed URLs vs raw SDK UploadPart', Math.round((100 * r.partsMBps) / rawPartsMBps), '%', { min: 80 }, `(${r.partsMBps.toFixed(0)} vs ${rawPartsMBps.toFixed(0)} MB/s)`);
-      report('s3: service RSS during part upload (sampled max)', r.uploadRss, 'MiB', { max: 200 }, `(at rest before: ${r.restingRss} MiB; bytes never pass through the service)`);
-      report('s3: service RSS during processing (sampled max)', r.processingRss, 'MiB', { max: 200 }, `(${r.processingSeconds.toFixed(0)} s)`);
+      report(
+        's3 multipart via pre-signed part URLs vs raw SDK multipart, parts + complete',
+        Math.round((100 * r.mbps) / rawS3),
+        '%',
+        { min: 80 },
+        `(${r.mbps.toFixed(0)} vs ${rawS3.toFixed(0)} MB/s)`,
+      );
+      report(
+        's3 part PUTs to pre-signed URLs vs raw SDK UploadPart',
+        Math.round((100 * r.partsMBps) / rawPartsMBps),
+        '%',
+        { min: 80 },
+        `(${r.partsMBps.toFixed(0)} vs ${rawPartsMBps.toFixed(0)} MB/s)`,
+      );
+      report(
+        's3: service RSS during part upload (sampled max)',
+        r.uploadRss,
+        'MiB',
+        { max: 200 },
+        `(at rest before: ${r.restingRss} MiB; bytes never pass through the service)`,
+      );
+      report(
+        's3: service RSS during processing (sampled max)',
+        r.processingRss,
+        'MiB',
+        { max: 200 },
+        `(${r.processingSeconds.toFixed(0)} s)`,
+      );
     } finally {
       await s3app.stop();
       await s3.stop({ keepData: false });

@@ -45,14 +45,18 @@ export function rssMiB(pid: number, which: 'VmRSS' | 'VmHWM' = 'VmRSS'): number 
 /** One result line: the figure, its target, and whether it met it (a miss is reported, not hidden). */
 export function report(name: string, value: number, unit: string, target: { min?: number; max?: number }, extra = ''): void {
   const ok = (target.min === undefined || value >= target.min) && (target.max === undefined || value <= target.max);
-  const t = [target.min !== undefined ? `>= ${target.min}` : '', target.max !== undefined ? `<= ${target.max}` : ''].filter(Boolean).join(' and ');
+  const t = [target.min !== undefined ? `>= ${target.min}` : '', target.max !== undefined ? `<= ${target.max}` : '']
+    .filter(Boolean)
+    .join(' and ');
   console.log(`${ok ? 'MET ' : 'MISS'}  ${name}: ${value} ${unit}  (target ${t} ${unit})${extra ? `  ${extra}` : ''}`);
 }
 
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
 export function cpuMs(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
   } catch {
     return 0; // gone meanwhile
@@ -65,7 +69,14 @@ export function treeCpuMs(pid: number): number {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      if (Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid) total += cpuMs(Number(p));
+      if (
+        Number(
+          readFileSync(`/proc/${p}/stat`, 'utf8')
+            .replace(/^.*\) /, '')
+            .split(' ')[1],
+        ) === pid
+      )
+        total += cpuMs(Number(p));
     } catch {
       /* exited */
     }
@@ -101,5 +112,9 @@ export async function withCpu<T extends LoadResult>(
   const r = await run();
   const requests = Math.max(1, r.total);
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { ...r, serviceCpuMsPerReq: round((treeCpuMs(app.pid()) - s0) / requests), postgresCpuMsPerReq: round((postgresCpuMs(db) - p0) / requests) };
+  return {
+    ...r,
+    serviceCpuMsPerReq: round((treeCpuMs(app.pid()) - s0) / requests),
+    postgresCpuMsPerReq: round((postgresCpuMs(db) - p0) / requests),
+  };
 }

@@ -235,7 +235,12 @@ describe('access control', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/acl\[0\]\.principal/);
     const before = await app.sql(`SELECT count(*)::int AS n FROM media_assets`);
-    const star = await owner.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1, acl: [{ principal: '*', permission: 'write' }] });
+    const star = await owner.post('/media/upload-url', {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      sizeBytes: 1,
+      acl: [{ principal: '*', permission: 'write' }],
+    });
     expect(star.status).toBe(400);
     expect(star.body.message).toMatch(/only be granted read/);
     expect(await app.sql(`SELECT count(*)::int AS n FROM media_assets`)).toEqual(before); // refused before anything was written
@@ -248,7 +253,16 @@ describe('access control', () => {
       [() => owner.post(`/media/${id}/acl`, { principal: 'user:1', permission: 'own' }), /permission must be one of read, write, delete/],
       [() => owner.post(`/media/${id}/acl`, { principal: 'user:1' }), /permission is required/],
       [() => owner.post(`/media/${id}/acl`, { principal: '*', permission: 'delete' }), /only be granted read/],
-      [() => owner.put(`/media/${id}/acl`, { entries: [{ principal: 'user:1', permission: 'read' }, { principal: 'group:', permission: 'read' }] }), /entries\[1\]\.principal/],
+      [
+        () =>
+          owner.put(`/media/${id}/acl`, {
+            entries: [
+              { principal: 'user:1', permission: 'read' },
+              { principal: 'group:', permission: 'read' },
+            ],
+          }),
+        /entries\[1\]\.principal/,
+      ],
       [() => owner.put(`/media/${id}/acl`, {}), /entries is required/],
       [() => owner.del(`/media/${id}/acl/user:1/everything`), /permission "everything"/],
       [() => owner.get(`/media/not-a-uuid/acl`), /"id" must be a UUID/],
@@ -273,7 +287,7 @@ describe('access control', () => {
     expect(twice.body.entries).toEqual([{ principal: 'group:eng', permission: 'read' }]);
   });
 
-  it('complete on someone else\'s pending upload is refused like any other route', async () => {
+  it("complete on someone else's pending upload is refused like any other route", async () => {
     const up = await uploadBytes(owner, Buffer.from('pending'), { mimeType: 'text/plain' });
     expect((await stranger.post(`/media/${up.assetId}/complete`)).status).toBe(404);
     expect((await owner.get(`/media/${up.assetId}`)).body.status).toBe('pending');

@@ -14,7 +14,6 @@ import { RunningClamd, startClamd } from './support/clamd';
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
 
-
 async function inBatches<T, R>(items: T[], size: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map((x, j) => fn(x, i + j)))));
@@ -22,7 +21,10 @@ async function inBatches<T, R>(items: T[], size: number, fn: (item: T, i: number
 }
 
 const countByStatus = async (app: RunningApp, ids: string[]) => {
-  const rows = await app.sql<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) GROUP BY status`, [ids]);
+  const rows = await app.sql<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) GROUP BY status`,
+    [ids],
+  );
   return Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
 };
 

@@ -49,16 +49,27 @@ describe('a fresh start', () => {
     const live = await fetch(`${app.baseUrl}/health/live`);
     expect(live.status).toBe(200);
     // This instance signs with the development secret (JWT_SECRET unset).
-    const admin = jwt.sign({ sub: '1', roles: ['admin'] }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256', expiresIn: 600 });
+    const admin = jwt.sign({ sub: '1', roles: ['admin'] }, 'development-only-secret-change-me-0123456789', {
+      algorithm: 'HS256',
+      expiresIn: 600,
+    });
     const ready = await fetch(`${app.baseUrl}/health/ready`, { headers: { authorization: `Bearer ${admin}` } });
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as any).details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } });
+    expect(((await ready.json()) as any).details).toMatchObject({
+      database: { status: 'up' },
+      redis: { status: 'up' },
+      storage: { status: 'up' },
+    });
   });
 
   it('echoes a request id and keeps tokens and signed URLs out of its logs', async () => {
     const secretToken = jwt.sign({ sub: '7' }, 'development-only-secret-change-me-0123456789', { algorithm: 'HS256', expiresIn: 600 });
     const client = api(app.baseUrl);
-    const r = await client.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1 }, { authorization: `Bearer ${secretToken}`, 'x-request-id': 'req-abc-123' });
+    const r = await client.post(
+      '/media/upload-url',
+      { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1 },
+      { authorization: `Bearer ${secretToken}`, 'x-request-id': 'req-abc-123' },
+    );
     expect(r.status).toBe(201);
     expect(r.headers.get('x-request-id')).toBe('req-abc-123');
     const put = await fetch(r.body.uploadUrl, { method: 'PUT', headers: { ...r.body.headers, 'x-request-id': 'req-put-456' }, body: 'x' });
@@ -122,10 +133,14 @@ describe('REDIS_URL database index', () => {
 
 describe('developer tooling', () => {
   it('npm run token prints a token the service accepts', () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/api/src/cli/token.js'), '--sub', '42', '--groups', 'editors', '--roles', 'admin'], {
-      env: { PATH: process.env.PATH ?? '', JWT_SECRET },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'dist/apps/api/src/cli/token.js'), '--sub', '42', '--groups', 'editors', '--roles', 'admin'],
+      {
+        env: { PATH: process.env.PATH ?? '', JWT_SECRET },
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(0);
     const claims = jwt.verify(r.stdout.trim(), JWT_SECRET, { algorithms: ['HS256'] }) as jwt.JwtPayload;
     expect(claims).toMatchObject({ sub: '42', groups: ['editors'], roles: ['admin'] });

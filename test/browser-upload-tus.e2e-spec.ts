@@ -31,13 +31,18 @@ afterAll(async () => {
 /** A JPEG of random pixels (does not compress): about 3 bytes per pixel at quality 95. */
 async function noisyJpeg(width: number, height: number): Promise<Buffer> {
   const raw = randomBytes(width * height * 3);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
 }
 
 function settled(page: Page) {
-  return page.waitForSelector('li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])', {
-    timeout: 60000,
-  });
+  return page.waitForSelector(
+    'li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])',
+    {
+      timeout: 60000,
+    },
+  );
 }
 
 it('uploads above the threshold with tus (the upload id is the asset id), and resumes after a reload', async () => {
@@ -72,7 +77,12 @@ it('uploads above the threshold with tus (the upload id is the asset id), and re
     // Slow the upload down so that it can be interrupted half-way.
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 256 * 1024,
+    });
 
     await page.goto(`${app.baseUrl}/?tusThreshold=1024`);
     await page.getByLabel('Access token').fill(token(42));
@@ -100,7 +110,9 @@ it('uploads above the threshold with tus (the upload id is the asset id), and re
 
     // One creation in all: the second page load resumed (HEAD, then PATCH from the offset).
     expect(requests.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/tus/')).toHaveLength(1);
-    const uploadPaths = [...new Set(requests.filter((r) => r.method === 'PATCH' || r.method === 'HEAD').map((r) => new URL(r.url).pathname))];
+    const uploadPaths = [
+      ...new Set(requests.filter((r) => r.method === 'PATCH' || r.method === 'HEAD').map((r) => new URL(r.url).pathname)),
+    ];
     expect(uploadPaths).toHaveLength(1);
     const tusId = UUID.exec(uploadPaths[0])![0];
     expect(requests.some((r) => r.method === 'HEAD' && new URL(r.url).pathname === uploadPaths[0])).toBe(true);
@@ -118,7 +130,7 @@ it('uploads above the threshold with tus (the upload id is the asset id), and re
   }
 });
 
-it('shows the tus endpoint\'s message on the row when it refuses the upload', async () => {
+it("shows the tus endpoint's message on the row when it refuses the upload", async () => {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();

@@ -77,9 +77,12 @@ async function chooseFile(page: Page, tokenValue: string, file: { name: string; 
   const row = page.locator('li.upload', { hasText: file.name });
   await row.waitFor();
   // Settled one way or another: ready, failed, quarantined, or an error on the row.
-  await page.waitForSelector('li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])', {
-    timeout: SETTLE_MS,
-  });
+  await page.waitForSelector(
+    'li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])',
+    {
+      timeout: SETTLE_MS,
+    },
+  );
   return row;
 }
 
@@ -163,7 +166,9 @@ describe('browser upload page, local driver (same origin)', () => {
       expect((await fetch(`${app.baseUrl}${p}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     }
     // tus-js-client's own browser bundle, as installed.
-    expect(await (await fetch(`${app.baseUrl}/assets/tus.min.js`)).text()).toBe(readFileSync(require.resolve('tus-js-client/dist/tus.min.js'), 'utf8'));
+    expect(await (await fetch(`${app.baseUrl}/assets/tus.min.js`)).text()).toBe(
+      readFileSync(require.resolve('tus-js-client/dist/tus.min.js'), 'utf8'),
+    );
     const missing = await fetch(`${app.baseUrl}/assets/nope.js`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: string }).error).toBe('NotFound');
@@ -205,7 +210,9 @@ describe('browser upload page, local driver (same origin)', () => {
       expect(await run.page.locator('#drop-zone').getAttribute('class')).toContain('dragging');
       await run.page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
       const row = run.page.locator('li.upload', { hasText: 'dropped.jpg' });
-      await run.page.waitForSelector('li.upload:is([data-status="ready"], [data-status="failed"], [data-status="error"])', { timeout: SETTLE_MS });
+      await run.page.waitForSelector('li.upload:is([data-status="ready"], [data-status="failed"], [data-status="error"])', {
+        timeout: SETTLE_MS,
+      });
       expect(await row.getAttribute('data-status')).toBe('ready');
       expect(await row.locator('.metadata').innerText()).toContain('80 × 60 px');
       expect(run.problems).toEqual([]);
@@ -214,11 +221,15 @@ describe('browser upload page, local driver (same origin)', () => {
     }
   });
 
-  it('shows the service\'s message on the row when the token is refused', async () => {
+  it("shows the service's message on the row when the token is refused", async () => {
     const run = await openPage(app.baseUrl);
     try {
       const bad = `${token(42).slice(0, -4)}AAAA`;
-      const expected = await api(app.baseUrl).post('/media/upload-url', { filename: 'x.jpg', mimeType: 'image/jpeg', sizeBytes: 3 }, { authorization: `Bearer ${bad}` });
+      const expected = await api(app.baseUrl).post(
+        '/media/upload-url',
+        { filename: 'x.jpg', mimeType: 'image/jpeg', sizeBytes: 3 },
+        { authorization: `Bearer ${bad}` },
+      );
       expect(expected.status).toBe(401);
       const row = await chooseFile(run.page, bad, { name: 'refused.jpg', mimeType: 'image/jpeg', buffer: await jpegWithExif() });
       expect(await row.getAttribute('data-status')).toBe('error');
@@ -295,13 +306,18 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
 
         // A script on the page can read the ETag of its PUT (browser multipart uploads need it for each part).
         const body = Buffer.from('etag please');
-        const grant = await api(app.baseUrl, 42).post('/media/upload-url', { filename: 'e.txt', mimeType: 'text/plain', sizeBytes: body.length });
+        const grant = await api(app.baseUrl, 42).post('/media/upload-url', {
+          filename: 'e.txt',
+          mimeType: 'text/plain',
+          sizeBytes: body.length,
+        });
         const seen = await run.page.evaluate(
           ({ url, headers, text }) =>
             new Promise<{ status: number; etag: string | null }>((resolve) => {
               const xhr = new (globalThis as any).XMLHttpRequest();
               xhr.open('PUT', url);
-              for (const [k, v] of Object.entries(headers as Record<string, string>)) if (k.toLowerCase() !== 'content-length') xhr.setRequestHeader(k, v);
+              for (const [k, v] of Object.entries(headers as Record<string, string>))
+                if (k.toLowerCase() !== 'content-length') xhr.setRequestHeader(k, v);
               xhr.onloadend = () => resolve({ status: xhr.status, etag: xhr.getResponseHeader('ETag') });
               xhr.send(text);
             }),
@@ -319,7 +335,10 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
   it('a rule that cannot be applied is logged as an error with the rule, and the service still starts', async () => {
     const app = await startApp(s3Env('no-such-bucket', { S3_APPLY_CORS: 'true' }));
     try {
-      const line = app.output().split('\n').find((l) => l.includes('Could not apply the CORS rule'));
+      const line = app
+        .output()
+        .split('\n')
+        .find((l) => l.includes('Could not apply the CORS rule'));
       expect(line).toBeDefined();
       const entry = JSON.parse(line!);
       expect(entry.level).toBeGreaterThanOrEqual(50);
@@ -332,9 +351,14 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
   });
 
   it('without S3_APPLY_CORS the service logs the rule for the operator, and the row says why the browser could not upload', async () => {
-    const app = await startApp(s3Env('media-browser-nocors', { LOG_LEVEL: 'info', CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://127.0.0.1:1' }));
+    const app = await startApp(
+      s3Env('media-browser-nocors', { LOG_LEVEL: 'info', CORS_ALLOWED_ORIGINS: 'https://app.example.com, http://127.0.0.1:1' }),
+    );
     try {
-      const line = app.output().split('\n').find((l) => l.includes('needs this CORS configuration'));
+      const line = app
+        .output()
+        .split('\n')
+        .find((l) => l.includes('needs this CORS configuration'));
       expect(line).toBeDefined();
       const msg: string = JSON.parse(line!).msg;
       const rule = JSON.parse(msg.slice(msg.indexOf('{')));

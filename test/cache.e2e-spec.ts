@@ -90,7 +90,12 @@ describe('hot-metadata cache', () => {
     expect((await bob.get(`/media/${id}`)).status).toBe(200);
     await alice.del(`/media/${id}/acl/user:71/read`);
     expect((await bob.get(`/media/${id}`)).status).toBe(404);
-    await alice.put(`/media/${id}/acl`, { entries: [{ principal: 'group:crew', permission: 'read' }, { principal: 'group:crew', permission: 'delete' }] });
+    await alice.put(`/media/${id}/acl`, {
+      entries: [
+        { principal: 'group:crew', permission: 'read' },
+        { principal: 'group:crew', permission: 'delete' },
+      ],
+    });
     expect((await bob.get(`/media/${id}`)).status).toBe(200);
     await alice.put(`/media/${id}/acl`, { entries: [{ principal: 'group:crew', permission: 'read' }] });
     expect((await bob.del(`/media/${id}`)).status).toBe(403);
@@ -166,18 +171,26 @@ describe('hot-metadata cache with Redis stopped mid-test', () => {
     await redis.start();
     const restartedAt = Date.now();
     // Until the stale entry is invalidated (outbox retry) and the bypass window ends, bob must never get in.
-    await eventually(async () => {
-      expect((await bob.get(`/media/${id}`)).status).toBe(404);
-      return (await probe.exists(aclKey)) === 0;
-    }, 30000, 100);
+    await eventually(
+      async () => {
+        expect((await bob.get(`/media/${id}`)).status).toBe(404);
+        return (await probe.exists(aclKey)) === 0;
+      },
+      30000,
+      100,
+    );
     // Once the window has passed, the cache is used again: hits grow, and answers are right.
-    await eventually(async () => {
-      expect((await bob.get(`/media/${id}`)).status).toBe(404);
-      const before = (await stats(admin)).hits;
-      await alice.get(`/media/${id}`);
-      await alice.get(`/media/${id}`);
-      return (await stats(admin)).hits > before;
-    }, (TTL + 20) * 1000, 250);
+    await eventually(
+      async () => {
+        expect((await bob.get(`/media/${id}`)).status).toBe(404);
+        const before = (await stats(admin)).hits;
+        await alice.get(`/media/${id}`);
+        await alice.get(`/media/${id}`);
+        return (await stats(admin)).hits > before;
+      },
+      (TTL + 20) * 1000,
+      250,
+    );
     expect(Date.now() - restartedAt).toBeGreaterThan(0);
     expect(userKeys((await alice.get(`/media/${id}`)).body.metadata)).toEqual({ during: 'outage' });
     await eventually(async () => (await fetch(`${app.baseUrl}/health/ready`)).status === 200, 10000);
@@ -192,7 +205,12 @@ describe('hot-metadata cache across two replicas (in-memory layer invalidated th
     // An hour in memory: only the pub/sub notification can make replica B see a change made through replica A.
     const env = { CACHE_TTL_SECONDS: '3600', CACHE_LOCAL_TTL_MS: '3600000' };
     a = await startApp(env);
-    b = await startApp({ ...env, DATABASE_URL: a.databaseUrl, REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX, LOCAL_STORAGE_ROOT: a.storageRoot });
+    b = await startApp({
+      ...env,
+      DATABASE_URL: a.databaseUrl,
+      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
+      LOCAL_STORAGE_ROOT: a.storageRoot,
+    });
   });
   afterAll(async () => {
     await b?.stop();
@@ -216,10 +234,14 @@ describe('hot-metadata cache across two replicas (in-memory layer invalidated th
 
     // ...but changes through replica A reach B at once: metadata, then the revoked grant.
     expect((await aliceA.put(`/media/${id}/metadata/colour`, { value: 'blue' })).status).toBe(200);
-    const seen = await eventually(async () => {
-      const r = await bobB.get(`/media/${id}`);
-      return r.body.metadata?.colour === 'blue' ? r.body : undefined;
-    }, 2000, 20);
+    const seen = await eventually(
+      async () => {
+        const r = await bobB.get(`/media/${id}`);
+        return r.body.metadata?.colour === 'blue' ? r.body : undefined;
+      },
+      2000,
+      20,
+    );
     expect(seen.filename).toBe('behind-its-back'); // reloaded from Postgres
     expect((await bobB.get(`/media/${id}`)).status).toBe(200);
     expect((await aliceA.del(`/media/${id}/acl/user:61/read`)).status).toBe(204);

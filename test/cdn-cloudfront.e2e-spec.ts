@@ -164,7 +164,10 @@ describe('CloudFront delivery', () => {
 
     const seen = cloudfront.received.length;
     expect((await alice.del(`/media/${up.assetId}`)).status).toBe(204);
-    const accepted = await eventually(async () => cloudfront.received.slice(seen).find((r) => r.status === 201 && r.paths.includes(url.pathname)), 20000);
+    const accepted = await eventually(
+      async () => cloudfront.received.slice(seen).find((r) => r.status === 201 && r.paths.includes(url.pathname)),
+      20000,
+    );
     expect(accepted.paths).toContain(url.pathname);
   });
 });

@@ -23,10 +23,17 @@ interface Run {
   stderr: string;
 }
 
-function media(args: string[], env: Record<string, string> = {}, opts: { cwd?: string; onStart?: (kill: (s: NodeJS.Signals) => void) => void; command?: string[] } = {}): Promise<Run> {
+function media(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { cwd?: string; onStart?: (kill: (s: NodeJS.Signals) => void) => void; command?: string[] } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const [cmd, ...pre] = opts.command ?? [process.execPath, BIN];
-    const child = spawn(cmd, [...pre, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env }, cwd: opts.cwd ?? REPO_ROOT });
+    const child = spawn(cmd, [...pre, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      cwd: opts.cwd ?? REPO_ROOT,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -91,7 +98,9 @@ describe('media CLI', () => {
 
     const get = await media(['get', blobId], env);
     expect(get.code).toBe(0);
-    expect(JSON.parse(get.stdout)).toEqual(expect.objectContaining({ assetId: blobId, status: 'ready', sizeBytes: blob.length, checksumSha256: sha256(blob) }));
+    expect(JSON.parse(get.stdout)).toEqual(
+      expect.objectContaining({ assetId: blobId, status: 'ready', sizeBytes: blob.length, checksumSha256: sha256(blob) }),
+    );
 
     const out = path.join(dir, 'copy.bin');
     const dl = await media(['download', blobId, '-o', out], env);
@@ -130,7 +139,15 @@ describe('media CLI', () => {
   });
 
   it('exits 2 on usage errors, with one line naming the problem', async () => {
-    for (const args of [['upload'], ['upload', '--limit-rate', 'fast', 'x'], ['upload', '--part-concurrency', '0', 'x'], ['abort'], ['share', '00000000-0000-4000-8000-000000000000', 'user:1', 'fly'], ['ls', '--limit', 'abc'], ['frobnicate']]) {
+    for (const args of [
+      ['upload'],
+      ['upload', '--limit-rate', 'fast', 'x'],
+      ['upload', '--part-concurrency', '0', 'x'],
+      ['abort'],
+      ['share', '00000000-0000-4000-8000-000000000000', 'user:1', 'fly'],
+      ['ls', '--limit', 'abc'],
+      ['frobnicate'],
+    ]) {
       const r = await media(args, env);
       expect([args, r.code]).toEqual([args, 2]);
       expect([args, r.stderr.trim().split('\n')]).toEqual([args, [expect.stringMatching(/\S/)]]);
@@ -145,7 +162,16 @@ describe('media CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^media: \S.*token/i), '']);
-    const expired = await media(['ls', '--url', app.baseUrl, '--token', jwt.sign({ sub: '42', exp: Math.floor(Date.now() / 1000) - 60 }, JWT_SECRET, { algorithm: 'HS256' })], {});
+    const expired = await media(
+      [
+        'ls',
+        '--url',
+        app.baseUrl,
+        '--token',
+        jwt.sign({ sub: '42', exp: Math.floor(Date.now() / 1000) - 60 }, JWT_SECRET, { algorithm: 'HS256' }),
+      ],
+      {},
+    );
     expect([expired.code, expired.stderr.split('\n').length]).toEqual([1, 2]);
   });
 
@@ -157,17 +183,21 @@ describe('media CLI', () => {
     try {
       const t0 = Date.now();
       let sent = 0;
-      const r = await media(['ls'], { MEDIA_URL: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, MEDIA_TOKEN: token(42) }, {
-        onStart: (kill) => {
-          const waitForConnection = setInterval(() => {
-            if (sockets.length) {
-              clearInterval(waitForConnection);
-              sent = Date.now();
-              kill('SIGINT');
-            }
-          }, 20);
+      const r = await media(
+        ['ls'],
+        { MEDIA_URL: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, MEDIA_TOKEN: token(42) },
+        {
+          onStart: (kill) => {
+            const waitForConnection = setInterval(() => {
+              if (sockets.length) {
+                clearInterval(waitForConnection);
+                sent = Date.now();
+                kill('SIGINT');
+              }
+            }, 20);
+          },
         },
-      });
+      );
       expect([r.code, r.stderr]).toEqual([130, 'media: interrupted\n']);
       expect(Date.now() - sent).toBeLessThan(5000);
       expect(Date.now() - t0).toBeLessThan(20000);

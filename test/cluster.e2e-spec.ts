@@ -11,7 +11,13 @@ const childrenOf = (pid: number): number[] =>
     .filter((p) => /^\d+$/.test(p))
     .filter((p) => {
       try {
-        return Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+        return (
+          Number(
+            readFileSync(`/proc/${p}/stat`, 'utf8')
+              .replace(/^.*\) /, '')
+              .split(' ')[1],
+          ) === pid
+        );
       } catch {
         return false;
       }

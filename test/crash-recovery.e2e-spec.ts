@@ -9,8 +9,6 @@ import { api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
 import { filesUnder, pool } from './support/files';
 
-
-
 describe('SIGKILL during 200 concurrent uploads', () => {
   let app: RunningApp;
   beforeAll(async () => {
@@ -25,7 +23,12 @@ describe('SIGKILL during 200 concurrent uploads', () => {
     const plan = Array.from({ length: N }, (_, i) => ({ i, put: i % 10 < 8, complete: i % 10 < 6 }));
     const grants: { assetId: string; uploadUrl: string; headers: Record<string, string> }[] = [];
     await pool(plan, 20, async ({ i }) => {
-      const r = await client.post('/media/upload-url', { filename: `c${i}.txt`, mimeType: 'text/plain', sizeBytes: body(i).length, checksumSha256: sha256(body(i)) });
+      const r = await client.post('/media/upload-url', {
+        filename: `c${i}.txt`,
+        mimeType: 'text/plain',
+        sizeBytes: body(i).length,
+        checksumSha256: sha256(body(i)),
+      });
       expect(r.status).toBe(201);
       grants[i] = r.body;
     });
@@ -55,10 +58,14 @@ describe('SIGKILL during 200 concurrent uploads', () => {
       if (complete) expect((await client.post(`/media/${grants[i].assetId}/complete`)).status).toBe(202);
     });
     const completed = plan.filter((p) => p.complete).map((p) => grants[p.i].assetId);
-    await eventually(async () => {
-      const [r] = await app.sql(`SELECT count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) AND status = 'ready'`, [completed]);
-      return r.n === completed.length;
-    }, 90000, 250);
+    await eventually(
+      async () => {
+        const [r] = await app.sql(`SELECT count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) AND status = 'ready'`, [completed]);
+        return r.n === completed.length;
+      },
+      90000,
+      250,
+    );
     await eventually(async () => (await app.sql(`SELECT count(*)::int AS n FROM outbox`))[0].n === 0, 30000);
 
     const rows = await app.sql(`SELECT asset_id, status, object_key, stored_object_sha256, upload_expires_at FROM media_assets`);
@@ -69,7 +76,9 @@ describe('SIGKILL during 200 concurrent uploads', () => {
     const pending = rows.filter((r) => r.status === 'pending');
     for (const r of pending) expect(new Date(r.upload_expires_at).getTime()).toBeGreaterThan(Date.now());
     const never = plan.find((p) => !p.put)!;
-    expect((await fetch(grants[never.i].uploadUrl, { method: 'PUT', headers: grants[never.i].headers, body: body(never.i) })).status).toBe(200);
+    expect((await fetch(grants[never.i].uploadUrl, { method: 'PUT', headers: grants[never.i].headers, body: body(never.i) })).status).toBe(
+      200,
+    );
 
     // Reference counts equal the real counts; one stored object per distinct content.
     const counts = await app.sql(`

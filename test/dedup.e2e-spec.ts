@@ -14,7 +14,6 @@ import { asAdmin } from './support/health';
 // The e2e project's testTimeout is not applied per project by jest; bound every test and hook here.
 jest.setTimeout(60000);
 
-
 describe('dedup with reference counts (SCANNER=none)', () => {
   let app: RunningApp;
   let admin: Api;
@@ -49,8 +48,12 @@ describe('dedup with reference counts (SCANNER=none)', () => {
 
     // Exactly one object, counted 20 times, enforced by the primary key and row locks.
     const objects = await app.sql(`SELECT checksum_sha256, object_key, ref_count FROM stored_objects`);
-    expect(objects).toEqual([{ checksum_sha256: sum, object_key: expect.stringMatching(/^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/), ref_count: 20 }]);
-    const keys = await app.sql(`SELECT DISTINCT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = ANY($1)`, [uploads.map((u) => u.assetId)]);
+    expect(objects).toEqual([
+      { checksum_sha256: sum, object_key: expect.stringMatching(/^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/), ref_count: 20 },
+    ]);
+    const keys = await app.sql(`SELECT DISTINCT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = ANY($1)`, [
+      uploads.map((u) => u.assetId),
+    ]);
     expect(keys).toEqual([{ object_key: objects[0].object_key, stored_object_sha256: sum }]);
     // On disk: the one object; every uploaded copy is gone.
     const bucket = path.join(app.storageRoot, 'media');

@@ -59,7 +59,9 @@ describe('deploy/k8s manifests', () => {
       expect(probe.periodSeconds).toBeGreaterThanOrEqual(1);
     }
     // Start-up (migrations) gets longer than liveness would allow.
-    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThan(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold);
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThan(
+      c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold,
+    );
   });
 
   it('request resources and cap memory', () => {
@@ -91,8 +93,11 @@ describe('deploy/k8s manifests', () => {
     const [c] = one('Deployment').spec.template.spec.containers;
     const cm = one('ConfigMap');
     const secret = one('Secret');
-    expect(c.envFrom).toEqual(expect.arrayContaining([{ configMapRef: { name: cm.metadata.name } }, { secretRef: { name: secret.metadata.name } }]));
-    for (const name of [...Object.keys(cm.data), ...Object.keys(secret.stringData)]) expect({ name, known: knownVariables.has(name) }).toEqual({ name, known: true });
+    expect(c.envFrom).toEqual(
+      expect.arrayContaining([{ configMapRef: { name: cm.metadata.name } }, { secretRef: { name: secret.metadata.name } }]),
+    );
+    for (const name of [...Object.keys(cm.data), ...Object.keys(secret.stringData)])
+      expect({ name, known: knownVariables.has(name) }).toEqual({ name, known: true });
     for (const secretName of ['JWT_SECRET', 'DATABASE_URL', 'S3_SECRET_ACCESS_KEY', 'CLOUDFRONT_PRIVATE_KEY']) {
       expect(cm.data[secretName]).toBeUndefined();
       expect(secret.stringData).toHaveProperty(secretName);
@@ -143,7 +148,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps local state, secrets and build artefacts out of the build context', () => {
-    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', 'dist', 'data', '.git']) expect(ignored).toContain(p);
   });
 });

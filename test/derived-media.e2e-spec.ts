@@ -47,7 +47,9 @@ describe('derived media', () => {
   };
 
   it('makes a 256 px thumbnail and a 1024 px preview (WebP, smaller than the original) and removes them with the asset', async () => {
-    const original = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+    const original = await sharp({
+      create: { width: 1600, height: 1200, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 120, sigma: 40 } },
+    })
       .jpeg({ quality: 90 })
       .toBuffer();
     const a = await ready(original, 'image/jpeg', 'photo.jpg');
@@ -66,7 +68,11 @@ describe('derived media', () => {
       expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: w, height: h });
       const json = await alice.get(`/media/${a.assetId}/${kind}?redirect=false`);
       expect(json.body).toEqual({ url: expect.any(String), expiresAt: expect.any(String) });
-      keys.push(...(await app.sql(`SELECT object_key FROM asset_derivatives WHERE asset_id = $1 AND kind = $2`, [a.assetId, kind])).map((r) => r.object_key));
+      keys.push(
+        ...(await app.sql(`SELECT object_key FROM asset_derivatives WHERE asset_id = $1 AND kind = $2`, [a.assetId, kind])).map(
+          (r) => r.object_key,
+        ),
+      );
     }
     expect(keys).toHaveLength(2);
     for (const k of keys) expect(existsSync(path.join(app.storageRoot, 'media', k))).toBe(true);
@@ -76,7 +82,9 @@ describe('derived media', () => {
 
     expect((await alice.del(`/media/${a.assetId}`)).status).toBe(204);
     await eventually(async () => keys.every((k) => !existsSync(path.join(app.storageRoot, 'media', k))));
-    await eventually(async () => (await app.sql(`SELECT count(*)::int AS n FROM asset_derivatives WHERE asset_id = $1`, [a.assetId]))[0].n === 0);
+    await eventually(
+      async () => (await app.sql(`SELECT count(*)::int AS n FROM asset_derivatives WHERE asset_id = $1`, [a.assetId]))[0].n === 0,
+    );
   });
 
   it('answers 404 for a thumbnail of something that is not an image, and 409 before it is ready', async () => {
@@ -101,12 +109,37 @@ describe('derived media', () => {
     const mp4 = path.join(tmp, 'clip.mp4');
     const ogg = path.join(tmp, 'tone.ogg');
     const ff = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { timeout: 30000 });
-    ff(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', mp4]);
+    ff([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=64x48:rate=10',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=8000',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-shortest',
+      mp4,
+    ]);
     ff(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000', '-t', '2', '-c:a', 'libvorbis', ogg]);
 
     const video = await ready(readFileSync(mp4), 'video/mp4', 'clip.mp4');
     expect(video.status).toBe('ready');
-    expect(video.metadata).toMatchObject({ 'media:video_codec': 'h264', 'media:audio_codec': 'aac', 'media:width': '64', 'media:height': '48', 'media:frame_rate': '10' });
+    expect(video.metadata).toMatchObject({
+      'media:video_codec': 'h264',
+      'media:audio_codec': 'aac',
+      'media:width': '64',
+      'media:height': '48',
+      'media:frame_rate': '10',
+    });
     expect(Number(video.metadata['media:duration_seconds'])).toBeCloseTo(1, 0);
 
     const audio = await ready(readFileSync(ogg), 'audio/ogg', 'tone.ogg');

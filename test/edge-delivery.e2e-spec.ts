@@ -82,7 +82,9 @@ describe('the service as the edge (CDN_PROVIDER=none, local storage)', () => {
     expect((await fetch(url, { headers: { 'if-none-match': '"something-else"' } })).status).toBe(200);
 
     expect((await fetch(url, { headers: { 'if-modified-since': lastModified } })).status).toBe(304);
-    expect((await fetch(url, { headers: { 'if-modified-since': new Date(Date.parse(lastModified) - 60_000).toUTCString() } })).status).toBe(200);
+    expect((await fetch(url, { headers: { 'if-modified-since': new Date(Date.parse(lastModified) - 60_000).toUTCString() } })).status).toBe(
+      200,
+    );
     // If-None-Match wins over If-Modified-Since (RFC 9110).
     expect((await fetch(url, { headers: { 'if-none-match': '"other"', 'if-modified-since': lastModified } })).status).toBe(200);
   });
@@ -208,7 +210,10 @@ describe('two local regions', () => {
 
     // Region a's disk disappears: its health check fails and reads move to region b.
     await rm(app.storageRoot, { recursive: true, force: true });
-    await eventually(async () => ((await (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json()) as any).regions[0].state === 'down', 10000);
+    await eventually(
+      async () => ((await (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json()) as any).regions[0].state === 'down',
+      10000,
+    );
     const fromB = (await alice.get(`/media/${id}/download?redirect=false`)).body.url as string;
     expect(new URL(fromB).pathname.startsWith('/storage/r/b/media/')).toBe(true);
     const res = await fetch(fromB);

@@ -30,11 +30,18 @@ describe('PostgreSQL connections dropped (pg_terminate_backend)', () => {
     await admin.connect();
     try {
       for (let round = 0; round < 3; round++) {
-        const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName]);
+        const killed = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+          [dbName],
+        );
         expect(killed.rowCount).toBeGreaterThan(0);
         const results = await Promise.all(
           Array.from({ length: 12 }, (_, i) =>
-            timed(i % 2 ? c.get(`/media/${up.assetId}`) : c.post('/media/upload-url', { filename: 'x.txt', mimeType: 'text/plain', sizeBytes: 3 })),
+            timed(
+              i % 2
+                ? c.get(`/media/${up.assetId}`)
+                : c.post('/media/upload-url', { filename: 'x.txt', mimeType: 'text/plain', sizeBytes: 3 }),
+            ),
           ),
         );
         for (const { value, ms } of results) {
@@ -67,12 +74,16 @@ describe('Redis stopped for 10 s during uploads and completions', () => {
 
   it('keeps reads working, loses no completion, and drains the queue when Redis returns', async () => {
     const c = api(app.baseUrl, 12);
-    const before = await Promise.all(Array.from({ length: 5 }, (_, i) => uploadBytes(c, Buffer.from(`before outage ${i}`), { mimeType: 'text/plain' })));
+    const before = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => uploadBytes(c, Buffer.from(`before outage ${i}`), { mimeType: 'text/plain' })),
+    );
     await redis.stop();
     const outageStarted = Date.now();
 
     // During the outage: new uploads, completions and reads all work (PostgreSQL holds the state).
-    const during = await Promise.all(Array.from({ length: 5 }, (_, i) => uploadBytes(c, Buffer.from(`during outage ${i}`), { mimeType: 'text/plain' })));
+    const during = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => uploadBytes(c, Buffer.from(`during outage ${i}`), { mimeType: 'text/plain' })),
+    );
     const all = [...before, ...during];
     for (const u of all) {
       const r = await c.post(`/media/${u.assetId}/complete`);
@@ -87,10 +98,16 @@ describe('Redis stopped for 10 s during uploads and completions', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, 10000 - (Date.now() - outageStarted))));
     await redis.start();
 
-    await eventually(async () => {
-      const rows = await app.sql(`SELECT count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) AND status = 'ready'`, [all.map((u) => u.assetId)]);
-      return rows[0].n === all.length;
-    }, 45000, 250);
+    await eventually(
+      async () => {
+        const rows = await app.sql(`SELECT count(*)::int AS n FROM media_assets WHERE asset_id = ANY($1) AND status = 'ready'`, [
+          all.map((u) => u.assetId),
+        ]);
+        return rows[0].n === all.length;
+      },
+      45000,
+      250,
+    );
     await eventually(async () => (await fetch(`${app.baseUrl}/health/ready`)).status === 200, 10000);
     await eventually(async () => (await app.sql(`SELECT count(*)::int AS n FROM outbox`))[0].n === 0, 10000);
   }, 90000);

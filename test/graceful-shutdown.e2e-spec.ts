@@ -63,10 +63,14 @@ describe('graceful shutdown', () => {
     process.kill(pid, 'SIGTERM');
 
     // Draining: readiness fails (so Kubernetes stops routing here), liveness does not.
-    const ready = await eventually(async () => {
-      const r = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
-      return r.status === 503 ? r : undefined;
-    }, 1000, 50);
+    const ready = await eventually(
+      async () => {
+        const r = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
+        return r.status === 503 ? r : undefined;
+      },
+      1000,
+      50,
+    );
     const body = (await ready.json()) as any;
     expect(body).toMatchObject({ statusCode: 503, error: 'ServiceUnavailable' });
     expect(body.details.shutdown).toMatchObject({ status: 'down', draining: true });

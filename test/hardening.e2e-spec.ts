@@ -14,7 +14,6 @@ import { filesUnder } from './support/files';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 
-
 describe('hostile input never gets a 5xx', () => {
   let app: RunningApp;
   let assetId: string;
@@ -37,7 +36,19 @@ describe('hostile input never gets a 5xx', () => {
   /** Numbers beyond every column: 2^63, -2^63-1, 1e308, 40 nines (as JSON number literals; strings below). */
   const hugeNumberText = fc.constantFrom('9223372036854775808', '-9223372036854775809', '1e308', '9'.repeat(40), '-1e308', '1e400');
   const segment = fc.oneof(
-    fc.constantFrom('..', '%2e%2e', '..%2f..%2fetc%2fpasswd', '%00', 'a'.repeat(3000), '💥', 'upload-url', 'acl', 'metadata', 'complete', '*'),
+    fc.constantFrom(
+      '..',
+      '%2e%2e',
+      '..%2f..%2fetc%2fpasswd',
+      '%00',
+      'a'.repeat(3000),
+      '💥',
+      'upload-url',
+      'acl',
+      'metadata',
+      'complete',
+      '*',
+    ),
     fc.string({ maxLength: 40 }).map(encodeURIComponent),
     hugeNumberText,
     bidiString.map(encodeURIComponent),
@@ -56,28 +67,63 @@ describe('hostile input never gets a 5xx', () => {
     deepJson,
     fc
       .tuple(fc.constantFrom('sizeBytes', 'expiresInSeconds', 'maxBytes', 'maxAssets', 'partNumber'), hugeNumberText, fc.boolean())
-      .map(([key, n, quoted]) => `{"filename":"a.txt","mimeType":"text/plain","${key}":${quoted ? JSON.stringify(n) : n},"parts":[{"partNumber":${n},"etag":"x"}],"partNumbers":[${n}]}`),
-    fc.record({ filename: bidiString, mimeType: fc.constant('text/plain'), sizeBytes: fc.constant(1), metadata: fc.dictionary(fc.constantFrom('a', 'b'), bidiString) }).map((v) => JSON.stringify(v)),
+      .map(
+        ([key, n, quoted]) =>
+          `{"filename":"a.txt","mimeType":"text/plain","${key}":${quoted ? JSON.stringify(n) : n},"parts":[{"partNumber":${n},"etag":"x"}],"partNumbers":[${n}]}`,
+      ),
+    fc
+      .record({
+        filename: bidiString,
+        mimeType: fc.constant('text/plain'),
+        sizeBytes: fc.constant(1),
+        metadata: fc.dictionary(fc.constantFrom('a', 'b'), bidiString),
+      })
+      .map((v) => JSON.stringify(v)),
     anyJson.map((v) => JSON.stringify(v)),
-    fc.record(
-      {
-        filename: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('../../etc/passwd', '..\\..\\boot.ini', 'a\u0000b', '\u202etxt.exe', 'ok.jpg')),
-        mimeType: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('image/jpeg', 'text/html; charset=utf-8', '../x', 'image/')),
-        sizeBytes: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_SAFE_INTEGER), fc.constant(-0), fc.string()),
-        checksumSha256: fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFxyz'), maxLength: 70 }), fc.constant(null)),
-        mode: fc.oneof(fc.constantFrom('put', 'post', 'multipart', ''), fc.integer()),
-        acl: anyJson,
-        metadata: anyJson,
-      },
-      { requiredKeys: [] },
-    ).map((v) => JSON.stringify(v)),
+    fc
+      .record(
+        {
+          filename: fc.oneof(
+            fc.string({ maxLength: 300 }),
+            fc.constantFrom('../../etc/passwd', '..\\..\\boot.ini', 'a\u0000b', '\u202etxt.exe', 'ok.jpg'),
+          ),
+          mimeType: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom('image/jpeg', 'text/html; charset=utf-8', '../x', 'image/')),
+          sizeBytes: fc.oneof(fc.integer(), fc.double(), fc.constant(Number.MAX_SAFE_INTEGER), fc.constant(-0), fc.string()),
+          checksumSha256: fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFxyz'), maxLength: 70 }), fc.constant(null)),
+          mode: fc.oneof(fc.constantFrom('put', 'post', 'multipart', ''), fc.integer()),
+          acl: anyJson,
+          metadata: anyJson,
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 200 }),
     fc.constant('{"filename":'),
     fc.constant('x'.repeat(64 * 1024)),
   );
-  const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '');
+  const contentType = fc.constantFrom(
+    'application/json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/json; charset=latin1',
+    '',
+  );
   const query = fc.dictionary(
-    fc.constantFrom('limit', 'cursor', 'status', 'mimeType', 'tag', 'owner', 'waitFor', 'timeout', 'redirect', 'dryRun', 'createdAfter', 'offset'),
+    fc.constantFrom(
+      'limit',
+      'cursor',
+      'status',
+      'mimeType',
+      'tag',
+      'owner',
+      'waitFor',
+      'timeout',
+      'redirect',
+      'dryRun',
+      'createdAfter',
+      'offset',
+    ),
     fc.oneof(fc.string({ maxLength: 30 }), hugeNumberText, bidiString),
     { maxKeys: 4 },
   );
@@ -102,7 +148,8 @@ describe('hostile input never gets a 5xx', () => {
           if (auth === 'good') headers.authorization = `Bearer ${goodToken}`;
           if (auth === 'garbage') headers.authorization = 'Bearer not.a.jwt';
           if (auth === 'expired') headers.authorization = `Bearer ${jwt.sign({ sub: '1', exp: 1 }, JWT_SECRET, { algorithm: 'HS256' })}`;
-          if (auth === 'alg-none') headers.authorization = `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"1"}').toString('base64url')}.`;
+          if (auth === 'alg-none')
+            headers.authorization = `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"1"}').toString('base64url')}.`;
           const res = await fetch(url, {
             method,
             headers,
@@ -123,7 +170,9 @@ describe('hostile input never gets a 5xx', () => {
       { numRuns: RUNS, interruptAfterTimeLimit: 90_000, endOnFailure: true },
     );
     // Nothing was written outside the storage root, and the healthy asset is still intact.
-    const strays = readdirSync(os.tmpdir()).filter((n) => !tmpBefore.has(n) && !n.startsWith('media-e2e-') && !n.startsWith('redis-e2e-') && !n.startsWith('s3rver'));
+    const strays = readdirSync(os.tmpdir()).filter(
+      (n) => !tmpBefore.has(n) && !n.startsWith('media-e2e-') && !n.startsWith('redis-e2e-') && !n.startsWith('s3rver'),
+    );
     expect(strays.filter((n) => /passwd|boot\.ini/.test(n))).toEqual([]);
     for (const f of filesUnder(app.storageRoot)) expect(path.resolve(f).startsWith(path.resolve(app.storageRoot))).toBe(true);
     expect((await api(app.baseUrl, 2).get(`/media/${sentinelId}`)).status).toBe(200);
@@ -161,7 +210,11 @@ describe('hardening', () => {
     const hs512 = jwt.sign({ sub: '21' }, JWT_SECRET, { algorithm: 'HS512' });
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"21"}').toString('base64url')}.`;
     for (const t of [hs512, none]) {
-      const r = await c.post('/media/upload-url', { filename: 'a', mimeType: 'text/plain', sizeBytes: 1 }, { authorization: `Bearer ${t}` });
+      const r = await c.post(
+        '/media/upload-url',
+        { filename: 'a', mimeType: 'text/plain', sizeBytes: 1 },
+        { authorization: `Bearer ${t}` },
+      );
       expect(r.status).toBe(401);
     }
   });

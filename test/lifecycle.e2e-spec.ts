@@ -56,13 +56,17 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
   let admin: Api;
   let alice: Api;
 
-  const objectKey = async (id: string) => (await app.sql(`SELECT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = $1`, [id]))[0];
+  const objectKey = async (id: string) =>
+    (await app.sql(`SELECT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = $1`, [id]))[0];
   const status = async (id: string) => (await app.sql(`SELECT status FROM media_assets WHERE asset_id = $1`, [id]))[0]?.status;
   const run = (name: string, dryRun = false) => runJob(admin, name, dryRun);
   /** Waits until both regions hold the asset's stored object (replication). */
   const replicated = async (id: string) => {
     const { object_key } = await objectKey(id);
-    await eventually(async () => existsSync(path.join(rootA, BUCKET, object_key)) && existsSync(path.join(rootB, BUCKET, object_key)), 30000);
+    await eventually(
+      async () => existsSync(path.join(rootA, BUCKET, object_key)) && existsSync(path.join(rootB, BUCKET, object_key)),
+      30000,
+    );
     return object_key as string;
   };
 
@@ -124,14 +128,23 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
 
   it('expire-pending deletes old pending uploads (with their partial bytes) and touches nothing else; dry run first', async () => {
     const ready = await readyAsset(alice, 'a ready asset that must survive', { filename: 'ready.txt' });
-    const noBytes = (await alice.post('/media/upload-url', { filename: 'never.txt', mimeType: 'text/plain', sizeBytes: 10 })).body.assetId as string;
-    const partial = await uploadBytes(alice, Buffer.from('uploaded but never completed'), { mimeType: 'text/plain', filename: 'partial.txt' });
+    const noBytes = (await alice.post('/media/upload-url', { filename: 'never.txt', mimeType: 'text/plain', sizeBytes: 10 })).body
+      .assetId as string;
+    const partial = await uploadBytes(alice, Buffer.from('uploaded but never completed'), {
+      mimeType: 'text/plain',
+      filename: 'partial.txt',
+    });
     expect(partial.putStatus).toBe(200);
-    const young = (await alice.post('/media/upload-url', { filename: 'young.txt', mimeType: 'text/plain', sizeBytes: 5 })).body.assetId as string;
-    const longUrl = (await alice.post('/media/upload-url', { filename: 'long.txt', mimeType: 'text/plain', sizeBytes: 5 })).body.assetId as string;
-    const failed = (await alice.post('/media/upload-url', { filename: 'failed.txt', mimeType: 'text/plain', sizeBytes: 5 })).body.assetId as string;
-    const quarantined = (await alice.post('/media/upload-url', { filename: 'q.txt', mimeType: 'text/plain', sizeBytes: 5 })).body.assetId as string;
-    const processing = (await alice.post('/media/upload-url', { filename: 'p.txt', mimeType: 'text/plain', sizeBytes: 5 })).body.assetId as string;
+    const young = (await alice.post('/media/upload-url', { filename: 'young.txt', mimeType: 'text/plain', sizeBytes: 5 })).body
+      .assetId as string;
+    const longUrl = (await alice.post('/media/upload-url', { filename: 'long.txt', mimeType: 'text/plain', sizeBytes: 5 })).body
+      .assetId as string;
+    const failed = (await alice.post('/media/upload-url', { filename: 'failed.txt', mimeType: 'text/plain', sizeBytes: 5 })).body
+      .assetId as string;
+    const quarantined = (await alice.post('/media/upload-url', { filename: 'q.txt', mimeType: 'text/plain', sizeBytes: 5 })).body
+      .assetId as string;
+    const processing = (await alice.post('/media/upload-url', { filename: 'p.txt', mimeType: 'text/plain', sizeBytes: 5 })).body
+      .assetId as string;
     await app.sql(`UPDATE media_assets SET status = 'failed', failure_reason = 'seeded' WHERE asset_id = $1`, [failed]);
     await app.sql(`UPDATE media_assets SET status = 'quarantined', failure_reason = 'seeded' WHERE asset_id = $1`, [quarantined]);
     await app.sql(`UPDATE media_assets SET status = 'processing' WHERE asset_id = $1`, [processing]);
@@ -140,7 +153,10 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
       `UPDATE media_assets SET created_at = now() - interval '2 days', upload_expires_at = now() - interval '47 hours' WHERE asset_id = ANY($1::uuid[])`,
       [[ready, noBytes, partial.assetId, failed, quarantined, processing]],
     );
-    await app.sql(`UPDATE media_assets SET created_at = now() - interval '2 days', upload_expires_at = now() + interval '1 hour' WHERE asset_id = $1`, [longUrl]);
+    await app.sql(
+      `UPDATE media_assets SET created_at = now() - interval '2 days', upload_expires_at = now() + interval '1 hour' WHERE asset_id = $1`,
+      [longUrl],
+    );
     const partialFile = path.join(rootA, BUCKET, (await objectKey(partial.assetId)).object_key);
     expect(existsSync(partialFile)).toBe(true);
 
@@ -181,7 +197,12 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
   });
 
   it('expire-pending aborts the multipart upload of an expired pending asset, dropping its stored parts (local driver: the S3 emulator cannot abort)', async () => {
-    const s = await alice.post('/media/upload-url', { filename: 'abandoned.bin', mimeType: 'application/octet-stream', sizeBytes: 10, multipart: true });
+    const s = await alice.post('/media/upload-url', {
+      filename: 'abandoned.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: 10,
+      multipart: true,
+    });
     expect(s.status).toBe(201);
     expect(s.body.method).toBe('MULTIPART');
     const part = s.body.parts[0];
@@ -300,7 +321,12 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
 
   it('reconcile aborts multipart uploads older than the pending TTL, whatever the database says (dry run first)', async () => {
     // E.g. a session whose abort the store refused, or one left by a crash between starting it and recording it.
-    const s = await alice.post('/media/upload-url', { filename: 'stale.bin', mimeType: 'application/octet-stream', sizeBytes: 10, multipart: true });
+    const s = await alice.post('/media/upload-url', {
+      filename: 'stale.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: 10,
+      multipart: true,
+    });
     expect(s.status).toBe(201);
     const part = s.body.parts[0];
     expect((await fetch(part.url, { method: part.method, headers: part.headers, body: Buffer.alloc(10, 3) })).status).toBe(200);
@@ -362,8 +388,16 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     expect(real.restored).toBe(1);
     expect(real.unrecoverable).toBe(1);
     expect(real.missing).toHaveLength(1); // the object reconcile found missing
-    expect(real.findings.find((f: any) => f.sha256 === sha256(healable))).toMatchObject({ corruptIn: ['a'], restoredFrom: 'b', restored: true });
-    expect(real.findings.find((f: any) => f.sha256 === sha256(lost))).toMatchObject({ corruptIn: ['a', 'b'], restoredFrom: null, restored: false });
+    expect(real.findings.find((f: any) => f.sha256 === sha256(healable))).toMatchObject({
+      corruptIn: ['a'],
+      restoredFrom: 'b',
+      restored: true,
+    });
+    expect(real.findings.find((f: any) => f.sha256 === sha256(lost))).toMatchObject({
+      corruptIn: ['a', 'b'],
+      restoredFrom: null,
+      restored: false,
+    });
     // Restored: region a has the right bytes again, and the download serves them.
     expect(readFileSync(path.join(rootA, BUCKET, healKey)).equals(healable)).toBe(true);
     const heal = await admin.get(`/admin/objects/${sha256(healable)}`);
@@ -379,7 +413,10 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^media_integrity_corrupt_objects_total 2$/m);
     // last_verified_at recorded for every object that was read.
-    const verified = await app.sql(`SELECT count(*)::int AS n FROM stored_objects WHERE last_verified_at >= $1 AND integrity <> 'missing'`, [before]);
+    const verified = await app.sql(
+      `SELECT count(*)::int AS n FROM stored_objects WHERE last_verified_at >= $1 AND integrity <> 'missing'`,
+      [before],
+    );
     expect(verified[0].n).toBe(total - 1);
   });
 
@@ -402,7 +439,9 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
     await eventually(async () => (await redis.scard(`${app.env.REDIS_KEY_PREFIX}:access:pending`)) > 0, 5000, 50);
     redis.disconnect();
 
-    const candidates = await app.sql(`SELECT checksum_sha256 AS sha FROM stored_objects WHERE integrity = 'ok' AND checksum_sha256 <> $1`, [sha256(readBytes)]);
+    const candidates = await app.sql(`SELECT checksum_sha256 AS sha FROM stored_objects WHERE integrity = 'ok' AND checksum_sha256 <> $1`, [
+      sha256(readBytes),
+    ]);
     const dry = await run('tiering', true);
     expect(dry.objects.map((o: any) => o.sha256).sort()).toEqual(candidates.map((c) => c.sha).sort());
     expect(dry.moved).toEqual({ STANDARD_IA: candidates.length });
@@ -459,7 +498,12 @@ describe('lifecycle schedules across replicas', () => {
     // expire-pending every 2 s (cron with seconds), the others on their defaults.
     const schedule = { RECONCILE_INTERVAL_MS: '0', LIFECYCLE_EXPIRE_PENDING_SCHEDULE: '*/2 * * * * *' };
     one = await startApp(schedule);
-    two = await startApp({ ...schedule, DATABASE_URL: one.databaseUrl, REDIS_KEY_PREFIX: one.env.REDIS_KEY_PREFIX, LOCAL_STORAGE_ROOT: one.storageRoot });
+    two = await startApp({
+      ...schedule,
+      DATABASE_URL: one.databaseUrl,
+      REDIS_KEY_PREFIX: one.env.REDIS_KEY_PREFIX,
+      LOCAL_STORAGE_ROOT: one.storageRoot,
+    });
     const queue = new Bull('lifecycle', one.env.REDIS_URL, { prefix: `${one.env.REDIS_KEY_PREFIX}:bull` });
     const redis = new Redis(one.env.REDIS_URL);
     try {
@@ -469,10 +513,15 @@ describe('lifecycle schedules across replicas', () => {
         ['reconcile', '30 3 * * *'],
         ['tiering', '0 5 * * *'],
       ];
-      const current = async () => (await queue.getRepeatableJobs()).map((r) => [r.name, r.cron]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      const current = async () =>
+        (await queue.getRepeatableJobs()).map((r) => [r.name, r.cron]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
       await eventually(async () => (await current()).length === 4, 15000);
       const scheduled = async () =>
-        (await one.sql(`SELECT status, started_at FROM job_runs WHERE name = 'expire-pending' AND trigger = 'schedule' ORDER BY started_at`)).map((r) => ({
+        (
+          await one.sql(
+            `SELECT status, started_at FROM job_runs WHERE name = 'expire-pending' AND trigger = 'schedule' ORDER BY started_at`,
+          )
+        ).map((r) => ({
           status: r.status as string,
           at: new Date(r.started_at).getTime(),
         }));
@@ -573,7 +622,9 @@ describe('lifecycle jobs on the s3 driver (S3-protocol emulator)', () => {
       const second = Buffer.from('a second s3 object');
       await readyAsset(alice, second, { filename: 'second.txt' });
       const verifiedNow = async () =>
-        (await app.sql(`SELECT checksum_sha256 AS sha FROM stored_objects WHERE last_verified_at > now() + interval '1 day' ORDER BY 1`)).map((r) => r.sha);
+        (
+          await app.sql(`SELECT checksum_sha256 AS sha FROM stored_objects WHERE last_verified_at > now() + interval '1 day' ORDER BY 1`)
+        ).map((r) => r.sha);
       const scan = await runJob(admin, 'integrity-scan');
       expect(scan).toMatchObject({ checked: 1, corrupt: 0, copiesHashed: 1, bytesHashed: bytes.length });
       expect(await verifiedNow()).toEqual([sha256(bytes)]);

@@ -36,7 +36,11 @@ describe('media probe on a local region', () => {
     const grant = await alice.post('/media/upload-url', { filename, mimeType, sizeBytes: bytes.length });
     expect(grant.status).toBe(201);
     const signed = new URL(grant.body.uploadUrl);
-    const put = await fetch(`${app.baseUrl}${signed.pathname}${signed.search}`, { method: 'PUT', headers: grant.body.headers, body: bytes });
+    const put = await fetch(`${app.baseUrl}${signed.pathname}${signed.search}`, {
+      method: 'PUT',
+      headers: grant.body.headers,
+      body: bytes,
+    });
     expect(put.status).toBe(200);
     expect((await alice.post(`/media/${grant.body.assetId}/complete`)).status).toBe(202);
     return (await alice.get(`/media/${grant.body.assetId}?waitFor=ready&timeout=30`)).body;
@@ -47,7 +51,23 @@ describe('media probe on a local region', () => {
     // Without -movflags +faststart the moov atom is written after the media data: a reader must seek to find it.
     execFileSync(
       'ffmpeg',
-      ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-t', '2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', mp4],
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=64x48:rate=10',
+        '-t',
+        '2',
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv420p',
+        mp4,
+      ],
       { timeout: 30000 },
     );
     const bytes = readFileSync(mp4);

@@ -24,7 +24,10 @@ describe('metadata', () => {
     expect(put.body.assetId).toBe(id);
     expect(userKeys(put.body.metadata)).toEqual({ project: 'apollo 11 — “moon”' });
     expect((await alice.put(`/media/${id}/metadata/camera.lens-2:a_b`, { value: '' })).status).toBe(200);
-    expect(userKeys((await alice.get(`/media/${id}/metadata`)).body.metadata)).toEqual({ project: 'apollo 11 — “moon”', 'camera.lens-2:a_b': '' });
+    expect(userKeys((await alice.get(`/media/${id}/metadata`)).body.metadata)).toEqual({
+      project: 'apollo 11 — “moon”',
+      'camera.lens-2:a_b': '',
+    });
     expect((await alice.get(`/media/${id}`)).body.metadata.project).toBe('apollo 11 — “moon”');
     expect((await alice.put(`/media/${id}/metadata/project`, { value: 'gemini' })).body.metadata.project).toBe('gemini');
     expect((await alice.del(`/media/${id}/metadata/project`)).status).toBe(204);
@@ -63,18 +66,31 @@ describe('metadata', () => {
     for (const key of ['media:width', 'exif:make', 'scan:result']) {
       const put = await alice.put(`/media/${id}/metadata/${key}`, { value: '9999' });
       expect(put.status).toBe(403);
-      expect(put.body).toMatchObject({ error: 'ReservedMetadataKey', message: expect.stringContaining(`reserved namespace "${key.split(':')[0]}:"`) });
+      expect(put.body).toMatchObject({
+        error: 'ReservedMetadataKey',
+        message: expect.stringContaining(`reserved namespace "${key.split(':')[0]}:"`),
+      });
       expect((await alice.del(`/media/${id}/metadata/${key}`)).status).toBe(403);
     }
     expect((await alice.get(`/media/${id}/metadata`)).body.metadata).toEqual(before);
-    const viaUpload = await alice.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1, metadata: { 'exif:make': 'me' } });
+    const viaUpload = await alice.post('/media/upload-url', {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      sizeBytes: 1,
+      metadata: { 'exif:make': 'me' },
+    });
     expect(viaUpload.status).toBe(403);
     expect(viaUpload.body.error).toBe('ReservedMetadataKey');
   });
 
   it('allows at most 64 user keys per asset (reserved keys do not count), also at upload time', async () => {
     const full = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, `v${i}`]));
-    const res = await alice.post('/media/upload-url', { filename: 'a.png', mimeType: 'image/png', sizeBytes: (await png()).length, metadata: full });
+    const res = await alice.post('/media/upload-url', {
+      filename: 'a.png',
+      mimeType: 'image/png',
+      sizeBytes: (await png()).length,
+      metadata: full,
+    });
     expect(res.status).toBe(201);
     const id = res.body.assetId;
     await fetch(res.body.uploadUrl, { method: 'PUT', headers: res.body.headers, body: await png() });
@@ -86,7 +102,10 @@ describe('metadata', () => {
 
     const over = await alice.put(`/media/${id}/metadata/one-more`, { value: 'x' });
     expect(over.status).toBe(409);
-    expect(over.body).toMatchObject({ error: 'MetadataLimitExceeded', message: expect.stringMatching(/already has 64 user metadata keys/) });
+    expect(over.body).toMatchObject({
+      error: 'MetadataLimitExceeded',
+      message: expect.stringMatching(/already has 64 user metadata keys/),
+    });
     expect((await alice.put(`/media/${id}/metadata/k0`, { value: 'changed' })).status).toBe(200); // replacing is fine
     // Concurrent additions cannot overshoot the limit.
     await alice.del(`/media/${id}/metadata/k1`);
@@ -95,7 +114,12 @@ describe('metadata', () => {
     expect(racing.filter((r) => r.status === 200)).toHaveLength(2);
     expect(racing.filter((r) => r.status === 409)).toHaveLength(4);
 
-    const tooMany = await alice.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: 1, metadata: { ...full, k64: 'x' } });
+    const tooMany = await alice.post('/media/upload-url', {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      sizeBytes: 1,
+      metadata: { ...full, k64: 'x' },
+    });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.message).toMatch(/metadata has 65 keys; an asset may have at most 64/);
     for (const [metadata, message] of [
@@ -140,10 +164,18 @@ describe('GET /media', () => {
     expect((await me.del(`/media/${doomed}`)).status).toBe(204); // deleted assets are never listed
     mine.push(...created.reverse());
     shared = {
-      user: await create(other, { mimeType: 'image/png', acl: [{ principal: 'user:60', permission: 'read' }], metadata: { project: 'alpha' } }),
+      user: await create(other, {
+        mimeType: 'image/png',
+        acl: [{ principal: 'user:60', permission: 'read' }],
+        metadata: { project: 'alpha' },
+      }),
       group: await create(other, { mimeType: 'audio/mpeg', acl: [{ principal: 'group:team', permission: 'read' }] }),
       anyone: await create(other, { mimeType: 'image/webp', acl: [{ principal: '*', permission: 'read' }] }),
-      hidden: await create(other, { mimeType: 'image/png', acl: [{ principal: 'user:60', permission: 'write' }], metadata: { project: 'alpha' } }),
+      hidden: await create(other, {
+        mimeType: 'image/png',
+        acl: [{ principal: 'user:60', permission: 'write' }],
+        metadata: { project: 'alpha' },
+      }),
     };
   });
   afterAll(() => app?.stop());
@@ -207,7 +239,11 @@ describe('GET /media', () => {
     expect(seen).toEqual(mine);
     // The new assets are at the front of a fresh first page.
     const fresh = await me.get('/media?owner=60&limit=3');
-    expect(fresh.body.items.map((i: any) => i.metadata.project)).toEqual(['inserted-between-pages', 'inserted-between-pages', 'inserted-between-pages']);
+    expect(fresh.body.items.map((i: any) => i.metadata.project)).toEqual([
+      'inserted-between-pages',
+      'inserted-between-pages',
+      'inserted-between-pages',
+    ]);
     // Paging the shared branch together with the owned one gives every readable asset once.
     const everything: string[] = [];
     cursor = null;

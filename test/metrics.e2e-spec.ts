@@ -85,18 +85,28 @@ describe('operations: metrics, Bull Board and request ids', () => {
     for (const p of ['/no/such/route', `/nope-${Date.now()}`]) expect((await fetch(`${app.baseUrl}${p}`)).status).toBe(404);
 
     // Stored totals are cached a few seconds: wait until the ready upload is counted.
-    const m = await eventually(async () => {
-      const s = await scrape();
-      return find(s, 'media_stored_bytes')[0]?.value >= bytes.length ? s : null;
-    }, 15000, 500);
+    const m = await eventually(
+      async () => {
+        const s = await scrape();
+        return find(s, 'media_stored_bytes')[0]?.value >= bytes.length ? s : null;
+      },
+      15000,
+      500,
+    );
 
     // HTTP latency by route template (never the raw URL), method and status.
     const byRoute = { method: 'GET', route: '/media/:id', status_code: '200', status_class: '2xx' };
     expect(value(m, 'media_http_request_duration_seconds_count', byRoute)).toBeGreaterThanOrEqual(4);
     expect(value(m, 'media_http_request_duration_seconds_sum', byRoute)).toBeGreaterThan(0);
-    expect(value(m, 'media_http_request_duration_seconds_bucket', { ...byRoute, le: '+Inf' })).toBe(value(m, 'media_http_request_duration_seconds_count', byRoute));
-    expect(value(m, 'media_http_request_duration_seconds_count', { method: 'POST', route: '/media/:id/complete', status_code: '202' })).toBe(2);
-    expect(value(m, 'media_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404', status_class: '4xx' })).toBe(2);
+    expect(value(m, 'media_http_request_duration_seconds_bucket', { ...byRoute, le: '+Inf' })).toBe(
+      value(m, 'media_http_request_duration_seconds_count', byRoute),
+    );
+    expect(
+      value(m, 'media_http_request_duration_seconds_count', { method: 'POST', route: '/media/:id/complete', status_code: '202' }),
+    ).toBe(2);
+    expect(
+      value(m, 'media_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404', status_class: '4xx' }),
+    ).toBe(2);
     const routes = new Set(find(m, 'media_http_request_duration_seconds_count').map((s) => s.labels.route));
     for (const r of routes) expect(r).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-|nope-|\/no\/such/);
 
@@ -155,7 +165,8 @@ describe('operations: metrics, Bull Board and request ids', () => {
     const bad = await fetch(`${app.baseUrl}/health/live`, { headers: { 'x-request-id': 'evil id\twith "quotes" and spaces' } });
     const long = await fetch(`${app.baseUrl}/health/live`, { headers: { 'x-request-id': 'a'.repeat(200) } });
     const none = await fetch(`${app.baseUrl}/health/live`);
-    for (const r of [bad, long, none]) expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    for (const r of [bad, long, none])
+      expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   });
 
   it('serves Bull Board at /admin/queues to admins only, listing every queue', async () => {
@@ -165,7 +176,9 @@ describe('operations: metrics, Bull Board and request ids', () => {
       const anon = await fetch(`${app.baseUrl}${path}`);
       expect(anon.status).toBe(401);
       expect(await anon.json()).toMatchObject({ statusCode: 401, error: 'Unauthenticated' });
-      const forged = await fetch(`${app.baseUrl}${path}`, { headers: { authorization: `Bearer ${token(1, { roles: ['admin'] }, 'another-secret-0123456789-0123456789')}` } });
+      const forged = await fetch(`${app.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${token(1, { roles: ['admin'] }, 'another-secret-0123456789-0123456789')}` },
+      });
       expect(forged.status).toBe(401);
       const plain = await fetch(`${app.baseUrl}${path}`, { headers: user });
       expect(plain.status).toBe(403);
@@ -194,7 +207,9 @@ describe('operations: METRICS_TOKEN and switches', () => {
   it('needs the bearer METRICS_TOKEN on /metrics when it is set (a user JWT is not it)', async () => {
     expect((await fetch(`${app.baseUrl}/metrics`)).status).toBe(401);
     expect((await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
-    expect((await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${token(1, { roles: ['admin'] })}` } })).status).toBe(401);
+    expect((await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${token(1, { roles: ['admin'] })}` } })).status).toBe(
+      401,
+    );
     const ok = await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('media_uploads_total');

@@ -88,9 +88,22 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
   });
 
   const start = async (bytes: Buffer, extra: Record<string, unknown> = {}) => {
-    const res = await alice.post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: bytes.length, ...extra });
+    const res = await alice.post('/media/upload-url', {
+      filename: 'big.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: bytes.length,
+      ...extra,
+    });
     expect(res.status).toBe(201);
-    return res.body as { assetId: string; method: string; uploadId: string; partSize: number; partCount: number; parts: SignedPart[]; expiresAt: string };
+    return res.body as {
+      assetId: string;
+      method: string;
+      uploadId: string;
+      partSize: number;
+      partCount: number;
+      parts: SignedPart[];
+      expiresAt: string;
+    };
   };
 
   const sign = async (assetId: string, partNumbers: number[]): Promise<SignedPart[]> => {
@@ -108,15 +121,24 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
   };
 
   const waitReady = (id: string) =>
-    eventually(async () => {
-      const r = await alice.get(`/media/${id}`);
-      return ['ready', 'failed', 'quarantined'].includes(r.body?.status) ? r.body : undefined;
-    }, 30_000, 100);
+    eventually(
+      async () => {
+        const r = await alice.get(`/media/${id}`);
+        return ['ready', 'failed', 'quarantined'].includes(r.body?.status) ? r.body : undefined;
+      },
+      30_000,
+      100,
+    );
 
   it('uploads a file above the single-PUT limit in parts PUT out of order (URLs signed on demand) → ready with the right SHA-256', async () => {
     const bytes = fileOf(SIZE, 1);
     // The same size as a single PUT is refused by MAX_UPLOAD_BYTES.
-    const single = await alice.post('/media/upload-url', { filename: 'big.bin', mimeType: 'application/octet-stream', sizeBytes: SIZE, multipart: false });
+    const single = await alice.post('/media/upload-url', {
+      filename: 'big.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: SIZE,
+      multipart: false,
+    });
     expect(single.status).toBe(413);
     expect(single.body.error).toBe('PayloadTooLarge');
 
@@ -135,10 +157,17 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     const all = [...s.parts, ...more];
     const etags = new Map<number, string>();
     // Out of order: last first, then evens, then odds.
-    const order = [13, ...all.map((p) => p.partNumber).filter((n) => n % 2 === 0), ...all.map((p) => p.partNumber).filter((n) => n % 2 === 1 && n !== 13)];
+    const order = [
+      13,
+      ...all.map((p) => p.partNumber).filter((n) => n % 2 === 0),
+      ...all.map((p) => p.partNumber).filter((n) => n % 2 === 1 && n !== 13),
+    ];
     await Promise.all(
       order.map(async (n) => {
-        const r = await putPart(all.find((p) => p.partNumber === n)!, slice(bytes, PART, n));
+        const r = await putPart(
+          all.find((p) => p.partNumber === n)!,
+          slice(bytes, PART, n),
+        );
         expect(r.status).toBe(200);
         etags.set(n, r.etag!);
       }),
@@ -264,10 +293,20 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
   });
 
   it('refuses sizes over the multipart limit, and a multipart form upload', async () => {
-    const tooBig = await alice.post('/media/upload-url', { filename: 'x.bin', mimeType: 'application/octet-stream', sizeBytes: 4 * 1024 * KiB + 1 });
+    const tooBig = await alice.post('/media/upload-url', {
+      filename: 'x.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: 4 * 1024 * KiB + 1,
+    });
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.message).toMatch(/multipart/);
-    const post = await alice.post('/media/upload-url', { filename: 'x.bin', mimeType: 'application/octet-stream', sizeBytes: 10, mode: 'post', multipart: true });
+    const post = await alice.post('/media/upload-url', {
+      filename: 'x.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: 10,
+      mode: 'post',
+      multipart: true,
+    });
     expect(post.status).toBe(400);
     // A small file stays a single PUT.
     const small = await alice.post('/media/upload-url', { filename: 'x.bin', mimeType: 'application/octet-stream', sizeBytes: 10 });

@@ -46,11 +46,16 @@ describe('OpenAPI document and SDK types', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'openapi-ts-'));
     try {
       const out = path.join(dir, 'openapi.ts');
-      execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/openapi-typescript/bin/cli.js'), COMMITTED_DOC, '--output', out, '--alphabetize'], {
-        stdio: 'pipe',
-        timeout: 60000,
-      });
-      if (readFileSync(out, 'utf8') !== readFileSync(COMMITTED_TYPES, 'utf8')) throw new Error(`libs/sdk/src/generated/openapi.ts ${STALE}`);
+      execFileSync(
+        process.execPath,
+        [path.join(REPO_ROOT, 'node_modules/openapi-typescript/bin/cli.js'), COMMITTED_DOC, '--output', out, '--alphabetize'],
+        {
+          stdio: 'pipe',
+          timeout: 60000,
+        },
+      );
+      if (readFileSync(out, 'utf8') !== readFileSync(COMMITTED_TYPES, 'utf8'))
+        throw new Error(`libs/sdk/src/generated/openapi.ts ${STALE}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -117,7 +122,10 @@ describe('OpenAPI document and SDK types', () => {
       const html = await res.text();
       expect(html).toContain('swagger-ui');
       for (const asset of [...html.matchAll(/(?:src|href)="\.?\/?([^"]+\.(?:js|css))"/g)].map((m) => m[1])) {
-        const url = asset.startsWith('docs/') || asset.startsWith('/') ? `${app.baseUrl}/${asset.replace(/^\//, '')}` : `${app.baseUrl}/docs/${asset}`;
+        const url =
+          asset.startsWith('docs/') || asset.startsWith('/')
+            ? `${app.baseUrl}/${asset.replace(/^\//, '')}`
+            : `${app.baseUrl}/docs/${asset}`;
         const a = await fetch(url);
         expect([asset, a.status]).toEqual([asset, 200]);
       }
@@ -126,7 +134,7 @@ describe('OpenAPI document and SDK types', () => {
       expect(await init.text()).toContain('media-storage');
     });
 
-    it('Swagger UI renders every operation in a browser (under the service\'s security headers)', async () => {
+    it("Swagger UI renders every operation in a browser (under the service's security headers)", async () => {
       const browser = await launchChromium();
       try {
         const page = await browser.newPage();

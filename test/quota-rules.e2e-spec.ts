@@ -61,7 +61,10 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
     await db.query('BEGIN');
     try {
       await db.query(`INSERT INTO owner_usage (owner_id, bytes, assets) VALUES ($1, $2, $3)`, [OWNER, c.committedBytes, c.committedAssets]);
-      const pending = [...c.livePending.map((size) => ({ size, expired: false })), ...c.expiredPending.map((size) => ({ size, expired: true }))];
+      const pending = [
+        ...c.livePending.map((size) => ({ size, expired: false })),
+        ...c.expiredPending.map((size) => ({ size, expired: true })),
+      ];
       for (const p of pending) {
         // The media_assets_usage trigger counts each pending row into owner_usage, as in production.
         await db.query(
@@ -71,7 +74,11 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
         );
       }
       if (override) {
-        await db.query(`INSERT INTO owner_quotas (owner_id, max_bytes, max_assets) VALUES ($1, $2, $3)`, [OWNER, override.maxBytes, override.maxAssets]);
+        await db.query(`INSERT INTO owner_quotas (owner_id, max_bytes, max_assets) VALUES ($1, $2, $3)`, [
+          OWNER,
+          override.maxBytes,
+          override.maxAssets,
+        ]);
       }
       const { rows } = await db.query(
         `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,

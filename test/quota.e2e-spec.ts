@@ -92,7 +92,10 @@ describe('quotas', () => {
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ ownerId: '95', limits: { maxBytes: 5000, maxAssets: 3, overridden: true } });
     expect((await ask(c, 2000)).status).toBe(201);
-    expect((await app.sql(`SELECT max_bytes::int AS b, max_assets FROM owner_quotas WHERE owner_id = 95`))[0]).toEqual({ b: 5000, max_assets: null });
+    expect((await app.sql(`SELECT max_bytes::int AS b, max_assets FROM owner_quotas WHERE owner_id = 95`))[0]).toEqual({
+      b: 5000,
+      max_assets: null,
+    });
     // Unlimited (0), then back to the defaults (both null removes the override).
     await admin.put('/admin/quotas/95', { maxBytes: 0, maxAssets: 0 });
     expect((await ask(c, 1_000_000)).status).toBe(201);

@@ -29,9 +29,12 @@ describe('two storage regions (S3 emulators) with replication and read failover'
   const euDriver = () => s3DriverFor(eu, BUCKET, { requestTimeoutMs: 1000 });
   const usDriver = () => s3DriverFor(us, BUCKET, { requestTimeoutMs: 1000 });
   const regions = async () => (await fetch(`${app.baseUrl}/health/regions`, asAdmin())).json() as Promise<any>;
-  const keyOf = async (id: string) => (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [id]))[0].object_key as string;
+  const keyOf = async (id: string) =>
+    (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [id]))[0].object_key as string;
   const replicas = async (key: string) =>
-    (await app.sql(`SELECT region FROM object_replicas WHERE bucket = $1 AND object_key = $2 ORDER BY region`, [BUCKET, key])).map((r) => r.region);
+    (await app.sql(`SELECT region FROM object_replicas WHERE bucket = $1 AND object_key = $2 ORDER BY region`, [BUCKET, key])).map(
+      (r) => r.region,
+    );
 
   async function uploadReady(bytes: Buffer, filename: string) {
     const up = await uploadBytes(alice, bytes, { mimeType: 'text/plain', filename });
@@ -114,7 +117,13 @@ describe('two storage regions (S3 emulators) with replication and read failover'
       return r.regions[0].state === 'down' ? r : undefined;
     }, 10000);
     expect(report).toMatchObject({ status: 'degraded', primary: 'eu', writeRegion: 'us' });
-    expect(report.regions[0]).toMatchObject({ name: 'eu', state: 'down', circuit: 'open', lastError: expect.any(String), lastErrorAt: expect.any(String) });
+    expect(report.regions[0]).toMatchObject({
+      name: 'eu',
+      state: 'down',
+      circuit: 'open',
+      lastError: expect.any(String),
+      lastErrorAt: expect.any(String),
+    });
     expect(report.regions[1]).toMatchObject({ name: 'us', state: 'up' });
 
     const ready = await fetch(`${app.baseUrl}/health/ready`, asAdmin());

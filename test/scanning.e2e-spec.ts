@@ -36,7 +36,12 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
     const r = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(r.status).toBe(200);
     const body = (await r.json()) as any;
-    expect(body.details.scanner).toMatchObject({ status: 'up', kind: 'clamd', scanning: 'enabled', version: expect.stringMatching(/ClamAV/) });
+    expect(body.details.scanner).toMatchObject({
+      status: 'up',
+      kind: 'clamd',
+      scanning: 'enabled',
+      version: expect.stringMatching(/ClamAV/),
+    });
   });
 
   it('quarantines the EICAR test file: signature recorded, never downloadable, bytes out of the readable path', async () => {
@@ -48,7 +53,11 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
     const a = await settle(up.assetId);
     expect(a.status).toBe('quarantined');
     expect(a.failureReason).toMatch(/virus found: Eicar-Test-Signature/);
-    expect(a.metadata).toMatchObject({ 'scan:status': 'infected', 'scan:engine': 'clamd', 'scan:signature': expect.stringMatching(/^Eicar-Test-Signature/) });
+    expect(a.metadata).toMatchObject({
+      'scan:status': 'infected',
+      'scan:engine': 'clamd',
+      'scan:signature': expect.stringMatching(/^Eicar-Test-Signature/),
+    });
 
     const dl = await alice.get(`/media/${up.assetId}/download`);
     expect(dl.status).toBe(409);
@@ -84,7 +93,10 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
   it('keeps an asset waiting while clamd is down and finishes it once clamd is back; a long-poll answers at once', async () => {
     await clamd.stop();
     try {
-      const up = await uploadBytes(alice, Buffer.from('scanned only when clamd returns'), { filename: 'later.txt', mimeType: 'text/plain' });
+      const up = await uploadBytes(alice, Buffer.from('scanned only when clamd returns'), {
+        filename: 'later.txt',
+        mimeType: 'text/plain',
+      });
       expect((await alice.post(`/media/${up.assetId}/complete`)).status).toBe(202);
       // Down: the job fails and retries with backoff; the asset is never ready unscanned.
       await eventually(async () => /clamd .*unreachable/.test(app.output()), 10000);

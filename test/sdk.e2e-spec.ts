@@ -63,7 +63,13 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     const progress: TransferProgress[] = [];
 
     const up = await alice.uploadFile(file, { metadata: { project: `sdk-${driver}` }, onProgress: (p) => progress.push(p) });
-    expect(up).toEqual({ assetId: expect.stringMatching(/^[0-9a-f-]{36}$/), sizeBytes: bytes.length, sha256: sha256(bytes), status: 'processing', strategy: 'single-put' });
+    expect(up).toEqual({
+      assetId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      sizeBytes: bytes.length,
+      sha256: sha256(bytes),
+      status: 'processing',
+      strategy: 'single-put',
+    });
     // The file was hashed (to declare the checksum), then uploaded; both phases report up to the full size.
     expect(progress.filter((p) => p.phase === 'hash').at(-1)).toEqual({ phase: 'hash', loaded: bytes.length, total: bytes.length });
     const uploads = progress.filter((p) => p.phase === 'upload').map((p) => p.loaded);
@@ -71,7 +77,15 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     expect([...uploads].sort((a, b) => a - b)).toEqual(uploads);
 
     const ready = await alice.waitForReady(up.assetId, { timeout: 30000 });
-    expect(ready).toEqual(expect.objectContaining({ assetId: up.assetId, status: 'ready', checksumSha256: sha256(bytes), mimeType: 'image/png', filename: 'picture.png' }));
+    expect(ready).toEqual(
+      expect.objectContaining({
+        assetId: up.assetId,
+        status: 'ready',
+        checksumSha256: sha256(bytes),
+        mimeType: 'image/png',
+        filename: 'picture.png',
+      }),
+    );
 
     const got = await alice.getAsset(up.assetId);
     expect(got.metadata).toEqual(expect.objectContaining({ project: `sdk-${driver}` }));
@@ -87,7 +101,9 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     expect(acl.entries).toEqual([{ principal: 'user:43', permission: 'read' }]);
     expect((await bob.getAsset(up.assetId)).status).toBe('ready');
     // Read does not give delete.
-    expect((await rejection(bob.deleteAsset(up.assetId))).problem).toEqual(expect.objectContaining({ statusCode: 403, error: 'Forbidden' }));
+    expect((await rejection(bob.deleteAsset(up.assetId))).problem).toEqual(
+      expect.objectContaining({ statusCode: 403, error: 'Forbidden' }),
+    );
 
     const dest = path.join(dir, 'downloaded.png');
     const down: TransferProgress[] = [];
@@ -126,23 +142,39 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
 
   it('errors carry the problem body: validation, storage refusing a wrong size, an asset that never becomes ready', async () => {
     const invalid = await rejection(alice.listAssets({ limit: 5000 }));
-    expect(invalid.problem).toEqual(expect.objectContaining({ statusCode: 400, error: 'ValidationFailed', message: expect.stringContaining('limit') }));
+    expect(invalid.problem).toEqual(
+      expect.objectContaining({ statusCode: 400, error: 'ValidationFailed', message: expect.stringContaining('limit') }),
+    );
 
     // A stream shorter than its declared size: the SDK notices at its end and aborts the PUT (nothing is completed).
     const t1 = Date.now();
-    const short = await rejection(alice.uploadFile(Readable.from([Buffer.alloc(10)]), { size: 20, filename: 'short.bin', contentType: 'application/octet-stream' }));
+    const short = await rejection(
+      alice.uploadFile(Readable.from([Buffer.alloc(10)]), { size: 20, filename: 'short.bin', contentType: 'application/octet-stream' }),
+    );
     expect(short.problem).toEqual({ statusCode: 0, error: 'SizeMismatch', message: expect.stringContaining('declared size of 20') });
     expect(Date.now() - t1).toBeLessThan(10000);
     // Bytes other than the declared ones are never completed: the local store refuses them; the S3 emulator does
     // not check x-amz-checksum-sha256 values, so there the SDK's own comparison refuses to call complete.
     const wrong = await rejection(
-      alice.uploadFile(Readable.from([Buffer.from('0123456789')]), { size: 10, filename: 'w.bin', contentType: 'application/octet-stream', checksumSha256: sha256('something else') }),
+      alice.uploadFile(Readable.from([Buffer.from('0123456789')]), {
+        size: 10,
+        filename: 'w.bin',
+        contentType: 'application/octet-stream',
+        checksumSha256: sha256('something else'),
+      }),
     );
     if (driver === 'local') expect(wrong.problem).toEqual(expect.objectContaining({ statusCode: 400, error: 'BadDigest' }));
-    else expect(wrong.problem).toEqual({ statusCode: 0, error: 'ChecksumMismatch', message: expect.stringContaining(sha256('something else')) });
+    else
+      expect(wrong.problem).toEqual({
+        statusCode: 0,
+        error: 'ChecksumMismatch',
+        message: expect.stringContaining(sha256('something else')),
+      });
 
     // Pending (no bytes): waitForReady gives up at its timeout, not before and not much after.
-    const grant = await alice.api.POST('/media/upload-url', { body: { filename: 'never.bin', mimeType: 'application/octet-stream', sizeBytes: 5 } });
+    const grant = await alice.api.POST('/media/upload-url', {
+      body: { filename: 'never.bin', mimeType: 'application/octet-stream', sizeBytes: 5 },
+    });
     const id = grant.data!.assetId;
     const t0 = Date.now();
     const timedOut = await rejection(alice.waitForReady(id, { timeout: 1500 }));
@@ -150,41 +182,66 @@ describe.each<Driver>(['local', 's3'])('SDK against the service (%s driver)', (d
     expect(timedOut.code).toBe('Timeout');
     expect(took).toBeGreaterThanOrEqual(1400);
     expect(took).toBeLessThan(8000);
-    expect((await rejection(alice.api.POST('/media/{id}/complete', { params: { path: { id } }, body: {} }).then((r) => {
-      if (r.error) throw MediaApiError.fromResponse(r.response.status, r.error);
-    }))).code).toBe('ObjectNotUploaded');
+    expect(
+      (
+        await rejection(
+          alice.api.POST('/media/{id}/complete', { params: { path: { id } }, body: {} }).then((r) => {
+            if (r.error) throw MediaApiError.fromResponse(r.response.status, r.error);
+          }),
+        )
+      ).code,
+    ).toBe('ObjectNotUploaded');
   });
 
   if (driver === 'local') {
     it('retries 5xx answers with backoff, and says so clearly when the service cannot be reached', async () => {
       // A proxy in front of the real service that answers the first two requests with 503.
       let seen = 0;
-      const proxy = http.createServer((req, res) => void (async () => {
-        seen++;
-        if (seen <= 2) {
-          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
-          return void res.end(JSON.stringify({ statusCode: 503, error: 'ServiceUnavailable', message: 'try again' }));
-        }
-        const upstream = await fetch(`${app.baseUrl}${req.url}`, { headers: { authorization: String(req.headers.authorization ?? '') } });
-        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-        res.end(Buffer.from(await upstream.arrayBuffer()));
-      })());
+      const proxy = http.createServer(
+        (req, res) =>
+          void (async () => {
+            seen++;
+            if (seen <= 2) {
+              res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+              return void res.end(JSON.stringify({ statusCode: 503, error: 'ServiceUnavailable', message: 'try again' }));
+            }
+            const upstream = await fetch(`${app.baseUrl}${req.url}`, {
+              headers: { authorization: String(req.headers.authorization ?? '') },
+            });
+            res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+            res.end(Buffer.from(await upstream.arrayBuffer()));
+          })(),
+      );
       await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
       try {
-        const viaProxy = new MediaClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, token: token(42), retry: { minDelayMs: 20 } });
+        const viaProxy = new MediaClient({
+          baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+          token: token(42),
+          retry: { minDelayMs: 20 },
+        });
         const page = await viaProxy.listAssets({ limit: 1 });
         expect(Array.isArray(page.items)).toBe(true);
         expect(seen).toBe(3);
         // Out of retries: the last problem body is what the caller gets.
         seen = -10;
-        const gaveUp = await rejection(new MediaClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, token: token(42), retry: { retries: 2, minDelayMs: 10 } }).listAssets());
+        const gaveUp = await rejection(
+          new MediaClient({
+            baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+            token: token(42),
+            retry: { retries: 2, minDelayMs: 10 },
+          }).listAssets(),
+        );
         expect(gaveUp.problem).toEqual({ statusCode: 503, error: 'ServiceUnavailable', message: 'try again' });
         expect(seen).toBe(-7);
       } finally {
         await new Promise((r) => proxy.close(r));
       }
 
-      const nowhere = new MediaClient({ baseUrl: `http://127.0.0.1:${await freePort()}`, token: token(42), retry: { retries: 2, minDelayMs: 10 } });
+      const nowhere = new MediaClient({
+        baseUrl: `http://127.0.0.1:${await freePort()}`,
+        token: token(42),
+        retry: { retries: 2, minDelayMs: 10 },
+      });
       const unreachable = await rejection(nowhere.getAsset('00000000-0000-4000-8000-000000000000'));
       expect(unreachable.problem).toEqual({ statusCode: 0, error: 'NetworkError', message: expect.stringContaining('ECONNREFUSED') });
     });
@@ -219,10 +276,13 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const part = req.method === 'PUT' ? Number(url.searchParams.get('X-Media-Part') ?? 0) : 0;
       const forward = () => {
-        const up = http.request({ host: '127.0.0.1', port: app.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
+        const up = http.request(
+          { host: '127.0.0.1', port: app.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
         up.on('error', () => res.destroy());
         req.pipe(up);
       };
@@ -280,7 +340,14 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
     const progress: TransferProgress[] = [];
 
     const up = await client.uploadFile(file, { partConcurrency: 4, onProgress: (p) => progress.push(p) });
-    expect(up).toEqual({ assetId: expect.any(String), sizeBytes: SIZE, sha256: sha256(bytes), status: 'processing', strategy: 'multipart', parts: { total: 21, sent: 21, resumed: 0 } });
+    expect(up).toEqual({
+      assetId: expect.any(String),
+      sizeBytes: SIZE,
+      sha256: sha256(bytes),
+      status: 'processing',
+      strategy: 'multipart',
+      parts: { total: 21, sent: 21, resumed: 0 },
+    });
     // Every part once, but part 2 (dropped once) and part 3 (refused once) twice.
     const counts = new Map<number, number>();
     for (const n of puts) counts.set(n, (counts.get(n) ?? 0) + 1);
@@ -290,7 +357,12 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
     expect(maxInFlight).toBeGreaterThanOrEqual(2);
     expect(maxInFlight).toBeLessThanOrEqual(4);
     // The grant carried parts 1–10; the rest were signed on demand, in batches, and part 3 again after its 403.
-    expect(signed.flat().filter((n) => n > 10).sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 11));
+    expect(
+      signed
+        .flat()
+        .filter((n) => n > 10)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 11 }, (_, i) => i + 11));
     expect(signed.some((batch) => batch.includes(3))).toBe(true);
     expect(signed.every((batch) => batch.length <= 100)).toBe(true);
     // Progress: the sum over the parts, reaching the whole size.
@@ -305,13 +377,27 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
 
   it('a stream of known size goes multipart when asked (parts read in order, hashed on the way)', async () => {
     const bytes = randomBytes(5 * PART + 77);
-    const chunks = Array.from({ length: 23 }, (_, i) => bytes.subarray(Math.floor((i * bytes.length) / 23), Math.floor(((i + 1) * bytes.length) / 23)));
+    const chunks = Array.from({ length: 23 }, (_, i) =>
+      bytes.subarray(Math.floor((i * bytes.length) / 23), Math.floor(((i + 1) * bytes.length) / 23)),
+    );
     faults = { drop: 1, deny: 0 };
-    const up = await client.uploadFile(Readable.from(chunks), { size: bytes.length, filename: 's.bin', contentType: 'application/octet-stream', multipart: true });
+    const up = await client.uploadFile(Readable.from(chunks), {
+      size: bytes.length,
+      filename: 's.bin',
+      contentType: 'application/octet-stream',
+      multipart: true,
+    });
     expect(up).toEqual(expect.objectContaining({ sha256: sha256(bytes), strategy: 'multipart', parts: { total: 6, sent: 6, resumed: 0 } }));
     expect((await client.waitForReady(up.assetId, { timeout: 30000 })).checksumSha256).toBe(sha256(bytes));
     // A stream shorter than declared fails cleanly, nothing completed.
-    const short = await rejection(client.uploadFile(Readable.from([bytes.subarray(0, 2 * PART)]), { size: 3 * PART, filename: 'short.bin', contentType: 'application/octet-stream', multipart: true }));
+    const short = await rejection(
+      client.uploadFile(Readable.from([bytes.subarray(0, 2 * PART)]), {
+        size: 3 * PART,
+        filename: 'short.bin',
+        contentType: 'application/octet-stream',
+        multipart: true,
+      }),
+    );
     expect(short.code).toBe('SizeMismatch');
   });
 
@@ -345,7 +431,13 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
     const resumes: unknown[] = [];
     const up = await client.uploadFile(file, { resume: true, stateDir, onResume: (r) => resumes.push(r) });
     expect(resumes).toEqual([{ assetId: rec.assetId, storedParts: held.parts.length, partCount: 21 }]);
-    expect(up).toEqual(expect.objectContaining({ assetId: rec.assetId, sha256: sha256(bytes), parts: { total: 21, sent: 21 - held.parts.length, resumed: held.parts.length } }));
+    expect(up).toEqual(
+      expect.objectContaining({
+        assetId: rec.assetId,
+        sha256: sha256(bytes),
+        parts: { total: 21, sent: 21 - held.parts.length, resumed: held.parts.length },
+      }),
+    );
     expect(puts.length).toBe(21 - held.parts.length);
     expect(records()).toEqual([]);
     expect((await client.waitForReady(up.assetId, { timeout: 30000 })).checksumSha256).toBe(sha256(bytes));

@@ -18,7 +18,12 @@ const MiB = 1024 * 1024;
  * Sends the headers and only the first `sent` bytes of a body announced with `contentLength` (or chunked when it is
  * undefined), then waits for the answer: the service must answer without waiting for the rest.
  */
-function partialPost(url: string, headers: Record<string, string>, first: Buffer, contentLength?: number): Promise<{ status: number; body: any }> {
+function partialPost(
+  url: string,
+  headers: Record<string, string>,
+  first: Buffer,
+  contentLength?: number,
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
@@ -64,7 +69,10 @@ describe('hostile JSON bodies', () => {
     expect(r.body.message).toMatch(/nested at most 32 levels deep/);
     // Deep objects too, and nesting at the limit is not the problem (the DTO refuses it, a different 400).
     expect((await post('/media/upload-url', '{"a":'.repeat(1000) + '1' + '}'.repeat(1000))).body.details).toEqual({ limit: 32 });
-    const atLimit = await post('/media/upload-url', JSON.stringify({ filename: 'a', mimeType: 'text/plain', sizeBytes: 1, metadata: JSON.parse(nested(31)) }));
+    const atLimit = await post(
+      '/media/upload-url',
+      JSON.stringify({ filename: 'a', mimeType: 'text/plain', sizeBytes: 1, metadata: JSON.parse(nested(31)) }),
+    );
     expect(atLimit.status).toBe(400);
     expect(atLimit.body.error).toBe('ValidationFailed');
   });
@@ -85,7 +93,10 @@ describe('hostile JSON bodies', () => {
   });
 
   it('answers 401 before reading the body when the route needs a token and none (or a bad one) is sent', async () => {
-    const anonymous: Record<string, string>[] = [{ 'content-type': 'application/json' }, { 'content-type': 'application/json', authorization: 'Bearer not.a.jwt' }];
+    const anonymous: Record<string, string>[] = [
+      { 'content-type': 'application/json' },
+      { 'content-type': 'application/json', authorization: 'Bearer not.a.jwt' },
+    ];
     for (const headers of anonymous) {
       // 2 MB announced (within the route's limit), 1 KiB sent: a parse would wait for the rest.
       const r = await partialPost(`${app.baseUrl}/media/${assetId}/complete`, headers, Buffer.from(nested(512)), 2_000_000);
@@ -99,12 +110,21 @@ describe('hostile JSON bodies', () => {
 
   it('answers 413 naming the limit before reading an over-limit body, chunked or not', async () => {
     const partsBody = JSON.stringify({ partNumbers: [1], pad: 'x'.repeat(70 * 1024) });
-    const declared = await partialPost(`${app.baseUrl}/media/${assetId}/parts`, auth, Buffer.from(partsBody.slice(0, 1024)), partsBody.length);
+    const declared = await partialPost(
+      `${app.baseUrl}/media/${assetId}/parts`,
+      auth,
+      Buffer.from(partsBody.slice(0, 1024)),
+      partsBody.length,
+    );
     expect(declared.status).toBe(413);
     expect(declared.body).toMatchObject({ statusCode: 413, error: 'PayloadTooLarge', details: { limit: 64 * 1024 } });
     expect(declared.body.message).toMatch(/larger than 65536 bytes/);
 
-    const chunked = await partialPost(`${app.baseUrl}/media/${assetId}/parts`, { ...auth, 'transfer-encoding': 'chunked' }, Buffer.from(partsBody));
+    const chunked = await partialPost(
+      `${app.baseUrl}/media/${assetId}/parts`,
+      { ...auth, 'transfer-encoding': 'chunked' },
+      Buffer.from(partsBody),
+    );
     expect(chunked.status).toBe(413);
     expect(chunked.body.details).toEqual({ limit: 64 * 1024 });
 
@@ -118,7 +138,11 @@ describe('hostile JSON bodies', () => {
   });
 
   it('does not refuse a valid complete with 10,000 parts for its size', async () => {
-    const pending = await api(app.baseUrl, 31).post('/media/upload-url', { filename: 'many.bin', mimeType: 'application/octet-stream', sizeBytes: 10 });
+    const pending = await api(app.baseUrl, 31).post('/media/upload-url', {
+      filename: 'many.bin',
+      mimeType: 'application/octet-stream',
+      sizeBytes: 10,
+    });
     expect(pending.status).toBe(201);
     const parts = Array.from({ length: 10_000 }, (_, i) => ({ partNumber: i + 1, etag: `"${'e'.repeat(254)}"` }));
     const body = JSON.stringify({ parts });
@@ -133,7 +157,10 @@ describe('hostile JSON bodies', () => {
     // nor this (large) test process's garbage collection.
     const run = (script: string, env: Record<string, string>) =>
       new Promise<any>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['-e', script], {
+          env: { PATH: process.env.PATH ?? '', ...env },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exited with ${code}: ${out}`))));
@@ -184,8 +211,10 @@ describe('hostile JSON bodies', () => {
       const sorted = [...l].sort((a, b) => a - b);
       return `${l.length} probes, median ${sorted[sorted.length >> 1].toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms`;
     };
-     
-    console.log(`nested-body load: ${sent} requests ${JSON.stringify(statuses)}; /health/live under load: ${stats(latencies)}; idle: ${stats(idle)}`);
+
+    console.log(
+      `nested-body load: ${sent} requests ${JSON.stringify(statuses)}; /health/live under load: ${stats(latencies)}; idle: ${stats(idle)}`,
+    );
     expect(Object.keys(statuses)).toEqual(['400']);
     expect(sent).toBeGreaterThan(20);
     expect(latencies.length).toBeGreaterThan(20);

@@ -23,14 +23,17 @@ describe('negative lookups of the asset cache', () => {
   });
   afterAll(() => app?.stop());
 
-  it('answers another user\'s asset and a missing one with the same 404', async () => {
+  it("answers another user's asset and a missing one with the same 404", async () => {
     const { assetId } = await uploadBytes(owner, Buffer.from('mine'), { mimeType: 'text/plain' });
     const missing = randomUUID();
     const other = await stranger.get(`/media/${assetId}`);
     const none = await stranger.get(`/media/${missing}`);
     expect(other.status).toBe(404);
     expect(none.status).toBe(404);
-    expect({ ...other.body, message: other.body.message.replace(assetId, '<id>') }).toEqual({ ...none.body, message: none.body.message.replace(missing, '<id>') });
+    expect({ ...other.body, message: other.body.message.replace(assetId, '<id>') }).toEqual({
+      ...none.body,
+      message: none.body.message.replace(missing, '<id>'),
+    });
   });
 
   it('asks the database once about an asset that does not exist, then answers from the cache', async () => {

@@ -40,10 +40,37 @@ describe('out-of-range numbers', () => {
     { route: 'GET /media ?limit', method: 'GET', path: (v) => `/media?limit=${v}`, names: /limit/ },
     { route: 'GET /media/{id} ?timeout', method: 'GET', path: (v) => `/media/${assetId}?waitFor=ready&timeout=${v}`, names: /timeout/ },
     { route: 'GET /admin/quotas/{ownerId}', method: 'GET', path: (v) => `/admin/quotas/${v}`, admin: true, names: /ownerId/ },
-    { route: 'PUT /admin/quotas/{ownerId}', method: 'PUT', path: (v) => `/admin/quotas/${v}`, body: () => '{"maxBytes":1,"maxAssets":1}', admin: true, names: /ownerId/ },
-    { route: 'PUT /admin/quotas maxBytes', method: 'PUT', path: () => '/admin/quotas/42', body: (v) => `{"maxBytes":${v},"maxAssets":null}`, admin: true, names: /maxBytes/ },
-    { route: 'PUT /admin/quotas maxAssets', method: 'PUT', path: () => '/admin/quotas/42', body: (v) => `{"maxBytes":null,"maxAssets":${v}}`, admin: true, names: /maxAssets/ },
-    { route: 'POST /media/upload-url sizeBytes', method: 'POST', path: () => '/media/upload-url', body: (v) => `{"filename":"a.txt","mimeType":"text/plain","sizeBytes":${v}}`, names: /sizeBytes/ },
+    {
+      route: 'PUT /admin/quotas/{ownerId}',
+      method: 'PUT',
+      path: (v) => `/admin/quotas/${v}`,
+      body: () => '{"maxBytes":1,"maxAssets":1}',
+      admin: true,
+      names: /ownerId/,
+    },
+    {
+      route: 'PUT /admin/quotas maxBytes',
+      method: 'PUT',
+      path: () => '/admin/quotas/42',
+      body: (v) => `{"maxBytes":${v},"maxAssets":null}`,
+      admin: true,
+      names: /maxBytes/,
+    },
+    {
+      route: 'PUT /admin/quotas maxAssets',
+      method: 'PUT',
+      path: () => '/admin/quotas/42',
+      body: (v) => `{"maxBytes":null,"maxAssets":${v}}`,
+      admin: true,
+      names: /maxAssets/,
+    },
+    {
+      route: 'POST /media/upload-url sizeBytes',
+      method: 'POST',
+      path: () => '/media/upload-url',
+      body: (v) => `{"filename":"a.txt","mimeType":"text/plain","sizeBytes":${v}}`,
+      names: /sizeBytes/,
+    },
     {
       route: 'POST /media/upload-url expiresInSeconds',
       method: 'POST',
@@ -55,10 +82,17 @@ describe('out-of-range numbers', () => {
       route: 'POST /media/upload-url acl user:<id>',
       method: 'POST',
       path: () => '/media/upload-url',
-      body: (v) => `{"filename":"a.txt","mimeType":"text/plain","sizeBytes":1,"acl":[{"principal":"user:${unquote(v)}","permission":"read"}]}`,
+      body: (v) =>
+        `{"filename":"a.txt","mimeType":"text/plain","sizeBytes":1,"acl":[{"principal":"user:${unquote(v)}","permission":"read"}]}`,
       names: /principal/,
     },
-    { route: 'POST /media/{id}/parts partNumbers', method: 'POST', path: () => `/media/${assetId}/parts`, body: (v) => `{"partNumbers":[${v}]}`, names: /part/ },
+    {
+      route: 'POST /media/{id}/parts partNumbers',
+      method: 'POST',
+      path: () => `/media/${assetId}/parts`,
+      body: (v) => `{"partNumbers":[${v}]}`,
+      names: /part/,
+    },
     {
       route: 'POST /media/{id}/complete partNumber',
       method: 'POST',
@@ -66,7 +100,13 @@ describe('out-of-range numbers', () => {
       body: (v) => `{"parts":[{"partNumber":${v},"etag":"x"}]}`,
       names: /partNumber/,
     },
-    { route: 'POST /media/{id}/acl user:<id>', method: 'POST', path: () => `/media/${assetId}/acl`, body: (v) => `{"principal":"user:${unquote(v)}","permission":"read"}`, names: /principal/ },
+    {
+      route: 'POST /media/{id}/acl user:<id>',
+      method: 'POST',
+      path: () => `/media/${assetId}/acl`,
+      body: (v) => `{"principal":"user:${unquote(v)}","permission":"read"}`,
+      names: /principal/,
+    },
     {
       route: 'PUT /media/{id}/acl user:<id>',
       method: 'PUT',
@@ -74,8 +114,19 @@ describe('out-of-range numbers', () => {
       body: (v) => `{"entries":[{"principal":"user:${unquote(v)}","permission":"read"}]}`,
       names: /principal/,
     },
-    { route: 'DELETE /media/{id}/acl/user:<id>/read', method: 'DELETE', path: (v) => `/media/${assetId}/acl/user:${v}/read`, names: /principal/ },
-    { route: 'GET /admin/dead-letters ?offset', method: 'GET', path: (v) => `/admin/dead-letters?offset=${v}`, admin: true, names: /offset/ },
+    {
+      route: 'DELETE /media/{id}/acl/user:<id>/read',
+      method: 'DELETE',
+      path: (v) => `/media/${assetId}/acl/user:${v}/read`,
+      names: /principal/,
+    },
+    {
+      route: 'GET /admin/dead-letters ?offset',
+      method: 'GET',
+      path: (v) => `/admin/dead-letters?offset=${v}`,
+      admin: true,
+      names: /offset/,
+    },
     { route: 'GET /admin/dead-letters ?limit', method: 'GET', path: (v) => `/admin/dead-letters?limit=${v}`, admin: true, names: /limit/ },
     {
       route: 'GET /admin/webhooks/{id}/deliveries ?limit',
@@ -85,7 +136,14 @@ describe('out-of-range numbers', () => {
       names: /limit/,
     },
     { route: 'GET /admin/jobs/runs ?limit', method: 'GET', path: (v) => `/admin/jobs/runs?limit=${v}`, admin: true, names: /limit/ },
-    { route: 'PUT /admin/clock advanceSeconds', method: 'PUT', path: () => '/admin/clock', body: (v) => `{"advanceSeconds":${v}}`, admin: true, names: /advanceSeconds/ },
+    {
+      route: 'PUT /admin/clock advanceSeconds',
+      method: 'PUT',
+      path: () => '/admin/clock',
+      body: (v) => `{"advanceSeconds":${v}}`,
+      admin: true,
+      names: /advanceSeconds/,
+    },
   ];
 
   /** A body value as a JSON number literal and as a JSON string; path/query values as they are. */
@@ -106,9 +164,14 @@ describe('out-of-range numbers', () => {
     const admin = api(app.baseUrl, 1, { roles: ['admin'] });
     expect((await api(app.baseUrl, OWNER).get('/media?owner=9223372036854775807')).status).toBe(200);
     expect((await admin.get('/admin/quotas/9223372036854775807')).status).toBe(200);
-    const set = await admin.put('/admin/quotas/9223372036854775807', { maxBytes: Number.MAX_SAFE_INTEGER, maxAssets: Number.MAX_SAFE_INTEGER });
+    const set = await admin.put('/admin/quotas/9223372036854775807', {
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      maxAssets: Number.MAX_SAFE_INTEGER,
+    });
     expect(set.status).toBe(200);
-    expect((await api(app.baseUrl, OWNER).post(`/media/${assetId}/acl`, { principal: 'user:9223372036854775807', permission: 'read' })).status).toBe(200);
+    expect(
+      (await api(app.baseUrl, OWNER).post(`/media/${assetId}/acl`, { principal: 'user:9223372036854775807', permission: 'read' })).status,
+    ).toBe(200);
     expect((await api(app.baseUrl, OWNER).del(`/media/${assetId}/acl/user:9223372036854775807/read`)).status).toBe(204);
     expect((await api(app.baseUrl, 9223372036854775807n.toString()).get('/quota')).status).toBe(200);
   });
@@ -127,7 +190,12 @@ describe('out-of-range numbers', () => {
     for (const v of HUGE) {
       const res = await fetch(`${app.baseUrl}/tus/`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token(OWNER)}`, 'tus-resumable': '1.0.0', 'upload-length': v, 'upload-metadata': `filename ${Buffer.from('a.txt').toString('base64')},filetype ${Buffer.from('text/plain').toString('base64')}` },
+        headers: {
+          authorization: `Bearer ${token(OWNER)}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': v,
+          'upload-metadata': `filename ${Buffer.from('a.txt').toString('base64')},filetype ${Buffer.from('text/plain').toString('base64')}`,
+        },
       });
       await res.text();
       expect(res.status).toBeGreaterThanOrEqual(400);

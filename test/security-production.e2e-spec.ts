@@ -35,7 +35,10 @@ async function spoofedAddress(app: RunningApp, requestId: string): Promise<strin
 
 /** Whether a listening TCP socket is bound to 127.0.0.1:port (Linux /proc/net/tcp: address and port in hex, state 0A). */
 function listensOnLoopbackOnly(port: number): boolean {
-  const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  const rows = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/));
   const listening = rows.filter((r) => r[3] === '0A' && r[1]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`));
   return listening.length > 0 && listening.every((r) => r[1].startsWith('0100007F:'));
 }
@@ -110,7 +113,12 @@ describe('production with METRICS_PORT and TRUSTED_PROXIES=127.0.0.1', () => {
   let metricsPort: number;
   beforeAll(async () => {
     metricsPort = await freePort();
-    app = await startApp({ ...PRODUCTION, METRICS_PORT: String(metricsPort), TRUSTED_PROXIES: '127.0.0.1', SHUTDOWN_DRAIN_DELAY_MS: '3000' });
+    app = await startApp({
+      ...PRODUCTION,
+      METRICS_PORT: String(metricsPort),
+      TRUSTED_PROXIES: '127.0.0.1',
+      SHUTDOWN_DRAIN_DELAY_MS: '3000',
+    });
   });
   afterAll(() => app?.stop());
 
@@ -130,10 +138,14 @@ describe('production with METRICS_PORT and TRUSTED_PROXIES=127.0.0.1', () => {
 
   it('while draining, answers anonymous readiness 503 without detail, and an admin with it', async () => {
     process.kill(app.pid(), 'SIGTERM');
-    const anonymous = await eventually(async () => {
-      const r = await fetch(`${app.baseUrl}/health/ready`);
-      return r.status === 503 ? r : undefined;
-    }, 2000, 50);
+    const anonymous = await eventually(
+      async () => {
+        const r = await fetch(`${app.baseUrl}/health/ready`);
+        return r.status === 503 ? r : undefined;
+      },
+      2000,
+      50,
+    );
     expect(await anonymous.json()).toEqual({ statusCode: 503, error: 'ServiceUnavailable', message: 'Not ready' });
     const admin = await fetch(`${app.baseUrl}/health/ready`, asAdmin());
     expect(admin.status).toBe(503);

@@ -67,7 +67,13 @@ describe('bearer token claims', () => {
   });
 
   it('npm run token signs a token the service accepts (iss, aud, exp within the limit) and refuses a longer --ttl', async () => {
-    const env = { PATH: process.env.PATH ?? '', JWT_SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWT_MAX_LIFETIME_SECONDS: String(MAX_LIFETIME) };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      JWT_SECRET,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWT_MAX_LIFETIME_SECONDS: String(MAX_LIFETIME),
+    };
     const cli = path.resolve(__dirname, '../dist/apps/api/src/cli/token.js');
     const r = spawnSync(process.execPath, [cli, '--sub', '31'], { env, encoding: 'utf8' });
     expect(r.status).toBe(0);

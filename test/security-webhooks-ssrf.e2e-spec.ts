@@ -170,7 +170,10 @@ describe('security: webhook delivery re-checks the target and records one error 
     expect(ok).toMatchObject({ status: 'delivered', lastResponseStatus: 200, lastError: null });
     for (const name of ['closed', 'reset', 'silent', 'rebind']) {
       const [d] = await deliveriesOf(name);
-      expect([name, d]).toEqual([name, expect.objectContaining({ status: 'failed', lastResponseStatus: null, lastError: NO_HTTP_RESPONSE })]);
+      expect([name, d]).toEqual([
+        name,
+        expect.objectContaining({ status: 'failed', lastResponseStatus: null, lastError: NO_HTTP_RESPONSE }),
+      ]);
       expect(d.attemptLog).toEqual([expect.objectContaining({ attempt: 1, responseStatus: null, error: NO_HTTP_RESPONSE })]);
     }
     expect(received).toEqual(['/ok']); // the re-bound name was never called
@@ -187,7 +190,10 @@ describe('security: webhook delivery re-checks the target and records one error 
     const [original] = await deliveriesOf('ok');
     const replay = await admin.post(`/admin/webhooks/${hooks.ok}/deliveries/${original.id}/replay`);
     expect(replay.status).toBe(202);
-    const failed = await eventually(async () => (await deliveriesOf('ok')).find((d) => d.id === replay.body.id && d.status !== 'pending'), 20000);
+    const failed = await eventually(
+      async () => (await deliveriesOf('ok')).find((d) => d.id === replay.body.id && d.status !== 'pending'),
+      20000,
+    );
     expect(failed).toMatchObject({ status: 'failed', lastResponseStatus: null, lastError: NO_HTTP_RESPONSE });
     expect(received).toEqual(['/ok']);
     expect(app.output()).toContain(`target refused: 127.0.0.1 is a loopback address`);

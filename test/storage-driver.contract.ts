@@ -299,7 +299,9 @@ export function describeStorageDriverContract(
         expect(res.headers.get('content-type')).toBe('text/x-test');
         const cd = res.headers.get('content-disposition') ?? '';
         expect(cd).toMatch(/^attachment;/);
-        expect(cd).toContain(`filename*=UTF-8''${encodeURIComponent(filename).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`);
+        expect(cd).toContain(
+          `filename*=UTF-8''${encodeURIComponent(filename).replace(/['()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`,
+        );
         expect(cd).toMatch(/filename="[^"]*\.txt"/);
       });
 
@@ -419,7 +421,14 @@ export function describeStorageDriverContract(
         expect(again.status).toBe(200);
         const second = await mp.uploadPart({ key, uploadId, partNumber: 2, body: Readable.from([Buffer.from('cc')]), contentLength: 2 });
         expect((await mp.listParts({ key, uploadId })).map((p) => p.etag)).toEqual([md5Etag(Buffer.from('bbbb')), second.etag]);
-        await mp.completeMultipartUpload({ key, uploadId, parts: [{ partNumber: 1, etag: again.headers.get('etag')! }, { partNumber: 2, etag: second.etag }] });
+        await mp.completeMultipartUpload({
+          key,
+          uploadId,
+          parts: [
+            { partNumber: 1, etag: again.headers.get('etag')! },
+            { partNumber: 2, etag: second.etag },
+          ],
+        });
         expect((await readAll(await driver.read(key))).toString()).toBe('bbbbcc');
       });
 
@@ -483,7 +492,13 @@ export function describeStorageDriverContract(
           await mp.completeMultipartUpload({
             key,
             uploadId,
-            parts: [{ partNumber: 1, etag: (await mp.uploadPart({ key, uploadId, partNumber: 1, body: Readable.from([Buffer.from('x')]), contentLength: 1 })).etag }],
+            parts: [
+              {
+                partNumber: 1,
+                etag: (await mp.uploadPart({ key, uploadId, partNumber: 1, body: Readable.from([Buffer.from('x')]), contentLength: 1 }))
+                  .etag,
+              },
+            ],
           });
           expect(await mp.listMultipartUploads({ prefix: key })).toEqual([]);
         });

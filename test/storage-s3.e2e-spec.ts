@@ -244,7 +244,12 @@ describe('S3StorageDriver specifics', () => {
    */
   describe('emulator fidelity (documents the test store, not the driver)', () => {
     it('verifies SigV4 on object requests, including response-* overrides with RFC 3986 characters (patched)', async () => {
-      await driver.write({ key: 'uploads/1/fidelity', body: Readable.from([Buffer.from('abc')]), contentType: 'text/plain', contentLength: 3 });
+      await driver.write({
+        key: 'uploads/1/fidelity',
+        body: Readable.from([Buffer.from('abc')]),
+        contentType: 'text/plain',
+        contentLength: 3,
+      });
       const url = await driver.presignGet({ key: 'uploads/1/fidelity', expiresInSeconds: 60, downloadFilename: "it's (a)*!.txt" });
       const ok = await fetch(url);
       expect(ok.status).toBe(200);

@@ -113,7 +113,13 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     expect(url).toMatch(new RegExp(`^${app.baseUrl}/tus/[0-9a-f-]{36}$`));
     expect(trace.patchOffsets.length).toBe(Math.ceil(bytes.length / CHUNK));
     const asset = await waitReady(alice, idOf(url));
-    expect(asset).toMatchObject({ assetId: idOf(url), status: 'ready', checksumSha256: sha256(bytes), sizeBytes: bytes.length, filename: 'random.bin' });
+    expect(asset).toMatchObject({
+      assetId: idOf(url),
+      status: 'ready',
+      checksumSha256: sha256(bytes),
+      sizeBytes: bytes.length,
+      filename: 'random.bin',
+    });
     // The staged copy is gone; a HEAD still tells a resuming client that it is complete.
     expect(existsSync(path.join(stagingDir(), idOf(url)))).toBe(false);
     const head = await fetch(url, { method: 'HEAD', headers: { authorization: `Bearer ${token(42)}`, 'tus-resumable': '1.0.0' } });
@@ -190,7 +196,10 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     });
     expect(patch.status).toBe(401);
     expect((await fetch(url, { method: 'DELETE', headers: tusHeaders })).status).toBe(401);
-    const forged = await fetch(url, { method: 'HEAD', headers: { ...tusHeaders, authorization: `Bearer ${token(42, {}, 'not-the-secret-0123456789-0123456789')}` } });
+    const forged = await fetch(url, {
+      method: 'HEAD',
+      headers: { ...tusHeaders, authorization: `Bearer ${token(42, {}, 'not-the-secret-0123456789-0123456789')}` },
+    });
     expect(forged.status).toBe(401);
     // tus-js-client surfaces it as an error with the status.
     await expect(runUpload(bytes, tusOptions(app.baseUrl, null, newTrace()))).rejects.toThrow(/401/);
@@ -226,7 +235,10 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     await expect(over).rejects.toThrow(/exceed the storage quota/);
 
     const post = (headers: Record<string, string>) =>
-      fetch(`${app.baseUrl}/tus/`, { method: 'POST', headers: { authorization: `Bearer ${token(44)}`, 'tus-resumable': '1.0.0', ...headers } });
+      fetch(`${app.baseUrl}/tus/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token(44)}`, 'tus-resumable': '1.0.0', ...headers },
+      });
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const badType = await post({ 'upload-length': '10', 'upload-metadata': `filename ${b64('a.bin')},filetype ${b64('not a type')}` });
     expect(badType.status).toBe(400);
@@ -234,9 +246,15 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
     const noType = await post({ 'upload-length': '10', 'upload-metadata': `filename ${b64('a.bin')}` });
     expect(noType.status).toBe(400);
     expect(await noType.text()).toMatch(/"filetype"/);
-    const deferred = await post({ 'upload-defer-length': '1', 'upload-metadata': `filename ${b64('a.bin')},filetype ${b64('text/plain')}` });
+    const deferred = await post({
+      'upload-defer-length': '1',
+      'upload-metadata': `filename ${b64('a.bin')},filetype ${b64('text/plain')}`,
+    });
     expect(deferred.status).toBe(501);
-    const tooBig = await post({ 'upload-length': String(6 * 1024 ** 3), 'upload-metadata': `filename ${b64('a.bin')},filetype ${b64('text/plain')}` });
+    const tooBig = await post({
+      'upload-length': String(6 * 1024 ** 3),
+      'upload-metadata': `filename ${b64('a.bin')},filetype ${b64('text/plain')}`,
+    });
     expect(tooBig.status).toBe(413);
     expect(await tooBig.text()).toMatch(/largest upload allowed/);
     // None of these left a pending asset behind.
@@ -284,7 +302,9 @@ describe.each<Driver>(['local', 's3'])('tus resumable uploads (%s driver)', (dri
       // Every byte is staged, but moving them into storage fails: the last PATCH is a 503.
       await expect(runUpload(bytesA, tusOptions(app.baseUrl, 42, newTrace()))).rejects.toThrow(/503/);
       await expect(runUpload(bytesB, tusOptions(app.baseUrl, 42, newTrace()))).rejects.toThrow(/503/);
-      const pending = await app.sql(`SELECT asset_id, size_bytes::int AS size FROM media_assets WHERE owner_id = 42 AND status = 'pending' ORDER BY created_at`);
+      const pending = await app.sql(
+        `SELECT asset_id, size_bytes::int AS size FROM media_assets WHERE owner_id = 42 AND status = 'pending' ORDER BY created_at`,
+      );
       const idA = pending.find((r) => r.size === bytesA.length)!.asset_id as string;
       const idB = pending.find((r) => r.size === bytesB.length)!.asset_id as string;
       expect(readdirSync(stagingDir())).toEqual(expect.arrayContaining([idA, idB]));

@@ -22,7 +22,9 @@ function rawPut(url: string, headers: Record<string, string>, body: Buffer): Pro
       res.on('data', (d) => (data += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
     });
-    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve({ status: 0, body: e.code }) : reject(e)));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve({ status: 0, body: e.code }) : reject(e),
+    );
     req.end(body);
   });
 }
@@ -63,7 +65,8 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
       return statuses.includes(r.body?.status) ? r.body : undefined;
     });
 
-  const objectKeyOf = async (id: string) => (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [id]))[0].object_key as string;
+  const objectKeyOf = async (id: string) =>
+    (await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [id]))[0].object_key as string;
 
   it('takes an image through upload-url → PUT → complete → ready → download → delete', async () => {
     const bytes = await jpegWithExif(64, 48);
@@ -142,7 +145,12 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
 
   it('refuses an expired upload URL with 403', async () => {
     const bytes = Buffer.from('expiring bytes');
-    const res = await alice.post('/media/upload-url', { filename: 'a.txt', mimeType: 'text/plain', sizeBytes: bytes.length, expiresInSeconds: 1 });
+    const res = await alice.post('/media/upload-url', {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      sizeBytes: bytes.length,
+      expiresInSeconds: 1,
+    });
     expect(res.status).toBe(201);
     await new Promise((r) => setTimeout(r, 2200));
     const put = await fetch(res.body.uploadUrl, { method: 'PUT', headers: res.body.headers, body: bytes });
@@ -160,7 +168,8 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
     expect((await fetch(url, { method: 'PUT', headers: res.body.headers, body: bytes })).status).toBe(403);
     // Widening what the URL allows (a longer expiry) breaks the signature too.
     const widened = new URL(res.body.uploadUrl);
-    for (const k of [...widened.searchParams.keys()]) if (/expires/i.test(k)) widened.searchParams.set(k, String(Number(widened.searchParams.get(k)) + 3600));
+    for (const k of [...widened.searchParams.keys()])
+      if (/expires/i.test(k)) widened.searchParams.set(k, String(Number(widened.searchParams.get(k)) + 3600));
     expect((await fetch(widened, { method: 'PUT', headers: res.body.headers, body: bytes })).status).toBe(403);
     expect(await storage.head(await objectKeyOf(res.body.assetId))).toBeNull();
   });
@@ -172,7 +181,11 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
     const wrongSize = await rawPut(res.body.uploadUrl, { ...res.body.headers, 'Content-Length': String(bigger.length) }, bigger);
     expect(wrongSize.status).toBeGreaterThanOrEqual(400);
     expect(wrongSize.status === 0 || wrongSize.status < 500).toBe(true);
-    const wrongType = await fetch(res.body.uploadUrl, { method: 'PUT', headers: { ...res.body.headers, 'Content-Type': 'text/html' }, body: bytes });
+    const wrongType = await fetch(res.body.uploadUrl, {
+      method: 'PUT',
+      headers: { ...res.body.headers, 'Content-Type': 'text/html' },
+      body: bytes,
+    });
     expect(wrongType.status).toBe(403);
     expect(await storage.head(await objectKeyOf(res.body.assetId))).toBeNull();
   });
@@ -258,7 +271,12 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
 
   it('accepts a browser form upload (mode: post) within the size policy', async () => {
     const bytes = await png(8, 8);
-    const res = await alice.post('/media/upload-url', { filename: 'form.png', mimeType: 'image/png', sizeBytes: bytes.length, mode: 'post' });
+    const res = await alice.post('/media/upload-url', {
+      filename: 'form.png',
+      mimeType: 'image/png',
+      sizeBytes: bytes.length,
+      mode: 'post',
+    });
     expect(res.status).toBe(201);
     expect(res.body.method).toBe('POST');
     const form = new FormData();

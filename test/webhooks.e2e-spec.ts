@@ -67,7 +67,8 @@ describe('webhooks', () => {
 
   const accepted = (type: string, assetId: string) =>
     receiver.received.filter((r) => r.answered === 200 && r.json?.type === type && r.json?.data?.asset?.assetId === assetId);
-  const all = (type: string, assetId: string) => receiver.received.filter((r) => r.json?.type === type && r.json?.data?.asset?.assetId === assetId);
+  const all = (type: string, assetId: string) =>
+    receiver.received.filter((r) => r.json?.type === type && r.json?.data?.asset?.assetId === assetId);
 
   it('registers an endpoint (admin only), returning its secret once', async () => {
     const body = { url: receiver.url, events: ['asset.ready', 'asset.failed', 'asset.deleted'], description: 'e2e receiver' };
@@ -101,7 +102,9 @@ describe('webhooks', () => {
   });
 
   it('delivers a correctly signed asset.ready exactly once per asset, although every first attempt fails', async () => {
-    const ups = await Promise.all([1, 2, 3].map((i) => uploadBytes(alice, Buffer.from(`webhook asset ${i}`), { filename: `w${i}.txt`, mimeType: 'text/plain' })));
+    const ups = await Promise.all(
+      [1, 2, 3].map((i) => uploadBytes(alice, Buffer.from(`webhook asset ${i}`), { filename: `w${i}.txt`, mimeType: 'text/plain' })),
+    );
     for (const u of ups) expect((await alice.post(`/media/${u.assetId}/complete`)).status).toBe(202);
     for (const u of ups) expect((await alice.get(`/media/${u.assetId}?waitFor=ready&timeout=20`)).body.status).toBe('ready');
 
@@ -127,7 +130,14 @@ describe('webhooks', () => {
         id: second.headers['x-webhook-id'],
         type: 'asset.ready',
         createdAt: expect.any(String),
-        data: { asset: expect.objectContaining({ assetId: u.assetId, ownerId: '42', status: 'ready', checksumSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }) },
+        data: {
+          asset: expect.objectContaining({
+            assetId: u.assetId,
+            ownerId: '42',
+            status: 'ready',
+            checksumSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          }),
+        },
       });
     }
 
@@ -137,7 +147,13 @@ describe('webhooks', () => {
     const readyDeliveries = d.body.items.filter((i: any) => i.eventType === 'asset.ready');
     expect(readyDeliveries).toHaveLength(3);
     for (const del of readyDeliveries) {
-      expect(del).toMatchObject({ status: 'delivered', attempts: 2, lastResponseStatus: 200, deliveredAt: expect.any(String), replayOf: null });
+      expect(del).toMatchObject({
+        status: 'delivered',
+        attempts: 2,
+        lastResponseStatus: 200,
+        deliveredAt: expect.any(String),
+        replayOf: null,
+      });
       expect(del.attemptLog).toEqual([
         expect.objectContaining({ attempt: 1, responseStatus: 500, error: 'endpoint answered HTTP 500' }),
         expect.objectContaining({ attempt: 2, responseStatus: 200, error: null }),
@@ -150,7 +166,9 @@ describe('webhooks', () => {
     expect(replay.status).toBe(202);
     expect(replay.body).toMatchObject({ eventId: original.eventId, replayOf: original.id, status: 'pending' });
     await eventually(async () => receiver.received.some((r) => r.headers['x-webhook-delivery'] === replay.body.id && r.answered === 200));
-    expect(receiver.received.filter((r) => r.headers['x-webhook-delivery'] === replay.body.id)[0].headers['x-webhook-id']).toBe(original.eventId);
+    expect(receiver.received.filter((r) => r.headers['x-webhook-delivery'] === replay.body.id)[0].headers['x-webhook-id']).toBe(
+      original.eventId,
+    );
     expect((await admin.post(`/admin/webhooks/${webhook.id}/deliveries/00000000-0000-4000-8000-000000000000/replay`)).status).toBe(404);
   });
 

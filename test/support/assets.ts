@@ -2,7 +2,11 @@ import { Api, uploadBytes } from './api';
 import { eventually } from './app-process';
 
 /** Uploads `bytes` as `client`, completes it and waits until it is ready; returns the asset id. */
-export async function readyAsset(client: Api, bytes: Buffer | string, opts: { filename?: string; mimeType?: string } = {}): Promise<string> {
+export async function readyAsset(
+  client: Api,
+  bytes: Buffer | string,
+  opts: { filename?: string; mimeType?: string } = {},
+): Promise<string> {
   const up = await uploadBytes(client, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes), {
     filename: opts.filename ?? 'file.txt',
     mimeType: opts.mimeType ?? 'text/plain',

@@ -81,7 +81,13 @@ export async function startClamd(): Promise<RunningClamd> {
   return {
     host: '127.0.0.1',
     port,
-    env: { SCANNER: 'clamd', CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port), CLAMD_CONNECT_TIMEOUT_MS: '1000', CLAMD_TIMEOUT_MS: '20000' },
+    env: {
+      SCANNER: 'clamd',
+      CLAMD_HOST: '127.0.0.1',
+      CLAMD_PORT: String(port),
+      CLAMD_CONNECT_TIMEOUT_MS: '1000',
+      CLAMD_TIMEOUT_MS: '20000',
+    },
     stop,
     start,
     destroy: async () => {

@@ -26,7 +26,13 @@ export interface FakeCloudFront {
 }
 
 const tag = (xml: string, name: string) => [...xml.matchAll(new RegExp(`<${name}>([^<]*)</${name}>`, 'g'))].map((m) => m[1]);
-const unescapeXml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const unescapeXml = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 
 export async function startFakeCloudFront(): Promise<FakeCloudFront> {
   const received: ReceivedInvalidation[] = [];
@@ -54,13 +60,18 @@ export async function startFakeCloudFront(): Promise<FakeCloudFront> {
         failures--;
         record.status = 503;
         res.writeHead(503, { 'content-type': 'text/xml' });
-        res.end('<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try again</Message></Error></ErrorResponse>');
+        res.end(
+          '<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try again</Message></Error></ErrorResponse>',
+        );
         return;
       }
       const id = byReference.get(record.callerReference) ?? `I${(++counter).toString().padStart(13, '0')}`;
       byReference.set(record.callerReference, id);
       const items = record.paths.map((p) => `<Path>${p}</Path>`).join('');
-      res.writeHead(201, { 'content-type': 'text/xml', location: `https://cloudfront.amazonaws.com/2020-05-31/distribution/${m[1]}/invalidation/${id}` });
+      res.writeHead(201, {
+        'content-type': 'text/xml',
+        location: `https://cloudfront.amazonaws.com/2020-05-31/distribution/${m[1]}/invalidation/${id}`,
+      });
       res.end(
         `<?xml version="1.0" encoding="UTF-8"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>${id}</Id><Status>InProgress</Status>` +
           `<CreateTime>${new Date().toISOString()}</CreateTime><InvalidationBatch><Paths><Quantity>${record.paths.length}</Quantity><Items>${items}</Items></Paths>` +
@@ -94,5 +105,10 @@ export function verifyCloudFrontSignedUrl(signedUrl: string, publicKeyPem: strin
   // The signer appends its parameters to the URL it signed; the signed resource is what comes before them.
   const resource = signedUrl.replace(/[?&](Expires|Hash-Algorithm)=.*$/, '');
   const policy = JSON.stringify({ Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }] });
-  return { valid: verify(hash === 'SHA1' ? 'RSA-SHA1' : 'RSA-SHA256', Buffer.from(policy), publicKeyPem, signature), expires, keyPairId, resource };
+  return {
+    valid: verify(hash === 'SHA1' ? 'RSA-SHA1' : 'RSA-SHA256', Buffer.from(policy), publicKeyPem, signature),
+    expires,
+    keyPairId,
+    resource,
+  };
 }

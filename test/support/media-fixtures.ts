@@ -9,7 +9,9 @@ export function jpegWithExif(width = 64, height = 48): Promise<Buffer> {
 }
 
 export function png(width = 16, height = 16): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 1 } } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 1 } } })
+    .png()
+    .toBuffer();
 }
 
 /** Bytes that start like a Windows executable ("MZ" + PE stub). */

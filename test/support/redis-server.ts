@@ -26,9 +26,13 @@ export async function startDedicatedRedis(): Promise<DedicatedRedis> {
   let proc: ChildProcess | undefined;
 
   async function start() {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });

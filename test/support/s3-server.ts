@@ -98,7 +98,10 @@ function patchEmulator(): void {
 
   const storePath = require.resolve('@20minutes/s3rver/lib/stores/filesystem');
   const PatchedStore = loadPatchedModule(storePath, [
-    ['Math.min((options && options.end) || Infinity, lastByte)', 'Math.min(options && options.end !== undefined ? options.end : Infinity, lastByte)'],
+    [
+      'Math.min((options && options.end) || Infinity, lastByte)',
+      'Math.min(options && options.end !== undefined ? options.end : Infinity, lastByte)',
+    ],
   ]) as { prototype: { getObject: unknown } };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Store: { prototype: { getObject: unknown } } = require('@20minutes/s3rver/lib/stores/filesystem');
@@ -150,7 +153,10 @@ function addListParts(router: { stack: Array<RouterLayer & { methods?: string[] 
       throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId });
     }
     if (key !== ctx.params.key) throw new S3Error('NoSuchUpload', 'The specified upload does not exist.', { UploadId: uploadId });
-    const numbers = (await readdir(dir)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const numbers = (await readdir(dir))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     const parts = [];
     for (const n of numbers) {
       try {
@@ -197,7 +203,10 @@ export interface S3TestServer {
 }
 
 /** The service settings for the s3 driver against this emulator's `bucket` (spread into startApp's env). */
-export function s3ServiceEnv(s3: Pick<S3TestServer, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>, bucket: string): Record<string, string> {
+export function s3ServiceEnv(
+  s3: Pick<S3TestServer, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>,
+  bucket: string,
+): Record<string, string> {
   return {
     STORAGE_DRIVER: 's3',
     STORAGE_BUCKET: bucket,

@@ -111,4 +111,8 @@ function anonymousAllowed(guard: AuthGuard, handler: () => unknown, controller: 
 }
 
 const asList = (v: unknown): string[] => (v === undefined ? ['/'] : Array.isArray(v) ? v.map(String) : [String(v)]);
-const joinPath = (...parts: string[]) => `/${parts.flatMap((p) => p.split('/')).filter(Boolean).join('/')}`;
+const joinPath = (...parts: string[]) =>
+  `/${parts
+    .flatMap((p) => p.split('/'))
+    .filter(Boolean)
+    .join('/')}`;

@@ -1,7 +1,16 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, createLogger, ensureDatabaseExists, Errors, JwtService, MetricsService, NestPinoLogger, requestChildLogger } from '@app/core';
+import {
+  AppConfig,
+  createLogger,
+  ensureDatabaseExists,
+  Errors,
+  JwtService,
+  MetricsService,
+  NestPinoLogger,
+  requestChildLogger,
+} from '@app/core';
 import { parseTrustedProxies } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
@@ -38,7 +47,9 @@ export const validationPipe = new ValidationPipe({
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const logger = createLogger(config.LOG_LEVEL);
   if (config.jwtSecretIsDevelopmentFallback) {
-    logger.warn('JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET before exposing this service.');
+    logger.warn(
+      'JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens. Set JWT_SECRET before exposing this service.',
+    );
   }
   if (config.DATABASE_AUTO_CREATE) {
     if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Created the database named in DATABASE_URL');

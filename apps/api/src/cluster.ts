@@ -12,7 +12,8 @@ import { AppConfig, createLogger, dataSourceOptions, ensureDatabaseExists } from
  */
 export async function runCluster(config: AppConfig, workers: number): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
-  if (config.DATABASE_AUTO_CREATE && (await ensureDatabaseExists(config.DATABASE_URL))) logger.info('Created the database named in DATABASE_URL');
+  if (config.DATABASE_AUTO_CREATE && (await ensureDatabaseExists(config.DATABASE_URL)))
+    logger.info('Created the database named in DATABASE_URL');
   if (config.DATABASE_MIGRATE_ON_START) {
     const ds = await new DataSource(dataSourceOptions(config)).initialize();
     try {

@@ -27,10 +27,17 @@ const positiveInt = (name: string, max: number) => (v: string) => {
 export function parseRate(v: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)(?:i?B)?(?:\/s)?$/i.exec(v.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
-  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('--limit-rate must be a byte rate such as 500K, 20M or 1G (per second).');
+  if (!Number.isFinite(n) || n < 1)
+    throw new InvalidArgumentError('--limit-rate must be a byte rate such as 500K, 20M or 1G (per second).');
   return Math.floor(n);
 }
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 const PERMISSIONS = ['read', 'write', 'delete'] as const;
 
 async function pool<T>(items: T[], width: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
@@ -95,7 +102,9 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('upload')
-    .description('upload files (in parallel; large ones as multipart uploads, resumed on rerun after an interruption); prints "<id>\\t<file>" for each')
+    .description(
+      'upload files (in parallel; large ones as multipart uploads, resumed on rerun after an interruption); prints "<id>\\t<file>" for each',
+    )
     .argument('<files...>', 'files to upload')
     .option('-c, --concurrency <n>', 'uploads at once', positiveInt('--concurrency', 64), 4)
     .option('-t, --type <mime>', 'declared media type for every file (default: from the extension)')
@@ -105,7 +114,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--multipart', 'send every file as a multipart upload (default: the service decides by size)')
     .option('--part-concurrency <n>', 'multipart: parts sent at once per file', positiveInt('--part-concurrency', 64), 4)
     .option('--no-resume', 'multipart: neither resume an interrupted upload of the file nor keep a record to resume this one')
-    .option('--limit-rate <rate>', 'bound on each upload\'s rate, e.g. 20M (bytes per second)', parseRate)
+    .option('--limit-rate <rate>', "bound on each upload's rate, e.g. 20M (bytes per second)", parseRate)
     .option('--json', 'print the results as JSON')
     .action(async (files: string[], opts: Record<string, unknown>, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
@@ -116,7 +125,15 @@ export function buildProgram(ctx: CliContext): Command {
         metadata[m.slice(0, i)] = m.slice(i + 1);
       }
       const reporter = reporterFrom(cmd);
-      const results: { file: string; assetId?: string; status?: string; sha256?: string; strategy?: string; parts?: unknown; error?: string }[] = files.map((file) => ({ file }));
+      const results: {
+        file: string;
+        assetId?: string;
+        status?: string;
+        sha256?: string;
+        strategy?: string;
+        parts?: unknown;
+        error?: string;
+      }[] = files.map((file) => ({ file }));
       try {
         await pool(files, opts.concurrency as number, async (file, i) => {
           const name = path.basename(file);
@@ -130,7 +147,8 @@ export function buildProgram(ctx: CliContext): Command {
               partConcurrency: opts.partConcurrency as number,
               maxBytesPerSecond: opts.limitRate as number | undefined,
               resume: opts.resume !== false,
-              onResume: (r) => reporter.log(`resuming ${file}: ${r.storedParts} of ${r.partCount} parts already stored (asset ${r.assetId})`),
+              onResume: (r) =>
+                reporter.log(`resuming ${file}: ${r.storedParts} of ${r.partCount} parts already stored (asset ${r.assetId})`),
               onProgress: (p) => {
                 task ??= reporter.start(name, p.total ?? 0);
                 task.update(p.loaded, p.phase === 'hash' ? 'hashing' : 'uploading');
@@ -143,7 +161,14 @@ export function buildProgram(ctx: CliContext): Command {
               status = (await client.waitForReady(up.assetId, { timeout: (opts.waitTimeout as number) * 1000, signal: ctx.signal })).status;
             }
             task.done(status);
-            results[i] = { file, assetId: up.assetId, status, sha256: up.sha256, strategy: up.strategy, ...(up.parts ? { parts: up.parts } : {}) };
+            results[i] = {
+              file,
+              assetId: up.assetId,
+              status,
+              sha256: up.sha256,
+              strategy: up.strategy,
+              ...(up.parts ? { parts: up.parts } : {}),
+            };
             if (!opts.json) ctx.out(`${up.assetId}\t${file}`);
           } catch (e) {
             task?.fail();
@@ -250,7 +275,8 @@ export function buildProgram(ctx: CliContext): Command {
     .argument('<principal>', 'user:<id>, group:<name> or *')
     .argument('<permission>', 'read, write or delete')
     .action(async (id: string, principal: string, permission: string, _opts, cmd: Command) => {
-      if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new UsageError(`permission must be one of ${PERMISSIONS.join(', ')}, got "${permission}"`);
+      if (!(PERMISSIONS as readonly string[]).includes(permission))
+        throw new UsageError(`permission must be one of ${PERMISSIONS.join(', ')}, got "${permission}"`);
       const acl = await clientFrom(cmd, ctx.signal).share(id, principal, permission as (typeof PERMISSIONS)[number]);
       for (const e of acl.entries) ctx.out(`${e.principal}\t${e.permission}`);
     });

@@ -16,7 +16,12 @@ describe('media CLI helpers', () => {
 
   it('parses --limit-rate', () => {
     expect([parseRate('100'), parseRate('512K'), parseRate('20M'), parseRate('1.5m'), parseRate('1G'), parseRate('2MiB/s')]).toEqual([
-      100, 512 * 1024, 20 * 1024 * 1024, 1.5 * 1024 * 1024, 1024 ** 3, 2 * 1024 * 1024,
+      100,
+      512 * 1024,
+      20 * 1024 * 1024,
+      1.5 * 1024 * 1024,
+      1024 ** 3,
+      2 * 1024 * 1024,
     ]);
     for (const bad of ['', 'fast', '0', '-1M', '10T']) expect(() => parseRate(bad)).toThrow(/--limit-rate/);
   });

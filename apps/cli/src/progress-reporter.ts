@@ -26,7 +26,12 @@ export interface ProgressReporter {
 }
 
 const shortName = (name: string) => (name.length > 14 ? `${name.slice(0, 6)}…${name.slice(-7)}` : name.padEnd(14));
-const formatSeconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.ceil(s)}s`);
+const formatSeconds = (s: number) =>
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+      : `${Math.ceil(s)}s`;
 
 /**
  * Speed over the last few seconds of one transfer. The first reading is the base: bytes already there when the
@@ -74,7 +79,14 @@ export class BarProgressReporter implements ProgressReporter {
     let currentPhase = '';
     const meter = new RateMeter();
     const max = Math.max(total, 1);
-    const payload = { name: shortName(name), phase: ''.padEnd(10), loadedH: formatBytes(0), totalH: formatBytes(total), speed: '-', etaH: '-' };
+    const payload = {
+      name: shortName(name),
+      phase: ''.padEnd(10),
+      loadedH: formatBytes(0),
+      totalH: formatBytes(total),
+      speed: '-',
+      etaH: '-',
+    };
     const bar: SingleBar = this.bars.create(max, 0, payload);
     return {
       update: (loaded, phase = '') => {
@@ -130,7 +142,9 @@ export class LineProgressReporter implements ProgressReporter {
       done: (summary) => {
         const secs = (Date.now() - started) / 1000;
         const moved = Math.max(0, total - (resumed ?? 0));
-        process.stderr.write(`${name}: ${summary} (${formatBytes(moved)} in ${secs.toFixed(1)} s, ${formatBytes(moved / Math.max(secs, 0.001))}/s)\n`);
+        process.stderr.write(
+          `${name}: ${summary} (${formatBytes(moved)} in ${secs.toFixed(1)} s, ${formatBytes(moved / Math.max(secs, 0.001))}/s)\n`,
+        );
       },
       fail: () => undefined,
     };
@@ -144,4 +158,12 @@ export class LineProgressReporter implements ProgressReporter {
 }
 
 export const createProgressReporter = (quiet: boolean): ProgressReporter =>
-  quiet ? { start: () => ({ update: () => undefined, done: () => undefined, fail: () => undefined }), log: () => undefined, stop: () => undefined } : process.stderr.isTTY ? new BarProgressReporter() : new LineProgressReporter();
+  quiet
+    ? {
+        start: () => ({ update: () => undefined, done: () => undefined, fail: () => undefined }),
+        log: () => undefined,
+        stop: () => undefined,
+      }
+    : process.stderr.isTTY
+      ? new BarProgressReporter()
+      : new LineProgressReporter();

@@ -1,4 +1,13 @@
-import { ANYONE_PRINCIPAL, ASSET_PERMISSIONS, AssetAccess, AssetPermission, AssetRequirement, Errors, Principal, principalKeys } from '@app/core';
+import {
+  ANYONE_PRINCIPAL,
+  ASSET_PERMISSIONS,
+  AssetAccess,
+  AssetPermission,
+  AssetRequirement,
+  Errors,
+  Principal,
+  principalKeys,
+} from '@app/core';
 
 /** One grant. */
 export interface AclEntry {
@@ -39,7 +48,10 @@ export function checkAclList(input: { principal?: unknown; permission?: unknown 
   const entries = (input ?? []).map((e, i) => checkAclEntry(e, `${field}[${i}]`));
   const unique = sortEntries([...new Map(entries.map((e) => [`${e.principal}\u0000${e.permission}`, e])).values()]);
   if (unique.length > MAX_ACL_ENTRIES) {
-    throw Errors.validation(`${field} has ${unique.length} entries; an asset may have at most ${MAX_ACL_ENTRIES}`, { field, limit: MAX_ACL_ENTRIES });
+    throw Errors.validation(`${field} has ${unique.length} entries; an asset may have at most ${MAX_ACL_ENTRIES}`, {
+      field,
+      limit: MAX_ACL_ENTRIES,
+    });
   }
   return unique;
 }
@@ -52,11 +64,17 @@ export function isValidPrincipal(p: string): boolean {
 
 export function sortEntries(entries: AclEntry[]): AclEntry[] {
   const order = (p: AssetPermission) => ASSET_PERMISSIONS.indexOf(p);
-  return [...entries].sort((a, b) => (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : order(a.permission) - order(b.permission)));
+  return [...entries].sort((a, b) =>
+    a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : order(a.permission) - order(b.permission),
+  );
 }
 
 /** What `principal` (null = anonymous) holds on an asset owned by `ownerId` with these grants. */
-export function effectivePermissions(ownerId: string, entries: AclEntry[], principal: Principal | null): { isOwner: boolean; permissions: AssetPermission[] } {
+export function effectivePermissions(
+  ownerId: string,
+  entries: AclEntry[],
+  principal: Principal | null,
+): { isOwner: boolean; permissions: AssetPermission[] } {
   const isOwner = !!principal && principal.userId === ownerId;
   if (isOwner) return { isOwner, permissions: [...ASSET_PERMISSIONS] };
   const mine = new Set(principalKeys(principal));

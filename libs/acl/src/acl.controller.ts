@@ -37,7 +37,11 @@ export class AclController {
   @HttpCode(204)
   @RequireAssetAccess('owner')
   @ApiProblem(404, 'No such asset, or no such grant', [ErrorCode.AssetNotFound, ErrorCode.AclEntryNotFound])
-  async revoke(@CurrentAssetAccess() access: AssetAccess, @Param('principal') principal: string, @Param('permission') permission: string): Promise<void> {
+  async revoke(
+    @CurrentAssetAccess() access: AssetAccess,
+    @Param('principal') principal: string,
+    @Param('permission') permission: string,
+  ): Promise<void> {
     await this.acl.revoke(access, principal, permission);
   }
 }

@@ -13,7 +13,9 @@ export class AclRepository {
   }
 
   list(assetId: string, m: EntityManager = this.ds.manager): Promise<AclEntry[]> {
-    return m.query(`SELECT principal, permission::text AS permission FROM asset_acl WHERE asset_id = $1 ORDER BY principal, permission`, [assetId]);
+    return m.query(`SELECT principal, permission::text AS permission FROM asset_acl WHERE asset_id = $1 ORDER BY principal, permission`, [
+      assetId,
+    ]);
   }
 
   /** Serialises ACL writers of one asset (so the entry limit holds under concurrency). */
@@ -38,11 +40,10 @@ export class AclRepository {
 
   /** Returns whether the grant existed. */
   async delete(assetId: string, entry: AclEntry, m: EntityManager = this.ds.manager): Promise<boolean> {
-    const [, affected] = await m.query<[unknown, number]>(`DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`, [
-      assetId,
-      entry.principal,
-      entry.permission,
-    ]);
+    const [, affected] = await m.query<[unknown, number]>(
+      `DELETE FROM asset_acl WHERE asset_id = $1 AND principal = $2 AND permission = $3::asset_permission`,
+      [assetId, entry.principal, entry.permission],
+    );
     return affected > 0;
   }
 }

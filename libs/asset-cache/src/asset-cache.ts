@@ -40,7 +40,15 @@ const NEGATIVE_TTL_MS = 30_000;
 
 type CacheCommands = {
   mediaCacheFill(gen: string, key: string, expected: string, value: string, ttlMs: number): Promise<number>;
-  mediaCacheInvalidate(gen: string, k1: string, k2: string, k3: string, genTtlMs: number, channel: string, assetId: string): Promise<number>;
+  mediaCacheInvalidate(
+    gen: string,
+    k1: string,
+    k2: string,
+    k3: string,
+    genTtlMs: number,
+    channel: string,
+    assetId: string,
+  ): Promise<number>;
 };
 
 /**
@@ -92,7 +100,10 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     this.genTtlMs = Math.max(this.ttlMs * 2, 10 * 60 * 1000);
     this.prefix = `${redisConfig.REDIS_KEY_PREFIX}:cache`;
     this.channel = `${this.prefix}:invalidations`;
-    this.local = this.ttlMs > 0 && config.CACHE_LOCAL_TTL_MS > 0 ? new LocalAssetCache(config.CACHE_LOCAL_TTL_MS, config.CACHE_LOCAL_MAX_ENTRIES) : null;
+    this.local =
+      this.ttlMs > 0 && config.CACHE_LOCAL_TTL_MS > 0
+        ? new LocalAssetCache(config.CACHE_LOCAL_TTL_MS, config.CACHE_LOCAL_MAX_ENTRIES)
+        : null;
   }
 
   onModuleInit() {
@@ -114,7 +125,8 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     const sub = this.redis.duplicate({ connectionName: 'media-cache-invalidations', autoResubscribe: false, enableOfflineQueue: true });
     this.subscriber = sub;
     const off = () => {
-      if (this.localLive && !this.closing) this.logger.warn('cache invalidation subscription lost: in-memory cache layer off until resubscribed');
+      if (this.localLive && !this.closing)
+        this.logger.warn('cache invalidation subscription lost: in-memory cache layer off until resubscribed');
       this.localLive = false;
       local.clear();
     };

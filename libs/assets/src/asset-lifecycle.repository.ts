@@ -51,7 +51,10 @@ export class AssetLifecycleRepository {
 
   /** Stored objects in checksum order after `afterSha` (a page of the missing-object check). */
   storedObjectsAfter(afterSha: string, limit: number): Promise<StoredObjectRef[]> {
-    return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects WHERE checksum_sha256 > $1 ORDER BY checksum_sha256 LIMIT $2`, [afterSha, limit]);
+    return this.ds.query(`SELECT ${REF_COLUMNS} FROM stored_objects WHERE checksum_sha256 > $1 ORDER BY checksum_sha256 LIMIT $2`, [
+      afterSha,
+      limit,
+    ]);
   }
 
   /**
@@ -90,7 +93,10 @@ export class AssetLifecycleRepository {
 
   /** Records the new class; returns the assets that show it (their cached views must go). */
   async setStorageClass(sha256: string, storageClass: string): Promise<string[]> {
-    await this.ds.query(`UPDATE stored_objects SET storage_class = $2, updated_at = now() WHERE checksum_sha256 = $1`, [sha256, storageClass]);
+    await this.ds.query(`UPDATE stored_objects SET storage_class = $2, updated_at = now() WHERE checksum_sha256 = $1`, [
+      sha256,
+      storageClass,
+    ]);
     const rows: { asset_id: string }[] = await this.ds.query(`SELECT asset_id FROM media_assets WHERE stored_object_sha256 = $1`, [sha256]);
     return rows.map((r) => r.asset_id);
   }

@@ -71,7 +71,9 @@ export function parseTagFilter(raw: string): TagFilter {
     if (Buffer.byteLength(value, 'utf8') <= MAX_METADATA_VALUE_BYTES) out.push({ key, value });
   }
   if (!out.length) {
-    throw Errors.validation(`tag ${JSON.stringify(raw.slice(0, 100))} must be key:value with a metadata key of [a-z0-9_.:-]{1,64}`, { field: 'tag' });
+    throw Errors.validation(`tag ${JSON.stringify(raw.slice(0, 100))} must be key:value with a metadata key of [a-z0-9_.:-]{1,64}`, {
+      field: 'tag',
+    });
   }
   return out;
 }
@@ -98,7 +100,9 @@ export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor
     throw Errors.validation('cursor is not valid; pass the nextCursor of a previous page unchanged', { field: 'cursor' });
   }
   if (parsed.f !== filtersFingerprint(filters)) {
-    throw Errors.validation('cursor belongs to a list with other filters; keep the filters of the first page when paging', { field: 'cursor' });
+    throw Errors.validation('cursor belongs to a list with other filters; keep the filters of the first page when paging', {
+      field: 'cursor',
+    });
   }
   return { us: parsed.t, id: parsed.i };
 }
@@ -150,7 +154,9 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
     common.push(`EXISTS (SELECT 1 FROM asset_metadata m WHERE m.asset_id = a.asset_id AND (${alternatives.join(' OR ')}))`);
   }
   if (after) {
-    common.push(`(a.created_at, a.asset_id) < ('epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond', ${p(after.id)}::uuid)`);
+    common.push(
+      `(a.created_at, a.asset_id) < ('epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond', ${p(after.id)}::uuid)`,
+    );
   }
 
   const me = p(viewer.userId);

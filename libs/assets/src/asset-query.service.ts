@@ -79,7 +79,9 @@ export class AssetQueryService {
     };
     const limit = q.limit ?? DEFAULT_LIST_LIMIT;
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
-    const rows = await this.repo.list(buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after));
+    const rows = await this.repo.list(
+      buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after),
+    );
     const page = rows.slice(0, limit);
     const [metadata, classes] = await Promise.all([
       this.metadata.getMaps(page.map((r) => r.assetId)),
@@ -87,7 +89,12 @@ export class AssetQueryService {
     ]);
     const last = page[page.length - 1];
     return {
-      items: page.map((r) => this.toView(reviveAsset({ ...r, storageClass: r.storedObjectSha256 ? (classes.get(r.storedObjectSha256) ?? null) : null }), metadata.get(r.assetId) ?? {})),
+      items: page.map((r) =>
+        this.toView(
+          reviveAsset({ ...r, storageClass: r.storedObjectSha256 ? (classes.get(r.storedObjectSha256) ?? null) : null }),
+          metadata.get(r.assetId) ?? {},
+        ),
+      ),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId }, filters) : null,
     };
   }
@@ -120,7 +127,10 @@ export class AssetQueryService {
       publicRead: access.principal === null,
     });
     // A plain CDN URL does not expire; it is promised for the usual download lifetime.
-    return { url: link.url, expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString() };
+    return {
+      url: link.url,
+      expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString(),
+    };
   }
 
   /** The stored object with this checksum, for operators; 404 when there is none. */

@@ -95,9 +95,12 @@ export class AssetStateService {
       const a = await this.repo.lock(m, assetId);
       if (!a || a.status === AssetStatus.Deleted) return false;
       if (a.status !== AssetStatus.Pending) {
-        throw Errors.stateConflict(`Asset ${assetId} is ${a.status}: its upload is finished and can no longer be aborted (DELETE /media/${assetId} removes it)`, {
-          status: a.status,
-        });
+        throw Errors.stateConflict(
+          `Asset ${assetId} is ${a.status}: its upload is finished and can no longer be aborted (DELETE /media/${assetId} removes it)`,
+          {
+            status: a.status,
+          },
+        );
       }
       await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date() });
       await alsoInTransaction(m);

@@ -1,6 +1,15 @@
 import { Controller, Delete, Get, HttpCode, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, OptionalAuth, Principal, RequireAssetAccess } from '@app/core';
+import {
+  ApiProblem,
+  AssetAccess,
+  CurrentAssetAccess,
+  CurrentPrincipal,
+  ErrorCode,
+  OptionalAuth,
+  Principal,
+  RequireAssetAccess,
+} from '@app/core';
 import type { FastifyReply } from 'fastify';
 import { AssetQueryService } from './asset-query.service';
 import { AssetStateService } from './asset-state.service';
@@ -28,7 +37,12 @@ export class AssetsController {
   @OptionalAuth()
   @RequireAssetAccess('read')
   @ApiQuery({ name: 'waitFor', required: false, enum: ['ready'], description: 'Long-poll until the asset is ready, failed or quarantined' })
-  @ApiQuery({ name: 'timeout', required: false, schema: { type: 'integer', minimum: 0, maximum: MAX_WAIT_SECONDS, default: 20 }, description: 'Seconds to wait at most' })
+  @ApiQuery({
+    name: 'timeout',
+    required: false,
+    schema: { type: 'integer', minimum: 0, maximum: MAX_WAIT_SECONDS, default: 20 },
+    description: 'Seconds to wait at most',
+  })
   get(
     @CurrentAssetAccess() access: AssetAccess,
     @Query('waitFor') waitFor: string | undefined,
@@ -42,7 +56,12 @@ export class AssetsController {
   @Get(':id/download')
   @OptionalAuth()
   @RequireAssetAccess('read')
-  @ApiQuery({ name: 'redirect', required: false, enum: ['true', 'false'], description: '`false`: answer 200 with the link instead of a 302' })
+  @ApiQuery({
+    name: 'redirect',
+    required: false,
+    enum: ['true', 'false'],
+    description: '`false`: answer 200 with the link instead of a 302',
+  })
   @ApiResponse({ status: 302, description: 'Redirect to the signed URL (`Location`); the body carries the link too' })
   @ApiOkResponse({ type: DownloadLinkDto, description: 'With `?redirect=false`: the signed URL' })
   @ApiProblem(409, 'The asset is not ready (no bytes to serve)', [ErrorCode.AssetNotReady])

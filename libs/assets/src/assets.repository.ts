@@ -27,7 +27,9 @@ export class AssetsRepository {
 
   /** By id, in plain SQL (the hot path of every asset route on a cache miss: no query building per call). */
   async find(assetId: string, m: EntityManager = this.ds.manager): Promise<MediaAsset | null> {
-    const rows: Record<string, unknown>[] = await m.query(`SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1`, [assetId]);
+    const rows: Record<string, unknown>[] = await m.query(`SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1`, [
+      assetId,
+    ]);
     return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
@@ -98,7 +100,11 @@ export class AssetsRepository {
 
   /** Drops one reference; returns the object when that was the last one (its row is then gone). */
   async dereference(m: EntityManager, sha256: string): Promise<StoredObject | null> {
-    const obj = await m.createQueryBuilder(StoredObject, 'o').setLock('pessimistic_write').where('o.checksum_sha256 = :sha256', { sha256 }).getOne();
+    const obj = await m
+      .createQueryBuilder(StoredObject, 'o')
+      .setLock('pessimistic_write')
+      .where('o.checksum_sha256 = :sha256', { sha256 })
+      .getOne();
     if (!obj) return null;
     if (obj.refCount > 1) {
       await m.query(`UPDATE stored_objects SET ref_count = ref_count - 1, updated_at = now() WHERE checksum_sha256 = $1`, [sha256]);
@@ -142,7 +148,10 @@ export class AssetsRepository {
   }
 
   async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [bucket, objectKey]);
+    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [
+      bucket,
+      objectKey,
+    ]);
     return rows.length > 0;
   }
 

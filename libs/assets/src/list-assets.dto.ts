@@ -4,11 +4,18 @@ import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Ma
 import { LISTABLE_STATUSES, MAX_LIST_LIMIT, MAX_TAG_FILTERS } from './asset-list.query';
 
 /** A query parameter given once, repeated, or comma-separated, as a list. */
-const toList = (split: boolean) => ({ value }: { value: unknown }) => {
-  if (value === undefined) return undefined;
-  const arr: unknown[] = Array.isArray(value) ? value : [value];
-  return split ? arr.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean) : arr;
-};
+const toList =
+  (split: boolean) =>
+  ({ value }: { value: unknown }) => {
+    if (value === undefined) return undefined;
+    const arr: unknown[] = Array.isArray(value) ? value : [value];
+    return split
+      ? arr
+          .flatMap((v) => String(v).split(','))
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : arr;
+  };
 
 /** GET /media query. */
 export class ListAssetsQueryDto {

@@ -37,7 +37,10 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush().catch((e) => this.logger.warn(`flushing object reads failed: ${e instanceof Error ? e.message : e}`)), FLUSH_INTERVAL_MS);
+    this.timer = setInterval(
+      () => void this.flush().catch((e) => this.logger.warn(`flushing object reads failed: ${e instanceof Error ? e.message : e}`)),
+      FLUSH_INTERVAL_MS,
+    );
     this.timer.unref();
   }
 
@@ -62,7 +65,7 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
   async flush(): Promise<number> {
     let written = 0;
     for (let round = 0; round < 100; round++) {
-      const items = (await withTimeout(this.redis.spop(`${this.prefix}:pending`, FLUSH_BATCH), REDIS_TIMEOUT_MS, 'flush object reads'));
+      const items = await withTimeout(this.redis.spop(`${this.prefix}:pending`, FLUSH_BATCH), REDIS_TIMEOUT_MS, 'flush object reads');
       if (!items?.length) break;
       const latest = new Map<string, string>();
       for (const item of items) {

@@ -20,7 +20,10 @@ export class CloudFrontInvalidationDriver {
       // CloudFront is a global service; its API is signed for us-east-1.
       region: 'us-east-1',
       endpoint: options.endpoint,
-      credentials: options.accessKeyId && options.secretAccessKey ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } : undefined,
+      credentials:
+        options.accessKeyId && options.secretAccessKey
+          ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+          : undefined,
       maxAttempts: 3,
       requestHandler: new NodeHttpHandler({ connectionTimeout: timeout, requestTimeout: timeout, socketTimeout: timeout }),
     });

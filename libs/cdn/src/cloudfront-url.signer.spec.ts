@@ -6,7 +6,12 @@ describe('CloudFrontUrlSigner', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const signer = new CloudFrontUrlSigner({ baseUrl: 'https://d111111abcdef8.cloudfront.net/', keyPairId: 'K2JCJMDEHXQW5F', privateKey: pem, hash: 'SHA1' });
+  const signer = new CloudFrontUrlSigner({
+    baseUrl: 'https://d111111abcdef8.cloudfront.net/',
+    keyPairId: 'K2JCJMDEHXQW5F',
+    privateKey: pem,
+    hash: 'SHA1',
+  });
 
   it('maps keys to distribution paths', () => {
     expect(signer.objectUrl('objects/ab/abc')).toBe('https://d111111abcdef8.cloudfront.net/objects/ab/abc');

@@ -44,7 +44,16 @@ export class CoreModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [ConfigModule, JwtService, OutboxService, MetricsService, RedisModule, PrincipalThrottlerGuard, UploadCreationLimiter, Clock],
+      exports: [
+        ConfigModule,
+        JwtService,
+        OutboxService,
+        MetricsService,
+        RedisModule,
+        PrincipalThrottlerGuard,
+        UploadCreationLimiter,
+        Clock,
+      ],
     };
   }
 }

@@ -11,7 +11,13 @@ interface ClosableQueue {
 
 function isBullQueue(v: unknown): v is ClosableQueue {
   const q = v as Partial<ClosableQueue> | null;
-  return !!q && typeof q === 'object' && typeof q.close === 'function' && typeof q.whenCurrentJobsFinished === 'function' && typeof q.name === 'string';
+  return (
+    !!q &&
+    typeof q === 'object' &&
+    typeof q.close === 'function' &&
+    typeof q.whenCurrentJobsFinished === 'function' &&
+    typeof q.name === 'string'
+  );
 }
 
 /**
@@ -49,7 +55,9 @@ export class DrainService {
     this.logger.log(`Waiting for active jobs of ${[...queues.keys()].join(', ')} to finish`);
     await Promise.all(
       [...queues.values()].map((q) =>
-        withTimeout(q.close(), timeoutMs, `closing queue ${q.name}`).catch((e) => this.logger.warn(`queue ${q.name}: ${e instanceof Error ? e.message : e}`)),
+        withTimeout(q.close(), timeoutMs, `closing queue ${q.name}`).catch((e) =>
+          this.logger.warn(`queue ${q.name}: ${e instanceof Error ? e.message : e}`),
+        ),
       ),
     );
   }

@@ -57,7 +57,9 @@ export class HealthController {
   @OptionalAuth()
   @Get('ready')
   @ApiOkResponse({ type: ReadinessDto, description: 'Ready (`status` alone, unless the caller is an admin)' })
-  @ApiProblem(503, 'Not ready. An admin caller gets `message` naming what is down and `details` holding every check', [ErrorCode.ServiceUnavailable])
+  @ApiProblem(503, 'Not ready. An admin caller gets `message` naming what is down and `details` holding every check', [
+    ErrorCode.ServiceUnavailable,
+  ])
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   async ready(@OptionalPrincipal() caller: Principal | null): Promise<ReadinessDto> {
     try {
@@ -70,7 +72,8 @@ export class HealthController {
       ]);
       return detailed(caller) ? (result as ReadinessDto) : { status: 'ok' };
     } catch (e) {
-      if (!detailed(caller) && e instanceof HttpException && e.getStatus() === Number(HttpStatus.SERVICE_UNAVAILABLE)) throw Errors.unavailable('Not ready');
+      if (!detailed(caller) && e instanceof HttpException && e.getStatus() === Number(HttpStatus.SERVICE_UNAVAILABLE))
+        throw Errors.unavailable('Not ready');
       throw e;
     }
   }
@@ -107,7 +110,12 @@ export class HealthController {
     const states = () => Object.fromEntries(this.router.status().map((s) => [s.name, s.state]));
     // Each region's check is bounded by STORAGE_HEALTH_CHECK_TIMEOUT_MS and they run concurrently; the margin covers the rest.
     const bound = this.router.healthCheckTimeoutMs + 500;
-    return this.probe('storage', () => withTimeout(this.storage.checkHealth(), bound, 'storage check'), { driver: this.storage.kind }, states);
+    return this.probe(
+      'storage',
+      () => withTimeout(this.storage.checkHealth(), bound, 'storage check'),
+      { driver: this.storage.kind },
+      states,
+    );
   }
 
   /**
@@ -116,7 +124,8 @@ export class HealthController {
    */
   private async scannerCheck() {
     const indicator = this.indicators.check('scanner');
-    if (this.scanner.kind === 'none') return indicator.up({ kind: 'none', scanning: 'disabled', warning: 'uploads are not scanned for viruses (SCANNER=none)' });
+    if (this.scanner.kind === 'none')
+      return indicator.up({ kind: 'none', scanning: 'disabled', warning: 'uploads are not scanned for viruses (SCANNER=none)' });
     try {
       const version = await withTimeout(this.scanner.check(), CHECK_TIMEOUT_MS, 'clamd check');
       return indicator.up({ kind: this.scanner.kind, scanning: 'enabled', version });

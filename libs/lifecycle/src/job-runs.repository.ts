@@ -43,7 +43,12 @@ export class JobRunsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async start(id: string, name: string, trigger: string, dryRun: boolean): Promise<void> {
-    await this.ds.query(`INSERT INTO job_runs (id, name, trigger, dry_run, status) VALUES ($1, $2, $3, $4, 'running')`, [id, name, trigger, dryRun]);
+    await this.ds.query(`INSERT INTO job_runs (id, name, trigger, dry_run, status) VALUES ($1, $2, $3, $4, 'running')`, [
+      id,
+      name,
+      trigger,
+      dryRun,
+    ]);
   }
 
   async finish(id: string, status: 'succeeded' | 'failed', summary: unknown, error: string | null): Promise<void> {
@@ -77,7 +82,10 @@ export class JobRunsRepository {
 
   async recent(name: string | undefined, limit: number): Promise<JobRunView[]> {
     const rows = name
-      ? await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs WHERE name = $1 ORDER BY started_at DESC, id LIMIT $2`, [name, limit])
+      ? await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs WHERE name = $1 ORDER BY started_at DESC, id LIMIT $2`, [
+          name,
+          limit,
+        ])
       : await this.ds.query<JobRunRow[]>(`SELECT ${COLUMNS} FROM job_runs ORDER BY started_at DESC, id LIMIT $1`, [limit]);
     return rows.map(view);
   }

@@ -16,9 +16,16 @@ export function isOrphanCandidate(o: { key: string; lastModified: Date }, now: D
  * Where an object should be now: STANDARD until it is unread for `coldAfterDays`, STANDARD_IA until unread for
  * `archiveAfterDays`, then GLACIER_IR. Objects only ever move colder here (a read keeps them where they are).
  */
-export function targetStorageClass(current: string, lastUsedAt: Date, now: Date, coldAfterDays: number, archiveAfterDays: number): StorageClassName | null {
+export function targetStorageClass(
+  current: string,
+  lastUsedAt: Date,
+  now: Date,
+  coldAfterDays: number,
+  archiveAfterDays: number,
+): StorageClassName | null {
   const unreadMs = now.getTime() - lastUsedAt.getTime();
-  const wanted: StorageClassName = unreadMs > archiveAfterDays * DAY_MS ? 'GLACIER_IR' : unreadMs > coldAfterDays * DAY_MS ? 'STANDARD_IA' : 'STANDARD';
+  const wanted: StorageClassName =
+    unreadMs > archiveAfterDays * DAY_MS ? 'GLACIER_IR' : unreadMs > coldAfterDays * DAY_MS ? 'STANDARD_IA' : 'STANDARD';
   const order = ['STANDARD', 'STANDARD_IA', 'GLACIER_IR'];
   const from = order.indexOf(current);
   return from >= 0 && order.indexOf(wanted) > from ? wanted : null;

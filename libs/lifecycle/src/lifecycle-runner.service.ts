@@ -92,7 +92,13 @@ export class LifecycleRunner implements OnModuleInit {
     return this.runs.recent(name, limit);
   }
 
-  private async execute(name: LifecycleJobName, trigger: 'schedule' | 'manual', dryRun: boolean, runId: string, lock: HeldLock): Promise<JobRunView['status']> {
+  private async execute(
+    name: LifecycleJobName,
+    trigger: 'schedule' | 'manual',
+    dryRun: boolean,
+    runId: string,
+    lock: HeldLock,
+  ): Promise<JobRunView['status']> {
     const job = this.jobs.get(name)!;
     const started = Date.now();
     let status: 'succeeded' | 'failed' = 'failed';
@@ -112,7 +118,10 @@ export class LifecycleRunner implements OnModuleInit {
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         await this.runs.finish(runId, 'failed', report, message.slice(0, 4000));
-        this.logger.error({ job: name, runId, trigger, dryRun, durationMs: Date.now() - started }, `lifecycle ${name} (${trigger}${dryRun ? ', dry run' : ''}) failed: ${message}`);
+        this.logger.error(
+          { job: name, runId, trigger, dryRun, durationMs: Date.now() - started },
+          `lifecycle ${name} (${trigger}${dryRun ? ', dry run' : ''}) failed: ${message}`,
+        );
       }
     } finally {
       await lock.release().catch(() => undefined);

@@ -8,7 +8,9 @@ import { LifecycleRunner } from './lifecycle-runner.service';
 
 function jobName(name: string): LifecycleJobName {
   if (!isLifecycleJobName(name)) {
-    throw new AppError(ErrorCode.NotFound, `No lifecycle job "${name}"; the jobs are: ${LIFECYCLE_JOB_NAMES.join(', ')}`, { known: LIFECYCLE_JOB_NAMES });
+    throw new AppError(ErrorCode.NotFound, `No lifecycle job "${name}"; the jobs are: ${LIFECYCLE_JOB_NAMES.join(', ')}`, {
+      known: LIFECYCLE_JOB_NAMES,
+    });
   }
   return name;
 }
@@ -56,8 +58,10 @@ export class ClockController {
   @Put()
   @HttpCode(200)
   set(@Body() body: SetClockDto) {
-    if (!(this.clock instanceof ControllableClock)) throw Errors.forbidden('The clock is system time; start the service with CLOCK_CONTROL=true (never in production) to set it');
-    if (body.now !== undefined && body.advanceSeconds !== undefined) throw Errors.validation('Send either "now" or "advanceSeconds", not both');
+    if (!(this.clock instanceof ControllableClock))
+      throw Errors.forbidden('The clock is system time; start the service with CLOCK_CONTROL=true (never in production) to set it');
+    if (body.now !== undefined && body.advanceSeconds !== undefined)
+      throw Errors.validation('Send either "now" or "advanceSeconds", not both');
     if (body.now !== undefined) this.clock.set(new Date(body.now));
     else if (body.advanceSeconds !== undefined) this.clock.advance(body.advanceSeconds);
     else this.clock.reset();

@@ -19,10 +19,10 @@ export function isReservedMetadataKey(key: string): boolean {
 /** A well-formed key a user may write: 400 when malformed, 403 when in a reserved namespace. */
 export function checkUserMetadataKey(key: unknown, field = 'key'): string {
   if (typeof key !== 'string' || !METADATA_KEY_PATTERN.test(key)) {
-    throw Errors.validation(
-      `Metadata key ${JSON.stringify(key)} is invalid: use 1-64 characters of a-z, 0-9, "_", ".", ":" and "-"`,
-      { field, problems: ['key must match [a-z0-9_.:-]{1,64}'] },
-    );
+    throw Errors.validation(`Metadata key ${JSON.stringify(key)} is invalid: use 1-64 characters of a-z, 0-9, "_", ".", ":" and "-"`, {
+      field,
+      problems: ['key must match [a-z0-9_.:-]{1,64}'],
+    });
   }
   const ns = reservedNamespaceOf(key);
   if (ns) throw Errors.reservedMetadataKey(key, ns);
@@ -45,7 +45,8 @@ export function checkMetadataValue(value: unknown, field = 'value'): string {
 /** Validates a `{ key: value }` map of user metadata (as in the upload-url body). */
 export function checkUserMetadataMap(input: unknown, field = 'metadata'): Record<string, string> {
   if (input === undefined || input === null) return {};
-  if (typeof input !== 'object' || Array.isArray(input)) throw Errors.validation(`${field} must be an object of key/value strings`, { field });
+  if (typeof input !== 'object' || Array.isArray(input))
+    throw Errors.validation(`${field} must be an object of key/value strings`, { field });
   const entries = Object.entries(input as Record<string, unknown>);
   if (entries.length > MAX_USER_METADATA_KEYS) {
     throw Errors.validation(`${field} has ${entries.length} keys; an asset may have at most ${MAX_USER_METADATA_KEYS} user metadata keys`, {

@@ -21,7 +21,11 @@ export class MetadataController {
   @RequireAssetAccess('write')
   @ApiProblem(403, 'No `write` on the asset, or the key is in a reserved namespace', [ErrorCode.Forbidden, ErrorCode.ReservedMetadataKey])
   @ApiProblem(409, 'The asset already has the most keys allowed', [ErrorCode.MetadataLimitExceeded])
-  async set(@CurrentAssetAccess() access: AssetAccess, @Param('key') key: string, @Body() body: SetMetadataValueDto): Promise<AssetMetadataView> {
+  async set(
+    @CurrentAssetAccess() access: AssetAccess,
+    @Param('key') key: string,
+    @Body() body: SetMetadataValueDto,
+  ): Promise<AssetMetadataView> {
     return { assetId: access.assetId, metadata: await this.metadata.setUserKey(access.assetId, key, body.value) };
   }
 

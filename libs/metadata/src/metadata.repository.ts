@@ -13,7 +13,9 @@ export class MetadataRepository {
   }
 
   async getMap(assetId: string, m: EntityManager = this.ds.manager): Promise<Record<string, string>> {
-    const rows: { key: string; value: string }[] = await m.query(`SELECT key, value FROM asset_metadata WHERE asset_id = $1 ORDER BY key`, [assetId]);
+    const rows: { key: string; value: string }[] = await m.query(`SELECT key, value FROM asset_metadata WHERE asset_id = $1 ORDER BY key`, [
+      assetId,
+    ]);
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
   }
 
@@ -53,7 +55,10 @@ export class MetadataRepository {
 
   /** Returns whether the key existed. */
   async delete(assetId: string, key: string): Promise<boolean> {
-    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [assetId, key]);
+    const [, affected] = await this.ds.query<[unknown, number]>(`DELETE FROM asset_metadata WHERE asset_id = $1 AND key = $2`, [
+      assetId,
+      key,
+    ]);
     return !!affected;
   }
 

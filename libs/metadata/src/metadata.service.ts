@@ -2,7 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { Errors } from '@app/core';
 import { AssetCache } from '@app/asset-cache';
 import { EntityManager } from 'typeorm';
-import { checkMetadataValue, checkUserMetadataKey, isReservedMetadataKey, MAX_METADATA_VALUE_BYTES, MAX_USER_METADATA_KEYS, METADATA_KEY_PATTERN } from './metadata-rules';
+import {
+  checkMetadataValue,
+  checkUserMetadataKey,
+  isReservedMetadataKey,
+  MAX_METADATA_VALUE_BYTES,
+  MAX_USER_METADATA_KEYS,
+  METADATA_KEY_PATTERN,
+} from './metadata-rules';
 import { MetadataRepository } from './metadata.repository';
 
 export { RESERVED_METADATA_PREFIXES, METADATA_KEY_PATTERN, MAX_METADATA_VALUE_BYTES, isReservedMetadataKey } from './metadata-rules';
@@ -67,14 +74,22 @@ export class MetadataService {
   async replaceExtracted(manager: EntityManager, assetId: string, entries: Record<string, string>): Promise<void> {
     const keys = Object.keys(entries);
     for (const k of keys) {
-      if (!METADATA_KEY_PATTERN.test(k) || !isReservedMetadataKey(k)) throw new Error(`extracted metadata key "${k}" is not in a reserved namespace`);
+      if (!METADATA_KEY_PATTERN.test(k) || !isReservedMetadataKey(k))
+        throw new Error(`extracted metadata key "${k}" is not in a reserved namespace`);
     }
-    await this.repo.replaceReserved(manager, assetId, Object.fromEntries(keys.map((k) => [k, truncateUtf8(entries[k], MAX_METADATA_VALUE_BYTES)])));
+    await this.repo.replaceReserved(
+      manager,
+      assetId,
+      Object.fromEntries(keys.map((k) => [k, truncateUtf8(entries[k], MAX_METADATA_VALUE_BYTES)])),
+    );
   }
 }
 
 function truncateUtf8(s: string, maxBytes: number): string {
   const b = Buffer.from(s, 'utf8');
   if (b.length <= maxBytes) return s;
-  return b.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD+$/, '');
+  return b
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
 }

@@ -23,7 +23,11 @@ describe('request ids', () => {
     const { f } = await server();
     // Over a real socket: the body arrives in the socket's async context, not the request's.
     const base = await f.listen({ port: 0, host: '127.0.0.1' });
-    const r = await fetch(`${base}/media/abc/complete`, { method: 'POST', headers: { 'x-request-id': 'given-1', 'content-type': 'application/json' }, body: JSON.stringify({ a: 1 }) });
+    const r = await fetch(`${base}/media/abc/complete`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'given-1', 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 1 }),
+    });
     expect(r.headers.get('x-request-id')).toBe('given-1');
     expect(await r.json()).toEqual({ seen: 'given-1', body: { a: 1 } });
     const bad = await f.inject({ method: 'GET', url: '/media/abc', headers: { 'x-request-id': 'not ok!' } });
@@ -40,8 +44,12 @@ describe('HTTP metrics', () => {
     await f.inject({ method: 'GET', url: '/media/ffff' });
     for (let i = 0; i < 5; i++) await f.inject({ method: 'GET', url: `/random/${i}` });
     const text = await metrics.render();
-    expect(text).toContain('media_http_request_duration_seconds_count{method="GET",route="/media/:id",status_code="200",status_class="2xx"} 2');
-    expect(text).toContain('media_http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404",status_class="4xx"} 5');
+    expect(text).toContain(
+      'media_http_request_duration_seconds_count{method="GET",route="/media/:id",status_code="200",status_class="2xx"} 2',
+    );
+    expect(text).toContain(
+      'media_http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404",status_class="4xx"} 5',
+    );
     expect(text).not.toMatch(/route="\/random/);
     await f.close();
   });

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { authenticateBearer, Errors, JwtService, MetricsService, ObservabilityConfig, runInContext, saneRequestId, toProblem } from '@app/core';
+import {
+  authenticateBearer,
+  Errors,
+  JwtService,
+  MetricsService,
+  ObservabilityConfig,
+  runInContext,
+  saneRequestId,
+  toProblem,
+} from '@app/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BULL_BOARD_ROUTE, UNMATCHED_ROUTE } from './observability.constants';

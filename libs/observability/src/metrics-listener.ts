@@ -46,7 +46,12 @@ export class MetricsListener implements OnModuleDestroy {
     const path = (req.url ?? '').split('?')[0];
     try {
       if (path !== METRICS_ROUTE || (req.method !== 'GET' && req.method !== 'HEAD')) {
-        return send(res, 404, 'application/json; charset=utf-8', JSON.stringify({ statusCode: 404, error: 'NotFound', message: `Only GET ${METRICS_ROUTE} is served here` }));
+        return send(
+          res,
+          404,
+          'application/json; charset=utf-8',
+          JSON.stringify({ statusCode: 404, error: 'NotFound', message: `Only GET ${METRICS_ROUTE} is served here` }),
+        );
       }
       assertMetricsAccess(this.observability.METRICS_TOKEN, req.headers.authorization);
       const body = await this.metrics.render();

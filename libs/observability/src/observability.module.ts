@@ -30,7 +30,15 @@ export class ObservabilityModule {
       module: ObservabilityModule,
       imports: [
         DiscoveryModule,
-        ...(config.BULL_BOARD_ENABLED ? [BullBoardModule.forRoot({ route: BULL_BOARD_ROUTE, adapter: BoardAdapter, boardOptions: { uiConfig: { boardTitle: 'media-storage queues' } } })] : []),
+        ...(config.BULL_BOARD_ENABLED
+          ? [
+              BullBoardModule.forRoot({
+                route: BULL_BOARD_ROUTE,
+                adapter: BoardAdapter,
+                boardOptions: { uiConfig: { boardTitle: 'media-storage queues' } },
+              }),
+            ]
+          : []),
       ],
       controllers: config.METRICS_ENABLED && !ownListener ? [MetricsController] : [],
       providers: [

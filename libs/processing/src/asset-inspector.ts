@@ -19,7 +19,10 @@ export interface StreamFacts {
  * Memory stays at HEAD_BYTES plus stream buffers whatever the object's size. `tee` sees every chunk too
  * (the virus scanner): the next chunk is read only once it has taken this one, so the slower side sets the pace.
  */
-export async function scanStream(body: Readable, opts: { signal?: AbortSignal; tee?: (chunk: Buffer) => Promise<void> } = {}): Promise<StreamFacts> {
+export async function scanStream(
+  body: Readable,
+  opts: { signal?: AbortSignal; tee?: (chunk: Buffer) => Promise<void> } = {},
+): Promise<StreamFacts> {
   const { signal, tee } = opts;
   const hash = createHash('sha256');
   const headChunks: Buffer[] = [];
@@ -105,7 +108,16 @@ export async function extractImageMetadata(head: Buffer): Promise<Record<string,
     /* not enough of the header in the head, or an unsupported type */
   }
   try {
-    const exif: unknown = await exifr.parse(head, { tiff: true, exif: true, gps: true, ifd1: false, xmp: false, icc: false, iptc: false, translateValues: false });
+    const exif: unknown = await exifr.parse(head, {
+      tiff: true,
+      exif: true,
+      gps: true,
+      ifd1: false,
+      xmp: false,
+      icc: false,
+      iptc: false,
+      translateValues: false,
+    });
     if (exif && typeof exif === 'object') {
       for (const [from, to] of Object.entries(EXIF_FIELDS)) {
         const v = stringify((exif as Record<string, unknown>)[from]);

@@ -16,9 +16,7 @@ const EXECUTABLE_TYPES = new Set([
 /** Families whose content always has magic bytes: a declared image must look like an image. */
 const STRICT_FAMILIES = new Set(['image', 'audio', 'video']);
 
-export type ContentVerdict =
-  | { accepted: true; mismatch: boolean }
-  | { accepted: false; reason: string };
+export type ContentVerdict = { accepted: true; mismatch: boolean } | { accepted: false; reason: string };
 
 const family = (t: string) => t.split('/')[0];
 

@@ -6,7 +6,10 @@ describe('deadLetterReason', () => {
     expect(deadLetterReason(5, { name: 'ScannerUnavailableError', message: 'clamd at 10.0.0.5:3310 is unreachable: ECONNREFUSED' })).toBe(
       'processing failed after 5 attempts: the virus scanner was unavailable; an operator can retry it',
     );
-    const r = deadLetterReason(3, { name: 'Error', message: "EISDIR: illegal operation on a directory, read '/srv/data/media/uploads/1/x'" });
+    const r = deadLetterReason(3, {
+      name: 'Error',
+      message: "EISDIR: illegal operation on a directory, read '/srv/data/media/uploads/1/x'",
+    });
     expect(r).toMatch(/stored object could not be read/);
     expect(r).not.toContain('/srv');
     expect(deadLetterReason(1, 'job stalled more than allowable limit')).toMatch(/1 attempt: the worker running it stopped repeatedly/);

@@ -7,7 +7,8 @@ export function deadLetterReason(attempts: number, error: { name?: string; messa
   const message = typeof error === 'string' ? error : (error?.message ?? '');
   let cause = 'an internal error';
   if (name === 'ScannerUnavailableError' || /clamd/i.test(message)) cause = 'the virus scanner was unavailable';
-  else if (name.startsWith('Storage') || /storage|EISDIR|ENOENT|EACCES|EIO|S3 /i.test(message)) cause = 'the stored object could not be read';
+  else if (name.startsWith('Storage') || /storage|EISDIR|ENOENT|EACCES|EIO|S3 /i.test(message))
+    cause = 'the stored object could not be read';
   else if (/timed out|timeout/i.test(message)) cause = 'it took too long';
   else if (/stalled/i.test(message)) cause = 'the worker running it stopped repeatedly';
   return `processing failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${cause}; an operator can retry it`;

@@ -68,7 +68,19 @@ export class MediaProbe {
   async probe(source: { file: string } | { url: string }): Promise<Record<string, string>> {
     const input = 'file' in source ? `file:${source.file}` : source.url;
     const protocols = 'file' in source ? 'file' : 'http,https,tcp,tls';
-    const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-protocol_whitelist', protocols, '-format_whitelist', FORMAT_WHITELIST, input];
+    const args = [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      '-protocol_whitelist',
+      protocols,
+      '-format_whitelist',
+      FORMAT_WHITELIST,
+      input,
+    ];
     try {
       const stdout = await new Promise<string>((resolve, reject) => {
         execFile(this.bin, args, { timeout: this.timeoutMs, maxBuffer: 4 * 1024 * 1024, killSignal: 'SIGKILL' }, (err, out, errOut) => {
@@ -85,7 +97,9 @@ export class MediaProbe {
           this.warnedMissing = true;
         }
       } else {
-        this.logger.warn(`ffprobe could not read the media: ${e?.killed ? `timed out after ${this.timeoutMs} ms` : String(e?.stderr || e?.message).replace(/https?:\/\/\S+/g, '<signed url>')}`);
+        this.logger.warn(
+          `ffprobe could not read the media: ${e?.killed ? `timed out after ${this.timeoutMs} ms` : String(e?.stderr || e?.message).replace(/https?:\/\/\S+/g, '<signed url>')}`,
+        );
       }
       return {};
     }

@@ -83,7 +83,11 @@ export class ProcessAssetProcessor implements OnModuleInit {
       }
       throw e;
     }
-    const scanMetadata: Record<string, string> = { 'scan:status': scan.status, 'scan:engine': scan.engine, 'scan:scanned_at': new Date().toISOString() };
+    const scanMetadata: Record<string, string> = {
+      'scan:status': scan.status,
+      'scan:engine': scan.engine,
+      'scan:scanned_at': new Date().toISOString(),
+    };
 
     if (scan.status === 'infected') {
       await this.quarantine(asset, facts.size, scan.signature, { ...scanMetadata, 'scan:signature': scan.signature });
@@ -118,7 +122,8 @@ export class ProcessAssetProcessor implements OnModuleInit {
         const w = Number(metadata['media:width']);
         const h = Number(metadata['media:height']);
         if (w > 0 && h > 0) assertPixelBudget(w, h, this.processing.IMAGE_MAX_PIXELS);
-        if (this.processing.DERIVED_MEDIA_ENABLED && detected && DERIVABLE_IMAGE_TYPES.has(detected)) derivatives = await this.derive(asset);
+        if (this.processing.DERIVED_MEDIA_ENABLED && detected && DERIVABLE_IMAGE_TYPES.has(detected))
+          derivatives = await this.derive(asset);
       } catch (e) {
         if (!(e instanceof PixelLimitError)) throw e;
         await this.assets.failProcessing(assetId, `content rejected: ${e.message}`, { detectedMimeType: detected });
@@ -136,7 +141,13 @@ export class ProcessAssetProcessor implements OnModuleInit {
     try {
       changed = await this.assets.completeProcessing(
         assetId,
-        { sha256: facts.sha256, size: facts.size, detectedMimeType: detected, metadata, storedAt: { objectKey: storedKey, fresh: !shared } },
+        {
+          sha256: facts.sha256,
+          size: facts.size,
+          detectedMimeType: detected,
+          metadata,
+          storedAt: { objectKey: storedKey, fresh: !shared },
+        },
         derivatives.length ? (m) => this.derived.link(m, derivatives) : undefined,
       );
     } catch (e) {
@@ -165,7 +176,11 @@ export class ProcessAssetProcessor implements OnModuleInit {
     if (this.processing.QUARANTINE_ACTION === 'move') {
       const to = ObjectKeyLayout.quarantine(asset.assetId);
       await this.copyObject(asset.objectKey, to, 'application/octet-stream', size);
-      const changed = await this.assets.failProcessing(asset.assetId, reason, { status: AssetStatus.Quarantined, metadata, object: { relocatedTo: to } });
+      const changed = await this.assets.failProcessing(asset.assetId, reason, {
+        status: AssetStatus.Quarantined,
+        metadata,
+        object: { relocatedTo: to },
+      });
       if (!changed) await this.storage.delete(to);
     } else {
       await this.assets.failProcessing(asset.assetId, reason, { status: AssetStatus.Quarantined, metadata, object: 'delete' });

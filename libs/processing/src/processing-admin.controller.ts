@@ -21,7 +21,9 @@ export class ProcessingAdminController {
   @Get('objects/:sha256')
   storedObject(@Param('sha256') sha256: string): Promise<StoredObjectViewDto> {
     if (!/^[0-9a-fA-F]{64}$/.test(sha256)) {
-      throw Errors.validation('Path parameter "sha256" must be 64 hexadecimal digits', [{ field: 'sha256', problems: ['must be a SHA-256 in hex'] }]);
+      throw Errors.validation('Path parameter "sha256" must be 64 hexadecimal digits', [
+        { field: 'sha256', problems: ['must be a SHA-256 in hex'] },
+      ]);
     }
     return this.assets.storedObjectView(sha256.toLowerCase());
   }

@@ -5,10 +5,18 @@ import { MAX_INT4 } from '@app/core';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class DeadLettersQueryDto {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
   limit?: number;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(MAX_INT4)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_INT4)
   offset?: number;
 }
 

@@ -37,7 +37,9 @@ export function createMalwareScanner(processing: ProcessingConfig): MalwareScann
       timeoutMs: processing.CLAMD_TIMEOUT_MS,
     });
   }
-  new Logger('Processing').warn('SCANNER=none: uploads are NOT scanned for viruses. Set SCANNER=clamd (and CLAMD_HOST/CLAMD_PORT) in production.');
+  new Logger('Processing').warn(
+    'SCANNER=none: uploads are NOT scanned for viruses. Set SCANNER=clamd (and CLAMD_HOST/CLAMD_PORT) in production.',
+  );
   return new NoScanner();
 }
 

@@ -60,11 +60,14 @@ export class ReconciliationService {
         await this.processing.enqueue(ProcessingService.jobData(a));
         report.requeued++;
       } else if (state === 'dead') {
-        const changed = await this.assets.failProcessing(a.assetId, deadLetterReason(job?.attemptsMade ?? 0, job?.failedReason), { object: 'keep' });
+        const changed = await this.assets.failProcessing(a.assetId, deadLetterReason(job?.attemptsMade ?? 0, job?.failedReason), {
+          object: 'keep',
+        });
         if (changed) report.deadLettered++;
       }
     });
-    if (report.pendingStarted || report.requeued || report.deadLettered) this.logger.log({ ...report }, 'reconciliation sweep changed something');
+    if (report.pendingStarted || report.requeued || report.deadLettered)
+      this.logger.log({ ...report }, 'reconciliation sweep changed something');
     return report;
   }
 }

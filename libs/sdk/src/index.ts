@@ -3,7 +3,17 @@
  * Node's built-ins (no Nest, no other lib), so it can be copied or published on its own.
  */
 export { MediaClient, UPLOAD_STRATEGIES } from './media-client';
-export type { Asset, AssetPage, AclView, AclEntry, ListQuery, MediaClientOptions, UploadOptions, UploadResult, DownloadResult } from './media-client';
+export type {
+  Asset,
+  AssetPage,
+  AclView,
+  AclEntry,
+  ListQuery,
+  MediaClientOptions,
+  UploadOptions,
+  UploadResult,
+  DownloadResult,
+} from './media-client';
 export { MediaApiError } from './media-api-error';
 export type { Problem, SdkErrorCode } from './media-api-error';
 export type { RetryOptions } from './retry';

@@ -9,7 +9,8 @@ export type Problem = components['schemas']['ProblemDto'];
  * bytes), `ChecksumMismatch` (bytes differ from what was sent or stored), `SizeMismatch` (a source gave more or fewer bytes than its size), `AssetFailed` (processing failed or
  * quarantined it), `UnsupportedUpload` (an upload kind this SDK version cannot perform), `Aborted`.
  */
-export type SdkErrorCode = 'NetworkError' | 'SizeMismatch' | 'Timeout' | 'StorageRejected' | 'ChecksumMismatch' | 'AssetFailed' | 'UnsupportedUpload' | 'Aborted';
+export type SdkErrorCode =
+  'NetworkError' | 'SizeMismatch' | 'Timeout' | 'StorageRejected' | 'ChecksumMismatch' | 'AssetFailed' | 'UnsupportedUpload' | 'Aborted';
 
 /** Every failure of the SDK: the problem body the service answered, or one the SDK made up (statusCode 0 when there was no HTTP answer). */
 export class MediaApiError extends Error {
@@ -36,7 +37,12 @@ export class MediaApiError extends Error {
   static fromResponse(status: number, body: unknown, fallback?: string): MediaApiError {
     const b = body as Partial<Problem> | undefined;
     if (b && typeof b === 'object' && typeof b.error === 'string' && typeof b.message === 'string') {
-      return new MediaApiError({ statusCode: status, error: b.error, message: b.message, ...(b.details !== undefined ? { details: b.details } : {}) });
+      return new MediaApiError({
+        statusCode: status,
+        error: b.error,
+        message: b.message,
+        ...(b.details !== undefined ? { details: b.details } : {}),
+      });
     }
     const text = typeof body === 'string' ? body.trim().slice(0, 300) : '';
     return new MediaApiError({ statusCode: status, error: `Http${status}`, message: fallback ?? (text || `HTTP ${status}`) });

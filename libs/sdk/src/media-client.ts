@@ -251,10 +251,17 @@ export class MediaClient {
       storedParts,
     });
     if (declared && outcome.sha256 !== declared) {
-      throw MediaApiError.sdk('ChecksumMismatch', `The bytes sent (sha256 ${outcome.sha256}) differ from the declared ${declared}; was the file changed during the upload?`);
+      throw MediaApiError.sdk(
+        'ChecksumMismatch',
+        `The bytes sent (sha256 ${outcome.sha256}) differ from the declared ${declared}; was the file changed during the upload?`,
+      );
     }
     const done = MediaClient.ok(
-      await this.api.POST('/media/{id}/complete', { params: { path: { id: grant.assetId } }, body: outcome.completeBody as never, signal: opts.signal }),
+      await this.api.POST('/media/{id}/complete', {
+        params: { path: { id: grant.assetId } },
+        body: outcome.completeBody as never,
+        signal: opts.signal,
+      }),
     );
     return {
       assetId: grant.assetId,
@@ -272,7 +279,12 @@ export class MediaClient {
    * expired or aborted, another upload id): the caller starts afresh. A session already completed by an earlier
    * run that stopped before removing its record answers that asset.
    */
-  private async resumeUpload(rec: ResumeRecord, source: UploadSource, opts: UploadOptions, signal: AbortSignal | undefined): Promise<UploadResult | null> {
+  private async resumeUpload(
+    rec: ResumeRecord,
+    source: UploadSource,
+    opts: UploadOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<UploadResult | null> {
     if (Date.parse(rec.expiresAt) <= Date.now()) return null;
     const listing = await this.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } }, signal });
     if (listing.error !== undefined || !listing.response.ok) {
@@ -281,7 +293,14 @@ export class MediaClient {
       if (err.status === 409 && state === 'completed') {
         const asset = await this.getAsset(rec.assetId).catch(() => null);
         if (asset && asset.sizeBytes === source.size && !['failed', 'quarantined', 'deleted'].includes(asset.status)) {
-          return { assetId: rec.assetId, sizeBytes: source.size, sha256: rec.sha256, status: asset.status, strategy: 'multipart', parts: { total: rec.partCount, sent: 0, resumed: rec.partCount } };
+          return {
+            assetId: rec.assetId,
+            sizeBytes: source.size,
+            sha256: rec.sha256,
+            status: asset.status,
+            strategy: 'multipart',
+            parts: { total: rec.partCount, sent: 0, resumed: rec.partCount },
+          };
         }
       }
       if ([403, 404, 409, 410].includes(err.status)) return null;
@@ -324,10 +343,14 @@ export class MediaClient {
       );
       if (asset.status === 'ready') return asset;
       if (asset.status === 'failed' || asset.status === 'quarantined' || asset.status === 'deleted') {
-        throw MediaApiError.sdk('AssetFailed', `Asset ${id} is ${asset.status}${asset.failureReason ? `: ${asset.failureReason}` : ''}`, { details: asset });
+        throw MediaApiError.sdk('AssetFailed', `Asset ${id} is ${asset.status}${asset.failureReason ? `: ${asset.failureReason}` : ''}`, {
+          details: asset,
+        });
       }
       if (Date.now() >= deadline) {
-        throw MediaApiError.sdk('Timeout', `Asset ${id} is still ${asset.status} after ${Math.round((opts.timeout ?? 300_000) / 1000)} s`, { details: asset });
+        throw MediaApiError.sdk('Timeout', `Asset ${id} is still ${asset.status} after ${Math.round((opts.timeout ?? 300_000) / 1000)} s`, {
+          details: asset,
+        });
       }
     }
   }
@@ -336,7 +359,11 @@ export class MediaClient {
    * Downloads the asset's bytes to `dest` (a path: written to `<dest>.part`, verified against the asset's SHA-256,
    * then renamed; or a writable stream), streamed with progress. Retries on 5xx and network errors when `dest` is a path.
    */
-  async download(id: string, dest: string | Writable, options: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {}): Promise<DownloadResult> {
+  async download(
+    id: string,
+    dest: string | Writable,
+    options: { onProgress?: (p: TransferProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<DownloadResult> {
     const opts = { ...options, signal: this.signalFor(options.signal) };
     const asset = await this.getAsset(id);
     for (let attempt = 0; ; attempt++) {

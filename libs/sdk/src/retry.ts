@@ -15,7 +15,8 @@ export const DEFAULT_RETRY: Required<RetryOptions> = { retries: 4, minDelayMs: 2
 export const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 
 export function backoffDelay(attempt: number, opts: Required<RetryOptions>, retryAfterSeconds?: number): number {
-  if (retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds)) return Math.min(opts.maxDelayMs, Math.max(0, retryAfterSeconds * 1000));
+  if (retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds))
+    return Math.min(opts.maxDelayMs, Math.max(0, retryAfterSeconds * 1000));
   const exp = Math.min(opts.maxDelayMs, opts.minDelayMs * 2 ** attempt);
   return Math.round(exp / 2 + (Math.random() * exp) / 2);
 }
@@ -48,7 +49,8 @@ export function isNetworkError(e: unknown): boolean {
   const code = err.code ?? err.cause?.code;
   return (
     (err.name === 'TypeError' && /fetch failed/i.test(String((e as Error).message))) ||
-    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+)$/.test(code))
+    (typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+)$/.test(code))
   );
 }
 
@@ -85,8 +87,12 @@ export function retryingFetch(opts: {
         if (req.signal?.aborted) throw abortError(req.signal);
         const refused = (e as { cause?: { code?: string } })?.cause?.code === 'ECONNREFUSED';
         if (last || !isNetworkError(e) || !(repeatable || refused)) {
-          if (timeout.aborted) throw MediaApiError.sdk('Timeout', `${req.method} ${new URL(req.url).pathname} did not answer within ${opts.timeoutMs} ms`, { cause: e });
-          if (isNetworkError(e)) throw MediaApiError.sdk('NetworkError', `Cannot reach ${new URL(req.url).origin}: ${networkReason(e)}`, { cause: e });
+          if (timeout.aborted)
+            throw MediaApiError.sdk('Timeout', `${req.method} ${new URL(req.url).pathname} did not answer within ${opts.timeoutMs} ms`, {
+              cause: e,
+            });
+          if (isNetworkError(e))
+            throw MediaApiError.sdk('NetworkError', `Cannot reach ${new URL(req.url).origin}: ${networkReason(e)}`, { cause: e });
           throw e;
         }
         await sleep(backoffDelay(attempt, opts.retry), req.signal);

@@ -13,7 +13,11 @@ import { UPLOAD_STRATEGIES } from './media-client';
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path.join(dir, e.name)] : [],
+    e.isDirectory()
+      ? sources(path.join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')
+        ? [path.join(dir, e.name)]
+        : [],
   );
 }
 
@@ -56,13 +60,20 @@ describe('@app/sdk', () => {
     });
     expect(meter.digest()).toBe('bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721');
     expect(seen).toEqual([3, 6]);
-    for (const [chunks, what] of [[['abc'], 'fewer'], [['abcdefg'], 'more']] as const) {
+    for (const [chunks, what] of [
+      [['abc'], 'fewer'],
+      [['abcdefg'], 'more'],
+    ] as const) {
       const m = new MeteredStream(undefined, 6);
       const err = await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), m, async function (src: AsyncIterable<Buffer>) {
         for await (const _ of src) void _;
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MediaApiError);
-      expect((err as MediaApiError).problem).toEqual({ statusCode: 0, error: 'SizeMismatch', message: expect.stringContaining(what) as string });
+      expect((err as MediaApiError).problem).toEqual({
+        statusCode: 0,
+        error: 'SizeMismatch',
+        message: expect.stringContaining(what) as string,
+      });
     }
   });
 
@@ -71,7 +82,9 @@ describe('@app/sdk', () => {
     expect(chooseStrategy(UPLOAD_STRATEGIES, put).kind).toBe('single-put');
     const multipart = { assetId: 'a', method: 'MULTIPART', uploadId: 'u1', partSize: 10, partCount: 2, parts: [], expiresAt: '' } as never;
     expect(chooseStrategy(UPLOAD_STRATEGIES, multipart).kind).toBe('multipart');
-    expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, uploadId: 'u1', parts: [] })).toThrow(expect.objectContaining({ code: 'UnsupportedUpload' }) as Error);
+    expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, uploadId: 'u1', parts: [] })).toThrow(
+      expect.objectContaining({ code: 'UnsupportedUpload' }) as Error,
+    );
     expect(() => chooseStrategy(UPLOAD_STRATEGIES, { ...put, method: 'POST' as const })).toThrow(MediaApiError);
   });
 
@@ -107,23 +120,45 @@ describe('@app/sdk', () => {
     try {
       const store = new ResumeStore(path.join(dir, 'state'));
       const key = { baseUrl: 'http://a', path: '/tmp/f.bin', size: 10, mtimeMs: 1234.5 };
-      const rec = { version: 1 as const, ...key, assetId: 'asset-1', uploadId: 'u', partSize: 5, partCount: 2, sha256: 'ab', expiresAt: '', createdAt: '' };
+      const rec = {
+        version: 1 as const,
+        ...key,
+        assetId: 'asset-1',
+        uploadId: 'u',
+        partSize: 5,
+        partCount: 2,
+        sha256: 'ab',
+        expiresAt: '',
+        createdAt: '',
+      };
       expect(await store.load(key)).toBeNull();
       await store.save(rec);
       expect(await store.load(key)).toEqual(rec);
-      for (const other of [{ ...key, baseUrl: 'http://b' }, { ...key, size: 11 }, { ...key, mtimeMs: 1235 }, { ...key, path: '/tmp/g.bin' }]) expect(await store.load(other)).toBeNull();
+      for (const other of [
+        { ...key, baseUrl: 'http://b' },
+        { ...key, size: 11 },
+        { ...key, mtimeMs: 1235 },
+        { ...key, path: '/tmp/g.bin' },
+      ])
+        expect(await store.load(other)).toBeNull();
       expect(statSync(path.join(dir, 'state', readdirSync(path.join(dir, 'state'))[0])).mode & 0o777).toBe(0o600);
       await store.save({ ...rec, ...key, path: '/tmp/g.bin' });
       expect(await store.removeAsset('asset-1')).toBe(2);
       expect(readdirSync(path.join(dir, 'state'))).toEqual([]);
-      expect(new ResumeStore().dir).toEqual(process.env.MEDIA_STATE_DIR ? path.resolve(process.env.MEDIA_STATE_DIR) : expect.stringMatching(/media-cli$/));
+      expect(new ResumeStore().dir).toEqual(
+        process.env.MEDIA_STATE_DIR ? path.resolve(process.env.MEDIA_STATE_DIR) : expect.stringMatching(/media-cli$/),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('keeps the problem body of an answer, and summarises answers that are not problems', () => {
-    expect(MediaApiError.fromResponse(404, { statusCode: 404, error: 'AssetNotFound', message: 'gone' }).problem).toEqual({ statusCode: 404, error: 'AssetNotFound', message: 'gone' });
+    expect(MediaApiError.fromResponse(404, { statusCode: 404, error: 'AssetNotFound', message: 'gone' }).problem).toEqual({
+      statusCode: 404,
+      error: 'AssetNotFound',
+      message: 'gone',
+    });
     const html = MediaApiError.fromResponse(502, '<html>Bad gateway</html>');
     expect([html.status, html.code, html.message]).toEqual([502, 'Http502', '<html>Bad gateway</html>']);
   });

@@ -77,7 +77,10 @@ export class MeteredStream extends Transform {
   }
 
   private sizeMismatch(what: 'more' | 'fewer'): MediaApiError {
-    return MediaApiError.sdk('SizeMismatch', `The source gave ${what} bytes (${this.loaded}${what === 'more' ? '+' : ''}) than its declared size of ${this.expected}`);
+    return MediaApiError.sdk(
+      'SizeMismatch',
+      `The source gave ${what} bytes (${this.loaded}${what === 'more' ? '+' : ''}) than its declared size of ${this.expected}`,
+    );
   }
 
   /** Lower-case hex SHA-256 of everything that went through (call once, after the end). */
@@ -100,7 +103,9 @@ export function request(
     const req = lib.request(url, { method: opts.method, headers: opts.headers });
     const onAbort = () => req.destroy(abortError(opts.signal!));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    req.setTimeout(opts.idleTimeoutMs, () => req.destroy(Object.assign(new Error(`no progress for ${opts.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.setTimeout(opts.idleTimeoutMs, () =>
+      req.destroy(Object.assign(new Error(`no progress for ${opts.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', (e) => {
       opts.signal?.removeEventListener('abort', onAbort);
       opts.body?.destroy();
@@ -108,7 +113,9 @@ export function request(
     });
     req.on('response', (res) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      res.setTimeout(opts.idleTimeoutMs, () => res.destroy(Object.assign(new Error(`no progress for ${opts.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      res.setTimeout(opts.idleTimeoutMs, () =>
+        res.destroy(Object.assign(new Error(`no progress for ${opts.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      );
       resolve(res);
     });
     if (opts.body) {

@@ -6,7 +6,13 @@ export { LocalStorageDriver, LOCAL_URL_PREFIX } from './drivers/local-storage.dr
 export type { LocalStorageOptions } from './drivers/local-storage.driver';
 export { S3StorageDriver } from './drivers/s3-storage.driver';
 export type { S3StorageDriverOptions } from './drivers/s3-storage.driver';
-export { createLocalObjectHandler, createLocalObjectsHandler, parseRange, notModified, ifRangeHolds } from './local/local-object.http-handler';
+export {
+  createLocalObjectHandler,
+  createLocalObjectsHandler,
+  parseRange,
+  notModified,
+  ifRangeHolds,
+} from './local/local-object.http-handler';
 export * from './cache-control';
 export { RegionRouter, isRegionOutage } from './regions/region-router';
 export type { StorageRegion, RegionState, RegionRouterOptions } from './regions/region-router';

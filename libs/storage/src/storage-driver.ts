@@ -169,13 +169,29 @@ export interface MultipartCapableStorage {
    */
   createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }>;
   /** Signed PUT for one part (1..10000), bound to its exact size. */
-  presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut>;
+  presignUploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut>;
   /** Server-side part write (streamed). Returns the part's quoted ETag. */
-  uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }>;
+  uploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }>;
   /** Parts stored so far, by part number. Rejects with StorageNotFoundError when the upload is unknown. */
   listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]>;
   /** Assembles the object from the listed parts (ascending part numbers, ETags as returned). */
-  completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo>;
+  completeMultipartUpload(params: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo>;
   /** Drops the upload and its parts; aborting an unknown upload succeeds. */
   abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void>;
   /** Uploads started and not finished, under `prefix`. */
@@ -195,7 +211,10 @@ export class StorageNotFoundError extends Error {
 
 /** The store could not be reached or failed; callers answer 503 or retry. */
 export class StorageUnavailableError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'StorageUnavailableError';
   }

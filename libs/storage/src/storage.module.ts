@@ -16,7 +16,11 @@ import { isManagedStorage, STORAGE_DRIVER, StorageDriver } from './storage-drive
 /** The primary region's own driver (no routing). Kept for tools that want one store. */
 export function createStorageDriver(config: AppConfig): StorageDriver {
   const settings = config.storageRegions.find((r) => r.primary) ?? config.storageRegions[0];
-  return createRegionDriver(settings, config, settings.driver === 'local' && config.storageRegions.find((r) => r.driver === 'local') === settings);
+  return createRegionDriver(
+    settings,
+    config,
+    settings.driver === 'local' && config.storageRegions.find((r) => r.driver === 'local') === settings,
+  );
 }
 
 export function createRegionRouter(config: AppConfig): RegionRouter {
@@ -67,7 +71,9 @@ export class StorageModule implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`Storage region "${region.name}"${region.primary ? ' (primary)' : ''}: ${d.kind} bucket "${d.bucket}"${where}`);
     }
     if (this.router.multiRegion) {
-      this.logger.log(`Replication between ${this.router.regions.length} regions is ${this.replication.enabled ? 'on' : 'off (REPLICATION_ENABLED=false)'}`);
+      this.logger.log(
+        `Replication between ${this.router.regions.length} regions is ${this.replication.enabled ? 'on' : 'off (REPLICATION_ENABLED=false)'}`,
+      );
     }
     // Know each region's state before serving; bounded by the health-check timeout.
     await this.router.checkAll();
@@ -84,4 +90,3 @@ export class StorageModule implements OnModuleInit, OnApplicationShutdown {
 export function localRegionDrivers(router: RegionRouter): LocalStorageDriver[] {
   return router.regions.map((r) => r.driver).filter((d): d is LocalStorageDriver => d instanceof LocalStorageDriver);
 }
-

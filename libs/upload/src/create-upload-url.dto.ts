@@ -1,5 +1,20 @@
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
 import { AclEntryDto, MAX_ACL_ENTRIES } from '@app/acl';
 import { MAX_EXACT_INTEGER } from '@app/core';
 import { MAX_METADATA_VALUE_BYTES, MAX_USER_METADATA_KEYS } from '@app/metadata';

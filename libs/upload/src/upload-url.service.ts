@@ -45,7 +45,13 @@ export class UploadUrlService {
     // Sign first (no I/O for either driver), then record: a row never exists without a URL the client got.
     const target =
       dto.mode === 'post'
-        ? await this.storage.presignPost({ key, contentType: dto.mimeType, minBytes: dto.sizeBytes, maxBytes: dto.sizeBytes, expiresInSeconds: ttl })
+        ? await this.storage.presignPost({
+            key,
+            contentType: dto.mimeType,
+            minBytes: dto.sizeBytes,
+            maxBytes: dto.sizeBytes,
+            expiresInSeconds: ttl,
+          })
         : await this.storage.presignPut({
             key,
             contentType: dto.mimeType,
@@ -127,7 +133,10 @@ export class UploadUrlService {
     what = 'upload',
   ): { metadata: ReturnType<typeof checkUserMetadataMap>; grants: ReturnType<typeof checkAclList> } {
     if (dto.sizeBytes > maxBytes) {
-      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest ${what} allowed (${maxBytes} bytes)`, { field: 'sizeBytes', limit: maxBytes });
+      throw Errors.payloadTooLarge(`sizeBytes ${dto.sizeBytes} exceeds the largest ${what} allowed (${maxBytes} bytes)`, {
+        field: 'sizeBytes',
+        limit: maxBytes,
+      });
     }
     return { metadata: checkUserMetadataMap(dto.metadata, 'metadata'), grants: checkAclList(dto.acl, 'acl') };
   }
@@ -140,19 +149,22 @@ export class UploadUrlService {
     m?: EntityManager,
   ): Promise<void> {
     // Quota check + pending asset + its metadata and grants: one transaction, one database round trip.
-    await this.quota.createPendingWithQuota({
-      assetId: at.assetId,
-      ownerId: principal.userId,
-      bucket: this.storage.bucket,
-      objectKey: at.objectKey,
-      mimeType: dto.mimeType,
-      sizeBytes: dto.sizeBytes,
-      filename: dto.filename,
-      declaredChecksumSha256: dto.checksumSha256 ?? null,
-      uploadExpiresAt: at.expiresAt,
-      metadata: checked.metadata,
-      acl: checked.grants,
-    }, m);
+    await this.quota.createPendingWithQuota(
+      {
+        assetId: at.assetId,
+        ownerId: principal.userId,
+        bucket: this.storage.bucket,
+        objectKey: at.objectKey,
+        mimeType: dto.mimeType,
+        sizeBytes: dto.sizeBytes,
+        filename: dto.filename,
+        declaredChecksumSha256: dto.checksumSha256 ?? null,
+        uploadExpiresAt: at.expiresAt,
+        metadata: checked.metadata,
+        acl: checked.grants,
+      },
+      m,
+    );
   }
 
   /**

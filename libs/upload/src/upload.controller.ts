@@ -1,6 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { ApiProblem, AssetAccess, CurrentAssetAccess, CurrentPrincipal, ErrorCode, JsonBodyLimit, Principal, RateLimited, RequireAssetAccess } from '@app/core';
+import {
+  ApiProblem,
+  AssetAccess,
+  CurrentAssetAccess,
+  CurrentPrincipal,
+  ErrorCode,
+  JsonBodyLimit,
+  Principal,
+  RateLimited,
+  RequireAssetAccess,
+} from '@app/core';
 import { CREATE_UPLOAD_URL_BODY_MAX_BYTES, CreateUploadUrlDto } from './create-upload-url.dto';
 import { COMPLETE_UPLOAD_BODY_MAX_BYTES, CompleteUploadDto, SignPartsDto } from './multipart/multipart.dto';
 import { MultipartUploadService } from './multipart/multipart-upload.service';
@@ -20,7 +30,10 @@ export class UploadController {
   @HttpCode(201)
   @JsonBodyLimit(CREATE_UPLOAD_URL_BODY_MAX_BYTES)
   @RateLimited()
-  @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota', [ErrorCode.PayloadTooLarge, ErrorCode.QuotaBytesExceeded])
+  @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota', [
+    ErrorCode.PayloadTooLarge,
+    ErrorCode.QuotaBytesExceeded,
+  ])
   @ApiExtraModels(UploadUrlDto, MultipartUploadDto)
   @ApiCreatedResponse({
     description: 'A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session',
@@ -36,7 +49,9 @@ export class UploadController {
   @JsonBodyLimit(COMPLETE_UPLOAD_BODY_MAX_BYTES)
   @RequireAssetAccess('write')
   @ApiProblem(409, 'No bytes have been uploaded for the asset yet', [ErrorCode.ObjectNotUploaded])
-  @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [ErrorCode.UploadMismatch])
+  @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [
+    ErrorCode.UploadMismatch,
+  ])
   @ApiBody({ type: CompleteUploadDto, required: false, description: 'Multipart uploads only: the part list' })
   complete(@CurrentAssetAccess() access: AssetAccess, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResultDto> {
     return this.uploads.complete(access, dto ?? {});

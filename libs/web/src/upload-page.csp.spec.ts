@@ -3,7 +3,16 @@ import { storageOrigins, uploadPageCsp } from './upload-page.csp';
 
 const local: StorageRegionSettings = { name: 'a', primary: true, bucket: 'media', driver: 'local', root: '/data' };
 const s3 = (over: Partial<StorageRegionSettings> = {}): StorageRegionSettings =>
-  ({ name: 'b', primary: false, bucket: 'media', driver: 's3', region: 'eu-west-1', forcePathStyle: true, requestTimeoutMs: 1000, ...over }) as StorageRegionSettings;
+  ({
+    name: 'b',
+    primary: false,
+    bucket: 'media',
+    driver: 's3',
+    region: 'eu-west-1',
+    forcePathStyle: true,
+    requestTimeoutMs: 1000,
+    ...over,
+  }) as StorageRegionSettings;
 
 describe('upload page CSP', () => {
   it('allows the service itself for a local region', () => {
@@ -12,7 +21,10 @@ describe('upload page CSP', () => {
 
   it('allows the public S3 endpoint (not the internal one), and AWS hosts when no endpoint is set', () => {
     const regions = [s3({ endpoint: 'http://minio:9000', publicEndpoint: 'http://localhost:9000/' }), s3({ name: 'c' })];
-    expect(storageOrigins({ storageRegions: regions }, { publicBaseUrl: 'http://x' })).toEqual(['http://localhost:9000', 'https://*.amazonaws.com']);
+    expect(storageOrigins({ storageRegions: regions }, { publicBaseUrl: 'http://x' })).toEqual([
+      'http://localhost:9000',
+      'https://*.amazonaws.com',
+    ]);
   });
 
   it('has no inline script and lets images come from the CDN only when links go through it', () => {

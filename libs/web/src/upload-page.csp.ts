@@ -13,7 +13,11 @@ function originOf(url: string): string {
  */
 export function storageOrigins(storage: Pick<StorageConfig, 'storageRegions'>, server: Pick<ServerConfig, 'publicBaseUrl'>): string[] {
   const origins = storage.storageRegions.map((r) =>
-    r.driver === 'local' ? originOf(server.publicBaseUrl) : r.publicEndpoint || r.endpoint ? originOf((r.publicEndpoint || r.endpoint)!) : AWS_S3_SOURCE,
+    r.driver === 'local'
+      ? originOf(server.publicBaseUrl)
+      : r.publicEndpoint || r.endpoint
+        ? originOf((r.publicEndpoint || r.endpoint)!)
+        : AWS_S3_SOURCE,
   );
   return [...new Set(origins)];
 }

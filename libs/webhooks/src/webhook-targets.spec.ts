@@ -65,9 +65,12 @@ describe('classifyAddress', () => {
     expect(classifyAddress(address)?.what).toBe(what);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '64:ff9b::808:808', '::ffff:8.8.8.8'])('%s is public', (a) => {
-    expect(classifyAddress(a)).toBeNull();
-  });
+  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '64:ff9b::808:808', '::ffff:8.8.8.8'])(
+    '%s is public',
+    (a) => {
+      expect(classifyAddress(a)).toBeNull();
+    },
+  );
 
   it('reads the IPv4 inside mapped and NAT64 addresses only', () => {
     expect(embeddedIpv4('::ffff:192.168.0.1')).toBe('192.168.0.1');
@@ -150,7 +153,10 @@ describe('WebhookTargetPolicy', () => {
   });
 
   it('lets WEBHOOK_ALLOWED_HOSTS lift private classes for the listed host (and port) only, never metadata', async () => {
-    const p = new WebhookTargetPolicy(settings({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:9000,internal.example,[::1],169.254.169.254,0.0.0.0' }), dns);
+    const p = new WebhookTargetPolicy(
+      settings({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:9000,internal.example,[::1],169.254.169.254,0.0.0.0' }),
+      dns,
+    );
     expect(await p.resolve('http://127.0.0.1:9000/x')).toMatchObject({ address: '127.0.0.1' });
     expect(await refusal(p, 'http://127.0.0.1:6379/')).toContain('loopback');
     expect(await p.resolve('https://internal.example/')).toMatchObject({ address: '10.1.2.3' });
@@ -173,7 +179,9 @@ describe('WebhookTargetPolicy', () => {
     const p = new WebhookTargetPolicy(settings(), flipping);
     expect(await p.resolve('http://rebind.example/')).toMatchObject({ address: '93.184.216.34' });
     answer = '127.0.0.1';
-    expect(await refusal(p, 'http://rebind.example/')).toBe('rebind.example resolves to 127.0.0.1, which is a loopback address (list the host in WEBHOOK_ALLOWED_HOSTS to allow it)');
+    expect(await refusal(p, 'http://rebind.example/')).toBe(
+      'rebind.example resolves to 127.0.0.1, which is a loopback address (list the host in WEBHOOK_ALLOWED_HOSTS to allow it)',
+    );
   });
 
   it('gives up on a lookup that outlives the signal', async () => {

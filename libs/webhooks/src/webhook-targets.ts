@@ -177,7 +177,10 @@ export function parseAllowedHosts(value: string | undefined): AllowedHost[] {
 
 /** The URL's host without IPv6 brackets or a trailing dot, lower-case (the URL parser canonicalises IP literals). */
 function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  return url.hostname
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** Rejects when `signal` aborts first (a DNS lookup cannot be cancelled; its late answer is ignored). */
@@ -220,13 +223,15 @@ export class WebhookTargetPolicy {
     } catch {
       throw new WebhookTargetRefused('it is not a valid URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new WebhookTargetRefused(`the scheme ${url.protocol} is not http or https`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new WebhookTargetRefused(`the scheme ${url.protocol} is not http or https`);
     if (url.username || url.password) throw new WebhookTargetRefused('it carries credentials (user:password@)');
     const host = hostOf(url);
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     if (!host) throw new WebhookTargetRefused('it has no host');
     if (METADATA_NAMES.has(host)) throw new WebhookTargetRefused(`${host} is a cloud metadata service name`);
-    const optedIn = this.settings.WEBHOOK_ALLOW_PRIVATE_TARGETS || this.allowed.some((a) => a.host === host && (a.port === null || a.port === port));
+    const optedIn =
+      this.settings.WEBHOOK_ALLOW_PRIVATE_TARGETS || this.allowed.some((a) => a.host === host && (a.port === null || a.port === port));
 
     let addresses: { address: string; family: number }[];
     if (isIP(host)) {

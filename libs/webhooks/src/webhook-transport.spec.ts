@@ -69,7 +69,9 @@ describe('postWebhook', () => {
   it('checks before connecting: a name now resolving to loopback is refused and nothing is sent', async () => {
     const target = await server('127.0.0.1');
     try {
-      const policy = new WebhookTargetPolicy({ WEBHOOK_ALLOWED_HOSTS: '', WEBHOOK_ALLOW_PRIVATE_TARGETS: false }, async () => [{ address: '127.0.0.1', family: 4 }]);
+      const policy = new WebhookTargetPolicy({ WEBHOOK_ALLOWED_HOSTS: '', WEBHOOK_ALLOW_PRIVATE_TARGETS: false }, async () => [
+        { address: '127.0.0.1', family: 4 },
+      ]);
       await expect(send(policy, `http://rebound.test:${target.port}/`)).rejects.toBeInstanceOf(WebhookTargetRefused);
       await expect(send(policy, `http://127.0.0.1:${target.port}/`)).rejects.toThrow('127.0.0.1 is a loopback address');
       expect(target.seen).toEqual([]);
@@ -80,7 +82,9 @@ describe('postWebhook', () => {
 
   it('does not follow a redirect: the 3xx is the answer', async () => {
     const elsewhere = await server('127.0.0.1');
-    const redirecting = await server('127.0.0.1', 0, (res) => res.writeHead(307, { location: `http://127.0.0.1:${elsewhere.port}/` }).end());
+    const redirecting = await server('127.0.0.1', 0, (res) =>
+      res.writeHead(307, { location: `http://127.0.0.1:${elsewhere.port}/` }).end(),
+    );
     try {
       const policy = new WebhookTargetPolicy({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_ALLOW_PRIVATE_TARGETS: false });
       expect(await send(policy, `http://127.0.0.1:${redirecting.port}/`)).toBe(307);

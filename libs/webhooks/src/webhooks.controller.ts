@@ -1,7 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { AdminOnly, CurrentPrincipal, Principal } from '@app/core';
-import { CreatedWebhookView, CreateWebhookDto, DeliveryListDto, DeliveryView, ListDeliveriesQueryDto, WebhookListDto, WebhookView } from './webhooks.dto';
+import {
+  CreatedWebhookView,
+  CreateWebhookDto,
+  DeliveryListDto,
+  DeliveryView,
+  ListDeliveriesQueryDto,
+  WebhookListDto,
+  WebhookView,
+} from './webhooks.dto';
 import { WebhooksService } from './webhooks.service';
 
 /** Operators only (JWT `roles` contains "admin"). */

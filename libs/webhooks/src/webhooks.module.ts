@@ -9,7 +9,10 @@ import { CAPPED_EXPONENTIAL, cappedExponentialBackoff, WEBHOOKS_QUEUE } from './
 import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
-const queue = BullModule.registerQueue({ name: WEBHOOKS_QUEUE, settings: { backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff } } });
+const queue = BullModule.registerQueue({
+  name: WEBHOOKS_QUEUE,
+  settings: { backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff } },
+});
 
 /** Outgoing webhooks for asset events. Deliveries are attempted in this process when `worker` is true. */
 @Module({
@@ -18,7 +21,11 @@ const queue = BullModule.registerQueue({ name: WEBHOOKS_QUEUE, settings: { backo
   providers: [
     WebhooksRepository,
     WebhooksService,
-    { provide: WebhookTargetPolicy, useFactory: (settings: WebhooksConfig) => new WebhookTargetPolicy(settings), inject: [WEBHOOKS_CONFIG] },
+    {
+      provide: WebhookTargetPolicy,
+      useFactory: (settings: WebhooksConfig) => new WebhookTargetPolicy(settings),
+      inject: [WEBHOOKS_CONFIG],
+    },
   ],
   exports: [WebhooksService],
 })

@@ -49,7 +49,14 @@ const DELIVERY = `delivery_id AS id, webhook_id AS "webhookId", event_id AS "eve
 export class WebhooksRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  async insertEndpoint(e: { id: string; url: string; events: string[]; secret: string; description: string | null; createdBy: string | null }): Promise<WebhookEndpointRow> {
+  async insertEndpoint(e: {
+    id: string;
+    url: string;
+    events: string[];
+    secret: string;
+    description: string | null;
+    createdBy: string | null;
+  }): Promise<WebhookEndpointRow> {
     const [row] = await this.ds.query<WebhookEndpointRow[]>(
       `INSERT INTO webhook_endpoints (webhook_id, url, events, secret, description, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ENDPOINT}`,
       [e.id, e.url, e.events, e.secret, e.description, e.createdBy],
@@ -76,7 +83,9 @@ export class WebhooksRepository {
   }
 
   /** One original delivery per (endpoint, event): inserting it again is a no-op. */
-  async insertDeliveries(rows: { id: string; webhookId: string; eventId: string; eventType: string; payload: unknown; replayOf?: string }[]): Promise<void> {
+  async insertDeliveries(
+    rows: { id: string; webhookId: string; eventId: string; eventType: string; payload: unknown; replayOf?: string }[],
+  ): Promise<void> {
     for (const r of rows) {
       await this.ds.query(
         `INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type, payload, replay_of)
@@ -88,7 +97,9 @@ export class WebhooksRepository {
   }
 
   pendingDeliveriesOf(eventId: string): Promise<DeliveryRow[]> {
-    return this.ds.query(`SELECT ${DELIVERY} FROM webhook_deliveries WHERE event_id = $1 AND status = 'pending' AND replay_of IS NULL`, [eventId]);
+    return this.ds.query(`SELECT ${DELIVERY} FROM webhook_deliveries WHERE event_id = $1 AND status = 'pending' AND replay_of IS NULL`, [
+      eventId,
+    ]);
   }
 
   async findDelivery(id: string): Promise<DeliveryRow | null> {
@@ -97,7 +108,10 @@ export class WebhooksRepository {
   }
 
   listDeliveries(webhookId: string, limit: number): Promise<DeliveryRow[]> {
-    return this.ds.query(`SELECT ${DELIVERY} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY created_at DESC, delivery_id LIMIT $2`, [webhookId, limit]);
+    return this.ds.query(
+      `SELECT ${DELIVERY} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY created_at DESC, delivery_id LIMIT $2`,
+      [webhookId, limit],
+    );
   }
 
   attemptsOf(deliveryIds: string[]): Promise<AttemptRow[]> {
@@ -132,6 +146,9 @@ export class WebhooksRepository {
   }
 
   async markFailed(deliveryId: string, error: string): Promise<void> {
-    await this.ds.query(`UPDATE webhook_deliveries SET status = 'failed', last_error = $2 WHERE delivery_id = $1 AND status = 'pending'`, [deliveryId, error]);
+    await this.ds.query(`UPDATE webhook_deliveries SET status = 'failed', last_error = $2 WHERE delivery_id = $1 AND status = 'pending'`, [
+      deliveryId,
+      error,
+    ]);
   }
 }

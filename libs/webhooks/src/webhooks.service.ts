@@ -48,11 +48,19 @@ export class WebhooksService implements OnModuleInit {
       await this.targets.resolve(dto.url, AbortSignal.timeout(this.settings.WEBHOOK_TIMEOUT_MS));
     } catch (e) {
       if (!(e instanceof WebhookTargetRefused) && (e as Error)?.name !== 'TimeoutError') throw e;
-      const reason = e instanceof WebhookTargetRefused ? e.reason : `its host did not resolve within ${this.settings.WEBHOOK_TIMEOUT_MS} ms`;
+      const reason =
+        e instanceof WebhookTargetRefused ? e.reason : `its host did not resolve within ${this.settings.WEBHOOK_TIMEOUT_MS} ms`;
       throw Errors.validation(`Webhook url ${dto.url} is not allowed: ${reason}`, [{ field: 'url', problems: [reason] }]);
     }
     const secret = newWebhookSecret();
-    const row = await this.repo.insertEndpoint({ id: randomUUID(), url: dto.url, events: dto.events, secret, description: dto.description ?? null, createdBy: by.userId });
+    const row = await this.repo.insertEndpoint({
+      id: randomUUID(),
+      url: dto.url,
+      events: dto.events,
+      secret,
+      description: dto.description ?? null,
+      createdBy: by.userId,
+    });
     return { ...this.toView(row), secret };
   }
 
@@ -72,7 +80,14 @@ export class WebhooksService implements OnModuleInit {
     await this.endpoint(webhookId);
     const rows = await this.repo.listDeliveries(webhookId, limit);
     const attempts = await this.repo.attemptsOf(rows.map((r) => r.id));
-    return { items: rows.map((r) => this.toDeliveryView(r, attempts.filter((a) => a.deliveryId === r.id))) };
+    return {
+      items: rows.map((r) =>
+        this.toDeliveryView(
+          r,
+          attempts.filter((a) => a.deliveryId === r.id),
+        ),
+      ),
+    };
   }
 
   /** Sends a delivery's event again, as a new delivery (same event id, fresh signature and attempts). */
@@ -82,7 +97,14 @@ export class WebhooksService implements OnModuleInit {
     if (!original || original.webhookId !== webhookId) throw Errors.notFound(`Webhook ${webhookId} has no delivery ${deliveryId}`);
     const id = randomUUID();
     await this.repo.insertDeliveries([
-      { id, webhookId, eventId: original.eventId, eventType: original.eventType, payload: original.payload, replayOf: original.replayOf ?? original.id },
+      {
+        id,
+        webhookId,
+        eventId: original.eventId,
+        eventType: original.eventType,
+        payload: original.payload,
+        replayOf: original.replayOf ?? original.id,
+      },
     ]);
     await this.enqueue(id);
     return this.toDeliveryView((await this.repo.findDelivery(id))!, []);
@@ -95,7 +117,9 @@ export class WebhooksService implements OnModuleInit {
     const endpoints = await this.repo.activeEndpointsFor(event.type);
     if (!endpoints.length) return;
     const payload: WebhookPayload = { id: event.id, type: event.type, createdAt: event.occurredAt, data: { asset: event.asset } };
-    await this.repo.insertDeliveries(endpoints.map((e) => ({ id: randomUUID(), webhookId: e.id, eventId: event.id, eventType: event.type, payload })));
+    await this.repo.insertDeliveries(
+      endpoints.map((e) => ({ id: randomUUID(), webhookId: e.id, eventId: event.id, eventType: event.type, payload })),
+    );
     for (const d of await this.repo.pendingDeliveriesOf(event.id)) await this.enqueue(d.id);
   }
 
@@ -154,14 +178,22 @@ export class WebhooksService implements OnModuleInit {
   }
 
   private async endpoint(id: string): Promise<WebhookEndpointRow> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw Errors.validation('Path parameter "id" must be a UUID', [{ field: 'id', problems: ['must be a UUID'] }]);
+    if (!/^[0-9a-f-]{36}$/i.test(id))
+      throw Errors.validation('Path parameter "id" must be a UUID', [{ field: 'id', problems: ['must be a UUID'] }]);
     const e = await this.repo.findEndpoint(id);
     if (!e) throw Errors.notFound(`No webhook has id ${id}`);
     return e;
   }
 
   private toView(r: WebhookEndpointRow): WebhookView {
-    return { id: r.id, url: r.url, events: r.events, description: r.description, active: r.active, createdAt: new Date(r.createdAt).toISOString() };
+    return {
+      id: r.id,
+      url: r.url,
+      events: r.events,
+      description: r.description,
+      active: r.active,
+      createdAt: new Date(r.createdAt).toISOString(),
+    };
   }
 
   private toDeliveryView(r: DeliveryRow, attempts: AttemptRow[]): DeliveryView {
@@ -179,7 +211,13 @@ export class WebhooksService implements OnModuleInit {
       deliveredAt: iso(r.deliveredAt),
       replayOf: r.replayOf,
       createdAt: new Date(r.createdAt).toISOString(),
-      attemptLog: attempts.map((a) => ({ attempt: a.attempt, at: new Date(a.attemptedAt).toISOString(), responseStatus: a.responseStatus, error: a.error, durationMs: a.durationMs })),
+      attemptLog: attempts.map((a) => ({
+        attempt: a.attempt,
+        at: new Date(a.attemptedAt).toISOString(),
+        responseStatus: a.responseStatus,
+        error: a.error,
+        durationMs: a.durationMs,
+      })),
       payload: r.payload,
     };
   }

@@ -16,7 +16,13 @@ const { values } = parseArgs({
   },
 });
 const config = loadConfig();
-const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+const list = (v?: string) =>
+  v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 if (!/^[1-9]\d*$/.test(values.sub)) {
   process.stderr.write('--sub must be a positive integer user id\n');
   process.exit(2);

@@ -56,11 +56,24 @@ function addStandardProblems(doc: OpenAPIObject): void {
         if (!response.description) response.description = SUCCESS[status] ?? 'Success';
       }
       if (op.parameters?.length || op.requestBody) {
-        add('400', problem('The request is invalid; `message` and `details` name what is wrong', [ErrorCode.ValidationFailed, ErrorCode.InvalidRequest]));
+        add(
+          '400',
+          problem('The request is invalid; `message` and `details` name what is wrong', [
+            ErrorCode.ValidationFailed,
+            ErrorCode.InvalidRequest,
+          ]),
+        );
       }
-      if (!op.security || op.security.length > 0) add('401', problem('Missing, malformed, expired or badly signed bearer token', [ErrorCode.Unauthenticated]));
+      if (!op.security || op.security.length > 0)
+        add('401', problem('Missing, malformed, expired or badly signed bearer token', [ErrorCode.Unauthenticated]));
       add('500', problem('An unexpected failure (logged with the request id)', [ErrorCode.InternalError]));
-      add('503', problem('A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [ErrorCode.ServiceUnavailable, ErrorCode.StorageUnavailable]));
+      add(
+        '503',
+        problem('A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [
+          ErrorCode.ServiceUnavailable,
+          ErrorCode.StorageUnavailable,
+        ]),
+      );
     }
   }
 }
@@ -89,7 +102,12 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(DESCRIPTION)
     .setVersion(packageVersion())
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'HS256 JWT: `sub` (user id), optional `groups`, `roles` (`admin`).' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'HS256 JWT: `sub` (user id), optional `groups`, `roles` (`admin`).',
+      },
       BEARER_SCHEME,
     )
     .addSecurityRequirements(BEARER_SCHEME)

@@ -56,9 +56,15 @@ export class QuotaRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async findOverride(ownerId: string, m: EntityManager = this.ds.manager): Promise<QuotaOverride | null> {
-    const [row] = await m.query<{ maxBytes: string | null; maxAssets: string | null }[]>(`SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`, [ownerId]);
+    const [row] = await m.query<{ maxBytes: string | null; maxAssets: string | null }[]>(
+      `SELECT max_bytes::text AS "maxBytes", max_assets::text AS "maxAssets" FROM owner_quotas WHERE owner_id = $1`,
+      [ownerId],
+    );
     if (!row) return null;
-    return { maxBytes: row.maxBytes === null ? null : Number(row.maxBytes), maxAssets: row.maxAssets === null ? null : Number(row.maxAssets) };
+    return {
+      maxBytes: row.maxBytes === null ? null : Number(row.maxBytes),
+      maxAssets: row.maxAssets === null ? null : Number(row.maxAssets),
+    };
   }
 
   async upsertOverride(ownerId: string, o: QuotaOverride): Promise<void> {
@@ -124,7 +130,10 @@ export class QuotaRepository {
    * on media_assets) plus pending uploads that have not expired (read live, as create_pending_asset does).
    */
   async usage(ownerId: string): Promise<QuotaUsageDto> {
-    const [committed] = await this.ds.query<UsageRow[]>(`SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`, [ownerId]);
+    const [committed] = await this.ds.query<UsageRow[]>(
+      `SELECT bytes::text AS bytes, assets::text AS assets FROM owner_usage WHERE owner_id = $1`,
+      [ownerId],
+    );
     const [pending] = await this.ds.query<UsageRow[]>(
       `SELECT coalesce(sum(size_bytes), 0)::text AS bytes, count(*)::text AS assets
          FROM media_assets WHERE owner_id = $1 AND status = 'pending' AND upload_expires_at > now()`,

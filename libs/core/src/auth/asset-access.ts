@@ -1,4 +1,13 @@
-import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
+import {
+  applyDecorators,
+  CanActivate,
+  createParamDecorator,
+  ExecutionContext,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UseGuards,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, Errors } from '../errors/error-codes';
@@ -69,7 +78,13 @@ export const RequireAssetAccess = (need: AssetRequirement) =>
     UseGuards(AssetAccessGuard),
     ApiParam({ name: 'id', description: 'Asset id', schema: { type: 'string', format: 'uuid' } }),
     ApiDefaultProblem(404, 'No such asset, or the caller may not read it (existence is not revealed)', [ErrorCode.AssetNotFound]),
-    ...(need === 'read' ? [] : [ApiDefaultProblem(403, need === 'owner' ? 'Only the owner may do this' : `The caller may read the asset but lacks "${need}"`, [ErrorCode.Forbidden])]),
+    ...(need === 'read'
+      ? []
+      : [
+          ApiDefaultProblem(403, need === 'owner' ? 'Only the owner may do this' : `The caller may read the asset but lacks "${need}"`, [
+            ErrorCode.Forbidden,
+          ]),
+        ]),
   );
 
 /** The access the guard granted for this request (only on @RequireAssetAccess routes). */

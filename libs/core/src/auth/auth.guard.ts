@@ -20,7 +20,8 @@ export const AdminOnly = () =>
  * A header that is present but bad is still a 401. Used where an ACL may grant `*` (anyone), and on a route of a
  * @Public() controller that tells an authenticated caller more (it overrides @Public() for that route).
  */
-export const OptionalAuth = () => applyDecorators(SetMetadata(PUBLIC_ROUTE, false), SetMetadata(OPTIONAL_AUTH_ROUTE, true), ApiOptionalAuth());
+export const OptionalAuth = () =>
+  applyDecorators(SetMetadata(PUBLIC_ROUTE, false), SetMetadata(OPTIONAL_AUTH_ROUTE, true), ApiOptionalAuth());
 
 /**
  * The principal of an `Authorization: Bearer <jwt>` header (401 AppError when missing or bad). For routes that

@@ -29,7 +29,8 @@ interface VerifiedToken {
   nbf?: number;
 }
 
-type JwtSettings = Pick<SecurityConfig, 'jwtSecret'> & Partial<Pick<SecurityConfig, 'JWT_MAX_LIFETIME_SECONDS' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>>;
+type JwtSettings = Pick<SecurityConfig, 'jwtSecret'> &
+  Partial<Pick<SecurityConfig, 'JWT_MAX_LIFETIME_SECONDS' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>>;
 
 const refused = (reason: string) => Errors.unauthenticated(`Invalid bearer token: ${reason}`);
 
@@ -97,7 +98,9 @@ export class JwtService {
     if (iat !== undefined && iat > now + CLOCK_TOLERANCE_S) throw refused('claim "iat" is in the future');
     const lifetime = exp - (iat ?? now);
     if (lifetime > this.maxLifetimeS + (iat === undefined ? CLOCK_TOLERANCE_S : 0)) {
-      throw refused(`claim "exp" is too far ahead: a lifetime of ${lifetime} s exceeds the ${this.maxLifetimeS} s allowed (JWT_MAX_LIFETIME_SECONDS)`);
+      throw refused(
+        `claim "exp" is too far ahead: a lifetime of ${lifetime} s exceeds the ${this.maxLifetimeS} s allowed (JWT_MAX_LIFETIME_SECONDS)`,
+      );
     }
     if (this.issuer !== undefined && payload.iss !== this.issuer) throw refused(`claim "iss" must be ${JSON.stringify(this.issuer)}`);
     if (this.audience !== undefined) {

@@ -33,12 +33,16 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigValidationError);
     const msg = (err as Error).message;
-    for (const name of ['PORT="eighty"', 'STORAGE_DRIVER="ftp"', 'REDIS_URL="http://x"', 'UPLOAD_URL_TTL_SECONDS="0"']) expect(msg).toContain(name);
+    for (const name of ['PORT="eighty"', 'STORAGE_DRIVER="ftp"', 'REDIS_URL="http://x"', 'UPLOAD_URL_TTL_SECONDS="0"'])
+      expect(msg).toContain(name);
   });
 
   it('validates the metrics settings and names a bad METRICS_TOKEN without printing it', () => {
     expect(loadConfig({}).METRICS_ENABLED).toBe(true);
-    expect(loadConfig({ METRICS_ENABLED: 'false', BULL_BOARD_ENABLED: 'no' })).toMatchObject({ METRICS_ENABLED: false, BULL_BOARD_ENABLED: false });
+    expect(loadConfig({ METRICS_ENABLED: 'false', BULL_BOARD_ENABLED: 'no' })).toMatchObject({
+      METRICS_ENABLED: false,
+      BULL_BOARD_ENABLED: false,
+    });
     expect(loadConfig({ METRICS_TOKEN: 'a-long-enough-scrape-token' }).METRICS_TOKEN).toBe('a-long-enough-scrape-token');
     let msg = '';
     try {
@@ -74,12 +78,17 @@ describe('loadConfig', () => {
     const c = loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', UPLOAD_URL_TTL_SECONDS: '600' });
     expect(c.tusStagingDir).toBe('/srv/media/.tus-staging');
     expect(c.tusUploadExpirySeconds).toBe(600);
-    expect(loadConfig({ TUS_STAGING_DIR: '/var/tus', TUS_UPLOAD_EXPIRY_SECONDS: '86400' })).toMatchObject({ tusStagingDir: '/var/tus', tusUploadExpirySeconds: 86400 });
-    expect(() => loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', TUS_STAGING_DIR: '/srv/media/media/tus' })).toThrow(/TUS_STAGING_DIR.*served storage directory/);
+    expect(loadConfig({ TUS_STAGING_DIR: '/var/tus', TUS_UPLOAD_EXPIRY_SECONDS: '86400' })).toMatchObject({
+      tusStagingDir: '/var/tus',
+      tusUploadExpirySeconds: 86400,
+    });
+    expect(() => loadConfig({ LOCAL_STORAGE_ROOT: '/srv/media', TUS_STAGING_DIR: '/srv/media/media/tus' })).toThrow(
+      /TUS_STAGING_DIR.*served storage directory/,
+    );
     expect(() => loadConfig({ TUS_UPLOAD_EXPIRY_SECONDS: '0' })).toThrow(/TUS_UPLOAD_EXPIRY_SECONDS/);
   });
 
-  it('allows browser uploads from PUBLIC_BASE_URL\'s origin unless CORS_ALLOWED_ORIGINS names others', () => {
+  it("allows browser uploads from PUBLIC_BASE_URL's origin unless CORS_ALLOWED_ORIGINS names others", () => {
     expect(loadConfig({}).corsAllowedOrigins).toEqual(['http://localhost:3000']);
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://media.example.com/base/' }).corsAllowedOrigins).toEqual(['https://media.example.com']);
     const c = loadConfig({ CORS_ALLOWED_ORIGINS: ' https://app.example.com, http://127.0.0.1:8080/ ,https://app.example.com' });
@@ -90,7 +99,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses CORS_ALLOWED_ORIGINS entries that are not origins', () => {
-    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'https://app.example.com/upload' })).toThrow(/CORS_ALLOWED_ORIGINS: "https:\/\/app.example.com\/upload" is not an origin/);
+    expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'https://app.example.com/upload' })).toThrow(
+      /CORS_ALLOWED_ORIGINS: "https:\/\/app.example.com\/upload" is not an origin/,
+    );
     expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'app.example.com' })).toThrow(/CORS_ALLOWED_ORIGINS/);
     expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ALLOWED_ORIGINS/);
     expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: ' , ' })).toThrow(/CORS_ALLOWED_ORIGINS: names no origin/);

@@ -57,9 +57,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push(`METRICS_PORT=${parsed.METRICS_PORT}: must differ from PORT (metrics get their own listener)`);
   }
   problems.push(...parseTrustedProxies(parsed.TRUSTED_PROXIES).problems);
-  if (isProd && parsed.CLOCK_CONTROL) problems.push('CLOCK_CONTROL: must not be true when NODE_ENV=production (it lets admins move the clock lifecycle jobs read)');
+  if (isProd && parsed.CLOCK_CONTROL)
+    problems.push('CLOCK_CONTROL: must not be true when NODE_ENV=production (it lets admins move the clock lifecycle jobs read)');
   if (parsed.TIERING_ARCHIVE_AFTER_DAYS <= parsed.TIERING_COLD_AFTER_DAYS) {
-    problems.push(`TIERING_ARCHIVE_AFTER_DAYS=${parsed.TIERING_ARCHIVE_AFTER_DAYS}: must be greater than TIERING_COLD_AFTER_DAYS (${parsed.TIERING_COLD_AFTER_DAYS})`);
+    problems.push(
+      `TIERING_ARCHIVE_AFTER_DAYS=${parsed.TIERING_ARCHIVE_AFTER_DAYS}: must be greater than TIERING_COLD_AFTER_DAYS (${parsed.TIERING_COLD_AFTER_DAYS})`,
+    );
   }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.STORAGE_BUCKET) problems.push('STORAGE_BUCKET: required with STORAGE_DRIVER=s3');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {
@@ -68,7 +71,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const cors = parseCorsOrigins(parsed.CORS_ALLOWED_ORIGINS);
   problems.push(...cors.problems);
   if (parsed.MULTIPART_PART_SIZE_BYTES < parsed.MULTIPART_MIN_PART_SIZE_BYTES) {
-    problems.push(`MULTIPART_PART_SIZE_BYTES=${parsed.MULTIPART_PART_SIZE_BYTES}: must be at least MULTIPART_MIN_PART_SIZE_BYTES (${parsed.MULTIPART_MIN_PART_SIZE_BYTES})`);
+    problems.push(
+      `MULTIPART_PART_SIZE_BYTES=${parsed.MULTIPART_PART_SIZE_BYTES}: must be at least MULTIPART_MIN_PART_SIZE_BYTES (${parsed.MULTIPART_MIN_PART_SIZE_BYTES})`,
+    );
   }
   const storage = resolveStorageRegions(parsed);
   problems.push(...storage.problems, ...cdnProblems(parsed));
@@ -77,7 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (r.driver !== 'local') continue;
     const served = path.resolve(r.root, r.bucket);
     if (tusStagingDir === served || tusStagingDir.startsWith(served + path.sep)) {
-      problems.push(`TUS_STAGING_DIR=${JSON.stringify(tusStagingDir)}: must not be inside the served storage directory ${served} (region "${r.name}")`);
+      problems.push(
+        `TUS_STAGING_DIR=${JSON.stringify(tusStagingDir)}: must not be inside the served storage directory ${served} (region "${r.name}")`,
+      );
     }
   }
   if (problems.length) {
@@ -89,8 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtSecret,
     jwtSecretIsDevelopmentFallback: !parsed.JWT_SECRET,
     publicBaseUrl,
-    storageSigningSecret:
-      parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
+    storageSigningSecret: parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
     storageRegions: storage.regions,
     cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),
     tusStagingDir,
@@ -106,7 +112,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 export function parseTrustedProxies(value: string | undefined): { proxies: string[]; problems: string[] } {
   const proxies: string[] = [];
   const problems: string[] = [];
-  for (const item of (value ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const item of (value ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [address, prefix, extra] = item.split('/');
     const family = isIP(address);
     const bits = family === 4 ? 32 : 128;
@@ -125,7 +134,10 @@ export function parseCorsOrigins(value: string | undefined): { origins: string[]
   if (value === undefined) return { origins: [], problems: [] };
   const origins: string[] = [];
   const problems: string[] = [];
-  for (const item of value.split(',').map((o) => o.trim()).filter(Boolean)) {
+  for (const item of value
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)) {
     if (item === '*') {
       origins.push(item);
       continue;
@@ -137,7 +149,9 @@ export function parseCorsOrigins(value: string | undefined): { origins: string[]
       url = undefined;
     }
     if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/$/, '')) {
-      problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(item)} is not an origin like https://app.example.com (scheme, host, optional port; no path) or *`);
+      problems.push(
+        `CORS_ALLOWED_ORIGINS: ${JSON.stringify(item)} is not an origin like https://app.example.com (scheme, host, optional port; no path) or *`,
+      );
       continue;
     }
     origins.push(url.origin);

@@ -4,7 +4,17 @@ import { EnvironmentVariables } from './environment-variables';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const DERIVED = ['jwtSecret', 'jwtSecretIsDevelopmentFallback', 'publicBaseUrl', 'storageSigningSecret', 'storageRegions', 'cloudfrontPrivateKey', 'tusStagingDir', 'tusUploadExpirySeconds', 'corsAllowedOrigins'];
+const DERIVED = [
+  'jwtSecret',
+  'jwtSecretIsDevelopmentFallback',
+  'publicBaseUrl',
+  'storageSigningSecret',
+  'storageRegions',
+  'cloudfrontPrivateKey',
+  'tusStagingDir',
+  'tusUploadExpirySeconds',
+  'corsAllowedOrigins',
+];
 
 /** Every field EnvironmentVariables declares, read from its source (optional fields have no runtime default). */
 function declaredVariables(): string[] {

@@ -1,16 +1,5 @@
 import { Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
@@ -39,7 +28,10 @@ export class EnvironmentVariables {
   NODE_ENV = 'development';
 
   /** HTTP port. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
   /** Interface to listen on. */
@@ -50,18 +42,23 @@ export class EnvironmentVariables {
    * Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (comma-separated IPs or CIDRs, e.g.
    * `10.0.0.0/8,127.0.0.1`). Unset: none, so the client address in logs and per-IP rate limits is the socket's peer.
    */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   TRUSTED_PROXIES?: string;
 
   /** Base URL clients use to reach this service; signed local-storage URLs are built on it. */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
 
   /**
    * Worker processes serving requests (node:cluster, sharing PORT); 1 = this process serves them itself. Each
    * worker is a full replica (its own database pool of DATABASE_POOL_SIZE, Redis clients, queue workers).
    */
-  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   WEB_CONCURRENCY = 1;
 
   /**
@@ -69,7 +66,10 @@ export class EnvironmentVariables {
    * accept their largest valid body when that is bigger: POST /media/upload-url (about 0.55 MB: 64 metadata values
    * of 4 KiB) and POST /media/{id}/complete (about 2.9 MB: 10,000 parts).
    */
-  @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
   JSON_BODY_LIMIT_BYTES = 64 * 1024;
 
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
@@ -77,30 +77,42 @@ export class EnvironmentVariables {
   LOG_LEVEL = 'info';
 
   /** Serve Prometheus metrics at `GET /metrics` (no user token needed; see METRICS_TOKEN). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   METRICS_ENABLED = true;
 
   /**
    * When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters). Unset: open (keep it
    * off the public ingress). With NODE_ENV=production and metrics enabled, set this or METRICS_PORT (else the service refuses to start).
    */
-  @IsOptional() @IsString() @MinLength(16)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
   METRICS_TOKEN?: string;
 
   /** Serve `GET /metrics` on its own listener on this port (bound to METRICS_HOST) and not on PORT. Unset: on PORT. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   METRICS_PORT?: number;
 
   /** Interface of the METRICS_PORT listener (`0.0.0.0` to let a scraper in another pod or host reach it). */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   METRICS_HOST = '127.0.0.1';
 
   /** Bound on each scrape-time collection that does I/O (queue depths from Redis, stored bytes from the database). */
-  @Transform(toInt) @IsInt() @Min(50) @Max(30000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(30000)
   METRICS_COLLECT_TIMEOUT_MS = 1000;
 
   /** Serve the Bull Board queue dashboard at `/admin/queues` (admin role required). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   BULL_BOARD_ENABLED = true;
 
   /** PostgreSQL connection URL. */
@@ -108,19 +120,26 @@ export class EnvironmentVariables {
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/media';
 
   /** Create the database named in DATABASE_URL when it does not exist. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   DATABASE_AUTO_CREATE = true;
 
   /** Run pending migrations at start-up (otherwise run `npm run migrate`). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   DATABASE_MIGRATE_ON_START = true;
 
   /** Database connections per process. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(500)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
   DATABASE_POOL_SIZE = 10;
 
   /** Server-side statement timeout. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   DATABASE_STATEMENT_TIMEOUT_MS = 15000;
 
   /** Redis URL; the `/N` database index is honoured. */
@@ -128,26 +147,35 @@ export class EnvironmentVariables {
   REDIS_URL = 'redis://127.0.0.1:6379/0';
 
   /** Prefix for every Redis key (Bull queues too), so several deployments can share one Redis. */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   REDIS_KEY_PREFIX = 'media';
 
   /** HS256 key for bearer tokens. Unset outside production: a development fallback, warned loudly at start-up. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   JWT_SECRET?: string;
 
   /**
    * Longest lifetime of a bearer token accepted: `exp` − `iat` (or `exp` − now when `iat` is absent). Tokens must carry
    * `exp`; `npm run token` signs for this long by default.
    */
-  @Transform(toInt) @IsInt() @Min(60) @Max(366 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(366 * 24 * 3600)
   JWT_MAX_LIFETIME_SECONDS = 24 * 3600;
 
   /** When set, bearer tokens must carry exactly this `iss` claim (and `npm run token` puts it in). */
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   JWT_ISSUER?: string;
 
   /** When set, a bearer token's `aud` claim (a string, or an array of them) must include this value (and `npm run token` puts it in). */
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   JWT_AUDIENCE?: string;
 
   /** `local` (disk; this service serves the signed URLs) or `s3` (any S3-compatible store). */
@@ -155,23 +183,29 @@ export class EnvironmentVariables {
   STORAGE_DRIVER: 'local' | 's3' = 'local';
 
   /** Bucket name: the directory under LOCAL_STORAGE_ROOT, or the S3 bucket. */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   STORAGE_BUCKET = 'media';
 
   /** Directory of the local driver's objects. */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   LOCAL_STORAGE_ROOT = './data';
 
   /** HMAC key for the local driver's signed URLs; defaults to one derived from JWT_SECRET. */
-  @IsOptional() @IsString() @MinLength(32)
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
   STORAGE_SIGNING_SECRET?: string;
 
   /** S3-compatible endpoint the service talks to (e.g. http://minio:9000); unset = AWS. */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   S3_ENDPOINT?: string;
 
   /** Endpoint put into signed URLs for clients, when it differs from S3_ENDPOINT (e.g. Docker networks). */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   S3_PUBLIC_ENDPOINT?: string;
 
   /** S3 region. */
@@ -179,30 +213,37 @@ export class EnvironmentVariables {
   S3_REGION = 'us-east-1';
 
   /** Path-style addressing (MinIO and most S3-compatible stores need true). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   S3_FORCE_PATH_STYLE = false;
 
   /** Static S3 credentials (set both or neither); unset = the SDK default chain. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   S3_ACCESS_KEY_ID?: string;
 
   /** Secret for S3_ACCESS_KEY_ID. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   S3_SECRET_ACCESS_KEY?: string;
 
   /** Connect, response and stall timeout of every S3 call. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   S3_REQUEST_TIMEOUT_MS = 30000;
 
   /**
    * Browser origins allowed to PUT/POST to the bucket directly (comma-separated, e.g. https://app.example.com; `*` = any):
    * the bucket CORS rule. Default: the origin of PUBLIC_BASE_URL (where the upload page is served).
    */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CORS_ALLOWED_ORIGINS?: string;
 
   /** Apply the bucket CORS rule with PutBucketCors at start-up (s3 regions); false: log the rule as JSON for the operator. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   S3_APPLY_CORS = false;
 
   // ---- storage regions, replication -----------------------------------------------------------------
@@ -211,7 +252,8 @@ export class EnvironmentVariables {
    * JSON array of storage regions, e.g. [{"name":"eu","driver":"s3","endpoint":"…","bucket":"media-eu"},{"name":"us",…}];
    * fields a region leaves out inherit STORAGE_DRIVER, STORAGE_BUCKET, LOCAL_STORAGE_ROOT and S3_*. Unset: one region from those.
    */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   STORAGE_REGIONS?: string;
 
   /** Name of the single region when STORAGE_REGIONS is unset. */
@@ -219,39 +261,58 @@ export class EnvironmentVariables {
   STORAGE_REGION_NAME = 'default';
 
   /** Region new uploads go to while it is healthy; default: the one marked "primary" in STORAGE_REGIONS, else the first. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   STORAGE_PRIMARY_REGION?: string;
 
   /** How often every region is health-checked (the periodic half of the circuit breaker). */
-  @Transform(toInt) @IsInt() @Min(200)
+  @Transform(toInt)
+  @IsInt()
+  @Min(200)
   STORAGE_HEALTH_CHECK_INTERVAL_MS = 10000;
 
   /** Bound on one region health check, and on the existence probe that picks a region for a download. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   STORAGE_HEALTH_CHECK_TIMEOUT_MS = 2000;
 
   /** Consecutive live errors (unreachable, 5xx, timeouts) that mark a region down until a health check passes. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   STORAGE_CIRCUIT_FAILURE_THRESHOLD = 3;
 
   /** Copy every ready object to every other region; switch off when the provider replicates buckets itself. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   REPLICATION_ENABLED = true;
 
   /** How often the catch-up task looks for objects missing from a region (a Bull repeatable job); 0 = never. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   REPLICATION_CATCHUP_INTERVAL_MS = 5 * 60 * 1000;
 
   /** Attempts of one replication job. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
   REPLICATION_ATTEMPTS = 5;
 
   /** First retry delay of a replication job (exponential). */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   REPLICATION_BACKOFF_MS = 5000;
 
   /** Replication jobs at once per worker. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   REPLICATION_CONCURRENCY = 2;
 
   // ---- CDN ------------------------------------------------------------------------------------------
@@ -261,23 +322,30 @@ export class EnvironmentVariables {
   CDN_PROVIDER: 'none' | 'cloudfront' = 'none';
 
   /** Distribution URL, e.g. https://d111111abcdef8.cloudfront.net (its origin is the primary region's bucket). */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   CDN_BASE_URL?: string;
 
   /** Lifetime of CloudFront signed download/thumbnail URLs. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
   CDN_SIGNED_URL_TTL_SECONDS = 300;
 
   /** Distribution that CreateInvalidation targets (required with cloudfront). */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLOUDFRONT_DISTRIBUTION_ID?: string;
 
   /** Public key id (key group) CloudFront verifies signed URLs with. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLOUDFRONT_KEY_PAIR_ID?: string;
 
   /** RSA private key (PEM; "\n" escapes accepted) that signs CloudFront URLs. Keep it in a Secret. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLOUDFRONT_PRIVATE_KEY?: string;
 
   /** Hash of CloudFront URL signatures: SHA1 or SHA256. */
@@ -285,119 +353,177 @@ export class EnvironmentVariables {
   CLOUDFRONT_SIGNING_HASH: 'SHA1' | 'SHA256' = 'SHA1';
 
   /** CloudFront API endpoint override (tests point it at a local server speaking CreateInvalidation). */
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   CLOUDFRONT_ENDPOINT?: string;
 
   /** Credentials for CreateInvalidation; unset = the SDK default chain (env, profile, instance role). */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLOUDFRONT_ACCESS_KEY_ID?: string;
 
   /** Secret for CLOUDFRONT_ACCESS_KEY_ID. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLOUDFRONT_SECRET_ACCESS_KEY?: string;
 
   /** Invalidations requested within this window are sent as one CreateInvalidation. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   CDN_INVALIDATION_BATCH_MS = 5000;
 
   /** Attempts of one invalidation job. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
   CDN_INVALIDATION_ATTEMPTS = 10;
 
   /** First retry delay of an invalidation job (exponential). */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   CDN_INVALIDATION_BACKOFF_MS = 5000;
 
   // ---- graceful shutdown ----------------------------------------------------------------------------
 
   /** After SIGTERM, /health/ready fails for this long before the server stops accepting (load balancers catch up). */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   SHUTDOWN_DRAIN_DELAY_MS = 0;
 
   /** Bound on finishing in-flight requests and jobs after SIGTERM; then the process exits anyway. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   SHUTDOWN_TIMEOUT_MS = 25000;
 
   /** Lifetime of upload URLs, and the largest `expiresInSeconds` a client may ask for. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
   UPLOAD_URL_TTL_SECONDS = 900;
 
   /** Lifetime of signed download URLs. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
   DOWNLOAD_URL_TTL_SECONDS = 300;
 
   /** Largest single upload accepted, in bytes (S3 caps a single PUT at 5 GiB). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAX_UPLOAD_BYTES = 5 * 1024 ** 3;
 
   /** Uploads declared larger than this get a multipart session (part URLs) instead of a single PUT; a client may ask for one at any size (`"multipart": true`). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MULTIPART_THRESHOLD_BYTES = 64 * 1024 ** 2;
 
   /** Largest multipart upload accepted, in bytes (S3 caps an object at 5 TiB). Single PUTs stay bound by MAX_UPLOAD_BYTES. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAX_MULTIPART_UPLOAD_BYTES = 50 * 1024 ** 3;
 
   /** Preferred part size of a multipart upload; grown automatically so that no upload needs more than 10000 parts. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MULTIPART_PART_SIZE_BYTES = 16 * 1024 ** 2;
 
   /** Smallest part (but the last) the store accepts: 5 MiB on S3. Lower it only for stores that take smaller parts (the local driver, test emulators). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MULTIPART_MIN_PART_SIZE_BYTES = 5 * 1024 ** 2;
 
   /** Lifetime of a multipart session (its pending asset counts against the quota until then); each part URL lives at most UPLOAD_URL_TTL_SECONDS. */
-  @Transform(toInt) @IsInt() @Min(60) @Max(7 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 24 * 3600)
   MULTIPART_SESSION_TTL_SECONDS = 24 * 3600;
 
   /** Run the queue workers (processing, webhooks, replication, CDN) in this process; false for API-only replicas. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   WORKER_ENABLED = true;
 
   /** Processing jobs at once per worker process. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   PROCESSING_CONCURRENCY = 4;
 
   /** Attempts before a processing job is dead-lettered and its asset marked failed. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
   PROCESSING_ATTEMPTS = 5;
 
   /** First retry delay of a processing job (exponential). */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   PROCESSING_BACKOFF_MS = 2000;
 
   /** A processing job running longer fails (and is retried). */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   PROCESSING_TIMEOUT_MS = 30 * 60 * 1000;
 
   /** How often the outbox relay looks for undelivered follow-up work. */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   OUTBOX_POLL_INTERVAL_MS = 1000;
 
   /** New uploads (upload URLs and tus creations, one shared budget) one principal may start per minute, counted in Redis across replicas. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   RATE_LIMIT_UPLOAD_URLS_PER_MINUTE = 1200;
 
   // ---- processing: retries, stalled jobs, reconciliation --------------------------------------------
 
   /** Longest delay between two attempts of a processing job (the exponential backoff is capped here). */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   PROCESSING_BACKOFF_MAX_MS = 60000;
 
   /** Lock of an active job; a worker that died is noticed (and its jobs re-run) after about this long. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   PROCESSING_LOCK_DURATION_MS = 30000;
 
   /** How often the reconciliation sweep runs (a Bull repeatable job, once per tick across replicas); 0 = never. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RECONCILE_INTERVAL_MS = 60000;
 
   /** The sweep processes a `pending` asset whose object is in storage once it is this old (client never called complete). */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RECONCILE_PENDING_AFTER_MS = 60000;
 
   /** The sweep re-enqueues a `processing` asset unchanged for this long whose job is lost. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RECONCILE_PROCESSING_AFTER_MS = 15 * 60 * 1000;
 
   // ---- virus scanning --------------------------------------------------------------------------------
@@ -407,23 +533,32 @@ export class EnvironmentVariables {
   SCANNER: 'none' | 'clamd' = 'none';
 
   /** clamd TCP host. */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   CLAMD_HOST = '127.0.0.1';
 
   /** clamd TCP port. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   CLAMD_PORT = 3310;
 
   /** Unix socket of clamd; when set it is used instead of CLAMD_HOST/CLAMD_PORT. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CLAMD_SOCKET?: string;
 
   /** Bound on connecting to clamd. */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   CLAMD_CONNECT_TIMEOUT_MS = 2000;
 
   /** Bound on one whole scan (streaming the object and waiting for the verdict). */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   CLAMD_TIMEOUT_MS = 5 * 60 * 1000;
 
   /** What happens to an infected object: `move` it under quarantine/ (never signed for download) or `delete` it. */
@@ -433,25 +568,33 @@ export class EnvironmentVariables {
   // ---- derived media ---------------------------------------------------------------------------------
 
   /** Images with more pixels than this are refused (decompression bombs); also sharp's limitInputPixels. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   IMAGE_MAX_PIXELS = 100_000_000;
 
   /** Make a WebP thumbnail (256 px) and preview (1024 px) of every image. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   DERIVED_MEDIA_ENABLED = true;
 
   /** ffprobe binary for audio/video facts; when it is missing those facts are skipped (logged). */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   FFPROBE_PATH = 'ffprobe';
 
   /** Bound on one ffprobe run. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   FFPROBE_TIMEOUT_MS = 30000;
 
   // ---- webhooks --------------------------------------------------------------------------------------
 
   /** Deadline of one webhook attempt (resolving and checking the host, connecting, up to the response head). */
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   WEBHOOK_TIMEOUT_MS = 5000;
 
   /**
@@ -462,25 +605,36 @@ export class EnvironmentVariables {
    * addresses, unspecified, multicast and reserved addresses are refused always.
    */
   @IsString()
-  @Matches(ALLOWED_HOSTS, { message: 'WEBHOOK_ALLOWED_HOSTS must be a comma-separated list of host names or IP addresses, each with an optional :port' })
+  @Matches(ALLOWED_HOSTS, {
+    message: 'WEBHOOK_ALLOWED_HOSTS must be a comma-separated list of host names or IP addresses, each with an optional :port',
+  })
   WEBHOOK_ALLOWED_HOSTS = '';
 
   /** Let every webhook host reach private addresses (as if each were in WEBHOOK_ALLOWED_HOSTS); metadata stays refused. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   WEBHOOK_ALLOW_PRIVATE_TARGETS = false;
 
   /** Attempts per delivery before it is marked failed (replayable). */
-  @Transform(toInt) @IsInt() @Min(1) @Max(50)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(50)
   WEBHOOK_ATTEMPTS = 10;
 
   /** First retry delay of a webhook delivery (exponential, capped at one hour). */
-  @Transform(toInt) @IsInt() @Min(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
   WEBHOOK_BACKOFF_MS = 2000;
 
   // ---- hot-metadata cache and quotas ----------------------------------------------------------------
 
   /** Lifetime of hot-metadata cache entries (asset record, metadata, ACL) in Redis; 0 turns the cache off. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(24 * 3600)
   CACHE_TTL_SECONDS = 60;
 
   /**
@@ -489,19 +643,29 @@ export class EnvironmentVariables {
    * notification is lost without the subscription dropping (a drop empties the layer and disables it until
    * resubscribed). Off when CACHE_TTL_SECONDS is 0.
    */
-  @Transform(toInt) @IsInt() @Min(0) @Max(3600 * 1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600 * 1000)
   CACHE_LOCAL_TTL_MS = 5000;
 
   /** Most assets held by each process's in-memory cache layer (least recently used dropped first). */
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
   CACHE_LOCAL_MAX_ENTRIES = 10000;
 
   /** Default per-owner quota on total bytes (pending uploads count until they expire); 0 = unlimited. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   QUOTA_MAX_BYTES_PER_OWNER = 100 * 1024 ** 3;
 
   /** Default per-owner quota on the number of assets (pending uploads count until they expire); 0 = unlimited. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   QUOTA_MAX_ASSETS_PER_OWNER = 100000;
 
   // ---- resumable uploads (tus) -----------------------------------------------------------------------
@@ -510,16 +674,23 @@ export class EnvironmentVariables {
    * Directory where tus uploads collect their bytes until complete (then they are streamed into storage). Default:
    * `<LOCAL_STORAGE_ROOT>/.tus-staging` (beside the buckets, never served). Replicas need sticky sessions or a shared volume.
    */
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   TUS_STAGING_DIR?: string;
 
   /** An unfinished tus upload (and its pending asset) expires this long after creation; default UPLOAD_URL_TTL_SECONDS. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(30 * 24 * 3600)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(30 * 24 * 3600)
   TUS_UPLOAD_EXPIRY_SECONDS?: number;
   // ---- lifecycle jobs and the controllable clock ------------------------------------------------------
 
   /** Lets admins set or advance the service clock (PUT /admin/clock) that lifecycle age rules read; for tests and drills. Refused when NODE_ENV=production. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   CLOCK_CONTROL = false;
 
   /** Cron schedule (5 fields, or 6 with seconds first; UTC) of the expire-pending job (a Bull repeatable job, once per tick across replicas); `off` = never. */
@@ -539,26 +710,38 @@ export class EnvironmentVariables {
   LIFECYCLE_TIERING_SCHEDULE = '0 5 * * *';
 
   /** POST /admin/jobs/{name}/run waits this long for the report; a longer run goes on and answers 202 with its run id. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   LIFECYCLE_RUN_TIMEOUT_MS = 60000;
 
   /** A `pending` asset (upload never completed) older than this, whose upload URL has expired, is deleted with its partial object and multipart uploads. */
-  @Transform(toInt) @IsInt() @Min(60)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   PENDING_UPLOAD_TTL_SECONDS = 24 * 3600;
 
   /** Objects in storage that no row references are deleted by reconcile once older than this (uploads in flight are younger). */
-  @Transform(toInt) @IsInt() @Min(60)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   ORPHAN_GRACE_SECONDS = 24 * 3600;
 
   /** Stored objects the integrity scan re-hashes per run, least recently verified first; 0 = all of them. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   INTEGRITY_SCAN_BATCH_SIZE = 1000;
 
   /** Stored objects not read (downloaded) for this many days move to the infrequent-access class (s3 STANDARD_IA; local: a cold directory). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   TIERING_COLD_AFTER_DAYS = 90;
 
   /** … and after this many days unread to the archive class (s3 GLACIER_IR, still instantly readable); must exceed TIERING_COLD_AFTER_DAYS. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   TIERING_ARCHIVE_AFTER_DAYS = 365;
 }

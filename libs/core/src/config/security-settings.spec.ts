@@ -24,7 +24,9 @@ describe('TRUSTED_PROXIES', () => {
     for (const bad of ['proxy.local', '10.0.0.0/33', '10.0.0.0/8/1', 'fd00::/129', '1.2.3']) {
       expect(parseTrustedProxies(bad).problems).toHaveLength(1);
     }
-    expect(() => loadConfig({ TRUSTED_PROXIES: '127.0.0.1,loadbalancer' })).toThrow(/TRUSTED_PROXIES: "loadbalancer" is not an IP address or CIDR/);
+    expect(() => loadConfig({ TRUSTED_PROXIES: '127.0.0.1,loadbalancer' })).toThrow(
+      /TRUSTED_PROXIES: "loadbalancer" is not an IP address or CIDR/,
+    );
     expect(loadConfig({ TRUSTED_PROXIES: '127.0.0.1' }).TRUSTED_PROXIES).toBe('127.0.0.1');
   });
 });

@@ -14,9 +14,24 @@ const problems = (env: Record<string, string>): string => {
 describe('storage regions', () => {
   it('builds the one default region from the single-store variables when STORAGE_REGIONS is unset', () => {
     expect(loadConfig({}).storageRegions).toEqual([{ name: 'default', driver: 'local', primary: true, bucket: 'media', root: './data' }]);
-    const s3 = loadConfig({ STORAGE_DRIVER: 's3', STORAGE_BUCKET: 'pics', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'a', S3_SECRET_ACCESS_KEY: 'b' });
+    const s3 = loadConfig({
+      STORAGE_DRIVER: 's3',
+      STORAGE_BUCKET: 'pics',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_ACCESS_KEY_ID: 'a',
+      S3_SECRET_ACCESS_KEY: 'b',
+    });
     expect(s3.storageRegions).toEqual([
-      expect.objectContaining({ name: 'default', driver: 's3', primary: true, bucket: 'pics', endpoint: 'http://minio:9000', accessKeyId: 'a', secretAccessKey: 'b', region: 'us-east-1' }),
+      expect.objectContaining({
+        name: 'default',
+        driver: 's3',
+        primary: true,
+        bucket: 'pics',
+        endpoint: 'http://minio:9000',
+        accessKeyId: 'a',
+        secretAccessKey: 'b',
+        region: 'us-east-1',
+      }),
     ]);
   });
 
@@ -37,13 +52,22 @@ describe('storage regions', () => {
       ['us', true],
       ['disk', false],
     ]);
-    expect(c.storageRegions[0]).toMatchObject({ driver: 's3', bucket: 'media-eu', region: 'us-east-1', forcePathStyle: true, accessKeyId: 'key' });
+    expect(c.storageRegions[0]).toMatchObject({
+      driver: 's3',
+      bucket: 'media-eu',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      accessKeyId: 'key',
+    });
     expect(c.storageRegions[1]).toMatchObject({ bucket: 'media', region: 'us-west-2' });
     expect(c.storageRegions[2]).toEqual({ name: 'disk', driver: 'local', primary: false, bucket: 'media', root: '/srv/media' });
   });
 
   it('takes the primary from STORAGE_PRIMARY_REGION, else the first region', () => {
-    const regions = JSON.stringify([{ name: 'a', driver: 'local', root: '/a' }, { name: 'b', driver: 'local', root: '/b' }]);
+    const regions = JSON.stringify([
+      { name: 'a', driver: 'local', root: '/a' },
+      { name: 'b', driver: 'local', root: '/b' },
+    ]);
     expect(loadConfig({ STORAGE_REGIONS: regions }).storageRegions.find((r) => r.primary)!.name).toBe('a');
     expect(loadConfig({ STORAGE_REGIONS: regions, STORAGE_PRIMARY_REGION: 'b' }).storageRegions.find((r) => r.primary)!.name).toBe('b');
   });
@@ -66,16 +90,21 @@ describe('storage regions', () => {
   });
 
   it('refuses duplicate names, two primaries, an unknown primary, shared local roots and bad JSON', () => {
-    expect(problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local","root":"/x"},{"name":"a","driver":"local","root":"/y"}]' })).toContain(
-      'STORAGE_REGIONS[1].name="a": is used by another region',
-    );
     expect(
-      problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local","root":"/x","primary":true},{"name":"b","driver":"local","root":"/y","primary":true}]' }),
+      problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local","root":"/x"},{"name":"a","driver":"local","root":"/y"}]' }),
+    ).toContain('STORAGE_REGIONS[1].name="a": is used by another region');
+    expect(
+      problems({
+        STORAGE_REGIONS:
+          '[{"name":"a","driver":"local","root":"/x","primary":true},{"name":"b","driver":"local","root":"/y","primary":true}]',
+      }),
     ).toContain('only one region may be "primary": true');
     expect(problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local"}]', STORAGE_PRIMARY_REGION: 'zz' })).toContain(
       'STORAGE_PRIMARY_REGION="zz": names no region in STORAGE_REGIONS (a)',
     );
-    expect(problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local"},{"name":"b","driver":"local"}]' })).toContain('local regions "a" and "b" use the same root');
+    expect(problems({ STORAGE_REGIONS: '[{"name":"a","driver":"local"},{"name":"b","driver":"local"}]' })).toContain(
+      'local regions "a" and "b" use the same root',
+    );
     expect(problems({ STORAGE_REGIONS: '[{"name":"a", secretAccessKey: "hunter2"' })).toMatch(/STORAGE_REGIONS: is not valid JSON/);
     expect(problems({ STORAGE_REGIONS: '[{"name":"a", secretAccessKey: "hunter2"' })).not.toContain('hunter2');
     expect(problems({ STORAGE_REGIONS: '[]' })).toContain('STORAGE_REGIONS: must be a JSON array of 1 to 8 region objects');

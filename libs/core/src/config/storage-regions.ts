@@ -81,7 +81,9 @@ export function resolveStorageRegions(env: EnvironmentVariables): { regions: Sto
     }
     const common = { name: env.STORAGE_REGION_NAME, primary: true, bucket: env.STORAGE_BUCKET };
     const region: StorageRegionSettings =
-      env.STORAGE_DRIVER === 's3' ? { ...common, driver: 's3', ...s3Defaults } : { ...common, driver: 'local', root: env.LOCAL_STORAGE_ROOT };
+      env.STORAGE_DRIVER === 's3'
+        ? { ...common, driver: 's3', ...s3Defaults }
+        : { ...common, driver: 'local', root: env.LOCAL_STORAGE_ROOT };
     return { regions: [region], problems };
   }
 
@@ -108,13 +110,18 @@ export function resolveStorageRegions(env: EnvironmentVariables): { regions: Sto
       return;
     }
     const r = item as Record<string, unknown>;
-    const bad = (field: string, why: string) => problems.push(`${at}.${field}${field in r ? `=${JSON.stringify(field.toLowerCase().includes('secret') ? '***' : r[field])}` : ''}: ${why}`);
+    const bad = (field: string, why: string) =>
+      problems.push(
+        `${at}.${field}${field in r ? `=${JSON.stringify(field.toLowerCase().includes('secret') ? '***' : r[field])}` : ''}: ${why}`,
+      );
     const driver = r.driver ?? env.STORAGE_DRIVER;
     if (driver !== 'local' && driver !== 's3') {
       bad('driver', 'must be "local" or "s3"');
       return;
     }
-    for (const k of Object.keys(r)) if (!FIELDS[driver].includes(k)) problems.push(`${at}: unknown field "${k}" for a ${driver} region (allowed: ${FIELDS[driver].join(', ')})`);
+    for (const k of Object.keys(r))
+      if (!FIELDS[driver].includes(k))
+        problems.push(`${at}: unknown field "${k}" for a ${driver} region (allowed: ${FIELDS[driver].join(', ')})`);
     const before = problems.length;
     if (typeof r.name !== 'string' || !NAME.test(r.name)) bad('name', `is required: 1-32 characters of a-z, 0-9 and '-'`);
     else if (names.has(r.name)) bad('name', 'is used by another region');
@@ -125,16 +132,19 @@ export function resolveStorageRegions(env: EnvironmentVariables): { regions: Sto
     const common = { name: r.name as string, primary: r.primary === true, bucket: bucket as string };
     if (driver === 'local') {
       if (r.root !== undefined && (typeof r.root !== 'string' || r.root === '')) bad('root', 'must be a directory path');
-      if (problems.length === before) regions.push({ ...common, driver: 'local', root: (r.root as string | undefined) ?? env.LOCAL_STORAGE_ROOT });
+      if (problems.length === before)
+        regions.push({ ...common, driver: 'local', root: (r.root as string | undefined) ?? env.LOCAL_STORAGE_ROOT });
       return;
     }
     for (const f of ['endpoint', 'publicEndpoint'] as const) if (r[f] !== undefined && !isHttpUrl(r[f])) bad(f, 'must be an http(s) URL');
-    if (r.region !== undefined && (typeof r.region !== 'string' || r.region === '')) bad('region', 'must be a region name like "eu-west-1"');
+    if (r.region !== undefined && (typeof r.region !== 'string' || r.region === ''))
+      bad('region', 'must be a region name like "eu-west-1"');
     if (r.forcePathStyle !== undefined && typeof r.forcePathStyle !== 'boolean') bad('forcePathStyle', 'must be true or false');
     if (r.requestTimeoutMs !== undefined && !(Number.isInteger(r.requestTimeoutMs) && (r.requestTimeoutMs as number) >= 1000)) {
       bad('requestTimeoutMs', 'must be an integer of at least 1000');
     }
-    for (const f of ['accessKeyId', 'secretAccessKey'] as const) if (r[f] !== undefined && (typeof r[f] !== 'string' || r[f] === '')) bad(f, 'must be a non-empty string');
+    for (const f of ['accessKeyId', 'secretAccessKey'] as const)
+      if (r[f] !== undefined && (typeof r[f] !== 'string' || r[f] === '')) bad(f, 'must be a non-empty string');
     const s3: S3RegionSettings = {
       ...common,
       driver: 's3',
@@ -160,7 +170,8 @@ export function resolveStorageRegions(env: EnvironmentVariables): { regions: Sto
     if (r.driver !== 'local') continue;
     const where = `${r.root.replace(/\/+$/, '')}::${r.bucket}`;
     const other = seen.get(where);
-    if (other) problems.push(`STORAGE_REGIONS: local regions "${other}" and "${r.name}" use the same root and bucket; give each its own "root"`);
+    if (other)
+      problems.push(`STORAGE_REGIONS: local regions "${other}" and "${r.name}" use the same root and bucket; give each its own "root"`);
     seen.set(where, r.name);
   }
 
@@ -169,9 +180,13 @@ export function resolveStorageRegions(env: EnvironmentVariables): { regions: Sto
   let primary = env.STORAGE_PRIMARY_REGION ?? flagged[0] ?? regions[0].name;
   if (env.STORAGE_PRIMARY_REGION) {
     if (!names.has(env.STORAGE_PRIMARY_REGION)) {
-      problems.push(`STORAGE_PRIMARY_REGION=${JSON.stringify(env.STORAGE_PRIMARY_REGION)}: names no region in STORAGE_REGIONS (${[...names].join(', ')})`);
+      problems.push(
+        `STORAGE_PRIMARY_REGION=${JSON.stringify(env.STORAGE_PRIMARY_REGION)}: names no region in STORAGE_REGIONS (${[...names].join(', ')})`,
+      );
     } else if (flagged.length === 1 && flagged[0] !== env.STORAGE_PRIMARY_REGION) {
-      problems.push(`STORAGE_PRIMARY_REGION=${JSON.stringify(env.STORAGE_PRIMARY_REGION)}: contradicts STORAGE_REGIONS, which marks "${flagged[0]}" primary`);
+      problems.push(
+        `STORAGE_PRIMARY_REGION=${JSON.stringify(env.STORAGE_PRIMARY_REGION)}: contradicts STORAGE_REGIONS, which marks "${flagged[0]}" primary`,
+      );
     }
   }
   if (problems.length) return { regions: [], problems };
@@ -196,13 +211,18 @@ export function cdnProblems(env: EnvironmentVariables): string[] {
   if (key) {
     try {
       const k = createPrivateKey(key);
-      if (k.asymmetricKeyType !== 'rsa') problems.push(`CLOUDFRONT_PRIVATE_KEY: must be an RSA private key (CloudFront key groups use RSA 2048), got ${k.asymmetricKeyType}`);
+      if (k.asymmetricKeyType !== 'rsa')
+        problems.push(
+          `CLOUDFRONT_PRIVATE_KEY: must be an RSA private key (CloudFront key groups use RSA 2048), got ${k.asymmetricKeyType}`,
+        );
     } catch {
       problems.push('CLOUDFRONT_PRIVATE_KEY: is not a PEM private key (paste the PEM; "\\n" escapes are accepted)');
     }
   }
   if (Boolean(env.CLOUDFRONT_ACCESS_KEY_ID) !== Boolean(env.CLOUDFRONT_SECRET_ACCESS_KEY)) {
-    problems.push('CLOUDFRONT_ACCESS_KEY_ID/CLOUDFRONT_SECRET_ACCESS_KEY: set both, or neither (the SDK default credential chain is used then)');
+    problems.push(
+      'CLOUDFRONT_ACCESS_KEY_ID/CLOUDFRONT_SECRET_ACCESS_KEY: set both, or neither (the SDK default credential chain is used then)',
+    );
   }
   return problems;
 }

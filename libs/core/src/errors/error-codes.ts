@@ -85,8 +85,7 @@ export const Errors = {
   forbidden: (message: string) => new AppError(ErrorCode.Forbidden, message),
   notFound: (message = 'Not found') => new AppError(ErrorCode.NotFound, message),
   assetNotFound: (id: string) => new AppError(ErrorCode.AssetNotFound, `Asset ${id} was not found`),
-  assetNotReady: (id: string, status: string) =>
-    new AppError(ErrorCode.AssetNotReady, `Asset ${id} is ${status}, not ready`, { status }),
+  assetNotReady: (id: string, status: string) => new AppError(ErrorCode.AssetNotReady, `Asset ${id} is ${status}, not ready`, { status }),
   stateConflict: (message: string, details?: unknown) => new AppError(ErrorCode.AssetStateConflict, message, details),
   objectNotUploaded: (id: string) =>
     new AppError(ErrorCode.ObjectNotUploaded, `No object has been uploaded for asset ${id} yet; PUT the bytes to uploadUrl first`),
@@ -99,10 +98,14 @@ export const Errors = {
   rangeNotSatisfiable: (size: number) =>
     new AppError(ErrorCode.RangeNotSatisfiable, `Requested range is not satisfiable for an object of ${size} bytes`, { size }),
   reservedMetadataKey: (key: string, namespace: string) =>
-    new AppError(ErrorCode.ReservedMetadataKey, `Metadata key "${key}" is in the reserved namespace "${namespace}", which only processing writes`, {
-      key,
-      namespace,
-    }),
+    new AppError(
+      ErrorCode.ReservedMetadataKey,
+      `Metadata key "${key}" is in the reserved namespace "${namespace}", which only processing writes`,
+      {
+        key,
+        namespace,
+      },
+    ),
   metadataKeyNotFound: (assetId: string, key: string) =>
     new AppError(ErrorCode.MetadataKeyNotFound, `Asset ${assetId} has no metadata key "${key}"`, { key }),
   metadataLimitExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.MetadataLimitExceeded, message, details),
@@ -111,7 +114,11 @@ export const Errors = {
   quotaBytesExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
   quotaAssetsExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
   jobAlreadyRunning: (name: string, details?: unknown) =>
-    new AppError(ErrorCode.JobAlreadyRunning, `Lifecycle job "${name}" is running now (scheduled or manual); try again when it has finished`, details),
+    new AppError(
+      ErrorCode.JobAlreadyRunning,
+      `Lifecycle job "${name}" is running now (scheduled or manual); try again when it has finished`,
+      details,
+    ),
   unavailable: (message: string) => new AppError(ErrorCode.ServiceUnavailable, message),
   storageUnavailable: (message: string) => new AppError(ErrorCode.StorageUnavailable, message),
 };

@@ -28,7 +28,12 @@ const HTTP_CODE_BY_STATUS: Record<number, ErrorCode> = {
 /** Maps anything thrown to the one problem body. Unknown errors are logged and become a bare 500. */
 export function toProblem(err: unknown): ProblemBody {
   if (err instanceof AppError) {
-    return { statusCode: err.statusCode, error: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
+    return {
+      statusCode: err.statusCode,
+      error: err.code,
+      message: err.message,
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    };
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
@@ -38,10 +43,14 @@ export function toProblem(err: unknown): ProblemBody {
       const down = Object.entries(res.details as Record<string, { status: string }>)
         .filter(([, v]) => v?.status !== 'up')
         .map(([k]) => k);
-      return { statusCode: status, error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`, message: `Not ready: ${down.join(', ')} down`, details: res.details };
+      return {
+        statusCode: status,
+        error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`,
+        message: `Not ready: ${down.join(', ')} down`,
+        details: res.details,
+      };
     }
-    const message =
-      typeof res === 'string' ? res : Array.isArray(res?.message) ? res.message.join('; ') : (res?.message ?? err.message);
+    const message = typeof res === 'string' ? res : Array.isArray(res?.message) ? res.message.join('; ') : (res?.message ?? err.message);
     return { statusCode: status, error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`, message: String(message) };
   }
   const e = err as { statusCode?: number; code?: string; message?: string; name?: string; driverError?: { code?: string } };
@@ -55,10 +64,18 @@ export function toProblem(err: unknown): ProblemBody {
   }
   // Storage and timeouts are named errors from other libs (core does not import them).
   if (e?.name === 'StorageUnavailableError') {
-    return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: ErrorCode.StorageUnavailable, message: 'Object storage is unavailable; retry shortly' };
+    return {
+      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+      error: ErrorCode.StorageUnavailable,
+      message: 'Object storage is unavailable; retry shortly',
+    };
   }
   if (e?.name === 'TimeoutError') {
-    return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: ErrorCode.ServiceUnavailable, message: 'A backing service did not answer in time; retry shortly' };
+    return {
+      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+      error: ErrorCode.ServiceUnavailable,
+      message: 'A backing service did not answer in time; retry shortly',
+    };
   }
   const pgCode = e?.driverError?.code ?? e?.code;
   if (
@@ -67,7 +84,11 @@ export function toProblem(err: unknown): ProblemBody {
       e?.message ?? '',
     )
   ) {
-    return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: ErrorCode.ServiceUnavailable, message: 'A backing service is unavailable; retry shortly' };
+    return {
+      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+      error: ErrorCode.ServiceUnavailable,
+      message: 'A backing service is unavailable; retry shortly',
+    };
   }
   return { statusCode: 500, error: ErrorCode.InternalError, message: 'Internal server error' };
 }

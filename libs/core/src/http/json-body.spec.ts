@@ -39,7 +39,9 @@ describe('jsonNestsDeeperThan', () => {
 describe('jsonBodyParser', () => {
   const parser = jsonBodyParser(Fastify());
   const parse = (body: string) =>
-    new Promise<{ err: Error | null; value: unknown }>((resolve) => void parser({} as never, Buffer.from(body), (err, value) => resolve({ err, value })));
+    new Promise<{ err: Error | null; value: unknown }>(
+      (resolve) => void parser({} as never, Buffer.from(body), (err, value) => resolve({ err, value })),
+    );
 
   it('parses JSON as Fastify does', async () => {
     expect(await parse('{"a":[1,{"b":"c"}]}')).toEqual({ err: null, value: { a: [1, { b: 'c' }] } });

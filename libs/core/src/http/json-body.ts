@@ -47,7 +47,10 @@ export function jsonNestsDeeperThan(text: string | Uint8Array, maxDepth: number)
  * with Fastify's default JSON parser (secure-json-parse: `__proto__` and `constructor.prototype` keys are refused
  * with a 400, an empty body is a 400).
  */
-export function jsonBodyParser(fastify: Pick<FastifyInstance, 'getDefaultJsonParser'>, maxDepth = MAX_JSON_DEPTH): FastifyBodyParser<Buffer> {
+export function jsonBodyParser(
+  fastify: Pick<FastifyInstance, 'getDefaultJsonParser'>,
+  maxDepth = MAX_JSON_DEPTH,
+): FastifyBodyParser<Buffer> {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   return (req, body, done) => {
     if (jsonNestsDeeperThan(body, maxDepth)) {

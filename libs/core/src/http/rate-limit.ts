@@ -55,13 +55,21 @@ export class UploadCreationLimiter {
     const limit = this.security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
     let r;
     try {
-      r = await this.storage.increment(throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, `user:${userId}`), UPLOAD_URL_WINDOW_MS, limit, UPLOAD_URL_WINDOW_MS, UPLOAD_URL_THROTTLER);
+      r = await this.storage.increment(
+        throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, `user:${userId}`),
+        UPLOAD_URL_WINDOW_MS,
+        limit,
+        UPLOAD_URL_WINDOW_MS,
+        UPLOAD_URL_THROTTLER,
+      );
     } catch (e) {
       this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     if (r.isBlocked || r.totalHits > limit) {
-      throw new AppError(ErrorCode.RateLimited, limitMessage(limit, UPLOAD_URL_WINDOW_MS, r.timeToBlockExpire || r.timeToExpire), { limit });
+      throw new AppError(ErrorCode.RateLimited, limitMessage(limit, UPLOAD_URL_WINDOW_MS, r.timeToBlockExpire || r.timeToExpire), {
+        limit,
+      });
     }
   }
 }
@@ -91,4 +99,10 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
 
 /** Applies the per-principal rate limit to a route. */
 export const RateLimited = () =>
-  applyDecorators(UseGuards(PrincipalThrottlerGuard), ApiDefaultProblem(429, 'Over the per-caller rate limit (or the asset-count quota)', [ErrorCode.RateLimited, ErrorCode.QuotaAssetsExceeded]));
+  applyDecorators(
+    UseGuards(PrincipalThrottlerGuard),
+    ApiDefaultProblem(429, 'Over the per-caller rate limit (or the asset-count quota)', [
+      ErrorCode.RateLimited,
+      ErrorCode.QuotaAssetsExceeded,
+    ]),
+  );

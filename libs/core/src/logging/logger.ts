@@ -41,7 +41,12 @@ export function createLogger(level: string): Logger {
       censor: '[redacted]',
     },
     serializers: {
-      req: (req: { id: string; method: string; url: string; ip: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+      req: (req: { id: string; method: string; url: string; ip: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        remoteAddress: req.ip,
+      }),
       err: pino.stdSerializers.err,
     },
   });
@@ -60,9 +65,23 @@ export class NestPinoLogger implements LoggerService {
       this.pino[level]({ context }, String(message));
     }
   }
-  log(message: unknown, ...rest: unknown[]) { this.write('info', message, rest); }
-  error(message: unknown, ...rest: unknown[]) { this.write('error', message, rest.filter((r) => typeof r !== 'string' || !r.includes('\n    at '))); }
-  warn(message: unknown, ...rest: unknown[]) { this.write('warn', message, rest); }
-  debug(message: unknown, ...rest: unknown[]) { this.write('debug', message, rest); }
-  verbose(message: unknown, ...rest: unknown[]) { this.write('trace', message, rest); }
+  log(message: unknown, ...rest: unknown[]) {
+    this.write('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.write(
+      'error',
+      message,
+      rest.filter((r) => typeof r !== 'string' || !r.includes('\n    at ')),
+    );
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.write('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.write('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.write('trace', message, rest);
+  }
 }

@@ -5,7 +5,8 @@ const metricsService = () => new MetricsService({ METRICS_COLLECT_TIMEOUT_MS: 10
 describe('MetricsService', () => {
   it('exports every upload outcome and the integrity counter at 0 from the start', async () => {
     const text = await metricsService().render();
-    for (const outcome of ['ready', 'failed', 'quarantined', 'dead_lettered']) expect(text).toContain(`media_uploads_total{outcome="${outcome}"} 0`);
+    for (const outcome of ['ready', 'failed', 'quarantined', 'dead_lettered'])
+      expect(text).toContain(`media_uploads_total{outcome="${outcome}"} 0`);
     expect(text).toMatch(/^media_integrity_corrupt_objects_total 0$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
@@ -29,13 +30,21 @@ describe('MetricsService', () => {
     expect(text).toContain('media_jobs_total{queue="processing",job="process-asset",outcome="dead_lettered"} 1');
     expect(text).toContain('media_job_duration_seconds_count{queue="processing",job="process-asset",outcome="completed"} 1');
     expect(text).toContain('media_job_duration_seconds_count{queue="processing",job="process-asset",outcome="failed"} 1');
-    expect(text).toContain('media_http_request_duration_seconds_count{method="GET",route="/media/:id",status_code="404",status_class="4xx"} 1');
+    expect(text).toContain(
+      'media_http_request_duration_seconds_count{method="GET",route="/media/:id",status_code="404",status_class="4xx"} 1',
+    );
   });
 
   it('lets modules register their own metrics, once per name, including scrape-time gauges', async () => {
     const m = metricsService();
     let depth = 3;
-    const g = m.gauge({ name: 'test_depth', help: 'h', collect() { this.set(depth); } });
+    const g = m.gauge({
+      name: 'test_depth',
+      help: 'h',
+      collect() {
+        this.set(depth);
+      },
+    });
     expect(m.gauge({ name: 'test_depth', help: 'h' })).toBe(g);
     expect(await m.render()).toMatch(/^test_depth 3$/m);
     depth = 5;

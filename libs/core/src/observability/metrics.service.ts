@@ -1,5 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, HistogramConfiguration, Registry } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  Counter,
+  CounterConfiguration,
+  Gauge,
+  GaugeConfiguration,
+  Histogram,
+  HistogramConfiguration,
+  Registry,
+} from 'prom-client';
 import { OBSERVABILITY_CONFIG, ObservabilityConfig } from '../config/config-sections';
 
 /** Final outcome of an upload's processing (media_uploads_total{outcome}). */
@@ -85,7 +94,10 @@ export class MetricsService {
 
   /** One HTTP request. `route` must be a route template (or "unmatched"), never a raw URL. */
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status_code: String(statusCode), status_class: `${Math.floor(statusCode / 100)}xx` }, seconds);
+    this.httpDuration.observe(
+      { method, route, status_code: String(statusCode), status_class: `${Math.floor(statusCode / 100)}xx` },
+      seconds,
+    );
   }
 
   /** An upload's processing finished with `outcome` (counted once per asset transition). */
@@ -96,7 +108,8 @@ export class MetricsService {
   /** One run of a Bull job; `seconds` when known (from the job's processedOn/finishedOn). */
   recordJob(queue: string, job: string, outcome: JobOutcome, seconds?: number): void {
     this.jobs.inc({ queue, job, outcome });
-    if (seconds !== undefined && seconds >= 0) this.jobDuration.observe({ queue, job, outcome: outcome === 'completed' ? 'completed' : 'failed' }, seconds);
+    if (seconds !== undefined && seconds >= 0)
+      this.jobDuration.observe({ queue, job, outcome: outcome === 'completed' ? 'completed' : 'failed' }, seconds);
   }
 
   /**

@@ -8,7 +8,8 @@ beforeAll(() => {
 
 describe('saneRequestId', () => {
   it('keeps ids made of letters, digits and ._:- up to 128 characters', () => {
-    for (const id of ['abc', 'req-abc-123', '3f2b8c1e-0d6a-4c1f-9d0e-1a2b3c4d5e6f', 'trace.span:7_x', 'a'.repeat(128)]) expect(saneRequestId(id)).toBe(id);
+    for (const id of ['abc', 'req-abc-123', '3f2b8c1e-0d6a-4c1f-9d0e-1a2b3c4d5e6f', 'trace.span:7_x', 'a'.repeat(128)])
+      expect(saneRequestId(id)).toBe(id);
   });
 
   it('refuses anything else (spaces, quotes, control characters, too long, empty, not a string)', () => {
@@ -41,7 +42,10 @@ describe('request context', () => {
     expect(withRequestId({ assetId: 'a' })).toEqual({ assetId: 'a' });
     expect(runInContext({ requestId: 'r-2' }, () => withRequestId({ assetId: 'a' }))).toEqual({ assetId: 'a', requestId: 'r-2' });
     // An id already carried (a job re-enqueued from another job) is kept.
-    expect(runInContext({ requestId: 'r-3' }, () => withRequestId({ assetId: 'a', requestId: 'r-0' }))).toEqual({ assetId: 'a', requestId: 'r-0' });
+    expect(runInContext({ requestId: 'r-3' }, () => withRequestId({ assetId: 'a', requestId: 'r-0' }))).toEqual({
+      assetId: 'a',
+      requestId: 'r-0',
+    });
   });
 
   it('runs a job in the context of the request id its data carries (a malformed one is dropped)', async () => {

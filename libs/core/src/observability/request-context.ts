@@ -78,11 +78,18 @@ export async function runJobInContext<T>(queue: string, job: JobLike, fn: () => 
     const ms = () => Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
     try {
       const result = await fn();
-      const outcome = result && typeof result === 'object' && 'outcome' in result ? String((result as { outcome: unknown }).outcome) : undefined;
-      jobLogger[opts.quiet ? 'debug' : 'log']({ job: job.name, durationMs: ms(), ...(outcome ? { outcome } : {}) }, `job ${queue}/${job.name} finished`);
+      const outcome =
+        result && typeof result === 'object' && 'outcome' in result ? String((result as { outcome: unknown }).outcome) : undefined;
+      jobLogger[opts.quiet ? 'debug' : 'log'](
+        { job: job.name, durationMs: ms(), ...(outcome ? { outcome } : {}) },
+        `job ${queue}/${job.name} finished`,
+      );
       return result;
     } catch (e) {
-      jobLogger.debug({ job: job.name, durationMs: ms(), err: e instanceof Error ? e.message : String(e) }, `job ${queue}/${job.name} threw`);
+      jobLogger.debug(
+        { job: job.name, durationMs: ms(), err: e instanceof Error ? e.message : String(e) },
+        `job ${queue}/${job.name} threw`,
+      );
       throw e;
     }
   });

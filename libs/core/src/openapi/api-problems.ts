@@ -22,7 +22,8 @@ export function ApiProblem(status: number, description: string, codes: ErrorCode
 export function ApiDefaultProblem(status: number, description: string, codes: ErrorCode[] = []): MethodDecorator & ClassDecorator {
   const documented = ApiProblem(status, description, codes) as ClassOrMethodDecorator;
   const decorator: ClassOrMethodDecorator = (target, key, descriptor) => {
-    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? (descriptor.value as object) : target) as Record<string, unknown> | undefined;
+    const existing = Reflect.getMetadata(DECORATORS.API_RESPONSE, descriptor ? (descriptor.value as object) : target) as
+      Record<string, unknown> | undefined;
     if (existing?.[String(status)]) return descriptor;
     return documented(target, key, descriptor);
   };
@@ -37,7 +38,12 @@ function problemResponse(status: number, description: string, codes: ErrorCode[]
     status,
     description,
     schema: codes.length
-      ? { allOf: [{ $ref: getSchemaPath(ProblemDto) }, { type: 'object' as const, properties: { error: { type: 'string' as const, enum: codes } } }] }
+      ? {
+          allOf: [
+            { $ref: getSchemaPath(ProblemDto) },
+            { type: 'object' as const, properties: { error: { type: 'string' as const, enum: codes } } },
+          ],
+        }
       : { $ref: getSchemaPath(ProblemDto) },
   };
 }

@@ -50,5 +50,9 @@ export async function ensureRepeatableJob(queue: Queue, job: string, schedule: R
     const same = repeat !== null && ('every' in repeat ? Number(r.every) === repeat.every : r.cron === repeat.cron);
     if (!same) await bounded(queue.removeRepeatableByKey(r.key), 'remove a stale repeatable job');
   }
-  if (repeat) await bounded(queue.add(job, {}, { removeOnComplete: true, removeOnFail: true, ...options, repeat, jobId: job }), 'schedule a repeatable job');
+  if (repeat)
+    await bounded(
+      queue.add(job, {}, { removeOnComplete: true, removeOnFail: true, ...options, repeat, jobId: job }),
+      'schedule a repeatable job',
+    );
 }

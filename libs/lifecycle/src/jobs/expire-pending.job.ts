@@ -52,7 +52,9 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
     const seen = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       // A dry run changes nothing, so it asks once for as many as a report lists.
-      const batch = (await this.assets.findExpiredPending(now, ttl, dryRun ? REPORT_LIST_LIMIT : BATCH)).filter((a) => !seen.has(a.assetId));
+      const batch = (await this.assets.findExpiredPending(now, ttl, dryRun ? REPORT_LIST_LIMIT : BATCH)).filter(
+        (a) => !seen.has(a.assetId),
+      );
       if (!batch.length) break;
       for (const a of batch) {
         seen.add(a.assetId);
@@ -63,7 +65,12 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
         report.expired++;
         report.freedBytes += Number(a.sizeBytes);
         if (report.assets.length < REPORT_LIST_LIMIT) {
-          report.assets.push({ assetId: a.assetId, ownerId: a.ownerId, sizeBytes: Number(a.sizeBytes), createdAt: a.createdAt.toISOString() });
+          report.assets.push({
+            assetId: a.assetId,
+            ownerId: a.ownerId,
+            sizeBytes: Number(a.sizeBytes),
+            createdAt: a.createdAt.toISOString(),
+          });
         }
       }
       if (dryRun) {
@@ -106,7 +113,10 @@ export class ExpirePendingJob implements LifecycleJob<ExpirePendingReport> {
         }
       } catch (e) {
         // Reconcile aborts stale multipart uploads later; the asset is already expired.
-        if (!isRegionOutage(e)) this.logger.warn(`could not abort multipart uploads of ${objectKey} in ${region.name}: ${e instanceof Error ? e.message : String(e)}`);
+        if (!isRegionOutage(e))
+          this.logger.warn(
+            `could not abort multipart uploads of ${objectKey} in ${region.name}: ${e instanceof Error ? e.message : String(e)}`,
+          );
       }
     }
     return aborted;

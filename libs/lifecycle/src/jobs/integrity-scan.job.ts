@@ -38,7 +38,10 @@ export interface IntegrityScanReport extends Record<string, unknown> {
   unreadable: number;
 }
 
-type CopyState = { region: StorageRegion; state: 'ok' } | { region: StorageRegion; state: 'corrupt'; actual: string } | { region: StorageRegion; state: 'absent' };
+type CopyState =
+  | { region: StorageRegion; state: 'ok' }
+  | { region: StorageRegion; state: 'corrupt'; actual: string }
+  | { region: StorageRegion; state: 'absent' };
 
 /**
  * integrity-scan: re-hashes stored objects (streamed, one at a time) in every usable region and compares with the
@@ -60,7 +63,18 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
   ) {}
 
   async run({ now, dryRun }: LifecycleRunContext): Promise<IntegrityScanReport> {
-    const report: IntegrityScanReport = { checked: 0, copiesHashed: 0, bytesHashed: 0, corrupt: 0, restored: 0, unrecoverable: 0, findings: [], missing: [], missingCount: 0, unreadable: 0 };
+    const report: IntegrityScanReport = {
+      checked: 0,
+      copiesHashed: 0,
+      bytesHashed: 0,
+      corrupt: 0,
+      restored: 0,
+      unrecoverable: 0,
+      findings: [],
+      missing: [],
+      missingCount: 0,
+      unreadable: 0,
+    };
     const batch = this.lifecycle.INTEGRITY_SCAN_BATCH_SIZE;
     if (batch > 0) {
       for (const o of await this.assets.objectsToVerify(batch)) {
@@ -128,9 +142,18 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
     }
 
     report.corrupt++;
-    const finding: CorruptFinding = { sha256: o.sha256, objectKey: o.objectKey, corruptIn: corrupt.map((c) => c.region.name), restoredFrom: null, restored: false };
+    const finding: CorruptFinding = {
+      sha256: o.sha256,
+      objectKey: o.objectKey,
+      corruptIn: corrupt.map((c) => c.region.name),
+      restoredFrom: null,
+      restored: false,
+    };
     const note = `bytes in ${corrupt.map((c) => `${c.region.name} hash to ${c.actual.slice(0, 12)}…`).join(', ')} (integrity scan)`;
-    this.logger.error({ sha256: o.sha256, key: o.objectKey, corruptIn: finding.corruptIn, healthyIn: healthy.map((h) => h.region.name) }, `Stored object ${o.objectKey} is corrupt: ${note}`);
+    this.logger.error(
+      { sha256: o.sha256, key: o.objectKey, corruptIn: finding.corruptIn, healthyIn: healthy.map((h) => h.region.name) },
+      `Stored object ${o.objectKey} is corrupt: ${note}`,
+    );
     if (!dryRun) {
       // Written down before acting: if the restore below dies half-way, the object is still known to be corrupt.
       await this.assets.setIntegrity(o.sha256, 'corrupt', note, now);
@@ -143,13 +166,19 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
             await this.restore(source, bad.region, o);
           } catch (e) {
             all = false;
-            this.logger.error({ sha256: o.sha256, key: o.objectKey, region: bad.region.name }, `Restoring ${o.objectKey} in ${bad.region.name} from ${source.name} failed: ${errorMessage(e)}`);
+            this.logger.error(
+              { sha256: o.sha256, key: o.objectKey, region: bad.region.name },
+              `Restoring ${o.objectKey} in ${bad.region.name} from ${source.name} failed: ${errorMessage(e)}`,
+            );
           }
         }
         finding.restored = all;
         if (all) {
           await this.assets.setIntegrity(o.sha256, 'ok', `restored from ${source.name} at ${now.toISOString()} after ${note}`, now);
-          this.logger.warn({ sha256: o.sha256, key: o.objectKey, from: source.name, to: finding.corruptIn }, `Stored object ${o.objectKey} restored from region ${source.name}`);
+          this.logger.warn(
+            { sha256: o.sha256, key: o.objectKey, from: source.name, to: finding.corruptIn },
+            `Stored object ${o.objectKey} restored from region ${source.name}`,
+          );
         }
       }
       await this.assets.recordVerified(o.sha256, now);
@@ -158,7 +187,8 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
     else report.unrecoverable++;
     if (report.findings.length < REPORT_LIST_LIMIT) report.findings.push(finding);
     // Dry runs report findings without counting them (the real run that follows would count them again).
-    if (!dryRun) this.events.emitCorruptObject({ sha256: o.sha256, objectKey: o.objectKey, regions: finding.corruptIn, restored: finding.restored });
+    if (!dryRun)
+      this.events.emitCorruptObject({ sha256: o.sha256, objectKey: o.objectKey, regions: finding.corruptIn, restored: finding.restored });
   }
 
   /** SHA-256 of one region's copy, streamed; null when the region does not hold it. */
@@ -181,7 +211,9 @@ export class IntegrityScanJob implements LifecycleJob<IntegrityScanReport> {
     if (!info) throw new Error(`the healthy copy in ${from.name} is gone`);
     const body = await this.router.call(from, (d) => d.read(o.objectKey));
     try {
-      await this.router.call(to, (d) => d.write({ key: o.objectKey, body, contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size }));
+      await this.router.call(to, (d) =>
+        d.write({ key: o.objectKey, body, contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size }),
+      );
     } finally {
       if (!body.destroyed) body.destroy();
     }

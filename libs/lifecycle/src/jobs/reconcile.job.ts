@@ -101,7 +101,13 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
     );
   }
 
-  private async reconcileRegion(regionName: string, driver: StorageDriver, now: Date, dryRun: boolean, report: ReconcileReport): Promise<void> {
+  private async reconcileRegion(
+    regionName: string,
+    driver: StorageDriver,
+    now: Date,
+    dryRun: boolean,
+    report: ReconcileReport,
+  ): Promise<void> {
     const grace = this.lifecycle.ORPHAN_GRACE_SECONDS;
     report.listed[regionName] = 0;
     if (!canList(driver)) {
@@ -110,7 +116,10 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
       for (const prefix of ORPHAN_PREFIXES) {
         for await (const page of driver.listObjects({ prefix, pageSize: PAGE })) {
           report.listed[regionName] += page.length;
-          const used = await this.assets.keysInUse(this.storage.bucket, page.map((o) => o.key));
+          const used = await this.assets.keysInUse(
+            this.storage.bucket,
+            page.map((o) => o.key),
+          );
           for (const o of page) {
             if (used.has(o.key)) continue;
             if (!isOrphanCandidate(o, now, grace)) {
@@ -165,8 +174,13 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
         if (!present) {
           if (!dryRun) await this.assets.setIntegrity(o.sha256, 'missing', `no storage region holds ${o.objectKey} (reconcile)`, now);
           report.missingCount++;
-          if (report.missing.length < REPORT_LIST_LIMIT) report.missing.push({ sha256: o.sha256, objectKey: o.objectKey, refCount: o.refCount });
-          if (o.integrity !== 'missing') this.logger.error({ sha256: o.sha256, key: o.objectKey, refCount: o.refCount }, `Stored object ${o.objectKey} is missing from every region`);
+          if (report.missing.length < REPORT_LIST_LIMIT)
+            report.missing.push({ sha256: o.sha256, objectKey: o.objectKey, refCount: o.refCount });
+          if (o.integrity !== 'missing')
+            this.logger.error(
+              { sha256: o.sha256, key: o.objectKey, refCount: o.refCount },
+              `Stored object ${o.objectKey} is missing from every region`,
+            );
         } else if (o.integrity === 'missing') {
           if (!dryRun) await this.assets.setIntegrity(o.sha256, 'ok', null, now);
           report.recovered.push(o.sha256);

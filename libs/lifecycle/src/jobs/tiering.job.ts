@@ -68,7 +68,13 @@ export class TieringJob implements LifecycleJob<TieringReport> {
         }
         report.moved[to] = (report.moved[to] ?? 0) + 1;
         if (report.objects.length < REPORT_LIST_LIMIT) {
-          report.objects.push({ sha256: o.sha256, objectKey: o.objectKey, from: o.storageClass, to, lastUsedAt: new Date(o.lastUsedAt).toISOString() });
+          report.objects.push({
+            sha256: o.sha256,
+            objectKey: o.objectKey,
+            from: o.storageClass,
+            to,
+            lastUsedAt: new Date(o.lastUsedAt).toISOString(),
+          });
         }
       }
     }

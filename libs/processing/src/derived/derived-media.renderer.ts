@@ -3,7 +3,16 @@ import sharp from 'sharp';
 import { DERIVATIVES, DerivativeKind } from '../processing.constants';
 
 /** Image types sharp (with its bundled libvips) decodes and that we make thumbnails of. SVG is left out on purpose. */
-export const DERIVABLE_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'image/heic', 'image/heif']);
+export const DERIVABLE_IMAGE_TYPES = new Set([
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+  'image/heic',
+  'image/heif',
+]);
 
 export interface RenderedDerivative {
   kind: DerivativeKind;
@@ -23,7 +32,9 @@ export class PixelLimitError extends Error {
 /** Refuses dimensions (read from the header) whose pixel count exceeds `maxPixels`, before anything decodes them. */
 export function assertPixelBudget(width: number, height: number, maxPixels: number): void {
   if (width * height > maxPixels) {
-    throw new PixelLimitError(`image is ${width}×${height} = ${width * height} pixels, more than the ${maxPixels} allowed (decompression bomb protection)`);
+    throw new PixelLimitError(
+      `image is ${width}×${height} = ${width * height} pixels, more than the ${maxPixels} allowed (decompression bomb protection)`,
+    );
   }
 }
 
@@ -53,7 +64,8 @@ export async function renderDerivatives(input: Readable, maxPixels: number): Pro
     ]);
   } catch (e) {
     input.destroy();
-    if (e instanceof Error && /pixel limit/i.test(e.message)) throw new PixelLimitError(`image exceeds the ${maxPixels}-pixel limit (decompression bomb protection)`);
+    if (e instanceof Error && /pixel limit/i.test(e.message))
+      throw new PixelLimitError(`image exceeds the ${maxPixels}-pixel limit (decompression bomb protection)`);
     throw e;
   }
 }

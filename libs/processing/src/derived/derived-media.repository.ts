@@ -33,7 +33,10 @@ export class DerivedMediaRepository {
   }
 
   async find(assetId: string, kind: string): Promise<DerivativeRow | null> {
-    const [row] = await this.ds.query<DerivativeRow[]>(`SELECT ${COLUMNS} FROM asset_derivatives WHERE asset_id = $1 AND kind = $2`, [assetId, kind]);
+    const [row] = await this.ds.query<DerivativeRow[]>(`SELECT ${COLUMNS} FROM asset_derivatives WHERE asset_id = $1 AND kind = $2`, [
+      assetId,
+      kind,
+    ]);
     return row ?? null;
   }
 

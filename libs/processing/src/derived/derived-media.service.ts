@@ -62,14 +62,23 @@ export class DerivedMediaService implements OnModuleInit {
 
   /** Removes objects written for an asset that did not become ready after all. */
   async discard(rows: DerivativeRow[]): Promise<void> {
-    for (const r of rows) await this.storage.delete(r.objectKey).catch((e: Error) => this.logger.warn(`could not remove ${r.kind} of ${r.assetId}: ${e.message}`));
+    for (const r of rows)
+      await this.storage
+        .delete(r.objectKey)
+        .catch((e: Error) => this.logger.warn(`could not remove ${r.kind} of ${r.assetId}: ${e.message}`));
   }
 
   /** Objects first, then rows: a retry after a failure finds the rows and finishes the job. */
   async removeAll(assetId: string): Promise<void> {
     const rows = await this.repo.list(assetId);
     // The CDN may hold thumbnail links handed out before: invalidate them (durably, through the outbox) first.
-    if (rows.length) await this.ds.transaction((m) => this.cdn.requestInvalidation(m, rows.map((r) => r.objectKey)));
+    if (rows.length)
+      await this.ds.transaction((m) =>
+        this.cdn.requestInvalidation(
+          m,
+          rows.map((r) => r.objectKey),
+        ),
+      );
     for (const r of rows) await this.storage.delete(r.objectKey);
     if (rows.length) await this.repo.removeAll(assetId);
   }
@@ -84,6 +93,9 @@ export class DerivedMediaService implements OnModuleInit {
     if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
     // CloudFront signed URL (plain for public assets), or a storage-signed URL without a CDN.
     const link = await this.cdn.readUrl({ key: d.objectKey, contentType: d.mimeType, publicRead: access.principal === null });
-    return { url: link.url, expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString() };
+    return {
+      url: link.url,
+      expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString(),
+    };
   }
 }

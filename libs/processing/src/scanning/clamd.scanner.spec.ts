@@ -13,7 +13,7 @@ describe('parseInstreamReply', () => {
   });
   it('refuses for good on the size limit, and calls other errors unavailability (retry)', () => {
     expect(() => parseInstreamReply('INSTREAM size limit exceeded. ERROR\0')).toThrow(ScanRefusedError);
-    expect(() => parseInstreamReply('Can\'t allocate memory ERROR\0')).toThrow(ScannerUnavailableError);
+    expect(() => parseInstreamReply("Can't allocate memory ERROR\0")).toThrow(ScannerUnavailableError);
   });
 });
 

@@ -71,7 +71,9 @@ class ClamdConnection {
       if (d.includes(0)) this.settleReply();
     });
     this.socket.on('end', () => this.settleReply());
-    this.socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new ScannerUnavailableError(`${this.where} broke off: ${e.code ?? e.message}`)));
+    this.socket.on('error', (e: NodeJS.ErrnoException) =>
+      this.fail(new ScannerUnavailableError(`${this.where} broke off: ${e.code ?? e.message}`)),
+    );
     this.socket.on('close', () => {
       if (!this.replyDone) this.fail(new ScannerUnavailableError(`${this.where} closed the connection without a reply`));
     });

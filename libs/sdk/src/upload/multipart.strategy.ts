@@ -31,7 +31,12 @@ export class MultipartStrategy implements UploadStrategy {
   readonly kind = 'multipart';
 
   accepts(grant: UploadGrant): boolean {
-    return grant.method === ('MULTIPART' as string) && typeof grant.uploadId === 'string' && typeof grant.partSize === 'number' && typeof grant.partCount === 'number';
+    return (
+      grant.method === ('MULTIPART' as string) &&
+      typeof grant.uploadId === 'string' &&
+      typeof grant.partSize === 'number' &&
+      typeof grant.partCount === 'number'
+    );
   }
 
   async upload(ctx: UploadContext): Promise<UploadOutcome> {
@@ -39,7 +44,10 @@ export class MultipartStrategy implements UploadStrategy {
     const { assetId, partSize, partCount } = grant;
     const size = ctx.source.size;
     if (partSize < 1 || Math.ceil(size / partSize) !== partCount) {
-      throw MediaApiError.sdk('UnsupportedUpload', `The multipart plan (${partCount} parts of ${partSize} bytes) does not fit ${size} bytes`);
+      throw MediaApiError.sdk(
+        'UnsupportedUpload',
+        `The multipart plan (${partCount} parts of ${partSize} bytes) does not fit ${size} bytes`,
+      );
     }
     const lengthOf = (n: number) => (n < partCount ? partSize : size - (partCount - 1) * partSize);
     const etags = new Map<number, string>();
@@ -105,10 +113,14 @@ export class MultipartStrategy implements UploadStrategy {
       for (;;) {
         const part = await urlFor(n);
         const body = buffer ? Readable.from([buffer]) : ctx.source.open({ start, end: start + length - 1 });
-        const meter = new MeteredStream((loaded) => {
-          inFlight.set(n, loaded);
-          report();
-        }, length, limiter);
+        const meter = new MeteredStream(
+          (loaded) => {
+            inFlight.set(n, loaded);
+            report();
+          },
+          length,
+          limiter,
+        );
         body.pipe(meter);
         body.on('error', (e) => meter.destroy(e));
         const headers = { ...part.headers };
@@ -144,7 +156,10 @@ export class MultipartStrategy implements UploadStrategy {
           const json = parseJson(text);
           if (json && typeof json === 'object') throw MediaApiError.fromResponse(status, json);
           const { code, message } = storageMessage(text);
-          throw MediaApiError.sdk('StorageRejected', `Storage refused part ${n} (HTTP ${status}${code ? ` ${code}` : ''}): ${message}`, { statusCode: status, details: { code, partNumber: n } });
+          throw MediaApiError.sdk('StorageRejected', `Storage refused part ${n} (HTTP ${status}${code ? ` ${code}` : ''}): ${message}`, {
+            statusCode: status,
+            details: { code, partNumber: n },
+          });
         } catch (e) {
           body.destroy();
           inFlight.delete(n);
@@ -245,6 +260,9 @@ class SequentialReader {
   }
 
   private mismatch(what: 'more' | 'fewer', n: number): MediaApiError {
-    return MediaApiError.sdk('SizeMismatch', `The source gave ${what} bytes (${n}${what === 'more' ? '+' : ''}) than its declared size of ${this.size}`);
+    return MediaApiError.sdk(
+      'SizeMismatch',
+      `The source gave ${what} bytes (${n}${what === 'more' ? '+' : ''}) than its declared size of ${this.size}`,
+    );
   }
 }

@@ -38,7 +38,10 @@ export class ResumeStore {
   constructor(readonly dir: string = defaultStateDir()) {}
 
   private fileFor(key: ResumeKey): string {
-    const id = createHash('sha256').update(JSON.stringify([key.baseUrl, key.path, key.size, key.mtimeMs])).digest('hex').slice(0, 32);
+    const id = createHash('sha256')
+      .update(JSON.stringify([key.baseUrl, key.path, key.size, key.mtimeMs]))
+      .digest('hex')
+      .slice(0, 32);
     return path.join(this.dir, `upload-${id}.json`);
   }
 
@@ -52,7 +55,8 @@ export class ResumeStore {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') await rm(file, { force: true });
       return null;
     }
-    const same = rec?.version === 1 && rec.baseUrl === key.baseUrl && rec.path === key.path && rec.size === key.size && rec.mtimeMs === key.mtimeMs;
+    const same =
+      rec?.version === 1 && rec.baseUrl === key.baseUrl && rec.path === key.path && rec.size === key.size && rec.mtimeMs === key.mtimeMs;
     return same && typeof rec.assetId === 'string' && typeof rec.uploadId === 'string' && typeof rec.sha256 === 'string' ? rec : null;
   }
 
@@ -80,7 +84,10 @@ export class ResumeStore {
     let removed = 0;
     for (const name of names.filter((n) => /^upload-[0-9a-f]+\.json$/.test(n))) {
       const file = path.join(this.dir, name);
-      const rec = await readFile(file, 'utf8').then((t) => JSON.parse(t) as ResumeRecord, () => null);
+      const rec = await readFile(file, 'utf8').then(
+        (t) => JSON.parse(t) as ResumeRecord,
+        () => null,
+      );
       if (rec?.assetId === assetId) {
         await rm(file, { force: true });
         removed++;

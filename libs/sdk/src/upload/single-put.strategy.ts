@@ -27,7 +27,13 @@ export class SinglePutStrategy implements UploadStrategy {
       body.pipe(meter);
       body.on('error', (e) => meter.destroy(e));
       try {
-        const res = await request(grant.uploadUrl, { method: 'PUT', headers: grant.headers ?? {}, body: meter, signal: ctx.signal, idleTimeoutMs: ctx.idleTimeoutMs });
+        const res = await request(grant.uploadUrl, {
+          method: 'PUT',
+          headers: grant.headers ?? {},
+          body: meter,
+          signal: ctx.signal,
+          idleTimeoutMs: ctx.idleTimeoutMs,
+        });
         const text = await readText(res);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return { sha256: meter.digest() };
@@ -38,7 +44,10 @@ export class SinglePutStrategy implements UploadStrategy {
         const json = parseJson(text);
         if (json && typeof json === 'object') throw MediaApiError.fromResponse(status, json);
         const { code, message } = storageMessage(text);
-        throw MediaApiError.sdk('StorageRejected', `Storage refused the upload (HTTP ${status}${code ? ` ${code}` : ''}): ${message}`, { statusCode: status, details: { code } });
+        throw MediaApiError.sdk('StorageRejected', `Storage refused the upload (HTTP ${status}${code ? ` ${code}` : ''}): ${message}`, {
+          statusCode: status,
+          details: { code },
+        });
       } catch (e) {
         body.destroy();
         if (e instanceof MediaApiError) throw e;

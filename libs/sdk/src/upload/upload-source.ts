@@ -54,19 +54,45 @@ export function streamSource(stream: Readable, size: number, filename: string): 
 /** SHA-256 of a re-readable source, streamed (never buffered whole). */
 export async function hashSource(source: UploadSource, onProgress?: (p: TransferProgress) => void, signal?: AbortSignal): Promise<string> {
   const meter = new MeteredStream((loaded) => onProgress?.({ phase: 'hash', loaded, total: source.size }));
-  await pipeline(source.open(), meter, async function drain(chunks: AsyncIterable<Buffer>) {
-    for await (const _ of chunks) void _;
-  }, { signal });
+  await pipeline(
+    source.open(),
+    meter,
+    async function drain(chunks: AsyncIterable<Buffer>) {
+      for await (const _ of chunks) void _;
+    },
+    { signal },
+  );
   return meter.digest();
 }
 
 const TYPES: Record<string, string> = {
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.webp': 'image/webp', '.avif': 'image/avif',
-  '.heic': 'image/heic', '.tif': 'image/tiff', '.tiff': 'image/tiff', '.bmp': 'image/bmp', '.svg': 'image/svg+xml',
-  '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska',
-  '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.ogg': 'audio/ogg', '.flac': 'audio/flac', '.m4a': 'audio/mp4',
-  '.pdf': 'application/pdf', '.zip': 'application/zip', '.json': 'application/json', '.txt': 'text/plain', '.csv': 'text/csv',
-  '.html': 'text/html', '.md': 'text/markdown',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.heic': 'image/heic',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.bmp': 'image/bmp',
+  '.svg': 'image/svg+xml',
+  '.mp4': 'video/mp4',
+  '.mov': 'video/quicktime',
+  '.webm': 'video/webm',
+  '.mkv': 'video/x-matroska',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.ogg': 'audio/ogg',
+  '.flac': 'audio/flac',
+  '.m4a': 'audio/mp4',
+  '.pdf': 'application/pdf',
+  '.zip': 'application/zip',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+  '.csv': 'text/csv',
+  '.html': 'text/html',
+  '.md': 'text/markdown',
 };
 
 /** A media type from the file name's extension; application/octet-stream when unknown. */

@@ -49,7 +49,10 @@ export interface UploadStrategy {
 export function chooseStrategy(strategies: readonly UploadStrategy[], grant: UploadGrant): UploadStrategy {
   const s = strategies.find((x) => x.accepts(grant));
   if (!s) {
-    throw MediaApiError.sdk('UnsupportedUpload', `This SDK cannot perform the upload the service asked for (method ${grant.method}${grant.uploadId ? ', multipart' : ''}); update the SDK`);
+    throw MediaApiError.sdk(
+      'UnsupportedUpload',
+      `This SDK cannot perform the upload the service asked for (method ${grant.method}${grant.uploadId ? ', multipart' : ''}); update the SDK`,
+    );
   }
   return s;
 }

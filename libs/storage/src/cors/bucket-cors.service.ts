@@ -23,7 +23,9 @@ export class BucketCorsService implements OnModuleInit {
     const rule = bucketCorsRule(this.config.corsAllowedOrigins);
     const configuration = JSON.stringify({ CORSRules: [rule] });
     // The regions whose driver can set its bucket's CORS configuration (s3); local regions are served by this service.
-    const s3Regions = this.router.regions.filter((r): r is typeof r & { driver: StorageDriver & BucketCorsStorage } => canSetBucketCors(r.driver));
+    const s3Regions = this.router.regions.filter((r): r is typeof r & { driver: StorageDriver & BucketCorsStorage } =>
+      canSetBucketCors(r.driver),
+    );
     // All buckets at once: start-up waits at most one S3 request timeout, however many regions there are.
     await Promise.all(
       s3Regions.map(async ({ name, driver }) => {
@@ -36,7 +38,9 @@ export class BucketCorsService implements OnModuleInit {
         }
         try {
           await driver.putBucketCors([rule]);
-          this.logger.log(`Applied the CORS rule to bucket "${driver.bucket}" (region "${name}"): origins ${rule.AllowedOrigins.join(', ')}`);
+          this.logger.log(
+            `Applied the CORS rule to bucket "${driver.bucket}" (region "${name}"): origins ${rule.AllowedOrigins.join(', ')}`,
+          );
         } catch (e) {
           this.logger.error(
             `Could not apply the CORS rule to bucket "${driver.bucket}" (region "${name}"): ${(e as Error).message}. ` +

@@ -58,7 +58,15 @@ export interface LocalStorageOptions {
  * LocalMultipart (multipart uploads on disk).
  */
 export class LocalStorageDriver
-  implements StorageDriver, CopyCapableStorage, ListableStorage, TieredStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage, ManagedStorage
+  implements
+    StorageDriver,
+    CopyCapableStorage,
+    ListableStorage,
+    TieredStorage,
+    MultipartCapableStorage,
+    LocalFileStorage,
+    UsedUploadMarkerStorage,
+    ManagedStorage
 {
   readonly kind = 'local' as const;
   readonly bucket: string;
@@ -183,12 +191,23 @@ export class LocalStorageDriver
   }
 
   /** Streams `body` in under `key`, enforcing `limits`; nothing is left behind when a limit is broken. */
-  store(key: string, body: Readable, contentType: string, limits: StoreLimits = {}): Promise<{ size: number; sha256: string; etag: string }> {
+  store(
+    key: string,
+    body: Readable,
+    contentType: string,
+    limits: StoreLimits = {},
+  ): Promise<{ size: number; sha256: string; etag: string }> {
     return this.objects.store(key, body, contentType, limits);
   }
 
   /** Streams one part of a multipart upload in (exact size), replacing any part stored under the same number. */
-  storePart(key: string, uploadId: string, partNumber: number, body: Readable, exactLength: number): Promise<{ etag: string; size: number }> {
+  storePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    exactLength: number,
+  ): Promise<{ etag: string; size: number }> {
     return this.multipart.storePart(key, uploadId, partNumber, body, exactLength);
   }
 
@@ -198,11 +217,23 @@ export class LocalStorageDriver
     return this.multipart.createMultipartUpload(params);
   }
 
-  presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  presignUploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
     return this.multipart.presignUploadPart(params);
   }
 
-  uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  uploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
     return this.multipart.uploadPart(params);
   }
 
@@ -210,7 +241,11 @@ export class LocalStorageDriver
     return this.multipart.listParts(params);
   }
 
-  completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+  completeMultipartUpload(params: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
     return this.multipart.completeMultipartUpload(params);
   }
 

@@ -129,11 +129,23 @@ export class S3StorageDriver
     return this.multipart.createMultipartUpload(params);
   }
 
-  presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  presignUploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
     return this.signer.presignUploadPart(params);
   }
 
-  uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  uploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
     return this.multipart.uploadPart(params);
   }
 
@@ -141,7 +153,11 @@ export class S3StorageDriver
     return this.multipart.listParts(params);
   }
 
-  completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+  completeMultipartUpload(params: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
     return this.multipart.completeMultipartUpload(params);
   }
 

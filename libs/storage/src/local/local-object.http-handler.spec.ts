@@ -29,12 +29,16 @@ describe('conditional requests', () => {
     expect(notModified(req({ 'if-none-match': 'W/"abc"' }), etag, lastModified)).toBe(true);
     expect(notModified(req({ 'if-none-match': '"x", "abc"' }), etag, lastModified)).toBe(true);
     expect(notModified(req({ 'if-none-match': '*' }), etag, lastModified)).toBe(true);
-    expect(notModified(req({ 'if-none-match': '"other"', 'if-modified-since': lastModified.toUTCString() }), etag, lastModified)).toBe(false);
+    expect(notModified(req({ 'if-none-match': '"other"', 'if-modified-since': lastModified.toUTCString() }), etag, lastModified)).toBe(
+      false,
+    );
   });
 
   it('If-Modified-Since compares at one-second precision', () => {
     expect(notModified(req({ 'if-modified-since': lastModified.toUTCString() }), etag, lastModified)).toBe(true);
-    expect(notModified(req({ 'if-modified-since': new Date(lastModified.getTime() - 1500).toUTCString() }), etag, lastModified)).toBe(false);
+    expect(notModified(req({ 'if-modified-since': new Date(lastModified.getTime() - 1500).toUTCString() }), etag, lastModified)).toBe(
+      false,
+    );
     expect(notModified(req({ 'if-modified-since': 'yesterday' }), etag, lastModified)).toBe(false);
     expect(notModified(req({}), etag, lastModified)).toBe(false);
   });

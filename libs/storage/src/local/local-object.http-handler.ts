@@ -26,7 +26,10 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 
 /** Entity tags in an If-None-Match / If-Match list, without the weak prefix (If-None-Match compares weakly). */
 function etagList(header: string): string[] {
-  return header.split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean);
+  return header
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .filter(Boolean);
 }
 
 /** Second precision, as HTTP dates have. */
@@ -97,7 +100,11 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     }
     let key: string;
     try {
-      key = url.pathname.slice(bucketPrefix.length + 1).split('/').map(decodeURIComponent).join('/');
+      key = url.pathname
+        .slice(bucketPrefix.length + 1)
+        .split('/')
+        .map(decodeURIComponent)
+        .join('/');
     } catch {
       throw new LocalRequestError(400, 'InvalidKey', 'Object key is not valid');
     }
@@ -114,7 +121,11 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     if (q['X-Media-Upload-Id'] !== undefined) return putPart(key, q, req, res);
     const type = (req.headers['content-type'] ?? '').trim();
     if (type !== q['X-Media-Type']) {
-      throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Type must be exactly "${q['X-Media-Type']}", the type this URL was signed for`);
+      throw new LocalRequestError(
+        403,
+        'SignatureDoesNotMatch',
+        `Content-Type must be exactly "${q['X-Media-Type']}", the type this URL was signed for`,
+      );
     }
     const expected = Number(q['X-Media-Length']);
     const lengthHeader = req.headers['content-length'];
@@ -195,7 +206,8 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       });
       bb.on('error', (e) => reject(new LocalRequestError(400, 'MalformedPOSTRequest', `Malformed form body: ${(e as Error).message}`)));
       bb.on('close', () => {
-        if (!sawFile) reject(new LocalRequestError(400, 'MalformedPOSTRequest', 'The form has no "file" field (it must come after the policy fields)'));
+        if (!sawFile)
+          reject(new LocalRequestError(400, 'MalformedPOSTRequest', 'The form has no "file" field (it must come after the policy fields)'));
       });
       req.pipe(bb);
     });
@@ -207,7 +219,8 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     if (!info) throw new LocalRequestError(404, 'NoSuchKey', 'The object does not exist');
     // A content-addressed URL names exactly these bytes: it never serves anything else under the key.
     const sha = q['X-Media-Sha256'];
-    if (sha !== undefined && info.etag !== `"${sha}"`) throw new LocalRequestError(404, 'NoSuchKey', 'The object no longer has the content this URL names');
+    if (sha !== undefined && info.etag !== `"${sha}"`)
+      throw new LocalRequestError(404, 'NoSuchKey', 'The object no longer has the content this URL names');
     const headers: Record<string, string | number> = {
       'accept-ranges': 'bytes',
       'content-type': q['X-Media-Type'] ?? info.contentType ?? 'application/octet-stream',
@@ -232,7 +245,11 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     }
     const range = parseRange(req.headers.range, info.size);
     if (range === 'invalid') {
-      res.writeHead(416, { 'content-range': `bytes */${info.size}`, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(416, {
+        'content-range': `bytes */${info.size}`,
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
       res.end(JSON.stringify({ statusCode: 416, error: 'InvalidRange', message: `Range not satisfiable for ${info.size} bytes` }));
       return;
     }

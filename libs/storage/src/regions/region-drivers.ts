@@ -34,5 +34,9 @@ export function createRegionDriver(settings: StorageRegionSettings, config: AppC
 /** Every configured region with its driver, in configuration order. */
 export function createStorageRegions(config: AppConfig): StorageRegion[] {
   const firstLocal = config.storageRegions.find((r) => r.driver === 'local')?.name;
-  return config.storageRegions.map((r) => ({ name: r.name, primary: r.primary, driver: createRegionDriver(r, config, r.name === firstLocal) }));
+  return config.storageRegions.map((r) => ({
+    name: r.name,
+    primary: r.primary,
+    driver: createRegionDriver(r, config, r.name === firstLocal),
+  }));
 }

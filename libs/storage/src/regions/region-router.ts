@@ -208,7 +208,8 @@ export class RegionRouter {
     const h = this.health.get(region.name)!;
     const previous = h.state;
     h.state = state;
-    if (state === 'down') this.logger.warn({ region: region.name, primary: region.primary }, `Storage region "${region.name}" is down: ${why}`);
+    if (state === 'down')
+      this.logger.warn({ region: region.name, primary: region.primary }, `Storage region "${region.name}" is down: ${why}`);
     else if (previous === 'down') this.logger.log({ region: region.name }, `Storage region "${region.name}" is back up: ${why}`);
     for (const l of this.listeners) {
       try {

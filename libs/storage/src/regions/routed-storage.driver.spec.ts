@@ -49,12 +49,19 @@ describe('RoutedStorageDriver over two regions', () => {
   let router: RegionRouter;
   let routed: RoutedStorageDriver;
 
-  const put = (d: StorageDriver, key: string, body: string) => d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
+  const put = (d: StorageDriver, key: string, body: string) =>
+    d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'routed-'));
     const make = async (name: string) => {
-      const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+      const d = new LocalStorageDriver({
+        root: join(dir, name),
+        bucket: 'media',
+        baseUrl: 'http://localhost',
+        signingSecret: 's'.repeat(32),
+        urlPrefix: `/storage/r/${name}`,
+      });
       await d.init();
       return switchable(d);
     };
@@ -81,7 +88,9 @@ describe('RoutedStorageDriver over two regions', () => {
       ['b', 'up'],
     ]);
     expect(router.writeRegion().name).toBe('b');
-    expect((await routed.presignPut({ key: 'k2', contentType: 'text/plain', contentLength: 1, expiresInSeconds: 60 })).url).toContain('/storage/r/b/');
+    expect((await routed.presignPut({ key: 'k2', contentType: 'text/plain', contentLength: 1, expiresInSeconds: 60 })).url).toContain(
+      '/storage/r/b/',
+    );
   });
 
   it('reads from the first usable region holding the object, failing over on outages and missing copies', async () => {
@@ -105,10 +114,19 @@ describe('RoutedStorageDriver over two regions', () => {
     expect(router.state('a')).toBe('up');
     await routed.head('x');
     expect(router.state('a')).toBe('down');
-    expect(router.status()[0]).toMatchObject({ circuit: 'open', consecutiveFailures: 2, lastError: expect.stringContaining('unreachable') as string });
+    expect(router.status()[0]).toMatchObject({
+      circuit: 'open',
+      consecutiveFailures: 2,
+      lastError: expect.stringContaining('unreachable') as string,
+    });
     a.down = false;
     await router.checkAll();
-    expect(router.status()[0]).toMatchObject({ state: 'up', circuit: 'closed', consecutiveFailures: 0, latencyMs: expect.any(Number) as number });
+    expect(router.status()[0]).toMatchObject({
+      state: 'up',
+      circuit: 'closed',
+      consecutiveFailures: 0,
+      latencyMs: expect.any(Number) as number,
+    });
   });
 
   it('says "not found" only when every region answered; an unreachable region makes it "unavailable"', async () => {
@@ -156,7 +174,13 @@ describe('RoutedStorageDriver multipart uploads', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   const make = async (name: string) => {
-    const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+    const d = new LocalStorageDriver({
+      root: join(dir, name),
+      bucket: 'media',
+      baseUrl: 'http://localhost',
+      signingSecret: 's'.repeat(32),
+      urlPrefix: `/storage/r/${name}`,
+    });
     await d.init();
     return switchable(d);
   };
@@ -193,9 +217,13 @@ describe('RoutedStorageDriver multipart uploads', () => {
     await expect(routed.listParts({ key: 'big', uploadId: 'no-region-prefix' })).rejects.toBeInstanceOf(StorageNotFoundError);
   });
 
-  it('passes straight through with one region (the driver\'s own upload id)', async () => {
+  it("passes straight through with one region (the driver's own upload id)", async () => {
     const only = await make('only');
-    const router = new RegionRouter([{ name: 'only', primary: true, driver: only }], { healthCheckIntervalMs: 60000, healthCheckTimeoutMs: 1000, failureThreshold: 2 });
+    const router = new RegionRouter([{ name: 'only', primary: true, driver: only }], {
+      healthCheckIntervalMs: 60000,
+      healthCheckTimeoutMs: 1000,
+      failureThreshold: 2,
+    });
     const routed = new RoutedStorageDriver(router, 'media', 1000);
     const { uploadId } = await routed.createMultipartUpload({ key: 'k', contentType: 'text/plain' });
     expect(uploadId).toMatch(/^[0-9a-f-]{36}$/);
@@ -213,11 +241,18 @@ describe('RoutedStorageDriver forwards optional capabilities', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   const local = async (name: string) => {
-    const d = new LocalStorageDriver({ root: join(dir, name), bucket: 'media', baseUrl: 'http://localhost', signingSecret: 's'.repeat(32), urlPrefix: `/storage/r/${name}` });
+    const d = new LocalStorageDriver({
+      root: join(dir, name),
+      bucket: 'media',
+      baseUrl: 'http://localhost',
+      signingSecret: 's'.repeat(32),
+      urlPrefix: `/storage/r/${name}`,
+    });
     await d.init();
     return d;
   };
-  const put = (d: StorageDriver, key: string, body: string) => d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
+  const put = (d: StorageDriver, key: string, body: string) =>
+    d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
   const routedOver = async (...regions: [string, StorageDriver][]) => {
     const router = new RegionRouter(
       regions.map(([name, driver], i) => ({ name, primary: i === 0, driver })),

@@ -54,7 +54,9 @@ export interface RoutedDriverHooks {
  * Capabilities only some regions have are forwarded to where they apply: `localFilePath` to the region that holds
  * the object (null when that region keeps no local files), `purgeConsumedMarkers` to every region that keeps markers.
  */
-export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage {
+export class RoutedStorageDriver
+  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage
+{
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
 
@@ -121,9 +123,14 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     const region = this.router.writeRegion();
     await this.router.call(region, (d) => d.write(params));
     if (this.hooks.afterWrite) {
-      await this.hooks.afterWrite(params.key, region.name).catch((e) =>
-        this.logger.warn({ key: params.key, err: e instanceof Error ? e.message : String(e) }, 'could not register a written object for replication'),
-      );
+      await this.hooks
+        .afterWrite(params.key, region.name)
+        .catch((e) =>
+          this.logger.warn(
+            { key: params.key, err: e instanceof Error ? e.message : String(e) },
+            'could not register a written object for replication',
+          ),
+        );
     }
   }
 
@@ -134,7 +141,12 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     const { region, info } = found;
     await this.router.call(region, async (d) => {
       if (canCopy(d)) return d.copy({ fromKey, toKey });
-      return d.write({ key: toKey, body: await d.read(fromKey), contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size });
+      return d.write({
+        key: toKey,
+        body: await d.read(fromKey),
+        contentType: info.contentType ?? 'application/octet-stream',
+        contentLength: info.size,
+      });
     });
   }
 
@@ -183,7 +195,10 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     try {
       region = (await this.locate(params.key, this.probeTimeoutMs))?.region;
     } catch (err) {
-      this.logger.warn({ key: params.key, err: err instanceof Error ? err.message : String(err) }, 'no region confirmed the object; signing for the write region');
+      this.logger.warn(
+        { key: params.key, err: err instanceof Error ? err.message : String(err) },
+        'no region confirmed the object; signing for the write region',
+      );
     }
     return (region ?? this.router.writeRegion()).driver.presignGet(params);
   }
@@ -196,12 +211,24 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };
   }
 
-  async presignUploadPart(params: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  async presignUploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.multipart(region.driver, region).presignUploadPart({ ...params, uploadId });
   }
 
-  async uploadPart(params: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  async uploadPart(params: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).uploadPart({ ...params, uploadId }));
   }
@@ -211,13 +238,22 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     return this.router.call(region, (d) => this.multipart(d, region).listParts({ ...params, uploadId }));
   }
 
-  async completeMultipartUpload(params: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+  async completeMultipartUpload(params: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     const info = await this.router.call(region, (d) => this.multipart(d, region).completeMultipartUpload({ ...params, uploadId }));
     if (this.router.multiRegion && this.hooks.afterWrite) {
-      await this.hooks.afterWrite(params.key, region.name).catch((e) =>
-        this.logger.warn({ key: params.key, err: e instanceof Error ? e.message : String(e) }, 'could not register a completed upload for replication'),
-      );
+      await this.hooks
+        .afterWrite(params.key, region.name)
+        .catch((e) =>
+          this.logger.warn(
+            { key: params.key, err: e instanceof Error ? e.message : String(e) },
+            'could not register a completed upload for replication',
+          ),
+        );
     }
     return info;
   }
@@ -266,9 +302,13 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
    * the next run) and returns the keys, each once.
    */
   async purgeConsumedMarkers(params: { olderThan: Date; dryRun?: boolean }): Promise<string[]> {
-    const regions = this.router.regions.filter((r) => keepsUsedUploadMarkers(r.driver) && (!this.router.multiRegion || this.router.isUsable(r.name)));
+    const regions = this.router.regions.filter(
+      (r) => keepsUsedUploadMarkers(r.driver) && (!this.router.multiRegion || this.router.isUsable(r.name)),
+    );
     const lists = await Promise.all(
-      regions.map((region) => this.router.call(region, (d) => (keepsUsedUploadMarkers(d) ? d.purgeConsumedMarkers(params) : Promise.resolve([])))),
+      regions.map((region) =>
+        this.router.call(region, (d) => (keepsUsedUploadMarkers(d) ? d.purgeConsumedMarkers(params) : Promise.resolve([]))),
+      ),
     );
     return [...new Set(lists.flat())];
   }
@@ -292,7 +332,9 @@ export class RoutedStorageDriver implements StorageDriver, CopyCapableStorage, M
     await this.router.checkAll();
     const status = this.router.status();
     if (!status.some((s) => s.state === 'up')) {
-      throw new StorageUnavailableError(`no storage region is healthy: ${status.map((s) => `${s.name}: ${s.lastError ?? s.state}`).join('; ')}`);
+      throw new StorageUnavailableError(
+        `no storage region is healthy: ${status.map((s) => `${s.name}: ${s.lastError ?? s.state}`).join('; ')}`,
+      );
     }
   }
 

@@ -25,7 +25,10 @@ export class ReplicaRepository {
   }
 
   async isTracked(ref: ObjectRef): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM replicated_objects WHERE bucket = $1 AND object_key = $2`, [ref.bucket, ref.key]);
+    const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM replicated_objects WHERE bucket = $1 AND object_key = $2`, [
+      ref.bucket,
+      ref.key,
+    ]);
     return rows.length > 0;
   }
 

@@ -5,7 +5,13 @@ import type { Queue } from 'bull';
 import { isRegionOutage, RegionRouter, StorageRegion } from '../regions/region-router';
 import { ObjectInfo } from '../storage-driver';
 import { ReplicaRepository } from './replica.repository';
-import { CATCH_UP_CONCURRENCY, REPLICATE_OBJECT_JOB, REPLICATION_CATCH_UP_JOB, REPLICATION_QUEUE, ReplicateObjectJobData } from './replication.constants';
+import {
+  CATCH_UP_CONCURRENCY,
+  REPLICATE_OBJECT_JOB,
+  REPLICATION_CATCH_UP_JOB,
+  REPLICATION_QUEUE,
+  ReplicateObjectJobData,
+} from './replication.constants';
 import { ReplicationService } from './replication.service';
 
 export interface ReplicationOutcome {
@@ -86,7 +92,9 @@ export class ReplicationProcessor implements OnModuleInit {
         await this.copy(source.region, target, key, source.info);
         const copied = await this.router.call(target, (d) => d.head(key));
         if (!copied || copied.size !== source.info.size) {
-          throw new Error(`copy verification failed (${copied ? `${copied.size} bytes, expected ${source.info.size}` : 'absent after write'})`);
+          throw new Error(
+            `copy verification failed (${copied ? `${copied.size} bytes, expected ${source.info.size}` : 'absent after write'})`,
+          );
         }
         if (!(await this.replicas.recordCopy(ref, target.name, copied.etag))) {
           // Deleted while we copied: the delete could not see this copy, so remove it here.
@@ -108,7 +116,9 @@ export class ReplicationProcessor implements OnModuleInit {
   private async copy(from: StorageRegion, to: StorageRegion, key: string, info: ObjectInfo): Promise<void> {
     const body = await this.router.call(from, (d) => d.read(key));
     try {
-      await this.router.call(to, (d) => d.write({ key, body, contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size }));
+      await this.router.call(to, (d) =>
+        d.write({ key, body, contentType: info.contentType ?? 'application/octet-stream', contentLength: info.size }),
+      );
     } finally {
       if (!body.destroyed) body.destroy();
     }

@@ -68,7 +68,9 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
 
   onApplicationBootstrap(): void {
     // Not awaited: with Redis down, Bull waits for it, and start-up must not.
-    void this.scheduleRepeatableCatchUp().catch((e) => this.logger.warn(`could not schedule the replication catch-up: ${e instanceof Error ? e.message : String(e)}`));
+    void this.scheduleRepeatableCatchUp().catch((e) =>
+      this.logger.warn(`could not schedule the replication catch-up: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   /** In the transaction that makes an object durable (asset ready): register it and request its copies. */
@@ -115,7 +117,11 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap 
     try {
       // One run per minute per reason across replicas (they all see the region come back).
       const jobId = `${REPLICATION_CATCH_UP_JOB}:${reason.replace(/\W+/g, '-')}:${Math.floor(Date.now() / 60000)}`;
-      await withTimeout(this.queue.add(REPLICATION_CATCH_UP_JOB, {}, { ...CATCH_UP_JOB_OPTIONS, jobId }), ENQUEUE_TIMEOUT_MS, 'enqueue catch-up');
+      await withTimeout(
+        this.queue.add(REPLICATION_CATCH_UP_JOB, {}, { ...CATCH_UP_JOB_OPTIONS, jobId }),
+        ENQUEUE_TIMEOUT_MS,
+        'enqueue catch-up',
+      );
       this.logger.log(`Replication catch-up requested: ${reason}`);
     } catch (e) {
       this.logger.warn(`could not request a replication catch-up (${reason}): ${e instanceof Error ? e.message : String(e)}`);

@@ -2,7 +2,15 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AssetAccess, assertAssetAccess, Errors, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { AssetEventsService, AssetStateService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
-import { canMultipart, InvalidPartError, MultipartCapableStorage, STORAGE_DRIVER, StorageDriver, StorageNotFoundError, StoredPart } from '@app/storage';
+import {
+  canMultipart,
+  InvalidPartError,
+  MultipartCapableStorage,
+  STORAGE_DRIVER,
+  StorageDriver,
+  StorageNotFoundError,
+  StoredPart,
+} from '@app/storage';
 import { PartListDto, SignedPartDto, SignedPartsDto } from '../upload-url.dto';
 import { CompletedPartDto } from './multipart.dto';
 import { INITIAL_SIGNED_PARTS, MAX_PARTS_PER_SIGN_REQUEST, partLength, PartPlan } from './part-plan';
@@ -69,28 +77,46 @@ export class MultipartUploadService implements OnModuleInit {
 
   /** Best-effort cleanup of an upload that was started but never recorded (the request failed after `start`). */
   async discard(key: string, uploadId: string): Promise<void> {
-    await this.driver.abortMultipartUpload({ key, uploadId }).catch((e) =>
-      this.logger.warn({ key, err: e instanceof Error ? e.message : String(e) }, 'could not abort an unrecorded multipart upload; the lifecycle job will'),
-    );
+    await this.driver
+      .abortMultipartUpload({ key, uploadId })
+      .catch((e) =>
+        this.logger.warn(
+          { key, err: e instanceof Error ? e.message : String(e) },
+          'could not abort an unrecorded multipart upload; the lifecycle job will',
+        ),
+      );
   }
 
   /** Signs part URLs for an active session (each bound to its part's exact size). */
-  async signParts(session: Pick<UploadSession, 'assetId' | 'uploadId' | 'objectKey' | 'partSize' | 'partCount' | 'declaredSize' | 'expiresAt'>, partNumbers: number[]): Promise<SignedPartDto[]> {
+  async signParts(
+    session: Pick<UploadSession, 'assetId' | 'uploadId' | 'objectKey' | 'partSize' | 'partCount' | 'declaredSize' | 'expiresAt'>,
+    partNumbers: number[],
+  ): Promise<SignedPartDto[]> {
     const plan: PartPlan = { partSize: session.partSize, partCount: session.partCount };
     const remaining = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
     const ttl = Math.min(this.upload.UPLOAD_URL_TTL_SECONDS, remaining);
-    if (ttl < 1) throw Errors.stateConflict(`The multipart upload of asset ${session.assetId} expired at ${session.expiresAt.toISOString()}`);
+    if (ttl < 1)
+      throw Errors.stateConflict(`The multipart upload of asset ${session.assetId} expired at ${session.expiresAt.toISOString()}`);
     const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
     const unique = [...new Set(partNumbers)].sort((a, b) => a - b);
     for (const n of unique) {
       if (n > plan.partCount) {
-        throw Errors.validation(`Part ${n} does not exist: this upload has ${plan.partCount} part(s)`, { field: 'partNumbers', partNumber: n });
+        throw Errors.validation(`Part ${n} does not exist: this upload has ${plan.partCount} part(s)`, {
+          field: 'partNumbers',
+          partNumber: n,
+        });
       }
     }
     return Promise.all(
       unique.map(async (partNumber) => {
         const size = partLength(plan, session.declaredSize, partNumber);
-        const p = await this.driver.presignUploadPart({ key: session.objectKey, uploadId: session.uploadId, partNumber, contentLength: size, expiresInSeconds: ttl });
+        const p = await this.driver.presignUploadPart({
+          key: session.objectKey,
+          uploadId: session.uploadId,
+          partNumber,
+          contentLength: size,
+          expiresInSeconds: ttl,
+        });
         return { partNumber, url: p.url, method: p.method, headers: p.headers, size, expiresAt };
       }),
     );
@@ -99,14 +125,18 @@ export class MultipartUploadService implements OnModuleInit {
   /** The first part URLs handed out with a new session. */
   initialParts(session: Parameters<MultipartUploadService['signParts']>[0]): Promise<SignedPartDto[]> {
     const n = Math.min(session.partCount, INITIAL_SIGNED_PARTS);
-    return this.signParts(session, Array.from({ length: n }, (_, i) => i + 1));
+    return this.signParts(
+      session,
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
   }
 
   /** POST /media/{id}/parts */
   async signMore(access: AssetAccess, partNumbers: number[]): Promise<SignedPartsDto> {
     assertAssetAccess(access, 'write');
     const session = await this.activeSession(access.assetId);
-    if (partNumbers.length > MAX_PARTS_PER_SIGN_REQUEST) throw Errors.validation(`At most ${MAX_PARTS_PER_SIGN_REQUEST} part URLs are signed per request`);
+    if (partNumbers.length > MAX_PARTS_PER_SIGN_REQUEST)
+      throw Errors.validation(`At most ${MAX_PARTS_PER_SIGN_REQUEST} part URLs are signed per request`);
     return { assetId: access.assetId, parts: await this.signParts(session, partNumbers) };
   }
 
@@ -130,17 +160,24 @@ export class MultipartUploadService implements OnModuleInit {
    * ETag the stored one, sizes adding up to the declared size), assembles the object, then starts processing.
    * Idempotent: once assembled, a repeat answers like the single-PUT complete (the asset's current status).
    */
-  async complete(access: AssetAccess, session: UploadSession, parts: CompletedPartDto[] | undefined): Promise<{ assetId: string; status: AssetStatus }> {
+  async complete(
+    access: AssetAccess,
+    session: UploadSession,
+    parts: CompletedPartDto[] | undefined,
+  ): Promise<{ assetId: string; status: AssetStatus }> {
     assertAssetAccess(access, 'write');
     const assetId = access.assetId;
-    if (session.state === 'aborted') throw Errors.stateConflict(`The multipart upload of asset ${assetId} was aborted`, { state: session.state });
+    if (session.state === 'aborted')
+      throw Errors.stateConflict(`The multipart upload of asset ${assetId} was aborted`, { state: session.state });
     if (session.state !== 'completed') {
-      if (!parts?.length) throw Errors.validation('parts is required: the list of { partNumber, etag } of every uploaded part', { field: 'parts' });
+      if (!parts?.length)
+        throw Errors.validation('parts is required: the list of { partNumber, etag } of every uploaded part', { field: 'parts' });
       const list = this.checkRequestedParts(session, parts);
       const stored = await this.storedParts(session);
       if (stored === null) {
         // Assembled by an earlier request that did not get to record it (or the upload is gone).
-        if (!(await this.storage.head(session.objectKey))) throw Errors.stateConflict(`The multipart upload of asset ${assetId} no longer exists in storage`);
+        if (!(await this.storage.head(session.objectKey)))
+          throw Errors.stateConflict(`The multipart upload of asset ${assetId} no longer exists in storage`);
       } else {
         this.checkAgainstStored(session, list, stored);
         // Written down before acting: a crash after assembling is recognised by the next complete (object present).
@@ -149,7 +186,10 @@ export class MultipartUploadService implements OnModuleInit {
           await this.driver.completeMultipartUpload({ key: session.objectKey, uploadId: session.uploadId, parts: list });
         } catch (e) {
           if (e instanceof InvalidPartError) {
-            throw Errors.uploadMismatch(`Storage refused the part list: ${e.message}`, e.partNumber ? { partNumber: e.partNumber } : undefined);
+            throw Errors.uploadMismatch(
+              `Storage refused the part list: ${e.message}`,
+              e.partNumber ? { partNumber: e.partNumber } : undefined,
+            );
           }
           if (!(e instanceof StorageNotFoundError) || !(await this.storage.head(session.objectKey))) throw e;
         }
@@ -171,9 +211,12 @@ export class MultipartUploadService implements OnModuleInit {
     const session = await this.sessions.find(assetId);
     if (!session) throw Errors.stateConflict(`Asset ${assetId} has no multipart upload to abort`);
     if (session.state === 'completed' || session.state === 'completing') {
-      throw Errors.stateConflict(`The multipart upload of asset ${assetId} is ${session.state}; delete the asset instead (DELETE /media/${assetId})`, {
-        state: session.state,
-      });
+      throw Errors.stateConflict(
+        `The multipart upload of asset ${assetId} is ${session.state}; delete the asset instead (DELETE /media/${assetId})`,
+        {
+          state: session.state,
+        },
+      );
     }
     if (session.state === 'active') {
       await this.assets.abandonUpload(assetId, async (m) => {
@@ -218,13 +261,16 @@ export class MultipartUploadService implements OnModuleInit {
     const byNumber = new Map<number, string>();
     for (const p of parts) {
       if (p.partNumber > session.partCount) {
-        throw Errors.uploadMismatch(`Part ${p.partNumber} does not exist: this upload has ${session.partCount} part(s)`, { partNumber: p.partNumber });
+        throw Errors.uploadMismatch(`Part ${p.partNumber} does not exist: this upload has ${session.partCount} part(s)`, {
+          partNumber: p.partNumber,
+        });
       }
       if (byNumber.has(p.partNumber)) throw Errors.uploadMismatch(`Part ${p.partNumber} is listed twice`, { partNumber: p.partNumber });
       byNumber.set(p.partNumber, p.etag);
     }
     for (let n = 1; n <= session.partCount; n++) {
-      if (!byNumber.has(n)) throw Errors.uploadMismatch(`Part ${n} is missing from parts: all ${session.partCount} parts are required`, { partNumber: n });
+      if (!byNumber.has(n))
+        throw Errors.uploadMismatch(`Part ${n} is missing from parts: all ${session.partCount} parts are required`, { partNumber: n });
     }
     return [...byNumber.entries()].sort((a, b) => a[0] - b[0]).map(([partNumber, etag]) => ({ partNumber, etag: quote(etag) }));
   }
@@ -235,18 +281,30 @@ export class MultipartUploadService implements OnModuleInit {
     let total = 0;
     for (const p of list) {
       const s = have.get(p.partNumber);
-      if (!s) throw Errors.uploadMismatch(`Part ${p.partNumber} has not been uploaded (storage holds no such part)`, { partNumber: p.partNumber });
+      if (!s)
+        throw Errors.uploadMismatch(`Part ${p.partNumber} has not been uploaded (storage holds no such part)`, {
+          partNumber: p.partNumber,
+        });
       if (quote(s.etag) !== p.etag) {
-        throw Errors.uploadMismatch(`Part ${p.partNumber}: ETag ${p.etag} does not match the stored part's ETag`, { partNumber: p.partNumber });
+        throw Errors.uploadMismatch(`Part ${p.partNumber}: ETag ${p.etag} does not match the stored part's ETag`, {
+          partNumber: p.partNumber,
+        });
       }
       const expected = partLength(plan, session.declaredSize, p.partNumber);
       if (s.size !== expected) {
-        throw Errors.uploadMismatch(`Part ${p.partNumber} has ${s.size} bytes; it must have ${expected}`, { partNumber: p.partNumber, size: s.size, expected });
+        throw Errors.uploadMismatch(`Part ${p.partNumber} has ${s.size} bytes; it must have ${expected}`, {
+          partNumber: p.partNumber,
+          size: s.size,
+          expected,
+        });
       }
       total += s.size;
     }
     if (total !== session.declaredSize) {
-      throw Errors.uploadMismatch(`The parts add up to ${total} bytes, not the declared ${session.declaredSize}`, { size: total, expected: session.declaredSize });
+      throw Errors.uploadMismatch(`The parts add up to ${total} bytes, not the declared ${session.declaredSize}`, {
+        size: total,
+        expected: session.declaredSize,
+      });
     }
   }
 }
@@ -254,4 +312,3 @@ export class MultipartUploadService implements OnModuleInit {
 function quote(etag: string): string {
   return `"${etag.replace(/"/g, '')}"`;
 }
-

@@ -51,12 +51,16 @@ export class UploadSessionRepository {
   }
 
   /** Moves the session from one of `from` to `to`; false when it was in another state (a concurrent request won). */
-  async transition(assetId: string, from: UploadSessionState[], to: UploadSessionState, m: EntityManager = this.ds.manager): Promise<boolean> {
-    const [, affected] = await m.query<[unknown, number]>(`UPDATE upload_sessions SET state = $3, updated_at = now() WHERE asset_id = $1 AND state = ANY($2)`, [
-      assetId,
-      from,
-      to,
-    ]);
+  async transition(
+    assetId: string,
+    from: UploadSessionState[],
+    to: UploadSessionState,
+    m: EntityManager = this.ds.manager,
+  ): Promise<boolean> {
+    const [, affected] = await m.query<[unknown, number]>(
+      `UPDATE upload_sessions SET state = $3, updated_at = now() WHERE asset_id = $1 AND state = ANY($2)`,
+      [assetId, from, to],
+    );
     return affected > 0;
   }
 

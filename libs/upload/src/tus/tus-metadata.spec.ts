@@ -19,8 +19,16 @@ describe('tusUploadIdFromUrl', () => {
 
 describe('uploadRequestFromMetadata', () => {
   it('maps filename/filetype (and Uppy name/type) to the upload-url request shape', () => {
-    expect(uploadRequestFromMetadata({ filename: 'a.jpg', filetype: 'image/jpeg', relativePath: null }, 10)).toEqual({ filename: 'a.jpg', mimeType: 'image/jpeg', sizeBytes: 10 });
-    expect(uploadRequestFromMetadata({ name: 'b.png', type: 'image/png' }, 3)).toEqual({ filename: 'b.png', mimeType: 'image/png', sizeBytes: 3 });
+    expect(uploadRequestFromMetadata({ filename: 'a.jpg', filetype: 'image/jpeg', relativePath: null }, 10)).toEqual({
+      filename: 'a.jpg',
+      mimeType: 'image/jpeg',
+      sizeBytes: 10,
+    });
+    expect(uploadRequestFromMetadata({ name: 'b.png', type: 'image/png' }, 3)).toEqual({
+      filename: 'b.png',
+      mimeType: 'image/png',
+      sizeBytes: 3,
+    });
     expect(uploadRequestFromMetadata({ filename: 'a', filetype: 'text/plain', checksumSha256: 'ab' }, 1).checksumSha256).toBe('ab');
   });
   it('is a 400 naming what is missing', () => {

@@ -34,9 +34,10 @@ export function uploadRequestFromMetadata(metadata: Record<string, string | null
   const md = metadata ?? {};
   const filename = md.filename ?? md.name ?? null;
   const filetype = md.filetype ?? md.type ?? null;
-  const missing = [filename === null || filename === '' ? 'filename' : null, filetype === null || filetype === '' ? 'filetype' : null].filter(
-    (k): k is string => k !== null,
-  );
+  const missing = [
+    filename === null || filename === '' ? 'filename' : null,
+    filetype === null || filetype === '' ? 'filetype' : null,
+  ].filter((k): k is string => k !== null);
   if (missing.length) {
     const example = `filename ${Buffer.from('a.jpg').toString('base64')},filetype ${Buffer.from('image/jpeg').toString('base64')}`;
     throw Errors.validation(

@@ -36,7 +36,10 @@ interface TusLibraryError {
   body: string;
 }
 const isTusLibraryError = (e: unknown): e is TusLibraryError =>
-  typeof e === 'object' && e !== null && typeof (e as TusLibraryError).status_code === 'number' && typeof (e as TusLibraryError).body === 'string';
+  typeof e === 'object' &&
+  e !== null &&
+  typeof (e as TusLibraryError).status_code === 'number' &&
+  typeof (e as TusLibraryError).body === 'string';
 
 /** What a staged (partly or wholly received) tus upload looks like on disk. */
 interface StagedUpload {
@@ -121,7 +124,9 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     // Uploads that received every byte before a crash, and uploads that expired while the service was down.
     // In the background: start-up does not wait for storage.
     setImmediate(() => {
-      this.purgeExpired(new Date()).catch((e) => this.logger.warn(`tus start-up sweep failed: ${e instanceof Error ? e.message : String(e)}`));
+      this.purgeExpired(new Date()).catch((e) =>
+        this.logger.warn(`tus start-up sweep failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
     });
   }
 
@@ -191,7 +196,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   private async ownedAsset(id: string, principal: Principal): Promise<MediaAsset> {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw Errors.notFound(`Upload ${id} was not found`);
     const asset = await this.assets.findForProcessing(id);
-    if (!asset || asset.status === AssetStatus.Deleted || asset.ownerId !== principal.userId) throw Errors.notFound(`Upload ${id} was not found`);
+    if (!asset || asset.status === AssetStatus.Deleted || asset.ownerId !== principal.userId)
+      throw Errors.notFound(`Upload ${id} was not found`);
     return asset;
   }
 
@@ -214,7 +220,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
       return err;
     }
     const p = toProblem(err);
-    if (p.statusCode >= 500 && !(err instanceof AppError)) this.logger.error({ err }, `tus request failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (p.statusCode >= 500 && !(err instanceof AppError))
+      this.logger.error({ err }, `tus request failed: ${err instanceof Error ? err.message : String(err)}`);
     return { status_code: p.statusCode, body: `${p.message}\n` };
   }
 
@@ -226,11 +233,17 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     const dto = plainToInstance(CreateUploadUrlDto, plain);
     const problems = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
     if (problems.length) {
-      const details = problems.map((e) => ({ field: TUS_FIELD_NAMES[e.property] ?? e.property, problems: Object.values(e.constraints ?? {}) }));
+      const details = problems.map((e) => ({
+        field: TUS_FIELD_NAMES[e.property] ?? e.property,
+        problems: Object.values(e.constraints ?? {}),
+      }));
       throw Errors.validation(details.map((d) => `${d.field}: ${d.problems.join('; ')}`).join('; '), details);
     }
     const createdAt = upload.creation_date ? new Date(upload.creation_date) : new Date();
-    await this.uploads.createPendingUpload(dto, principal, { assetId: upload.id, expiresAt: new Date(createdAt.getTime() + this.expiryMs) });
+    await this.uploads.createPendingUpload(dto, principal, {
+      assetId: upload.id,
+      expiresAt: new Date(createdAt.getTime() + this.expiryMs),
+    });
   }
 
   /**
@@ -286,9 +299,12 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   /** DELETE /tus/{id}: an unfinished upload's pending asset is deleted (quota freed); the library then removes the staged file. */
   private async terminate(asset: MediaAsset, principal: Principal): Promise<void> {
     if (asset.status !== AssetStatus.Pending) {
-      throw Errors.stateConflict(`Upload ${asset.assetId} is finished (the asset is ${asset.status}); delete the asset with DELETE /media/${asset.assetId}`, {
-        status: asset.status,
-      });
+      throw Errors.stateConflict(
+        `Upload ${asset.assetId} is finished (the asset is ${asset.status}); delete the asset with DELETE /media/${asset.assetId}`,
+        {
+          status: asset.status,
+        },
+      );
     }
     if (!(await this.staged(asset.assetId))) throw Errors.notFound(`Upload ${asset.assetId} was not found`);
     await this.assets.delete(this.ownerAccess(asset, principal));
@@ -371,7 +387,10 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   /** Upload ids with an info file in the staging directory. */
   private async stagedIds(): Promise<string[]> {
     const names = await readdir(this.stagingDir).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter((id) => tusUploadIdFromUrl(`/tus/${id}`) === id);
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .filter((id) => tusUploadIdFromUrl(`/tus/${id}`) === id);
   }
 
   /** The staged upload (its info file and bytes so far), or null when there is none. */
@@ -394,4 +413,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
 }
 
 /** Validation messages name the Upload-Metadata keys the client sent. */
-const TUS_FIELD_NAMES: Record<string, string> = { filename: 'Upload-Metadata filename', mimeType: 'Upload-Metadata filetype', sizeBytes: 'Upload-Length' };
+const TUS_FIELD_NAMES: Record<string, string> = {
+  filename: 'Upload-Metadata filename',
+  mimeType: 'Upload-Metadata filetype',
+  sizeBytes: 'Upload-Length',
+};

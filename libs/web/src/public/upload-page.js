@@ -16,7 +16,17 @@ const MAX_WAIT_ROUNDS = 15;
 const SETTLED = new Set(['ready', 'failed', 'quarantined', 'deleted']);
 const TOKEN_KEY = 'media-upload-page.token';
 /** Headers a script may not set (the browser sends them itself, e.g. Content-Length from the body). */
-const FORBIDDEN_HEADERS = new Set(['content-length', 'host', 'connection', 'expect', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const FORBIDDEN_HEADERS = new Set([
+  'content-length',
+  'host',
+  'connection',
+  'expect',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function positiveInt(value) {
   if (value === null || !/^\d+$/.test(value)) return undefined;
@@ -363,7 +373,10 @@ class UploadRow {
     ];
     if (m['media:width'] && m['media:height']) rows.push(['Dimensions', `${m['media:width']} × ${m['media:height']} px`]);
     if (m['media:duration_seconds']) rows.push(['Duration', `${m['media:duration_seconds']} s`]);
-    for (const [k, v] of Object.entries(m).filter(([k]) => k.startsWith('exif:')).slice(0, 12)) rows.push([k.slice(5), v]);
+    for (const [k, v] of Object.entries(m)
+      .filter(([k]) => k.startsWith('exif:'))
+      .slice(0, 12))
+      rows.push([k.slice(5), v]);
     if (asset.checksumSha256) rows.push(['SHA-256', asset.checksumSha256]);
     const dl = this.$('.metadata');
     dl.replaceChildren();

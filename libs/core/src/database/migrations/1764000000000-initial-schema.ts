@@ -51,8 +51,12 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         CONSTRAINT media_assets_ready_has_checksum CHECK (status <> 'ready' OR checksum_sha256 IS NOT NULL)
       )`);
     await q.query(`CREATE INDEX media_assets_owner_created_idx ON media_assets (owner_id, created_at DESC, asset_id DESC)`);
-    await q.query(`CREATE INDEX media_assets_open_status_idx ON media_assets (status, updated_at) WHERE status IN ('pending','processing')`);
-    await q.query(`CREATE INDEX media_assets_stored_object_idx ON media_assets (stored_object_sha256) WHERE stored_object_sha256 IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX media_assets_open_status_idx ON media_assets (status, updated_at) WHERE status IN ('pending','processing')`,
+    );
+    await q.query(
+      `CREATE INDEX media_assets_stored_object_idx ON media_assets (stored_object_sha256) WHERE stored_object_sha256 IS NOT NULL`,
+    );
     await q.query(`
       CREATE TABLE asset_metadata (
         asset_id  UUID        NOT NULL REFERENCES media_assets(asset_id) ON DELETE CASCADE,

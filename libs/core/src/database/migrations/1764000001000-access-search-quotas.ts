@@ -15,7 +15,9 @@ export class AccessSearchQuotas1764000001000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     // Listing: newest first, keyset on (created_at, asset_id); deleted assets are never listed.
     await q.query(`CREATE INDEX media_assets_live_created_idx ON media_assets (created_at DESC, asset_id DESC) WHERE status <> 'deleted'`);
-    await q.query(`CREATE INDEX media_assets_owner_live_created_idx ON media_assets (owner_id, created_at DESC, asset_id DESC) WHERE status <> 'deleted'`);
+    await q.query(
+      `CREATE INDEX media_assets_owner_live_created_idx ON media_assets (owner_id, created_at DESC, asset_id DESC) WHERE status <> 'deleted'`,
+    );
     await q.query(
       `CREATE INDEX media_assets_owner_status_created_idx ON media_assets (owner_id, status, created_at DESC, asset_id DESC) WHERE status <> 'deleted'`,
     );
@@ -27,7 +29,9 @@ export class AccessSearchQuotas1764000001000 implements MigrationInterface {
     await q.query(`CREATE INDEX asset_metadata_short_value_idx ON asset_metadata (key, value, asset_id) WHERE octet_length(value) <= 512`);
     // "Shared with me" uses the initial asset_acl (principal, permission) index and the primary key.
     // Quota: an owner's unexpired pending uploads, summed from the index alone.
-    await q.query(`CREATE INDEX media_assets_pending_owner_idx ON media_assets (owner_id, upload_expires_at) INCLUDE (size_bytes) WHERE status = 'pending'`);
+    await q.query(
+      `CREATE INDEX media_assets_pending_owner_idx ON media_assets (owner_id, upload_expires_at) INCLUDE (size_bytes) WHERE status = 'pending'`,
+    );
 
     await q.query(`
       CREATE TABLE owner_quotas (
@@ -37,7 +41,9 @@ export class AccessSearchQuotas1764000001000 implements MigrationInterface {
         created_at  TIMESTAMPTZ  NOT NULL DEFAULT now(),
         updated_at  TIMESTAMPTZ  NOT NULL DEFAULT now()
       )`);
-    await q.query(`COMMENT ON TABLE owner_quotas IS 'Per-owner overrides of QUOTA_MAX_BYTES_PER_OWNER / QUOTA_MAX_ASSETS_PER_OWNER; NULL = the default, 0 = unlimited'`);
+    await q.query(
+      `COMMENT ON TABLE owner_quotas IS 'Per-owner overrides of QUOTA_MAX_BYTES_PER_OWNER / QUOTA_MAX_ASSETS_PER_OWNER; NULL = the default, 0 = unlimited'`,
+    );
 
     await q.query(`
       CREATE TABLE owner_usage (
@@ -46,7 +52,9 @@ export class AccessSearchQuotas1764000001000 implements MigrationInterface {
         assets      BIGINT       NOT NULL DEFAULT 0,
         updated_at  TIMESTAMPTZ  NOT NULL DEFAULT now()
       )`);
-    await q.query(`COMMENT ON TABLE owner_usage IS 'Bytes and number of processing/ready assets per owner; maintained by trigger media_assets_usage'`);
+    await q.query(
+      `COMMENT ON TABLE owner_usage IS 'Bytes and number of processing/ready assets per owner; maintained by trigger media_assets_usage'`,
+    );
     await q.query(`
       CREATE FUNCTION media_assets_usage() RETURNS trigger LANGUAGE plpgsql AS $$
       DECLARE

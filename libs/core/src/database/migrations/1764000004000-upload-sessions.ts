@@ -27,7 +27,9 @@ export class UploadSessions1764000004000 implements MigrationInterface {
         updated_at      TIMESTAMPTZ   NOT NULL DEFAULT now()
       )`);
     await q.query(`CREATE INDEX upload_sessions_open_idx ON upload_sessions (expires_at) WHERE state IN ('active', 'completing')`);
-    await q.query(`CREATE INDEX upload_sessions_unreleased_idx ON upload_sessions (updated_at) WHERE state = 'aborted' AND NOT storage_released`);
+    await q.query(
+      `CREATE INDEX upload_sessions_unreleased_idx ON upload_sessions (updated_at) WHERE state = 'aborted' AND NOT storage_released`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

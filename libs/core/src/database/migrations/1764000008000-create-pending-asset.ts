@@ -31,7 +31,9 @@ export class CreatePendingAsset1764000008000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     // No asset changes between the backfill and the new trigger (this migration runs in one transaction).
     await q.query(`LOCK TABLE media_assets IN SHARE ROW EXCLUSIVE MODE`);
-    await q.query(`ALTER TABLE owner_usage ADD COLUMN pending_bytes BIGINT NOT NULL DEFAULT 0, ADD COLUMN pending_assets BIGINT NOT NULL DEFAULT 0`);
+    await q.query(
+      `ALTER TABLE owner_usage ADD COLUMN pending_bytes BIGINT NOT NULL DEFAULT 0, ADD COLUMN pending_assets BIGINT NOT NULL DEFAULT 0`,
+    );
     await q.query(
       `COMMENT ON TABLE owner_usage IS 'Per owner: bytes and number of processing/ready assets, and of pending assets (expired or not); maintained by trigger media_assets_usage'`,
     );

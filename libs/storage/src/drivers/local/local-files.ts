@@ -12,7 +12,7 @@ export async function* walkFiles(dir: string, rel: string): AsyncGenerator<{ key
   try {
     handle = await opendir(dir);
   } catch (err) {
-      const e = err as NodeJS.ErrnoException;
+    const e = err as NodeJS.ErrnoException;
     if (e?.code === 'ENOENT' || e?.code === 'ENOTDIR') return;
     throw e;
   }

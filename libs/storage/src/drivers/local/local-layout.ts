@@ -52,7 +52,10 @@ export class LocalLayout {
 
   /** Every tree an object may be in, the standard one first, with the class each holds. */
   trees(): [string, StorageClassName][] {
-    return [[this.bucketDir(), 'STANDARD'], ...COLD_CLASSES.map((c) => [path.join(this.root, '.tiers', c, this.bucket), c] as [string, StorageClassName])];
+    return [
+      [this.bucketDir(), 'STANDARD'],
+      ...COLD_CLASSES.map((c) => [path.join(this.root, '.tiers', c, this.bucket), c] as [string, StorageClassName]),
+    ];
   }
 
   bucketDir(): string {
@@ -89,13 +92,16 @@ export class LocalLayout {
 
   /** The file holding the object now (the standard tree first, then the colder ones), or null. */
   async locateFile(key: string): Promise<LocatedFile | null> {
-    const candidates: [string, StorageClassName][] = [[this.objectPath(key), 'STANDARD'], ...COLD_CLASSES.map((c) => [this.tierPath(key, c), c] as [string, StorageClassName])];
+    const candidates: [string, StorageClassName][] = [
+      [this.objectPath(key), 'STANDARD'],
+      ...COLD_CLASSES.map((c) => [this.tierPath(key, c), c] as [string, StorageClassName]),
+    ];
     for (const [file, storageClass] of candidates) {
       try {
         const st = await stat(file);
         return { file, storageClass, size: st.size, mtime: st.mtime };
       } catch (err) {
-      const e = err as NodeJS.ErrnoException;
+        const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') throw e;
       }
     }

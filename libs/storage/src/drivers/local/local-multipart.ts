@@ -61,7 +61,13 @@ export class LocalMultipart implements MultipartCapableStorage {
     return { uploadId };
   }
 
-  async presignUploadPart(p: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  async presignUploadPart(p: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
     assertPartNumber(p.partNumber);
     if (!Number.isSafeInteger(p.contentLength) || p.contentLength < 0) throw new RangeError(`invalid contentLength ${p.contentLength}`);
     this.layout.uploadDir(p.uploadId);
@@ -72,7 +78,13 @@ export class LocalMultipart implements MultipartCapableStorage {
    * Streams one part into the upload's staging directory (exact size, MD5 ETag like S3's), replacing any part
    * stored under the same number. Used by the signed part URLs and by `uploadPart`.
    */
-  async storePart(key: string, uploadId: string, partNumber: number, body: Readable, exactLength: number): Promise<{ etag: string; size: number }> {
+  async storePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    exactLength: number,
+  ): Promise<{ etag: string; size: number }> {
     assertPartNumber(partNumber);
     await this.manifest(key, uploadId);
     const dir = this.layout.uploadDir(uploadId);
@@ -94,7 +106,13 @@ export class LocalMultipart implements MultipartCapableStorage {
     }
   }
 
-  async uploadPart(p: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  async uploadPart(p: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
     const { etag } = await this.storePart(p.key, p.uploadId, p.partNumber, p.body, p.contentLength);
     return { etag };
   }
@@ -110,14 +128,22 @@ export class LocalMultipart implements MultipartCapableStorage {
         const meta = JSON.parse(await readFile(path.join(dir, name), 'utf8')) as PartMeta;
         parts.push({ partNumber: Number(m[1]), etag: meta.etag, size: meta.size, lastModified: new Date(meta.lastModified) });
       } catch (err) {
-      const e = err as NodeJS.ErrnoException;
+        const e = err as NodeJS.ErrnoException;
         if (e?.code !== 'ENOENT') throw new StorageUnavailableError(`local storage could not read part ${name}: ${e?.message}`, e);
       }
     }
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
-  async completeMultipartUpload({ key, uploadId, parts }: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+  async completeMultipartUpload({
+    key,
+    uploadId,
+    parts,
+  }: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
     const manifest = await this.manifest(key, uploadId);
     if (!parts.length) throw new InvalidPartError(0, 'At least one part is required');
     const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
@@ -128,7 +154,8 @@ export class LocalMultipart implements MultipartCapableStorage {
       previous = p.partNumber;
       const have = stored.get(p.partNumber);
       if (!have) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber} has not been uploaded`);
-      if (unquote(have.etag) !== unquote(p.etag)) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber}'s ETag does not match the stored part`);
+      if (unquote(have.etag) !== unquote(p.etag))
+        throw new InvalidPartError(p.partNumber, `Part ${p.partNumber}'s ETag does not match the stored part`);
     }
     const dir = this.layout.uploadDir(uploadId);
     const partPaths = parts.map((p) => path.join(dir, `part-${p.partNumber}`));
@@ -172,7 +199,9 @@ export class LocalMultipart implements MultipartCapableStorage {
     for (const uploadId of names) {
       if (!LocalLayout.isUploadId(uploadId)) continue;
       try {
-        const m = JSON.parse(await readFile(path.join(this.layout.multipartRoot(), uploadId, 'manifest.json'), 'utf8')) as MultipartManifest;
+        const m = JSON.parse(
+          await readFile(path.join(this.layout.multipartRoot(), uploadId, 'manifest.json'), 'utf8'),
+        ) as MultipartManifest;
         if (prefix === undefined || m.key.startsWith(prefix)) uploads.push({ key: m.key, uploadId, initiated: new Date(m.initiated) });
       } catch {
         // completed or aborted meanwhile, or a manifest not yet written

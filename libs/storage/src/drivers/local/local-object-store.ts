@@ -81,7 +81,12 @@ export class LocalObjectStore {
    * Streams `body` into a temp file while counting and hashing, enforces the limits, fsyncs, then renames
    * into place. Nothing is left behind when a limit is broken or the stream fails.
    */
-  async store(key: string, body: Readable, contentType: string, limits: StoreLimits = {}): Promise<{ size: number; sha256: string; etag: string }> {
+  async store(
+    key: string,
+    body: Readable,
+    contentType: string,
+    limits: StoreLimits = {},
+  ): Promise<{ size: number; sha256: string; etag: string }> {
     const target = this.layout.objectPath(key);
     await mkdir(this.layout.tmpDir(), { recursive: true });
     const tmp = path.join(this.layout.tmpDir(), randomUUID());
@@ -119,7 +124,7 @@ export class LocalObjectStore {
       try {
         await link(from, tmp);
       } catch (err) {
-      const e = err as NodeJS.ErrnoException;
+        const e = err as NodeJS.ErrnoException;
         // Another file system (EXDEV), or one without hard links: copy the bytes.
         if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(e?.code ?? '')) throw e;
         await copyFile(from, tmp, fsConstants.COPYFILE_FICLONE);

@@ -45,7 +45,9 @@ export function createS3Clients(options: S3StorageDriverOptions): S3Clients {
     endpoint: options.endpoint || undefined,
     forcePathStyle: options.forcePathStyle,
     credentials:
-      options.accessKeyId && options.secretAccessKey ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } : undefined,
+      options.accessKeyId && options.secretAccessKey
+        ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+        : undefined,
     // Defaults ('WHEN_SUPPORTED') make streamed PUTs aws-chunked with trailing checksums, which
     // S3-compatible stores mishandle, and add checksum parameters to presigned URLs.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -75,7 +77,9 @@ export function createS3Clients(options: S3StorageDriverOptions): S3Clients {
   });
   addStripBucketTrailingSlash(completeClient, options.bucket);
   const presignClient =
-    options.publicEndpoint && options.publicEndpoint !== options.endpoint ? new S3Client({ ...clientConfig, endpoint: options.publicEndpoint }) : client;
+    options.publicEndpoint && options.publicEndpoint !== options.endpoint
+      ? new S3Client({ ...clientConfig, endpoint: options.publicEndpoint })
+      : client;
   return { client, completeClient, presignClient };
 }
 

@@ -8,7 +8,15 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { assertPartNumber, InvalidPartError, MultipartUploadRef, ObjectInfo, StorageNotFoundError, StorageUnavailableError, StoredPart } from '../../storage-driver';
+import {
+  assertPartNumber,
+  InvalidPartError,
+  MultipartUploadRef,
+  ObjectInfo,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  StoredPart,
+} from '../../storage-driver';
 import { describeError, errorName, isNoSuchUpload, quoteEtag, translateS3Error } from './s3-errors';
 import { assertLength } from './s3-url-signer';
 
@@ -33,12 +41,25 @@ export class S3Multipart {
     }
   }
 
-  async uploadPart(p: { key: string; uploadId: string; partNumber: number; body: Readable; contentLength: number }): Promise<{ etag: string }> {
+  async uploadPart(p: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Readable;
+    contentLength: number;
+  }): Promise<{ etag: string }> {
     assertPartNumber(p.partNumber);
     assertLength(p.contentLength);
     try {
       const res = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, Body: p.body, ContentLength: p.contentLength }),
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: p.key,
+          UploadId: p.uploadId,
+          PartNumber: p.partNumber,
+          Body: p.body,
+          ContentLength: p.contentLength,
+        }),
         // The body may be large; stalls are still bounded by socketTimeout.
         { requestTimeout: 0 },
       );
@@ -55,7 +76,9 @@ export class S3Multipart {
     let marker: string | undefined;
     try {
       for (let page = 0; page < 1000; page++) {
-        const res = await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+        const res = await this.client.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+        );
         for (const p of res.Parts ?? []) {
           if (p.PartNumber === undefined || !p.ETag) continue;
           parts.push({ partNumber: p.PartNumber, etag: quoteEtag(p.ETag), size: Number(p.Size ?? 0), lastModified: p.LastModified });
@@ -70,7 +93,15 @@ export class S3Multipart {
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
-  async completeMultipartUpload({ key, uploadId, parts }: { key: string; uploadId: string; parts: Array<{ partNumber: number; etag: string }> }): Promise<ObjectInfo> {
+  async completeMultipartUpload({
+    key,
+    uploadId,
+    parts,
+  }: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; etag: string }>;
+  }): Promise<ObjectInfo> {
     for (const p of parts) assertPartNumber(p.partNumber);
     try {
       await this.completeClient.send(
@@ -112,7 +143,8 @@ export class S3Multipart {
         const res = await this.client.send(
           new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
         );
-        for (const u of res.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
+        for (const u of res.Uploads ?? [])
+          if (u.Key && u.UploadId) uploads.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated });
         if (!res.IsTruncated) break;
         keyMarker = res.NextKeyMarker;
         uploadIdMarker = res.NextUploadIdMarker;

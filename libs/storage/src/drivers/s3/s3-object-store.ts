@@ -149,7 +149,8 @@ export class S3ObjectStore {
     const info = await this.head(key);
     if (!info) throw new StorageNotFoundError(key);
     if ((info.storageClass ?? 'STANDARD') === storageClass) return;
-    if (info.size > MAX_SINGLE_COPY_BYTES) throw new Error(`changing the storage class of ${key} (${info.size} bytes > 5 GiB) needs a multipart copy`);
+    if (info.size > MAX_SINGLE_COPY_BYTES)
+      throw new Error(`changing the storage class of ${key} (${info.size} bytes > 5 GiB) needs a multipart copy`);
     try {
       await this.client.send(
         new CopyObjectCommand({

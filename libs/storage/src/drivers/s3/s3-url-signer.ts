@@ -33,7 +33,13 @@ export class S3UrlSigner {
     }
     const url = await getSignedUrl(
       this.presignClient,
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: contentType, ContentLength: contentLength, ChecksumSHA256: checksumBase64 }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: contentType,
+        ContentLength: contentLength,
+        ChecksumSHA256: checksumBase64,
+      }),
       { expiresIn: expiresInSeconds, signableHeaders, unhoistableHeaders },
     );
     assertNoChecksumQuery(url);
@@ -77,12 +83,24 @@ export class S3UrlSigner {
   }
 
   /** Signs Content-Length (as presignPut does), so the store refuses a part of any other size. */
-  async presignUploadPart(p: { key: string; uploadId: string; partNumber: number; contentLength: number; expiresInSeconds: number }): Promise<PresignedPut> {
+  async presignUploadPart(p: {
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    contentLength: number;
+    expiresInSeconds: number;
+  }): Promise<PresignedPut> {
     assertPartNumber(p.partNumber);
     assertLength(p.contentLength);
     const url = await getSignedUrl(
       this.presignClient,
-      new UploadPartCommand({ Bucket: this.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, ContentLength: p.contentLength }),
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: p.key,
+        UploadId: p.uploadId,
+        PartNumber: p.partNumber,
+        ContentLength: p.contentLength,
+      }),
       { expiresIn: p.expiresInSeconds, signableHeaders: new Set(['content-length']) },
     );
     assertNoChecksumQuery(url);
