@@ -519,7 +519,9 @@ describe('lifecycle schedules across replicas', () => {
       const scheduled = async () =>
         (
           await one.sql(
-            `SELECT status, started_at FROM job_runs WHERE name = 'expire-pending' AND trigger = 'schedule' ORDER BY started_at`,
+            // Finished runs only: a run's row is written when it starts, so the newest one may still be running.
+            `SELECT status, started_at FROM job_runs
+              WHERE name = 'expire-pending' AND trigger = 'schedule' AND status <> 'running' ORDER BY started_at`,
           )
         ).map((r) => ({
           status: r.status as string,
@@ -529,7 +531,7 @@ describe('lifecycle schedules across replicas', () => {
       await eventually(async () => (await scheduled()).length >= 4, 30000, 200);
       expect(await current()).toEqual(expected);
       const runs = await scheduled();
-      expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+      expect(runs.filter((r) => r.status !== 'succeeded')).toEqual([]);
       // One run per tick: consecutive runs are a tick (2 s) apart, never two for the same tick.
       for (let i = 1; i < runs.length; i++) expect(runs[i].at - runs[i - 1].at).toBeGreaterThan(1000);
 

@@ -186,7 +186,8 @@ function hostOf(url: URL): string {
 /** Rejects when `signal` aborts first (a DNS lookup cannot be cancelled; its late answer is ignored). */
 export function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return work;
-  const reason = (): Error => (signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  // AbortSignal.timeout() aborts with a DOMException named TimeoutError, which callers tell apart from other errors.
+  const reason = (): Error => signal.reason as Error;
   if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(reason());
