@@ -13,7 +13,7 @@ import {
 } from '@app/core';
 import { parseTrustedProxies } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
-import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter } from '@app/storage';
+import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter, storageOriginGate } from '@app/storage';
 import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
@@ -88,15 +88,18 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const localDrivers = localRegionDrivers(app.get(RegionRouter));
   if (localDrivers.length) {
     const handle = createLocalObjectsHandler(localDrivers);
+    // On PUBLIC_STORAGE_URL's own origin: only requests addressed there, with CORS for the page (null: same origin).
+    const gate = storageOriginGate(config);
     // Its own encapsulated context: no body parsers, so uploads stream straight from the socket to disk.
     await app.register(async (f: FastifyInstance) => {
       f.removeAllContentTypeParsers();
       f.addContentTypeParser('*', (_req, _payload, done) => done(null));
       f.route({
-        method: ['GET', 'HEAD', 'PUT', 'POST'],
+        method: gate ? ['GET', 'HEAD', 'PUT', 'POST', 'OPTIONS'] : ['GET', 'HEAD', 'PUT', 'POST'],
         url: `${LOCAL_URL_PREFIX}/*`,
         handler: async (req, reply) => {
           reply.hijack();
+          if (gate?.(req.raw, reply.raw, req.host)) return;
           await handle(req.raw, reply.raw);
         },
       });

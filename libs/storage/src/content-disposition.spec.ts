@@ -60,4 +60,46 @@ describe('contentDisposition', () => {
     expect(extValue(contentDisposition('a\uD800b.txt'))).toBe('a\uFFFDb.txt');
     expect(Array.from(extValue(contentDisposition('é'.repeat(1000))))).toHaveLength(200);
   });
+
+  describe('bidirectional controls', () => {
+    const BIDI = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
+    const anyBidi = /\u061c|\u200e|\u200f|[\u202a-\u202e]|[\u2066-\u2069]|%E2%80%8[EF]|%E2%80%A[A-E]|%E2%81%A[6-9]|%D8%9C/i;
+
+    it('removes a right-to-left override that spoofs the extension, from both forms', () => {
+      const h = contentDisposition('invoice\u202Efdp.exe');
+      expect(h).toBe(`attachment; filename="invoicefdp.exe"; filename*=UTF-8''invoicefdp.exe`);
+      expect(h).not.toMatch(anyBidi);
+    });
+
+    it.each(BIDI.map((c) => [c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0'), c]))('removes U+%s', (_code, c) => {
+      const h = contentDisposition(`a${c}b${c}.pdf${c}`);
+      expect(quotedValue(h)).toBe('ab.pdf');
+      expect(extValue(h)).toBe('ab.pdf');
+      expect(h).not.toMatch(anyBidi);
+    });
+
+    it('keeps right-to-left text itself, only the controls go', () => {
+      const h = contentDisposition('\u202bחשבונית\u202c \u2067فاتورة\u2069.pdf');
+      expect(extValue(h)).toBe('חשבונית فاتورة.pdf');
+      expect(quotedValue(h)).toBe('_______ ______.pdf');
+    });
+
+    it('removes line and paragraph separators, and a name of controls only becomes "download"', () => {
+      expect(extValue(contentDisposition('a\u2028b\u2029c.txt'))).toBe('abc.txt');
+      expect(quotedValue(contentDisposition(BIDI.join('')))).toBe('download');
+      expect(quotedValue(contentDisposition('\u202e.\u202e'))).toBe('download');
+    });
+
+    it('never leaves one in a header, whatever surrounds it', () => {
+      const pieces = ['', 'x', '.exe', 'é', '日本', '\uD800', '/', '"', '%', ' ', '\u0000'];
+      for (const a of pieces)
+        for (const c of BIDI)
+          for (const b of pieces) {
+            const h = contentDisposition(`${a}${c}${b}${c}gpj.exe`);
+            expect(h).not.toMatch(anyBidi);
+            expect(extValue(h)).not.toMatch(anyBidi);
+            expect(/^[\x20-\x7e]*$/.test(h)).toBe(true);
+          }
+    });
+  });
 });

@@ -13,6 +13,8 @@ export {
   notModified,
   ifRangeHolds,
 } from './local/local-object.http-handler';
+export { storageOriginGate } from './local/local-storage-origin';
+export type { StorageOriginGate, StorageOriginSettings } from './local/local-storage-origin';
 export * from './cache-control';
 export { RegionRouter, isRegionOutage } from './regions/region-router';
 export type { StorageRegion, RegionState, RegionRouterOptions } from './regions/region-router';

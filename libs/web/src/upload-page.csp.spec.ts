@@ -19,6 +19,15 @@ describe('upload page CSP', () => {
     expect(storageOrigins({ storageRegions: [local] }, { publicBaseUrl: 'http://127.0.0.1:3000' })).toEqual(['http://127.0.0.1:3000']);
   });
 
+  it('allows the storage origin for a local region when PUBLIC_STORAGE_URL names another one', () => {
+    const storage = { storageRegions: [local], publicStorageUrl: 'https://storage.example.com/base' };
+    const server = { publicBaseUrl: 'https://media.example.com' };
+    expect(storageOrigins(storage, server)).toEqual(['https://storage.example.com']);
+    const csp = uploadPageCsp(storage, server, { CDN_PROVIDER: 'none' });
+    expect(csp).toContain("img-src 'self' blob: data: https://storage.example.com;");
+    expect(csp).toContain("connect-src 'self' https://storage.example.com;");
+  });
+
   it('allows the public S3 endpoint (not the internal one), and AWS hosts when no endpoint is set', () => {
     const regions = [s3({ endpoint: 'http://minio:9000', publicEndpoint: 'http://localhost:9000/' }), s3({ name: 'c' })];
     expect(storageOrigins({ storageRegions: regions }, { publicBaseUrl: 'http://x' })).toEqual([

@@ -7,14 +7,18 @@ function originOf(url: string): string {
   return new URL(url).origin;
 }
 
+/** The storage settings the page's policy reads: the regions, and where local regions' signed URLs point. */
+type PageStorage = Pick<StorageConfig, 'storageRegions'> & Partial<Pick<StorageConfig, 'publicStorageUrl'>>;
+
 /**
  * Origins the browser talks to besides the page's own: where signed upload URLs point (connect-src, for the
  * XMLHttpRequest PUT) and where signed thumbnail URLs point (img-src; also the CDN's when links go through it).
+ * Local regions sign on PUBLIC_STORAGE_URL (publicStorageUrl), which defaults to the service's own base URL.
  */
-export function storageOrigins(storage: Pick<StorageConfig, 'storageRegions'>, server: Pick<ServerConfig, 'publicBaseUrl'>): string[] {
+export function storageOrigins(storage: PageStorage, server: Pick<ServerConfig, 'publicBaseUrl'>): string[] {
   const origins = storage.storageRegions.map((r) =>
     r.driver === 'local'
-      ? originOf(server.publicBaseUrl)
+      ? originOf(storage.publicStorageUrl ?? server.publicBaseUrl)
       : r.publicEndpoint || r.endpoint
         ? originOf((r.publicEndpoint || r.endpoint)!)
         : AWS_S3_SOURCE,
@@ -27,7 +31,7 @@ export function storageOrigins(storage: Pick<StorageConfig, 'storageRegions'>, s
  * and thumbnails only to/from this service and the configured storage (and CDN), nothing else.
  */
 export function uploadPageCsp(
-  storageConfig: Pick<StorageConfig, 'storageRegions'>,
+  storageConfig: PageStorage,
   server: Pick<ServerConfig, 'publicBaseUrl'>,
   cdnConfig: Pick<CdnConfig, 'CDN_PROVIDER' | 'CDN_BASE_URL'>,
 ): string {

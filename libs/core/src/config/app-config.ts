@@ -13,6 +13,8 @@ export type AppConfig = EnvironmentVariables & {
   jwtSecret: string;
   jwtSecretIsDevelopmentFallback: boolean;
   publicBaseUrl: string;
+  /** PUBLIC_STORAGE_URL in force (default publicBaseUrl), without a trailing slash: the base of local signed URLs. */
+  publicStorageUrl: string;
   storageSigningSecret: string;
   /** Storage regions in configuration order; exactly one has `primary: true` (see storage-regions.ts). */
   storageRegions: StorageRegionSettings[];
@@ -96,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtSecret,
     jwtSecretIsDevelopmentFallback: !parsed.JWT_SECRET,
     publicBaseUrl,
+    publicStorageUrl: parsed.PUBLIC_STORAGE_URL ? parsed.PUBLIC_STORAGE_URL.replace(/\/+$/, '') : publicBaseUrl,
     storageSigningSecret: parsed.STORAGE_SIGNING_SECRET ?? createHash('sha256').update(`storage-url-signing:${jwtSecret}`).digest('hex'),
     storageRegions: storage.regions,
     cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),

@@ -8,6 +8,7 @@ const DERIVED = [
   'jwtSecret',
   'jwtSecretIsDevelopmentFallback',
   'publicBaseUrl',
+  'publicStorageUrl',
   'storageSigningSecret',
   'storageRegions',
   'cloudfrontPrivateKey',

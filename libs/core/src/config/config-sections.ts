@@ -51,6 +51,8 @@ export const CONFIG_SECTION_KEYS = {
     'LOCAL_STORAGE_ROOT',
     'STORAGE_SIGNING_SECRET',
     'storageSigningSecret',
+    'PUBLIC_STORAGE_URL',
+    'publicStorageUrl',
     'S3_ENDPOINT',
     'S3_PUBLIC_ENDPOINT',
     'S3_REGION',

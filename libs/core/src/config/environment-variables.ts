@@ -198,6 +198,15 @@ export class EnvironmentVariables {
   @MinLength(32)
   STORAGE_SIGNING_SECRET?: string;
 
+  /**
+   * Base URL of the local driver's signed URLs (uploads, part uploads, downloads); default PUBLIC_BASE_URL. Set it to
+   * another origin routed to this service (e.g. https://storage.example.com) to keep stored bytes off the API's and
+   * upload page's origin: `/storage/` then answers only requests addressed to that host, with CORS for CORS_ALLOWED_ORIGINS.
+   */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  PUBLIC_STORAGE_URL?: string;
+
   /** S3-compatible endpoint the service talks to (e.g. http://minio:9000); unset = AWS. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })

@@ -84,11 +84,24 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 /**
+ * The Content-Security-Policy of a served object: `sandbox` first, then the directives the server already set on
+ * the response (if any), so a policy added in front of the handler (e.g. frame-ancestors) still holds.
+ */
+export function sandboxedPolicy(existing: number | string | string[] | undefined): string {
+  const rest = (Array.isArray(existing) ? existing.join('; ') : typeof existing === 'string' ? existing : '')
+    .split(';')
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && !/^sandbox(\s|$)/i.test(d));
+  return ['sandbox', ...rest].join('; ');
+}
+
+/**
  * Serves the local driver's signed URLs with plain node http objects, so it mounts on any server:
  *   PUT  /storage/<bucket>/<key>?X-Media-…  single upload bound to size, type (and checksum), or one part of a
  *                                           multipart upload (X-Media-Upload-Id, X-Media-Part) bound to its size
  *   POST /storage/<bucket>                  browser form upload bound by a signed policy
- *   GET|HEAD /storage/<bucket>/<key>?…      download with Range, ETag, If-None-Match, Content-Disposition
+ *   GET|HEAD /storage/<bucket>/<key>?…      download with Range, ETag, If-None-Match, Content-Disposition, and
+ *                                           `Content-Security-Policy: sandbox` + nosniff on every answer
  */
 export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjectHandler {
   const bucketPrefix = `${driver.urlPrefix}/${driver.bucket}`;
@@ -214,6 +227,10 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
   }
 
   async function get(key: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, headOnly: boolean) {
+    // On every answer of a read (object, 304, 416 and errors alike): whatever a browser makes of the bytes, it
+    // renders them in a sandbox (an opaque origin: no scripts, forms, plugins or access to this origin's storage).
+    res.setHeader('content-security-policy', sandboxedPolicy(res.getHeader('content-security-policy')));
+    res.setHeader('x-content-type-options', 'nosniff');
     const q = driver.verifyUrl(key, query, 'GET');
     const info = await driver.head(key);
     if (!info) throw new LocalRequestError(404, 'NoSuchKey', 'The object does not exist');

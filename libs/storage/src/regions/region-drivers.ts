@@ -5,7 +5,8 @@ import type { StorageDriver } from '../storage-driver';
 import type { StorageRegion } from './region-router';
 
 /**
- * The driver for one configured region. Local regions serve their signed URLs from this service: the first
+ * The driver for one configured region. Local regions serve their signed URLs from this service (on
+ * PUBLIC_STORAGE_URL, by default PUBLIC_BASE_URL): the first
  * local region (in configuration order) under LOCAL_URL_PREFIX, as a single-region deployment always has,
  * the others under `<LOCAL_URL_PREFIX>/r/<region>`.
  */
@@ -25,7 +26,7 @@ export function createRegionDriver(settings: StorageRegionSettings, config: AppC
   return new LocalStorageDriver({
     root: settings.root,
     bucket: settings.bucket,
-    baseUrl: config.publicBaseUrl,
+    baseUrl: config.publicStorageUrl,
     signingSecret: config.storageSigningSecret,
     urlPrefix: firstLocal ? LOCAL_URL_PREFIX : `${LOCAL_URL_PREFIX}/r/${settings.name}`,
   });
