@@ -157,6 +157,31 @@ export class InvalidPartError extends Error {
   }
 }
 
+/** Names one multipart upload of an object. */
+export interface MultipartUploadId {
+  key: string;
+  uploadId: string;
+}
+
+/** A signed PUT for one part (1..10000), bound to its exact size. */
+export interface PresignUploadPartParams extends MultipartUploadId {
+  partNumber: number;
+  contentLength: number;
+  expiresInSeconds: number;
+}
+
+/** A part written by the service itself (streamed). */
+export interface UploadPartParams extends MultipartUploadId {
+  partNumber: number;
+  body: Readable;
+  contentLength: number;
+}
+
+/** The parts that make the object, ascending part numbers, ETags as the store returned them. */
+export interface CompleteMultipartParams extends MultipartUploadId {
+  parts: Array<{ partNumber: number; etag: string }>;
+}
+
 /**
  * Optional capability: S3-style multipart uploads (create → parts, each PUT straight from the client to a
  * signed URL or written by the service → complete with the part list, or abort). `s3` maps it to S3's
@@ -169,31 +194,15 @@ export interface MultipartCapableStorage {
    */
   createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }>;
   /** Signed PUT for one part (1..10000), bound to its exact size. */
-  presignUploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    contentLength: number;
-    expiresInSeconds: number;
-  }): Promise<PresignedPut>;
+  presignUploadPart(params: PresignUploadPartParams): Promise<PresignedPut>;
   /** Server-side part write (streamed). Returns the part's quoted ETag. */
-  uploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    body: Readable;
-    contentLength: number;
-  }): Promise<{ etag: string }>;
+  uploadPart(params: UploadPartParams): Promise<{ etag: string }>;
   /** Parts stored so far, by part number. Rejects with StorageNotFoundError when the upload is unknown. */
-  listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]>;
+  listParts(params: MultipartUploadId): Promise<StoredPart[]>;
   /** Assembles the object from the listed parts (ascending part numbers, ETags as returned). */
-  completeMultipartUpload(params: {
-    key: string;
-    uploadId: string;
-    parts: Array<{ partNumber: number; etag: string }>;
-  }): Promise<ObjectInfo>;
+  completeMultipartUpload(params: CompleteMultipartParams): Promise<ObjectInfo>;
   /** Drops the upload and its parts; aborting an unknown upload succeeds. */
-  abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void>;
+  abortMultipartUpload(params: MultipartUploadId): Promise<void>;
   /** Uploads started and not finished, under `prefix`. */
   listMultipartUploads(params: { prefix?: string }): Promise<MultipartUploadRef[]>;
 }

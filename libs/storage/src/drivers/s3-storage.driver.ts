@@ -20,6 +20,10 @@ import {
   StorageDriver,
   StoredPart,
   TieredStorage,
+  CompleteMultipartParams,
+  MultipartUploadId,
+  PresignUploadPartParams,
+  UploadPartParams,
 } from '../storage-driver';
 import { createS3Clients, S3Clients, S3StorageDriverOptions } from './s3/s3-clients';
 import { S3Multipart } from './s3/s3-multipart';
@@ -129,39 +133,23 @@ export class S3StorageDriver
     return this.multipart.createMultipartUpload(params);
   }
 
-  presignUploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    contentLength: number;
-    expiresInSeconds: number;
-  }): Promise<PresignedPut> {
+  presignUploadPart(params: PresignUploadPartParams): Promise<PresignedPut> {
     return this.signer.presignUploadPart(params);
   }
 
-  uploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    body: Readable;
-    contentLength: number;
-  }): Promise<{ etag: string }> {
+  uploadPart(params: UploadPartParams): Promise<{ etag: string }> {
     return this.multipart.uploadPart(params);
   }
 
-  listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]> {
+  listParts(params: MultipartUploadId): Promise<StoredPart[]> {
     return this.multipart.listParts(params);
   }
 
-  completeMultipartUpload(params: {
-    key: string;
-    uploadId: string;
-    parts: Array<{ partNumber: number; etag: string }>;
-  }): Promise<ObjectInfo> {
+  completeMultipartUpload(params: CompleteMultipartParams): Promise<ObjectInfo> {
     return this.multipart.completeMultipartUpload(params);
   }
 
-  abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void> {
+  abortMultipartUpload(params: MultipartUploadId): Promise<void> {
     return this.multipart.abortMultipartUpload(params);
   }
 

@@ -22,6 +22,10 @@ import {
   StorageUnavailableError,
   StoredPart,
   UsedUploadMarkerStorage,
+  CompleteMultipartParams,
+  MultipartUploadId,
+  PresignUploadPartParams,
+  UploadPartParams,
 } from '../storage-driver';
 import { isRegionOutage, RegionRouter, StorageRegion } from './region-router';
 
@@ -211,38 +215,22 @@ export class RoutedStorageDriver
     return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };
   }
 
-  async presignUploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    contentLength: number;
-    expiresInSeconds: number;
-  }): Promise<PresignedPut> {
+  async presignUploadPart(params: PresignUploadPartParams): Promise<PresignedPut> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.multipart(region.driver, region).presignUploadPart({ ...params, uploadId });
   }
 
-  async uploadPart(params: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    body: Readable;
-    contentLength: number;
-  }): Promise<{ etag: string }> {
+  async uploadPart(params: UploadPartParams): Promise<{ etag: string }> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).uploadPart({ ...params, uploadId }));
   }
 
-  async listParts(params: { key: string; uploadId: string }): Promise<StoredPart[]> {
+  async listParts(params: MultipartUploadId): Promise<StoredPart[]> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).listParts({ ...params, uploadId }));
   }
 
-  async completeMultipartUpload(params: {
-    key: string;
-    uploadId: string;
-    parts: Array<{ partNumber: number; etag: string }>;
-  }): Promise<ObjectInfo> {
+  async completeMultipartUpload(params: CompleteMultipartParams): Promise<ObjectInfo> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     const info = await this.router.call(region, (d) => this.multipart(d, region).completeMultipartUpload({ ...params, uploadId }));
     if (this.router.multiRegion && this.hooks.afterWrite) {
@@ -258,7 +246,7 @@ export class RoutedStorageDriver
     return info;
   }
 
-  async abortMultipartUpload(params: { key: string; uploadId: string }): Promise<void> {
+  async abortMultipartUpload(params: MultipartUploadId): Promise<void> {
     const { region, uploadId } = this.uploadRegion(params.uploadId);
     return this.router.call(region, (d) => this.multipart(d, region).abortMultipartUpload({ ...params, uploadId }));
   }

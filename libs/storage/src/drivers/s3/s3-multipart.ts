@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -10,12 +9,15 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   assertPartNumber,
+  CompleteMultipartParams,
   InvalidPartError,
+  MultipartUploadId,
   MultipartUploadRef,
   ObjectInfo,
   StorageNotFoundError,
   StorageUnavailableError,
   StoredPart,
+  UploadPartParams,
 } from '../../storage-driver';
 import { describeError, errorName, isNoSuchUpload, quoteEtag, translateS3Error } from './s3-errors';
 import { assertLength } from './s3-url-signer';
@@ -41,13 +43,7 @@ export class S3Multipart {
     }
   }
 
-  async uploadPart(p: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    body: Readable;
-    contentLength: number;
-  }): Promise<{ etag: string }> {
+  async uploadPart(p: UploadPartParams): Promise<{ etag: string }> {
     assertPartNumber(p.partNumber);
     assertLength(p.contentLength);
     try {
@@ -71,7 +67,7 @@ export class S3Multipart {
     }
   }
 
-  async listParts({ key, uploadId }: { key: string; uploadId: string }): Promise<StoredPart[]> {
+  async listParts({ key, uploadId }: MultipartUploadId): Promise<StoredPart[]> {
     const parts: StoredPart[] = [];
     let marker: string | undefined;
     try {
@@ -93,15 +89,7 @@ export class S3Multipart {
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
-  async completeMultipartUpload({
-    key,
-    uploadId,
-    parts,
-  }: {
-    key: string;
-    uploadId: string;
-    parts: Array<{ partNumber: number; etag: string }>;
-  }): Promise<ObjectInfo> {
+  async completeMultipartUpload({ key, uploadId, parts }: CompleteMultipartParams): Promise<ObjectInfo> {
     for (const p of parts) assertPartNumber(p.partNumber);
     try {
       await this.completeClient.send(
@@ -125,7 +113,7 @@ export class S3Multipart {
     return info;
   }
 
-  async abortMultipartUpload({ key, uploadId }: { key: string; uploadId: string }): Promise<void> {
+  async abortMultipartUpload({ key, uploadId }: MultipartUploadId): Promise<void> {
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
     } catch (err) {

@@ -3,7 +3,15 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { readCacheControl } from '../../cache-control';
 import { contentDisposition } from '../../content-disposition';
-import { assertPartNumber, PresignedPost, PresignedPut, PresignGetParams, PresignPostParams, PresignPutParams } from '../../storage-driver';
+import {
+  assertPartNumber,
+  PresignedPost,
+  PresignedPut,
+  PresignGetParams,
+  PresignPostParams,
+  PresignPutParams,
+  PresignUploadPartParams,
+} from '../../storage-driver';
 
 /**
  * Signed URLs for one bucket (SigV4 query signatures, and form POST policies), made with the client that knows the
@@ -83,13 +91,7 @@ export class S3UrlSigner {
   }
 
   /** Signs Content-Length (as presignPut does), so the store refuses a part of any other size. */
-  async presignUploadPart(p: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    contentLength: number;
-    expiresInSeconds: number;
-  }): Promise<PresignedPut> {
+  async presignUploadPart(p: PresignUploadPartParams): Promise<PresignedPut> {
     assertPartNumber(p.partNumber);
     assertLength(p.contentLength);
     const url = await getSignedUrl(
