@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
 import { readCacheControl } from '../cache-control';
-import { LocalRequestError, LocalStorageDriver } from '../drivers/local-storage.driver';
+import { LocalRequestError, LocalStorageDriver, UploadTarget } from '../drivers/local-storage.driver';
+import type { HeldClaim } from '../drivers/local/claim-files';
+import { BodyWatch, watchBody } from '../drivers/local/body-watchdog';
 import { ByteRange, StorageNotFoundError } from '../storage-driver';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -140,12 +142,61 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'x-amz-checksum-sha256 must carry the checksum this URL was signed for');
       }
     }
-    if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
-      throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
+    const deadlineMs = driver.uploadDeadline(Number(q['X-Media-Expires']));
+    await receiveUpload(req, res, { key, deadlineMs }, async () => {
+      // Checked under the claim: a body that ended before this one began has stored its object (or left its marker).
+      if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
+        throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
+      }
+      const r = await driver.store(key, req, type, { exactLength: expected, checksumSha256: checksum, deadlineMs });
+      res.writeHead(200, { etag: r.etag, 'content-length': 0 });
+      res.end();
+    });
+  }
+
+  /**
+   * Receives one upload body: claims its target first (one body per URL's key or part, a bounded number per owner;
+   * see LocalStorageDriver.claimUpload), then lets `receive` stream it while a watch cuts it when no byte arrives
+   * for the idle timeout or the deadline passes. The claim is released however the body ends, so a failed upload
+   * can be retried with the same URL.
+   */
+  async function receiveUpload(req: IncomingMessage, res: ServerResponse, target: UploadTarget, receive: () => Promise<void>) {
+    const watch = watchUploadBody(req, res, target.deadlineMs);
+    let claim: HeldClaim;
+    try {
+      claim = await driver.claimUpload(target);
+    } catch (e) {
+      watch.stop();
+      throw e;
     }
-    const r = await driver.store(key, req, type, { exactLength: expected, checksumSha256: checksum });
-    res.writeHead(200, { etag: r.etag, 'content-length': 0 });
-    res.end();
+    try {
+      await receive();
+    } finally {
+      watch.stop();
+      await claim.release();
+    }
+  }
+
+  /** Cuts the request (408, then the connection closed) when its body stalls for the idle timeout or outlives `deadlineMs`. */
+  function watchUploadBody(req: IncomingMessage, res: ServerResponse, deadlineMs?: number): BodyWatch {
+    const idleSeconds = driver.uploadLimits.bodyIdleTimeoutSeconds;
+    return watchBody(req, { idleMs: idleSeconds * 1000, deadlineMs }, (why) => {
+      sendError(
+        res,
+        408,
+        'RequestTimeout',
+        why === 'idle'
+          ? `No byte of the body arrived for ${idleSeconds} s; the upload was cut`
+          : 'The body did not finish before the URL expired (plus its grace period); the upload was cut',
+      );
+      // Closing the request fails the body's stream: its temp file is removed, its file handle closed, its claim released.
+      const cut = () => req.destroy();
+      if (res.writableFinished) cut();
+      else {
+        res.once('finish', cut);
+        setTimeout(cut, 1000).unref();
+      }
+    });
   }
 
   /** One part of a multipart upload: exact signed size, any Content-Type; a re-PUT replaces the part. */
@@ -156,21 +207,28 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     if (Number(lengthHeader) !== expected) {
       throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Length must be ${expected}, the size this URL was signed for`);
     }
-    let r: { etag: string };
-    try {
-      r = await driver.storePart(key, q['X-Media-Upload-Id']!, Number(q['X-Media-Part']), req, expected);
-    } catch (e) {
-      if (e instanceof StorageNotFoundError) {
-        throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');
+    const uploadId = q['X-Media-Upload-Id']!;
+    const partNumber = Number(q['X-Media-Part']);
+    const deadlineMs = driver.uploadDeadline(Number(q['X-Media-Expires']));
+    await receiveUpload(req, res, { key, part: { uploadId, partNumber }, deadlineMs }, async () => {
+      let r: { etag: string };
+      try {
+        r = await driver.storePart(key, uploadId, partNumber, req, expected, deadlineMs);
+      } catch (e) {
+        if (e instanceof StorageNotFoundError) {
+          throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');
+        }
+        throw e;
       }
-      throw e;
-    }
-    res.writeHead(200, { etag: r.etag, 'content-length': 0 });
-    res.end();
+      res.writeHead(200, { etag: r.etag, 'content-length': 0 });
+      res.end();
+    });
   }
 
   function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    return new Promise((resolve, reject) => {
+    // The policy fields come first: the whole form is watched for stalls, the deadline applies once the policy is known.
+    const watch = watchUploadBody(req, res);
+    return new Promise<void>((resolve, reject) => {
       const fields: Record<string, string> = {};
       let sawFile = false;
       let bb: busboy.Busboy;
@@ -180,6 +238,10 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         reject(new LocalRequestError(400, 'MalformedPOSTRequest', `Body must be multipart/form-data: ${(e as Error).message}`));
         return;
       }
+      // A request cut or abandoned mid-form ends the form (and the file stream being stored) with an error.
+      req.once('close', () => {
+        if (!req.complete) bb.destroy(new Error('The request ended before the form did'));
+      });
       bb.on('field', (name, value) => (fields[name] = value));
       bb.on('file', (name, file) => {
         if (name !== 'file' || sawFile) {
@@ -193,12 +255,20 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           if (fields['Content-Type'] !== policy.contentType) {
             throw new LocalRequestError(403, 'AccessDenied', `Field "Content-Type" must be "${policy.contentType}"`);
           }
-          if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
-            throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
-          }
-          const r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min });
-          res.writeHead(204, { etag: r.etag });
-          res.end();
+          const deadlineMs = driver.uploadDeadline(policy.exp);
+          watch.deadline(deadlineMs);
+          await receiveUpload(req, res, { key: policy.key, deadlineMs }, async () => {
+            if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
+              throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
+            }
+            const r = await driver.store(policy.key, file, policy.contentType, {
+              maxLength: policy.max,
+              minLength: policy.min,
+              deadlineMs,
+            });
+            res.writeHead(204, { etag: r.etag });
+            res.end();
+          });
         })().then(resolve, (e: Error) => {
           file.resume();
           reject(e);
@@ -210,7 +280,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           reject(new LocalRequestError(400, 'MalformedPOSTRequest', 'The form has no "file" field (it must come after the policy fields)'));
       });
       req.pipe(bb);
-    });
+    }).finally(() => watch.stop());
   }
 
   async function get(key: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse, headOnly: boolean) {
