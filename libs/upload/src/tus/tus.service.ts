@@ -211,6 +211,10 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
           await held.release();
           await claim.release();
         },
+        releaseSync: () => {
+          held.releaseSync();
+          claim.releaseSync();
+        },
       },
     };
   }
@@ -223,6 +227,14 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
       );
       req.destroy();
     });
+    // The library answers by itself: the claim goes just before the answer does, so the client's next PATCH (sent as
+    // soon as this one is answered) finds the upload free.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = (...args: unknown[]) => {
+      watch.stop();
+      claim.releaseSync();
+      return writeHead(...args);
+    };
     try {
       await this.server.handle(req, res);
     } finally {

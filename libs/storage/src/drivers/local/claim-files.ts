@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -21,9 +22,10 @@ const EMPTY_CLAIM_STALE_MS = 60_000;
 /** The takeover lock is held for a few file operations; one older than this was left by a crash. */
 const STEAL_LOCK_STALE_MS = 30_000;
 
-/** A held claim: `release` removes the file if it is still this holder's (idempotent). */
+/** A held claim: `release` removes the file if it is still this holder's (idempotent); `releaseSync` where no await fits. */
 export interface HeldClaim {
   release(): Promise<void>;
+  releaseSync(): void;
 }
 
 function processAlive(pid: number): boolean {
@@ -51,7 +53,7 @@ export class ClaimFiles {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await writeFile(file, JSON.stringify(record), { flag: 'wx' });
-        return { release: () => this.release(file, record.token) };
+        return { release: () => this.release(file, record.token), releaseSync: () => releaseSync(file, record.token) };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException)?.code;
         if (code === 'ENOENT') {
@@ -116,6 +118,16 @@ export class ClaimFiles {
       await rm(lock, { force: true });
     }
   }
+}
+
+function releaseSync(file: string, token: string): void {
+  let rec: ClaimRecord | undefined;
+  try {
+    rec = JSON.parse(readFileSync(file, 'utf8')) as ClaimRecord;
+  } catch {
+    return; // gone (or not a complete record, so not ours)
+  }
+  if (rec?.token === token) rmSync(file, { force: true });
 }
 
 /** The record in `file`; 'empty' while it is being written (or unreadable), null when there is no file. */

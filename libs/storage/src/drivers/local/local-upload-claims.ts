@@ -80,6 +80,10 @@ export class LocalUploadClaims {
         await held.release();
         await claim.release();
       },
+      releaseSync: () => {
+        held.releaseSync();
+        claim.releaseSync();
+      },
     };
   }
 }
