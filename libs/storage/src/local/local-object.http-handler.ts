@@ -162,6 +162,9 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
   async function receiveUpload<T>(req: IncomingMessage, target: UploadTarget, receive: (body: Readable) => Promise<T>): Promise<T> {
     const claim = await driver.claimUpload(target);
     const body = new PassThrough();
+    // The body may fail before `receive` has a consumer on it (e.g. while it checks the key): that error is its
+    // consumer's to see, never an unhandled 'error' event.
+    body.on('error', () => undefined);
     const fail = (e: Error) => {
       req.unpipe(body);
       body.destroy(e);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -17,7 +17,7 @@ interface ClaimRecord {
 const INSTANCE = randomUUID();
 const HOST = hostname();
 
-/** A claim file being created has no content for a moment; one still empty after this long was left by a crash. */
+/** A claim file is complete when it appears (see create); one unreadable for this long is garbage. */
 const EMPTY_CLAIM_STALE_MS = 60_000;
 /** The takeover lock is held for a few file operations; one older than this was left by a crash. */
 const STEAL_LOCK_STALE_MS = 30_000;
@@ -52,7 +52,7 @@ export class ClaimFiles {
     const record: ClaimRecord = { deadline: deadlineMs, host: HOST, pid: process.pid, instance: INSTANCE, token: randomUUID() };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        await writeFile(file, JSON.stringify(record), { flag: 'wx' });
+        await this.create(file, record);
         return { release: () => this.release(file, record.token), releaseSync: () => releaseSync(file, record.token) };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException)?.code;
@@ -65,6 +65,20 @@ export class ClaimFiles {
       if (!(await this.removeIfStale(file))) return null;
     }
     return null;
+  }
+
+  /**
+   * Creates `file` holding `record`, or fails with EEXIST: the record is written to a file of its own and hard-linked
+   * to the claim's name (link never replaces an existing name), so a claim is never seen half-written, even after a crash.
+   */
+  private async create(file: string, record: ClaimRecord): Promise<void> {
+    const draft = `${file}.${record.token}.draft`;
+    await writeFile(draft, JSON.stringify(record), { flag: 'wx' });
+    try {
+      await link(draft, file);
+    } finally {
+      await rm(draft, { force: true });
+    }
   }
 
   /** The first free of `slots` claims named `<prefix>0`, `<prefix>1`, …; null when all are held. */
@@ -130,7 +144,7 @@ function releaseSync(file: string, token: string): void {
   if (rec?.token === token) rmSync(file, { force: true });
 }
 
-/** The record in `file`; 'empty' while it is being written (or unreadable), null when there is no file. */
+/** The record in `file`; 'empty' when it cannot be read as one, null when there is no file. */
 async function readRecord(file: string): Promise<ClaimRecord | 'empty' | null> {
   let text: string;
   try {
