@@ -4,6 +4,9 @@ export * from './content-disposition';
 export * from './storage.module';
 export { LocalStorageDriver, LOCAL_URL_PREFIX } from './drivers/local-storage.driver';
 export type { LocalStorageOptions } from './drivers/local-storage.driver';
+export { ClaimFiles } from './drivers/local/claim-files';
+export type { HeldClaim } from './drivers/local/claim-files';
+export { watchBody } from './drivers/local/body-watchdog';
 export { S3StorageDriver } from './drivers/s3-storage.driver';
 export type { S3StorageDriverOptions } from './drivers/s3-storage.driver';
 export {

@@ -98,6 +98,9 @@ export const CONFIG_SECTION_KEYS = {
   /** Upload grants (single PUT, multipart, tus) and the per-owner quotas they count against. */
   upload: [
     'UPLOAD_URL_TTL_SECONDS',
+    'UPLOAD_BODY_IDLE_TIMEOUT_SECONDS',
+    'UPLOAD_EXPIRY_GRACE_SECONDS',
+    'MAX_UPLOADS_IN_FLIGHT_PER_OWNER',
     'MAX_UPLOAD_BYTES',
     'MULTIPART_THRESHOLD_BYTES',
     'MAX_MULTIPART_UPLOAD_BYTES',

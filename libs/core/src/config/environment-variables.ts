@@ -416,6 +416,27 @@ export class EnvironmentVariables {
   @Max(7 * 24 * 3600)
   UPLOAD_URL_TTL_SECONDS = 900;
 
+  /** An upload body (local PUT/POST, part PUT, tus PATCH) that sends no byte for this long is cut, its temp file removed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  UPLOAD_BODY_IDLE_TIMEOUT_SECONDS = 30;
+
+  /** An upload body must finish within this long after its URL (or tus upload) expires; a later one is cut, never stored. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  UPLOAD_EXPIRY_GRACE_SECONDS = 60;
+
+  /** Upload bodies streaming at once per owner (local PUT/POST/part PUT, and tus PATCH, each its own budget); more get 429. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  MAX_UPLOADS_IN_FLIGHT_PER_OWNER = 16;
+
   /** Lifetime of signed download URLs. */
   @Transform(toInt)
   @IsInt()

@@ -31,11 +31,14 @@ import { LocalLayout } from './local/local-layout';
 import { LocalMultipart } from './local/local-multipart';
 import { LocalObjectStore, StoreLimits } from './local/local-object-store';
 import { LocalUploadMarkers } from './local/local-upload-markers';
+import type { HeldClaim } from './local/claim-files';
+import { DEFAULT_UPLOAD_LIMITS, LocalUploadClaims, UploadLimits, UploadTarget } from './local/local-upload-claims';
 import { LOCAL_URL_PREFIX, LocalUrlSigner, SignedPostPolicy } from './local/local-url-signer';
 
 export { LocalRequestError } from './local/local-request.error';
 export { LOCAL_URL_PREFIX } from './local/local-url-signer';
 export type { SignedPostPolicy, SignedPutGrant } from './local/local-url-signer';
+export type { UploadLimits, UploadTarget } from './local/local-upload-claims';
 
 export interface LocalStorageOptions {
   /** Directory that holds every bucket; created when missing. */
@@ -50,6 +53,8 @@ export interface LocalStorageOptions {
    * of a multi-region deployment has its own, so one service can serve several local roots.
    */
   urlPrefix?: string;
+  /** How bodies sent through signed upload URLs are bounded (defaults: DEFAULT_UPLOAD_LIMITS). */
+  uploadLimits?: Partial<UploadLimits>;
 }
 
 /**
@@ -80,6 +85,7 @@ export class LocalStorageDriver
   private readonly layout: LocalLayout;
   private readonly objects: LocalObjectStore;
   private readonly markers: LocalUploadMarkers;
+  private readonly claims: LocalUploadClaims;
   private readonly signer: LocalUrlSigner;
   private readonly multipart: LocalMultipart;
 
@@ -91,6 +97,7 @@ export class LocalStorageDriver
     this.layout = new LocalLayout(this.root, this.bucket);
     this.objects = new LocalObjectStore(this.layout);
     this.markers = new LocalUploadMarkers(this.layout);
+    this.claims = new LocalUploadClaims(this.layout, { ...DEFAULT_UPLOAD_LIMITS, ...definedOnly(options.uploadLimits ?? {}) });
     this.signer = new LocalUrlSigner(this.bucket, options.baseUrl.replace(/\/+$/, ''), this.urlPrefix, options.signingSecret);
     this.multipart = new LocalMultipart(this.layout, this.objects, this.signer);
   }
@@ -100,6 +107,7 @@ export class LocalStorageDriver
     await mkdir(this.layout.metaDir(), { recursive: true });
     await mkdir(this.layout.tmpDir(), { recursive: true });
     await mkdir(this.layout.multipartRoot(), { recursive: true });
+    await mkdir(this.layout.claimsDir(), { recursive: true });
   }
 
   /** Nothing to release: every handle is closed by the operation that opened it. */
@@ -194,6 +202,24 @@ export class LocalStorageDriver
     return this.signer.verifyPostPolicy(encoded, signature);
   }
 
+  /** How bodies sent through signed upload URLs are bounded. */
+  get uploadLimits(): UploadLimits {
+    return this.claims.limits;
+  }
+
+  /** The deadline (epoch ms) of a body sent through an upload URL that expires at `expiresAtSeconds`. */
+  uploadDeadline(expiresAtSeconds: number): number {
+    return this.claims.deadlineOf(expiresAtSeconds);
+  }
+
+  /**
+   * Claims an upload target before a byte of its body is read: one body at a time per key or part (409 otherwise),
+   * a bounded number per owner (429). Release the claim when the body has ended, stored or not.
+   */
+  claimUpload(target: UploadTarget): Promise<HeldClaim> {
+    return this.claims.begin(target);
+  }
+
   /** Streams `body` in under `key`, enforcing `limits`; nothing is left behind when a limit is broken. */
   store(
     key: string,
@@ -211,8 +237,9 @@ export class LocalStorageDriver
     partNumber: number,
     body: Readable,
     exactLength: number,
+    deadlineMs?: number,
   ): Promise<{ etag: string; size: number }> {
-    return this.multipart.storePart(key, uploadId, partNumber, body, exactLength);
+    return this.multipart.storePart(key, uploadId, partNumber, body, exactLength, deadlineMs);
   }
 
   // ---- MultipartCapableStorage ------------------------------------------------------------------------
@@ -244,4 +271,8 @@ export class LocalStorageDriver
   listMultipartUploads(params: { prefix?: string } = {}): Promise<MultipartUploadRef[]> {
     return this.multipart.listMultipartUploads(params);
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
 import { readCacheControl } from '../cache-control';
-import { LocalRequestError, LocalStorageDriver } from '../drivers/local-storage.driver';
+import { LocalRequestError, LocalStorageDriver, UploadTarget } from '../drivers/local-storage.driver';
+import { BodyTimeout, watchBody } from '../drivers/local/body-watchdog';
 import { ByteRange, StorageNotFoundError } from '../storage-driver';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -153,12 +154,60 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         throw new LocalRequestError(403, 'SignatureDoesNotMatch', 'x-amz-checksum-sha256 must carry the checksum this URL was signed for');
       }
     }
-    if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
-      throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
-    }
-    const r = await driver.store(key, req, type, { exactLength: expected, checksumSha256: checksum });
+    const deadlineMs = driver.uploadDeadline(Number(q['X-Media-Expires']));
+    const r = await receiveUpload(req, { key, deadlineMs }, async (body) => {
+      // Checked under the claim: a body that ended before this one began has stored its object (or left its marker).
+      if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
+        throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
+      }
+      return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs });
+    });
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
     res.end();
+  }
+
+  /**
+   * Receives one upload body: claims its target before a byte is read (one body per URL's key or part, a bounded
+   * number per owner; see LocalStorageDriver.claimUpload), then lets `receive` stream the body while a watch cuts it
+   * (408) when no byte arrives for the idle timeout or the deadline passes. The claim is released however the body
+   * ends, before the answer is sent, so a failed upload can be retried at once with the same URL.
+   */
+  async function receiveUpload<T>(req: IncomingMessage, target: UploadTarget, receive: (body: Readable) => Promise<T>): Promise<T> {
+    const claim = await driver.claimUpload(target);
+    const body = new PassThrough();
+    // The body may fail before `receive` has a consumer on it (e.g. while it checks the key): that error is its
+    // consumer's to see, never an unhandled 'error' event.
+    body.on('error', () => undefined);
+    const fail = (e: Error) => {
+      req.unpipe(body);
+      body.destroy(e);
+    };
+    const onClose = () => {
+      if (!req.complete) fail(Object.assign(new Error('The client closed the request before its body ended'), { code: 'ECONNRESET' }));
+    };
+    req.once('close', onClose);
+    const watch = watchBody(req, { idleMs: idleMs(), deadlineMs: target.deadlineMs }, (why) => fail(bodyTimeout(why)));
+    req.pipe(body);
+    try {
+      return await receive(body);
+    } finally {
+      watch.stop();
+      req.off('close', onClose);
+      req.unpipe(body);
+      await claim.release();
+    }
+  }
+
+  const idleMs = () => driver.uploadLimits.bodyIdleTimeoutSeconds * 1000;
+
+  function bodyTimeout(why: BodyTimeout): LocalRequestError {
+    return new LocalRequestError(
+      408,
+      'RequestTimeout',
+      why === 'idle'
+        ? `No byte of the body arrived for ${driver.uploadLimits.bodyIdleTimeoutSeconds} s; the upload was cut`
+        : 'The body did not finish before the URL expired (plus its grace period); the upload was cut',
+    );
   }
 
   /** One part of a multipart upload: exact signed size, any Content-Type; a re-PUT replaces the part. */
@@ -169,21 +218,25 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
     if (Number(lengthHeader) !== expected) {
       throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Length must be ${expected}, the size this URL was signed for`);
     }
-    let r: { etag: string };
-    try {
-      r = await driver.storePart(key, q['X-Media-Upload-Id']!, Number(q['X-Media-Part']), req, expected);
-    } catch (e) {
-      if (e instanceof StorageNotFoundError) {
-        throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');
+    const uploadId = q['X-Media-Upload-Id']!;
+    const partNumber = Number(q['X-Media-Part']);
+    const deadlineMs = driver.uploadDeadline(Number(q['X-Media-Expires']));
+    const r = await receiveUpload(req, { key, part: { uploadId, partNumber }, deadlineMs }, async (body) => {
+      try {
+        return await driver.storePart(key, uploadId, partNumber, body, expected, deadlineMs);
+      } catch (e) {
+        if (e instanceof StorageNotFoundError) {
+          throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');
+        }
+        throw e;
       }
-      throw e;
-    }
+    });
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
     res.end();
   }
 
   function post(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const fields: Record<string, string> = {};
       let sawFile = false;
       let bb: busboy.Busboy;
@@ -193,6 +246,18 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
         reject(new LocalRequestError(400, 'MalformedPOSTRequest', `Body must be multipart/form-data: ${(e as Error).message}`));
         return;
       }
+      // The whole form is watched for stalls (the policy fields come first); the deadline applies once the policy is
+      // known. A cut, or a request abandoned mid-form, ends the form and the file stream being stored with an error.
+      const watch = watchBody(req, { idleMs: idleMs() }, (why) => bb.destroy(bodyTimeout(why)));
+      req.once('close', () => {
+        if (!req.complete)
+          bb.destroy(Object.assign(new Error('The client closed the request before its body ended'), { code: 'ECONNRESET' }));
+      });
+      const done = (e?: Error) => {
+        watch.stop();
+        if (e) reject(e);
+        else resolve();
+      };
       bb.on('field', (name, value) => (fields[name] = value));
       bb.on('file', (name, file) => {
         if (name !== 'file' || sawFile) {
@@ -206,21 +271,35 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           if (fields['Content-Type'] !== policy.contentType) {
             throw new LocalRequestError(403, 'AccessDenied', `Field "Content-Type" must be "${policy.contentType}"`);
           }
-          if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
-            throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
+          const deadlineMs = driver.uploadDeadline(policy.exp);
+          watch.deadline(deadlineMs);
+          const claim = await driver.claimUpload({ key: policy.key, deadlineMs });
+          let r: { etag: string };
+          try {
+            if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
+              throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
+            }
+            r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min, deadlineMs });
+          } finally {
+            await claim.release();
           }
-          const r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min });
           res.writeHead(204, { etag: r.etag });
           res.end();
-        })().then(resolve, (e: Error) => {
-          file.resume();
-          reject(e);
-        });
+        })().then(
+          () => done(),
+          (e: Error) => {
+            file.resume();
+            done(e);
+          },
+        );
       });
-      bb.on('error', (e) => reject(new LocalRequestError(400, 'MalformedPOSTRequest', `Malformed form body: ${(e as Error).message}`)));
+      bb.on('error', (e) => {
+        if (e instanceof LocalRequestError || (e as NodeJS.ErrnoException).code === 'ECONNRESET') done(e as Error);
+        else done(new LocalRequestError(400, 'MalformedPOSTRequest', `Malformed form body: ${(e as Error).message}`));
+      });
       bb.on('close', () => {
         if (!sawFile)
-          reject(new LocalRequestError(400, 'MalformedPOSTRequest', 'The form has no "file" field (it must come after the policy fields)'));
+          done(new LocalRequestError(400, 'MalformedPOSTRequest', 'The form has no "file" field (it must come after the policy fields)'));
       });
       req.pipe(bb);
     });
@@ -328,7 +407,11 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       await handle(req, res);
     } catch (e) {
       if (e instanceof LocalRequestError) {
-        if (req.readable && !req.readableEnded) req.resume();
+        if (e.status === 408) {
+          // A cut body: the connection goes once the answer is out (the rest of the body is never read).
+          res.once('finish', () => req.socket?.destroy());
+          setTimeout(() => req.socket?.destroy(), 1000).unref();
+        } else if (req.readable && !req.readableEnded) req.resume();
         sendError(res, e.status, e.code, e.message);
       } else {
         const code = (e as NodeJS.ErrnoException | undefined)?.code;

@@ -29,6 +29,11 @@ export function createRegionDriver(settings: StorageRegionSettings, config: AppC
     baseUrl: config.publicStorageUrl,
     signingSecret: config.storageSigningSecret,
     urlPrefix: firstLocal ? LOCAL_URL_PREFIX : `${LOCAL_URL_PREFIX}/r/${settings.name}`,
+    uploadLimits: {
+      bodyIdleTimeoutSeconds: config.UPLOAD_BODY_IDLE_TIMEOUT_SECONDS,
+      expiryGraceSeconds: config.UPLOAD_EXPIRY_GRACE_SECONDS,
+      maxInFlightPerOwner: config.MAX_UPLOADS_IN_FLIGHT_PER_OWNER,
+    },
   });
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,7 +22,7 @@ import {
   UploadCreationLimiter,
 } from '@app/core';
 import { AssetStateService, AssetStatus, MediaAsset } from '@app/assets';
-import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { ClaimFiles, HeldClaim, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver, watchBody } from '@app/storage';
 import type { Server as TusServer } from '@tus/server';
 import type { FileStore } from '@tus/file-store';
 import type { Upload } from '@tus/utils';
@@ -40,6 +40,18 @@ const isTusLibraryError = (e: unknown): e is TusLibraryError =>
   e !== null &&
   typeof (e as TusLibraryError).status_code === 'number' &&
   typeof (e as TusLibraryError).body === 'string';
+
+/** A refusal answered in the tus library's shape (status and plain-text body). */
+class TusRefusal extends Error implements TusLibraryError {
+  readonly body: string;
+  constructor(
+    readonly status_code: number,
+    message: string,
+  ) {
+    super(message);
+    this.body = `${message}\n`;
+  }
+}
 
 /** What a staged (partly or wholly received) tus upload looks like on disk. */
 interface StagedUpload {
@@ -61,6 +73,9 @@ interface StagedUpload {
  *   asset is still pending is finished again by the client's next HEAD, by the sweep at start-up, and by
  *   `finishStaged()`/`purgeExpired()` (the lifecycle job); every step is idempotent.
  * - Every request but OPTIONS needs the API's bearer JWT; another owner's upload id is a 404.
+ * - A PATCH body streams alone: one per upload (423 for another, across every process sharing TUS_STAGING_DIR),
+ *   at most MAX_UPLOADS_IN_FLIGHT_PER_OWNER per owner (429); it is cut when no byte arrives for
+ *   UPLOAD_BODY_IDLE_TIMEOUT_SECONDS or the upload's expiry plus UPLOAD_EXPIRY_GRACE_SECONDS passes.
  */
 @Injectable()
 export class TusService implements OnModuleInit, OnApplicationBootstrap {
@@ -73,6 +88,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   private readonly principals = new WeakMap<IncomingMessage, Principal>();
   private readonly expiryMs: number;
   readonly stagingDir: string;
+  /** PATCH bodies streaming now (`patch/<id>`, `owners/<owner>/slot-<i>`), under the staging directory. */
+  private readonly claims: ClaimFiles;
 
   constructor(
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
@@ -85,6 +102,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   ) {
     this.stagingDir = upload.tusStagingDir;
     this.expiryMs = upload.tusUploadExpirySeconds * 1000;
+    this.claims = new ClaimFiles(path.join(this.stagingDir, '.claims'));
   }
 
   onModuleInit(): void {
@@ -134,18 +152,95 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
 
   /** Serves one request under /tus (raw Node request and response; the body is streamed, never parsed). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let patch: { deadlineMs?: number; claim: HeldClaim } | null = null;
     if (req.method !== 'OPTIONS') {
       try {
         const principal = this.authenticate(req.headers.authorization);
         this.principals.set(req, principal);
         if (req.method === 'HEAD' && (await this.answerFinishedHead(req, res, principal))) return;
+        if (req.method === 'PATCH') patch = await this.claimPatch(req, principal);
       } catch (e) {
         const { status_code, body } = this.toTusError(e);
         this.sendPlain(res, status_code, body);
         return;
       }
     }
+    if (patch) return this.streamPatch(req, res, patch);
     await this.server.handle(req, res);
+  }
+
+  /**
+   * Claims a PATCH body before the library reads it: the upload (423 while another PATCH streams into it) and an
+   * in-flight slot of the owner (429). Returns the watch's deadline and the release, or null for a PATCH the library
+   * refuses by itself (no such upload).
+   */
+  private async claimPatch(req: IncomingMessage, principal: Principal): Promise<{ deadlineMs?: number; claim: HeldClaim } | null> {
+    const id = tusUploadIdFromUrl(req.url ?? '');
+    if (!id) return null;
+    await this.ownedAsset(id, principal);
+    const staged = await this.staged(id);
+    if (!staged) return null;
+    const deadlineMs =
+      this.expiryMs > 0 ? staged.createdAt.getTime() + this.expiryMs + this.upload.UPLOAD_EXPIRY_GRACE_SECONDS * 1000 : undefined;
+    // Without an expiry, a claim left by a crash is recognised by its process being gone (or after a day).
+    const claimUntil = deadlineMs ?? Date.now() + 24 * 3600 * 1000;
+    const claim = await this.claims.acquire(`patch/${id}`, claimUntil);
+    if (!claim) {
+      throw new TusRefusal(423, 'Another PATCH is streaming into this upload; HEAD it for the offset once that one has ended');
+    }
+    const max = this.upload.MAX_UPLOADS_IN_FLIGHT_PER_OWNER;
+    let slot: HeldClaim | null;
+    try {
+      slot = await this.claims.acquireSlot(`owners/${ownerDirName(principal.userId)}/slot-`, max, claimUntil);
+    } catch (e) {
+      await claim.release();
+      throw e;
+    }
+    if (!slot) {
+      await claim.release();
+      throw new TusRefusal(
+        429,
+        `At most ${max} uploads may stream at once per owner (MAX_UPLOADS_IN_FLIGHT_PER_OWNER); retry once one has ended`,
+      );
+    }
+    const held = slot;
+    return {
+      deadlineMs,
+      claim: {
+        release: async () => {
+          await held.release();
+          await claim.release();
+        },
+        releaseSync: () => {
+          held.releaseSync();
+          claim.releaseSync();
+        },
+      },
+    };
+  }
+
+  /** Hands a claimed PATCH to the library, cutting its connection when the body stalls or outlives the deadline. */
+  private async streamPatch(req: IncomingMessage, res: ServerResponse, { deadlineMs, claim }: { deadlineMs?: number; claim: HeldClaim }) {
+    const watch = watchBody(req, { idleMs: this.upload.UPLOAD_BODY_IDLE_TIMEOUT_SECONDS * 1000, deadlineMs }, (why) => {
+      this.logger.warn(
+        `tus PATCH ${req.url ?? ''} cut: ${why === 'idle' ? 'the body stalled' : 'past the upload expiry and grace period'}`,
+      );
+      req.destroy();
+    });
+    // The library answers by itself: the claim goes just before the answer does, so the client's next PATCH (sent as
+    // soon as this one is answered) finds the upload free.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = (...args: unknown[]) => {
+      watch.stop();
+      claim.releaseSync();
+      return writeHead(...args);
+    };
+    try {
+      await this.server.handle(req, res);
+    } finally {
+      watch.stop();
+      await claim.release();
+    }
   }
 
   private authenticate(header: string | undefined): Principal {
@@ -410,6 +505,11 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     await rm(this.stagedPath(id), { force: true });
     await rm(`${this.stagedPath(id)}.json`, { force: true });
   }
+}
+
+/** A directory name for an owner's in-flight slots (user ids are opaque strings). */
+function ownerDirName(userId: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(userId) ? userId : `h-${createHash('sha256').update(userId).digest('hex').slice(0, 32)}`;
 }
 
 /** Validation messages name the Upload-Metadata keys the client sent. */

@@ -24,6 +24,7 @@ export interface LocatedFile {
  *   <root>/.meta/<bucket>/<key>.json               its sidecar (type, size, SHA-256); `.consumed` beside it marks a used upload key
  *   <root>/.multipart/<bucket>/<uploadId>/…        a multipart upload's manifest and parts
  *   <root>/.tmp/                                   files being written, renamed into place once complete
+ *   <root>/.uploading/<bucket>/…                   claims of the upload bodies streaming now (see LocalUploadClaims)
  * Keys are checked before any path is built from them: nothing outside the bucket's trees can be named.
  */
 export class LocalLayout {
@@ -74,6 +75,11 @@ export class LocalLayout {
   /** Left when an upload key's object is removed (see LocalUploadMarkers). */
   consumedMarker(key: string): string {
     return `${this.metaPath(key)}.consumed`;
+  }
+
+  /** Claims of upload bodies being received (LocalUploadClaims). */
+  claimsDir(): string {
+    return path.join(this.root, '.uploading', this.bucket);
   }
 
   tmpDir(): string {

@@ -15,7 +15,7 @@ import {
 } from '../../storage-driver';
 import { LocalLayout } from './local-layout';
 import { receiveFile } from './local-files';
-import { LocalObjectStore } from './local-object-store';
+import { assertBeforeDeadline, LocalObjectStore } from './local-object-store';
 import { LocalUrlSigner } from './local-url-signer';
 
 /** A multipart upload's manifest: `<root>/.multipart/<bucket>/<uploadId>/manifest.json`. */
@@ -84,6 +84,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     partNumber: number,
     body: Readable,
     exactLength: number,
+    deadlineMs?: number,
   ): Promise<{ etag: string; size: number }> {
     assertPartNumber(partNumber);
     await this.manifest(key, uploadId);
@@ -91,6 +92,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     const tmp = path.join(dir, `part-${partNumber}.${randomUUID()}.tmp`);
     try {
       const { size, digest } = await receiveFile(body, tmp, 'md5', { exactLength });
+      assertBeforeDeadline(deadlineMs);
       const etag = `"${digest}"`;
       const meta: PartMeta = { etag, size, lastModified: new Date().toISOString() };
       // The part file first, then its sidecar: a listed part always has its bytes (a re-PUT replaces both).

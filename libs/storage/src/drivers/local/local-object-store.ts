@@ -8,6 +8,13 @@ import { COLD_CLASSES, LocalLayout } from './local-layout';
 import { fsyncFile, receiveFile, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
 
+/** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
+export function assertBeforeDeadline(deadlineMs: number | undefined): void {
+  if (deadlineMs !== undefined && Date.now() > deadlineMs) {
+    throw new LocalRequestError(408, 'RequestTimeout', 'The body did not finish before the URL expired (plus its grace period)');
+  }
+}
+
 /** The sidecar of one object: `<root>/.meta/<bucket>/<key>.json`. */
 interface ObjectMeta {
   contentType: string;
@@ -22,6 +29,8 @@ export interface StoreLimits {
   maxLength?: number;
   minLength?: number;
   checksumSha256?: string;
+  /** Epoch ms: a body complete only after this is refused (408), never stored. */
+  deadlineMs?: number;
 }
 
 /**
@@ -98,6 +107,7 @@ export class LocalObjectStore {
       if (limits.checksumSha256 && limits.checksumSha256 !== sha256) {
         throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
       }
+      assertBeforeDeadline(limits.deadlineMs);
       await mkdir(path.dirname(target), { recursive: true });
       await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
       await rename(tmp, target);
