@@ -4,14 +4,18 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   assertPartNumber,
+  CompleteMultipartParams,
   InvalidPartError,
   MultipartCapableStorage,
+  MultipartUploadId,
   MultipartUploadRef,
   ObjectInfo,
   PresignedPut,
+  PresignUploadPartParams,
   StorageNotFoundError,
   StorageUnavailableError,
   StoredPart,
+  UploadPartParams,
 } from '../../storage-driver';
 import { LocalLayout } from './local-layout';
 import { receiveFile } from './local-files';
@@ -61,13 +65,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     return { uploadId };
   }
 
-  async presignUploadPart(p: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    contentLength: number;
-    expiresInSeconds: number;
-  }): Promise<PresignedPut> {
+  async presignUploadPart(p: PresignUploadPartParams): Promise<PresignedPut> {
     assertPartNumber(p.partNumber);
     if (!Number.isSafeInteger(p.contentLength) || p.contentLength < 0) throw new RangeError(`invalid contentLength ${p.contentLength}`);
     this.layout.uploadDir(p.uploadId);
@@ -108,18 +106,12 @@ export class LocalMultipart implements MultipartCapableStorage {
     }
   }
 
-  async uploadPart(p: {
-    key: string;
-    uploadId: string;
-    partNumber: number;
-    body: Readable;
-    contentLength: number;
-  }): Promise<{ etag: string }> {
+  async uploadPart(p: UploadPartParams): Promise<{ etag: string }> {
     const { etag } = await this.storePart(p.key, p.uploadId, p.partNumber, p.body, p.contentLength);
     return { etag };
   }
 
-  async listParts({ key, uploadId }: { key: string; uploadId: string }): Promise<StoredPart[]> {
+  async listParts({ key, uploadId }: MultipartUploadId): Promise<StoredPart[]> {
     await this.manifest(key, uploadId);
     const dir = this.layout.uploadDir(uploadId);
     const parts: StoredPart[] = [];
@@ -137,15 +129,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
-  async completeMultipartUpload({
-    key,
-    uploadId,
-    parts,
-  }: {
-    key: string;
-    uploadId: string;
-    parts: Array<{ partNumber: number; etag: string }>;
-  }): Promise<ObjectInfo> {
+  async completeMultipartUpload({ key, uploadId, parts }: CompleteMultipartParams): Promise<ObjectInfo> {
     const manifest = await this.manifest(key, uploadId);
     if (!parts.length) throw new InvalidPartError(0, 'At least one part is required');
     const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
@@ -178,7 +162,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     return info;
   }
 
-  async abortMultipartUpload({ key, uploadId }: { key: string; uploadId: string }): Promise<void> {
+  async abortMultipartUpload({ key, uploadId }: MultipartUploadId): Promise<void> {
     try {
       await this.manifest(key, uploadId);
     } catch (e) {
