@@ -6,24 +6,9 @@ import { readCacheControl } from '../cache-control';
 import { LocalRequestError, LocalStorageDriver, UploadTarget } from '../drivers/local-storage.driver';
 import { BodyTimeout, watchBody } from '../drivers/local/body-watchdog';
 import { ByteRange, StorageNotFoundError } from '../storage-driver';
+import { sendLocalProblem } from './local-problem';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-
-function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ statusCode: status, error: code, message });
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    // An error must never be kept by a CDN or browser in place of the object.
-    'cache-control': 'no-store',
-    connection: 'close',
-  });
-  res.end(body);
-}
 
 /** Entity tags in an If-None-Match / If-Match list, without the weak prefix (If-None-Match compares weakly). */
 function etagList(header: string): string[] {
@@ -412,12 +397,12 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           res.once('finish', () => req.socket?.destroy());
           setTimeout(() => req.socket?.destroy(), 1000).unref();
         } else if (req.readable && !req.readableEnded) req.resume();
-        sendError(res, e.status, e.code, e.message);
+        sendLocalProblem(res, e.status, e.code, e.message);
       } else {
         const code = (e as NodeJS.ErrnoException | undefined)?.code;
-        if (code === 'ENOSPC') sendError(res, 507, 'InsufficientStorage', 'The storage volume is full');
+        if (code === 'ENOSPC') sendLocalProblem(res, 507, 'InsufficientStorage', 'The storage volume is full');
         else if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || req.destroyed) res.destroy();
-        else sendError(res, 500, 'InternalError', 'Internal error');
+        else sendLocalProblem(res, 500, 'InternalError', 'Internal error');
       }
     }
   };
@@ -436,6 +421,6 @@ export function createLocalObjectsHandler(drivers: LocalStorageDriver[]): LocalO
     const route = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
     if (route) return route.handle(req, res);
     if (req.readable && !req.readableEnded) req.resume();
-    sendError(res, 404, 'NoSuchBucket', 'No such bucket');
+    sendLocalProblem(res, 404, 'NoSuchBucket', 'No such bucket');
   };
 }

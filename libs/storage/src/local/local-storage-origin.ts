@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendLocalProblem } from './local-problem';
 import { BUCKET_CORS_ALLOWED_HEADERS, BUCKET_CORS_EXPOSE_HEADERS } from '../cors/bucket-cors.rule';
 
 export interface StorageOriginSettings {
@@ -46,7 +47,7 @@ export function storageOriginGate(settings: StorageOriginSettings): StorageOrigi
 
   return (req, res, host) => {
     if (!addressedHere(host)) {
-      refuse(req, res, 421, 'MisdirectedRequest', `Stored objects are served on ${storage.origin} only`);
+      sendLocalProblem(res, 421, 'MisdirectedRequest', `Stored objects are served on ${storage.origin} only`, req);
       return true;
     }
     res.setHeader('vary', 'Origin');
@@ -62,7 +63,7 @@ export function storageOriginGate(settings: StorageOriginSettings): StorageOrigi
     }
     const method = req.headers['access-control-request-method'];
     if (origin === undefined || method === undefined) {
-      refuse(req, res, 400, 'BadRequest', 'A CORS preflight needs the Origin and Access-Control-Request-Method headers');
+      sendLocalProblem(res, 400, 'BadRequest', 'A CORS preflight needs the Origin and Access-Control-Request-Method headers', req);
       return true;
     }
     const requested = (req.headers['access-control-request-headers'] ?? '')
@@ -70,7 +71,13 @@ export function storageOriginGate(settings: StorageOriginSettings): StorageOrigi
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
     if (!allowOrigin || !ALLOWED_METHODS.includes(method) || !requested.every((h) => allowedHeaders.has(h))) {
-      refuse(req, res, 403, 'CORSResponse', 'This CORS request is not allowed (origin, method or headers: see CORS_ALLOWED_ORIGINS)');
+      sendLocalProblem(
+        res,
+        403,
+        'CORSResponse',
+        'This CORS request is not allowed (origin, method or headers: see CORS_ALLOWED_ORIGINS)',
+        req,
+      );
       return true;
     }
     res.writeHead(204, {
@@ -83,16 +90,4 @@ export function storageOriginGate(settings: StorageOriginSettings): StorageOrigi
     res.end();
     return true;
   };
-}
-
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void {
-  if (req.readable && !req.readableEnded) req.resume();
-  const body = JSON.stringify({ statusCode: status, error: code, message });
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    connection: 'close',
-  });
-  res.end(body);
 }

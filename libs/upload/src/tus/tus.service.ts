@@ -184,39 +184,16 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
       this.expiryMs > 0 ? staged.createdAt.getTime() + this.expiryMs + this.upload.UPLOAD_EXPIRY_GRACE_SECONDS * 1000 : undefined;
     // Without an expiry, a claim left by a crash is recognised by its process being gone (or after a day).
     const claimUntil = deadlineMs ?? Date.now() + 24 * 3600 * 1000;
-    const claim = await this.claims.acquire(`patch/${id}`, claimUntil);
-    if (!claim) {
+    const max = this.upload.MAX_UPLOADS_IN_FLIGHT_PER_OWNER;
+    const r = await this.claims.acquireWithSlot(`patch/${id}`, `owners/${ownerDirName(principal.userId)}/slot-`, max, claimUntil);
+    if ('held' in r) return { deadlineMs, claim: r.held };
+    if (r.refused === 'busy') {
       throw new TusRefusal(423, 'Another PATCH is streaming into this upload; HEAD it for the offset once that one has ended');
     }
-    const max = this.upload.MAX_UPLOADS_IN_FLIGHT_PER_OWNER;
-    let slot: HeldClaim | null;
-    try {
-      slot = await this.claims.acquireSlot(`owners/${ownerDirName(principal.userId)}/slot-`, max, claimUntil);
-    } catch (e) {
-      await claim.release();
-      throw e;
-    }
-    if (!slot) {
-      await claim.release();
-      throw new TusRefusal(
-        429,
-        `At most ${max} uploads may stream at once per owner (MAX_UPLOADS_IN_FLIGHT_PER_OWNER); retry once one has ended`,
-      );
-    }
-    const held = slot;
-    return {
-      deadlineMs,
-      claim: {
-        release: async () => {
-          await held.release();
-          await claim.release();
-        },
-        releaseSync: () => {
-          held.releaseSync();
-          claim.releaseSync();
-        },
-      },
-    };
+    throw new TusRefusal(
+      429,
+      `At most ${max} uploads may stream at once per owner (MAX_UPLOADS_IN_FLIGHT_PER_OWNER); retry once one has ended`,
+    );
   }
 
   /** Hands a claimed PATCH to the library, cutting its connection when the body stalls or outlives the deadline. */

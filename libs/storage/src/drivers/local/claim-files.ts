@@ -90,6 +90,44 @@ export class ClaimFiles {
     return null;
   }
 
+  /**
+   * Claims `name` and one of `slots` slots under `slotPrefix` together (a body streaming to one target, counted
+   * against its owner's bound): `busy` when `name` is held, `full` when every slot is (nothing is then held).
+   */
+  async acquireWithSlot(
+    name: string,
+    slotPrefix: string,
+    slots: number,
+    deadlineMs: number,
+  ): Promise<{ held: HeldClaim } | { refused: 'busy' | 'full' }> {
+    const claim = await this.acquire(name, deadlineMs);
+    if (!claim) return { refused: 'busy' };
+    let slot: HeldClaim | null;
+    try {
+      slot = await this.acquireSlot(slotPrefix, slots, deadlineMs);
+    } catch (e) {
+      await claim.release();
+      throw e;
+    }
+    if (!slot) {
+      await claim.release();
+      return { refused: 'full' };
+    }
+    const held = slot;
+    return {
+      held: {
+        release: async () => {
+          await held.release();
+          await claim.release();
+        },
+        releaseSync: () => {
+          held.releaseSync();
+          claim.releaseSync();
+        },
+      },
+    };
+  }
+
   /** Removes the claims that are stale (a sweep: a live claim is never touched). */
   async purgeStale(names: string[]): Promise<void> {
     for (const name of names) await this.removeIfStale(this.file(name)).catch(() => false);

@@ -49,8 +49,10 @@ export class LocalUploadClaims {
   /** Claims the target and an in-flight slot of its owner: 409 while another body streams to it, 429 past the bound. */
   async begin(target: UploadTarget): Promise<HeldClaim> {
     const name = target.part ? `parts/${target.part.uploadId}.${target.part.partNumber}` : `keys/${encodeURIComponent(target.key)}`;
-    const claim = await this.claims.acquire(name, target.deadlineMs);
-    if (!claim) {
+    const max = this.limits.maxInFlightPerOwner;
+    const r = await this.claims.acquireWithSlot(name, `owners/${ownerOf(target.key)}/slot-`, max, target.deadlineMs);
+    if ('held' in r) return r.held;
+    if (r.refused === 'busy') {
       throw new LocalRequestError(
         409,
         'UploadInProgress',
@@ -58,33 +60,11 @@ export class LocalUploadClaims {
           'retry with the same URL once it has ended',
       );
     }
-    const max = this.limits.maxInFlightPerOwner;
-    let slot: HeldClaim | null;
-    try {
-      slot = await this.claims.acquireSlot(`owners/${ownerOf(target.key)}/slot-`, max, target.deadlineMs);
-    } catch (e) {
-      await claim.release();
-      throw e;
-    }
-    if (!slot) {
-      await claim.release();
-      throw new LocalRequestError(
-        429,
-        'TooManyUploads',
-        `At most ${max} uploads may stream at once per owner (MAX_UPLOADS_IN_FLIGHT_PER_OWNER); retry once one has ended`,
-      );
-    }
-    const held = slot;
-    return {
-      release: async () => {
-        await held.release();
-        await claim.release();
-      },
-      releaseSync: () => {
-        held.releaseSync();
-        claim.releaseSync();
-      },
-    };
+    throw new LocalRequestError(
+      429,
+      'TooManyUploads',
+      `At most ${max} uploads may stream at once per owner (MAX_UPLOADS_IN_FLIGHT_PER_OWNER); retry once one has ended`,
+    );
   }
 }
 
