@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { token } from './app-process';
 
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -44,4 +45,34 @@ export async function uploadBytes(client: Api, bytes: Buffer, opts: { filename?:
   if (res.status !== 201) throw new Error(`upload-url answered ${res.status}: ${res.text}`);
   const put = await fetch(res.body.uploadUrl, { method: 'PUT', headers: res.body.headers, body: bytes });
   return { assetId: res.body.assetId as string, grant: res.body, putStatus: put.status, putBody: await put.text() };
+}
+
+/**
+ * Sends the headers and only the first `sent` bytes of a body announced with `contentLength` (or chunked when it is
+ * undefined), then waits for the answer: the service must answer without waiting for the rest.
+ */
+export function partialPost(
+  url: string,
+  headers: Record<string, string>,
+  first: Buffer,
+  contentLength?: number,
+): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { ...headers, ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s: the service waited for the body')));
+    req.write(first); // and never the rest
+  });
 }
