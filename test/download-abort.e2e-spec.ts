@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { api, uploadBytes } from './support/api';
 import { RunningApp, startApp } from './support/app-process';
+import { waitFor } from './support/waits';
 
 jest.setTimeout(90000);
 
@@ -103,14 +104,11 @@ describe('aborted downloads (local driver)', () => {
     // The mid-body aborts really stopped before the end of the object.
     expect(midBody.filter((b) => b > 0 && b < OBJECT_BYTES).length).toBeGreaterThan(MID_STREAM_ABORTS / 2);
 
-    // Sockets and files are closed asynchronously: poll until the count is back, with a deadline.
-    const deadline = Date.now() + 20000;
-    let now = openDescriptors(pid);
-    while (now > baseline && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      now = openDescriptors(pid);
-    }
-    expect(now).toBeLessThanOrEqual(baseline);
+    // Sockets and files are closed asynchronously: wait until the count is back, with a deadline.
+    await waitFor(() => openDescriptors(pid) <= baseline, {
+      what: `the service's open descriptors to return to ${baseline}`,
+      explain: () => Promise.resolve(`${openDescriptors(pid)} open`),
+    });
 
     // The service still serves the object whole.
     expect((await get(url, 'never')).bytes).toBe(OBJECT_BYTES);

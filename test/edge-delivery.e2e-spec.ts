@@ -155,6 +155,7 @@ describe('the service as the edge (CDN_PROVIDER=none, local storage)', () => {
   it('refuses an expired link', async () => {
     const short = await signer.presignGet({ key, expiresInSeconds: 1, contentSha256: sha256(bytes) });
     expect((await fetch(short)).status).toBe(200);
+    // The wall clock is what is under test: the link must be asked for after its expiry (1 s, whole seconds).
     await new Promise((r) => setTimeout(r, 2100));
     const r = await fetch(short);
     expect(r.status).toBe(403);

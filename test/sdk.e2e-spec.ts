@@ -15,6 +15,8 @@ import { sha256 } from './support/api';
 import { freePort, RunningApp, startApp, token } from './support/app-process';
 import { png } from './support/media-fixtures';
 import { s3ServiceEnv, startS3Server } from './support/s3-server';
+import { filesUnder } from './support/files';
+import { waitFor } from './support/waits';
 
 type Driver = 'local' | 's3';
 
@@ -422,8 +424,17 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
     };
 
     const rec = await interrupt();
-    await new Promise((r) => setTimeout(r, 300));
-    const held = (await client.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } } })).data!;
+    // The aborted part PUTs end on the service a moment later; each holds a claim file until its body has ended
+    // (stored or dropped). Wait until the parts sent before the interruption are listed and no part body is still
+    // streaming, so the listing is final.
+    const partClaims = () => filesUnder(path.join(app.storageRoot, '.uploading')).filter((f) => f.includes(`${path.sep}parts${path.sep}`));
+    const held = await waitFor(
+      async () => {
+        const listed = (await client.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } } })).data!;
+        return listed.parts.length >= 1 && partClaims().length === 0 ? listed : undefined;
+      },
+      { what: 'the parts sent before the interruption to be stored, and no part upload still streaming' },
+    );
     expect(held.uploadId).toBe(rec.uploadId);
     expect(held.parts.length).toBeGreaterThanOrEqual(1);
     expect(held.parts.length).toBeLessThan(21);
