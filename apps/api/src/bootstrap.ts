@@ -11,7 +11,6 @@ import {
   NestPinoLogger,
   requestChildLogger,
 } from '@app/core';
-import { parseTrustedProxies } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter, storageOriginGate } from '@app/storage';
 import { registerTusRoutes } from '@app/upload';
@@ -54,7 +53,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   if (config.DATABASE_AUTO_CREATE) {
     if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Created the database named in DATABASE_URL');
   }
-  const trustedProxies = parseTrustedProxies(config.TRUSTED_PROXIES).proxies;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     // X-Request-Id: a sane incoming one is kept, else a UUID (requestIdOf); echoed and logged on every line.
@@ -65,7 +63,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     bodyLimit: config.JSON_BODY_LIMIT_BYTES,
     // X-Forwarded-* only from TRUSTED_PROXIES (none by default): else any client could set the address that logs
     // and per-IP rate limits use (request.ip).
-    trustProxy: trustedProxies.length ? trustedProxies : false,
+    trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {

@@ -26,6 +26,8 @@ export type AppConfig = EnvironmentVariables & {
   tusUploadExpirySeconds: number;
   /** CORS_ALLOWED_ORIGINS parsed (origins without a trailing slash, or `*`), defaulted to publicBaseUrl's origin. */
   corsAllowedOrigins: string[];
+  /** TRUSTED_PROXIES parsed (addresses and CIDRs); empty: no proxy is believed. */
+  trustedProxies: string[];
 };
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
@@ -58,7 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === parsed.PORT) {
     problems.push(`METRICS_PORT=${parsed.METRICS_PORT}: must differ from PORT (metrics get their own listener)`);
   }
-  problems.push(...parseTrustedProxies(parsed.TRUSTED_PROXIES).problems);
+  const proxies = parseTrustedProxies(parsed.TRUSTED_PROXIES);
+  problems.push(...proxies.problems);
   if (isProd && parsed.CLOCK_CONTROL)
     problems.push('CLOCK_CONTROL: must not be true when NODE_ENV=production (it lets admins move the clock lifecycle jobs read)');
   if (parsed.TIERING_ARCHIVE_AFTER_DAYS <= parsed.TIERING_COLD_AFTER_DAYS) {
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     tusStagingDir,
     tusUploadExpirySeconds: parsed.TUS_UPLOAD_EXPIRY_SECONDS ?? parsed.UPLOAD_URL_TTL_SECONDS,
     corsAllowedOrigins: cors.origins.length ? cors.origins : [new URL(publicBaseUrl).origin],
+    trustedProxies: proxies.proxies,
   });
 }
 

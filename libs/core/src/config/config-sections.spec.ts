@@ -15,6 +15,7 @@ const DERIVED = [
   'tusStagingDir',
   'tusUploadExpirySeconds',
   'corsAllowedOrigins',
+  'trustedProxies',
 ];
 
 /** Every field EnvironmentVariables declares, read from its source (optional fields have no runtime default). */

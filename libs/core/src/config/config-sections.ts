@@ -12,6 +12,7 @@ export const CONFIG_SECTION_KEYS = {
     'PORT',
     'HOST',
     'TRUSTED_PROXIES',
+    'trustedProxies',
     'PUBLIC_BASE_URL',
     'publicBaseUrl',
     'WEB_CONCURRENCY',
