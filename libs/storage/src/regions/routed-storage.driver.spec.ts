@@ -42,6 +42,19 @@ function switchable(driver: LocalStorageDriver): StorageDriver & MultipartCapabl
   return s;
 }
 
+/** A local driver for region `name` under `dir`, initialised. */
+async function localRegionDriver(dir: string, name: string): Promise<LocalStorageDriver> {
+  const d = new LocalStorageDriver({
+    root: join(dir, name),
+    bucket: 'media',
+    baseUrl: 'http://localhost',
+    signingSecret: 's'.repeat(32),
+    urlPrefix: `/storage/r/${name}`,
+  });
+  await d.init();
+  return d;
+}
+
 describe('RoutedStorageDriver over two regions', () => {
   let dir: string;
   let a: ReturnType<typeof switchable>;
@@ -55,14 +68,7 @@ describe('RoutedStorageDriver over two regions', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'routed-'));
     const make = async (name: string) => {
-      const d = new LocalStorageDriver({
-        root: join(dir, name),
-        bucket: 'media',
-        baseUrl: 'http://localhost',
-        signingSecret: 's'.repeat(32),
-        urlPrefix: `/storage/r/${name}`,
-      });
-      await d.init();
+      const d = await localRegionDriver(dir, name);
       return switchable(d);
     };
     a = await make('a');
@@ -174,14 +180,7 @@ describe('RoutedStorageDriver multipart uploads', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   const make = async (name: string) => {
-    const d = new LocalStorageDriver({
-      root: join(dir, name),
-      bucket: 'media',
-      baseUrl: 'http://localhost',
-      signingSecret: 's'.repeat(32),
-      urlPrefix: `/storage/r/${name}`,
-    });
-    await d.init();
+    const d = await localRegionDriver(dir, name);
     return switchable(d);
   };
   const part = (body: string) => ({ body: Readable.from([Buffer.from(body)]), contentLength: Buffer.byteLength(body) });
@@ -241,15 +240,7 @@ describe('RoutedStorageDriver forwards optional capabilities', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   const local = async (name: string) => {
-    const d = new LocalStorageDriver({
-      root: join(dir, name),
-      bucket: 'media',
-      baseUrl: 'http://localhost',
-      signingSecret: 's'.repeat(32),
-      urlPrefix: `/storage/r/${name}`,
-    });
-    await d.init();
-    return d;
+    return localRegionDriver(dir, name);
   };
   const put = (d: StorageDriver, key: string, body: string) =>
     d.write({ key, body: Readable.from([Buffer.from(body)]), contentType: 'text/plain', contentLength: Buffer.byteLength(body) });
