@@ -11,6 +11,7 @@ import path from 'node:path';
 import { api, Api, sha256 } from './support/api';
 import { RunningApp, startApp, token } from './support/app-process';
 import { filesUnder } from './support/files';
+import { waitFor } from './support/waits';
 
 jest.setTimeout(180_000);
 
@@ -53,15 +54,9 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
   return { socket, status, closed, text: () => text };
 }
 
-/** Polls `probe` until it returns true; fails after `ms`. */
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls `probe` (every 50 ms) until it returns true; fails after `ms` naming `what`. */
+const until = (what: string, probe: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> =>
+  waitFor(probe, { what, timeoutMs: ms, everyMs: 50 }).then(() => undefined);
 
 describe('hostile uploads on the local driver (production)', () => {
   let app: RunningApp;
