@@ -11,9 +11,9 @@ export class UploadUrlDto {
   /** The signed URL (short-lived; single-use with the local driver). */
   uploadUrl: string;
   /**
-   * For PUT: set exactly these headers (e.g. Content-Type, x-amz-checksum-sha256), no others the URL does not expect.
-   * Send a body of exactly `sizeBytes` with a Content-Length (browsers set it; server-side clients must not stream it
-   * chunked): the signature binds the size, so storage refuses any other.
+   * For PUT: set exactly these headers (e.g. Content-Type, x-amz-checksum-sha256), with a body of exactly `sizeBytes`
+   * bytes. Content-Length is not listed: the client's HTTP stack sends it (browsers refuse to let a script set it;
+   * server-side clients must send it too, never a chunked body), and the signature binds the size.
    */
   headers?: Record<string, string>;
   /** For POST: send these form fields, then the file as field "file". */
