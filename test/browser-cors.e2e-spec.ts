@@ -80,7 +80,16 @@ function fetchFlow(page: Page, args: { base: string; token: string; bytes: strin
     const put = await g.fetch(grant.uploadUrl, { method: grant.method, headers: grant.headers, body });
     const complete = await g.fetch(`${base}/media/${grant.assetId}/complete`, { method: 'POST', headers: auth });
     const asset = await (await g.fetch(`${base}/media/${grant.assetId}?waitFor=ready&timeout=20`, { headers: auth })).json();
+    // The thumbnail's signed URL shown in an <img> on this page (another origin than the storage's).
+    const thumb = await (await g.fetch(`${base}/media/${grant.assetId}/thumbnail?redirect=false`, { headers: auth })).json();
+    const img = g.document.createElement('img');
+    img.src = thumb.url;
+    const thumbnailWidth = await img.decode().then(
+      () => img.naturalWidth as number,
+      () => 0,
+    );
     return {
+      thumbnailWidth,
       grantStatus: granted.status,
       grantHeaders: grant.headers,
       rateLimitRemaining: granted.headers.get('X-RateLimit-Remaining-upload-url'),
@@ -231,6 +240,7 @@ function describeCrossOriginApp(name: string, appEnv: () => Promise<Record<strin
         expect(seen.etag).toMatch(/^"[^"]+"$/);
         expect(Number(seen.rateLimitRemaining)).toBeGreaterThan(0);
         expect(seen.requestId).toBeTruthy();
+        expect(seen.thumbnailWidth).toBe(64);
         expect(tab.problems).toEqual([]);
         expect(
           new URL(
