@@ -316,8 +316,7 @@ describe('browser upload page, s3 driver (cross-origin PUT to the emulator)', ()
             new Promise<{ status: number; etag: string | null }>((resolve) => {
               const xhr = new (globalThis as any).XMLHttpRequest();
               xhr.open('PUT', url);
-              for (const [k, v] of Object.entries(headers as Record<string, string>))
-                if (k.toLowerCase() !== 'content-length') xhr.setRequestHeader(k, v);
+              for (const [k, v] of Object.entries(headers as Record<string, string>)) xhr.setRequestHeader(k, v);
               xhr.onloadend = () => resolve({ status: xhr.status, etag: xhr.getResponseHeader('ETag') });
               xhr.send(text);
             }),

@@ -35,10 +35,10 @@ function fileOf(size: number, seed: number): Buffer {
   return b;
 }
 
-/** Sends the signed headers (Content-Length of the whole part) but only `partial`, then drops the connection. */
-function truncatedPut(p: { url: string; headers: Record<string, string> }, partial: Buffer): Promise<number> {
+/** Sends the signed headers and the Content-Length of the whole part, but only `partial`, then drops the connection. */
+function truncatedPut(p: { url: string; headers: Record<string, string>; size: number }, partial: Buffer): Promise<number> {
   return new Promise((resolve) => {
-    const req = http.request(p.url, { method: 'PUT', headers: p.headers }, (res) => {
+    const req = http.request(p.url, { method: 'PUT', headers: { ...p.headers, 'content-length': String(p.size) } }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -54,6 +54,9 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
   return { socket, status, closed, text: () => text };
 }
 
+/** A grant's headers plus the Content-Length every HTTP client sends for a body of known size (grants leave it out). */
+const sized = (headers: Record<string, string>, length: number) => ({ ...headers, 'content-length': String(length) });
+
 /** Polls `probe` (every 50 ms) until it returns true; fails after `ms` naming `what`. */
 const until = (what: string, probe: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> =>
   waitFor(probe, { what, timeoutMs: ms, everyMs: 50 }).then(() => undefined);
@@ -131,7 +134,7 @@ describe('hostile uploads on the local driver (production)', () => {
     const bytes = randomBytes(64 * 1024);
     const g = await grant(bytes);
     const started = Date.now();
-    const stalled = rawRequest(g.uploadUrl, 'PUT', g.headers, bytes.subarray(0, 1));
+    const stalled = rawRequest(g.uploadUrl, 'PUT', sized(g.headers, bytes.length), bytes.subarray(0, 1));
     await until('its temp file', () => tmpFiles().length === 1);
     expect(await stalled.status).toBe(408);
     expect(stalled.text()).toMatch(/No byte of the body arrived for 1 s/);
@@ -154,7 +157,7 @@ describe('hostile uploads on the local driver (production)', () => {
       peakFds = Math.max(peakFds, fds());
       peakTmp = Math.max(peakTmp, tmpFiles().length);
     }, 10);
-    const conns = Array.from({ length: 200 }, () => rawRequest(g.uploadUrl, 'PUT', g.headers, bytes.subarray(0, 1)));
+    const conns = Array.from({ length: 200 }, () => rawRequest(g.uploadUrl, 'PUT', sized(g.headers, bytes.length), bytes.subarray(0, 1)));
     const statuses = await Promise.all(conns.map((c) => c.status)).finally(() => clearInterval(sampler));
     expect(peakTmp).toBeLessThanOrEqual(1);
     // One is streaming (and is cut by the idle timeout: 408), all the others were refused at once.
@@ -173,7 +176,7 @@ describe('hostile uploads on the local driver (production)', () => {
     const bytes = randomBytes(64);
     const g = await grant(bytes, { expiresInSeconds: 1 });
     const deadline = Date.parse(g.expiresAt) + GRACE_SECONDS * 1000;
-    const trickle = rawRequest(g.uploadUrl, 'PUT', g.headers, bytes.subarray(0, 1));
+    const trickle = rawRequest(g.uploadUrl, 'PUT', sized(g.headers, bytes.length), bytes.subarray(0, 1));
     let sent = 1;
     // A byte every 300 ms (under the idle timeout): the body would end ~19 s later, long after the deadline.
     const timer = setInterval(() => {
@@ -194,7 +197,9 @@ describe('hostile uploads on the local driver (production)', () => {
   it('bounds the uploads in flight per owner: 429 naming the limit', async () => {
     const bodies = Array.from({ length: MAX_IN_FLIGHT + 1 }, () => randomBytes(1024));
     const grants = await Promise.all(bodies.map((b) => grant(b)));
-    const held = grants.slice(0, MAX_IN_FLIGHT).map((g, i) => rawRequest(g.uploadUrl, 'PUT', g.headers, bodies[i].subarray(0, 1)));
+    const held = grants
+      .slice(0, MAX_IN_FLIGHT)
+      .map((g, i) => rawRequest(g.uploadUrl, 'PUT', sized(g.headers, bodies[i].length), bodies[i].subarray(0, 1)));
     let sent = 1;
     const keepAlive = setInterval(() => {
       sent++;
@@ -229,7 +234,7 @@ describe('hostile uploads on the local driver (production)', () => {
     expect((await put(g, bytes)).status).toBe(200);
 
     const h = await grant(bytes);
-    const cut = rawRequest(h.uploadUrl, 'PUT', h.headers, bytes.subarray(0, 1000));
+    const cut = rawRequest(h.uploadUrl, 'PUT', sized(h.headers, bytes.length), bytes.subarray(0, 1000));
     await until('its temp file', () => tmpFiles().length === 1);
     cut.socket.destroy();
     await until('the temp file removed', () => tmpFiles().length === 0);
@@ -245,8 +250,8 @@ describe('hostile uploads on the local driver (production)', () => {
       multipart: true,
     });
     expect(res.status).toBe(201);
-    const part = res.body.parts[0] as { url: string; method: string; headers: Record<string, string> };
-    const first = rawRequest(part.url, 'PUT', part.headers, bytes.subarray(0, 1));
+    const part = res.body.parts[0] as { url: string; method: string; headers: Record<string, string>; size: number };
+    const first = rawRequest(part.url, 'PUT', sized(part.headers, part.size), bytes.subarray(0, 1));
     await until('the first part body streaming', () => partTmpFiles().length === 1);
     const second = await fetch(part.url, { method: 'PUT', headers: part.headers, body: bytes.subarray(0, MiB) });
     expect(second.status).toBe(409);
@@ -255,7 +260,7 @@ describe('hostile uploads on the local driver (production)', () => {
     expect(await first.status).toBe(200);
     first.socket.destroy();
 
-    const stalled = rawRequest(part.url, 'PUT', part.headers, bytes.subarray(0, 1));
+    const stalled = rawRequest(part.url, 'PUT', sized(part.headers, part.size), bytes.subarray(0, 1));
     expect(await stalled.status).toBe(408);
     await stalled.closed;
     await until('the part temp file removed', () => partTmpFiles().length === 0);

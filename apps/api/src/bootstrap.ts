@@ -3,9 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   AppConfig,
+  CorsPolicy,
   createLogger,
   ensureDatabaseExists,
   Errors,
+  installCors,
   JwtService,
   MetricsService,
   NestPinoLogger,
@@ -79,6 +81,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
   installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
+  // CORS for API_CORS_ORIGINS on every route (API, /storage/, /tus/): preflights answered before any guard.
+  installCors(app.getHttpAdapter().getInstance(), new CorsPolicy(config.apiCorsOrigins));
   // GET /openapi.json and Swagger UI at /docs (public).
   setupApiDocs(app);
 
@@ -86,17 +90,19 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const localDrivers = localRegionDrivers(app.get(RegionRouter));
   if (localDrivers.length) {
     const handle = createLocalObjectsHandler(localDrivers);
-    // On PUBLIC_STORAGE_URL's own origin: only requests addressed there, with CORS for the page (null: same origin).
+    // On PUBLIC_STORAGE_URL's own origin: only requests addressed there (null: same origin).
     const gate = storageOriginGate(config);
     // Its own encapsulated context: no body parsers, so uploads stream straight from the socket to disk.
     await app.register(async (f: FastifyInstance) => {
       f.removeAllContentTypeParsers();
       f.addContentTypeParser('*', (_req, _payload, done) => done(null));
       f.route({
-        method: gate ? ['GET', 'HEAD', 'PUT', 'POST', 'OPTIONS'] : ['GET', 'HEAD', 'PUT', 'POST'],
+        method: ['GET', 'HEAD', 'PUT', 'POST'],
         url: `${LOCAL_URL_PREFIX}/*`,
         handler: async (req, reply) => {
           reply.hijack();
+          // Signed URLs are capabilities, not cookies: pages on other origins may show what they point to (<img>).
+          reply.raw.setHeader('cross-origin-resource-policy', 'cross-origin');
           if (gate?.(req.raw, reply.raw, req.host)) return;
           await handle(req.raw, reply.raw);
         },

@@ -19,6 +19,7 @@ export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
 export * from './http/json-body';
 export * from './http/numeric-range';
+export * from './http/cors';
 export * from './clock/clock';
 export * from './openapi/problem.dto';
 export * from './openapi/api-problems';

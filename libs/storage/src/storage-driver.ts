@@ -29,7 +29,10 @@ export interface PresignPutParams {
   expiresInSeconds: number;
 }
 
-/** A signed single-request upload: send `method` to `url` with exactly `headers`. */
+/**
+ * A signed single-request upload: send `method` to `url` with exactly `headers` (what the client must set itself;
+ * never Content-Length, which is signed or checked but set by the client's HTTP stack from the body's exact size).
+ */
 export interface PresignedPut {
   url: string;
   method: 'PUT';

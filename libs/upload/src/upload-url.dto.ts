@@ -10,7 +10,11 @@ export class UploadUrlDto {
   method: 'PUT' | 'POST';
   /** The signed URL (short-lived; single-use with the local driver). */
   uploadUrl: string;
-  /** For PUT: send exactly these headers. */
+  /**
+   * For PUT: set exactly these headers (e.g. Content-Type, x-amz-checksum-sha256), with a body of exactly `sizeBytes`
+   * bytes. Content-Length is not listed: the client's HTTP stack sends it (browsers refuse to let a script set it;
+   * server-side clients must send it too, never a chunked body), and the signature binds the size.
+   */
   headers?: Record<string, string>;
   /** For POST: send these form fields, then the file as field "file". */
   fields?: Record<string, string>;
@@ -24,12 +28,16 @@ export class CompleteUploadResultDto {
   status: AssetStatus;
 }
 
-/** One signed part URL of a multipart upload: PUT exactly `size` bytes to `url` with `headers`; keep the ETag answered. */
+/**
+ * One signed part URL of a multipart upload: PUT exactly `size` bytes (with a Content-Length, which the client's HTTP
+ * stack sets) to `url` with exactly `headers`; keep the ETag answered.
+ */
 export class SignedPartDto {
   partNumber: number;
   url: string;
   @ApiProperty({ enum: ['PUT'] })
   method: 'PUT';
+  /** Headers to set exactly as given (often none: the part's size is bound by the signature). */
   headers: Record<string, string>;
   /** Exact size of this part in bytes. */
   size: number;

@@ -98,6 +98,31 @@ describe('loadConfig', () => {
     expect(loadConfig({ S3_APPLY_CORS: 'true' }).S3_APPLY_CORS).toBe(true);
   });
 
+  it("allows API callers from PUBLIC_BASE_URL's origin unless API_CORS_ORIGINS names others; the bucket rule follows it", () => {
+    expect(loadConfig({}).apiCorsOrigins).toEqual(['http://localhost:3000']);
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://media.example.com/base/' }).apiCorsOrigins).toEqual(['https://media.example.com']);
+    const c = loadConfig({ API_CORS_ORIGINS: 'https://app.example.com/, http://127.0.0.1:5173' });
+    expect(c.apiCorsOrigins).toEqual(['https://app.example.com', 'http://127.0.0.1:5173']);
+    // CORS_ALLOWED_ORIGINS (the S3 bucket rule) defaults to API_CORS_ORIGINS, and may say otherwise.
+    expect(c.corsAllowedOrigins).toEqual(['https://app.example.com', 'http://127.0.0.1:5173']);
+    const both = loadConfig({ API_CORS_ORIGINS: 'https://app.example.com', CORS_ALLOWED_ORIGINS: '*' });
+    expect([both.apiCorsOrigins, both.corsAllowedOrigins]).toEqual([['https://app.example.com'], ['*']]);
+    // The API's origins do not follow CORS_ALLOWED_ORIGINS.
+    expect(loadConfig({ CORS_ALLOWED_ORIGINS: 'https://app.example.com' }).apiCorsOrigins).toEqual(['http://localhost:3000']);
+    expect(loadConfig({ API_CORS_ORIGINS: '*' }).apiCorsOrigins).toEqual(['*']);
+  });
+
+  it('refuses API_CORS_ORIGINS entries that are not origins, and `*` among others', () => {
+    expect(() => loadConfig({ API_CORS_ORIGINS: 'https://app.example.com/upload' })).toThrow(
+      /API_CORS_ORIGINS: "https:\/\/app.example.com\/upload" is not an origin/,
+    );
+    expect(() => loadConfig({ API_CORS_ORIGINS: 'app.example.com' })).toThrow(/API_CORS_ORIGINS/);
+    expect(() => loadConfig({ API_CORS_ORIGINS: ' , ' })).toThrow(/API_CORS_ORIGINS: names no origin/);
+    expect(() => loadConfig({ API_CORS_ORIGINS: '*, https://app.example.com' })).toThrow(
+      /API_CORS_ORIGINS: `\*` \(any origin\) cannot be combined/,
+    );
+  });
+
   it('refuses CORS_ALLOWED_ORIGINS entries that are not origins', () => {
     expect(() => loadConfig({ CORS_ALLOWED_ORIGINS: 'https://app.example.com/upload' })).toThrow(
       /CORS_ALLOWED_ORIGINS: "https:\/\/app.example.com\/upload" is not an origin/,

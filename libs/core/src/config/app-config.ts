@@ -24,7 +24,9 @@ export type AppConfig = EnvironmentVariables & {
   tusStagingDir: string;
   /** TUS_UPLOAD_EXPIRY_SECONDS in force. */
   tusUploadExpirySeconds: number;
-  /** CORS_ALLOWED_ORIGINS parsed (origins without a trailing slash, or `*`), defaulted to publicBaseUrl's origin. */
+  /** API_CORS_ORIGINS parsed (origins without a trailing slash, or just `*`), defaulted to publicBaseUrl's origin. */
+  apiCorsOrigins: string[];
+  /** CORS_ALLOWED_ORIGINS parsed (the S3 bucket CORS rule's origins), defaulted to apiCorsOrigins. */
   corsAllowedOrigins: string[];
   /** TRUSTED_PROXIES parsed (addresses and CIDRs); empty: no proxy is believed. */
   trustedProxies: string[];
@@ -73,8 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {
     problems.push(`STORAGE_BUCKET=${JSON.stringify(parsed.STORAGE_BUCKET)}: must be 3-63 characters of a-z, 0-9, '.' and '-'`);
   }
-  const cors = parseCorsOrigins(parsed.CORS_ALLOWED_ORIGINS);
-  problems.push(...cors.problems);
+  const apiCors = parseCorsOrigins(parsed.API_CORS_ORIGINS, 'API_CORS_ORIGINS');
+  const cors = parseCorsOrigins(parsed.CORS_ALLOWED_ORIGINS, 'CORS_ALLOWED_ORIGINS');
+  problems.push(...apiCors.problems, ...cors.problems);
   if (parsed.MULTIPART_PART_SIZE_BYTES < parsed.MULTIPART_MIN_PART_SIZE_BYTES) {
     problems.push(
       `MULTIPART_PART_SIZE_BYTES=${parsed.MULTIPART_PART_SIZE_BYTES}: must be at least MULTIPART_MIN_PART_SIZE_BYTES (${parsed.MULTIPART_MIN_PART_SIZE_BYTES})`,
@@ -97,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const jwtSecret = parsed.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
   const publicBaseUrl = (parsed.PUBLIC_BASE_URL ?? `http://localhost:${parsed.PORT}`).replace(/\/+$/, '');
+  const apiCorsOrigins = apiCors.origins.length ? apiCors.origins : [new URL(publicBaseUrl).origin];
   return Object.assign(parsed, {
     jwtSecret,
     jwtSecretIsDevelopmentFallback: !parsed.JWT_SECRET,
@@ -107,7 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     cloudfrontPrivateKey: cloudfrontPrivateKey(parsed),
     tusStagingDir,
     tusUploadExpirySeconds: parsed.TUS_UPLOAD_EXPIRY_SECONDS ?? parsed.UPLOAD_URL_TTL_SECONDS,
-    corsAllowedOrigins: cors.origins.length ? cors.origins : [new URL(publicBaseUrl).origin],
+    apiCorsOrigins,
+    corsAllowedOrigins: cors.origins.length ? cors.origins : apiCorsOrigins,
     trustedProxies: proxies.proxies,
   });
 }
@@ -136,8 +141,11 @@ export function parseTrustedProxies(value: string | undefined): { proxies: strin
   return { proxies: [...new Set(proxies)], problems };
 }
 
-/** CORS_ALLOWED_ORIGINS: `*`, or comma-separated http(s) origins (scheme, host, optional port; no path). */
-export function parseCorsOrigins(value: string | undefined): { origins: string[]; problems: string[] } {
+/**
+ * API_CORS_ORIGINS / CORS_ALLOWED_ORIGINS: `*` alone, or comma-separated http(s) origins (scheme, host, optional port;
+ * no path). `name` is the variable named in the problems.
+ */
+export function parseCorsOrigins(value: string | undefined, name = 'CORS_ALLOWED_ORIGINS'): { origins: string[]; problems: string[] } {
   if (value === undefined) return { origins: [], problems: [] };
   const origins: string[] = [];
   const problems: string[] = [];
@@ -157,12 +165,13 @@ export function parseCorsOrigins(value: string | undefined): { origins: string[]
     }
     if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/$/, '')) {
       problems.push(
-        `CORS_ALLOWED_ORIGINS: ${JSON.stringify(item)} is not an origin like https://app.example.com (scheme, host, optional port; no path) or *`,
+        `${name}: ${JSON.stringify(item)} is not an origin like https://app.example.com (scheme, host, optional port; no path) or *`,
       );
       continue;
     }
     origins.push(url.origin);
   }
-  if (!problems.length && !origins.length) problems.push('CORS_ALLOWED_ORIGINS: names no origin');
+  if (!problems.length && !origins.length) problems.push(`${name}: names no origin`);
+  if (origins.includes('*') && origins.length > 1) problems.push(`${name}: \`*\` (any origin) cannot be combined with other origins`);
   return { origins: [...new Set(origins)], problems };
 }

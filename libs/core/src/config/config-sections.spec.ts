@@ -15,6 +15,7 @@ const DERIVED = [
   'tusStagingDir',
   'tusUploadExpirySeconds',
   'corsAllowedOrigins',
+  'apiCorsOrigins',
   'trustedProxies',
 ];
 

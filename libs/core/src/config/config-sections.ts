@@ -15,6 +15,8 @@ export const CONFIG_SECTION_KEYS = {
     'trustedProxies',
     'PUBLIC_BASE_URL',
     'publicBaseUrl',
+    'API_CORS_ORIGINS',
+    'apiCorsOrigins',
     'WEB_CONCURRENCY',
     'JSON_BODY_LIMIT_BYTES',
     'WORKER_ENABLED',

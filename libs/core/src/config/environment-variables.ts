@@ -52,6 +52,16 @@ export class EnvironmentVariables {
   PUBLIC_BASE_URL?: string;
 
   /**
+   * Browser origins (other than the service's own) allowed to call the API, `/tus/` and the local driver's `/storage/`
+   * URLs (comma-separated, e.g. https://app.example.com,http://localhost:5173; `*` = any origin). Answers carry CORS
+   * headers for these origins only, never Access-Control-Allow-Credentials (callers send tokens in the Authorization or
+   * X-Api-Key header, not cookies). Default: the origin of PUBLIC_BASE_URL.
+   */
+  @IsOptional()
+  @IsString()
+  API_CORS_ORIGINS?: string;
+
+  /**
    * Worker processes serving requests (node:cluster, sharing PORT); 1 = this process serves them itself. Each
    * worker is a full replica (its own database pool of DATABASE_POOL_SIZE, Redis clients, queue workers).
    */
@@ -201,7 +211,7 @@ export class EnvironmentVariables {
   /**
    * Base URL of the local driver's signed URLs (uploads, part uploads, downloads); default PUBLIC_BASE_URL. Set it to
    * another origin routed to this service (e.g. https://storage.example.com) to keep stored bytes off the API's and
-   * upload page's origin: `/storage/` then answers only requests addressed to that host, with CORS for CORS_ALLOWED_ORIGINS.
+   * upload page's origin: `/storage/` then answers only requests addressed to that host (CORS as for the API: API_CORS_ORIGINS).
    */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
@@ -243,8 +253,8 @@ export class EnvironmentVariables {
   S3_REQUEST_TIMEOUT_MS = 30000;
 
   /**
-   * Browser origins allowed to PUT/POST to the bucket directly (comma-separated, e.g. https://app.example.com; `*` = any):
-   * the bucket CORS rule. Default: the origin of PUBLIC_BASE_URL (where the upload page is served).
+   * Browser origins allowed to PUT/POST to the S3 buckets directly (comma-separated, e.g. https://app.example.com; `*` = any):
+   * the bucket CORS rule (S3_APPLY_CORS). Default: API_CORS_ORIGINS (a page that may call the API may send it the bytes).
    */
   @IsOptional()
   @IsString()

@@ -885,6 +885,7 @@ export interface components {
         };
         SignedPartDto: {
             expiresAt: string;
+            /** @description Headers to set exactly as given (often none: the part's size is bound by the signature). */
             headers: {
                 [key: string]: string;
             };
@@ -936,7 +937,11 @@ export interface components {
             fields?: {
                 [key: string]: string;
             };
-            /** @description For PUT: send exactly these headers. */
+            /**
+             * @description For PUT: set exactly these headers (e.g. Content-Type, x-amz-checksum-sha256), with a body of exactly `sizeBytes`
+             *     bytes. Content-Length is not listed: the client's HTTP stack sends it (browsers refuse to let a script set it;
+             *     server-side clients must send it too, never a chunked body), and the signature binds the size.
+             */
             headers?: {
                 [key: string]: string;
             };

@@ -29,7 +29,8 @@ export class SinglePutStrategy implements UploadStrategy {
       try {
         const res = await request(grant.uploadUrl, {
           method: 'PUT',
-          headers: grant.headers ?? {},
+          // The grant's headers plus the body's exact length: the signature binds it, and a stream would go chunked.
+          headers: { ...grant.headers, 'Content-Length': String(source.size) },
           body: meter,
           signal: ctx.signal,
           idleTimeoutMs: ctx.idleTimeoutMs,

@@ -10,6 +10,8 @@ import {
   AppError,
   ASSET_PERMISSIONS,
   AssetAccess,
+  CORS_EXPOSED_HEADERS,
+  CorsPolicy,
   ErrorCode,
   Errors,
   JwtService,
@@ -116,7 +118,13 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     // A length is required at creation: the quota and size checks need it (deferred length is refused with 501).
     this.store.extensions = this.store.extensions.filter((e) => e !== 'creation-defer-length');
     const publicBase = this.serverConfig.PUBLIC_BASE_URL ? this.serverConfig.publicBaseUrl : undefined;
+    // CORS as on every route (installCors answers the preflights); the library sets its own headers on what it
+    // answers, so it is told the same policy: no Access-Control-Allow-Origin for other origins, never credentials.
+    const cors = new CorsPolicy(this.serverConfig.apiCorsOrigins);
     this.server = new Server({
+      allowedOrigins: cors.anyOrigin ? undefined : (origin) => cors.allows(origin),
+      allowedCredentials: false,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
       path: TUS_PATH,
       datastore: this.store,
       maxSize: this.upload.MAX_UPLOAD_BYTES,

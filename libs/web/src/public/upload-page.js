@@ -15,18 +15,6 @@ const PARALLEL_UPLOADS = 3;
 const MAX_WAIT_ROUNDS = 15;
 const SETTLED = new Set(['ready', 'failed', 'quarantined', 'deleted']);
 const TOKEN_KEY = 'media-upload-page.token';
-/** Headers a script may not set (the browser sends them itself, e.g. Content-Length from the body). */
-const FORBIDDEN_HEADERS = new Set([
-  'content-length',
-  'host',
-  'connection',
-  'expect',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 function positiveInt(value) {
   if (value === null || !/^\d+$/.test(value)) return undefined;
@@ -207,9 +195,8 @@ function sendToStorage(grant, file, onProgress) {
       for (const [k, v] of Object.entries(grant.fields)) body.append(k, v);
       body.append('file', file);
     } else {
-      for (const [k, v] of Object.entries(grant.headers ?? {})) {
-        if (!FORBIDDEN_HEADERS.has(k.toLowerCase())) xhr.setRequestHeader(k, v);
-      }
+      // Exactly the granted headers: a grant lists only headers a script may set (the browser adds Content-Length).
+      for (const [k, v] of Object.entries(grant.headers ?? {})) xhr.setRequestHeader(k, v);
     }
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);

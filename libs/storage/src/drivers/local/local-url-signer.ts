@@ -58,7 +58,9 @@ export class LocalUrlSigner {
       'X-Media-Type': p.contentType,
     };
     if (p.checksumSha256) q['X-Media-Checksum'] = p.checksumSha256;
-    const headers: Record<string, string> = { 'Content-Type': p.contentType, 'Content-Length': String(p.contentLength) };
+    // The size is bound by the signature (X-Media-Length) and checked against Content-Length, which the client's HTTP
+    // stack sets from the body (browsers refuse to let a script set it): the grant lists only headers a client sets.
+    const headers: Record<string, string> = { 'Content-Type': p.contentType };
     if (p.checksumSha256) headers['x-amz-checksum-sha256'] = Buffer.from(p.checksumSha256, 'hex').toString('base64');
     return { url: this.signedUrl(p.key, q), method: 'PUT', headers };
   }
@@ -72,7 +74,7 @@ export class LocalUrlSigner {
       'X-Media-Upload-Id': p.uploadId,
       'X-Media-Part': String(p.partNumber),
     };
-    return { url: this.signedUrl(p.key, q), method: 'PUT', headers: { 'Content-Length': String(p.contentLength) } };
+    return { url: this.signedUrl(p.key, q), method: 'PUT', headers: {} };
   }
 
   presignPost(p: PresignPostParams): PresignedPost {

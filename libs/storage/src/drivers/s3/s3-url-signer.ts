@@ -16,6 +16,9 @@ import {
 /**
  * Signed URLs for one bucket (SigV4 query signatures, and form POST policies), made with the client that knows the
  * endpoint clients reach. A PUT signs its exact Content-Length (and checksum), so the store refuses any other body.
+ * The headers handed to the client are the ones it must set itself; Content-Length is signed but left out of them:
+ * every HTTP client sends it for a body of known size (browsers refuse to let a script set it), and must not stream
+ * the body chunked.
  */
 export class S3UrlSigner {
   constructor(
@@ -25,10 +28,7 @@ export class S3UrlSigner {
 
   async presignPut({ key, contentType, contentLength, checksumSha256, expiresInSeconds }: PresignPutParams): Promise<PresignedPut> {
     assertLength(contentLength);
-    const headers: Record<string, string> = {
-      'Content-Type': contentType,
-      'Content-Length': String(contentLength),
-    };
+    const headers: Record<string, string> = { 'Content-Type': contentType };
     const signableHeaders = new Set(['content-type', 'content-length']);
     const unhoistableHeaders = new Set<string>();
     let checksumBase64: string | undefined;
@@ -106,7 +106,7 @@ export class S3UrlSigner {
       { expiresIn: p.expiresInSeconds, signableHeaders: new Set(['content-length']) },
     );
     assertNoChecksumQuery(url);
-    return { url, method: 'PUT', headers: { 'Content-Length': String(p.contentLength) } };
+    return { url, method: 'PUT', headers: {} };
   }
 }
 
