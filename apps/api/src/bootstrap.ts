@@ -6,7 +6,7 @@ import {
   createLogger,
   ensureDatabaseExists,
   Errors,
-  JwtService,
+  Authenticator,
   MetricsService,
   NestPinoLogger,
   requestChildLogger,
@@ -78,7 +78,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   installSecurityHeaders(app.getHttpAdapter().getInstance());
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
-  installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
+  installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), auth: app.get(Authenticator), config });
   // GET /openapi.json and Swagger UI at /docs (public).
   setupApiDocs(app);
 

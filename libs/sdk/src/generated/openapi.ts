@@ -222,6 +222,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's API keys
+         * @description Every key the caller created, oldest first, revoked and expired ones included; never the keys themselves.
+         */
+        get: operations["apiKeysList"];
+        put?: never;
+        /**
+         * Create an API key (shown once)
+         * @description Creates a key that acts as the caller, limited to `scopes`, until `expiresAt` (if given) or revocation. The answer is the only time the key is shown: only its SHA-256 is stored. Send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`. The `admin` scope may be granted only by an admin. Called with an API key, the key needs the `admin` scope and cannot grant a scope it lacks.
+         */
+        post: operations["apiKeysCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes one of the caller's keys: from the moment this answers, every replica refuses it (401). Revoking a revoked key answers 204 again. Called with an API key, the key needs the `admin` scope.
+         */
+        delete: operations["apiKeysRevoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -539,6 +583,36 @@ export interface components {
             entries: components["schemas"]["AclEntryDto"][];
             ownerId: string;
         };
+        ApiKeyListDto: {
+            /** @description The caller's keys, oldest first, revoked and expired ones included. */
+            items: components["schemas"]["ApiKeyView"][];
+        };
+        /**
+         * @description What the key may do: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin`
+         *     (the admin routes; only an admin may grant it).
+         * @enum {string}
+         */
+        ApiKeyScope: "read" | "write" | "admin";
+        ApiKeyView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The user the key acts as (its creator). */
+            creatorId: string;
+            /** Format: date-time */
+            expiresAt: string | null;
+            id: string;
+            /**
+             * Format: date-time
+             * @description Approximate: recorded at most once a minute (API_KEY_LAST_USED_FLUSH_SECONDS) per replica.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The key's first characters (`msk_` + 8), to recognise it; not usable as a key. */
+            prefix: string;
+            /** Format: date-time */
+            revokedAt: string | null;
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
         AssetMetadataView: {
             assetId: string;
             metadata: {
@@ -617,6 +691,50 @@ export interface components {
         CompleteUploadResultDto: {
             assetId: string;
             status: components["schemas"]["AssetStatus"];
+        };
+        CreateApiKeyDto: {
+            /**
+             * Format: date-time
+             * @description When the key stops working (ISO 8601 date-time in the future); omitted: it works until revoked.
+             * @example 2027-12-31T23:59:59Z
+             */
+            expiresAt?: string;
+            /**
+             * @description What the key is for, e.g. the back end that holds it (1–100 characters).
+             * @example billing-backend
+             */
+            name: string;
+            /**
+             * @description What the key may do: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin`
+             *     (the admin routes; only an admin may grant it).
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
+        CreatedApiKeyView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The user the key acts as (its creator). */
+            creatorId: string;
+            /** Format: date-time */
+            expiresAt: string | null;
+            id: string;
+            /** @description The API key (`msk_` + 54 base64url characters): send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`. Store it now: it cannot be shown again. */
+            key: string;
+            /**
+             * Format: date-time
+             * @description Approximate: recorded at most once a minute (API_KEY_LAST_USED_FLUSH_SECONDS) per replica.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The key's first characters (`msk_` + 8), to recognise it; not usable as a key. */
+            prefix: string;
+            /** Format: date-time */
+            revokedAt: string | null;
+            scopes: components["schemas"]["ApiKeyScope"][];
         };
         CreatedWebhookView: {
             active: boolean;
@@ -728,7 +846,7 @@ export interface components {
          * @description A stable code from the error catalogue: clients branch on it.
          * @enum {string}
          */
-        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -986,7 +1104,7 @@ export interface operations {
                     "application/json": components["schemas"]["CacheStatsDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -998,7 +1116,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1006,7 +1124,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1052,7 +1170,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1064,7 +1182,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1072,7 +1190,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1134,7 +1252,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1146,7 +1264,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1154,7 +1272,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1217,7 +1335,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1229,7 +1347,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1237,7 +1355,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1299,7 +1417,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1311,7 +1429,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1319,7 +1437,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1384,7 +1502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1396,7 +1514,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1404,7 +1522,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1467,7 +1585,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1479,7 +1597,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1487,7 +1605,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1549,7 +1667,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1561,7 +1679,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1569,7 +1687,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1631,7 +1749,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1643,7 +1761,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1651,7 +1769,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1717,7 +1835,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1729,7 +1847,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,7 +1855,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1785,7 +1903,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReconcileReportDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1797,7 +1915,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1805,7 +1923,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1853,7 +1971,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookListDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1865,7 +1983,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1873,7 +1991,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1937,7 +2055,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1949,7 +2067,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +2075,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2019,7 +2137,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2031,7 +2149,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2039,7 +2157,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2099,7 +2217,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2111,7 +2229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2119,7 +2237,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2183,7 +2301,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2195,7 +2313,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2203,7 +2321,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2266,7 +2384,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,7 +2396,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2286,7 +2404,252 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListDto"];
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description An API key without the `read` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeyView"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The `admin` scope asked by a non-admin (Forbidden), or an API key without the `admin` scope (InsufficientScope) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description An API key without the `admin` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description The caller has no API key with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ApiKeyNotFound";
                     };
                 };
             };
@@ -2378,7 +2741,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReadinessDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2387,6 +2750,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2434,7 +2809,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegionsReportDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2443,6 +2818,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2518,7 +2905,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2527,6 +2914,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2594,7 +2993,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2603,6 +3002,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2675,7 +3086,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2687,7 +3098,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "delete" */
+            /** @description The caller may read the asset but lacks "delete"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2695,7 +3106,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2770,7 +3181,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2782,7 +3193,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2790,7 +3201,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2869,7 +3280,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2881,7 +3292,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2889,7 +3300,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2968,7 +3379,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2980,7 +3391,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2988,7 +3399,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3063,7 +3474,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3075,7 +3486,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3083,7 +3494,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3163,7 +3574,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3175,7 +3586,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3183,7 +3594,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3280,7 +3691,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3289,6 +3700,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3375,7 +3798,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3384,6 +3807,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3463,7 +3898,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3475,7 +3910,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace */
+            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3483,7 +3918,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden" | "ReservedMetadataKey";
+                        error?: "Forbidden" | "ReservedMetadataKey" | "InsufficientScope";
                     };
                 };
             };
@@ -3569,7 +4004,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3581,7 +4016,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace */
+            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3589,7 +4024,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden" | "ReservedMetadataKey";
+                        error?: "Forbidden" | "ReservedMetadataKey" | "InsufficientScope";
                     };
                 };
             };
@@ -3664,7 +4099,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3676,7 +4111,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3684,7 +4119,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3763,7 +4198,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3775,7 +4210,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3783,7 +4218,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3868,7 +4303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3877,6 +4312,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3973,7 +4420,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3982,6 +4429,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4066,7 +4525,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4078,7 +4537,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4086,7 +4545,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -4174,7 +4633,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4183,6 +4642,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4252,7 +4723,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4261,6 +4732,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4308,7 +4791,7 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaViewDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4317,6 +4800,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
