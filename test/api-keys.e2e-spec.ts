@@ -158,8 +158,10 @@ describe('API keys (two replicas)', () => {
   it('limits a key to its scopes: 403 InsufficientScope naming the scope', async () => {
     const alice = api(a.baseUrl, 73);
     const admin = api(a.baseUrl, 2, { roles: ['admin'] });
-    const readOnly = withKey(a.baseUrl, (await createKey(alice, { name: 'reader', scopes: ['read'] })).key);
-    const writeOnly = withKey(a.baseUrl, (await createKey(alice, { name: 'writer', scopes: ['write'] })).key);
+    const readKey = (await createKey(alice, { name: 'reader', scopes: ['read'] })).key;
+    const writeKey = (await createKey(alice, { name: 'writer', scopes: ['write'] })).key;
+    const readOnly = withKey(a.baseUrl, readKey);
+    const writeOnly = withKey(a.baseUrl, writeKey);
     const adminRw = withKey(a.baseUrl, (await createKey(admin, { name: 'ops rw', scopes: ['read', 'write'] })).key);
     const adminKey = withKey(a.baseUrl, (await createKey(admin, { name: 'ops', scopes: ['read', 'admin'] })).key);
 
@@ -175,6 +177,21 @@ describe('API keys (two replicas)', () => {
     expect((await writeOnly.put(`/media/${up.assetId}/metadata/colour`, { value: 'red' })).status).toBe(200);
     expect((await readOnly.del(`/media/${up.assetId}`)).body).toMatchObject(scopeRefusal('write'));
     expect((await writeOnly.del(`/media/${up.assetId}`)).status).toBe(204);
+
+    // tus creations are writes too, and count on the key's budget.
+    const tus = (key: Record<string, string>) =>
+      fetch(`${a.baseUrl}/tus/`, {
+        method: 'POST',
+        headers: {
+          ...key,
+          'tus-resumable': '1.0.0',
+          'upload-length': '5',
+          'upload-metadata': `filename ${Buffer.from('t.txt').toString('base64')},filetype ${Buffer.from('text/plain').toString('base64')}`,
+        },
+      });
+    const tusRefused = await tus({ 'x-api-key': readKey });
+    expect([tusRefused.status, await tusRefused.text()]).toEqual([403, expect.stringMatching(/"write" scope/)]);
+    expect((await tus({ authorization: `Bearer ${writeKey}` })).status).toBe(201);
 
     // Admin routes need the admin scope, even on an admin's key.
     expect((await adminRw.get('/admin/jobs/runs')).body).toMatchObject(scopeRefusal('admin'));

@@ -37,11 +37,6 @@ export class Authenticator {
     this.apiKeys = verifier;
   }
 
-  /** Whether the request carries any credential (a bad one still counts: it is refused, not taken as anonymous). */
-  hasCredentials(headers: HeaderBag): boolean {
-    return headers.authorization !== undefined || headers[API_KEY_HEADER] !== undefined;
-  }
-
   /** The caller, or null when the request carries no credential at all; a bad credential is a 401 AppError. */
   async authenticate(headers: HeaderBag): Promise<Principal | null> {
     const { authorization } = headers;
