@@ -153,7 +153,10 @@ describe('media CLI', () => {
       expect([args, r.stderr.trim().split('\n')]).toEqual([args, [expect.stringMatching(/\S/)]]);
     }
     const noToken = await media(['ls'], { MEDIA_URL: app.baseUrl });
-    expect([noToken.code, noToken.stderr]).toEqual([2, 'media: No token: pass --token <jwt> or set MEDIA_TOKEN\n']);
+    expect([noToken.code, noToken.stderr]).toEqual([
+      2,
+      'media: No credentials: pass --token <jwt> or --api-key <key>, or set MEDIA_TOKEN or MEDIA_API_KEY\n',
+    ]);
     expect((await media(['--help'], env)).code).toBe(0);
   });
 

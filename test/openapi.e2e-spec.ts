@@ -61,10 +61,11 @@ describe('OpenAPI document and SDK types', () => {
     }
   });
 
-  it('describes the bearer scheme, and every route with its answers and the problem body for errors', () => {
+  it('describes the bearer and API-key schemes, and every route with its answers and the problem body for errors', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.components.securitySchemes.bearer).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }));
-    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes.apiKey).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }));
+    expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(doc.components.schemas.ProblemDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message']));
     expect(doc.servers ?? []).toEqual([]);
 
@@ -88,13 +89,17 @@ describe('OpenAPI document and SDK types', () => {
       }
       const isPublic = Array.isArray(op.security) && op.security.length === 0;
       expect([where, codes.includes('401')]).toEqual([where, !isPublic]);
+      // An API key outside its scope: every authenticated route can answer 403 InsufficientScope.
+      const forbiddenCodes: string[] =
+        op.responses['403']?.content?.['application/json']?.schema?.allOf?.[1]?.properties?.error?.enum ?? [];
+      expect([where, forbiddenCodes.includes('InsufficientScope')]).toEqual([where, !isPublic]);
     }
     // What the plugin cannot know is said per route.
     const byKey = Object.fromEntries(ops.map(([m, p, op]) => [`${m} ${p}`, op]));
     expect(Object.keys(byKey['POST /media/{id}/complete'].responses)).toEqual(expect.arrayContaining(['202', '404', '409']));
     expect(Object.keys(byKey['POST /media/upload-url'].responses)).toEqual(expect.arrayContaining(['201', '400', '413', '429']));
     expect(byKey['GET /health/live'].security).toEqual([]);
-    expect(byKey['GET /media/{id}'].security).toEqual([{ bearer: [] }, {}]);
+    expect(byKey['GET /media/{id}'].security).toEqual([{ bearer: [] }, { apiKey: [] }, {}]);
     expect(byKey['GET /admin/reconcile'] ?? byKey['POST /admin/reconcile']).toBeDefined();
     expect(Object.keys(byKey['POST /admin/reconcile'].responses)).toContain('403');
     expect(byKey['GET /media/{id}'].responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/AssetViewDto');

@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AclModule } from '@app/acl';
+import { ApiKeysModule } from '@app/api-keys';
 import { AssetsModule } from '@app/assets';
 import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
@@ -29,6 +30,7 @@ export class AppModule {
         MetadataModule,
         AssetsModule,
         AclModule,
+        ApiKeysModule,
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,

@@ -7,8 +7,8 @@ import {
   createLogger,
   ensureDatabaseExists,
   Errors,
+  Authenticator,
   installCors,
-  JwtService,
   MetricsService,
   NestPinoLogger,
   requestChildLogger,
@@ -80,7 +80,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   installSecurityHeaders(app.getHttpAdapter().getInstance());
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
-  installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
+  installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), auth: app.get(Authenticator), config });
   // CORS for API_CORS_ORIGINS on every route (API, /storage/, /tus/): preflights answered before any guard.
   installCors(app.getHttpAdapter().getInstance(), new CorsPolicy(config.apiCorsOrigins));
   // GET /openapi.json and Swagger UI at /docs (public).

@@ -10,6 +10,7 @@ export class UsageError extends Error {}
 interface GlobalOptions {
   url?: string;
   token?: string;
+  apiKey?: string;
   quiet?: boolean;
 }
 
@@ -39,6 +40,7 @@ const collect = (v: string, prev: string[] = []) => [
     .filter(Boolean),
 ];
 const PERMISSIONS = ['read', 'write', 'delete'] as const;
+const API_KEY_SCOPES = ['read', 'write', 'admin'] as const;
 
 async function pool<T>(items: T[], width: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -56,9 +58,11 @@ function clientFrom(cmd: Command, signal: AbortSignal): MediaClient {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const baseUrl = g.url ?? process.env.MEDIA_URL ?? 'http://localhost:3000';
   const token = g.token ?? process.env.MEDIA_TOKEN;
+  const apiKey = g.apiKey ?? process.env.MEDIA_API_KEY;
   if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new UsageError(`--url must be an http(s) URL, got "${baseUrl}"`);
-  if (!token) throw new UsageError('No token: pass --token <jwt> or set MEDIA_TOKEN');
-  return new MediaClient({ baseUrl, token, signal });
+  if (!token && !apiKey) throw new UsageError('No credentials: pass --token <jwt> or --api-key <key>, or set MEDIA_TOKEN or MEDIA_API_KEY');
+  // An API key wins over a token: a back end that sets MEDIA_API_KEY means it.
+  return new MediaClient(apiKey ? { baseUrl, apiKey, signal } : { baseUrl, token, signal });
 }
 
 const reporterFrom = (cmd: Command): ProgressReporter => createProgressReporter(!!cmd.optsWithGlobals<GlobalOptions>().quiet);
@@ -97,6 +101,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version(packageVersion())
     .addOption(new Option('--url <url>', 'service base URL').env('MEDIA_URL'))
     .addOption(new Option('--token <jwt>', 'bearer token').env('MEDIA_TOKEN'))
+    .addOption(new Option('--api-key <key>', 'API key (msk_…), used instead of a token when given').env('MEDIA_API_KEY'))
     .option('-q, --quiet', 'no progress output')
     .exitOverride();
 
@@ -279,6 +284,59 @@ export function buildProgram(ctx: CliContext): Command {
         throw new UsageError(`permission must be one of ${PERMISSIONS.join(', ')}, got "${permission}"`);
       const acl = await clientFrom(cmd, ctx.signal).share(id, principal, permission as (typeof PERMISSIONS)[number]);
       for (const e of acl.entries) ctx.out(`${e.principal}\t${e.permission}`);
+    });
+
+  const keys = program.command('api-keys').description('manage API keys for back ends (they act as you, limited to their scopes)');
+  keys
+    .command('create')
+    .description('create an API key and print it (shown this once: store it now)')
+    .argument('<name>', 'what the key is for')
+    .option('-s, --scope <scope>', 'read, write or admin (repeatable or comma-separated)', collect)
+    .option('--expires-at <date>', 'ISO 8601 date-time when the key stops working (default: until revoked)')
+    .option('--json', 'print the whole answer as JSON')
+    .action(async (name: string, opts: { scope?: string[]; expiresAt?: string; json?: boolean }, cmd: Command) => {
+      const scopes = opts.scope?.length ? opts.scope : ['read', 'write'];
+      const bad = scopes.filter((s) => !(API_KEY_SCOPES as readonly string[]).includes(s));
+      if (bad.length) throw new UsageError(`--scope must be one of ${API_KEY_SCOPES.join(', ')}, got "${bad.join(', ')}"`);
+      const created = await clientFrom(cmd, ctx.signal).createApiKey({
+        name,
+        scopes: scopes as (typeof API_KEY_SCOPES)[number][],
+        ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+      });
+      ctx.out(opts.json ? JSON.stringify(created, null, 2) : created.key);
+      if (!opts.json) process.stderr.write(`media: API key ${created.id} (${created.scopes.join(',')}) created; it is not shown again\n`);
+    });
+  keys
+    .command('list')
+    .description('list your API keys: id, prefix, scopes, created, expires, last used, revoked, name')
+    .option('--json', 'print the list as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const list = await clientFrom(cmd, ctx.signal).listApiKeys();
+      if (opts.json) return ctx.out(JSON.stringify(list, null, 2));
+      for (const k of list) {
+        const cells = [
+          k.id,
+          k.prefix,
+          k.scopes.join(','),
+          k.createdAt,
+          k.expiresAt ?? '-',
+          k.lastUsedAt ?? '-',
+          k.revokedAt ?? '-',
+          k.name,
+        ];
+        ctx.out(cells.join('\t'));
+      }
+    });
+  keys
+    .command('revoke')
+    .description('revoke API keys (refused everywhere at once)')
+    .argument('<ids...>', 'API key ids')
+    .action(async (ids: string[], _opts, cmd: Command) => {
+      const client = clientFrom(cmd, ctx.signal);
+      await eachId(ids, 'revocations', async (id) => {
+        await client.revokeApiKey(id);
+        ctx.out(`revoked ${id}`);
+      });
     });
 
   return program;

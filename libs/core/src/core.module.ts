@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthGuard } from './auth/auth.guard';
+import { Authenticator } from './auth/authenticator';
 import { JwtService } from './auth/jwt.service';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -36,6 +37,7 @@ export class CoreModule {
       ],
       providers: [
         JwtService,
+        Authenticator,
         OutboxService,
         MetricsService,
         PrincipalThrottlerGuard,
@@ -47,6 +49,7 @@ export class CoreModule {
       exports: [
         ConfigModule,
         JwtService,
+        Authenticator,
         OutboxService,
         MetricsService,
         RedisModule,

@@ -6,6 +6,7 @@ export * from './errors/problem.filter';
 export * from './auth/principal';
 export * from './auth/jwt.service';
 export * from './auth/auth.guard';
+export * from './auth/authenticator';
 export * from './auth/asset-access';
 export * from './database/database-options';
 export * from './outbox/outbox.service';

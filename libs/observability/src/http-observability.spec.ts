@@ -1,5 +1,5 @@
 import Fastify, { FastifyInstance } from 'fastify';
-import { currentRequestId, JwtService, MetricsService } from '@app/core';
+import { Authenticator, currentRequestId, JwtService, MetricsService } from '@app/core';
 import { installHttpObservability, isBullBoardRoute, requestIdOf } from './http-observability';
 
 const SECRET = 'unit-test-secret-0123456789-abcdefghij';
@@ -9,7 +9,7 @@ async function server(): Promise<{ f: FastifyInstance; metrics: MetricsService; 
   const f = Fastify({ requestIdHeader: false, genReqId: requestIdOf });
   const metrics = new MetricsService({ METRICS_COLLECT_TIMEOUT_MS: 1000 });
   const jwt = new JwtService({ jwtSecret: SECRET });
-  installHttpObservability(f, { metrics, jwt, config: { METRICS_ENABLED: true, BULL_BOARD_ENABLED: true } });
+  installHttpObservability(f, { metrics, auth: new Authenticator(jwt), config: { METRICS_ENABLED: true, BULL_BOARD_ENABLED: true } });
   // The handler of a request with a body runs after body parsing: the context must still be there.
   f.post('/media/:id/complete', async (req) => ({ seen: currentRequestId(), body: req.body }));
   f.get('/media/:id', async () => ({ seen: currentRequestId() }));

@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  authenticateBearer,
-  Errors,
-  JwtService,
-  MetricsService,
-  ObservabilityConfig,
-  runInContext,
-  saneRequestId,
-  toProblem,
-} from '@app/core';
+import { assertScope, Authenticator, Errors, MetricsService, ObservabilityConfig, runInContext, saneRequestId, toProblem } from '@app/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BULL_BOARD_ROUTE, UNMATCHED_ROUTE } from './observability.constants';
@@ -40,11 +31,11 @@ export function isBullBoardRoute(routeUrl: string | undefined): boolean {
  * - request context: the request id is echoed in `X-Request-Id` and is the current context (AsyncLocalStorage)
  *   for everything the request runs, so every log line carries it (and outbox messages and jobs inherit it);
  * - HTTP metrics by route template (never the raw URL);
- * - Bull Board: 401 without a valid token, 403 without the admin role (its routes are not Nest controllers).
+ * - Bull Board: 401 without a valid token or API key, 403 without the admin role (or the key without the admin scope) (its routes are not Nest controllers).
  */
 export function installHttpObservability(
   fastify: FastifyInstance,
-  deps: { metrics: MetricsService; jwt: JwtService; config: Pick<ObservabilityConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'> },
+  deps: { metrics: MetricsService; auth: Authenticator; config: Pick<ObservabilityConfig, 'METRICS_ENABLED' | 'BULL_BOARD_ENABLED'> },
 ): void {
   // Request context, entered in onRequest for the rest of the lifecycle (Fastify runs body parsing in the
   // request's async resource, so a handler of a request with a body still sees it; see the unit spec).
@@ -67,7 +58,8 @@ export function installHttpObservability(
       if (!isBullBoardRoute(req.routeOptions?.url)) return;
       req[BOARD] = true;
       try {
-        const principal = authenticateBearer(deps.jwt, req.headers.authorization);
+        const principal = await deps.auth.require(req.headers);
+        assertScope(principal, 'admin');
         if (!principal.isAdmin) throw Errors.forbidden('The queue dashboard needs the "admin" role');
       } catch (e) {
         const problem = toProblem(e);

@@ -17,6 +17,9 @@ export type Asset = components['schemas']['AssetViewDto'];
 export type AssetPage = components['schemas']['AssetPageDto'];
 export type AclView = components['schemas']['AclViewDto'];
 export type AclEntry = components['schemas']['AclEntryDto'];
+export type ApiKeyInfo = components['schemas']['ApiKeyView'];
+export type CreatedApiKey = components['schemas']['CreatedApiKeyView'];
+export type CreateApiKeyRequest = components['schemas']['CreateApiKeyDto'];
 export type ListQuery = NonNullable<paths['/media']['get']['parameters']['query']>;
 
 /** How uploads are performed, by the shape of the service's grant. */
@@ -27,6 +30,8 @@ export interface MediaClientOptions {
   baseUrl: string;
   /** Bearer JWT (omit for anonymous access to public assets). */
   token?: string;
+  /** API key (`msk_…`, from `POST /api-keys`), sent as `X-Api-Key`; for back ends. Give either this or `token`. */
+  apiKey?: string;
   retry?: RetryOptions;
   /** Bound on each API request (default 30 s; long-polls get their wait on top). */
   requestTimeoutMs?: number;
@@ -102,16 +107,17 @@ export class MediaClient {
   readonly baseUrl: string;
   private readonly retry: Required<RetryOptions>;
   private readonly idleTimeoutMs: number;
-  private readonly authorization?: string;
+  private readonly credentials: Record<string, string>;
 
   constructor(private readonly options: MediaClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
-    this.authorization = options.token ? `Bearer ${options.token}` : undefined;
+    if (options.token && options.apiKey) throw new TypeError('MediaClient: give either `token` or `apiKey`, not both');
+    this.credentials = options.apiKey ? { 'x-api-key': options.apiKey } : options.token ? { authorization: `Bearer ${options.token}` } : {};
     this.api = createClient<paths>({
       baseUrl: this.baseUrl,
-      headers: this.authorization ? { authorization: this.authorization } : {},
+      headers: this.credentials,
       fetch: retryingFetch({
         retry: this.retry,
         timeoutMs: options.requestTimeoutMs ?? 30_000,
@@ -159,6 +165,22 @@ export class MediaClient {
 
   async revoke(id: string, principal: string, permission: AclEntry['permission']): Promise<void> {
     const r = await this.api.DELETE('/media/{id}/acl/{principal}/{permission}', { params: { path: { id, principal, permission } } });
+    if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
+  }
+
+  /** Creates an API key acting as the caller; the answer's `key` is shown this once. */
+  async createApiKey(body: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    return MediaClient.ok(await this.api.POST('/api-keys', { body }));
+  }
+
+  /** The caller's API keys (never the keys themselves). */
+  async listApiKeys(): Promise<ApiKeyInfo[]> {
+    return MediaClient.ok(await this.api.GET('/api-keys')).items;
+  }
+
+  /** Revokes one of the caller's API keys (refused everywhere from the moment this returns). */
+  async revokeApiKey(id: string): Promise<void> {
+    const r = await this.api.DELETE('/api-keys/{id}', { params: { path: { id } } });
     if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
   }
 

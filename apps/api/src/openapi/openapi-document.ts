@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { BEARER_SCHEME, ErrorCode, ProblemDto } from '@app/core';
+import { API_KEY_SCHEME, AUTHENTICATED, BEARER_SCHEME, ErrorCode, ProblemDto } from '@app/core';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -19,6 +19,11 @@ const DESCRIPTION = [
   'Every 4xx/5xx answer is one problem body `{ statusCode, error, message, details? }` (`ProblemDto`); `error` is a',
   'stable code from the catalogue (`ErrorCode`). Bytes never pass through these routes: upload with the `uploadUrl`',
   'and `headers` that `POST /media/upload-url` returns, download from the URL `GET /media/{id}/download` redirects to.',
+  '',
+  'Authenticate with a bearer JWT (people, short-lived) or an API key (back ends; `POST /api-keys`), sent as',
+  '`X-Api-Key: msk_…` or as `Authorization: Bearer msk_…`. A key acts as the user who created it, limited to its',
+  'scopes: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin` (admin routes);',
+  'a request outside them answers 403 `InsufficientScope` with `details.requiredScope`.',
 ].join('\n');
 
 type Operation = {
@@ -64,8 +69,16 @@ function addStandardProblems(doc: OpenAPIObject): void {
           ]),
         );
       }
-      if (!op.security || op.security.length > 0)
-        add('401', problem('Missing, malformed, expired or badly signed bearer token', [ErrorCode.Unauthenticated]));
+      if (!op.security || op.security.length > 0) {
+        add(
+          '401',
+          problem(
+            'Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired',
+            [ErrorCode.Unauthenticated],
+          ),
+        );
+        addScopeProblem(op);
+      }
       add('500', problem('An unexpected failure (logged with the request id)', [ErrorCode.InternalError]));
       add(
         '503',
@@ -76,6 +89,25 @@ function addStandardProblems(doc: OpenAPIObject): void {
       );
     }
   }
+}
+
+type ProblemResponse = {
+  description: string;
+  content?: { 'application/json'?: { schema?: { allOf?: [unknown, { properties?: { error?: { enum?: string[] } } }] } } };
+};
+
+/** Every authenticated route can answer 403 InsufficientScope to an API key: added, or merged into the route's own 403. */
+function addScopeProblem(op: Operation): void {
+  const scopeText = 'an API key without the scope this route needs (`details.requiredScope`)';
+  const existing = op.responses['403'] as ProblemResponse | undefined;
+  if (!existing) {
+    op.responses['403'] = problem(`InsufficientScope: ${scopeText}`, [ErrorCode.InsufficientScope]);
+    return;
+  }
+  const codes = existing.content?.['application/json']?.schema?.allOf?.[1]?.properties?.error?.enum;
+  if (!codes || codes.includes(ErrorCode.InsufficientScope)) return;
+  codes.push(ErrorCode.InsufficientScope);
+  existing.description = `${existing.description}; or InsufficientScope: ${scopeText}`;
 }
 
 /** Object keys sorted at every level (arrays keep their order): the same code gives the same bytes. */
@@ -105,13 +137,23 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       {
         type: 'http',
         scheme: 'bearer',
-        bearerFormat: 'JWT',
-        description: 'HS256 JWT: `sub` (user id), optional `groups`, `roles` (`admin`).',
+        description: 'An HS256 JWT (`sub`: user id; optional `groups`, `roles` with `admin`), or an API key (`msk_…`) as the bearer value.',
       },
       BEARER_SCHEME,
     )
-    .addSecurityRequirements(BEARER_SCHEME)
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Api-Key',
+        description:
+          'An API key from `POST /api-keys` (`msk_…`): acts as its creator, limited to its scopes (`read`, `write`, `admin`). ' +
+          'The same key is accepted as `Authorization: Bearer msk_…`.',
+      },
+      API_KEY_SCHEME,
+    )
     .build();
+  config.security = AUTHENTICATED;
   const doc = SwaggerModule.createDocument(app, config, { operationIdFactory: operationId, extraModels: [ProblemDto] });
   addStandardProblems(doc);
   return sortKeys(doc) as OpenAPIObject;

@@ -1,11 +1,20 @@
-/** Who is calling, as read from a verified JWT. */
+/** Who is calling, as read from a verified JWT or API key (a key acts as the user who created it). */
 export interface Principal {
   /** Owner id: the JWT `sub`, a decimal integer kept as a string (it maps to a BIGINT column). */
   userId: string;
   groups: string[];
   roles: string[];
   isAdmin: boolean;
+  /** Set when the caller authenticated with an API key: its id (for rate limits and lastUsedAt) and scopes. */
+  apiKey?: { id: string; scopes: readonly ApiKeyScope[] };
 }
+
+/**
+ * What an API key may do: `read` (GET/HEAD routes), `write` (uploads, metadata, ACL, deletions and every other
+ * change), `admin` (the admin routes; only a key created by an admin may hold it).
+ */
+export const API_KEY_SCOPES = ['read', 'write', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export const ADMIN_ROLE = 'admin';
 

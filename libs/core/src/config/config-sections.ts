@@ -46,6 +46,8 @@ export const CONFIG_SECTION_KEYS = {
     'JWT_ISSUER',
     'JWT_AUDIENCE',
     'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE',
+    'API_KEY_RATE_LIMIT_PER_MINUTE',
+    'API_KEY_LAST_USED_FLUSH_SECONDS',
   ],
   /** Where bytes live: drivers, regions and their health, signed URLs, the bucket CORS rule. */
   storage: [

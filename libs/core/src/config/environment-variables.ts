@@ -534,6 +534,25 @@ export class EnvironmentVariables {
   @Min(1)
   RATE_LIMIT_UPLOAD_URLS_PER_MINUTE = 1200;
 
+  /**
+   * The same budget (new uploads per minute) for each API key, counted per key rather than per user: a back end
+   * acting for many users gets more than one person does.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  API_KEY_RATE_LIMIT_PER_MINUTE = 6000;
+
+  /**
+   * How often each replica writes the `lastUsedAt` of the API keys used since its last write (one UPDATE for all of
+   * them): a key's row is written at most once per interval per replica, never once per request.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  API_KEY_LAST_USED_FLUSH_SECONDS = 60;
+
   // ---- processing: retries, stalled jobs, reconciliation --------------------------------------------
 
   /** Longest delay between two attempts of a processing job (the exponential backoff is capped here). */

@@ -9,16 +9,33 @@ import { ApiDefaultProblem } from '../openapi/api-problems';
 
 export const UPLOAD_URL_THROTTLER = 'upload-url';
 
-/** Limits per principal (JWT `sub`; client IP for anonymous calls), counted in Redis so all replicas share them. */
+type LimitSettings = Pick<SecurityConfig, 'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE' | 'API_KEY_RATE_LIMIT_PER_MINUTE'>;
+type Caller = { userId: string; apiKey?: { id: string } };
+
+/**
+ * Who a limit counts: an API key by itself (its own budget, API_KEY_RATE_LIMIT_PER_MINUTE), a user by its JWT `sub`
+ * (RATE_LIMIT_UPLOAD_URLS_PER_MINUTE), an anonymous caller by its IP.
+ */
+export function rateLimitTracker(principal: Caller | undefined, ip?: string): string {
+  if (principal?.apiKey) return `key:${principal.apiKey.id}`;
+  return principal ? `user:${principal.userId}` : `ip:${ip}`;
+}
+
+function limitFor(security: LimitSettings, principal: Caller | undefined): number {
+  return principal?.apiKey ? security.API_KEY_RATE_LIMIT_PER_MINUTE : security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
+}
+
+/** Limits per caller (see rateLimitTracker), counted in Redis so all replicas share them. */
 export function rateLimitOptions(
-  security: Pick<SecurityConfig, 'RATE_LIMIT_UPLOAD_URLS_PER_MINUTE'>,
+  security: LimitSettings,
   redisConfig: Pick<RedisConfig, 'REDIS_KEY_PREFIX'>,
   redis: Redis,
 ): ThrottlerModuleOptions {
+  const principalOf = (ctx: ExecutionContext) => ctx.switchToHttp().getRequest<{ principal?: Caller }>().principal;
   return {
-    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE }],
+    throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: (ctx) => limitFor(security, principalOf(ctx)) }],
     storage: new ThrottlerStorageRedisService(redis),
-    getTracker: (req: { principal?: { userId: string }; ip?: string }) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
+    getTracker: (req: { principal?: Caller; ip?: string }) => rateLimitTracker(req.principal, req.ip),
     generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(redisConfig, name, tracker),
   };
 }
@@ -50,13 +67,13 @@ export class UploadCreationLimiter {
     this.storage = new ThrottlerStorageRedisService(redis);
   }
 
-  /** Counts one new upload for `userId`; throws 429 RateLimited when over the limit. */
-  async consume(userId: string): Promise<void> {
-    const limit = this.security.RATE_LIMIT_UPLOAD_URLS_PER_MINUTE;
+  /** Counts one new upload for the caller (its key's budget when it used one); throws 429 RateLimited when over the limit. */
+  async consume(principal: Caller): Promise<void> {
+    const limit = limitFor(this.security, principal);
     let r;
     try {
       r = await this.storage.increment(
-        throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, `user:${userId}`),
+        throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, rateLimitTracker(principal)),
         UPLOAD_URL_WINDOW_MS,
         limit,
         UPLOAD_URL_WINDOW_MS,

@@ -30,26 +30,40 @@ export function redactUrl(url: string | undefined): string | undefined {
   return i < 0 ? url : `${url.slice(0, i)}?[redacted]`;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'media-storage' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: contextMixin,
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.jwtSecret', '*.JWT_SECRET', '*.password'],
-      censor: '[redacted]',
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'media-storage' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: contextMixin,
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-api-key"]',
+          'headers.authorization',
+          'headers["x-api-key"]',
+          '*.headers.authorization',
+          '*.headers["x-api-key"]',
+          '*.jwtSecret',
+          '*.JWT_SECRET',
+          '*.password',
+        ],
+        censor: '[redacted]',
+      },
+      serializers: {
+        req: (req: { id: string; method: string; url: string; ip: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: req.ip,
+        }),
+        err: pino.stdSerializers.err,
+      },
     },
-    serializers: {
-      req: (req: { id: string; method: string; url: string; ip: string }) => ({
-        id: req.id,
-        method: req.method,
-        url: redactUrl(req.url),
-        remoteAddress: req.ip,
-      }),
-      err: pino.stdSerializers.err,
-    },
-  });
+    destination,
+  );
 }
 
 /** Routes Nest's own logging into the same JSON stream. */

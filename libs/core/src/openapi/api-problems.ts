@@ -3,8 +3,12 @@ import { ApiExtraModels, ApiResponse, DECORATORS, getSchemaPath } from '@nestjs/
 import { ErrorCode } from '../errors/error-codes';
 import { ProblemDto } from './problem.dto';
 
-/** The name of the bearer-JWT security scheme in the OpenAPI document. */
+/** The name of the bearer security scheme in the OpenAPI document (a JWT, or an API key as the bearer value). */
 export const BEARER_SCHEME = 'bearer';
+/** The name of the API-key security scheme (header `X-Api-Key`). */
+export const API_KEY_SCHEME = 'apiKey';
+/** Either scheme authenticates a route (OpenAPI: alternatives are separate requirement objects). */
+export const AUTHENTICATED: Record<string, string[]>[] = [{ [BEARER_SCHEME]: [] }, { [API_KEY_SCHEME]: [] }];
 
 /**
  * Documents error answers of a route (or of every route of a controller): each is the problem body, with the
@@ -51,8 +55,8 @@ function problemResponse(status: number, description: string, codes: ErrorCode[]
 /** OpenAPI: the route needs no token (overrides the document-wide bearer requirement). */
 export const ApiNoAuth = (): MethodDecorator & ClassDecorator => setSecurity([]);
 
-/** OpenAPI: the route serves anonymous callers too (a token is optional). */
-export const ApiOptionalAuth = (): MethodDecorator & ClassDecorator => setSecurity([{ [BEARER_SCHEME]: [] }, {}]);
+/** OpenAPI: the route serves anonymous callers too (a token or API key is optional). */
+export const ApiOptionalAuth = (): MethodDecorator & ClassDecorator => setSecurity([...AUTHENTICATED, {}]);
 
 function setSecurity(requirements: Record<string, string[]>[]): MethodDecorator & ClassDecorator {
   const decorator: ClassOrMethodDecorator = (target, _key, descriptor) => {

@@ -222,6 +222,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's API keys
+         * @description Every key the caller created, oldest first, revoked and expired ones included; never the keys themselves.
+         */
+        get: operations["apiKeysList"];
+        put?: never;
+        /**
+         * Create an API key (shown once)
+         * @description Creates a key that acts as the caller, limited to `scopes`, until `expiresAt` (if given) or revocation. The answer is the only time the key is shown: only its SHA-256 is stored. Send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`. The `admin` scope may be granted only by an admin. Called with an API key, the key needs the `admin` scope and cannot grant a scope it lacks.
+         */
+        post: operations["apiKeysCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes one of the caller's keys: from the moment this answers, every replica refuses it (401). Revoking a revoked key answers 204 again. Called with an API key, the key needs the `admin` scope.
+         */
+        delete: operations["apiKeysRevoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -539,6 +583,36 @@ export interface components {
             entries: components["schemas"]["AclEntryDto"][];
             ownerId: string;
         };
+        ApiKeyListDto: {
+            /** @description The caller's keys, oldest first, revoked and expired ones included. */
+            items: components["schemas"]["ApiKeyView"][];
+        };
+        /**
+         * @description What the key may do: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin`
+         *     (the admin routes; only an admin may grant it).
+         * @enum {string}
+         */
+        ApiKeyScope: "read" | "write" | "admin";
+        ApiKeyView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The user the key acts as (its creator). */
+            creatorId: string;
+            /** Format: date-time */
+            expiresAt: string | null;
+            id: string;
+            /**
+             * Format: date-time
+             * @description Approximate: recorded at most once a minute (API_KEY_LAST_USED_FLUSH_SECONDS) per replica.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The key's first characters (`msk_` + 8), to recognise it; not usable as a key. */
+            prefix: string;
+            /** Format: date-time */
+            revokedAt: string | null;
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
         AssetMetadataView: {
             assetId: string;
             metadata: {
@@ -617,6 +691,50 @@ export interface components {
         CompleteUploadResultDto: {
             assetId: string;
             status: components["schemas"]["AssetStatus"];
+        };
+        CreateApiKeyDto: {
+            /**
+             * Format: date-time
+             * @description When the key stops working (ISO 8601 date-time in the future); omitted: it works until revoked.
+             * @example 2027-12-31T23:59:59Z
+             */
+            expiresAt?: string;
+            /**
+             * @description What the key is for, e.g. the back end that holds it (1–100 characters).
+             * @example billing-backend
+             */
+            name: string;
+            /**
+             * @description What the key may do: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin`
+             *     (the admin routes; only an admin may grant it).
+             * @example [
+             *       "read",
+             *       "write"
+             *     ]
+             */
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
+        CreatedApiKeyView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The user the key acts as (its creator). */
+            creatorId: string;
+            /** Format: date-time */
+            expiresAt: string | null;
+            id: string;
+            /** @description The API key (`msk_` + 54 base64url characters): send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`. Store it now: it cannot be shown again. */
+            key: string;
+            /**
+             * Format: date-time
+             * @description Approximate: recorded at most once a minute (API_KEY_LAST_USED_FLUSH_SECONDS) per replica.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The key's first characters (`msk_` + 8), to recognise it; not usable as a key. */
+            prefix: string;
+            /** Format: date-time */
+            revokedAt: string | null;
+            scopes: components["schemas"]["ApiKeyScope"][];
         };
         CreatedWebhookView: {
             active: boolean;
@@ -728,7 +846,7 @@ export interface components {
          * @description A stable code from the error catalogue: clients branch on it.
          * @enum {string}
          */
-        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -991,7 +1109,7 @@ export interface operations {
                     "application/json": components["schemas"]["CacheStatsDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1003,7 +1121,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1011,7 +1129,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1057,7 +1175,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1069,7 +1187,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1077,7 +1195,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1139,7 +1257,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1151,7 +1269,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1159,7 +1277,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1222,7 +1340,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1234,7 +1352,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1242,7 +1360,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1304,7 +1422,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1316,7 +1434,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1324,7 +1442,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1389,7 +1507,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1401,7 +1519,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1409,7 +1527,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1472,7 +1590,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1484,7 +1602,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1492,7 +1610,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1554,7 +1672,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1566,7 +1684,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1574,7 +1692,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1636,7 +1754,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1648,7 +1766,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1656,7 +1774,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1722,7 +1840,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1734,7 +1852,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1742,7 +1860,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1790,7 +1908,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReconcileReportDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,7 +1920,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,7 +1928,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1858,7 +1976,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookListDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1870,7 +1988,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1878,7 +1996,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -1942,7 +2060,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1954,7 +2072,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1962,7 +2080,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2024,7 +2142,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2036,7 +2154,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2044,7 +2162,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2104,7 +2222,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2116,7 +2234,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2124,7 +2242,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2188,7 +2306,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2200,7 +2318,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2208,7 +2326,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2271,7 +2389,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2283,7 +2401,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2291,7 +2409,252 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListDto"];
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description An API key without the `read` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyDto"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeyView"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The `admin` scope asked by a non-admin (Forbidden), or an API key without the `admin` scope (InsufficientScope) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    apiKeysRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description An API key without the `admin` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description The caller has no API key with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ApiKeyNotFound";
                     };
                 };
             };
@@ -2383,7 +2746,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReadinessDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2392,6 +2755,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2439,7 +2814,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegionsReportDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2448,6 +2823,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2523,7 +2910,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2532,6 +2919,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2599,7 +2998,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2608,6 +3007,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -2680,7 +3091,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2692,7 +3103,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "delete" */
+            /** @description The caller may read the asset but lacks "delete"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2700,7 +3111,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2775,7 +3186,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2787,7 +3198,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2795,7 +3206,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2874,7 +3285,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2886,7 +3297,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2894,7 +3305,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -2973,7 +3384,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2985,7 +3396,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2993,7 +3404,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3068,7 +3479,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3080,7 +3491,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this */
+            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3088,7 +3499,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3168,7 +3579,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3180,7 +3591,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3188,7 +3599,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3285,7 +3696,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3294,6 +3705,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3380,7 +3803,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3389,6 +3812,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3468,7 +3903,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3480,7 +3915,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace */
+            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3488,7 +3923,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden" | "ReservedMetadataKey";
+                        error?: "Forbidden" | "ReservedMetadataKey" | "InsufficientScope";
                     };
                 };
             };
@@ -3574,7 +4009,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3586,7 +4021,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace */
+            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3594,7 +4029,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden" | "ReservedMetadataKey";
+                        error?: "Forbidden" | "ReservedMetadataKey" | "InsufficientScope";
                     };
                 };
             };
@@ -3669,7 +4104,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3681,7 +4116,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3689,7 +4124,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3768,7 +4203,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3780,7 +4215,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3788,7 +4223,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -3873,7 +4308,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3882,6 +4317,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -3978,7 +4425,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3987,6 +4434,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4071,7 +4530,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4083,7 +4542,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write" */
+            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4091,7 +4550,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden";
+                        error?: "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -4179,7 +4638,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4188,6 +4647,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4257,7 +4728,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4266,6 +4737,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };
@@ -4313,7 +4796,7 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaViewDto"];
                 };
             };
-            /** @description Missing, malformed, expired or badly signed bearer token */
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4322,6 +4805,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
                     };
                 };
             };

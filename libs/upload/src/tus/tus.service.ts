@@ -14,8 +14,11 @@ import {
   CorsPolicy,
   ErrorCode,
   Errors,
-  JwtService,
+  API_KEY_HEADER,
+  assertScope,
+  Authenticator,
   Principal,
+  scopeForMethod,
   SERVER_CONFIG,
   ServerConfig,
   toProblem,
@@ -96,7 +99,7 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
     @Inject(SERVER_CONFIG) private readonly serverConfig: ServerConfig,
-    private readonly jwt: JwtService,
+    private readonly auth: Authenticator,
     private readonly limiter: UploadCreationLimiter,
     private readonly uploads: UploadUrlService,
     private readonly assets: AssetStateService,
@@ -133,8 +136,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
       generateUrl: (_req, { proto, host, path: p, id }) => `${publicBase ?? `${proto}://${host}`}${p}/${id}`,
       onIncomingRequest: (req, id) => this.onIncomingRequest(req, id),
       onUploadCreate: async (req, upload) => {
-        const principal = this.principalOf(req);
-        await this.limiter.consume(principal.userId); // the same budget as POST /media/upload-url
+        const principal = await this.principalOf(req);
+        await this.limiter.consume(principal); // the same budget as POST /media/upload-url
         await this.createPendingAsset(principal, upload);
         return {};
       },
@@ -163,7 +166,8 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     let patch: { deadlineMs?: number; claim: HeldClaim } | null = null;
     if (req.method !== 'OPTIONS') {
       try {
-        const principal = this.authenticate(req.headers.authorization);
+        const principal = await this.auth.require(req.headers);
+        assertScope(principal, scopeForMethod(req.method ?? 'GET')); // an API key: HEAD needs read, the rest write
         this.principals.set(req, principal);
         if (req.method === 'HEAD' && (await this.answerFinishedHead(req, res, principal))) return;
         if (req.method === 'PATCH') patch = await this.claimPatch(req, principal);
@@ -228,22 +232,19 @@ export class TusService implements OnModuleInit, OnApplicationBootstrap {
     }
   }
 
-  private authenticate(header: string | undefined): Principal {
-    if (!header) throw Errors.unauthenticated('Missing Authorization header; send "Authorization: Bearer <token>"');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw Errors.unauthenticated('Authorization header must be "Bearer <token>"');
-    return this.jwt.verify(m[1]);
-  }
-
   /** The caller verified by `handle` (falls back to verifying again, should the library hand over another request). */
-  private principalOf(req: Request): Principal {
+  private async principalOf(req: Request): Promise<Principal> {
     const raw = (req as unknown as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
     const known = raw ? this.principals.get(raw) : undefined;
-    return known ?? this.authenticate(req.headers.get('authorization') ?? undefined);
+    if (known) return known;
+    const header = (name: string) => req.headers.get(name) ?? undefined;
+    const principal = await this.auth.require({ authorization: header('authorization'), [API_KEY_HEADER]: header(API_KEY_HEADER) });
+    assertScope(principal, scopeForMethod(req.method));
+    return principal;
   }
 
   private async onIncomingRequest(req: Request, id: string): Promise<void> {
-    const principal = this.principalOf(req);
+    const principal = await this.principalOf(req);
     if (req.method === 'POST') return; // a new id: nothing to own yet
     const asset = await this.ownedAsset(id, principal);
     if (req.method === 'DELETE') await this.terminate(asset, principal);
