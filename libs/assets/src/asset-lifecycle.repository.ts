@@ -94,7 +94,8 @@ export class AssetLifecycleRepository {
   /**
    * Ready assets of class `fromClass` not read since `unreadSince` (never read: since they became ready), oldest
    * first. Per asset: every asset has its own object, so one owner's reads never keep another owner's copy warm (nor
-   * tell them about it). An object key that several live assets share (assets made before per-asset objects) is left
+   * tell them about it). Assets whose stored object is known missing or corrupt wait for it to be whole again (as
+   * before). An object key that several live assets share (assets made before per-asset objects) is left
    * alone: moving it would change what the others show.
    */
   tieringCandidates(fromClass: string, unreadSince: Date, limit: number): Promise<TieringCandidate[]> {
@@ -103,6 +104,7 @@ export class AssetLifecycleRepository {
               a.storage_class AS "storageClass", coalesce(a.last_accessed_at, a.ready_at) AS "lastUsedAt"
          FROM media_assets a
         WHERE a.status = 'ready' AND a.storage_class = $1 AND coalesce(a.last_accessed_at, a.ready_at) < $2
+          AND NOT EXISTS (SELECT 1 FROM stored_objects s WHERE s.checksum_sha256 = a.stored_object_sha256 AND s.integrity <> 'ok')
           AND NOT EXISTS (SELECT 1 FROM media_assets b
                            WHERE b.bucket = a.bucket AND b.object_key = a.object_key AND b.asset_id <> a.asset_id AND b.status <> 'deleted')
         ORDER BY coalesce(a.last_accessed_at, a.ready_at), a.asset_id LIMIT $3`,
