@@ -10,11 +10,13 @@
  *
  * Heal: the stored object is deleted behind the service's back (the file unlinked / DeleteObject on the emulator);
  * the same bytes uploaded again become ready and downloadable, the stored object is restored from them (the first
- * asset downloads again), marked healed, and counted in the integrity metrics.
+ * asset downloads again), marked healed, and counted in the integrity metrics. Likewise for a stored object the
+ * integrity scan found corrupt (bytes overwritten behind the service's back): it is replaced, never linked to.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, utimesSync } from 'node:fs';
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { RunningApp, startApp } from './support/app-process';
 import { s3DriverFor, s3ServiceEnv, startS3Server, S3TestServer } from './support/s3-server';
@@ -34,7 +36,14 @@ const SETTINGS = {
 
 interface Driver {
   name: string;
-  start(): Promise<{ app: RunningApp; bucket: string; removeObject(key: string): Promise<void>; ageObject?(key: string): void }>;
+  start(): Promise<{
+    app: RunningApp;
+    bucket: string;
+    removeObject(key: string): Promise<void>;
+    /** Other bytes of the same size under the key, behind the service's back (locally: in place, so every hard link sees them). */
+    corruptObject(key: string, size: number): Promise<void>;
+    ageObject?(key: string): void;
+  }>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +128,7 @@ async function metric(app: RunningApp, name: string): Promise<number> {
 }
 
 let s3: S3TestServer | undefined;
+let s3Driver: ReturnType<typeof s3DriverFor> | undefined;
 const drivers: Driver[] = [
   {
     name: 'local',
@@ -129,6 +139,7 @@ const drivers: Driver[] = [
         app,
         bucket: 'media',
         removeObject: async (key) => rmSync(file(key)),
+        corruptObject: async (key, size) => writeFileSync(file(key), Buffer.alloc(size, 0x21)),
         // Tiered: the local driver keeps STANDARD_IA objects under .tiers/.
         ageObject: (key) => {
           const tiered = path.join(app.storageRoot, '.tiers', 'STANDARD_IA', 'media', key);
@@ -143,17 +154,24 @@ const drivers: Driver[] = [
     async start() {
       s3 = await startS3Server({ buckets: [S3_BUCKET] });
       const app = await startApp({ ...SETTINGS, ...s3ServiceEnv(s3, S3_BUCKET) });
-      const driver = s3DriverFor(s3, S3_BUCKET);
+      const driver = (s3Driver = s3DriverFor(s3, S3_BUCKET));
       return {
         app,
         bucket: S3_BUCKET,
-        removeObject: async (key) => {
-          await driver.delete(key); // DeleteObject, straight to the emulator
-          driver.destroy();
-        },
+        removeObject: (key) => driver.delete(key), // DeleteObject, straight to the emulator
+        corruptObject: (key, size) =>
+          driver.write({
+            key,
+            body: Readable.from([Buffer.alloc(size, 0x21)]),
+            contentType: 'application/octet-stream',
+            contentLength: size,
+          }),
       };
     },
-    stop: async () => s3?.stop(),
+    stop: async () => {
+      s3Driver?.destroy();
+      await s3?.stop();
+    },
   },
 ];
 
@@ -243,5 +261,45 @@ describe.each(drivers)('dedup privacy and healing ($name driver)', (driver) => {
     expect((await alice.del(`/media/${up.assetId}`)).status).toBe(204);
     expect((await bob.del(`/media/${again.assetId}`)).status).toBe(204);
     expect((await admin.get(`/admin/objects/${sum}`)).status).toBe(404);
+  });
+
+  it('replaces a stored object the integrity scan found corrupt with the next verified upload of the same bytes', async () => {
+    const { app } = env;
+    const alice = api(app.baseUrl, 801);
+    const bob = api(app.baseUrl, 802);
+    const bytes = randomBytes(32 * 1024);
+    const sum = sha256(bytes);
+    const up = await uploadBytes(alice, bytes, { filename: 'rot.bin', mimeType: 'application/octet-stream' });
+    await alice.post(`/media/${up.assetId}/complete`);
+    expect((await alice.get(`/media/${up.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
+    await waitForOutboxDrained(app);
+    const key = (await admin.get(`/admin/objects/${sum}`)).body.regions[0].objectKey as string;
+
+    // Bit rot behind the service's back, found by the integrity scan (no healthy copy anywhere: it stays corrupt).
+    await env.corruptObject(key, bytes.length);
+    await app.sql(`UPDATE stored_objects SET last_verified_at = NULL WHERE checksum_sha256 = $1`, [sum]);
+    const scan = await admin.post('/admin/jobs/integrity-scan/run');
+    expect(scan.status).toBe(200);
+    expect((await admin.get(`/admin/objects/${sum}`)).body.integrity).toBe('corrupt');
+    const healedBefore = await metric(app, 'media_integrity_healed_objects_total');
+
+    // The same bytes again are verified by processing, so they replace the rotten copy instead of being linked to it.
+    const again = await uploadBytes(bob, bytes, { filename: 'fresh.bin', mimeType: 'application/octet-stream' });
+    await bob.post(`/media/${again.assetId}/complete`);
+    expect((await bob.get(`/media/${again.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
+    await waitForOutboxDrained(app);
+    expect(await metric(app, 'media_integrity_healed_objects_total')).toBe(healedBefore + 1);
+    expect((await admin.get(`/admin/objects/${sum}`)).body).toMatchObject({
+      integrity: 'ok',
+      integrityNote: expect.stringMatching(/^corrupt; restored/),
+    });
+    for (const [client, id] of [
+      [alice, up.assetId],
+      [bob, again.assetId],
+    ] as const) {
+      const res = await fetch((await client.get(`/media/${id}/download`)).headers.get('location')!);
+      expect(res.status).toBe(200);
+      expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sum);
+    }
   });
 });

@@ -24,10 +24,10 @@ const HEAL_OTHER_ASSETS_LIMIT = 100;
  * is the same for new and known bytes). Under the asset row (FOR SHARE: a delete waits) and the stored object row
  * (FOR UPDATE: a release waits):
  *
- * - The stored object with these bytes is checked before anything is linked to it (one HEAD: present, the right
- *   size, and — where the store reports one — the right SHA-256). When it is missing (lost bucket, an operator's
- *   mistake, a region restored from an old backup), the new asset's bytes become the stored object again: they are
- *   copied to its key, every other ready asset of these bytes whose own object is gone is restored too, and the
+ * - The stored object with these bytes is checked before anything is linked to it (its integrity state, and one
+ *   HEAD: present, the right size, and — where the store reports one — the right SHA-256). When it is missing (lost
+ *   bucket, an operator's mistake, a region restored from an old backup) or known corrupt, the new asset's bytes
+ *   (verified by processing) become the stored object again: they are copied to its key, every other ready asset of these bytes whose own object is gone is restored too, and the
  *   stored object is marked healed (`integrity` ok with a note, `healed_at`; counted in
  *   media_integrity_corrupt_objects_total as found missing and in media_integrity_healed_objects_total).
  * - Where the store shares bytes between keys invisibly (the local driver: a hard link), the asset's own key is
@@ -70,14 +70,13 @@ export class DedupSettleHandler implements OnModuleInit {
       if (asset?.status !== AssetStatus.Ready || asset.objectKey !== r.objectKey || asset.storedObjectSha256 !== r.sha256) return false;
       const obj = await this.repo.lockStoredObject(m, r.sha256);
       if (!obj || obj.objectKey === r.objectKey) return false; // these bytes are stored at this asset's own key
-      if (!holds(await this.storage.head(obj.objectKey), obj)) {
+      // Known corrupt (integrity scan) or missing (reconcile), or not there now: these verified bytes replace it.
+      if (obj.integrity !== 'ok' || !holds(await this.storage.head(obj.objectKey), obj)) {
         await this.heal(m, obj, r);
         return true;
       }
       // Share the bytes where the store can do it invisibly (a hard link keeps the asset's key, size and type).
-      if (this.storage.kind === 'local' && canCopy(this.storage) && asset.storageClass === 'STANDARD') {
-        await this.storage.copy({ fromKey: obj.objectKey, toKey: r.objectKey });
-      }
+      if (this.sharesBytes && asset.storageClass === 'STANDARD') await this.copy(obj.objectKey, r.objectKey, Number(obj.sizeBytes));
       return false;
     });
     if (healed) {
@@ -89,23 +88,31 @@ export class DedupSettleHandler implements OnModuleInit {
   /** The stored object is gone: these bytes (verified by processing) take its place, and other assets' lost copies. */
   private async heal(m: EntityManager, obj: StoredObject, r: DedupSettleRequest): Promise<void> {
     this.logger.warn(
-      { sha256: obj.checksumSha256, objectKey: obj.objectKey, assetId: r.assetId },
-      'stored object missing from storage; restoring it from a new upload of the same bytes',
+      { sha256: obj.checksumSha256, objectKey: obj.objectKey, assetId: r.assetId, integrity: obj.integrity },
+      'stored object missing or corrupt; restoring it from a new upload of the same bytes',
     );
     await this.copy(r.objectKey, obj.objectKey, Number(obj.sizeBytes));
+    // Other assets of these bytes: a lost copy is restored; locally, where they were links to a corrupt file, too.
+    const relinkAll = obj.integrity === 'corrupt' && this.sharesBytes;
     let restored = 0;
     for (const other of await this.repo.readyKeysWithContent(m, obj.checksumSha256, HEAL_OTHER_ASSETS_LIMIT)) {
       if (other.objectKey === obj.objectKey || other.objectKey === r.objectKey) continue;
-      if (holds(await this.storage.head(other.objectKey), obj)) continue;
+      if (!relinkAll && holds(await this.storage.head(other.objectKey), obj)) continue;
       await this.copy(r.objectKey, other.objectKey, Number(obj.sizeBytes));
       restored++;
     }
+    const was = obj.integrity === 'corrupt' ? 'corrupt' : 'missing from storage';
     await this.repo.markHealed(
       m,
       obj.checksumSha256,
-      `missing from storage; restored from asset ${r.assetId} (same SHA-256, verified by processing)` +
+      `${was}; restored from asset ${r.assetId} (same SHA-256, verified by processing)` +
         (restored ? `, with ${restored} other asset object(s)` : ''),
     );
+  }
+
+  /** The local driver's copy is a hard link: two keys share one file, and its one date is never served. */
+  private get sharesBytes(): boolean {
+    return this.storage.kind === 'local' && canCopy(this.storage);
   }
 
   private async copy(fromKey: string, toKey: string, size: number): Promise<void> {
