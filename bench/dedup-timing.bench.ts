@@ -11,7 +11,10 @@
  *
  * Prints both distributions (median, p10, p90, mean), each round's medians, and the noise: how far the medians of
  * one kind move from round to round (the larger range of the two kinds) and the A/A difference (new vs new: odd
- * against even samples). MET when |median(known) − median(new)| is within that run-to-run noise.
+ * against even samples). MET when |median(known) − median(new)| is within that run-to-run noise. On a loaded machine
+ * that noise is large, so it also prints the paired view, which load drifts do not blur: the median of known − new
+ * within each back-to-back pair with a bootstrap 95% interval, and how often known was the faster of the pair (a
+ * sign test: with a real shortcut for known bytes, known wins most pairs and p gets small).
  */
 import { randomBytes } from 'node:crypto';
 import { api, Api, uploadBytes } from '../test/support/api';
@@ -28,6 +31,25 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 const median = (xs: number[]) => percentile(xs, 0.5);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+
+/** 95% bootstrap interval of the median of `xs` (2000 resamples). */
+function bootstrapMedianCi(xs: number[]): [number, number] {
+  const medians: number[] = [];
+  for (let b = 0; b < 2000; b++) medians.push(median(Array.from(xs, () => xs[Math.floor(Math.random() * xs.length)])));
+  return [percentile(medians, 0.025), percentile(medians, 0.975)];
+}
+
+/** Two-sided sign test: how likely `k` of `n` or a split at least as lopsided is when either order is equally likely. */
+function signTestP(k: number, n: number): number {
+  const tail = Math.min(k, n - k);
+  let p = 0;
+  let c = 1; // C(n, i)
+  for (let i = 0; i <= tail; i++) {
+    p += c / 2 ** n;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return Math.min(1, 2 * p);
+}
 
 /** Uploads `bytes` (PUT to the signed URL), then times complete → ready. */
 async function completeToReady(client: Api, bytes: Buffer): Promise<number> {
@@ -51,6 +73,8 @@ async function measure(driver: string, app: RunningApp): Promise<void> {
   const second = api(app.baseUrl, 3002); // uploads both kinds
   const known: number[][] = [];
   const fresh: number[][] = [];
+  /** known − new of each pair (taken back to back, so slow drifts of the machine's load cancel out). */
+  const paired: number[] = [];
   // Warm-up (JIT, connection pools, caches): a few of each kind, not counted.
   for (let i = 0; i < 3; i++) {
     const b = randomBytes(SIZE);
@@ -73,6 +97,7 @@ async function measure(driver: string, app: RunningApp): Promise<void> {
         await waitForOutboxDrained(app, { timeoutMs: 30_000 });
         into.push(await completeToReady(second, bytes));
       }
+      paired.push(k[k.length - 1] - n[n.length - 1]);
     }
     known.push(k);
     fresh.push(n);
@@ -92,6 +117,11 @@ async function measure(driver: string, app: RunningApp): Promise<void> {
   console.log(`  ${describe('new', allNew)}`);
   console.log(
     `  noise: round-to-round range of medians ${fmt(noise)} (known ${fmt(roundRange(known))}, new ${fmt(roundRange(fresh))}); A/A (new vs new) ${fmt(aa)}`,
+  );
+  const faster = paired.filter((d) => d < 0).length;
+  const [lo, hi] = bootstrapMedianCi(paired);
+  console.log(
+    `  paired (known − new, back to back): median ${fmt(median(paired))}, 95% CI [${fmt(lo)}, ${fmt(hi)}]; known faster in ${faster} of ${paired.length} pairs (sign test p = ${signTestP(faster, paired.length).toFixed(3)})`,
   );
   const ok = Math.abs(diff) <= noise;
   console.log(
