@@ -2,8 +2,9 @@
  * SIGKILL the service during 200 concurrent uploads in every state (URL issued, bytes in flight, stored,
  * completed, processing), restart it, let clients retry as real clients do, then check the invariants:
  * every asset ends ready or cleanly pending with a valid URL; no stored object without a row; no ready row
- * pointing at a missing object; reference counts equal the real counts.
+ * pointing at a missing object; reference counts equal the real counts; identical contents held once (hard links).
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
@@ -94,7 +95,16 @@ describe('SIGKILL during 200 concurrent uploads', () => {
     const files = new Set(filesUnder(bucketDir).map((f) => path.relative(bucketDir, f)));
     const stored = await app.sql(`SELECT object_key FROM stored_objects`);
     for (const r of rows.filter((x) => x.status === 'ready')) expect(files.has(r.object_key)).toBe(true);
-    const owned = new Set([...stored.map((s) => s.object_key), ...rows.filter((r) => r.status === 'pending').map((r) => r.object_key)]);
+    // Owners: a stored object, or an asset (every ready asset has its own key; a pending one its upload key).
+    const owned = new Set([...stored.map((s) => s.object_key), ...rows.filter((r) => r.status !== 'deleted').map((r) => r.object_key)]);
     expect([...files].filter((f) => !owned.has(f))).toEqual([]);
+    // Identical contents are held once: the ready assets of one content are hard links to one file.
+    const inodes = new Map<string, Set<number>>();
+    for (const r of rows.filter((x) => x.status === 'ready')) {
+      const set = inodes.get(r.stored_object_sha256) ?? new Set<number>();
+      set.add(statSync(path.join(bucketDir, r.object_key)).ino);
+      inodes.set(r.stored_object_sha256, set);
+    }
+    expect([...inodes.values()].every((s) => s.size === 1)).toBe(true);
   }, 180000);
 });

@@ -3,7 +3,7 @@
  * other owners, or whether their bytes were shared; operators see the stored object.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { filesUnder } from './support/files';
@@ -46,19 +46,26 @@ describe('dedup with reference counts (SCANNER=none)', () => {
     const views = await Promise.all(uploads.map(async (u) => (await u.client.get(`/media/${u.assetId}?waitFor=ready&timeout=30`)).body));
     expect(views.map((v) => v.status)).toEqual(Array(20).fill('ready'));
 
-    // Exactly one object, counted 20 times, enforced by the primary key and row locks.
+    // Exactly one stored object, counted 20 times, enforced by the primary key and row locks; it lives at the key of
+    // one of the assets, and every asset has a key of its own (nothing about another owner's copy shows in its URL).
     const objects = await app.sql(`SELECT checksum_sha256, object_key, ref_count FROM stored_objects`);
     expect(objects).toEqual([
       { checksum_sha256: sum, object_key: expect.stringMatching(/^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/), ref_count: 20 },
     ]);
-    const keys = await app.sql(`SELECT DISTINCT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = ANY($1)`, [
+    const keys = await app.sql(`SELECT object_key, stored_object_sha256 FROM media_assets WHERE asset_id = ANY($1)`, [
       uploads.map((u) => u.assetId),
     ]);
-    expect(keys).toEqual([{ object_key: objects[0].object_key, stored_object_sha256: sum }]);
-    // On disk: the one object; every uploaded copy is gone.
+    expect(new Set(keys.map((k: any) => k.object_key)).size).toBe(20);
+    expect(keys.every((k: any) => k.stored_object_sha256 === sum && /^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(k.object_key))).toBe(true);
+    expect(keys.map((k: any) => k.object_key)).toContain(objects[0].object_key);
+    // On disk: every uploaded copy is gone, and once the background dedup step ran, the 20 keys are hard links to one
+    // file (the bytes are held once).
     const bucket = path.join(app.storageRoot, 'media');
     await eventually(async () => filesUnder(path.join(bucket, 'uploads')).length === 0);
-    expect(filesUnder(path.join(bucket, 'objects'))).toEqual([path.join(bucket, objects[0].object_key)]);
+    await waitForOutboxDrained(app);
+    const stored = filesUnder(path.join(bucket, 'objects'));
+    expect(stored.sort()).toEqual(keys.map((k: any) => path.join(bucket, k.object_key)).sort());
+    expect(new Set(stored.map((f) => statSync(f).ino)).size).toBe(1);
     // A client retrying its PUT now finds the URL used up (412), and leaves nothing behind.
     const retried = await fetch(uploads[5].grant.uploadUrl, { method: 'PUT', headers: uploads[5].grant.headers, body: bytes });
     expect(retried.status).toBe(412);
@@ -74,6 +81,8 @@ describe('dedup with reference counts (SCANNER=none)', () => {
     const urlPath = decodeURIComponent(new URL(link.body.url).pathname);
     for (const u of uploads) expect(urlPath).not.toContain(u.assetId);
     expect(urlPath).not.toMatch(/\/50\d\//);
+    const other = await uploads[4].client.get(`/media/${uploads[4].assetId}/download?redirect=false`);
+    expect(decodeURIComponent(new URL(other.body.url).pathname)).not.toBe(urlPath);
 
     // Operators see the stored object.
     const seen = await admin.get(`/admin/objects/${sum}`);
@@ -100,13 +109,18 @@ describe('dedup with reference counts (SCANNER=none)', () => {
     // The deletes' follow-ups (events, object deletions) run from the outbox: once it is drained, none removed the object.
     await waitForOutboxDrained(app);
     expect(existsSync(path.join(bucket, objects[0].object_key))).toBe(true);
+    const [{ object_key: ownKey }] = await app.sql(`SELECT object_key FROM media_assets WHERE asset_id = $1`, [last.assetId]);
+    // The deleted assets' own keys are gone (the stored object's key stays while it is referenced).
+    expect(filesUnder(path.join(bucket, 'objects')).sort()).toEqual(
+      [...new Set([objects[0].object_key, ownKey])].map((k) => path.join(bucket, k)).sort(),
+    );
     const dl = await fetch((await last.client.get(`/media/${last.assetId}/download`)).headers.get('location')!);
     expect(Buffer.from(await dl.arrayBuffer()).equals(bytes)).toBe(true);
 
-    // The 20th removes it.
+    // The 20th removes it (its own key and the stored object's).
     expect((await last.client.del(`/media/${last.assetId}`)).status).toBe(204);
     expect((await admin.get(`/admin/objects/${sum}`)).status).toBe(404);
-    await eventually(async () => !existsSync(path.join(bucket, objects[0].object_key)));
+    await eventually(async () => filesUnder(path.join(bucket, 'objects')).length === 0);
     expect(await app.sql(`SELECT * FROM stored_objects`)).toEqual([]);
   }, 60000);
 

@@ -25,11 +25,3 @@ export interface AssetEvent {
 }
 
 export type AssetEventSubscriber = (event: AssetEvent) => Promise<void>;
-
-/** The stored object that processing expected to share disappeared (its last reference was dropped): retry the job. */
-export class StoredObjectGoneError extends Error {
-  constructor(sha256: string) {
-    super(`stored object ${sha256.slice(0, 12)}… was released while this asset was being processed; retrying`);
-    this.name = 'StoredObjectGoneError';
-  }
-}

@@ -13,6 +13,16 @@ export interface StoredObjectRef {
   storageClass: string;
 }
 
+/** A ready asset whose own object tiering may move. */
+export interface TieringCandidate {
+  assetId: string;
+  sha256: string;
+  bucket: string;
+  objectKey: string;
+  storageClass: string;
+  lastUsedAt: Date;
+}
+
 const REF_COLUMNS = `checksum_sha256 AS sha256, bucket, object_key AS "objectKey", size_bytes::float8 AS "sizeBytes", ref_count AS "refCount", integrity, storage_class AS "storageClass"`;
 
 /** SQL on media_assets and stored_objects that the lifecycle jobs need (every age is compared with the caller's clock). */
@@ -81,23 +91,33 @@ export class AssetLifecycleRepository {
     await this.ds.query(`UPDATE stored_objects SET last_verified_at = $2 WHERE checksum_sha256 = $1`, [sha256, now]);
   }
 
-  /** Stored objects in `fromClass` not read (nor created) since `unreadSince`, oldest first. */
-  tieringCandidates(fromClass: string, unreadSince: Date, limit: number): Promise<(StoredObjectRef & { lastUsedAt: Date })[]> {
+  /**
+   * Ready assets of class `fromClass` not read since `unreadSince` (never read: since they became ready), oldest
+   * first. Per asset: every asset has its own object, so one owner's reads never keep another owner's copy warm (nor
+   * tell them about it). Assets whose stored object is known missing or corrupt wait for it to be whole again (as
+   * before). An object key that several live assets share (assets made before per-asset objects) is left
+   * alone: moving it would change what the others show.
+   */
+  tieringCandidates(fromClass: string, unreadSince: Date, limit: number): Promise<TieringCandidate[]> {
     return this.ds.query(
-      `SELECT ${REF_COLUMNS}, coalesce(last_accessed_at, created_at) AS "lastUsedAt" FROM stored_objects
-        WHERE storage_class = $1 AND coalesce(last_accessed_at, created_at) < $2 AND integrity = 'ok'
-        ORDER BY coalesce(last_accessed_at, created_at), checksum_sha256 LIMIT $3`,
+      `SELECT a.asset_id AS "assetId", a.stored_object_sha256 AS sha256, a.bucket, a.object_key AS "objectKey",
+              a.storage_class AS "storageClass", coalesce(a.last_accessed_at, a.ready_at) AS "lastUsedAt"
+         FROM media_assets a
+        WHERE a.status = 'ready' AND a.storage_class = $1 AND coalesce(a.last_accessed_at, a.ready_at) < $2
+          AND NOT EXISTS (SELECT 1 FROM stored_objects s WHERE s.checksum_sha256 = a.stored_object_sha256 AND s.integrity <> 'ok')
+          AND NOT EXISTS (SELECT 1 FROM media_assets b
+                           WHERE b.bucket = a.bucket AND b.object_key = a.object_key AND b.asset_id <> a.asset_id AND b.status <> 'deleted')
+        ORDER BY coalesce(a.last_accessed_at, a.ready_at), a.asset_id LIMIT $3`,
       [fromClass, unreadSince, limit],
     );
   }
 
-  /** Records the new class; returns the assets that show it (their cached views must go). */
-  async setStorageClass(sha256: string, storageClass: string): Promise<string[]> {
-    await this.ds.query(`UPDATE stored_objects SET storage_class = $2, updated_at = now() WHERE checksum_sha256 = $1`, [
-      sha256,
-      storageClass,
-    ]);
-    const rows: { asset_id: string }[] = await this.ds.query(`SELECT asset_id FROM media_assets WHERE stored_object_sha256 = $1`, [sha256]);
-    return rows.map((r) => r.asset_id);
+  /** Records the asset's new class (and the stored object's, when the asset's key is the stored object's). */
+  async setStorageClass(assetId: string, storageClass: string): Promise<void> {
+    await this.ds.query(
+      `WITH a AS (UPDATE media_assets SET storage_class = $2, updated_at = now() WHERE asset_id = $1 RETURNING bucket, object_key)
+       UPDATE stored_objects o SET storage_class = $2, updated_at = now() FROM a WHERE o.bucket = a.bucket AND o.object_key = a.object_key`,
+      [assetId, storageClass],
+    );
   }
 }

@@ -5,7 +5,7 @@ import { AssetStateService } from './asset-state.service';
 import { MediaAsset } from './media-asset.entity';
 import { ObjectAccessTracker } from './object-access.tracker';
 
-export type { StoredObjectRef } from './asset-lifecycle.repository';
+export type { StoredObjectRef, TieringCandidate } from './asset-lifecycle.repository';
 
 /**
  * What the lifecycle jobs may do to assets and stored objects, with the rules kept here (the assets lib owns
@@ -66,9 +66,9 @@ export class AssetLifecycleService {
     return this.repo.tieringCandidates(fromClass, unreadSince, limit);
   }
 
-  /** Records an object's new storage class and drops the cached views that show it. */
-  async setStorageClass(sha256: string, storageClass: string): Promise<void> {
-    const assetIds = await this.repo.setStorageClass(sha256, storageClass);
-    for (const id of assetIds) await this.cache.invalidate(id);
+  /** Records an asset's new storage class and drops its cached view. */
+  async setStorageClass(assetId: string, storageClass: string): Promise<void> {
+    await this.repo.setStorageClass(assetId, storageClass);
+    await this.cache.invalidate(assetId);
   }
 }

@@ -59,7 +59,7 @@ const COLUMNS = `asset_id AS "assetId", owner_id AS "ownerId", bucket, object_ke
   filename, declared_checksum_sha256 AS "declaredChecksumSha256", detected_mime_type AS "detectedMimeType",
   failure_reason AS "failureReason", stored_object_sha256 AS "storedObjectSha256", upload_expires_at AS "uploadExpiresAt",
   processing_started_at AS "processingStartedAt", ready_at AS "readyAt", deleted_at AS "deletedAt",
-  (extract(epoch FROM created_at) * 1000000)::bigint::text AS "cursorUs"`;
+  storage_class AS "storageClass", (extract(epoch FROM created_at) * 1000000)::bigint::text AS "cursorUs"`;
 
 /** `tag=key:value` → its candidate (key, value) splits; 400 when no split gives a valid key. */
 export function parseTagFilter(raw: string): TagFilter {

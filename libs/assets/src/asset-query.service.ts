@@ -83,18 +83,10 @@ export class AssetQueryService {
       buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after),
     );
     const page = rows.slice(0, limit);
-    const [metadata, classes] = await Promise.all([
-      this.metadata.getMaps(page.map((r) => r.assetId)),
-      this.repo.storageClasses([...new Set(page.map((r) => r.storedObjectSha256).filter((x): x is string => !!x))]),
-    ]);
+    const metadata = await this.metadata.getMaps(page.map((r) => r.assetId));
     const last = page[page.length - 1];
     return {
-      items: page.map((r) =>
-        this.toView(
-          reviveAsset({ ...r, storageClass: r.storedObjectSha256 ? (classes.get(r.storedObjectSha256) ?? null) : null }),
-          metadata.get(r.assetId) ?? {},
-        ),
-      ),
+      items: page.map((r) => this.toView(reviveAsset(r), metadata.get(r.assetId) ?? {})),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId }, filters) : null,
     };
   }
@@ -107,6 +99,7 @@ export class AssetQueryService {
       updatedAt: a.updatedAt.toISOString(),
       readyAt: a.readyAt?.toISOString() ?? null,
       uploadExpiresAt: a.status === AssetStatus.Pending ? a.uploadExpiresAt.toISOString() : null,
+      // The asset's own object's class (tiered by this asset's own reads), never the shared object's.
       storageClass: a.status === AssetStatus.Ready ? (a.storageClass ?? 'STANDARD') : null,
     };
   }
@@ -117,14 +110,16 @@ export class AssetQueryService {
     if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
     // CloudFront signed URL, or (CDN_PROVIDER=none) a content-addressed storage URL in a healthy region holding it.
     // An anonymous caller got here only through a `*` read grant: the asset is public (plain CDN URL, shared-cacheable).
-    // Reads keep objects warm (tiering): a cheap, deduplicated touch, flushed to stored_objects in batches.
-    if (a.storedObjectSha256) this.access.touch(a.storedObjectSha256);
+    // Reads keep the asset's object warm (tiering): a cheap, deduplicated touch, flushed in batches.
+    this.access.touch(a.assetId, a.storedObjectSha256);
     const link = await this.cdn.readUrl({
       key: a.objectKey,
       filename: a.filename,
       contentType: a.detectedMimeType ?? a.mimeType,
       sha256: a.checksumSha256,
       publicRead: access.principal === null,
+      // The asset's own date: deduplicated bytes share one file (and its modification time) on the local driver.
+      lastModified: a.readyAt ?? a.createdAt,
     });
     // A plain CDN URL does not expire; it is promised for the usual download lifetime.
     return {

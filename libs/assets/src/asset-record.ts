@@ -1,7 +1,7 @@
 import type { AssetEvent } from './asset-events';
 import { MediaAsset } from './media-asset.entity';
 
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'uploadExpiresAt', 'processingStartedAt', 'readyAt', 'deletedAt'] as const;
+const DATE_FIELDS = ['createdAt', 'updatedAt', 'uploadExpiresAt', 'processingStartedAt', 'readyAt', 'deletedAt', 'lastAccessedAt'] as const;
 
 /** A MediaAsset from the cache (dates as ISO strings after JSON) or from Postgres (dates as Date), as a MediaAsset. */
 export function reviveAsset(raw: MediaAsset | Record<string, unknown>): MediaAsset {

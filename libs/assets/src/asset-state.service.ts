@@ -5,10 +5,10 @@ import { MetadataService } from '@app/metadata';
 import { ReplicationService, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
-import { StoredObjectGoneError } from './asset-events';
 import { AssetEventsService } from './asset-events.service';
 import { AssetsRepository } from './assets.repository';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
+import { DedupSettleHandler } from './dedup-settle.handler';
 import { ObjectDeletionHandler } from './object-deletion.handler';
 import { isExpiredPending } from './pending-expiry';
 
@@ -19,12 +19,11 @@ export interface InspectionResult {
   detectedMimeType: string | null;
   metadata: Record<string, string>;
   /**
-   * Where the verified bytes live from now on (a key of ObjectKeyLayout.stored). `fresh`: this job copied them
-   * there, so the stored object is created at that key unless an identical one already exists (then the copy is
-   * dropped). Not fresh: the job expects an identical stored object to exist and only adds a reference. Omitted:
-   * the upload itself becomes the stored object (the foundation's behaviour).
+   * The asset's own key (ObjectKeyLayout.stored of the asset) where processing put the verified bytes: the asset is
+   * served from there, whether or not identical bytes were stored before (so nothing a user sees depends on another
+   * owner's copy). Omitted: the upload itself stays where it is and is served from there.
    */
-  storedAt?: { objectKey: string; fresh: boolean };
+  storedAt?: { objectKey: string };
 }
 
 /** How failProcessing treats the uploaded object. */
@@ -54,6 +53,7 @@ export class AssetStateService {
     private readonly outbox: OutboxService,
     private readonly events: AssetEventsService,
     private readonly objects: ObjectDeletionHandler,
+    private readonly dedup: DedupSettleHandler,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     private readonly cdn: CdnService,
     private readonly replication: ReplicationService,
@@ -76,6 +76,8 @@ export class AssetStateService {
       if (a.storedObjectSha256) {
         const released = await this.repo.dereference(m, a.storedObjectSha256);
         if (released) await this.objects.request(m, released);
+        // The asset's own object (kept while it is the key of a stored object others still reference).
+        if (released?.objectKey !== a.objectKey) await this.objects.request(m, a);
       } else {
         await this.objects.request(m, a);
       }
@@ -167,9 +169,11 @@ export class AssetStateService {
   }
 
   /**
-   * processing → ready: links the asset to the stored object with its checksum (dedup: when identical bytes
-   * are already stored, the asset points at them and its own upload is deleted), writes extracted metadata.
-   * Runs at most once per asset however often it is called.
+   * processing → ready. The asset keeps its own object (`storedAt`, where processing copied the verified bytes);
+   * the stored object with its checksum gains one reference (dedup), created at this asset's key when the bytes are
+   * new. New and known bytes take exactly the same steps here: sharing the bytes (a hard link where the store has
+   * them) and checking that the shared object still exists (healing it from these bytes when it does not) happen
+   * after commit, through the outbox (DedupSettleHandler). Runs at most once per asset however often it is called.
    */
   async completeProcessing(
     assetId: string,
@@ -180,26 +184,11 @@ export class AssetStateService {
     const changed = await this.repo.transaction(async (m) => {
       const a = await this.repo.lock(m, assetId);
       if (!a || a.status !== AssetStatus.Processing) return false;
-      const storedAt = result.storedAt;
-      let obj: { bucket: string; objectKey: string };
-      if (storedAt && !storedAt.fresh) {
-        // Share an existing object; the row lock taken by the increment serialises us with a concurrent release.
-        const shared = await this.repo.referenceExisting(m, result.sha256);
-        if (!shared) throw new StoredObjectGoneError(result.sha256);
-        obj = shared;
-        // An earlier run of this job (killed after copying) may have left a copy at this asset's key.
-        if (shared.objectKey !== storedAt.objectKey) await this.objects.request(m, { bucket: a.bucket, objectKey: storedAt.objectKey });
-      } else {
-        const location = storedAt?.objectKey ?? a.objectKey;
-        obj = await this.repo.reference(m, result.sha256, { bucket: a.bucket, objectKey: location, sizeBytes: String(result.size) });
-        if (storedAt && (obj.bucket !== a.bucket || obj.objectKey !== storedAt.objectKey)) {
-          // An identical object won the race: our copy is not needed.
-          await this.objects.request(m, { bucket: a.bucket, objectKey: storedAt.objectKey });
-        }
-      }
-      if (obj.bucket !== a.bucket || obj.objectKey !== a.objectKey) {
-        await this.objects.request(m, a);
-      }
+      const obj = { bucket: a.bucket, objectKey: result.storedAt?.objectKey ?? a.objectKey };
+      // The row lock taken by the upsert serialises us with a concurrent release of the same stored object.
+      await this.repo.reference(m, result.sha256, { ...obj, sizeBytes: String(result.size) });
+      if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
+      await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey });
       await this.metadata.replaceExtracted(m, assetId, result.metadata);
       const patch = {
         status: AssetStatus.Ready,
@@ -209,6 +198,8 @@ export class AssetStateService {
         bucket: obj.bucket,
         objectKey: obj.objectKey,
         readyAt: new Date(),
+        storageClass: 'STANDARD',
+        lastAccessedAt: null,
         failureReason: null,
         // CDN registration: the URL the CDN serves the object under (null without a CDN).
         cdnUrl: this.cdn.registrationUrl(obj.objectKey),
@@ -302,11 +293,6 @@ export class AssetStateService {
   /** `processing` assets unchanged for `olderThanMs` (their job may be lost). */
   findStuckProcessing(olderThanMs: number, limit: number): Promise<MediaAsset[]> {
     return this.repo.findProcessingOlderThan(olderThanMs, limit);
-  }
-
-  /** Whether an object with these bytes is stored (a hint: completeProcessing re-checks under lock). */
-  async hasStoredObject(sha256: string): Promise<boolean> {
-    return (await this.repo.findStoredObject(sha256)) !== null;
   }
 
   /** Removes an object that processing wrote but no transition linked (e.g. its asset was deleted meanwhile). */

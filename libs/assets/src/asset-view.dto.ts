@@ -28,7 +28,10 @@ export class AssetViewDto {
   readyAt: string | null;
   /** While pending: when the upload URL expires. */
   uploadExpiresAt: string | null;
-  /** Storage class of the stored bytes once ready (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering); null before. */
+  /**
+   * Storage class of this asset's own object once ready (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering of
+   * this asset, by its own age and downloads — never another asset's with the same bytes); null before.
+   */
   storageClass: string | null;
 }
 

@@ -12,6 +12,7 @@ import { AssetStatusWaiter } from './asset-status.waiter';
 import { AssetLifecycleRepository } from './asset-lifecycle.repository';
 import { AssetLifecycleService } from './asset-lifecycle.service';
 import { ObjectAccessTracker } from './object-access.tracker';
+import { DedupSettleHandler } from './dedup-settle.handler';
 import { ObjectDeletionHandler } from './object-deletion.handler';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
@@ -28,6 +29,7 @@ import { QuotaService } from './quota/quota.service';
     AssetStateService,
     AssetEventsService,
     ObjectDeletionHandler,
+    DedupSettleHandler,
     AssetStatusWaiter,
     AssetsMetrics,
     ObjectAccessTracker,

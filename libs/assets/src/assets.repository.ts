@@ -49,25 +49,9 @@ export class AssetsRepository {
     return list;
   }
 
-  /** Storage class of each of these stored objects. */
-  async storageClasses(shas: string[]): Promise<Map<string, string>> {
-    if (!shas.length) return new Map();
-    const rows: { sha: string; cls: string }[] = await this.ds.query(
-      `SELECT checksum_sha256 AS sha, storage_class AS cls FROM stored_objects WHERE checksum_sha256 = ANY($1::char(64)[])`,
-      [shas],
-    );
-    return new Map(rows.map((r) => [r.sha, r.cls]));
-  }
-
-  /** The asset with the storage class of its stored object (null when it has none), as the API view shows it. */
-  async findForView(assetId: string): Promise<MediaAsset | null> {
-    const rows: Record<string, unknown>[] = await this.ds.query(
-      `SELECT ${this.recordColumns('a')}, s.storage_class AS "storageClass"
-         FROM media_assets a LEFT JOIN stored_objects s ON s.checksum_sha256 = a.stored_object_sha256
-        WHERE a.asset_id = $1`,
-      [assetId],
-    );
-    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
+  /** The asset as the API view shows it (its own storage class is a column of the record). */
+  findForView(assetId: string): Promise<MediaAsset | null> {
+    return this.find(assetId);
   }
 
   /** Locks the asset row for the rest of the transaction. */
@@ -114,14 +98,37 @@ export class AssetsRepository {
     return obj;
   }
 
-  /** Adds one reference to an existing stored object; null when there is none (it was released meanwhile). */
-  async referenceExisting(m: EntityManager, sha256: string): Promise<{ bucket: string; objectKey: string } | null> {
-    const [rows] = await m.query<[{ bucket: string; object_key: string }[], number]>(
-      `UPDATE stored_objects SET ref_count = ref_count + 1, updated_at = now() WHERE checksum_sha256 = $1 RETURNING bucket, object_key`,
-      [sha256],
+  /** The asset row locked FOR SHARE (a delete, which locks it FOR UPDATE, waits for the caller's transaction). */
+  async lockShared(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
+    const rows: Record<string, unknown>[] = await m.query(
+      `SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1 FOR SHARE`,
+      [assetId],
     );
-    const row = rows?.[0];
-    return row ? { bucket: row.bucket, objectKey: row.object_key } : null;
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
+  }
+
+  /** The stored object locked FOR UPDATE (a release of its last reference waits for the caller's transaction). */
+  lockStoredObject(m: EntityManager, sha256: string): Promise<StoredObject | null> {
+    return m.createQueryBuilder(StoredObject, 'o').setLock('pessimistic_write').where('o.checksum_sha256 = :sha256', { sha256 }).getOne();
+  }
+
+  /** Keys of (at most `limit`) ready assets holding these bytes under a key of their own. */
+  async readyKeysWithContent(m: EntityManager, sha256: string, limit: number): Promise<{ assetId: string; objectKey: string }[]> {
+    return m.query(
+      `SELECT asset_id AS "assetId", object_key AS "objectKey" FROM media_assets
+        WHERE stored_object_sha256 = $1 AND status = 'ready' ORDER BY ready_at LIMIT $2`,
+      [sha256, limit],
+    );
+  }
+
+  /** The stored object was found missing and restored: integrity `ok` again, with a note saying so. */
+  async markHealed(m: EntityManager, sha256: string, note: string): Promise<void> {
+    await m.query(
+      `UPDATE stored_objects SET integrity = 'ok', integrity_note = $2, integrity_changed_at = now(), healed_at = now(),
+              last_verified_at = now(), updated_at = now()
+        WHERE checksum_sha256 = $1`,
+      [sha256, note],
+    );
   }
 
   /** Pending assets at least `olderThanMs` old whose upload URL expired less than an hour ago (or not yet). */

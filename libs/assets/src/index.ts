@@ -7,7 +7,7 @@ export { ListAssetsQueryDto } from './list-assets.dto';
 export { buildListQuery, parseTagFilter, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT } from './asset-list.query';
 export type { AssetListFilters, Viewer, ListCursor } from './asset-list.query';
 export { AssetStatus, MediaAsset } from './media-asset.entity';
-export { ASSET_EVENT_TYPES, StoredObjectGoneError } from './asset-events';
+export { ASSET_EVENT_TYPES } from './asset-events';
 export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-events';
 export { AssetLifecycleService } from './asset-lifecycle.service';
 export type { StoredObjectRef } from './asset-lifecycle.service';

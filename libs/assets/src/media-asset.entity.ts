@@ -76,6 +76,14 @@ export class MediaAsset {
   @Column({ name: 'cdn_url', type: 'text', nullable: true })
   cdnUrl: string | null;
 
-  /** Not a column: the storage class of the stored object (ready assets), loaded with the record for the API view. */
-  storageClass?: string | null;
+  /**
+   * Storage class of this asset's own object (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering, decided by
+   * this asset's own age and reads — never by another asset sharing its bytes).
+   */
+  @Column({ name: 'storage_class', type: 'varchar', length: 32, default: 'STANDARD' })
+  storageClass: string;
+
+  /** Last download of this asset (tiering), written in batches by ObjectAccessTracker; null when never read. */
+  @Column({ name: 'last_accessed_at', type: 'timestamptz', nullable: true })
+  lastAccessedAt: Date | null;
 }

@@ -4,7 +4,7 @@ import { Clock, REDIS, REDIS_CONFIG, RedisConfig, withTimeout } from '@app/core'
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 
-/** How often each process flushes buffered touches to stored_objects. */
+/** How often each process flushes buffered touches to media_assets (and stored_objects). */
 const FLUSH_INTERVAL_MS = 30_000;
 /** Touches written per UPDATE. */
 const FLUSH_BATCH = 500;
@@ -16,9 +16,10 @@ export function accessDay(d: Date): string {
 }
 
 /**
- * Records reads of stored objects (for tiering) without a database write per read: a read does one Redis
- * `SET NX` per object per (clock) day, and only the first one of the day adds the object to a pending set; every
- * process flushes that set to `stored_objects.last_accessed_at` in batches (every 30 s, and before tiering runs).
+ * Records reads of assets (for tiering) without a database write per read: a read does one Redis `SET NX` per
+ * asset per (clock) day, and only the first one of the day adds the asset to a pending set; every process flushes
+ * that set to `media_assets.last_accessed_at` (and the stored object's, which operators see) in batches (every
+ * 30 s, and before tiering runs).
  * A lost touch (Redis down) only means an object may cool down a day early: reads of cold objects still work.
  */
 @Injectable()
@@ -48,39 +49,52 @@ export class ObjectAccessTracker implements OnModuleInit, OnApplicationShutdown 
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Notes a read of the stored object with this SHA-256 (fire and forget; never fails the read). */
-  touch(sha256: string): void {
+  /**
+   * Notes a read of the asset (and of the stored object with its bytes, for operators); fire and forget, never
+   * fails the read. Tiering decides by the asset's own reads.
+   */
+  touch(assetId: string, sha256: string | null): void {
     const at = this.clock.now();
     void withTimeout(
       (async () => {
-        const first = await this.redis.set(`${this.prefix}:seen:${accessDay(at)}:${sha256}`, '1', 'EX', 2 * 24 * 3600, 'NX');
-        if (first === 'OK') await this.redis.sadd(`${this.prefix}:pending`, `${sha256}|${at.toISOString()}`);
+        const first = await this.redis.set(`${this.prefix}:seen:${accessDay(at)}:${assetId}`, '1', 'EX', 2 * 24 * 3600, 'NX');
+        if (first === 'OK') await this.redis.sadd(`${this.prefix}:pending`, `${assetId}|${sha256 ?? ''}|${at.toISOString()}`);
       })(),
       REDIS_TIMEOUT_MS,
       'record object read',
     ).catch(() => undefined);
   }
 
-  /** Writes buffered touches to stored_objects (never moving last_accessed_at backwards); returns how many objects. */
+  /** Writes buffered touches to media_assets and stored_objects (never moving last_accessed_at backwards); returns how many assets. */
   async flush(): Promise<number> {
     let written = 0;
     for (let round = 0; round < 100; round++) {
       const items = await withTimeout(this.redis.spop(`${this.prefix}:pending`, FLUSH_BATCH), REDIS_TIMEOUT_MS, 'flush object reads');
       if (!items?.length) break;
-      const latest = new Map<string, string>();
+      const assets = new Map<string, string>();
+      const objects = new Map<string, string>();
       for (const item of items) {
-        const [sha, at] = item.split('|');
-        if (!/^[0-9a-f]{64}$/.test(sha) || !at) continue;
-        if (!latest.has(sha) || latest.get(sha)! < at) latest.set(sha, at);
+        const [assetId, sha, at] = item.split('|');
+        if (!/^[0-9a-f-]{36}$/.test(assetId) || !at) continue;
+        if (!assets.has(assetId) || assets.get(assetId)! < at) assets.set(assetId, at);
+        if (/^[0-9a-f]{64}$/.test(sha) && (!objects.has(sha) || objects.get(sha)! < at)) objects.set(sha, at);
       }
-      if (!latest.size) continue;
+      if (!assets.size) continue;
       await this.ds.query(
-        `UPDATE stored_objects o SET last_accessed_at = t.at
-           FROM unnest($1::char(64)[], $2::timestamptz[]) AS t(sha, at)
-          WHERE o.checksum_sha256 = t.sha AND (o.last_accessed_at IS NULL OR o.last_accessed_at < t.at)`,
-        [[...latest.keys()], [...latest.values()]],
+        `UPDATE media_assets a SET last_accessed_at = t.at
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at)
+          WHERE a.asset_id = t.id AND (a.last_accessed_at IS NULL OR a.last_accessed_at < t.at)`,
+        [[...assets.keys()], [...assets.values()]],
       );
-      written += latest.size;
+      if (objects.size) {
+        await this.ds.query(
+          `UPDATE stored_objects o SET last_accessed_at = t.at
+             FROM unnest($1::char(64)[], $2::timestamptz[]) AS t(sha, at)
+            WHERE o.checksum_sha256 = t.sha AND (o.last_accessed_at IS NULL OR o.last_accessed_at < t.at)`,
+          [[...objects.keys()], [...objects.values()]],
+        );
+      }
+      written += assets.size;
       if (items.length < FLUSH_BATCH) break;
     }
     return written;

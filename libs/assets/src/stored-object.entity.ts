@@ -42,4 +42,8 @@ export class StoredObject {
 
   @Column({ name: 'integrity_changed_at', type: 'timestamptz', nullable: true })
   integrityChangedAt: Date | null;
+
+  /** When a new upload of these bytes last restored this object after it was found missing (see DedupSettleHandler). */
+  @Column({ name: 'healed_at', type: 'timestamptz', nullable: true })
+  healedAt: Date | null;
 }

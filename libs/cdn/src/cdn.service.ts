@@ -36,6 +36,8 @@ export interface ReadUrlParams {
   sha256?: string | null;
   /** Anyone may read the asset (a `*` read grant): a plain CDN URL, cacheable by shared caches. */
   publicRead?: boolean;
+  /** The asset's own date, served as Last-Modified where the store lets the URL say so (local driver). */
+  lastModified?: Date;
 }
 
 export interface ReadUrl {
@@ -121,6 +123,7 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
       contentType: p.contentType,
       contentSha256: p.sha256 ?? undefined,
       cacheScope: p.publicRead ? 'public' : 'private',
+      lastModified: p.lastModified,
     });
     return { url, expiresAt: new Date(Date.now() + ttl * 1000) };
   }

@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { PROCESSING_CONFIG, ProcessingConfig, registerWorker, STORAGE_CONFIG, StorageConfig } from '@app/core';
-import { AssetStateService, AssetStatus, MediaAsset, StoredObjectGoneError } from '@app/assets';
+import { AssetStateService, AssetStatus, MediaAsset } from '@app/assets';
 import { canCopy, canGiveLocalFile, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import type { Job, Queue } from 'bull';
 import { detectMimeType, extractImageMetadata, scanStream, StreamFacts } from './asset-inspector';
@@ -20,7 +20,7 @@ const PROBE_URL_TTL_SECONDS = 300;
 /**
  * Streams the stored object once: SHA-256, size, magic-byte type, EXIF and dimensions, and the virus scan (the
  * same chunks are fed to clamd). Then: quarantined (virus), failed (a verdict about the bytes), or ready — after
- * audio/video facts (ffprobe), derived images (sharp), and moving the bytes to their content-addressed key.
+ * audio/video facts (ffprobe), derived images (sharp), and moving the bytes to the asset's own stored key.
  *
  * Idempotent: an asset that is no longer `processing` is left alone, every write goes to a key that is a function
  * of the asset, and the final transition locks the row. Infrastructure errors (clamd or storage unreachable)
@@ -133,33 +133,22 @@ export class ProcessAssetProcessor implements OnModuleInit {
       Object.assign(metadata, await this.probeMedia(asset));
     }
 
-    // Move the bytes to their content-addressed key (unless identical bytes are stored already), then go ready.
+    // Every asset gets its own object (a hard link on the local driver, a server-side copy on S3), then goes ready:
+    // the same steps whether or not identical bytes are stored already, so the time to `ready` tells nobody. Sharing
+    // the bytes, and checking the shared object before relying on it, run after commit (DedupSettleHandler).
     const storedKey = this.storedKey(assetId);
-    const shared = await this.assets.hasStoredObject(facts.sha256);
-    if (!shared) await this.copyObject(asset.objectKey, storedKey, info.contentType ?? asset.mimeType, facts.size);
-    let changed: boolean;
-    try {
-      changed = await this.assets.completeProcessing(
-        assetId,
-        {
-          sha256: facts.sha256,
-          size: facts.size,
-          detectedMimeType: detected,
-          metadata,
-          storedAt: { objectKey: storedKey, fresh: !shared },
-        },
-        derivatives.length ? (m) => this.derived.link(m, derivatives) : undefined,
-      );
-    } catch (e) {
-      if (e instanceof StoredObjectGoneError) this.logger.warn({ assetId }, e.message);
-      throw e;
-    }
+    await this.copyObject(asset.objectKey, storedKey, info.contentType ?? asset.mimeType, facts.size);
+    const changed = await this.assets.completeProcessing(
+      assetId,
+      { sha256: facts.sha256, size: facts.size, detectedMimeType: detected, metadata, storedAt: { objectKey: storedKey } },
+      derivatives.length ? (m) => this.derived.link(m, derivatives) : undefined,
+    );
     if (!changed) {
       // Deleted (or finished by another worker) meanwhile: drop what this run wrote that nothing links to.
       const now = await this.assets.findForProcessing(assetId);
       if (now?.status !== AssetStatus.Ready) {
         await this.derived.discard(derivatives);
-        if (!shared) await this.assets.releaseStrayObject(storedKey);
+        await this.assets.releaseStrayObject(storedKey);
       }
       return { outcome: `skipped at the end (${now?.status ?? 'missing'})` };
     }

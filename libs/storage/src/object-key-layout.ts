@@ -12,9 +12,11 @@ export const ObjectKeyLayout = {
     return `uploads/${ownerId}/${assetId}`;
   },
   /**
-   * Where a verified, deduplicated object lives once processing has accepted it: `objects/<xx>/<name>`, where
-   * the name is an HMAC (keyed by `secret`) of the asset that first stored those bytes. Opaque: a signed URL
-   * for it tells a user neither the owner, nor another asset, nor whether the bytes were shared.
+   * Where an asset's verified bytes live once processing has accepted them: `objects/<xx>/<name>`, where the name
+   * is an HMAC (keyed by `secret`) of the asset. Every asset has its own (identical bytes share one file through a
+   * hard link where the store has them); the stored object of some bytes is the key of the asset that first stored
+   * them. Opaque: a signed URL for it tells a user neither the owner, nor another asset, nor whether the bytes were
+   * shared.
    * Deterministic per asset, so a retried job writes the same key instead of a stray copy, and a stray copy
    * left by a killed job can be found again from the asset id alone.
    */

@@ -72,6 +72,12 @@ export interface PresignGetParams {
    * `public` (anyone may read the asset, so shared caches and CDNs may keep it).
    */
   cacheScope?: 'private' | 'public';
+  /**
+   * The representation's Last-Modified, when the caller knows better than the store (an asset's own date rather
+   * than the date of bytes it shares with others). The local driver signs and serves it; S3 presigned URLs cannot
+   * override Last-Modified (the object's own date is served; see the README's dedup section).
+   */
+  lastModified?: Date;
 }
 
 export interface PutObjectParams {

@@ -10,6 +10,7 @@ import { UploadSessions1764000004000 } from './migrations/1764000004000-upload-s
 import { Lifecycle1764000005000 } from './migrations/1764000005000-lifecycle';
 import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-create-pending-asset';
 import { ApiKeys1764000009100 } from './migrations/1764000009100-api-keys';
+import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-asset-objects';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   Lifecycle1764000005000,
   CreatePendingAsset1764000008000,
   ApiKeys1764000009100,
+  PerAssetObjects1764000013500,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

@@ -12,16 +12,16 @@ export interface TieringReport extends Record<string, unknown> {
   archiveAfterDays: number;
   /** Objects moved (or, in a dry run, to be moved) per target class. */
   moved: Record<string, number>;
-  objects: { sha256: string; objectKey: string; from: string; to: string; lastUsedAt: string }[];
+  objects: { assetId: string; sha256: string; objectKey: string; from: string; to: string; lastUsedAt: string }[];
   /** Objects whose move failed in some region (tried again next run). */
-  failed: { sha256: string; error: string }[];
+  failed: { assetId: string; sha256: string; error: string }[];
 }
 
 const DAY_MS = 24 * 3600 * 1000;
 const BATCH = 1000;
 
 /**
- * tiering: stored objects not read (downloaded) for TIERING_COLD_AFTER_DAYS move to STANDARD_IA, and after
+ * tiering: assets' own objects not read (downloaded) for TIERING_COLD_AFTER_DAYS move to STANDARD_IA, and after
  * TIERING_ARCHIVE_AFTER_DAYS to GLACIER_IR (instant retrieval, so reads keep working), in every region that holds
  * them (s3: CopyObject in place with the new class; local: a per-class directory the driver also reads from).
  * Reads are tracked cheaply (ObjectAccessTracker, flushed before the decision). Up to 1000 objects per class per run.
@@ -59,9 +59,9 @@ export class TieringJob implements LifecycleJob<TieringReport> {
               if (!(await this.router.call(region, (d) => d.head(o.objectKey)))) continue;
               await this.router.call(region, () => driver.setStorageClass({ key: o.objectKey, storageClass: to }));
             }
-            await this.assets.setStorageClass(o.sha256, to);
+            await this.assets.setStorageClass(o.assetId, to);
           } catch (e) {
-            report.failed.push({ sha256: o.sha256, error: errorMessage(e) });
+            report.failed.push({ assetId: o.assetId, sha256: o.sha256, error: errorMessage(e) });
             this.logger.warn(`tiering ${o.objectKey} to ${to} failed: ${errorMessage(e)}`);
             continue;
           }
@@ -69,6 +69,7 @@ export class TieringJob implements LifecycleJob<TieringReport> {
         report.moved[to] = (report.moved[to] ?? 0) + 1;
         if (report.objects.length < REPORT_LIST_LIMIT) {
           report.objects.push({
+            assetId: o.assetId,
             sha256: o.sha256,
             objectKey: o.objectKey,
             from: o.storageClass,

@@ -653,7 +653,10 @@ export interface components {
             sizeBytes: number;
             /** @description `pending` → `processing` → `ready`, or `failed`, `quarantined`. */
             status: components["schemas"]["AssetStatus"];
-            /** @description Storage class of the stored bytes once ready (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering); null before. */
+            /**
+             * @description Storage class of this asset's own object once ready (`STANDARD`, then `STANDARD_IA`, `GLACIER_IR` by tiering of
+             *     this asset, by its own age and downloads — never another asset's with the same bytes); null before.
+             */
             storageClass: string | null;
             updatedAt: string;
             /** @description While pending: when the upload URL expires. */

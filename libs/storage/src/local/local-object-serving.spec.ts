@@ -95,6 +95,30 @@ describe('local object downloads', () => {
     await missing.arrayBuffer();
   });
 
+  it("serves the signed Last-Modified (the asset's own date) instead of the file's, in 200, 304 and If-Range", async () => {
+    const own = new Date('2030-06-01T12:00:00Z');
+    const url = await driver.presignGet({ key: 'a/doc.pdf', expiresInSeconds: 60, lastModified: own });
+    const res = await fetch(url);
+    expect(res.headers.get('last-modified')).toBe(own.toUTCString());
+    await res.arrayBuffer();
+    const unchanged = await fetch(url, { headers: { 'if-modified-since': own.toUTCString() } });
+    expect(unchanged.status).toBe(304);
+    expect(unchanged.headers.get('last-modified')).toBe(own.toUTCString());
+    // The file's own (older) date no longer answers If-Modified-Since, nor If-Range.
+    const fileDate = (await driver.head('a/doc.pdf'))!.lastModified!;
+    expect((await fetch(url, { headers: { 'if-modified-since': new Date(own.getTime() - 1000).toUTCString() } })).status).toBe(200);
+    const ranged = await fetch(url, { headers: { range: 'bytes=0-3', 'if-range': fileDate.toUTCString() } });
+    expect(ranged.status).toBe(200);
+    await ranged.arrayBuffer();
+    const ownRange = await fetch(url, { headers: { range: 'bytes=0-3', 'if-range': own.toUTCString() } });
+    expect(ownRange.status).toBe(206);
+    await ownRange.arrayBuffer();
+    // The date is signed: changing it breaks the signature.
+    const forged = await fetch(url.replace(/X-Media-Modified=\d+/, 'X-Media-Modified=1'));
+    expect(forged.status).toBe(403);
+    await forged.arrayBuffer();
+  });
+
   it('serves a filename with bidirectional controls without them', async () => {
     const res = await fetch(await signed('a/doc.pdf', 'invoice\u202Efdp.exe'));
     expect(res.status).toBe(200);

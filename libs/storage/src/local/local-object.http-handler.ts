@@ -49,6 +49,12 @@ export function ifRangeHolds(ifRange: string | undefined, etag: string | undefin
   return Number.isFinite(at) && !!lastModified && httpDateSeconds(lastModified) === Math.floor(at / 1000);
 }
 
+/** A signed `X-Media-Modified` (Unix seconds) as a date; undefined when absent or not a number. */
+function signedDate(seconds: string | undefined): Date | undefined {
+  if (seconds === undefined || !/^\d{1,12}$/.test(seconds)) return undefined;
+  return new Date(Number(seconds) * 1000);
+}
+
 /** Parses one `bytes=` range against `size`; null when absent, 'invalid' when unsatisfiable. */
 export function parseRange(header: string | undefined, size: number): ByteRange | null | 'invalid' {
   if (!header) return null;
@@ -312,14 +318,16 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       }),
       'x-content-type-options': 'nosniff',
     };
+    // The signed date (the asset's own) wins over the file's: deduplicated files share one inode and its mtime.
+    const lastModified = signedDate(q['X-Media-Modified']) ?? info.lastModified;
     if (info.etag) headers.etag = info.etag;
-    if (info.lastModified) headers['last-modified'] = info.lastModified.toUTCString();
+    if (lastModified) headers['last-modified'] = lastModified.toUTCString();
     if (q['X-Media-Filename'] !== undefined) headers['content-disposition'] = contentDisposition(q['X-Media-Filename']);
-    if (notModified(req, info.etag, info.lastModified)) {
+    if (notModified(req, info.etag, lastModified)) {
       // RFC 9110 §15.4.5: a 304 carries the validators and caching headers, not the representation's.
       const notModifiedHeaders: Record<string, string> = { 'cache-control': String(headers['cache-control']) };
       if (info.etag) notModifiedHeaders.etag = info.etag;
-      if (info.lastModified) notModifiedHeaders['last-modified'] = info.lastModified.toUTCString();
+      if (lastModified) notModifiedHeaders['last-modified'] = lastModified.toUTCString();
       res.writeHead(304, notModifiedHeaders);
       res.end();
       return;
@@ -335,7 +343,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       return;
     }
     const ifRange = req.headers['if-range'];
-    const useRange = range && ifRangeHolds(Array.isArray(ifRange) ? ifRange[0] : ifRange, info.etag, info.lastModified) ? range : null;
+    const useRange = range && ifRangeHolds(Array.isArray(ifRange) ? ifRange[0] : ifRange, info.etag, lastModified) ? range : null;
     if (useRange) {
       headers['content-range'] = `bytes ${useRange.start}-${useRange.end}/${info.size}`;
       headers['content-length'] = useRange.end - useRange.start + 1;

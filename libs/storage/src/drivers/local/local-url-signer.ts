@@ -26,9 +26,9 @@ const SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X
 /**
  * Signed when present, and only then part of the canonical string, so URLs signed before these existed
  * keep their signatures: X-Media-Sha256 makes a read URL content-addressed, X-Media-Cache=public lets
- * shared caches keep the response, X-Media-Upload-Id + X-Media-Part make a PUT URL one part of a multipart upload.
+ * shared caches keep the response, X-Media-Modified (Unix seconds) is the Last-Modified served instead of the file's, X-Media-Upload-Id + X-Media-Part make a PUT URL one part of a multipart upload.
  */
-const OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part'];
+const OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part', 'X-Media-Modified'];
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -105,6 +105,7 @@ export class LocalUrlSigner {
       q['X-Media-Sha256'] = p.contentSha256;
     }
     if (p.cacheScope === 'public') q['X-Media-Cache'] = 'public';
+    if (p.lastModified) q['X-Media-Modified'] = String(Math.floor(p.lastModified.getTime() / 1000));
     return this.signedUrl(p.key, q);
   }
 
