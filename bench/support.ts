@@ -8,9 +8,15 @@ export const PROD_SECRET = 'bench-production-secret-0123456789abcdef';
 /** BENCH_ENV='{"NAME":"value"}': settings (e.g. NODE_OPTIONS) added to every benchmark's service. */
 export const BENCH_ENV: Record<string, string> = JSON.parse(process.env.BENCH_ENV ?? '{}');
 
+/** BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof': node options for the service that NODE_OPTIONS refuses. */
+export const BENCH_NODE_ARGS: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** The service in production mode, with BENCH_ENV; what a benchmark passes itself (e.g. WEB_CONCURRENCY) wins. */
 export function startProductionService(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({ NODE_ENV: 'production', LOG_LEVEL: 'warn', METRICS_TOKEN: 'bench-metrics-token-0123456789', ...BENCH_ENV, ...env });
+  return startApp(
+    { NODE_ENV: 'production', LOG_LEVEL: 'warn', METRICS_TOKEN: 'bench-metrics-token-0123456789', ...BENCH_ENV, ...env },
+    { nodeArgs: BENCH_NODE_ARGS },
+  );
 }
 
 export interface LoadResult {

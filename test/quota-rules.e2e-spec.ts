@@ -1,6 +1,7 @@
 /**
- * The quota rule exists twice: in SQL (create_pending_asset, migration 1764000008000, which decides under the
- * owner's lock whether a pending asset is created) and in TypeScript (quota-rules.ts: effectiveLimits + checkQuota,
+ * The quota rule exists three times: in SQL (create_pending_asset, migration 1764000008000, which decides under the
+ * owner's lock whether a pending asset is created; create_pending_assets, migration 1764000015000, which decides a
+ * whole batch of them in arrival order) and in TypeScript (quota-rules.ts: effectiveLimits + checkQuota,
  * which explains a refusal as 413/429). This runs both on the same generated cases — committed usage, live and
  * expired pending uploads, defaults, per-owner overrides, sizes at and around every limit — against the real
  * function in PostgreSQL, and expects the same verdict and the same figures every time.
@@ -33,6 +34,8 @@ const quotaCase = fc.record({
   defaults: fc.record({ maxBytes: limitSpec, maxAssets: limitSpec }),
   override: fc.option(fc.record({ maxBytes: fc.option(limitSpec), maxAssets: fc.option(limitSpec) }), { nil: null }),
   sizeBytes: amount,
+  /** Further requests of the same owner in the same batch (create_pending_assets), after sizeBytes. */
+  more: fc.array(amount, { maxLength: 5 }),
 });
 type QuotaCase = typeof quotaCase extends fc.Arbitrary<infer T> ? T : never;
 
@@ -42,7 +45,7 @@ function resolve(spec: LimitSpec, needed: number): number {
   return Math.max(0, needed + spec.slack);
 }
 
-describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () => {
+describe('quota rule: create_pending_asset(s) (SQL) and quota-rules.ts agree', () => {
   let app: RunningApp;
   let db: Client;
 
@@ -56,8 +59,11 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
     await app?.stop();
   });
 
-  /** Sets the case up, runs the function, and rolls everything back: each case starts from an empty owner. */
-  async function runSql(c: QuotaCase, defaults: { maxBytes: number; maxAssets: number }, override: QuotaOverride | null) {
+  /**
+   * Sets the case up, runs `run` (create_pending_asset, or create_pending_assets on a batch), and rolls everything
+   * back: each case starts from an empty owner.
+   */
+  async function withCase<T>(c: QuotaCase, override: QuotaOverride | null, run: () => Promise<T>): Promise<T> {
     await db.query('BEGIN');
     try {
       await db.query(`INSERT INTO owner_usage (owner_id, bytes, assets) VALUES ($1, $2, $3)`, [OWNER, c.committedBytes, c.committedAssets]);
@@ -80,6 +86,14 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
           override.maxAssets,
         ]);
       }
+      return await run();
+    } finally {
+      await db.query('ROLLBACK');
+    }
+  }
+
+  async function runSql(c: QuotaCase, defaults: { maxBytes: number; maxAssets: number }, override: QuotaOverride | null) {
+    return withCase(c, override, async () => {
       const { rows } = await db.query(
         `SELECT created, committed_bytes::text, committed_assets::text, pending_bytes::text, pending_assets::text,
                 override_max_bytes::text, override_max_assets::text, has_override
@@ -88,9 +102,47 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
         [OWNER, c.sizeBytes, defaults.maxBytes, defaults.maxAssets, randomUUID(), `k/${randomUUID()}`],
       );
       return rows[0] as Record<string, string | boolean | null>;
-    } finally {
-      await db.query('ROLLBACK');
-    }
+    });
+  }
+
+  /** The batch function on sizes in arrival order; one answer per request, plus the rows it inserted. */
+  async function runBatchSql(
+    c: QuotaCase,
+    sizes: number[],
+    defaults: { maxBytes: number; maxAssets: number },
+    override: QuotaOverride | null,
+  ) {
+    return withCase(c, override, async () => {
+      const requests = sizes.map((size) => ({
+        a: randomUUID(),
+        o: OWNER,
+        s: size,
+        b: 'b',
+        k: `k/${randomUUID()}`,
+        m: 'text/plain',
+        f: 'new.txt',
+        c: null,
+        x: new Date(Date.now() + 3600_000).toISOString(),
+        md: { album: 'a' },
+        g: [['group:g', 'read']],
+      }));
+      const { rows } = await db.query(
+        `SELECT req_ord, req_created AS created, req_committed_bytes::text AS committed_bytes, req_committed_assets::text AS committed_assets,
+                req_pending_bytes::text AS pending_bytes, req_pending_assets::text AS pending_assets,
+                req_override_max_bytes::text AS override_max_bytes, req_override_max_assets::text AS override_max_assets,
+                req_has_override AS has_override
+           FROM create_pending_assets($1::jsonb, $2, $3) ORDER BY req_ord`,
+        [JSON.stringify(requests), defaults.maxBytes, defaults.maxAssets],
+      );
+      const inserted = await db.query(
+        `SELECT a.asset_id::text, (SELECT count(*)::int FROM asset_metadata m WHERE m.asset_id = a.asset_id) AS md,
+                (SELECT count(*)::int FROM asset_acl g WHERE g.asset_id = a.asset_id) AS g
+           FROM media_assets a WHERE a.asset_id = ANY ($1::uuid[])`,
+        [requests.map((r) => r.a)],
+      );
+      const created = new Map(inserted.rows.map((r: { asset_id: string; md: number; g: number }) => [r.asset_id, r]));
+      return rows.map((r: Record<string, string | boolean | null>, i: number) => ({ row: r, inserted: created.get(requests[i].a) }));
+    });
   }
 
   it('gives the same verdict on the same figures', async () => {
@@ -130,6 +182,53 @@ describe('quota rule: create_pending_asset (SQL) and quota-rules.ts agree', () =
           expect(row.override_max_bytes === null ? null : Number(row.override_max_bytes)).toBe(override.maxBytes);
           expect(row.override_max_assets === null ? null : Number(row.override_max_assets)).toBe(override.maxAssets);
         }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('decides a batch in arrival order as many single requests would (create_pending_assets)', async () => {
+    await fc.assert(
+      fc.asyncProperty(quotaCase, async (c) => {
+        const sizes = [c.sizeBytes, ...c.more];
+        const pendingBytes = c.livePending.reduce((a, b) => a + b, 0);
+        const usage = {
+          bytes: c.committedBytes + pendingBytes,
+          assets: c.committedAssets + c.livePending.length,
+          pendingBytes,
+          pendingAssets: c.livePending.length,
+        };
+        const defaults = {
+          maxBytes: resolve(c.defaults.maxBytes, usage.bytes + c.sizeBytes),
+          maxAssets: resolve(c.defaults.maxAssets, usage.assets + 1),
+        };
+        const override: QuotaOverride | null = c.override && {
+          maxBytes: c.override.maxBytes === null ? null : resolve(c.override.maxBytes, usage.bytes + c.sizeBytes),
+          maxAssets: c.override.maxAssets === null ? null : resolve(c.override.maxAssets, usage.assets + 1),
+        };
+        const answers = await runBatchSql(c, sizes, defaults, override);
+        expect(answers).toHaveLength(sizes.length);
+        sizes.forEach((size, i) => {
+          let allowed = true;
+          try {
+            checkQuota(OWNER, effectiveLimits(defaults, override), usage, size);
+          } catch {
+            allowed = false;
+          }
+          const { row, inserted } = answers[i];
+          expect(row.created).toBe(allowed);
+          expect(Number(row.committed_bytes) + Number(row.pending_bytes)).toBe(usage.bytes);
+          expect(Number(row.committed_assets) + Number(row.pending_assets)).toBe(usage.assets);
+          expect(Number(row.pending_bytes)).toBe(usage.pendingBytes);
+          expect(row.has_override).toBe(override !== null);
+          // Accepted: the row, its metadata and its grant exist; refused: nothing was written for it.
+          expect(inserted ? [inserted.md, inserted.g] : null).toEqual(allowed ? [1, 1] : null);
+          if (allowed) {
+            usage.bytes += size;
+            usage.assets += 1;
+            usage.pendingBytes += size;
+            usage.pendingAssets += 1;
+          }
+        });
       }),
       { numRuns: RUNS },
     );

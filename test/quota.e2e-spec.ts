@@ -86,6 +86,38 @@ describe('quotas', () => {
     expect(bytes.filter((r) => r.status === 413)).toHaveLength(7);
   });
 
+  it('stays exact at the edge of a quota under many concurrent requests, batched together across owners', async () => {
+    // Three owners at once, so that their requests share group-commit batches: 60 requests each.
+    await admin.put('/admin/quotas/96', { maxBytes: 0, maxAssets: 25 });
+    await admin.put('/admin/quotas/97', { maxBytes: 1000, maxAssets: 0 });
+    await admin.put('/admin/quotas/98', { maxBytes: 5000, maxAssets: 100 });
+    const sizeOf = (owner: number, i: number) => (owner === 96 ? 1 : owner === 97 ? 17 + (i % 13) : 100 + (i % 50));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        [96, 97, 98].map((owner) => ask(api(app.baseUrl, owner), sizeOf(owner, i)).then((r) => ({ owner, r }))),
+      ).flat(),
+    );
+    const rows = await app.sql<{ owner: string; n: number; bytes: number }>(
+      `SELECT owner_id::text AS owner, count(*)::int AS n, sum(size_bytes)::int AS bytes FROM media_assets
+        WHERE owner_id IN (96, 97, 98) AND status = 'pending' GROUP BY owner_id ORDER BY owner_id`,
+    );
+    const by = Object.fromEntries(rows.map((r) => [r.owner, r]));
+    const granted = (owner: number) => results.filter((x) => x.owner === owner && x.r.status === 201);
+    // Every 201 is a row, and nothing else is.
+    for (const owner of [96, 97, 98]) expect(granted(owner).length).toBe(by[String(owner)]?.n ?? 0);
+    expect(by['96'].n).toBe(25); // count limit reached exactly
+    expect(results.filter((x) => x.owner === 96 && x.r.status === 429)).toHaveLength(35);
+    expect(by['97'].bytes).toBeLessThanOrEqual(1000);
+    expect(by['97'].bytes).toBeGreaterThan(1000 - 29); // refused only when the next one did not fit
+    expect(by['98'].bytes).toBeLessThanOrEqual(5000);
+    expect(by['98'].bytes).toBeGreaterThan(5000 - 149);
+    // Each refusal names the figures it was decided on, and they are over the limit.
+    for (const { r } of results.filter((x) => x.owner === 97 && x.r.status === 413)) {
+      expect(r.body.details.usedBytes + r.body.details.requestedBytes).toBeGreaterThan(1000);
+    }
+    expect((await api(app.baseUrl, 97).get('/quota')).body.usage.bytes).toBe(by['97'].bytes);
+  });
+
   it('takes per-owner overrides from the owner_quotas table (admin API)', async () => {
     const c = api(app.baseUrl, 95);
     expect((await ask(c, 2000)).status).toBe(413);

@@ -54,9 +54,10 @@ export interface RunningApp {
 
 /**
  * Starts the built service (`dist/`) as a real child process on 127.0.0.1 with its own database
- * (created by the service itself), its own Redis key prefix and its own storage directory.
+ * (created by the service itself), its own Redis key prefix and its own storage directory. `nodeArgs` go to node
+ * before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
  */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(env: Record<string, string> = {}, opts: { nodeArgs?: string[] } = {}): Promise<RunningApp> {
   const id = `${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const port = await freePort();
   const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'media-e2e-'));
@@ -83,7 +84,10 @@ export async function startApp(env: Record<string, string> = {}): Promise<Runnin
 
   async function launch(extra: Record<string, string> = {}) {
     out += `--- start ${new Date().toISOString()}\n`;
-    child = spawn(process.execPath, [MAIN_JS], { env: { ...fullEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN_JS], {
+      env: { ...fullEnv, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
     const deadline = Date.now() + 30000;

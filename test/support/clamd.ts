@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './app-process';
+import { freePort, REPO_ROOT } from './app-process';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/clamd.sh');
+/** From test/support (jest) or dist-bench/test/support (benchmarks) alike. */
+const SCRIPT = path.join(REPO_ROOT, 'scripts/clamd.sh');
 
 /** The EICAR anti-virus test file (harmless; every scanner reports it). The signature DB written by scripts/clamd.sh finds it. */
 export const EICAR = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { CACHE_CONFIG, CacheConfig, OutboxService, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
+import { CACHE_CONFIG, CacheConfig, dropAssetParts, OutboxService, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ASSET_CACHE_PARTS, AssetCachePart, PartLoaders } from './asset-cache-part';
@@ -273,6 +273,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
    * When Redis refuses, the invalidation is written to the outbox and retried until it succeeds.
    */
   async invalidate(assetId: string): Promise<void> {
+    dropAssetParts(assetId); // what this request read before the change is stale too
     if (!this.enabled) return;
     this.stats.count('invalidations');
     this.local?.delete(assetId); // this process sees the change on its next request, whatever Redis does

@@ -1,13 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AssetAccess, assertAssetAccess, Errors, Principal, principalKeys, STORAGE_CONFIG, StorageConfig } from '@app/core';
-import { AssetCache, AssetCachePart, PartLoaders } from '@app/asset-cache';
+import {
+  AssetAccess,
+  assertAssetAccess,
+  Errors,
+  handOffAssetParts,
+  Principal,
+  principalKeys,
+  STORAGE_CONFIG,
+  StorageConfig,
+  takeAssetParts,
+} from '@app/core';
+import { AssetCache, PartLoaders } from '@app/asset-cache';
 import { MetadataService } from '@app/metadata';
 import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
 import { AssetListFilters, buildListQuery, decodeCursor, DEFAULT_LIST_LIMIT, encodeCursor, parseTagFilter } from './asset-list.query';
 import { assetSummary, reviveAsset } from './asset-record';
 import { AssetPageDto, AssetViewDto, DownloadLinkDto, StoredObjectViewDto } from './asset-view.dto';
-import { AssetsRepository } from './assets.repository';
+import { AssetParts, AssetsRepository } from './assets.repository';
 import { ListAssetsQueryDto } from './list-assets.dto';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
 import { ObjectAccessTracker } from './object-access.tracker';
@@ -32,23 +42,46 @@ export class AssetQueryService {
    * status). No access check: who may see it is the access policy's business (see @RequireAssetAccess).
    */
   async getRecord(assetId: string): Promise<MediaAsset | null> {
-    return (await this.getRecordWith(assetId, {})).record;
+    return (await this.getRecordWith(assetId)).record;
   }
 
   /**
-   * The record plus other cached parts of the asset (e.g. its ACL, for the access policy) in one cache round trip;
-   * `others` load each part from Postgres on a miss.
+   * The record plus other cached parts of the asset (its ACL for the access policy, its metadata for the view) in one
+   * cache round trip. Whatever is not cached comes from ONE query (AssetsRepository.findWithParts: record, metadata
+   * and grants together), whose parts are then handed to the next read of the same HTTP request: the access check
+   * and the view of GET /media/{id} cost one query together when the cache is off or cold. `handOff`: the access
+   * check's read, whose parts the next read of this request takes (once).
    */
-  async getRecordWith<T extends Partial<Record<Exclude<AssetCachePart, 'record'>, unknown>>>(
+  async getRecordWith<P extends 'acl' | 'metadata' = never>(
     assetId: string,
-    others: PartLoaders<T>,
-  ): Promise<{ record: MediaAsset | null } & { [K in keyof T]: T[K] | null }> {
-    const parts = await this.cache.getMany<T & { record: MediaAsset }>(
-      assetId,
-      { ...others, record: () => this.repo.findForView(assetId) } as PartLoaders<T & { record: MediaAsset }>,
-      { requires: 'record' }, // nothing is cached about an asset that does not exist
-    );
-    return { ...parts, record: parts.record ? reviveAsset(parts.record) : null };
+    others: readonly P[] = [],
+    opts: { handOff?: boolean } = {},
+  ): Promise<{ record: MediaAsset | null } & { [K in P]: AssetParts[K] | null }> {
+    // What the access check of this request read (once: later reads, e.g. a long-poll's, read afresh).
+    const handed = takeAssetParts<AssetParts | null>(assetId);
+    let parts: Promise<AssetParts | null> | undefined;
+    const load = () => {
+      if (!parts) {
+        parts = handed !== undefined ? Promise.resolve(handed) : this.repo.findWithParts(assetId);
+        if (opts.handOff && handed === undefined)
+          void parts.then(
+            (p) => handOffAssetParts(assetId, p),
+            () => undefined,
+          );
+      }
+      return parts;
+    };
+    const loaders: PartLoaders<AssetParts> = {
+      record: () => load().then((p) => p?.record ?? null),
+      metadata: () => load().then((p) => p?.metadata ?? null),
+      acl: () => load().then((p) => p?.acl ?? null),
+    };
+    const wanted = { record: loaders.record } as PartLoaders<Partial<AssetParts>>;
+    for (const p of others) (wanted as Record<string, unknown>)[p] = loaders[p];
+    const got = await this.cache.getMany<Partial<AssetParts>>(assetId, wanted, { requires: 'record' });
+    return { ...got, record: got.record ? reviveAsset(got.record) : null } as { record: MediaAsset | null } & {
+      [K in P]: AssetParts[K] | null;
+    };
   }
 
   /** The record of an asset the caller was granted access to; 404 when it has gone meanwhile. */
@@ -60,9 +93,7 @@ export class AssetQueryService {
 
   async view(access: AssetAccess): Promise<AssetViewDto> {
     assertAssetAccess(access, 'read');
-    const { record: a, metadata } = await this.getRecordWith<{ metadata: Record<string, string> }>(access.assetId, {
-      metadata: () => this.metadata.getMap(access.assetId),
-    });
+    const { record: a, metadata } = await this.getRecordWith(access.assetId, ['metadata']);
     if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);
     return this.toView(a, metadata ?? {});
   }

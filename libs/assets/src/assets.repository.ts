@@ -1,9 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import type { Pool } from 'pg';
 import type { ListQuery } from './asset-list.query';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
+
+/** One grant, as the acl lib's AclEntry. */
+export interface AssetGrant {
+  principal: string;
+  permission: string;
+}
+
+/** Everything the hot cache keeps about an asset (AssetCachePart), read together. */
+export interface AssetParts {
+  record: MediaAsset;
+  metadata: Record<string, string>;
+  acl: AssetGrant[];
+}
 
 /**
  * SQL on media_assets and stored_objects (the quota's is in quota/quota.repository.ts, the lifecycle jobs' in
@@ -52,6 +66,35 @@ export class AssetsRepository {
   /** The asset as the API view shows it (its own storage class is a column of the record). */
   findForView(assetId: string): Promise<MediaAsset | null> {
     return this.find(assetId);
+  }
+
+  /**
+   * The record (as findForView) with the asset's user-visible metadata map and its grants, in ONE query and as a
+   * prepared statement (parsed and planned once per connection): the cold read of GET /media/{id}, where the access
+   * check needs record + grants and the view record + metadata. Shapes: metadata as MetadataRepository.getMap (keys
+   * in order), grants as AclRepository.list (by principal, then permission in enum order).
+   */
+  async findWithParts(assetId: string): Promise<AssetParts | null> {
+    const { rows } = await this.pool().query<MediaAsset & { partMetadata: Record<string, string>; partAcl: AssetGrant[] }>({
+      name: 'media_asset_with_parts',
+      text: `SELECT ${this.recordColumns('a')},
+                    coalesce((SELECT json_object_agg(m.key, m.value ORDER BY m.key) FROM asset_metadata m WHERE m.asset_id = a.asset_id),
+                             '{}'::json) AS "partMetadata",
+                    coalesce((SELECT json_agg(json_build_object('principal', g.principal, 'permission', g.permission::text)
+                                              ORDER BY g.principal, g.permission)
+                                FROM asset_acl g WHERE g.asset_id = a.asset_id), '[]'::json) AS "partAcl"
+               FROM media_assets a
+              WHERE a.asset_id = $1`,
+      values: [assetId],
+    });
+    if (!rows.length) return null;
+    const { partMetadata, partAcl, ...record } = rows[0];
+    return { record: Object.assign(new MediaAsset(), record), metadata: partMetadata, acl: partAcl };
+  }
+
+  /** node-postgres' pool under TypeORM: named (prepared) statements, and no query runner per call. */
+  private pool(): Pool {
+    return (this.ds.driver as unknown as { master: Pool }).master;
   }
 
   /** Locks the asset row for the rest of the transaction. */

@@ -41,7 +41,7 @@ export function installHttpObservability(
   // request's async resource, so a handler of a request with a body still sees it; see the unit spec).
   fastify.addHook('onRequest', (req: FastifyRequest, reply, done) => {
     reply.header('x-request-id', req.id);
-    runInContext({ requestId: req.id }, done);
+    runInContext({ requestId: req.id, assetParts: new Map() }, done);
   });
 
   if (deps.config.METRICS_ENABLED) {

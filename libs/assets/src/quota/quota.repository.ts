@@ -46,6 +46,24 @@ interface PendingInsertRow {
   has_override: boolean;
 }
 
+interface BatchRow extends PendingInsertRow {
+  req_ord: number;
+}
+
+/** The decision and the figures it was made on, from a row of create_pending_asset(s). */
+function outcomeOf(row: PendingInsertRow): PendingInsertOutcome {
+  const committedBytes = Number(row.committed_bytes);
+  const committedAssets = Number(row.committed_assets);
+  const pendingBytes = Number(row.pending_bytes);
+  const pendingAssets = Number(row.pending_assets);
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  return {
+    created: row.created,
+    usage: { bytes: committedBytes + pendingBytes, assets: committedAssets + pendingAssets, pendingBytes, pendingAssets },
+    override: row.has_override ? { maxBytes: num(row.override_max_bytes), maxAssets: num(row.override_max_assets) } : null,
+  };
+}
+
 interface UsageRow {
   bytes: string;
   assets: string;
@@ -113,16 +131,40 @@ export class QuotaRepository {
         a.acl.map((e) => e.permission),
       ],
     );
-    const committedBytes = Number(row.committed_bytes);
-    const committedAssets = Number(row.committed_assets);
-    const pendingBytes = Number(row.pending_bytes);
-    const pendingAssets = Number(row.pending_assets);
-    const num = (v: string | null) => (v === null ? null : Number(v));
-    return {
-      created: row.created,
-      usage: { bytes: committedBytes + pendingBytes, assets: committedAssets + pendingAssets, pendingBytes, pendingAssets },
-      override: row.has_override ? { maxBytes: num(row.override_max_bytes), maxAssets: num(row.override_max_assets) } : null,
-    };
+    return outcomeOf(row);
+  }
+
+  /**
+   * Many pending assets (any owners), decided in their order and written in one statement, one transaction and one
+   * commit: create_pending_assets (migration 1764000015000), group commit for POST /media/upload-url. Answers one
+   * outcome per asset, in order, with the figures each decision was made on (earlier accepted assets of the same
+   * owner included). Returns only after the commit: every `created` row is durable.
+   */
+  async insertPendingBatch(assets: NewPendingAsset[], defaults: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome[]> {
+    const requests = assets.map((a) => ({
+      a: a.assetId,
+      o: a.ownerId,
+      s: a.sizeBytes,
+      b: a.bucket,
+      k: a.objectKey,
+      m: a.mimeType,
+      f: a.filename,
+      c: a.declaredChecksumSha256,
+      x: a.uploadExpiresAt.toISOString(),
+      ...(Object.keys(a.metadata).length ? { md: a.metadata } : {}),
+      ...(a.acl.length ? { g: a.acl.map((e) => [e.principal, e.permission]) } : {}),
+    }));
+    const rows = await this.ds.query<BatchRow[]>(
+      `SELECT req_ord, req_created AS created, req_committed_bytes::text AS committed_bytes, req_committed_assets::text AS committed_assets,
+              req_pending_bytes::text AS pending_bytes, req_pending_assets::text AS pending_assets,
+              req_override_max_bytes::text AS override_max_bytes, req_override_max_assets::text AS override_max_assets,
+              req_has_override AS has_override
+         FROM create_pending_assets($1::jsonb, $2, $3)`,
+      [JSON.stringify(requests), defaults.maxBytes, defaults.maxAssets],
+    );
+    const out = new Array<PendingInsertOutcome>(assets.length);
+    for (const row of rows) out[row.req_ord - 1] = outcomeOf(row);
+    return out;
   }
 
   /**

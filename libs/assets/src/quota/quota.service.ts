@@ -3,7 +3,15 @@ import { UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { EntityManager } from 'typeorm';
 import { checkQuota, effectiveLimits, QuotaOverride } from './quota-rules';
 import { QuotaLimitsDto, QuotaViewDto } from './quota-view.dto';
-import { NewPendingAsset, QuotaRepository } from './quota.repository';
+import { GroupCommit } from './group-commit';
+import { NewPendingAsset, PendingInsertOutcome, QuotaRepository } from './quota.repository';
+
+/**
+ * Up to 256 pending assets per statement, and two statements at once per process: while one batch commits (its WAL
+ * flush), the next is being written. Two batches of one owner serialise on that owner's usage row, of different
+ * owners they do not.
+ */
+const PENDING_BATCHES = { maxBatch: 256, maxInFlight: 2 };
 
 /**
  * Per-owner limits on bytes and asset count. Usage = processing/ready assets (a counter kept in the same
@@ -11,10 +19,19 @@ import { NewPendingAsset, QuotaRepository } from './quota.repository';
  */
 @Injectable()
 export class QuotaService {
+  /** Pending assets written by group commit (one statement and one commit per batch; see GroupCommit). */
+  private readonly batches: GroupCommit<NewPendingAsset, PendingInsertOutcome>;
+
   constructor(
     private readonly repo: QuotaRepository,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
-  ) {}
+  ) {
+    this.batches = new GroupCommit(
+      (assets) => this.repo.insertPendingBatch(assets, this.defaultLimits()),
+      (asset) => this.repo.insertPendingWithQuota(asset, this.defaultLimits()),
+      PENDING_BATCHES,
+    );
+  }
 
   /**
    * Creates the pending asset (with its metadata and grants) when one more asset of its size fits the owner's
@@ -25,7 +42,8 @@ export class QuotaService {
    */
   async createPendingWithQuota(a: NewPendingAsset, m?: EntityManager): Promise<void> {
     const defaults = this.defaultLimits();
-    const outcome = await this.repo.insertPendingWithQuota(a, defaults, m);
+    // In the caller's transaction: alone. Otherwise: group commit with the requests arriving meanwhile.
+    const outcome = m ? await this.repo.insertPendingWithQuota(a, defaults, m) : await this.batches.submit(a);
     if (outcome.created) return;
     checkQuota(a.ownerId, effectiveLimits(defaults, outcome.override), outcome.usage, a.sizeBytes);
     throw new Error(

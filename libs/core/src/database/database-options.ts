@@ -11,6 +11,7 @@ import { Lifecycle1764000005000 } from './migrations/1764000005000-lifecycle';
 import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-create-pending-asset';
 import { ApiKeys1764000009100 } from './migrations/1764000009100-api-keys';
 import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-asset-objects';
+import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pending-asset-batches';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   CreatePendingAsset1764000008000,
   ApiKeys1764000009100,
   PerAssetObjects1764000013500,
+  PendingAssetBatches1764000015000,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

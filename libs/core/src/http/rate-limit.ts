@@ -1,6 +1,7 @@
 import { applyDecorators, ExecutionContext, Inject, Injectable, Logger, UseGuards } from '@nestjs/common';
 import { ThrottlerException, ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { ScriptedThrottlerStorage } from './throttler-storage';
 import type Redis from 'ioredis';
 import { REDIS_CONFIG, RedisConfig, SECURITY_CONFIG, SecurityConfig } from '../config/config-sections';
 import { AppError, ErrorCode } from '../errors/error-codes';
@@ -34,7 +35,7 @@ export function rateLimitOptions(
   const principalOf = (ctx: ExecutionContext) => ctx.switchToHttp().getRequest<{ principal?: Caller }>().principal;
   return {
     throttlers: [{ name: UPLOAD_URL_THROTTLER, ttl: UPLOAD_URL_WINDOW_MS, limit: (ctx) => limitFor(security, principalOf(ctx)) }],
-    storage: new ThrottlerStorageRedisService(redis),
+    storage: new ScriptedThrottlerStorage(redis),
     getTracker: (req: { principal?: Caller; ip?: string }) => rateLimitTracker(req.principal, req.ip),
     generateKey: (_ctx: ExecutionContext, tracker: string, name: string) => throttleKey(redisConfig, name, tracker),
   };
@@ -64,7 +65,7 @@ export class UploadCreationLimiter {
     @Inject(REDIS_CONFIG) private readonly redisConfig: RedisConfig,
     @Inject(REDIS) redis: Redis,
   ) {
-    this.storage = new ThrottlerStorageRedisService(redis);
+    this.storage = new ScriptedThrottlerStorage(redis);
   }
 
   /** Counts one new upload for the caller (its key's budget when it used one); throws 429 RateLimited when over the limit. */

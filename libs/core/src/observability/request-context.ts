@@ -10,6 +10,11 @@ export interface RequestContext {
   requestId?: string;
   queue?: string;
   jobId?: string;
+  /**
+   * HTTP requests only: what the access check read about an asset (record, metadata, grants in one query), handed to
+   * the handler of the same request so that it does not read it again. Taken once; dropped when the asset changes.
+   */
+  assetParts?: Map<string, unknown>;
 }
 
 /** The one store of the process (AsyncLocalStorage is process-wide by nature; it holds no configuration). */
@@ -34,6 +39,27 @@ export function currentContext(): RequestContext | undefined {
 
 export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
+}
+
+/**
+ * Hands what was just read about an asset to a later step of the current HTTP request (see RequestContext.assetParts);
+ * outside an HTTP request (jobs, the outbox) it is dropped: a long-running job must always read afresh.
+ */
+export function handOffAssetParts(assetId: string, parts: unknown): void {
+  storage.getStore()?.assetParts?.set(assetId, parts);
+}
+
+/** What an earlier step of this request read about the asset, once (a second call answers undefined). */
+export function takeAssetParts<T>(assetId: string): T | undefined {
+  const m = storage.getStore()?.assetParts;
+  const v = m?.get(assetId) as T | undefined;
+  m?.delete(assetId);
+  return v;
+}
+
+/** The asset changed: what this request read about it before must not be used. */
+export function dropAssetParts(assetId: string): void {
+  storage.getStore()?.assetParts?.delete(assetId);
 }
 
 /** Runs `fn` (and everything it starts) with `ctx` as the current context. */

@@ -1,0 +1,64 @@
+import { GroupCommit } from './group-commit';
+
+/** A write that answers when told to, recording each batch it was given. */
+function controlledWriter() {
+  const batches: number[][] = [];
+  const pending: (() => void)[] = [];
+  const write = (items: number[]) =>
+    new Promise<number[]>((resolve) => {
+      batches.push(items);
+      pending.push(() => resolve(items.map((x) => x * 10)));
+    });
+  const releaseAll = () => pending.splice(0).forEach((f) => f());
+  return { batches, write, releaseAll };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+/** A few turns of the event loop: a finished batch frees its slot, and the next one starts on the turn after. */
+const turns = async (n = 3) => {
+  for (let i = 0; i < n; i++) await turn();
+};
+
+describe('GroupCommit', () => {
+  it('writes a lone item at once, and what arrives meanwhile in one later batch, answering each caller', async () => {
+    const w = controlledWriter();
+    const g = new GroupCommit<number, number>(w.write, async (x) => x * 10, { maxBatch: 100, maxInFlight: 1 });
+    const first = g.submit(1);
+    await turn();
+    expect(w.batches).toEqual([[1]]);
+    const rest = [2, 3, 4].map((x) => g.submit(x));
+    await turn();
+    expect(w.batches).toHaveLength(1); // the slot is busy: 2, 3, 4 wait together
+    w.releaseAll();
+    expect(await first).toBe(10);
+    await turns();
+    expect(w.batches).toEqual([[1], [2, 3, 4]]);
+    w.releaseAll();
+    expect(await Promise.all(rest)).toEqual([20, 30, 40]);
+  });
+
+  it('cuts batches at maxBatch and keeps at most maxInFlight running', async () => {
+    const w = controlledWriter();
+    const g = new GroupCommit<number, number>(w.write, async (x) => x, { maxBatch: 2, maxInFlight: 2 });
+    const all = [1, 2, 3, 4, 5].map((x) => g.submit(x));
+    await turn();
+    expect(w.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(g.state).toEqual({ inFlight: 2, queued: 1 });
+    w.releaseAll();
+    await turns();
+    expect(w.batches[2]).toEqual([5]);
+    w.releaseAll();
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50]);
+  });
+
+  it('writes each item alone when a batch fails, so only the bad one fails', async () => {
+    const write = (items: number[]) => (items.length > 1 ? Promise.reject(new Error('batch failed')) : Promise.resolve(items));
+    const writeOne = (x: number) => (x === 2 ? Promise.reject(new Error('bad item 2')) : Promise.resolve(x));
+    const g = new GroupCommit<number, number>(write, writeOne, { maxBatch: 10, maxInFlight: 1 });
+    const results = await Promise.allSettled([1, 2, 3].map((x) => g.submit(x)));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([1, 'bad item 2', 3]);
+  });
+});

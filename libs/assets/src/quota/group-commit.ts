@@ -1,0 +1,70 @@
+/**
+ * Group commit: callers submit one item each; items that arrive while earlier batches are being written are
+ * written together by one call of `write` (one statement, one transaction, one commit). No timer: a batch
+ * starts as soon as a slot is free (at once when idle, so a lone request waits for nobody), and everything that
+ * queued meanwhile — up to `maxBatch` — goes in the next one. Under load batches grow by themselves; idle, each
+ * request is its own batch.
+ *
+ * `write` answers one result per item, in order. When it throws for a batch of several, each item is written
+ * alone (`writeOne`), so one bad item (or a deadlock victim batch) fails only itself.
+ */
+export class GroupCommit<I, O> {
+  private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly write: (items: I[]) => Promise<O[]>,
+    private readonly writeOne: (item: I) => Promise<O>,
+    private readonly opts: { maxBatch: number; maxInFlight: number },
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Batches being written now, and items waiting for a slot (for tests and metrics). */
+  get state(): { inFlight: number; queued: number } {
+    return { inFlight: this.inFlight, queued: this.queue.length };
+  }
+
+  /** Starts a batch on the next turn of the event loop, so requests parsed in the same turn share it. */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.opts.maxInFlight || !this.queue.length) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    }
+  }
+
+  private async run(batch: GroupCommit<I, O>['queue']): Promise<void> {
+    let out: O[];
+    try {
+      out = await this.write(batch.map((b) => b.item));
+      if (out.length !== batch.length) throw new Error(`group commit: ${out.length} answers for ${batch.length} items`);
+    } catch (e) {
+      if (batch.length === 1) {
+        batch[0].reject(e);
+        return;
+      }
+      await Promise.all(batch.map((b) => this.writeOne(b.item).then(b.resolve, b.reject)));
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(out[i]));
+  }
+}
