@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { BEARER_SCHEME, ErrorCode, ProblemDto } from '@app/core';
+import { STORAGE_EVENTS_TOKEN_SCHEME } from '@app/storage-events';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -109,6 +110,10 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         description: 'HS256 JWT: `sub` (user id), optional `groups`, `roles` (`admin`).',
       },
       BEARER_SCHEME,
+    )
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'STORAGE_EVENTS_WEBHOOK_TOKEN (storage event receivers such as MinIO).' },
+      STORAGE_EVENTS_TOKEN_SCHEME,
     )
     .addSecurityRequirements(BEARER_SCHEME)
     .build();
