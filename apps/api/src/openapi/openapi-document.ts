@@ -112,7 +112,12 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       BEARER_SCHEME,
     )
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'STORAGE_EVENTS_WEBHOOK_TOKEN (storage event receivers such as MinIO).' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'opaque token',
+        description: 'STORAGE_EVENTS_WEBHOOK_TOKEN (storage event senders such as MinIO).',
+      },
       STORAGE_EVENTS_TOKEN_SCHEME,
     )
     .addSecurityRequirements(BEARER_SCHEME)
