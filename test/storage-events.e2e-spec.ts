@@ -397,11 +397,15 @@ describe('completion by storage event (s3 driver, two regions, SQS and webhook)'
   });
 
   it('stops polling on SIGTERM without waiting out the long poll', async () => {
+    await app.restart({ LOG_LEVEL: 'info' });
+    await waitFor(async () => app.output().split('--- start').pop()!.includes('Consuming storage events from SQS queue'), {
+      what: 'the SQS consumer to start',
+    });
     // The poller is in a 20 s long poll; the graceful shutdown aborts it.
     const started = Date.now();
     await app.stopProcess('SIGTERM');
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(app.output()).toContain('shutdown complete');
+    expect(app.output().split('--- start').pop()).toContain('shutdown complete');
   });
 });
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { AppError, ErrorCode, MetricsService, OutboxService, STORAGE_EVENTS_CONFIG, StorageEventsConfig } from '@app/core';
+import { AppError, ErrorCode, MetricsService, OutboxService, STORAGE_EVENTS_CONFIG, StorageEventsConfig, withTimeout } from '@app/core';
 import { AssetStateService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
 import { LocalUploadHooks, ObjectKeyLayout, RegionRouter } from '@app/storage';
@@ -34,7 +34,10 @@ export type IgnoredReason =
   /** ObjectRemoved and other kinds, and S3 test events. */
   | 'other_event';
 
-/** Outbox topic of object-created records received by the webhook (applied by `apply`, at least once). */
+/** How long the webhook applies a record itself before it hands it to the outbox (and answers). */
+export const WEBHOOK_INLINE_BUDGET_MS = 2000;
+
+/** Outbox topic of webhook records that could not be applied at once (applied by `apply`, at least once). */
 export const STORAGE_EVENT_TOPIC = 'storage-event.object-created';
 
 /**
@@ -91,26 +94,38 @@ export class StorageEventsService implements OnModuleInit {
   }
 
   /**
-   * The webhook's part, fast and durable: records that may name a pending upload are written to the outbox in one
-   * transaction (the relay applies them right after, and again after a crash); the rest are counted and dropped.
+   * The webhook's part, fast and durable: each record that may name a pending upload is applied at once (bounded by
+   * WEBHOOK_INLINE_BUDGET_MS); one that fails or takes longer (database or storage slow or down) is written to the
+   * outbox instead, whose relay applies it with retries, so nothing is lost once the webhook has answered. Records
+   * that cannot name a pending upload are counted and dropped. Throws only when even the outbox cannot be written
+   * (the sender then retries: MinIO keeps undelivered events in its queue_dir).
    */
-  async receive(parsed: ParsedNotification, source: StorageEventSource): Promise<{ queued: number; ignored: number }> {
+  async receive(parsed: ParsedNotification, source: StorageEventSource): Promise<{ applied: number; queued: number; ignored: number }> {
     let ignored = this.countUnactionable(parsed, source);
-    const wanted: ObjectCreatedRecord[] = [];
+    let applied = 0;
+    const later: ObjectCreatedRecord[] = [];
     for (const r of parsed.records) {
       const reason = this.screen(r);
       if (reason) {
         this.ignore(source, reason, r);
         ignored++;
-      } else wanted.push(r);
+        continue;
+      }
+      try {
+        await withTimeout(this.apply(r, source), WEBHOOK_INLINE_BUDGET_MS, 'applying a storage event');
+        applied++;
+      } catch (e) {
+        this.logger.warn({ key: r.key }, `storage event queued for retry: ${e instanceof Error ? e.message : String(e)}`);
+        later.push(r);
+      }
     }
-    if (wanted.length) {
+    if (later.length) {
       await this.ds.transaction(async (m) => {
-        for (const r of wanted) await this.outbox.append(m, STORAGE_EVENT_TOPIC, { ...r });
+        for (const r of later) await this.outbox.append(m, STORAGE_EVENT_TOPIC, { ...r });
       });
       this.outbox.kick();
     }
-    return { queued: wanted.length, ignored };
+    return { applied, queued: later.length, ignored };
   }
 
   /** Applies every record of a notification now (SQS: the message is deleted once this resolves). */
