@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBody, ApiNoContentResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ApiProblem, ErrorCode, Errors, JsonBodyLimit, Public } from '@app/core';
+import { ApiProblem, ErrorCode, Errors, JSON_BODY_LIMIT_CONFIG, Public } from '@app/core';
 import { S3EventNotificationDto } from './storage-events.dto';
 import { STORAGE_EVENTS_WEBHOOK_ROUTE } from './storage-events.gate';
 import { parseS3Notification, StorageEventFormatError } from './storage-event.parsers';
@@ -29,8 +29,8 @@ export class StorageEventsController {
   @Public()
   @Post('storage')
   @HttpCode(204)
-  @RouteConfig({ [STORAGE_EVENTS_WEBHOOK_ROUTE]: true })
-  @JsonBodyLimit(STORAGE_EVENTS_BODY_MAX_BYTES)
+  // One route config (a second RouteConfig/JsonBodyLimit would replace it): the gate's mark and the body limit.
+  @RouteConfig({ [STORAGE_EVENTS_WEBHOOK_ROUTE]: true, [JSON_BODY_LIMIT_CONFIG]: STORAGE_EVENTS_BODY_MAX_BYTES })
   @ApiBody({ type: S3EventNotificationDto })
   @ApiNoContentResponse({ description: 'Received (acted on, or ignored and counted)' })
   @ApiProblem(400, 'The body is not JSON, or not an S3 event notification (`message` names what is wrong)', [ErrorCode.InvalidRequest])
