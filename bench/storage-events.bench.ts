@@ -1,6 +1,6 @@
 /**
  * Completion by storage event: latency from the event to the start of processing, over BENCH_EVENT_UPLOADS uploads
- * per path (default 200), against the reconciliation sweep, the path an upload whose client never calls complete
+ * per path (default 100), against the reconciliation sweep, the path an upload whose client never calls complete
  * had before (it waits up to RECONCILE_INTERVAL_MS + RECONCILE_PENDING_AFTER_MS).
  *
  *   webhook: POST /events/storage (S3 notification JSON, as MinIO's webhook sends it) → processing_started_at
@@ -8,9 +8,10 @@
  *
  * The service runs in production mode with the s3 driver against the S3 emulator, and the SQS queue is fauxqs (both
  * on 127.0.0.1). The uploads are PUT first (the emulator publishes no notifications, so nothing completes them);
- * then the events are sent open-loop at BENCH_EVENT_RATE per second (default 20), each timestamped when sent; the
- * processing start is the asset's processing_started_at (same host, same clock). Processing runs meanwhile, as it
- * would in production. The webhook's own answer time is printed too (it answers once the record is committed).
+ * then the events are sent open-loop at BENCH_EVENT_RATE per second (default 5: this measures latency, not
+ * throughput), each timestamped when sent; the processing start is the asset's processing_started_at (same host,
+ * same clock). Processing runs meanwhile, as it would in production. The webhook's own answer time is printed too
+ * (it answers once the record is committed).
  */
 import { api, Api, uploadBytes } from '../test/support/api';
 import { RunningApp } from '../test/support/app-process';
@@ -19,8 +20,8 @@ import { s3NotificationRecord, SQS_CREDENTIALS, startSqsServer, SqsTestServer } 
 import { waitFor } from '../test/support/waits';
 import { report, startProductionService } from './support';
 
-const UPLOADS = Number(process.env.BENCH_EVENT_UPLOADS ?? 200);
-const RATE = Number(process.env.BENCH_EVENT_RATE ?? 20);
+const UPLOADS = Number(process.env.BENCH_EVENT_UPLOADS ?? 100);
+const RATE = Number(process.env.BENCH_EVENT_RATE ?? 5);
 const BUCKET = 'media-bench-events';
 const TOKEN = 'bench-storage-events-token-0123456789';
 const OWNER = 91;
