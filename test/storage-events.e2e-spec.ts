@@ -29,21 +29,21 @@ async function statusOf(
   return row;
 }
 
+/** The service's last storage-event log lines (the app logs at debug), for a failed wait's message. */
+function storageEventLines(app: RunningApp): string {
+  const lines = app
+    .output()
+    .split('\n')
+    .filter((l) => /StorageEvents/.test(l))
+    .map((l) => l.replace(/^\{"level":\d+,"time":"[^"]*T([^"]*)","service":"media-storage","context":"StorageEvents",/, '$1 {'));
+  return `the service's last storage-event log lines:\n${lines.slice(-30).join('\n')}`;
+}
+
 function waitForStatus(app: RunningApp, id: string, status: string, timeoutMs = 20_000) {
   return waitFor(async () => ((await statusOf(app, id))?.status === status ? statusOf(app, id) : undefined), {
     what: `asset ${id} to be ${status}`,
     timeoutMs,
-    explain: async () =>
-      `it is ${(await statusOf(app, id))?.status}${
-        process.env.DEBUG_EVENTS
-          ? app
-              .output()
-              .split('\n')
-              .filter((l) => /StorageEvents|Outbox/.test(l))
-              .slice(-30)
-              .join('\n')
-          : ''
-      }`,
+    explain: async () => `it is ${(await statusOf(app, id))?.status}; ${storageEventLines(app)}`,
   });
 }
 
@@ -97,7 +97,8 @@ describe('completion by storage event (s3 driver, two regions, SQS and webhook)'
       STORAGE_EVENTS_SQS_SECRET_ACCESS_KEY: SQS_CREDENTIALS.secretAccessKey,
       STORAGE_EVENTS_SQS_VISIBILITY_TIMEOUT_SECONDS: '3',
       STORAGE_EVENTS_SQS_WAIT_SECONDS: '20',
-      LOG_LEVEL: process.env.DEBUG_EVENTS ? 'debug' : 'warn',
+      // Debug: a failed wait shows what the consumer did (see waitForStatus).
+      LOG_LEVEL: 'debug',
     });
     alice = api(app.baseUrl, 71);
   });
@@ -114,8 +115,9 @@ describe('completion by storage event (s3 driver, two regions, SQS and webhook)'
   /** An upload whose bytes are in storage and whose client never calls complete (no event forwarded). */
   async function uploadedNoEvent(bytes = Buffer.from(`bytes ${Math.random()}`)) {
     const up = await uploadBytes(alice, bytes, { mimeType: 'application/octet-stream', checksum: true });
-    expect(up.putStatus).toBe(200);
-    expect((await statusOf(app, up.assetId)).status).toBe('pending');
+    if (up.putStatus !== 200) throw new Error(`the PUT answered ${up.putStatus}: ${up.putBody}`);
+    const { status } = await statusOf(app, up.assetId);
+    if (status !== 'pending') throw new Error(`asset ${up.assetId} is ${status} right after its PUT, with no event sent`);
     return { ...up, bytes, key: `uploads/71/${up.assetId}` };
   }
 
@@ -384,7 +386,7 @@ describe('completion by storage event (s3 driver, two regions, SQS and webhook)'
           );
           return rows.rows[0].n > 0;
         },
-        { what: 'the worker to wait for the asset row lock' },
+        { what: 'the worker to wait for the asset row lock', explain: async () => storageEventLines(app) },
       );
       expect((await sqs.counts(queueUrl)).inFlight).toBe(1);
       await app.stopProcess('SIGKILL');

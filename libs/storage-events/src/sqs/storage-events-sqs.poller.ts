@@ -100,6 +100,7 @@ export class StorageEventsSqsPoller implements OnApplicationBootstrap, OnModuleD
         await this.pause(RECEIVE_RETRY_MS);
         continue;
       }
+      this.logger.debug({ messages: messages.length, inFlight: this.inFlight.size }, 'SQS receive returned');
       for (const message of messages) {
         const handling: Promise<void> = this.handle(queueUrl, message).finally(() => this.inFlight.delete(handling));
         this.inFlight.add(handling);
@@ -132,7 +133,8 @@ export class StorageEventsSqsPoller implements OnApplicationBootstrap, OnModuleD
     const receiveCount = message.Attributes?.ApproximateReceiveCount;
     try {
       const parsed = parseQueueMessage(message.Body ?? '');
-      await withTimeout(this.events.applyAll(parsed, 'sqs'), timeoutMs, 'applying a storage event');
+      const outcomes = await withTimeout(this.events.applyAll(parsed, 'sqs'), timeoutMs, 'applying a storage event');
+      this.logger.debug({ messageId: message.MessageId, receiveCount, outcomes }, 'SQS message applied');
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       const poison = e instanceof StorageEventFormatError;
