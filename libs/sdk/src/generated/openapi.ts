@@ -233,8 +233,8 @@ export interface paths {
         put?: never;
         /**
          * Storage event receiver (S3 event notification JSON, e.g. MinIO's webhook target): an `ObjectCreated` record for
-         *     a pending upload starts its processing, as `POST /media/{id}/complete` would. Answers 204 once the records are
-         *     durably queued; records for keys that are no pending upload are ignored (counted in
+         *     a pending upload starts its processing, as `POST /media/{id}/complete` would. Answers 204 once each record is
+         *     applied (committed) or, when that takes longer than 2 s, durably queued for the outbox relay; records for keys that are no pending upload are ignored (counted in
          *     `media_storage_events_ignored_total`). Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without
          *     that setting the route does not exist (404).
          */
