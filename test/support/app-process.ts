@@ -77,6 +77,9 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
     LOG_LEVEL: 'warn',
     PROCESSING_BACKOFF_MS: '200',
     OUTBOX_POLL_INTERVAL_MS: '200',
+    // The suites written before uploads completed themselves exercise the client's complete call and the sweep on the
+    // local driver; test/storage-events.e2e-spec.ts turns the service's default (true) back on.
+    LOCAL_PUT_COMPLETES: 'false',
     ...env,
   };
   let child: ChildProcess | undefined;

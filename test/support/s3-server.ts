@@ -13,9 +13,10 @@ import { S3StorageDriver } from '../../libs/storage/src/drivers/s3-storage.drive
  * condition check on form uploads), verify x-amz-checksum-* values against the body, or refuse
  * unauthenticated requests (a request with no signature at all is served as if allowed).
  *
- * Three emulator bugs are patched here, in-process (see patchEmulator): its SigV4 canonical query
+ * Four emulator bugs are patched here, in-process (see patchEmulator): its SigV4 canonical query
  * encoding (presigned GETs with a `filename*=UTF-8''…` disposition failed), `Range: bytes=0-0`
- * (served the whole object), and ListObjectsV2 pagination (its DES continuation tokens fail on OpenSSL 3).
+ * (served the whole object), ListObjectsV2 pagination (its DES continuation tokens fail on OpenSSL 3), and a
+ * delete racing a PUT in the same key prefix (the new object was lost: its "directory" was removed recursively).
  * One missing operation is added: ListParts (GET ?uploadId), which the emulator answers 405 although it keeps
  * the parts (see addListParts). Still missing, and pinned as such in test/storage-s3.e2e-spec.ts:
  * AbortMultipartUpload (405) and ListMultipartUploads (501).
@@ -102,10 +103,15 @@ function patchEmulator(): void {
       'Math.min((options && options.end) || Infinity, lastByte)',
       'Math.min(options && options.end !== undefined ? options.end : Infinity, lastByte)',
     ],
-  ]) as { prototype: { getObject: unknown } };
+    // 4. Deleting an object removed its parent directories once they looked empty (`readdirSync` then `fs.rm(dir,
+    //    { recursive: true })`): a PUT into the same "directory" at that moment lost its freshly written object (200,
+    //    then 404 on every read) or failed with 500. S3 has no directories; empty ones are left (listings skip them).
+    ['      parts.length &&\n      !readdirSync(', '      false &&\n      !readdirSync('],
+  ]) as { prototype: { getObject: unknown; deleteObject: unknown } };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Store: { prototype: { getObject: unknown } } = require('@20minutes/s3rver/lib/stores/filesystem');
+  const Store: { prototype: { getObject: unknown; deleteObject: unknown } } = require('@20minutes/s3rver/lib/stores/filesystem');
   Store.prototype.getObject = PatchedStore.prototype.getObject;
+  Store.prototype.deleteObject = PatchedStore.prototype.deleteObject;
 
   // 3. ListObjectsV2 continuation tokens are DES-encrypted, and Node 20's OpenSSL 3 has no single DES (legacy
   //    provider): every truncated listing answered 500 InternalError. 3DES with one key repeated is the same cipher.

@@ -11,6 +11,7 @@ import { MetadataModule } from '@app/metadata';
 import { ObservabilityModule } from '@app/observability';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
+import { StorageEventsModule } from '@app/storage-events';
 import { UploadModule } from '@app/upload';
 import { WebModule } from '@app/web';
 import { WebhooksModule } from '@app/webhooks';
@@ -34,6 +35,7 @@ export class AppModule {
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
+        StorageEventsModule.forRoot({ worker: config.WORKER_ENABLED }),
         LifecycleModule.forRoot({ worker: config.WORKER_ENABLED }),
         HealthModule,
         WebModule,

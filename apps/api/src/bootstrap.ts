@@ -14,7 +14,15 @@ import {
   requestChildLogger,
 } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
-import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter, storageOriginGate } from '@app/storage';
+import {
+  createLocalObjectsHandler,
+  LOCAL_URL_PREFIX,
+  LocalUploadHooks,
+  localRegionDrivers,
+  RegionRouter,
+  storageOriginGate,
+} from '@app/storage';
+import { installStorageEventsGate } from '@app/storage-events';
 import { registerTusRoutes } from '@app/upload';
 import type { FastifyInstance } from 'fastify';
 import { AppModule } from './app.module';
@@ -78,6 +86,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Security headers on every API response (HSTS, nosniff, frame-ancestors, a strict CSP for the JSON API):
   // helmet's defaults, computed once at start-up (@fastify/helmet recomputes them per request).
   installSecurityHeaders(app.getHttpAdapter().getInstance());
+  // POST /events/storage: its token is checked before the body is read (404 when the route is off, 401).
+  installStorageEventsGate(app);
   installGracefulShutdown(app, config, logger);
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
   installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), auth: app.get(Authenticator), config });
@@ -89,7 +99,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
   const localDrivers = localRegionDrivers(app.get(RegionRouter));
   if (localDrivers.length) {
-    const handle = createLocalObjectsHandler(localDrivers);
+    const handle = createLocalObjectsHandler(localDrivers, app.get(LocalUploadHooks));
     // On PUBLIC_STORAGE_URL's own origin: only requests addressed there (null: same origin).
     const gate = storageOriginGate(config);
     // Its own encapsulated context: no body parsers, so uploads stream straight from the socket to disk.

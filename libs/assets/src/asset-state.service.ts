@@ -145,22 +145,54 @@ export class AssetStateService {
    * No access check here: the route (`write` on the asset) or the system (sweeps) decides who may call it.
    */
   async beginProcessing(assetId: string, enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>): Promise<AssetStatus> {
+    return (await this.startProcessing(assetId, enqueue)).status;
+  }
+
+  /** beginProcessing, also telling whether this very call moved the asset out of `pending` (`started`). */
+  async startProcessing(
+    assetId: string,
+    enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>,
+  ): Promise<{ status: AssetStatus; started: boolean }> {
     const current = await this.repo.find(assetId);
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-    if (current.status !== AssetStatus.Pending) return current.status;
+    if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
     const info = await this.storage.head(current.objectKey);
     if (!info) throw Errors.objectNotUploaded(assetId);
-    const status = await this.repo.transaction(async (m) => {
+    const started = await this.repo.transaction(async (m) => {
       const a = await this.repo.lock(m, assetId);
       if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-      if (a.status !== AssetStatus.Pending) return a.status;
+      if (a.status !== AssetStatus.Pending) return { status: a.status, started: false };
       await this.repo.update(m, assetId, { status: AssetStatus.Processing, processingStartedAt: new Date() });
       await enqueue(m, a);
-      return AssetStatus.Processing;
+      return { status: AssetStatus.Processing, started: true };
     });
-    if (status === AssetStatus.Processing) await this.cache.invalidate(assetId);
+    if (started.started) await this.cache.invalidate(assetId);
     this.outbox.kick();
-    return status;
+    return started;
+  }
+
+  /**
+   * pending → failed with a reason, for an upload storage reports as unusable before processing started (a storage
+   * event whose size differs from the declared one). The uploaded object is removed. Idempotent: an asset that is no
+   * longer pending (processing started, or it is gone) is left alone; returns whether this call failed it.
+   */
+  async failPendingUpload(assetId: string, reason: string): Promise<boolean> {
+    const changed = await this.repo.transaction(async (m) => {
+      const a = await this.repo.lock(m, assetId);
+      if (!a || a.status !== AssetStatus.Pending) return false;
+      const patch = { status: AssetStatus.Failed, failureReason: reason.slice(0, 2000) };
+      await this.repo.update(m, assetId, patch);
+      await this.objects.request(m, a);
+      await this.events.append(m, 'asset.failed', Object.assign(a, patch));
+      return true;
+    });
+    if (changed) {
+      this.metrics.recordUpload('failed');
+      await this.cache.invalidate(assetId);
+      this.logger.warn({ assetId, reason }, `Asset ${assetId} failed before processing`);
+      this.outbox.kick();
+    }
+    return changed;
   }
 
   /** The asset as processing sees it: from Postgres, not the cache (no owner check). */

@@ -16,6 +16,8 @@ export {
   notModified,
   ifRangeHolds,
 } from './local/local-object.http-handler';
+export { LocalUploadHooks, LOCAL_UPLOAD_LISTENER_TIMEOUT_MS } from './local/local-upload.hooks';
+export type { LocalUploadStored, LocalUploadListener } from './local/local-upload.hooks';
 export { storageOriginGate } from './local/local-storage-origin';
 export type { StorageOriginGate, StorageOriginSettings } from './local/local-storage-origin';
 export * from './cache-control';

@@ -17,6 +17,19 @@ describe('ObjectKeyLayout', () => {
     expect(ObjectKeyLayout.derived(asset, 'thumbnail')).toBe(`derived/${asset}/thumbnail.webp`);
     expect(ObjectKeyLayout.isSafe(key)).toBe(true);
   });
+  it('reads the owner and asset back from an upload key, and nothing from other keys', () => {
+    const id = '0b5c6d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e';
+    expect(ObjectKeyLayout.parseUpload(ObjectKeyLayout.upload('42', id))).toEqual({ ownerId: '42', assetId: id });
+    for (const k of [
+      ObjectKeyLayout.stored(id, 's'),
+      ObjectKeyLayout.derived(id, 'thumb'),
+      `uploads/42/${id}/x`,
+      `uploads/x/${id}`,
+      'uploads/42/',
+    ])
+      expect(ObjectKeyLayout.parseUpload(k)).toBeNull();
+  });
+
   it('refuses traversal and odd characters', () => {
     for (const k of ['../etc/passwd', 'a/../b', 'a//b', '/abs', 'a/./b', 'a\\b', 'a b', '']) expect(ObjectKeyLayout.isSafe(k)).toBe(false);
     expect(ObjectKeyLayout.isSafe('uploads/1/abc.def-x_y')).toBe(true);

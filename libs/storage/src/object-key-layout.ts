@@ -25,6 +25,11 @@ export const ObjectKeyLayout = {
     const name = createHmac('sha256', `stored-object-key:${secret}`).update(assetId).digest('hex');
     return `objects/${name.slice(0, 2)}/${name}`;
   },
+  /** The owner and asset an upload key names (the inverse of `upload`); null for any other key. */
+  parseUpload(key: string): { ownerId: string; assetId: string } | null {
+    const m = /^uploads\/(\d+)\/([0-9a-f-]{36})$/.exec(key);
+    return m ? { ownerId: m[1], assetId: m[2] } : null;
+  },
   /** Keys written through single-use upload URLs (see LocalStorageDriver.delete: their URLs stay used up). */
   isUpload(key: string): boolean {
     return key.startsWith('uploads/');

@@ -3,6 +3,7 @@ import { Global, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@ne
 import { APP_CONFIG, AppConfig, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { BucketCorsService } from './cors/bucket-cors.service';
 import { LocalStorageDriver } from './drivers/local-storage.driver';
+import { LocalUploadHooks } from './local/local-upload.hooks';
 import { createRegionDriver, createStorageRegions } from './regions/region-drivers';
 import { RegionMetrics } from './regions/region.metrics';
 import { RegionRouter } from './regions/region-router';
@@ -53,8 +54,9 @@ const replicationQueue = BullModule.registerQueue({ name: REPLICATION_QUEUE });
     ReplicationProcessor,
     BucketCorsService,
     RegionMetrics,
+    LocalUploadHooks,
   ],
-  exports: [STORAGE_DRIVER, RegionRouter, ReplicationService],
+  exports: [STORAGE_DRIVER, RegionRouter, ReplicationService, LocalUploadHooks],
 })
 export class StorageModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Storage');

@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { API_KEY_SCHEME, AUTHENTICATED, BEARER_SCHEME, ErrorCode, ProblemDto } from '@app/core';
+import { STORAGE_EVENTS_TOKEN_SCHEME } from '@app/storage-events';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -152,6 +153,16 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       },
       API_KEY_SCHEME,
     )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'opaque token',
+        description: 'STORAGE_EVENTS_WEBHOOK_TOKEN (storage event senders such as MinIO).',
+      },
+      STORAGE_EVENTS_TOKEN_SCHEME,
+    )
+    .addSecurityRequirements(BEARER_SCHEME)
     .build();
   config.security = AUTHENTICATED;
   const doc = SwaggerModule.createDocument(app, config, { operationIdFactory: operationId, extraModels: [ProblemDto] });

@@ -71,6 +71,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `TIERING_ARCHIVE_AFTER_DAYS=${parsed.TIERING_ARCHIVE_AFTER_DAYS}: must be greater than TIERING_COLD_AFTER_DAYS (${parsed.TIERING_COLD_AFTER_DAYS})`,
     );
   }
+  if (!parsed.STORAGE_EVENTS_SQS_ACCESS_KEY_ID !== !parsed.STORAGE_EVENTS_SQS_SECRET_ACCESS_KEY) {
+    problems.push(
+      'STORAGE_EVENTS_SQS_ACCESS_KEY_ID: set both STORAGE_EVENTS_SQS_ACCESS_KEY_ID and STORAGE_EVENTS_SQS_SECRET_ACCESS_KEY, or neither',
+    );
+  }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.STORAGE_BUCKET) problems.push('STORAGE_BUCKET: required with STORAGE_DRIVER=s3');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.STORAGE_BUCKET)) {
     problems.push(`STORAGE_BUCKET=${JSON.stringify(parsed.STORAGE_BUCKET)}: must be 3-63 characters of a-z, 0-9, '.' and '-'`);

@@ -142,6 +142,20 @@ export const CONFIG_SECTION_KEYS = {
     'FFPROBE_PATH',
     'FFPROBE_TIMEOUT_MS',
   ],
+  /** Completion by storage event: the webhook receiver, the SQS consumer, local uploads that complete themselves. */
+  storageEvents: [
+    'STORAGE_EVENTS_WEBHOOK_TOKEN',
+    'STORAGE_EVENTS_SQS_QUEUE_URL',
+    'STORAGE_EVENTS_SQS_REGION',
+    'STORAGE_EVENTS_SQS_ENDPOINT',
+    'STORAGE_EVENTS_SQS_ACCESS_KEY_ID',
+    'STORAGE_EVENTS_SQS_SECRET_ACCESS_KEY',
+    'STORAGE_EVENTS_SQS_WAIT_SECONDS',
+    'STORAGE_EVENTS_SQS_VISIBILITY_TIMEOUT_SECONDS',
+    'STORAGE_EVENTS_SQS_CONCURRENCY',
+    'STORAGE_EVENTS_SQS_TIMEOUT_MS',
+    'LOCAL_PUT_COMPLETES',
+  ],
   webhooks: ['WEBHOOK_TIMEOUT_MS', 'WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_TARGETS', 'WEBHOOK_ATTEMPTS', 'WEBHOOK_BACKOFF_MS'],
   /** The asset record cache (Redis, and the in-process layer in front of it). */
   cache: ['CACHE_TTL_SECONDS', 'CACHE_LOCAL_TTL_MS', 'CACHE_LOCAL_MAX_ENTRIES'],
@@ -174,6 +188,7 @@ export type CdnConfig = Section<'cdn'>;
 export type UploadConfig = Section<'upload'>;
 export type ProcessingConfig = Section<'processing'>;
 export type WebhooksConfig = Section<'webhooks'>;
+export type StorageEventsConfig = Section<'storageEvents'>;
 export type CacheConfig = Section<'cache'>;
 export type LifecycleConfig = Section<'lifecycle'>;
 
@@ -189,6 +204,7 @@ export const CDN_CONFIG = Symbol('CdnConfig');
 export const UPLOAD_CONFIG = Symbol('UploadConfig');
 export const PROCESSING_CONFIG = Symbol('ProcessingConfig');
 export const WEBHOOKS_CONFIG = Symbol('WebhooksConfig');
+export const STORAGE_EVENTS_CONFIG = Symbol('StorageEventsConfig');
 export const CACHE_CONFIG = Symbol('CacheConfig');
 export const LIFECYCLE_CONFIG = Symbol('LifecycleConfig');
 
@@ -204,6 +220,7 @@ export const CONFIG_SECTION_TOKENS: Record<ConfigSectionName, symbol> = {
   upload: UPLOAD_CONFIG,
   processing: PROCESSING_CONFIG,
   webhooks: WEBHOOKS_CONFIG,
+  storageEvents: STORAGE_EVENTS_CONFIG,
   cache: CACHE_CONFIG,
   lifecycle: LIFECYCLE_CONFIG,
 };

@@ -496,6 +496,77 @@ export class EnvironmentVariables {
   @IsBoolean()
   WORKER_ENABLED = true;
 
+  // ---- completion by storage event ------------------------------------------------------------------
+
+  /**
+   * Bearer token of the storage event webhook `POST /events/storage` (e.g. MinIO's webhook target `auth_token`; at
+   * least 16 characters). Unset: the route answers 404.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  STORAGE_EVENTS_WEBHOOK_TOKEN?: string;
+
+  /** SQS queue that receives the bucket's ObjectCreated notifications (direct, through SNS, or EventBridge); worker processes long-poll it. Unset: no SQS consumer. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  STORAGE_EVENTS_SQS_QUEUE_URL?: string;
+
+  /** Region of the SQS queue; default S3_REGION. */
+  @IsOptional()
+  @IsString()
+  STORAGE_EVENTS_SQS_REGION?: string;
+
+  /** SQS endpoint override (an SQS-compatible server, e.g. ElasticMQ or LocalStack); unset: the AWS endpoint of the region. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  STORAGE_EVENTS_SQS_ENDPOINT?: string;
+
+  /** Static SQS credentials (set both or neither); default S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY, else the SDK default chain. */
+  @IsOptional()
+  @IsString()
+  STORAGE_EVENTS_SQS_ACCESS_KEY_ID?: string;
+
+  /** Secret for STORAGE_EVENTS_SQS_ACCESS_KEY_ID. */
+  @IsOptional()
+  @IsString()
+  STORAGE_EVENTS_SQS_SECRET_ACCESS_KEY?: string;
+
+  /** Long-poll wait of each ReceiveMessage (0-20 s). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(20)
+  STORAGE_EVENTS_SQS_WAIT_SECONDS = 20;
+
+  /** Visibility timeout asked for on each receive: a message whose completion is not committed (and deleted) within it is delivered again. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(43200)
+  STORAGE_EVENTS_SQS_VISIBILITY_TIMEOUT_SECONDS = 60;
+
+  /** Messages handled at once per worker process (also the receive batch size, at most 10 per call). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  STORAGE_EVENTS_SQS_CONCURRENCY = 4;
+
+  /** Bound on each SQS call (beyond the long-poll wait) and on handling one message. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  STORAGE_EVENTS_SQS_TIMEOUT_MS = 10000;
+
+  /**
+   * Local driver: a finished, verified single PUT (or form POST) to a signed upload URL is the storage event, so the
+   * asset moves to processing without `POST /media/{id}/complete`. Multipart uploads still need complete.
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  LOCAL_PUT_COMPLETES = true;
+
   /** Processing jobs at once per worker process. */
   @Transform(toInt)
   @IsInt()

@@ -266,6 +266,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Storage event receiver (S3 event notification JSON, e.g. MinIO's webhook target): an `ObjectCreated` record for
+         *     a pending upload starts its processing, as `POST /media/{id}/complete` would. Answers 204 once each record is
+         *     applied (committed) or, when that takes longer than 2 s, durably queued for the outbox relay; records for keys that are no pending upload are ignored (counted in
+         *     `media_storage_events_ignored_total`). Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without
+         *     that setting the route does not exist (404).
+         */
+        post: operations["storageEventsReceive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -991,6 +1014,33 @@ export interface components {
         };
         ReplaceAclDto: {
             entries: components["schemas"]["AclEntryDto"][];
+        };
+        S3EventBucketDto: {
+            /** @description A configured storage region's bucket (the bucket names the region). */
+            name: string;
+        };
+        S3EventEntityDto: {
+            bucket: components["schemas"]["S3EventBucketDto"];
+            object: components["schemas"]["S3EventObjectDto"];
+        };
+        S3EventNotificationDto: {
+            /** @description MinIO: the event name of the records (e.g. `s3:ObjectCreated:Put`). */
+            EventName?: string;
+            /** @description MinIO: `<bucket>/<key>` of the record. */
+            Key?: string;
+            Records: components["schemas"]["S3EventRecordDto"][];
+        };
+        S3EventObjectDto: {
+            eTag?: string;
+            /** @description Object key, URL-encoded as S3 sends it (`+` for a space, %xx). */
+            key: string;
+            /** @description Bytes stored; compared with the asset's declared size. */
+            size?: number;
+        };
+        S3EventRecordDto: {
+            /** @description e.g. `ObjectCreated:Put`, `s3:ObjectCreated:CompleteMultipartUpload`. */
+            eventName: string;
+            s3: components["schemas"]["S3EventEntityDto"];
         };
         SetClockDto: {
             advanceSeconds?: number;
@@ -2658,6 +2708,100 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "ApiKeyNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    storageEventsReceive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["S3EventNotificationDto"];
+            };
+        };
+        responses: {
+            /** @description Received (acted on, or ignored and counted) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body is not JSON, or not an S3 event notification (`message` names what is wrong) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or wrong STORAGE_EVENTS_WEBHOOK_TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description STORAGE_EVENTS_WEBHOOK_TOKEN is not set: the route is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
                     };
                 };
             };

@@ -7,6 +7,7 @@ import { LocalRequestError, LocalStorageDriver, UploadTarget } from '../drivers/
 import { BodyTimeout, watchBody } from '../drivers/local/body-watchdog';
 import { ByteRange, StorageNotFoundError } from '../storage-driver';
 import { sendLocalProblem } from './local-problem';
+import type { LocalUploadHooks } from './local-upload.hooks';
 
 export type LocalObjectHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -94,8 +95,10 @@ export function sandboxedPolicy(existing: number | string | string[] | undefined
  *   POST /storage/<bucket>                  browser form upload bound by a signed policy
  *   GET|HEAD /storage/<bucket>/<key>?…      download with Range, ETag, If-None-Match, Content-Disposition, and
  *                                           `Content-Security-Policy: sandbox` + nosniff on every answer
+ * A stored single upload (PUT or POST, not a part) is announced to `hooks` before it is answered (see
+ * LocalUploadHooks: the local driver's storage event).
  */
-export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjectHandler {
+export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: LocalUploadHooks): LocalObjectHandler {
   const bucketPrefix = `${driver.urlPrefix}/${driver.bucket}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -153,6 +156,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
       }
       return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs });
     });
+    await hooks?.uploadStored({ bucket: driver.bucket, key, size: expected, etag: r.etag });
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
     res.end();
   }
@@ -265,7 +269,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           const deadlineMs = driver.uploadDeadline(policy.exp);
           watch.deadline(deadlineMs);
           const claim = await driver.claimUpload({ key: policy.key, deadlineMs });
-          let r: { etag: string };
+          let r: { etag: string; size: number };
           try {
             if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
               throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
@@ -274,6 +278,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
           } finally {
             await claim.release();
           }
+          await hooks?.uploadStored({ bucket: driver.bucket, key: policy.key, size: r.size, etag: r.etag });
           res.writeHead(204, { etag: r.etag });
           res.end();
         })().then(
@@ -420,9 +425,9 @@ export function createLocalObjectHandler(driver: LocalStorageDriver): LocalObjec
  * One handler for several local drivers (the local regions of a multi-region deployment): a request goes
  * to the driver whose `<urlPrefix>/<bucket>` its path starts with (longest first); others get 404.
  */
-export function createLocalObjectsHandler(drivers: LocalStorageDriver[]): LocalObjectHandler {
+export function createLocalObjectsHandler(drivers: LocalStorageDriver[], hooks?: LocalUploadHooks): LocalObjectHandler {
   const routes = drivers
-    .map((d) => ({ prefix: `${d.urlPrefix}/${d.bucket}`, handle: createLocalObjectHandler(d) }))
+    .map((d) => ({ prefix: `${d.urlPrefix}/${d.bucket}`, handle: createLocalObjectHandler(d, hooks) }))
     .sort((a, b) => b.prefix.length - a.prefix.length);
   return async (req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://local').pathname;
