@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AclModule } from '@app/acl';
 import { AssetsModule } from '@app/assets';
+import { BucketsModule } from '@app/buckets';
 import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
 import { HealthModule } from '@app/health';
@@ -29,6 +30,7 @@ export class AppModule {
         MetadataModule,
         AssetsModule,
         AclModule,
+        BucketsModule,
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,

@@ -76,6 +76,14 @@ export class MediaAsset {
   @Column({ name: 'cdn_url', type: 'text', nullable: true })
   cdnUrl: string | null;
 
+  /** The user-facing bucket (a `buckets` row; shown as `bucket` in the API). Not `bucket`, which names the storage bucket. */
+  @Column({ type: 'varchar', length: 63, default: 'default' })
+  container: string;
+
+  /** The asset's path inside `container` (NFC, unique among live assets; defaults to the asset id). */
+  @Column({ type: 'varchar', length: 1024 })
+  path: string;
+
   /** Not a column: the storage class of the stored object (ready assets), loaded with the record for the API view. */
   storageClass?: string | null;
 }
