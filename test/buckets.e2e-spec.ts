@@ -162,7 +162,8 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
     const head = await carol.raw('HEAD', url);
     expect(head.status).toBe(302);
     expect(head.text).toBe('');
-    expect(head.headers.get('location')).toBe(viaPath.headers.get('location'));
+    // The same object (a signed URL carries its own time, so compare without the query).
+    expect(head.headers.get('location')!.split('?')[0]).toBe(viaPath.headers.get('location')!.split('?')[0]);
 
     expect((await alice.raw('PATCH', `/buckets/${name}`, { public: true })).body.public).toBe(true);
     const anon = await anonymous.get(url);
