@@ -305,6 +305,18 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
     expect(await (await fetch(dl.headers.get('location')!)).text()).toBe(bytes);
   });
 
+  it("a copy counts against the caller's quota", async () => {
+    const name = await bucket({ public: true });
+    const id = await readyAt(alice, name, 'big.txt', 'x'.repeat(100));
+    const dave = api(app.baseUrl, 704);
+    expect((await admin.put('/admin/quotas/704', { maxBytes: 50, maxAssets: null })).status).toBe(200);
+    const refused = await dave.post(`/media/${id}/copy`, { bucket: 'default', path: unique('dave') });
+    expect([refused.status, refused.body.error]).toEqual([413, 'QuotaBytesExceeded']);
+    expect((await admin.put('/admin/quotas/704', { maxBytes: 1000, maxAssets: null })).status).toBe(200);
+    expect((await dave.post(`/media/${id}/copy`, { bucket: 'default', path: unique('dave') })).status).toBe(201);
+    expect((await dave.get('/quota')).body.usage).toMatchObject({ bytes: 100, assets: 1 });
+  });
+
   it('batch delete: each entry independent (204/403/404), quota freed', async () => {
     const name = await bucket();
     const mine = await readyAt(alice, name, 'x/1.txt');

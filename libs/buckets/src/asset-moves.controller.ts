@@ -9,7 +9,10 @@ const BAD_TARGET = ApiProblem(400, 'Bad path or bucket name, or the target bucke
   ErrorCode.ValidationFailed,
   ErrorCode.MimeTypeNotAllowed,
 ]);
-const TOO_LARGE = ApiProblem(413, "Over the target bucket's file size limit", [ErrorCode.PayloadTooLarge]);
+const TOO_LARGE = ApiProblem(413, "Over the target bucket's file size limit (copy: or the caller's byte quota)", [
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.QuotaBytesExceeded,
+]);
 
 @ApiTags('media')
 @Controller('media')
@@ -64,6 +67,7 @@ export class AssetMovesController {
   @ApiProblem(403, 'The caller may not write into the target bucket', [ErrorCode.Forbidden])
   @ApiProblem(404, 'No such asset or target bucket (or the caller may not read it)', [ErrorCode.AssetNotFound, ErrorCode.BucketNotFound])
   @ApiProblem(409, 'A live asset has the target path, or the source is not ready', [ErrorCode.PathTaken, ErrorCode.AssetNotReady])
+  @ApiProblem(429, "One more asset would exceed the caller's asset quota", [ErrorCode.QuotaAssetsExceeded])
   @BAD_TARGET
   @TOO_LARGE
   copy(

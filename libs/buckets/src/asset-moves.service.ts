@@ -11,7 +11,7 @@ import {
   Principal,
 } from '@app/core';
 import { AssetCache } from '@app/asset-cache';
-import { AssetQueryService, AssetStateService, AssetStatus, AssetViewDto } from '@app/assets';
+import { AssetQueryService, AssetStateService, AssetStatus, AssetViewDto, checkQuota, QuotaService } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { checkBucketName, checkPath, DEFAULT_BUCKET } from './bucket-rules';
 import { BucketsRepository } from './buckets.repository';
@@ -31,6 +31,7 @@ export class AssetMovesService {
     private readonly cache: AssetCache,
     private readonly cdn: CdnService,
     private readonly outbox: OutboxService,
+    private readonly quota: QuotaService,
     @Inject(ASSET_ACCESS_POLICY) private readonly policy: AssetAccessPolicy,
   ) {}
 
@@ -63,6 +64,9 @@ export class AssetMovesService {
       record.detectedMimeType ?? record.mimeType,
       Number(record.sizeBytes),
     );
+    // The copy counts against the caller's quota like an upload of its size (413/429 when it does not fit).
+    const { limits, usage } = await this.quota.view(principal.userId);
+    checkQuota(principal.userId, limits, usage, Number(record.sizeBytes));
     const newId = randomUUID();
     await this.repo.transaction(async (m) => {
       const a = await this.repo.lockAsset(m, access.assetId);
