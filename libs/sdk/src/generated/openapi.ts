@@ -4550,7 +4550,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Over the target bucket's file size limit */
+            /** @description Over the target bucket's file size limit (copy: or the caller's byte quota) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4558,7 +4558,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "PayloadTooLarge";
+                        error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description One more asset would exceed the caller's asset quota */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "QuotaAssetsExceeded";
                     };
                 };
             };
@@ -5067,7 +5079,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Over the target bucket's file size limit */
+            /** @description Over the target bucket's file size limit (copy: or the caller's byte quota) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5075,7 +5087,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "PayloadTooLarge";
+                        error?: "PayloadTooLarge" | "QuotaBytesExceeded";
                     };
                 };
             };
