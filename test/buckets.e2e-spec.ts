@@ -88,7 +88,7 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
 
     const quotaBefore = (await alice.get('/quota')).body.usage;
     const id = await readyAt(alice, name, 'docs/a.txt');
-    const other = await readyAt(bob, 'default', unique('bobs'));
+    const other = await readyAsset(bob, `bob's ${Math.random()}`);
     expect((await alice.del(`/buckets/${name}`)).body).toMatchObject({ statusCode: 409, error: 'BucketNotEmpty' });
     expect((await bob.del(`/buckets/${name}?force=true`)).status).toBe(404);
     expect((await alice.del(`/buckets/${name}?force=true`)).status).toBe(204);
@@ -130,9 +130,15 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
     expect((await alice.get(`/media/${nfd.body.assetId}`)).body).toMatchObject({ bucket: name, path: 'caf\u00e9.png' });
   });
 
-  it('assets uploaded without bucket and path land in the default bucket under their id', async () => {
+  it('assets uploaded without bucket and path land in the default bucket under their id (chosen paths need a bucket)', async () => {
     const up = await uploadBytes(alice, Buffer.from('plain'), { mimeType: 'text/plain' });
     expect((await alice.get(`/media/${up.assetId}`)).body).toMatchObject({ bucket: 'default', path: up.assetId });
+    // A path in the shared default bucket could reveal (409) another user's file: refused for everyone.
+    for (const body of [{ path: 'x.txt' }, { bucket: 'default', path: 'x.txt' }]) {
+      const res = await bob.post('/media/upload-url', { filename: 'x', mimeType: 'text/plain', sizeBytes: 1, ...body });
+      expect([res.status, res.body.details?.field ?? res.body.details]).toEqual([400, 'path']);
+    }
+    expect((await alice.post(`/media/${up.assetId}/move`, { bucket: 'default', path: 'y.txt' })).status).toBe(400);
   });
 
   it('bucket grants apply to every asset in it; public buckets serve anonymous reads by path, stopped at once', async () => {
@@ -309,11 +315,12 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
     const name = await bucket({ public: true });
     const id = await readyAt(alice, name, 'big.txt', 'x'.repeat(100));
     const dave = api(app.baseUrl, 704);
+    const daves = await bucket({}, dave);
     expect((await admin.put('/admin/quotas/704', { maxBytes: 50, maxAssets: null })).status).toBe(200);
-    const refused = await dave.post(`/media/${id}/copy`, { bucket: 'default', path: unique('dave') });
+    const refused = await dave.post(`/media/${id}/copy`, { bucket: daves, path: 'copy.txt' });
     expect([refused.status, refused.body.error]).toEqual([413, 'QuotaBytesExceeded']);
     expect((await admin.put('/admin/quotas/704', { maxBytes: 1000, maxAssets: null })).status).toBe(200);
-    expect((await dave.post(`/media/${id}/copy`, { bucket: 'default', path: unique('dave') })).status).toBe(201);
+    expect((await dave.post(`/media/${id}/copy`, { bucket: daves, path: 'copy.txt' })).status).toBe(201);
     expect((await dave.get('/quota')).body.usage).toMatchObject({ bytes: 100, assets: 1 });
   });
 

@@ -209,6 +209,12 @@ export class BucketsService implements OnModuleInit {
     if (req.bucket === undefined && req.path === undefined) return null;
     const path = req.path === undefined ? null : checkPath(req.path, 'path');
     const name = req.bucket ?? DEFAULT_BUCKET;
+    // The default bucket is shared by everyone: a chosen path there could reveal (409) that another user has it.
+    if (name === DEFAULT_BUCKET && path !== null) {
+      throw Errors.validation('A path needs a bucket of your own (POST /buckets); in the default bucket an asset is known by its id', {
+        field: 'path',
+      });
+    }
     const { bucket } = await this.checkWritable(name, principal);
     if (!mimeTypeAllowed(bucket.allowedMimeTypes, req.mimeType)) {
       throw Errors.mimeTypeNotAllowed(name, req.mimeType, bucket.allowedMimeTypes ?? []);
