@@ -46,11 +46,15 @@ async function seed(db: Client) {
   // attribute comes from its own hash of i, so that they are independent (as in real data, not striped).
   await db.query(
     `INSERT INTO media_assets (asset_id, owner_id, bucket, object_key, mime_type, size_bytes, checksum_sha256, status,
-                               created_at, updated_at, filename, upload_expires_at, ready_at)
+                               created_at, updated_at, filename, upload_expires_at, ready_at, container, path)
      SELECT id, owner, 'media', 'uploads/' || owner || '/' || id, mime, 1000 + (i * 7919) % 5000000,
             CASE WHEN st = 'ready' THEN md5(i::text) || md5((i + 1)::text) END, st::media_asset_status,
-            ts, ts, 'file-' || i || '.bin', ts + interval '15 minutes', CASE WHEN st = 'ready' THEN ts END
+            ts, ts, name, ts + interval '15 minutes', CASE WHEN st = 'ready' THEN ts END,
+            'default', 'u' || owner || '/' || (ARRAY['photos', 'docs', 'invoices', 'misc'])[1 + pg_temp.h(i, 11) % 4] || '/' || name
        FROM (SELECT i, gen_random_uuid() AS id,
+                    -- Names to search: 8 words (one accented) and the row number, e.g. "Café menu 4217.bin".
+                    (ARRAY['holiday photo', 'Café menu', 'invoice', 'report', 'résumé', 'screenshot', 'scan', 'notes'])[1 + pg_temp.h(i, 10) % 8]
+                      || ' ' || i || '.bin' AS name,
                     CASE WHEN i % 10 = 0 THEN ${HEAVY_OWNER} ELSE 2 + pg_temp.h(i, 1) % 2000 END AS owner,
                     CASE WHEN pg_temp.h(i, 2) % 20 < 12 THEN 'image/jpeg' WHEN pg_temp.h(i, 2) % 20 < 15 THEN 'image/png' WHEN pg_temp.h(i, 2) % 20 < 17 THEN 'video/mp4'
                          WHEN pg_temp.h(i, 2) % 20 < 19 THEN 'application/pdf' ELSE 'audio/mpeg' END AS mime,
@@ -138,6 +142,8 @@ interface Case {
   filters: ListQueryModule.AssetListFilters;
   limit?: number;
   deepCursor?: boolean;
+  /** Another route than GET /media (its SQL is not built by buildListQuery: no plan shown). */
+  route?: string;
 }
 
 async function main() {
@@ -230,12 +236,32 @@ async function main() {
         filters: { owner: String(HEAVY_OWNER) },
         limit: 1000,
       },
+      // Name search (issue 17): trigram index on search_fold(filename || ' ' || path), ranked by similarity.
+      { name: 'user: q=cafe (own + shared, ~1/8 match)', sub: USER, groups: ['g3', 'g7'], query: 'q=cafe', filters: { q: 'cafe' } },
+      { name: 'heavy owner: q=résumé (12k match, ranked)', sub: HEAVY_OWNER, query: 'q=r%C3%A9sum%C3%A9', filters: { q: 'résumé' } },
+      { name: 'heavy owner: q=invoice 4242 (selective)', sub: HEAVY_OWNER, query: 'q=invoice%204242', filters: { q: 'invoice 4242' } },
+      { name: 'stranger: q=report (only * grants)', sub: 999999, query: 'q=report', filters: { q: 'report' } },
+      // Folder listing by path (GET /buckets/{bucket}/objects): per-asset visibility in the default bucket.
+      {
+        name: 'user: ls default/u57/ (delimiter /)',
+        sub: USER,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?prefix=u${USER}/&delimiter=/&limit=50`,
+      },
+      {
+        name: 'heavy owner: ls default/u1/photos/ (12k)',
+        sub: HEAVY_OWNER,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?prefix=u${HEAVY_OWNER}/photos/&delimiter=/&limit=50`,
+      },
     ];
 
     const base = `http://127.0.0.1:${port}`;
     for (const c of cases) {
       const auth = { authorization: `Bearer ${token(c.sub, c.groups ? { groups: c.groups } : {}, SECRET)}` };
-      let url = `${base}/media?${c.query}${c.limit ? '' : `${c.query ? '&' : ''}limit=50`}`;
+      let url = c.route ? `${base}${c.route}` : `${base}/media?${c.query}${c.limit ? '' : `${c.query ? '&' : ''}limit=50`}`;
       let cursor: ListQueryModule.ListCursor | undefined;
       if (c.deepCursor) {
         let next: string | null = null;
@@ -257,9 +283,15 @@ async function main() {
         const body: any = await res.json();
         times.push(Number(process.hrtime.bigint() - t) / 1e6);
         if (res.status !== 200) throw new Error(`${c.name}: ${res.status} ${JSON.stringify(body)}`);
-        items = body.items.length;
+        items = body.items.length + (body.prefixes?.length ?? 0);
       }
       times.sort((a, b) => a - b);
+      if (c.route) {
+        console.log(
+          `${c.name.padEnd(46)} p50 ${percentile(times, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(times, 99).toFixed(1).padStart(6)} ms  ${String(items).padStart(4)} items`,
+        );
+        continue;
+      }
       // The plan, for the exact SQL the service ran.
       const principals = ['*', `user:${c.sub}`, ...(c.groups ?? []).map((g) => `group:${g}`)];
       const q = listQuery.buildListQuery({ userId: String(c.sub), principals }, c.filters, c.limit ?? 50, cursor);

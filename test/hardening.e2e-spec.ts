@@ -18,6 +18,7 @@ describe('hostile input never gets a 5xx', () => {
   let app: RunningApp;
   let assetId: string;
   let sentinelId: string; // another user's asset: the fuzzer (user 1) must not be able to touch it
+  let sentinelPathId: string; // another user's asset in another user's bucket
   const tmpBefore = new Set(readdirSync(os.tmpdir()));
 
   beforeAll(async () => {
@@ -25,6 +26,18 @@ describe('hostile input never gets a 5xx', () => {
     const up = await uploadBytes(api(app.baseUrl, 1), Buffer.from('fuzz target'), { mimeType: 'text/plain' });
     assetId = up.assetId;
     sentinelId = (await uploadBytes(api(app.baseUrl, 2), Buffer.from('sentinel'), { mimeType: 'text/plain' })).assetId;
+    // Buckets (issue 17): one of the fuzzer's own, and another user's with an asset at a path it must not reach.
+    expect((await api(app.baseUrl, 1).post('/buckets', { name: 'fuzz-mine' })).status).toBe(201);
+    expect((await api(app.baseUrl, 2).post('/buckets', { name: 'fuzz-sentinel' })).status).toBe(201);
+    const res = await api(app.baseUrl, 2).post('/media/upload-url', {
+      filename: 's.txt',
+      mimeType: 'text/plain',
+      sizeBytes: 1,
+      bucket: 'fuzz-sentinel',
+      path: 'keep/me.txt',
+    });
+    expect(res.status).toBe(201);
+    sentinelPathId = res.body.assetId;
   });
   afterAll(() => app?.stop());
 
@@ -48,6 +61,14 @@ describe('hostile input never gets a 5xx', () => {
       'metadata',
       'complete',
       '*',
+      'move',
+      'copy',
+      'batch-delete',
+      'objects',
+      'default',
+      'fuzz-sentinel',
+      'keep%2Fme.txt',
+      '%C3%A9%CC%81',
     ),
     fc.string({ maxLength: 40 }).map(encodeURIComponent),
     hugeNumberText,
@@ -97,6 +118,30 @@ describe('hostile input never gets a 5xx', () => {
         { requiredKeys: [] },
       )
       .map((v) => JSON.stringify(v)),
+    // Buckets, paths, move/copy and batch delete bodies.
+    fc
+      .record(
+        {
+          name: fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('fuzz-sentinel', 'default', 'a..b', 'UPPER', '-x-')),
+          bucket: fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom('fuzz-sentinel', 'fuzz-mine', 'default'), fc.integer()),
+          path: fc.oneof(
+            fc.string({ maxLength: 1100 }),
+            fc.constantFrom('../x', '/abs', 'a//b', 'a\u0000b', 'keep/me.txt', 'é'.repeat(600), 'a/./b', 'cafe\u0301'),
+            bidiString,
+          ),
+          paths: fc.oneof(fc.array(fc.string({ maxLength: 50 }), { maxLength: 20 }), anyJson),
+          ids: fc.oneof(fc.array(fc.oneof(fc.uuid(), fc.constant('SENTINEL')), { maxLength: 20 }), anyJson),
+          public: fc.oneof(fc.boolean(), fc.string({ maxLength: 5 })),
+          allowedMimeTypes: fc.oneof(fc.array(fc.string({ maxLength: 30 }), { maxLength: 5 }), anyJson),
+          fileSizeLimit: fc.oneof(fc.integer(), fc.double(), fc.constant(null), fc.string({ maxLength: 5 })),
+          entries: anyJson,
+          filename: fc.constant('f.txt'),
+          mimeType: fc.constant('text/plain'),
+          sizeBytes: fc.constant(1),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v).replace('"SENTINEL"', JSON.stringify(sentinelId ?? 'x'))),
     fc.string({ maxLength: 200 }),
     fc.constant('{"filename":'),
     fc.constant('x'.repeat(64 * 1024)),
@@ -123,6 +168,10 @@ describe('hostile input never gets a 5xx', () => {
       'dryRun',
       'createdAfter',
       'offset',
+      'prefix',
+      'delimiter',
+      'q',
+      'force',
     ),
     fc.oneof(fc.string({ maxLength: 30 }), hugeNumberText, bidiString),
     { maxKeys: 4 },
@@ -134,13 +183,20 @@ describe('hostile input never gets a 5xx', () => {
       fc.asyncProperty(
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'),
         fc.array(segment, { minLength: 0, maxLength: 4 }),
-        fc.boolean(),
+        fc.constantFrom('media', 'asset', 'buckets', 'bucket', 'objects', 'sentinel-objects'),
         query,
         hostileBody,
         contentType,
         fc.constantFrom('good', 'none', 'garbage', 'expired', 'alg-none'),
-        async (method, segs, anchorToAsset, q, body, ctype, auth) => {
-          const base = anchorToAsset ? ['media', assetId] : ['media'];
+        async (method, segs, anchor, q, body, ctype, auth) => {
+          const base = {
+            media: ['media'],
+            asset: ['media', assetId],
+            buckets: ['buckets'],
+            bucket: ['buckets', 'fuzz-mine'],
+            objects: ['buckets', 'fuzz-mine', 'objects'],
+            'sentinel-objects': ['buckets', 'fuzz-sentinel', 'objects'],
+          }[anchor];
           const url = new URL(`${app.baseUrl}/${[...base, ...segs].join('/').replace('SENTINEL', sentinelId)}`);
           for (const [k, v] of Object.entries(q)) url.searchParams.append(k, v);
           const headers: Record<string, string> = {};
@@ -176,6 +232,11 @@ describe('hostile input never gets a 5xx', () => {
     expect(strays.filter((n) => /passwd|boot\.ini/.test(n))).toEqual([]);
     for (const f of filesUnder(app.storageRoot)) expect(path.resolve(f).startsWith(path.resolve(app.storageRoot))).toBe(true);
     expect((await api(app.baseUrl, 2).get(`/media/${sentinelId}`)).status).toBe(200);
+    expect((await api(app.baseUrl, 2).get(`/media/${sentinelPathId}`)).body).toMatchObject({
+      bucket: 'fuzz-sentinel',
+      path: 'keep/me.txt',
+    });
+    expect((await api(app.baseUrl, 2).get('/buckets/fuzz-sentinel')).body).toMatchObject({ public: false, allowedMimeTypes: null });
   }, 120_000);
 });
 

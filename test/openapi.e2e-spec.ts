@@ -16,7 +16,7 @@ const GENERATOR = path.join(REPO_ROOT, 'dist/apps/api/src/cli/openapi.js');
 const STALE = 'is stale: run `npm run openapi` and commit openapi.json and libs/sdk/src/generated/openapi.ts';
 
 type Operation = { operationId: string; security?: unknown[]; parameters?: { in: string; name: string }[]; responses: Record<string, any> };
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head'];
 
 function operations(doc: any): [string, string, Operation][] {
   return Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([p, item]) =>

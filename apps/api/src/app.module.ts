@@ -3,6 +3,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AclModule } from '@app/acl';
 import { ApiKeysModule } from '@app/api-keys';
 import { AssetsModule } from '@app/assets';
+import { BucketsModule } from '@app/buckets';
 import { CdnModule } from '@app/cdn';
 import { AppConfig, CoreModule } from '@app/core';
 import { HealthModule } from '@app/health';
@@ -32,6 +33,7 @@ export class AppModule {
         AssetsModule,
         AclModule,
         ApiKeysModule,
+        BucketsModule,
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,

@@ -121,8 +121,11 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--no-resume', 'multipart: neither resume an interrupted upload of the file nor keep a record to resume this one')
     .option('--limit-rate <rate>', "bound on each upload's rate, e.g. 20M (bytes per second)", parseRate)
     .option('--json', 'print the results as JSON')
+    .option('--to <bucket/folder>', 'put each file at <folder>/<file name> in <bucket> (e.g. photos/2026/)')
     .action(async (files: string[], opts: Record<string, unknown>, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
+      const to = typeof opts.to === 'string' ? splitLocation(opts.to, true) : undefined;
+      const folder = to?.path ? (to.path.endsWith('/') ? to.path : `${to.path}/`) : '';
       const metadata: Record<string, string> = {};
       for (const m of (opts.meta as string[] | undefined) ?? []) {
         const i = m.indexOf('=');
@@ -145,6 +148,7 @@ export function buildProgram(ctx: CliContext): Command {
           let task: ReturnType<ProgressReporter['start']> | undefined;
           try {
             const up = await client.uploadFile(file, {
+              ...(to ? { bucket: to.bucket, path: `${folder}${path.basename(file)}` } : {}),
               contentType: opts.type as string | undefined,
               metadata: Object.keys(metadata).length ? metadata : undefined,
               signal: ctx.signal,
@@ -194,7 +198,10 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('ls')
-    .description('list assets you can read, newest first')
+    .description('list assets you can read, newest first; with <bucket>[/<prefix>]: that folder, in path order (folders as "PRE <prefix>")')
+    .argument('[location]', 'bucket/prefix, e.g. invoices/2026/')
+    .option('-r, --recursive', 'with a location: every path under the prefix, no folders')
+    .option('--q <text>', 'filename or path contains this text (case- and accent-insensitive)')
     .option('-s, --status <status>', 'pending, processing, ready, failed, quarantined (repeatable or comma-separated)', collect)
     .option('--mime <prefix>', 'media type or prefix, e.g. image/')
     .option('--tag <key:value>', 'metadata tag, all must match (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
@@ -202,20 +209,39 @@ export function buildProgram(ctx: CliContext): Command {
     .option('-n, --limit <n>', 'at most this many', positiveInt('--limit', 1000), 50)
     .option('--cursor <cursor>', 'continue from a previous page')
     .option('--json', 'print the page as JSON ({ items, nextCursor })')
-    .action(async (opts: ListQuery & { mime?: string; json?: boolean }, cmd: Command) => {
-      const client = clientFrom(cmd, ctx.signal);
-      const page = await client.listAssets({
-        status: opts.status,
-        mimeType: opts.mime,
-        tag: opts.tag,
-        owner: opts.owner,
-        limit: opts.limit,
-        cursor: opts.cursor,
-      });
-      if (opts.json) return ctx.out(JSON.stringify(page, null, 2));
-      for (const a of page.items) ctx.out(row(a));
-      if (page.nextCursor) process.stderr.write(`more: media ls --cursor ${page.nextCursor}\n`);
-    });
+    .action(
+      async (location: string | undefined, opts: ListQuery & { mime?: string; json?: boolean; recursive?: boolean }, cmd: Command) => {
+        const client = clientFrom(cmd, ctx.signal);
+        if (location !== undefined) {
+          const { bucket, path: prefix } = splitLocation(location, true);
+          const objects = await client.listObjects(bucket, {
+            prefix: prefix || undefined,
+            delimiter: opts.recursive ? undefined : '/',
+            limit: opts.limit,
+            cursor: opts.cursor,
+            q: opts.q,
+          });
+          if (opts.json) return ctx.out(JSON.stringify(objects, null, 2));
+          for (const p of objects.prefixes) ctx.out(`${'PRE'.padStart(36)}  ${p}`);
+          for (const o of objects.items)
+            ctx.out([o.assetId, o.status.padEnd(11), formatBytes(o.sizeBytes).padStart(10), o.path].join('  '));
+          if (objects.nextCursor) process.stderr.write(`more: media ls ${location} --cursor ${objects.nextCursor}\n`);
+          return;
+        }
+        const page = await client.listAssets({
+          q: opts.q,
+          status: opts.status,
+          mimeType: opts.mime,
+          tag: opts.tag,
+          owner: opts.owner,
+          limit: opts.limit,
+          cursor: opts.cursor,
+        });
+        if (opts.json) return ctx.out(JSON.stringify(page, null, 2));
+        for (const a of page.items) ctx.out(row(a));
+        if (page.nextCursor) process.stderr.write(`more: media ls --cursor ${page.nextCursor}\n`);
+      },
+    );
 
   program
     .command('get')
@@ -251,10 +277,39 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('rm')
-    .description('delete assets')
-    .argument('<ids...>', 'asset ids')
-    .action(async (ids: string[], _opts, cmd: Command) => {
+    .description('delete assets by id, or every asset under --prefix in --bucket (batch deletes of up to 1000)')
+    .argument('[ids...]', 'asset ids')
+    .option('--bucket <name>', 'with --prefix: the bucket')
+    .option('--prefix <prefix>', 'delete every asset whose path starts with this ("" for the whole bucket)')
+    .action(async (ids: string[], opts: { bucket?: string; prefix?: string }, cmd: Command) => {
       const client = clientFrom(cmd, ctx.signal);
+      if (opts.bucket !== undefined || opts.prefix !== undefined) {
+        if (opts.bucket === undefined || opts.prefix === undefined || ids.length) {
+          throw new UsageError('rm --bucket <name> --prefix <prefix> takes no ids (and needs both options)');
+        }
+        let failed = 0;
+        let deleted = 0;
+        for (;;) {
+          // Always the first page: what was deleted is gone from the listing.
+          const page = await client.listObjects(opts.bucket, { prefix: opts.prefix || undefined, limit: 1000 });
+          const todo = page.items.filter((i) => i.status !== 'deleted');
+          if (!todo.length) break;
+          const results = await client.batchDelete({ ids: todo.map((i) => i.assetId) });
+          for (const [k, r] of results.entries()) {
+            if (r.status === 204) {
+              deleted++;
+              ctx.out(`deleted ${opts.bucket}/${todo[k].path}`);
+            } else {
+              failed++;
+              process.stderr.write(`media: ${opts.bucket}/${todo[k].path}: ${r.status === 403 ? 'forbidden' : 'not found'}\n`);
+            }
+          }
+          if (results.every((r) => r.status !== 204)) break; // nothing more this caller may delete
+        }
+        if (failed) throw new FailuresReported(`${failed} of ${failed + deleted} deletions failed`);
+        return;
+      }
+      if (!ids.length) throw new UsageError('rm needs asset ids, or --bucket and --prefix');
       await eachId(ids, 'deletions', async (id) => {
         await client.deleteAsset(id);
         ctx.out(`deleted ${id}`);
@@ -272,6 +327,37 @@ export function buildProgram(ctx: CliContext): Command {
         ctx.out(`aborted ${id}`);
       });
     });
+
+  /** An asset given as an id, or as <bucket>/<path> (looked up in the bucket listing). */
+  const resolveAsset = async (client: MediaClient, ref: string): Promise<string> => {
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref)) return ref;
+    const { bucket, path: p } = splitLocation(ref, false);
+    const page = await client.listObjects(bucket, { prefix: p, limit: 1 });
+    const hit = page.items.find((i) => i.path === p.normalize('NFC'));
+    if (!hit) throw new Error(`no asset at ${ref}`);
+    return hit.assetId;
+  };
+  for (const [name, verb] of [
+    ['cp', 'copy'],
+    ['mv', 'move'],
+  ] as const) {
+    program
+      .command(name)
+      .description(
+        name === 'cp'
+          ? 'copy an asset to <bucket>/<path>: a new asset you own sharing the stored bytes (no bytes copied)'
+          : 'move (rename) an asset to <bucket>/<path>; the bytes stay where they are',
+      )
+      .argument('<source>', 'asset id or <bucket>/<path>')
+      .argument('<target>', '<bucket>/<path>')
+      .action(async (source: string, target: string, _opts, cmd: Command) => {
+        const client = clientFrom(cmd, ctx.signal);
+        const id = await resolveAsset(client, source);
+        const to = splitLocation(target, false);
+        const asset = verb === 'copy' ? await client.copyAsset(id, to) : await client.moveAsset(id, to);
+        ctx.out(`${asset.assetId}\t${asset.bucket}/${asset.path}`);
+      });
+  }
 
   program
     .command('share')
@@ -340,6 +426,17 @@ export function buildProgram(ctx: CliContext): Command {
     });
 
   return program;
+}
+
+/** `bucket/rest` → its parts (`rest` may be empty only where a prefix is allowed). */
+export function splitLocation(location: string, prefixAllowed: boolean): { bucket: string; path: string } {
+  const i = location.indexOf('/');
+  const bucket = i < 0 ? location : location.slice(0, i);
+  const rest = i < 0 ? '' : location.slice(i + 1);
+  if (!bucket || (!prefixAllowed && !rest)) {
+    throw new UsageError(`"${location}" must be <bucket>/${prefixAllowed ? '<prefix>' : '<path>'}`);
+  }
+  return { bucket, path: rest };
 }
 
 /** Failures already reported line by line on stderr: exit 1 without another message. */

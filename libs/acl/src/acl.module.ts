@@ -18,6 +18,6 @@ import { AclService } from './acl.service';
   imports: [TypeOrmModule.forFeature([AssetAcl]), AssetsModule, AssetCacheModule],
   controllers: [AclController],
   providers: [AclRepository, AclService, AclPolicy, { provide: ASSET_ACCESS_POLICY, useExisting: AclPolicy }],
-  exports: [AclService, ASSET_ACCESS_POLICY],
+  exports: [AclService, AclPolicy, ASSET_ACCESS_POLICY],
 })
 export class AclModule {}

@@ -34,12 +34,16 @@ export interface AssetListFilters {
   createdFrom?: string;
   /** Exclusive upper bound (ISO 8601). */
   createdTo?: string;
+  /** Filename or path contains this text (case- and accent-insensitive: search_fold); ranked by trigram similarity. */
+  q?: string;
 }
 
 export interface ListCursor {
   /** created_at in microseconds since the epoch (exact: Postgres keeps microseconds, JS dates do not). */
   us: string;
   id: string;
+  /** With `q`: the row's similarity (float4 as text), the first sort key. */
+  rank?: string;
 }
 
 export interface Viewer {
@@ -55,7 +59,7 @@ export interface ListQuery {
 
 /** The columns of a listed row, named as MediaAsset's properties, plus the row's cursor position. */
 const COLUMNS = `asset_id AS "assetId", owner_id AS "ownerId", bucket, object_key AS "objectKey", mime_type AS "mimeType",
-  size_bytes AS "sizeBytes", checksum_sha256 AS "checksumSha256", status, created_at AS "createdAt", updated_at AS "updatedAt",
+  container, path, size_bytes AS "sizeBytes", checksum_sha256 AS "checksumSha256", status, created_at AS "createdAt", updated_at AS "updatedAt",
   filename, declared_checksum_sha256 AS "declaredChecksumSha256", detected_mime_type AS "detectedMimeType",
   failure_reason AS "failureReason", stored_object_sha256 AS "storedObjectSha256", upload_expires_at AS "uploadExpiresAt",
   processing_started_at AS "processingStartedAt", ready_at AS "readyAt", deleted_at AS "deletedAt",
@@ -79,12 +83,12 @@ export function parseTagFilter(raw: string): TagFilter {
 }
 
 export function encodeCursor(c: ListCursor, filters: AssetListFilters): string {
-  return Buffer.from(JSON.stringify({ t: c.us, i: c.id, f: filtersFingerprint(filters) })).toString('base64url');
+  return Buffer.from(JSON.stringify({ t: c.us, i: c.id, r: c.rank, f: filtersFingerprint(filters) })).toString('base64url');
 }
 
 /** 400 for anything that is not a cursor this service issued for the same filters. */
 export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor {
-  let parsed: { t?: unknown; i?: unknown; f?: unknown } | undefined;
+  let parsed: { t?: unknown; i?: unknown; r?: unknown; f?: unknown } | undefined;
   try {
     parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as typeof parsed;
   } catch {
@@ -95,7 +99,8 @@ export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor
     typeof parsed.t !== 'string' ||
     !/^-?\d{1,19}$/.test(parsed.t) ||
     typeof parsed.i !== 'string' ||
-    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(parsed.i)
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(parsed.i) ||
+    (filters.q !== undefined && (typeof parsed.r !== 'string' || !/^\d(\.\d{1,12})?(e-\d{1,2})?$/.test(parsed.r)))
   ) {
     throw Errors.validation('cursor is not valid; pass the nextCursor of a previous page unchanged', { field: 'cursor' });
   }
@@ -104,7 +109,7 @@ export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor
       field: 'cursor',
     });
   }
-  return { us: parsed.t, id: parsed.i };
+  return { us: parsed.t, id: parsed.i, ...(filters.q !== undefined ? { rank: parsed.r as string } : {}) };
 }
 
 function filtersFingerprint(f: AssetListFilters): string {
@@ -115,6 +120,7 @@ function filtersFingerprint(f: AssetListFilters): string {
     t: (f.tags ?? []).map((t) => t.map((c) => `${c.key}\u0000${c.value}`).join('\u0001')).sort(),
     a: f.createdFrom ?? null,
     b: f.createdTo ?? null,
+    q: f.q ?? null,
   };
   return createHash('sha256').update(JSON.stringify(norm)).digest('base64url').slice(0, 12);
 }
@@ -153,23 +159,34 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
     });
     common.push(`EXISTS (SELECT 1 FROM asset_metadata m WHERE m.asset_id = a.asset_id AND (${alternatives.join(' OR ')}))`);
   }
+  // Name search: the trigram index (media_assets_name_trgm_idx) finds the rows; most similar first.
+  let rank: string | null = null;
+  if (filters.q !== undefined) {
+    const q = p(filters.q);
+    common.push(`search_fold(a.filename || ' ' || a.path) LIKE '%' || search_fold(${p(escapeLike(filters.q))}) || '%'`);
+    rank = `similarity(search_fold(a.filename || ' ' || a.path), search_fold(${q}))`;
+  }
   if (after) {
+    const at = `'epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond'`;
     common.push(
-      `(a.created_at, a.asset_id) < ('epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond', ${p(after.id)}::uuid)`,
+      rank
+        ? `(${rank}, a.created_at, a.asset_id) < (${p(after.rank ?? '0')}::real, ${at}, ${p(after.id)}::uuid)`
+        : `(a.created_at, a.asset_id) < (${at}, ${p(after.id)}::uuid)`,
     );
   }
 
   const me = p(viewer.userId);
   const n = p(limit + 1);
-  const order = `ORDER BY a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const order = `ORDER BY ${rank ? `${rank} DESC, ` : ''}a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const columns = rank ? `${COLUMNS}, ${rank}::text AS "rank"` : COLUMNS;
   const branches: string[] = [];
   if (filters.owner === undefined || filters.owner === viewer.userId) {
-    branches.push(`(SELECT ${COLUMNS} FROM media_assets a WHERE a.owner_id = ${me}::bigint AND ${common.join(' AND ')} ${order})`);
+    branches.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id = ${me}::bigint AND ${common.join(' AND ')} ${order})`);
   }
   if (filters.owner !== viewer.userId) {
     const owner = filters.owner !== undefined ? ` AND a.owner_id = ${p(filters.owner)}::bigint` : '';
     branches.push(
-      `(SELECT ${COLUMNS} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${common.join(' AND ')}` +
+      `(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${common.join(' AND ')}` +
         ` AND EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${p(viewer.principals)}::varchar[]))` +
         ` ${order})`,
     );
@@ -177,6 +194,6 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   const text =
     branches.length === 1
       ? branches[0].slice(1, -1)
-      : `SELECT * FROM (${branches.join(' UNION ALL ')}) v ORDER BY v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
+      : `SELECT * FROM (${branches.join(' UNION ALL ')}) v ORDER BY ${rank ? 'v."rank"::real DESC, ' : ''}v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
   return { text, values };
 }

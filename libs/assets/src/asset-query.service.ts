@@ -107,6 +107,7 @@ export class AssetQueryService {
       tags: q.tag?.map(parseTagFilter),
       createdFrom: q.createdFrom,
       createdTo: q.createdTo,
+      q: q.q,
     };
     const limit = q.limit ?? DEFAULT_LIST_LIMIT;
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
@@ -118,13 +119,15 @@ export class AssetQueryService {
     const last = page[page.length - 1];
     return {
       items: page.map((r) => this.toView(reviveAsset(r), metadata.get(r.assetId) ?? {})),
-      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId }, filters) : null,
+      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId, rank: last.rank }, filters) : null,
     };
   }
 
   private toView(a: MediaAsset, metadata: Record<string, string>): AssetViewDto {
     return {
       ...assetSummary(a),
+      bucket: a.container,
+      path: a.path,
       metadata,
       createdAt: a.createdAt.toISOString(),
       updatedAt: a.updatedAt.toISOString(),

@@ -68,23 +68,48 @@ export class AssetStateService {
     assertAssetAccess(access, 'delete');
     const assetId = access.assetId;
     await this.repo.transaction(async (m) => {
-      const a = await this.repo.lock(m, assetId);
-      if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-      await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date(), storedObjectSha256: null });
-      // Links handed out for it may sit in the CDN: drop those copies once this commits (no-op without a CDN).
-      if (a.status === AssetStatus.Ready) await this.cdn.requestInvalidation(m, [a.objectKey]);
-      if (a.storedObjectSha256) {
-        const released = await this.repo.dereference(m, a.storedObjectSha256);
-        if (released) await this.objects.request(m, released);
-        // The asset's own object (kept while it is the key of a stored object others still reference).
-        if (released?.objectKey !== a.objectKey) await this.objects.request(m, a);
-      } else {
-        await this.objects.request(m, a);
-      }
-      await this.events.append(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+      if (!(await this.deleteInTransaction(m, assetId))) throw Errors.assetNotFound(assetId);
     });
     await this.cache.invalidate(assetId);
     this.outbox.kick();
+  }
+
+  /**
+   * The same delete for many assets in ONE transaction (a batch delete's chunk). Answers the ids it deleted; the
+   * others were already deleted (or never existed).
+   */
+  async deleteMany(accesses: AssetAccess[]): Promise<Set<string>> {
+    for (const a of accesses) assertAssetAccess(a, 'delete');
+    // Locks in one order (by id) so that two overlapping batches cannot deadlock.
+    const ids = [...new Set(accesses.map((a) => a.assetId))].sort();
+    const deleted = new Set<string>();
+    await this.repo.transaction(async (m) => {
+      for (const id of ids) if (await this.deleteInTransaction(m, id)) deleted.add(id);
+    });
+    for (const id of deleted) await this.cache.invalidate(id);
+    this.outbox.kick();
+    return deleted;
+  }
+
+  /** Locks, marks deleted and queues the follow-up work; false when the asset is missing or already deleted. */
+  private async deleteInTransaction(m: EntityManager, assetId: string): Promise<boolean> {
+    const a = await this.repo.lock(m, assetId);
+    if (!a || a.status === AssetStatus.Deleted) return false;
+    await this.repo.update(m, assetId, { status: AssetStatus.Deleted, deletedAt: new Date(), storedObjectSha256: null });
+    // Links handed out for it may sit in the CDN: drop those copies once this commits (no-op without a CDN).
+    if (a.status === AssetStatus.Ready) await this.cdn.requestInvalidation(m, [a.objectKey]);
+    if (a.storedObjectSha256) {
+      const released = await this.repo.dereference(m, a.storedObjectSha256);
+      if (released) await this.objects.request(m, released);
+      // The asset's own object, unless it is the one just released or a live asset still reads it (a copy shares
+      // its source's key: POST /media/{id}/copy).
+      if (released?.objectKey !== a.objectKey && !(await this.repo.objectKeyInUse(m, a.storedObjectSha256, a.objectKey, assetId)))
+        await this.objects.request(m, a);
+    } else {
+      await this.objects.request(m, a);
+    }
+    await this.events.append(m, 'asset.deleted', Object.assign(a, { status: AssetStatus.Deleted }));
+    return true;
   }
 
   /**

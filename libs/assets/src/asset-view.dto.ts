@@ -7,6 +7,10 @@ export class AssetViewDto {
   assetId: string;
   /** The owner's user id (decimal string). */
   ownerId: string;
+  /** The user-facing bucket the asset lives in (`default` when uploaded without one). */
+  bucket: string;
+  /** The asset's path in its bucket (its id when uploaded without one). */
+  path: string;
   /** The file name given at upload (Content-Disposition on download). */
   filename: string;
   /** `pending` → `processing` → `ready`, or `failed`, `quarantined`. */

@@ -97,6 +97,19 @@ export class AssetsRepository {
     return (this.ds.driver as unknown as { master: Pool }).master;
   }
 
+  /**
+   * Whether a live asset other than `exceptAssetId` reads the object at `objectKey` (of the stored object `sha256`):
+   * copies share their source's key. Uses the stored-object index; the caller holds the deleted asset's row lock.
+   */
+  async objectKeyInUse(m: EntityManager, sha256: string, objectKey: string, exceptAssetId: string): Promise<boolean> {
+    const rows = await m.query<unknown[]>(
+      `SELECT 1 FROM media_assets
+        WHERE stored_object_sha256 = $1 AND object_key = $2 AND asset_id <> $3 AND status <> 'deleted' LIMIT 1`,
+      [sha256, objectKey, exceptAssetId],
+    );
+    return rows.length > 0;
+  }
+
   /** Locks the asset row for the rest of the transaction. */
   lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
     return m.createQueryBuilder(MediaAsset, 'a').setLock('pessimistic_write').where('a.asset_id = :assetId', { assetId }).getOne();
@@ -218,7 +231,7 @@ export class AssetsRepository {
   }
 
   /** Runs a page query built by buildListQuery: rows shaped as MediaAsset plus `cursorUs`. */
-  list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string })[]> {
+  list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string; rank?: string })[]> {
     return this.ds.query(q.text, q.values);
   }
 }

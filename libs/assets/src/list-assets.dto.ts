@@ -1,6 +1,19 @@
 import { Transform } from 'class-transformer';
 import { FitsBigint, MAX_BIGINT } from '@app/core';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { LISTABLE_STATUSES, MAX_LIST_LIMIT, MAX_TAG_FILTERS } from './asset-list.query';
 
 /** A query parameter given once, repeated, or comma-separated, as a list. */
@@ -55,6 +68,14 @@ export class ListAssetsQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'createdTo must be an ISO 8601 date-time, like 2026-02-01T00:00:00Z' })
   createdTo?: string;
+
+  /** Only assets whose filename or path contains this text (case- and accent-insensitive), most similar first. */
+  @IsOptional()
+  @IsString()
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  @MinLength(1, { message: 'q must not be empty' })
+  @MaxLength(200)
+  q?: string;
 
   /** nextCursor of the previous page. */
   @IsOptional()

@@ -86,4 +86,12 @@ export class MediaAsset {
   /** Last download of this asset (tiering), written in batches by ObjectAccessTracker; null when never read. */
   @Column({ name: 'last_accessed_at', type: 'timestamptz', nullable: true })
   lastAccessedAt: Date | null;
+
+  /** The user-facing bucket (a `buckets` row; shown as `bucket` in the API). Not `bucket`, which names the storage bucket. */
+  @Column({ type: 'varchar', length: 63, default: 'default' })
+  container: string;
+
+  /** The asset's path inside `container` (NFC, unique among live assets; defaults to the asset id). */
+  @Column({ type: 'varchar', length: 1024 })
+  path: string;
 }

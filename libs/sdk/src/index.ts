@@ -17,6 +17,8 @@ export type {
   UploadResult,
   DownloadResult,
 } from './media-client';
+export { BucketHandle } from './bucket-handle';
+export type { Bucket, ObjectPage, ObjectListQuery, BatchDeleteResult } from './bucket-handle';
 export { MediaApiError } from './media-api-error';
 export type { Problem, SdkErrorCode } from './media-api-error';
 export type { RetryOptions } from './retry';

@@ -4,6 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import createClient, { Client } from 'openapi-fetch';
 import type { components, paths } from './generated/openapi';
+import { BatchDeleteResult, Bucket, BucketHandle, ObjectListQuery, ObjectPage } from './bucket-handle';
 import { MediaApiError } from './media-api-error';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, networkReason, retryingFetch, RetryOptions, RETRYABLE_STATUS, sleep } from './retry';
 import { MeteredStream, parseJson, readText, request, TransferProgress } from './transfer';
@@ -48,6 +49,10 @@ export interface UploadOptions {
   filename?: string;
   /** User metadata tags `{ key: value }`. */
   metadata?: Record<string, string>;
+  /** Bucket to put the asset in (default: the `default` bucket). */
+  bucket?: string;
+  /** Path of the asset in the bucket, e.g. `avatars/42/me.png` (default: the asset id). */
+  path?: string;
   /** Grants given with the upload. */
   acl?: AclEntry[];
   /** Size in bytes: required for a stream source. */
@@ -184,6 +189,45 @@ export class MediaClient {
     if (!r.response.ok) throw MediaApiError.fromResponse(r.response.status, r.error);
   }
 
+  /** A handle on one bucket: upload/list/move/copy by path. */
+  bucket(name: string): BucketHandle {
+    return new BucketHandle(this, name);
+  }
+
+  async createBucket(body: {
+    name: string;
+    public?: boolean;
+    allowedMimeTypes?: string[] | null;
+    fileSizeLimit?: number | null;
+  }): Promise<Bucket> {
+    return MediaClient.ok(await this.api.POST('/buckets', { body }));
+  }
+
+  async listBuckets(): Promise<Bucket[]> {
+    return MediaClient.ok(await this.api.GET('/buckets')).items;
+  }
+
+  async getBucket(name: string): Promise<Bucket> {
+    return MediaClient.ok(await this.api.GET('/buckets/{name}', { params: { path: { name } } }));
+  }
+
+  async listObjects(bucket: string, query: ObjectListQuery = {}): Promise<ObjectPage> {
+    return MediaClient.ok(await this.api.GET('/buckets/{bucket}/objects', { params: { path: { bucket }, query } }));
+  }
+
+  async moveAsset(id: string, to: { bucket?: string; path: string }): Promise<Asset> {
+    return MediaClient.ok(await this.api.POST('/media/{id}/move', { params: { path: { id } }, body: to }));
+  }
+
+  async copyAsset(id: string, to: { bucket?: string; path: string }): Promise<Asset> {
+    return MediaClient.ok(await this.api.POST('/media/{id}/copy', { params: { path: { id } }, body: to }));
+  }
+
+  /** Deletes up to 1000 assets by id and/or path (in `bucket`); one result per entry (204, 403 or 404). */
+  async batchDelete(body: { ids?: string[]; bucket?: string; paths?: string[] }): Promise<BatchDeleteResult[]> {
+    return MediaClient.ok(await this.api.POST('/media/batch-delete', { body })).results;
+  }
+
   /**
    * Uploads a file (path) or a stream: SHA-256 computed while streaming (a file is hashed first, so the checksum
    * is declared and storage refuses any other bytes), an upload URL asked for, the bytes sent (streamed, with
@@ -224,6 +268,8 @@ export class MediaClient {
           ...(declared ? { checksumSha256: declared } : {}),
           ...(opts.metadata ? { metadata: opts.metadata } : {}),
           ...(opts.acl ? { acl: opts.acl } : {}),
+          ...(opts.bucket !== undefined ? { bucket: opts.bucket } : {}),
+          ...(opts.path !== undefined ? { path: opts.path } : {}),
           ...(opts.multipart !== undefined ? { multipart: opts.multipart } : {}),
         },
         signal: opts.signal,

@@ -78,6 +78,21 @@ export class CreateUploadUrlDto {
   @Type(() => AclEntryDto)
   acl?: AclEntryDto[];
 
+  /** User-facing bucket to put the asset in (POST /buckets); default: the `default` bucket. Needs `write` on it. */
+  @IsOptional()
+  @IsString({ message: 'bucket must be a bucket name' })
+  @MaxLength(63)
+  bucket?: string;
+
+  /**
+   * Path of the asset in the bucket, e.g. `avatars/42/me.png`: 1-1024 bytes of UTF-8, no leading "/", no ".." segment,
+   * no control characters; stored NFC. Unique among live assets of the bucket (409 PathTaken). Default: the asset id.
+   */
+  @IsOptional()
+  @IsString({ message: 'path must be a string' })
+  @MaxLength(4096)
+  path?: string;
+
   /** User metadata `{ key: value }`: keys [a-z0-9_.:-]{1,64}, values up to 4 KiB, at most 64 keys, no reserved namespace. */
   @IsOptional()
   @IsObject({ message: 'metadata must be an object of key/value strings' })
@@ -103,6 +118,8 @@ export const CREATE_UPLOAD_URL_BODY_MAX_BYTES = (() => {
     expiresInSeconds: MAX_EXACT_INTEGER,
     mode: 'post',
     multipart: false,
+    bucket: 'b'.repeat(63),
+    path: '\u20ac'.repeat(341),
     acl: [],
     metadata: {},
   });

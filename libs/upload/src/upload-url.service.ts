@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AssetAccess, assertAssetAccess, Errors, Principal, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { checkAclList } from '@app/acl';
 import { AssetStateService, AssetStatus, QuotaService } from '@app/assets';
+import { BucketsService } from '@app/buckets';
 import { checkUserMetadataMap } from '@app/metadata';
 import { ProcessingService } from '@app/processing';
 import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
@@ -25,6 +26,7 @@ export class UploadUrlService {
     private readonly quota: QuotaService,
     private readonly multipart: MultipartUploadService,
     private readonly sessions: UploadSessionRepository,
+    private readonly buckets: BucketsService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {}
@@ -37,7 +39,7 @@ export class UploadUrlService {
 
   async create(dto: CreateUploadUrlDto, principal: Principal): Promise<UploadUrlDto | MultipartUploadDto> {
     if (this.wantsMultipart(dto)) return this.createMultipart(dto, principal);
-    const checked = this.checkRequest(dto);
+    const checked = await this.checkAddressed(dto, principal);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
     const ttl = Math.min(dto.expiresInSeconds ?? this.upload.UPLOAD_URL_TTL_SECONDS, this.upload.UPLOAD_URL_TTL_SECONDS);
@@ -73,7 +75,7 @@ export class UploadUrlService {
     if (dto.mode === 'post') throw Errors.validation('mode "post" cannot be combined with multipart: parts are PUT', { field: 'mode' });
     if (!this.multipart.supported) throw Errors.invalid(`The ${this.storage.kind} storage driver does not support multipart uploads`);
     if (dto.sizeBytes < 1) throw Errors.validation('A multipart upload needs sizeBytes of at least 1', { field: 'sizeBytes' });
-    const checked = this.checkRequest(dto, this.upload.MAX_MULTIPART_UPLOAD_BYTES, 'multipart upload');
+    const checked = await this.checkAddressed(dto, principal, this.upload.MAX_MULTIPART_UPLOAD_BYTES, 'multipart upload');
     const plan = planParts(dto.sizeBytes, this.upload.MULTIPART_PART_SIZE_BYTES, this.upload.MULTIPART_MIN_PART_SIZE_BYTES);
     const assetId = randomUUID();
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
@@ -121,10 +123,17 @@ export class UploadUrlService {
     principal: Principal,
     opts: { assetId: string; expiresAt: Date },
   ): Promise<{ assetId: string; objectKey: string }> {
-    const checked = this.checkRequest(dto);
+    const checked = await this.checkAddressed(dto, principal);
     const objectKey = ObjectKeyLayout.upload(principal.userId, opts.assetId);
     await this.recordPending(dto, principal, checked, { assetId: opts.assetId, objectKey, expiresAt: opts.expiresAt });
     return { assetId: opts.assetId, objectKey };
+  }
+
+  /** checkRequest plus the bucket's rules for the (bucket, path) asked for (see BucketsService.checkUpload). */
+  private async checkAddressed(dto: CreateUploadUrlDto, principal: Principal, maxBytes?: number, what?: string) {
+    const checked = this.checkRequest(dto, maxBytes, what);
+    const address = await this.buckets.checkUpload(principal, dto);
+    return { ...checked, address };
   }
 
   private checkRequest(
@@ -144,10 +153,13 @@ export class UploadUrlService {
   private async recordPending(
     dto: CreateUploadUrlDto,
     principal: Principal,
-    checked: ReturnType<UploadUrlService['checkRequest']>,
+    checked: Awaited<ReturnType<UploadUrlService['checkAddressed']>>,
     at: { assetId: string; objectKey: string; expiresAt: Date },
     m?: EntityManager,
   ): Promise<void> {
+    const address = checked.address;
+    // With a (bucket, path): the pending asset and its address commit together (409 PathTaken rolls both back).
+    if (address && !m) return this.ds.transaction((tm) => this.recordPending(dto, principal, checked, at, tm));
     // Quota check + pending asset + its metadata and grants: one transaction, one database round trip.
     await this.quota.createPendingWithQuota(
       {
@@ -165,6 +177,7 @@ export class UploadUrlService {
       },
       m,
     );
+    if (address && m) await this.buckets.assignAddress(m, at.assetId, address);
   }
 
   /**

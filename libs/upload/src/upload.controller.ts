@@ -30,10 +30,19 @@ export class UploadController {
   @HttpCode(201)
   @JsonBodyLimit(CREATE_UPLOAD_URL_BODY_MAX_BYTES)
   @RateLimited()
-  @ApiProblem(413, 'Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota', [
-    ErrorCode.PayloadTooLarge,
-    ErrorCode.QuotaBytesExceeded,
+  @ApiProblem(
+    413,
+    "Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart) or the bucket's fileSizeLimit, or over the byte quota",
+    [ErrorCode.PayloadTooLarge, ErrorCode.QuotaBytesExceeded],
+  )
+  @ApiProblem(400, 'Invalid body or path, or the bucket does not accept the declared type (MimeTypeNotAllowed names it)', [
+    ErrorCode.ValidationFailed,
+    ErrorCode.InvalidRequest,
+    ErrorCode.MimeTypeNotAllowed,
   ])
+  @ApiProblem(403, 'The caller may read the bucket but not write into it', [ErrorCode.Forbidden])
+  @ApiProblem(404, 'No such bucket, or the caller holds nothing on it', [ErrorCode.BucketNotFound])
+  @ApiProblem(409, 'A live asset already has this path in the bucket', [ErrorCode.PathTaken])
   @ApiExtraModels(UploadUrlDto, MultipartUploadDto)
   @ApiCreatedResponse({
     description: 'A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session',

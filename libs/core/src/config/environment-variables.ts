@@ -798,6 +798,10 @@ export class EnvironmentVariables {
   @Min(0)
   QUOTA_MAX_ASSETS_PER_OWNER = 100000;
 
+  /** Who may create buckets (POST /buckets): `any` authenticated user, or `admin` only. */
+  @IsIn(['any', 'admin'])
+  BUCKET_CREATION: 'any' | 'admin' = 'any';
+
   // ---- resumable uploads (tus) -----------------------------------------------------------------------
 
   /**

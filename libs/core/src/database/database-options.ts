@@ -12,6 +12,7 @@ import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-crea
 import { ApiKeys1764000009100 } from './migrations/1764000009100-api-keys';
 import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-asset-objects';
 import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pending-asset-batches';
+import { Buckets1764000009500 } from './migrations/1764000009500-buckets';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   ApiKeys1764000009100,
   PerAssetObjects1764000013500,
   PendingAssetBatches1764000015000,
+  Buckets1764000009500,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

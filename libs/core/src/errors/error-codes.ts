@@ -27,6 +27,11 @@ export enum ErrorCode {
   MetadataLimitExceeded = 'MetadataLimitExceeded',
   AclEntryNotFound = 'AclEntryNotFound',
   ApiKeyNotFound = 'ApiKeyNotFound',
+  BucketNotFound = 'BucketNotFound',
+  BucketExists = 'BucketExists',
+  BucketNotEmpty = 'BucketNotEmpty',
+  PathTaken = 'PathTaken',
+  MimeTypeNotAllowed = 'MimeTypeNotAllowed',
   QuotaBytesExceeded = 'QuotaBytesExceeded',
   QuotaAssetsExceeded = 'QuotaAssetsExceeded',
   RateLimited = 'RateLimited',
@@ -59,6 +64,11 @@ const STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.MetadataLimitExceeded]: HttpStatus.CONFLICT,
   [ErrorCode.AclEntryNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.ApiKeyNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.BucketNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.BucketExists]: HttpStatus.CONFLICT,
+  [ErrorCode.BucketNotEmpty]: HttpStatus.CONFLICT,
+  [ErrorCode.PathTaken]: HttpStatus.CONFLICT,
+  [ErrorCode.MimeTypeNotAllowed]: HttpStatus.BAD_REQUEST,
   [ErrorCode.QuotaBytesExceeded]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.QuotaAssetsExceeded]: HttpStatus.TOO_MANY_REQUESTS,
   [ErrorCode.RateLimited]: HttpStatus.TOO_MANY_REQUESTS,
@@ -118,6 +128,21 @@ export const Errors = {
   metadataLimitExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.MetadataLimitExceeded, message, details),
   aclEntryNotFound: (assetId: string, principal: string, permission: string) =>
     new AppError(ErrorCode.AclEntryNotFound, `Asset ${assetId} has no "${permission}" grant for ${principal}`, { principal, permission }),
+  bucketNotFound: (name: string) => new AppError(ErrorCode.BucketNotFound, `Bucket "${name}" was not found`, { bucket: name }),
+  bucketExists: (name: string) => new AppError(ErrorCode.BucketExists, `Bucket "${name}" already exists`, { bucket: name }),
+  bucketNotEmpty: (name: string, assets: number) =>
+    new AppError(ErrorCode.BucketNotEmpty, `Bucket "${name}" still holds assets; delete them first or pass ?force=true`, {
+      bucket: name,
+      assets,
+    }),
+  pathTaken: (bucket: string, path: string) =>
+    new AppError(ErrorCode.PathTaken, `Path "${path}" in bucket "${bucket}" is already taken by a live asset`, { bucket, path }),
+  mimeTypeNotAllowed: (bucket: string, mimeType: string, allowed: string[]) =>
+    new AppError(ErrorCode.MimeTypeNotAllowed, `Bucket "${bucket}" does not accept ${mimeType}; allowed: ${allowed.join(', ')}`, {
+      bucket,
+      mimeType,
+      allowed,
+    }),
   quotaBytesExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
   quotaAssetsExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
   jobAlreadyRunning: (name: string, details?: unknown) =>

@@ -266,6 +266,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List buckets
+         * @description The buckets the caller owns or holds a grant on (admins: every bucket), by name.
+         */
+        get: operations["bucketsList"];
+        put?: never;
+        /**
+         * Create a bucket
+         * @description Creates a bucket owned by the caller. Names are 3-63 characters of a-z, 0-9, "." and "-" and unique across the service. With BUCKET_CREATION=admin only admins may create buckets.
+         */
+        post: operations["bucketsCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/buckets/{bucket}/objects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a bucket (ListObjectsV2-like)
+         * @description Live assets in path order (byte order), under `prefix`; with `delimiter=/` deeper paths are rolled up into `prefixes` (folders). `limit` counts items and prefixes together; `nextCursor` is stable while assets are added or removed. Callers holding read on the bucket (owner, bucket grant, public) see every asset; others see the ones they own or were granted. `q` keeps assets whose filename or path contains the text (case- and accent-insensitive).
+         */
+        get: operations["bucketObjectsList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/buckets/{bucket}/objects/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download by path
+         * @description 302 to a short-lived signed URL of the asset at this path, exactly like GET /media/{id}/download (Range, ETag and conditional requests are served there). Anonymous callers are served in public buckets; there the link is the content-addressed, immutable-cacheable public URL.
+         */
+        get: operations["bucketObjectsDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Download by path (headers only)
+         * @description The same answer as GET without a body.
+         */
+        head: operations["bucketObjectsHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/buckets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a bucket
+         * @description Its settings and what the caller holds on every asset in it.
+         */
+        get: operations["bucketsGet"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a bucket
+         * @description Owner or admin. 409 while live assets remain, unless `?force=true`, which deletes them through the normal delete path (quota freed, stored objects released) first.
+         */
+        delete: operations["bucketsRemove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change bucket settings
+         * @description Only the settings given change (owner or admin). Turning `public` off stops anonymous reads at once and queues a CDN invalidation of the bucket's objects.
+         */
+        patch: operations["bucketsUpdate"];
+        trace?: never;
+    };
+    "/buckets/{name}/acl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a bucket's grants
+         * @description Owner or admin.
+         */
+        get: operations["bucketsGetAcl"];
+        /**
+         * Replace a bucket's grants
+         * @description Owner or admin. Same principals and permissions as asset grants (`user:<id>`, `group:<id>`, `*` read only); each applies to every asset in the bucket on top of the asset's own ACL. Withdrawing `*` read stops anonymous reads at once.
+         */
+        put: operations["bucketsReplaceAcl"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events/storage": {
         parameters: {
             query?: never;
@@ -425,6 +545,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/media/{id}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy an asset
+         * @description A new ready asset owned by the caller at (bucket, path), sharing the stored object (reference count +1, no bytes copied), with the metadata copied and no ACL. Needs `read` on the source and `write` on the target bucket.
+         */
+        post: operations["assetMovesCopy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/{id}/download": {
         parameters: {
             query?: never;
@@ -469,6 +609,26 @@ export interface paths {
         put: operations["metadataSet"];
         post?: never;
         delete: operations["metadataRemove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/media/{id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move or rename an asset
+         * @description A metadata operation: the bytes stay, the (bucket, path) changes; cached records and CDN copies are dropped. Needs `write` on the asset and on the target bucket.
+         */
+        post: operations["assetMovesMove"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -536,6 +696,26 @@ export interface paths {
         post?: never;
         /** Multipart: abandons the upload (parts dropped, asset deleted, quota freed). */
         delete: operations["uploadAbort"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/media/batch-delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete many assets
+         * @description Up to 1000 entries (`ids`, and/or `paths` in `bucket`), each independent: 204 deleted, 403 readable but not deletable, 404 not found or not readable. Chunks of 100 are deleted in one transaction each through the normal delete path (quota freed).
+         */
+        post: operations["assetMovesBatchDelete"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -636,6 +816,12 @@ export interface components {
             revokedAt: string | null;
             scopes: components["schemas"]["ApiKeyScope"][];
         };
+        AssetAddressDto: {
+            /** @description Target bucket; default: the asset's current bucket. */
+            bucket?: string;
+            /** @description Target path (1-1024 bytes of UTF-8, no leading "/", no ".." segment, no control characters; stored NFC). */
+            path: string;
+        };
         AssetMetadataView: {
             assetId: string;
             metadata: {
@@ -655,6 +841,8 @@ export interface components {
         AssetViewDto: {
             /** @description Asset id (UUID). */
             assetId: string;
+            /** @description The user-facing bucket the asset lives in (`default` when uploaded without one). */
+            bucket: string;
             /** @description Lower-case hex SHA-256, verified by processing; null until ready. */
             checksumSha256: string | null;
             createdAt: string;
@@ -672,6 +860,8 @@ export interface components {
             mimeType: string;
             /** @description The owner's user id (decimal string). */
             ownerId: string;
+            /** @description The asset's path in its bucket (its id when uploaded without one). */
+            path: string;
             readyAt: string | null;
             sizeBytes: number;
             /** @description `pending` → `processing` → `ready`, or `failed`, `quarantined`. */
@@ -684,6 +874,42 @@ export interface components {
             updatedAt: string;
             /** @description While pending: when the upload URL expires. */
             uploadExpiresAt: string | null;
+        };
+        BatchDeleteDto: {
+            /** @description The bucket of `paths` (default: the default bucket). */
+            bucket?: string;
+            ids?: string[];
+            paths?: string[];
+        };
+        BatchDeleteResponseDto: {
+            /** @description One result per entry, in the order given (ids first, then paths). */
+            results: components["schemas"]["BatchDeleteResultDto"][];
+        };
+        BatchDeleteResultDto: {
+            /** Format: uuid */
+            id?: string;
+            path?: string;
+            /** @enum {number} */
+            status: 204 | 403 | 404;
+        };
+        BucketAclViewDto: {
+            bucket: string;
+            entries: components["schemas"]["AclEntryDto"][];
+        };
+        BucketListDto: {
+            items: components["schemas"]["BucketViewDto"][];
+        };
+        BucketViewDto: {
+            allowedMimeTypes: string[] | null;
+            createdAt: string;
+            fileSizeLimit: number | null;
+            name: string;
+            /** @description The owner's user id; null for the system bucket `default`. */
+            ownerId: string | null;
+            /** @description What the caller holds on every asset in the bucket (from ownership, bucket grants and `public`). */
+            permissions: ("read" | "write" | "delete")[];
+            public: boolean;
+            updatedAt: string;
         };
         CacheStatsDto: {
             /** @description Lookups that went straight to Postgres: cache off, or Redis failed recently. */
@@ -740,6 +966,25 @@ export interface components {
              */
             scopes: components["schemas"]["ApiKeyScope"][];
         };
+        CreateBucketDto: {
+            /**
+             * @description Types an upload may declare (`image/png`, or `image/*` for a major type); null or empty: any.
+             * @example [
+             *       "image/*",
+             *       "application/pdf"
+             *     ]
+             */
+            allowedMimeTypes?: string[] | null;
+            /** @description Largest upload accepted into the bucket, in bytes; null: only the service-wide limit. */
+            fileSizeLimit?: number | null;
+            /**
+             * @description 3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit; unique.
+             * @example avatars
+             */
+            name: string;
+            /** @description `true`: anyone (also anonymous callers) may read every asset in the bucket. */
+            public?: boolean;
+        };
         CreatedApiKeyView: {
             /** Format: date-time */
             createdAt: string;
@@ -775,6 +1020,8 @@ export interface components {
         CreateUploadUrlDto: {
             /** @description Grants given with the upload, e.g. `[{ "principal": "group:editors", "permission": "read" }]`. */
             acl?: components["schemas"]["AclEntryDto"][];
+            /** @description User-facing bucket to put the asset in (POST /buckets); default: the `default` bucket. Needs `write` on it. */
+            bucket?: string;
             /** @description Optional lower-case hex SHA-256 of the bytes; when given, storage refuses any other body. */
             checksumSha256?: string;
             /** @description Lifetime of the signed URL in seconds; at most UPLOAD_URL_TTL_SECONDS, which is also the default. */
@@ -797,6 +1044,11 @@ export interface components {
              *     MULTIPART_THRESHOLD_BYTES and no `mode` is given. `false`: never.
              */
             multipart?: boolean;
+            /**
+             * @description Path of the asset in the bucket, e.g. `avatars/42/me.png`: 1-1024 bytes of UTF-8, no leading "/", no ".." segment,
+             *     no control characters; stored NFC. Unique among live assets of the bucket (409 PathTaken). Default: the asset id.
+             */
+            path?: string;
             /** @description Exact size in bytes. */
             sizeBytes: number;
         };
@@ -872,7 +1124,7 @@ export interface components {
          * @description A stable code from the error catalogue: clients branch on it.
          * @enum {string}
          */
-        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "BucketNotFound" | "BucketExists" | "BucketNotEmpty" | "PathTaken" | "MimeTypeNotAllowed" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -891,6 +1143,29 @@ export interface components {
             /** @description Every part but the last has exactly this many bytes. */
             partSize: number;
             uploadId: string;
+        };
+        ObjectItemDto: {
+            assetId: string;
+            checksumSha256: string | null;
+            filename: string;
+            mimeType: string;
+            ownerId: string;
+            /** @description The full path in the bucket. */
+            path: string;
+            sizeBytes: number;
+            /** @description `pending`, `processing`, `ready`, `failed` or `quarantined`. */
+            status: string;
+            updatedAt: string;
+        };
+        ObjectPageDto: {
+            bucket: string;
+            delimiter: string | null;
+            items: components["schemas"]["ObjectItemDto"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+            prefix: string;
+            /** @description Folders: each distinct `prefix + segment + delimiter` below the prefix (only with a delimiter). */
+            prefixes: string[];
         };
         PartListDto: {
             assetId: string;
@@ -1015,6 +1290,9 @@ export interface components {
         ReplaceAclDto: {
             entries: components["schemas"]["AclEntryDto"][];
         };
+        ReplaceBucketAclDto: {
+            entries: components["schemas"]["AclEntryDto"][];
+        };
         S3EventBucketDto: {
             /** @description A configured storage region's bucket (the bucket names the region). */
             name: string;
@@ -1093,6 +1371,20 @@ export interface components {
             sizeBytes: number;
             storageClass: string;
             updatedAt: string;
+        };
+        UpdateBucketDto: {
+            /**
+             * @description Types an upload may declare (`image/png`, or `image/*` for a major type); null or empty: any.
+             * @example [
+             *       "image/*",
+             *       "application/pdf"
+             *     ]
+             */
+            allowedMimeTypes?: string[] | null;
+            /** @description Largest upload accepted into the bucket, in bytes; null: only the service-wide limit. */
+            fileSizeLimit?: number | null;
+            /** @description `true`: anyone (also anonymous callers) may read every asset in the bucket. */
+            public?: boolean;
         };
         UploadedPartDto: {
             /** @description Quoted, as storage answered it; send it back at complete. */
@@ -2737,6 +3029,1000 @@ export interface operations {
             };
         };
     };
+    bucketsList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketListDto"];
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBucketDto"];
+            };
+        };
+        responses: {
+            /** @description The new bucket */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketViewDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description BUCKET_CREATION=admin and the caller is not an admin; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description A bucket with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketExists";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketObjectsList: {
+        parameters: {
+            query?: {
+                /** @description nextCursor of the previous page (with the same prefix, delimiter and q). */
+                cursor?: string;
+                /** @description `/`: paths with a `/` after the prefix are rolled up into `prefixes` (folders). Omitted: a flat listing. */
+                delimiter?: "/";
+                /** @description Items plus prefixes per page (default 100, at most 1000). */
+                limit?: number;
+                /** @description Only paths starting with this (e.g. `invoices/2026/`). */
+                prefix?: string;
+                /** @description Only assets whose filename or path contains this text (case- and accent-insensitive). */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                bucket: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectPageDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Anonymous caller and the bucket is not public (or no such path) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketObjectsDownload: {
+        parameters: {
+            query?: {
+                /** @description `false`: answer 200 with the link */
+                redirect?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                "*": string;
+                /** @description Bucket name */
+                bucket: string;
+                /** @description The asset path in the bucket (URL-encode each segment; "/" separates folders) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `?redirect=false`: the signed URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
+            };
+            /** @description Redirect to the signed URL (`Location`); the body carries the link too */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Anonymous caller and the bucket is not public (or no such path) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No live asset at this path that the caller may read */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound" | "AssetNotFound" | "BucketNotFound";
+                    };
+                };
+            };
+            /** @description The asset is not ready (no bytes to serve) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketObjectsHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                "*": string;
+                /** @description Bucket name */
+                bucket: string;
+                /** @description The asset path in the bucket (URL-encode each segment; "/" separates folders) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect to the signed URL (`Location`) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Anonymous caller and the bucket is not public (or no such path) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No live asset at this path that the caller may read */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound" | "AssetNotFound" | "BucketNotFound";
+                    };
+                };
+            };
+            /** @description The asset is not ready (no bytes to serve) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketViewDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsRemove: {
+        parameters: {
+            query?: {
+                /** @description `true`: delete every asset in it first */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description Only the owner may delete a bucket; the default bucket is fixed; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description The bucket still holds assets */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotEmpty";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsUpdate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBucketDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketViewDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description Only the owner may change a bucket; the default bucket is fixed; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsGetAcl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketAclViewDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description Only the owner may view the grants; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    bucketsReplaceAcl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bucket name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplaceBucketAclDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketAclViewDto"];
+                };
+            };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description Only the owner may change the grants; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
     storageEventsReceive: {
         parameters: {
             query?: never;
@@ -3025,6 +4311,8 @@ export interface operations {
                 mimeType?: string;
                 /** @description Only assets of this owner (user id). */
                 owner?: string;
+                /** @description Only assets whose filename or path contains this text (case- and accent-insensitive), most similar first. */
+                q?: string;
                 /** @description One or more statuses (repeat the parameter or separate with commas). Deleted assets are never listed. */
                 status?: ("pending" | "processing" | "ready" | "failed" | "quarantined")[];
                 /** @description key:value, repeatable; every tag must match (AND). */
@@ -3800,6 +5088,141 @@ export interface operations {
             };
         };
     };
+    assetMovesCopy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetAddressDto"];
+            };
+        };
+        responses: {
+            /** @description The new asset */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetViewDto"];
+                };
+            };
+            /** @description Bad path or bucket name, or the target bucket does not accept the type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "MimeTypeNotAllowed";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may not write into the target bucket; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such asset or target bucket (or the caller may not read it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound" | "BucketNotFound";
+                    };
+                };
+            };
+            /** @description A live asset has the target path, or the source is not ready */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PathTaken" | "AssetNotReady";
+                    };
+                };
+            };
+            /** @description Over the target bucket's file size limit (copy: or the caller's byte quota) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description One more asset would exceed the caller's asset quota */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "QuotaAssetsExceeded";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
     assetsDownload: {
         parameters: {
             query?: {
@@ -4189,6 +5612,129 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound" | "MetadataKeyNotFound";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    assetMovesMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetAddressDto"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetViewDto"];
+                };
+            };
+            /** @description Bad path or bucket name, or the target bucket does not accept the type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "MimeTypeNotAllowed";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may read the asset but not change it, or may not write into the target bucket; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such asset or target bucket (or the caller may not read it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound" | "BucketNotFound";
+                    };
+                };
+            };
+            /** @description A live asset has the target path */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PathTaken";
+                    };
+                };
+            };
+            /** @description Over the target bucket's file size limit (copy: or the caller's byte quota) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge" | "QuotaBytesExceeded";
                     };
                 };
             };
@@ -4751,7 +6297,7 @@ export interface operations {
             };
         };
     };
-    uploadCreate: {
+    assetMovesBatchDelete: {
         parameters: {
             query?: never;
             header?: never;
@@ -4760,17 +6306,17 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateUploadUrlDto"];
+                "application/json": components["schemas"]["BatchDeleteDto"];
             };
         };
         responses: {
-            /** @description A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session */
-            201: {
+            /** @description OK */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadUrlDto"] | components["schemas"]["MultipartUploadDto"];
+                    "application/json": components["schemas"]["BatchDeleteResponseDto"];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -4809,7 +6355,115 @@ export interface operations {
                     };
                 };
             };
-            /** @description Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota */
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    uploadCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUploadUrlDto"];
+            };
+        };
+        responses: {
+            /** @description A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadUrlDto"] | components["schemas"]["MultipartUploadDto"];
+                };
+            };
+            /** @description Invalid body or path, or the bucket does not accept the declared type (MimeTypeNotAllowed names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest" | "MimeTypeNotAllowed";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The caller may read the bucket but not write into it; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such bucket, or the caller holds nothing on it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description A live asset already has this path in the bucket */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PathTaken";
+                    };
+                };
+            };
+            /** @description Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart) or the bucket's fileSizeLimit, or over the byte quota */
             413: {
                 headers: {
                     [name: string]: unknown;

@@ -23,11 +23,14 @@ export interface TusUploadRequest {
   mimeType: unknown;
   sizeBytes: number;
   checksumSha256?: unknown;
+  bucket?: unknown;
+  path?: unknown;
 }
 
 /**
  * Reads Upload-Metadata: `filename` and `filetype` are required (Uppy's `name`/`type` are accepted as well);
- * `checksumSha256` (hex) is optional and checked by processing like a declared checksum. Other keys are ignored
+ * `checksumSha256` (hex) is optional and checked by processing like a declared checksum; `bucket` and `path` place the
+ * asset like upload-url's fields of the same names. Other keys are ignored
  * (clients such as Uppy add their own, e.g. `relativePath`).
  */
 export function uploadRequestFromMetadata(metadata: Record<string, string | null> | undefined, sizeBytes: number): TusUploadRequest {
@@ -46,5 +49,12 @@ export function uploadRequestFromMetadata(metadata: Record<string, string | null
     );
   }
   const checksum = md.checksumSha256 ?? md.sha256 ?? null;
-  return { filename, mimeType: filetype, sizeBytes, ...(checksum !== null ? { checksumSha256: checksum } : {}) };
+  return {
+    filename,
+    mimeType: filetype,
+    sizeBytes,
+    ...(checksum !== null ? { checksumSha256: checksum } : {}),
+    ...(md.bucket ? { bucket: md.bucket } : {}),
+    ...(md.path ? { path: md.path } : {}),
+  };
 }

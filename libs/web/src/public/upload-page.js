@@ -23,6 +23,8 @@ function positiveInt(value) {
 }
 
 const tokenInput = document.getElementById('token');
+const bucketInput = document.getElementById('bucket');
+const folderInput = document.getElementById('folder');
 const fileInput = document.getElementById('files');
 const dropZone = document.getElementById('drop-zone');
 const list = document.getElementById('uploads');
@@ -30,6 +32,36 @@ const rowTemplate = document.getElementById('upload-row');
 
 tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
 tokenInput.addEventListener('input', () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
+tokenInput.addEventListener('change', () => void offerBuckets());
+void offerBuckets();
+
+/** Fills the bucket suggestions with the caller's buckets (quietly nothing without a valid token). */
+async function offerBuckets() {
+  const token = tokenInput.value.trim();
+  if (!token) return;
+  try {
+    const { items } = await apiClient(token)('GET', 'buckets');
+    const names = document.getElementById('bucket-names');
+    names.replaceChildren(
+      ...items.map((b) => {
+        const o = document.createElement('option');
+        o.value = b.name;
+        return o;
+      }),
+    );
+  } catch {
+    /* no suggestions */
+  }
+}
+
+/** Where a file goes: `{ bucket, path }` from the bucket and folder fields, or nothing (the default bucket, by id). */
+function placement(file) {
+  const bucket = bucketInput.value.trim();
+  const folder = folderInput.value.trim().replace(/^\/+|\/+$/g, '');
+  if (!bucket && !folder) return {};
+  const name = file.name || 'file';
+  return { ...(bucket ? { bucket } : {}), path: folder ? `${folder}/${name}` : name };
+}
 document.getElementById('token-form').addEventListener('submit', (e) => e.preventDefault());
 
 fileInput.addEventListener('change', () => {
@@ -85,7 +117,7 @@ async function upload(file, row) {
   if (file.size > TUS_THRESHOLD) {
     const checksumSha256 = await sha256Hex(file, row);
     row.setStatus('uploading', 'uploading (resumable)');
-    assetId = await tusUpload(file, { token, checksumSha256 }, (sent, total) => row.setProgress(sent, total));
+    assetId = await tusUpload(file, { token, checksumSha256, ...placement(file) }, (sent, total) => row.setProgress(sent, total));
     // The tus endpoint completes the upload itself (the same completion as POST /media/{id}/complete).
   } else {
     const checksumSha256 = await sha256Hex(file, row);
@@ -95,6 +127,7 @@ async function upload(file, row) {
       mimeType: declaredType(file),
       sizeBytes: file.size,
       ...(checksumSha256 ? { checksumSha256 } : {}),
+      ...placement(file),
     });
     assetId = grant.assetId;
     row.setAssetId(assetId);
@@ -243,13 +276,19 @@ function loadTus() {
  * Uploads with tus 1.0 to /tus/ (the upload id in `Location: /tus/<id>` is the asset id); resumes an earlier,
  * unfinished upload of the same file (tus-js-client keeps its URL in localStorage, keyed by the file).
  */
-async function tusUpload(file, { token, checksumSha256 }, onProgress) {
+async function tusUpload(file, { token, checksumSha256, bucket, path }, onProgress) {
   const tus = await loadTus();
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(file, {
       endpoint: new URL('tus/', document.baseURI).href,
       headers: { Authorization: `Bearer ${token}` },
-      metadata: { filename: file.name || 'file', filetype: declaredType(file), ...(checksumSha256 ? { checksumSha256 } : {}) },
+      metadata: {
+        filename: file.name || 'file',
+        filetype: declaredType(file),
+        ...(checksumSha256 ? { checksumSha256 } : {}),
+        ...(bucket ? { bucket } : {}),
+        ...(path ? { path } : {}),
+      },
       chunkSize: TUS_CHUNK_SIZE,
       retryDelays: [0, 1000, 3000, 5000, 10000],
       storeFingerprintForResuming: true,
