@@ -10,6 +10,7 @@ import { MetadataModule } from '@app/metadata';
 import { ObservabilityModule } from '@app/observability';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
+import { TransformModule } from '@app/transform';
 import { UploadModule } from '@app/upload';
 import { WebModule } from '@app/web';
 import { WebhooksModule } from '@app/webhooks';
@@ -32,6 +33,7 @@ export class AppModule {
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
+        TransformModule,
         LifecycleModule.forRoot({ worker: config.WORKER_ENABLED }),
         HealthModule,
         WebModule,

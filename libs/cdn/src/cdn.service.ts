@@ -36,6 +36,8 @@ export interface ReadUrlParams {
   sha256?: string | null;
   /** Anyone may read the asset (a `*` read grant): a plain CDN URL, cacheable by shared caches. */
   publicRead?: boolean;
+  /** Cache lifetime beyond the URL's own (content-addressed URLs only; see PresignGetParams.cacheMaxAgeSeconds). */
+  cacheMaxAgeSeconds?: number;
 }
 
 export interface ReadUrl {
@@ -121,6 +123,7 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
       contentType: p.contentType,
       contentSha256: p.sha256 ?? undefined,
       cacheScope: p.publicRead ? 'public' : 'private',
+      cacheMaxAgeSeconds: p.cacheMaxAgeSeconds,
     });
     return { url, expiresAt: new Date(Date.now() + ttl * 1000) };
   }

@@ -69,6 +69,11 @@ export interface PresignGetParams {
    * `public` (anyone may read the asset, so shared caches and CDNs may keep it).
    */
   cacheScope?: 'private' | 'public';
+  /**
+   * How long caches may keep the response (Cache-Control max-age), when it should outlive the URL: only with
+   * `contentSha256` (the bytes under a content-addressed URL never change). Default: until the URL expires.
+   */
+  cacheMaxAgeSeconds?: number;
 }
 
 export interface PutObjectParams {

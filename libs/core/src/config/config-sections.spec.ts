@@ -16,6 +16,8 @@ const DERIVED = [
   'tusUploadExpirySeconds',
   'corsAllowedOrigins',
   'trustedProxies',
+  'transformPresets',
+  'transformConcurrency',
 ];
 
 /** Every field EnvironmentVariables declares, read from its source (optional fields have no runtime default). */

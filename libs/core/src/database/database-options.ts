@@ -9,6 +9,7 @@ import { RegionsAndCdn1764000003000 } from './migrations/1764000003000-regions-a
 import { UploadSessions1764000004000 } from './migrations/1764000004000-upload-sessions';
 import { Lifecycle1764000005000 } from './migrations/1764000005000-lifecycle';
 import { CreatePendingAsset1764000008000 } from './migrations/1764000008000-create-pending-asset';
+import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   UploadSessions1764000004000,
   Lifecycle1764000005000,
   CreatePendingAsset1764000008000,
+  Renditions1764000016000,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

@@ -28,7 +28,7 @@ const SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X
  * keep their signatures: X-Media-Sha256 makes a read URL content-addressed, X-Media-Cache=public lets
  * shared caches keep the response, X-Media-Upload-Id + X-Media-Part make a PUT URL one part of a multipart upload.
  */
-const OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part'];
+const OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part', 'X-Media-Max-Age'];
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -103,6 +103,8 @@ export class LocalUrlSigner {
       q['X-Media-Sha256'] = p.contentSha256;
     }
     if (p.cacheScope === 'public') q['X-Media-Cache'] = 'public';
+    if (p.cacheMaxAgeSeconds !== undefined && p.contentSha256 !== undefined)
+      q['X-Media-Max-Age'] = String(Math.floor(p.cacheMaxAgeSeconds));
     return this.signedUrl(p.key, q);
   }
 
