@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AssetsModule } from '@app/assets';
-import { RenderController } from './render.controller';
+import { TransformController } from './transform.controller';
 import { RenderRateLimiter } from './render-rate.limiter';
 import { RenditionService } from './rendition.service';
 import { RenditionsRepository } from './renditions.repository';
@@ -12,7 +12,7 @@ import { TransformMetrics } from './transform.metrics';
  */
 @Module({
   imports: [AssetsModule],
-  controllers: [RenderController],
+  controllers: [TransformController],
   providers: [RenditionsRepository, RenditionService, RenderRateLimiter, TransformMetrics],
   exports: [RenditionService],
 })

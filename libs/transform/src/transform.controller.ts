@@ -14,7 +14,7 @@ What callers may ask is set by the operator: \`TRANSFORMS\` (callers with a toke
 
 @ApiTags('media')
 @Controller('media')
-export class RenderController {
+export class TransformController {
   constructor(private readonly renditions: RenditionService) {}
 
   @Get(':id/render')
