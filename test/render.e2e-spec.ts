@@ -3,7 +3,7 @@
  * and ffmpeg (EXIF orientation 6 + GPS, PNG with alpha, animated GIF, 16-bit TIFF, an MP4), the rendition cache
  * (renders counted through /metrics), access and presets, bombs, a full render queue, removal and purge.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,8 @@ import { crc32 } from 'node:zlib';
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { api, Api, sha256, uploadBytes } from './support/api';
-import { RunningApp, startApp } from './support/app-process';
+import { MAIN_JS, REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { MediaApiError, MediaClient } from '@app/sdk';
 import { png } from './support/media-fixtures';
 import { waitForOutboxDrained } from './support/waits';
 
@@ -352,6 +353,30 @@ describe('on-the-fly transformations', () => {
     expect(await app.sql(`SELECT 1 FROM renditions WHERE object_key = $1`, [key])).toHaveLength(0);
     expect(existsSync(path.join(app.storageRoot, 'media', key))).toBe(false);
     expect((await admin.put('/admin/clock', {})).status).toBe(200);
+  });
+
+  it('is used by the SDK (media.renderUrl / render) and the CLI (media render <id> --width … -o file)', async () => {
+    const id = await ready(alice, await jpegOrientation6WithGps(), 'image/jpeg');
+    const media = new MediaClient({ baseUrl: app.baseUrl, token: token(42) });
+    const link = await media.renderUrl(id, { width: 50, format: 'webp' });
+    expect(link).toEqual({ url: expect.any(String), expiresAt: expect.any(String) });
+    const viaUrl = await sharp(Buffer.from(await (await fetch(link.url)).arrayBuffer())).metadata();
+    expect(viaUrl).toMatchObject({ format: 'webp', width: 50, height: 75 });
+    const bad = await media.renderUrl(id, { width: 0 }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(MediaApiError);
+    expect((bad as MediaApiError).problem?.error).toBe('ValidationFailed');
+
+    const out = path.join(tmp, 'cli-render.png');
+    const cli = path.join(path.dirname(MAIN_JS), '../../cli/src/main.js');
+    const run = spawnSync(process.execPath, [cli, 'render', id, '--width', '40', '-f', 'png', '-o', out], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: tmp, MEDIA_URL: app.baseUrl, MEDIA_TOKEN: token(42) },
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    expect({ code: run.status, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout.trim()).toBe(out);
+    expect(await sharp(out).metadata()).toMatchObject({ format: 'png', width: 40, height: 60 });
   });
 
   it('limits renders that are not cached yet per caller (429), never cached ones', async () => {

@@ -15,6 +15,7 @@ export type {
   DownloadResult,
 } from './media-client';
 export { MediaApiError } from './media-api-error';
+export type { RenderOptions } from './render-options';
 export type { Problem, SdkErrorCode } from './media-api-error';
 export type { RetryOptions } from './retry';
 export type { TransferProgress } from './transfer';
