@@ -46,6 +46,7 @@ import {
 } from './render-params';
 import { RenderLimiter } from './render-limiter';
 import { RenderRateLimiter } from './render-rate.limiter';
+import { RenditionRowCache } from './rendition-row.cache';
 import { RenditionRow, RenditionsRepository } from './renditions.repository';
 import { TransformMetrics } from './transform.metrics';
 import { extractVideoFrame, NoFrameError } from './video-frame';
@@ -89,6 +90,7 @@ export class RenditionService implements OnModuleInit {
   readonly limiter: RenderLimiter;
   private readonly presets = new Map<string, RenderRequest>();
   private readonly inflight = new Map<string, Promise<RenditionRow>>();
+  private readonly rowCache = new RenditionRowCache();
   private readonly keySecret: string;
 
   constructor(
@@ -190,10 +192,11 @@ export class RenditionService implements OnModuleInit {
   }
 
   private async cachedOrRendered(cacheKey: string, a: MediaAsset, sha: string, spec: RenderSpec, params: string, tracker: string) {
-    const found = await this.repo.find(cacheKey);
+    const found = this.rowCache.get(cacheKey) ?? (await this.repo.find(cacheKey));
     if (found) {
       this.metrics.cache('hit');
       await this.noteRead(found);
+      this.rowCache.set(found);
       return found;
     }
     let pending = this.inflight.get(cacheKey);
@@ -211,7 +214,12 @@ export class RenditionService implements OnModuleInit {
   private async noteRead(row: RenditionRow): Promise<void> {
     const now = this.clock.now();
     if (now.getTime() - new Date(row.lastReadAt).getTime() < DAY_MS) return;
-    await this.repo.touch(row.cacheKey, now).catch((e: Error) => this.logger.warn(`could not record a rendition read: ${e.message}`));
+    try {
+      await this.repo.touch(row.cacheKey, now);
+      row.lastReadAt = now;
+    } catch (e) {
+      this.logger.warn(`could not record a rendition read: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private async produce(
@@ -231,16 +239,23 @@ export class RenditionService implements OnModuleInit {
     const started = performance.now();
     let work: Promise<RenditionRow> | undefined;
     try {
-      // The slot is held by the work itself: a request that gives up (timeout) does not free it early.
-      work = this.limiter.run(
-        () => this.renderAndStore(cacheKey, a, sha, spec, params),
-        (ms) => this.metrics.waited(ms),
-      );
+      // The slot bounds decoding and encoding (CPU and memory) and is held by that work itself, so a request that
+      // gives up (timeout) does not free it early; storing the bounded result happens outside it, so the next render
+      // starts while this one is written.
+      work = (async () => {
+        const again = await this.repo.find(cacheKey); // another replica may have stored it meanwhile
+        if (again) return again;
+        const rendered = await this.limiter.run(
+          () => this.renderSource(a, spec),
+          (ms) => this.metrics.waited(ms),
+        );
+        return this.store(cacheKey, a, sha, params, rendered);
+      })();
       const row = await withTimeout(work, this.config.TRANSFORM_TIMEOUT_MS + this.config.TRANSFORM_QUEUE_WAIT_MS, 'render');
       this.metrics.render('ok');
       this.metrics.rendered(
         spec.format,
-        spec.t !== null || a.mimeType.startsWith('video/') ? 'video' : 'image',
+        (a.detectedMimeType ?? a.mimeType).startsWith('video/') ? 'video' : 'image',
         performance.now() - started,
       );
       return row;
@@ -276,16 +291,8 @@ export class RenditionService implements OnModuleInit {
     return e;
   }
 
-  private async renderAndStore(cacheKey: string, a: MediaAsset, sha: string, spec: RenderSpec, params: string): Promise<RenditionRow> {
-    const again = await this.repo.find(cacheKey); // another replica may have stored it meanwhile
-    if (again) return again;
-    const dir = await mkdtemp(join(tmpdir(), 'media-render-'));
-    let rendered: RenderedImage;
-    try {
-      rendered = await this.renderSource(a, spec, dir);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  /** Writes the rendition's object, then its row (the object first: a row always names stored bytes). */
+  private async store(cacheKey: string, a: MediaAsset, sha: string, params: string, rendered: RenderedImage): Promise<RenditionRow> {
     const objectKey = ObjectKeyLayout.rendition(cacheKey);
     await this.storage.write({
       key: objectKey,
@@ -314,14 +321,24 @@ export class RenditionService implements OnModuleInit {
       await this.releaseSource(a.ownerId, sha);
       throw Errors.assetNotFound(a.assetId);
     }
+    this.rowCache.set(row);
     return row;
   }
 
-  private async renderSource(a: MediaAsset, spec: RenderSpec, dir: string): Promise<RenderedImage> {
+  private async renderSource(a: MediaAsset, spec: RenderSpec): Promise<RenderedImage> {
     const limits = { maxPixels: this.config.TRANSFORM_MAX_INPUT_PIXELS, timeoutSeconds: this.config.TRANSFORM_TIMEOUT_MS / 1000 };
     const local = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: a.objectKey }) : null;
-    const type = a.detectedMimeType ?? a.mimeType;
-    if (type.startsWith('video/')) {
+    const video = (a.detectedMimeType ?? a.mimeType).startsWith('video/');
+    // The local driver's file is read in place; otherwise a temporary directory holds the source or the frame.
+    if (local && !video) return renderImageFile(local, spec, limits);
+    const dir = await mkdtemp(join(tmpdir(), 'media-render-'));
+    try {
+      if (!video) {
+        // Remote store: the source is streamed to a file (libvips then reads it; nothing is held in memory).
+        const file = join(dir, 'source');
+        await pipeline(await this.storage.read(a.objectKey), createWriteStream(file, { mode: 0o600 }));
+        return await renderImageFile(file, spec, limits);
+      }
       const source = local
         ? { file: local }
         : { url: await this.storage.presignGet({ key: a.objectKey, expiresInSeconds: FRAME_URL_TTL_SECONDS }) };
@@ -342,15 +359,10 @@ export class RenditionService implements OnModuleInit {
         if (!(e instanceof NoFrameError) || spec.t !== null) throw e;
         await extract(0);
       }
-      return renderImageFile(frame, { ...spec, animated: false }, limits);
+      return await renderImageFile(frame, { ...spec, animated: false }, limits);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    let file = local;
-    if (!file) {
-      // Remote store: the source is streamed to a temporary file (libvips then reads it; nothing is held in memory).
-      file = join(dir, 'source');
-      await pipeline(await this.storage.read(a.objectKey), createWriteStream(file, { mode: 0o600 }));
-    }
-    return renderImageFile(file, spec, limits);
   }
 
   /** Deletes an owner's renditions of one source: rows now, objects (and CDN copies) through the outbox. */
@@ -383,6 +395,7 @@ export class RenditionService implements OnModuleInit {
 
   private async requestObjectRemoval(m: Parameters<OutboxService['append']>[0], rows: RenditionRow[]): Promise<void> {
     if (!rows.length) return;
+    this.rowCache.delete(rows.map((r) => r.cacheKey));
     const keys = rows.map((r) => r.objectKey);
     await this.outbox.append(m, RENDITION_DELETE_TOPIC, { keys });
     await this.cdn.requestInvalidation(m, keys);
