@@ -14,6 +14,7 @@ import { api, Api, sha256, uploadBytes } from './support/api';
 import { MAIN_JS, REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
 import { MediaApiError, MediaClient } from '@app/sdk';
 import { png } from './support/media-fixtures';
+import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 import { waitForOutboxDrained } from './support/waits';
 
 jest.setTimeout(120000);
@@ -387,5 +388,55 @@ describe('on-the-fly transformations', () => {
     expect(statuses.slice(0, 40).every((s) => s === 302)).toBe(true);
     expect(statuses[40]).toBe(429);
     expect((await carol.get(`/media/${id}/render?width=5&format=png`)).status).toBe(302); // cached
+  });
+});
+
+describe('on-the-fly transformations on the s3 driver (emulator)', () => {
+  let s3: S3TestServer;
+  let app: RunningApp;
+  let tmp: string;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'media-render-s3-'));
+    s3 = await startS3Server({ buckets: ['render-test'] });
+    app = await startApp({ ...s3ServiceEnv(s3, 'render-test'), TRANSFORMS_PUBLIC: 'any' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await s3?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('renders images (streamed to a temporary file) and video frames (read by ffmpeg through a signed URL) from S3', async () => {
+    const alice = api(app.baseUrl, 42);
+    const up = await uploadBytes(alice, await jpegOrientation6WithGps(), { mimeType: 'image/jpeg' });
+    await alice.post(`/media/${up.assetId}/complete`);
+    expect((await alice.get(`/media/${up.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
+    const { res, bytes } = await follow(await alice.get(`/media/${up.assetId}/render?width=60&format=webp`));
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: 60, height: 90 });
+    expect(res.headers.get('cache-control')).toMatch(/^private, max-age=\d+, immutable$/);
+
+    // Public: anonymous callers (TRANSFORMS_PUBLIC=any here) get a year of shared caching.
+    expect((await alice.post(`/media/${up.assetId}/acl`, { principal: '*', permission: 'read' })).status).toBe(200);
+    const pub = await follow(await api(app.baseUrl).get(`/media/${up.assetId}/render?width=60&format=webp`));
+    expect(pub.res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+
+    const mp4 = ffmpeg(tmp, 'clip.mp4', [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=320x240:rate=10',
+      '-t',
+      '2',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+    ]);
+    const v = await uploadBytes(alice, mp4, { mimeType: 'video/mp4' });
+    await alice.post(`/media/${v.assetId}/complete`);
+    expect((await alice.get(`/media/${v.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
+    const frame = await follow(await alice.get(`/media/${v.assetId}/render?width=80&format=png`));
+    expect(await sharp(frame.bytes).metadata()).toMatchObject({ format: 'png', width: 80, height: 60 });
   });
 });
