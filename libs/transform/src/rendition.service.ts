@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import sharp from 'sharp';
 import {
   AppError,
   AssetAccess,
@@ -116,6 +117,9 @@ export class RenditionService implements OnModuleInit {
   }
 
   onModuleInit(): void {
+    // libvips' operation cache (up to 50 MB by default) never pays off for renders of ever-different sources and
+    // sizes; it only holds memory between them.
+    sharp.cache(false);
     this.metrics.watch(this.limiter);
     this.outbox.register(RENDITION_DELETE_TOPIC, async ({ keys }: { keys: string[] }) => {
       for (const key of keys) if (key.startsWith('renditions/')) await this.storage.delete(key);
