@@ -9,7 +9,9 @@ COPY libs ./libs
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data
+# MALLOC_ARENA_MAX=2: glibc gives every libvips worker thread its own malloc arena otherwise, which bloats RSS
+# under image rendering (sharp's advice for glibc systems).
+ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data MALLOC_ARENA_MAX=2
 WORKDIR /app
 RUN groupadd --system --gid 10001 media && useradd --system --uid 10001 --gid media --home /app media \
   && mkdir -p /data && chown media:media /data

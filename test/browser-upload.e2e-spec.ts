@@ -117,6 +117,20 @@ async function expectReadyJpeg(run: PageRun, baseUrl: string, screenshot: string
   expect(natural.w).toBeLessThanOrEqual(256);
   expect(natural.alt).toBe('Thumbnail of sunset.jpg');
 
+  // The size picker: a 400 px WebP rendition by default, another size on request (GET /media/{id}/render).
+  const rendition = row.locator('img.rendition');
+  await rendition.waitFor({ state: 'visible' });
+  const rendered = async () => rendition.evaluate(async (el: any) => (await el.decode(), el.naturalWidth as number));
+  expect(await rendered()).toBe(400);
+  await row.locator('select.render-width').selectOption('128');
+  await row
+    .locator('form.render[data-state="rendering"]')
+    .waitFor({ state: 'attached' })
+    .catch(() => undefined);
+  await row.locator('form.render[data-state="shown"]').waitFor({ state: 'attached' });
+  expect(await rendered()).toBe(128);
+  expect(await row.locator('a.render-link').getAttribute('href')).toMatch(/^https?:\/\//);
+
   // Metadata: size, type, dimensions and EXIF.
   const meta = await row.locator('.metadata').innerText();
   expect(meta).toContain(`${(jpeg.length / 1024).toFixed(jpeg.length / 1024 < 10 ? 1 : 0)} KiB`);

@@ -13,6 +13,7 @@ import { ObservabilityModule } from '@app/observability';
 import { ProcessingModule } from '@app/processing';
 import { StorageModule } from '@app/storage';
 import { StorageEventsModule } from '@app/storage-events';
+import { TransformModule } from '@app/transform';
 import { UploadModule } from '@app/upload';
 import { WebModule } from '@app/web';
 import { WebhooksModule } from '@app/webhooks';
@@ -38,6 +39,7 @@ export class AppModule {
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
         UploadModule,
         StorageEventsModule.forRoot({ worker: config.WORKER_ENABLED }),
+        TransformModule,
         LifecycleModule.forRoot({ worker: config.WORKER_ENABLED }),
         HealthModule,
         WebModule,

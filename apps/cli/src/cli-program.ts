@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Asset, ListQuery, MediaClient } from '@app/sdk';
+import { Asset, ListQuery, MediaClient, RenderOptions } from '@app/sdk';
 import { createProgressReporter, formatBytes, ProgressReporter } from './progress-reporter';
 
 /** Wrong invocation (exit code 2), found after commander's own parsing. */
@@ -274,6 +274,65 @@ export function buildProgram(ctx: CliContext): Command {
       }
       if (!toStdout) ctx.out(dest as string);
     });
+
+  program
+    .command('render')
+    .description('render an image (resized, cropped, converted) or a video poster frame and save it; prints the path')
+    .argument('<id>', 'asset id')
+    .option('-o, --output <file>', 'where to write (default: <id>-render.<ext>, here); "-" for stdout')
+    .option('-w, --width <px>', 'width in pixels', positiveInt('--width', 16384))
+    .option('-H, --height <px>', 'height in pixels', positiveInt('--height', 16384))
+    .addOption(new Option('--fit <fit>', 'how the image fills width × height').choices(['cover', 'contain', 'inside', 'fill']))
+    .addOption(
+      new Option('-f, --format <format>', 'output format (auto: AVIF, else WebP)').choices(['auto', 'avif', 'webp', 'jpeg', 'png']),
+    )
+    .option('-q, --quality <n>', 'encoder quality 1-100', positiveInt('--quality', 100))
+    .option('--dpr <n>', 'device pixel ratio 1-3 (multiplies width and height)', (v: string) => Number(v))
+    .option('--gravity <g>', 'anchor of cover/contain (center, north, …, attention for smart crop)')
+    .option('--enlarge', 'allow output larger than the source')
+    .option('--no-animated', 'first frame of an animated image only')
+    .option('-t, --time <seconds>', 'videos: seconds into the video of the poster frame', (v: string) => Number(v))
+    .option('-p, --preset <name>', 'a named rendition of the service (TRANSFORM_PRESETS)')
+    .action(
+      async (
+        id: string,
+        opts: {
+          output?: string;
+          width?: number;
+          height?: number;
+          fit?: 'cover' | 'contain' | 'inside' | 'fill';
+          format?: 'auto' | 'avif' | 'webp' | 'jpeg' | 'png';
+          quality?: number;
+          dpr?: number;
+          gravity?: string;
+          enlarge?: boolean;
+          animated: boolean;
+          time?: number;
+          preset?: string;
+        },
+        cmd: Command,
+      ) => {
+        const client = clientFrom(cmd, ctx.signal);
+        const toStdout = opts.output === '-';
+        const ext: Record<string, string> = { avif: 'avif', webp: 'webp', jpeg: 'jpg', png: 'png' };
+        const dest = toStdout ? process.stdout : path.resolve(opts.output ?? `${id}-render.${ext[opts.format ?? ''] ?? 'img'}`);
+        await client.render(id, dest, {
+          width: opts.width,
+          height: opts.height,
+          fit: opts.fit,
+          format: opts.format,
+          quality: opts.quality,
+          dpr: opts.dpr,
+          gravity: opts.gravity as RenderOptions['gravity'],
+          enlarge: opts.enlarge || undefined,
+          animated: opts.animated ? undefined : false,
+          t: opts.time,
+          preset: opts.preset,
+          signal: ctx.signal,
+        });
+        if (!toStdout) ctx.out(dest as string);
+      },
+    );
 
   program
     .command('rm')

@@ -182,6 +182,11 @@ export class AssetQueryService {
     };
   }
 
+  /** Whether the owner still has a ready asset with these bytes (what keeps an owner's renditions of them). */
+  ownerHoldsReady(ownerId: string, sha256: string): Promise<boolean> {
+    return this.repo.ownerHoldsReady(ownerId, sha256);
+  }
+
   /**
    * The storage key of the asset's bytes when it is ready (what a CDN may have cached), else null. Read in the
    * caller's transaction `m`, so that an invalidation it writes commits with the change that needs it.

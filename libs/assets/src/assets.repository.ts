@@ -210,6 +210,15 @@ export class AssetsRepository {
       .getMany();
   }
 
+  /** Does the owner have a ready asset with these bytes? (renditions of them are kept while it does) */
+  async ownerHoldsReady(ownerId: string, sha256: string): Promise<boolean> {
+    const rows = await this.ds.query<unknown[]>(
+      `SELECT 1 FROM media_assets WHERE stored_object_sha256 = $2 AND owner_id = $1 AND status = 'ready' LIMIT 1`,
+      [ownerId, sha256],
+    );
+    return rows.length > 0;
+  }
+
   async isStoredObjectKey(bucket: string, objectKey: string): Promise<boolean> {
     const rows = await this.ds.query<unknown[]>(`SELECT 1 FROM stored_objects WHERE bucket = $1 AND object_key = $2 LIMIT 1`, [
       bucket,

@@ -38,6 +38,8 @@ export interface ReadUrlParams {
   publicRead?: boolean;
   /** The asset's own date, served as Last-Modified where the store lets the URL say so (local driver). */
   lastModified?: Date;
+  /** Cache lifetime beyond the URL's own (content-addressed URLs only; see PresignGetParams.cacheMaxAgeSeconds). */
+  cacheMaxAgeSeconds?: number;
 }
 
 export interface ReadUrl {
@@ -124,6 +126,7 @@ export class CdnService implements OnModuleInit, OnModuleDestroy {
       contentSha256: p.sha256 ?? undefined,
       cacheScope: p.publicRead ? 'public' : 'private',
       lastModified: p.lastModified,
+      cacheMaxAgeSeconds: p.cacheMaxAgeSeconds,
     });
     return { url, expiresAt: new Date(Date.now() + ttl * 1000) };
   }

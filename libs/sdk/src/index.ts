@@ -20,6 +20,7 @@ export type {
 export { BucketHandle } from './bucket-handle';
 export type { Bucket, ObjectPage, ObjectListQuery, BatchDeleteResult } from './bucket-handle';
 export { MediaApiError } from './media-api-error';
+export type { RenderOptions } from './render-options';
 export type { Problem, SdkErrorCode } from './media-api-error';
 export type { RetryOptions } from './retry';
 export type { TransferProgress } from './transfer';

@@ -6,6 +6,7 @@ import createClient, { Client } from 'openapi-fetch';
 import type { components, paths } from './generated/openapi';
 import { BatchDeleteResult, Bucket, BucketHandle, ObjectListQuery, ObjectPage } from './bucket-handle';
 import { MediaApiError } from './media-api-error';
+import { DEFAULT_RENDER_ACCEPT, RenderOptions, renderQuery } from './render-options';
 import { backoffDelay, DEFAULT_RETRY, isNetworkError, networkReason, retryingFetch, RetryOptions, RETRYABLE_STATUS, sleep } from './retry';
 import { MeteredStream, parseJson, readText, request, TransferProgress } from './transfer';
 import { MultipartStrategy } from './upload/multipart.strategy';
@@ -472,5 +473,41 @@ export class MediaClient {
         throw e;
       }
     }
+  }
+
+  /**
+   * A signed URL of the asset rendered as asked (`GET /media/{id}/render?redirect=false`): rendered once by the
+   * service, then served from storage. Bad parameters, a refused transformation or a busy renderer throw
+   * MediaApiError (`err.problem.error`: ValidationFailed, TransformNotAllowed, ImageTooLarge, RenderBusy, …).
+   */
+  async renderUrl(id: string, opts: RenderOptions = {}): Promise<{ url: string; expiresAt: string }> {
+    return MediaClient.ok(
+      await this.api.GET('/media/{id}/render', {
+        params: { path: { id }, query: { ...renderQuery(opts), redirect: 'false' } },
+        headers: { accept: opts.accept ?? DEFAULT_RENDER_ACCEPT },
+        signal: this.signalFor(opts.signal),
+      }),
+    );
+  }
+
+  /** Renders the asset (as renderUrl) and streams the rendition to `dest`; answers its size and content type. */
+  async render(id: string, dest: string | Writable, opts: RenderOptions = {}): Promise<{ bytes: number; contentType: string }> {
+    const signal = this.signalFor(opts.signal);
+    const link = await this.renderUrl(id, opts);
+    const res = await request(link.url, { method: 'GET', signal, idleTimeoutMs: this.idleTimeoutMs });
+    const status = res.statusCode ?? 0;
+    if (status !== 200)
+      throw MediaApiError.fromResponse(status, parseJson(await readText(res)), `Fetching the rendition failed with HTTP ${status}`);
+    const part = typeof dest === 'string' ? `${dest}.part` : null;
+    const meter = new MeteredStream(() => undefined);
+    try {
+      await pipeline(res, meter, part ? createWriteStream(part) : (dest as Writable), { signal });
+      if (part) await rename(part, dest as string);
+    } catch (e) {
+      if (part) await rm(part, { force: true });
+      if (isNetworkError(e)) throw MediaApiError.sdk('NetworkError', `Fetching the rendition failed: ${networkReason(e)}`, { cause: e });
+      throw e;
+    }
+    return { bytes: meter.loaded, contentType: String(res.headers['content-type'] ?? '') };
   }
 }

@@ -45,6 +45,14 @@ export const ObjectKeyLayout = {
     if (!/^[a-z0-9-]{1,32}$/.test(kind)) throw new Error('derivative kind must be [a-z0-9-]');
     return `derived/${assetId}/${kind}.webp`;
   },
+  /**
+   * A rendition made by `/media/{id}/render`: `renditions/<xx>/<name>`, where the name is the rendition's cache key
+   * (64 hex digits, an HMAC over owner, source SHA-256 and parameters: it tells a reader none of them).
+   */
+  rendition(name: string): string {
+    if (!/^[0-9a-f]{64}$/.test(name)) throw new Error('rendition name must be 64 hex digits');
+    return `renditions/${name.slice(0, 2)}/${name}`;
+  },
   /** A key is safe when it has no empty, '.' or '..' segment and only [A-Za-z0-9._/-] characters. */
   isSafe(key: string): boolean {
     if (!key || key.length > 1024 || !/^[A-Za-z0-9._/-]+$/.test(key)) return false;

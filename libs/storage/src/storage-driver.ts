@@ -78,6 +78,12 @@ export interface PresignGetParams {
    * override Last-Modified (the object's own date is served; see the README's dedup section).
    */
   lastModified?: Date;
+
+  /**
+   * How long caches may keep the response (Cache-Control max-age), when it should outlive the URL: only with
+   * `contentSha256` (the bytes under a content-addressed URL never change). Default: until the URL expires.
+   */
+  cacheMaxAgeSeconds?: number;
 }
 
 export interface PutObjectParams {

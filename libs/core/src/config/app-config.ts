@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -30,6 +31,10 @@ export type AppConfig = EnvironmentVariables & {
   corsAllowedOrigins: string[];
   /** TRUSTED_PROXIES parsed (addresses and CIDRs); empty: no proxy is believed. */
   trustedProxies: string[];
+  /** TRANSFORM_PRESETS parsed: preset name → its render parameters (validated by the transform module at start-up). */
+  transformPresets: Record<string, Record<string, unknown>>;
+  /** TRANSFORM_CONCURRENCY in force (default: the CPU cores). */
+  transformConcurrency: number;
 };
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-change-me-0123456789';
@@ -88,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `MULTIPART_PART_SIZE_BYTES=${parsed.MULTIPART_PART_SIZE_BYTES}: must be at least MULTIPART_MIN_PART_SIZE_BYTES (${parsed.MULTIPART_MIN_PART_SIZE_BYTES})`,
     );
   }
+  const presets = parseTransformPresets(parsed.TRANSFORM_PRESETS);
+  problems.push(...presets.problems);
   const storage = resolveStorageRegions(parsed);
   problems.push(...storage.problems, ...cdnProblems(parsed));
   const tusStagingDir = path.resolve(parsed.TUS_STAGING_DIR ?? path.join(parsed.LOCAL_STORAGE_ROOT, '.tus-staging'));
@@ -119,6 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiCorsOrigins,
     corsAllowedOrigins: cors.origins.length ? cors.origins : apiCorsOrigins,
     trustedProxies: proxies.proxies,
+    transformPresets: presets.presets,
+    transformConcurrency: parsed.TRANSFORM_CONCURRENCY ?? availableParallelism(),
   });
 }
 
@@ -179,4 +188,34 @@ export function parseCorsOrigins(value: string | undefined, name = 'CORS_ALLOWED
   if (!problems.length && !origins.length) problems.push(`${name}: names no origin`);
   if (origins.includes('*') && origins.length > 1) problems.push(`${name}: \`*\` (any origin) cannot be combined with other origins`);
   return { origins: [...new Set(origins)], problems };
+}
+
+/**
+ * TRANSFORM_PRESETS: a JSON object of preset name (`[a-z0-9_-]{1,64}`) → object of render parameters. The parameters
+ * themselves are checked by the transform module at start-up (it owns their rules).
+ */
+export function parseTransformPresets(value: string | undefined): { presets: Record<string, Record<string, unknown>>; problems: string[] } {
+  if (value === undefined) return { presets: {}, problems: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (e) {
+    return { presets: {}, problems: [`TRANSFORM_PRESETS: not valid JSON (${e instanceof Error ? e.message : String(e)})`] };
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return {
+      presets: {},
+      problems: ['TRANSFORM_PRESETS: must be a JSON object of preset name → parameters, e.g. {"avatar":{"width":128}}'],
+    };
+  }
+  const presets: Record<string, Record<string, unknown>> = {};
+  const problems: string[] = [];
+  for (const [name, params] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!/^[a-z0-9_-]{1,64}$/.test(name))
+      problems.push(`TRANSFORM_PRESETS: preset name ${JSON.stringify(name)} must be 1-64 of a-z, 0-9, _ and -`);
+    else if (!params || typeof params !== 'object' || Array.isArray(params))
+      problems.push(`TRANSFORM_PRESETS: preset "${name}" must be an object of parameters`);
+    else presets[name] = params as Record<string, unknown>;
+  }
+  return { presets, problems };
 }

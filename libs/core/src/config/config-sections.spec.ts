@@ -17,6 +17,8 @@ const DERIVED = [
   'corsAllowedOrigins',
   'apiCorsOrigins',
   'trustedProxies',
+  'transformPresets',
+  'transformConcurrency',
 ];
 
 /** Every field EnvironmentVariables declares, read from its source (optional fields have no runtime default). */

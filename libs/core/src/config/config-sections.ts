@@ -173,6 +173,24 @@ export const CONFIG_SECTION_KEYS = {
     'TIERING_COLD_AFTER_DAYS',
     'TIERING_ARCHIVE_AFTER_DAYS',
   ],
+  /** On-the-fly image transformations: what callers may ask, limits, the render queue, the rendition cache. */
+  transform: [
+    'TRANSFORMS',
+    'TRANSFORMS_PUBLIC',
+    'TRANSFORM_PRESETS',
+    'transformPresets',
+    'TRANSFORM_MAX_DIMENSION',
+    'TRANSFORM_MAX_INPUT_PIXELS',
+    'TRANSFORM_MAX_INPUT_BYTES',
+    'TRANSFORM_CONCURRENCY',
+    'transformConcurrency',
+    'TRANSFORM_QUEUE_SIZE',
+    'TRANSFORM_QUEUE_WAIT_MS',
+    'TRANSFORM_TIMEOUT_MS',
+    'TRANSFORM_RATE_LIMIT_PER_MINUTE',
+    'TRANSFORM_CACHE_TTL_DAYS',
+    'FFMPEG_PATH',
+  ],
 } as const satisfies Record<string, readonly (keyof AppConfig)[]>;
 
 export type ConfigSectionName = keyof typeof CONFIG_SECTION_KEYS;
@@ -192,6 +210,7 @@ export type WebhooksConfig = Section<'webhooks'>;
 export type StorageEventsConfig = Section<'storageEvents'>;
 export type CacheConfig = Section<'cache'>;
 export type LifecycleConfig = Section<'lifecycle'>;
+export type TransformConfig = Section<'transform'>;
 
 /** Injection tokens, one per section. */
 export const SERVER_CONFIG = Symbol('ServerConfig');
@@ -208,6 +227,7 @@ export const WEBHOOKS_CONFIG = Symbol('WebhooksConfig');
 export const STORAGE_EVENTS_CONFIG = Symbol('StorageEventsConfig');
 export const CACHE_CONFIG = Symbol('CacheConfig');
 export const LIFECYCLE_CONFIG = Symbol('LifecycleConfig');
+export const TRANSFORM_CONFIG = Symbol('TransformConfig');
 
 export const CONFIG_SECTION_TOKENS: Record<ConfigSectionName, symbol> = {
   server: SERVER_CONFIG,
@@ -224,6 +244,7 @@ export const CONFIG_SECTION_TOKENS: Record<ConfigSectionName, symbol> = {
   storageEvents: STORAGE_EVENTS_CONFIG,
   cache: CACHE_CONFIG,
   lifecycle: LIFECYCLE_CONFIG,
+  transform: TRANSFORM_CONFIG,
 };
 
 /** One section of `config`: a frozen object with that section's settings only. */

@@ -878,4 +878,81 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   TIERING_ARCHIVE_AFTER_DAYS = 365;
+
+  // ---- on-the-fly image transformations (GET /media/{id}/render) ----------------------------------
+
+  /** What callers with a token may ask of `/render`: `off` (nothing), `presets` (only `?preset=`), `any` (free parameters too). */
+  @IsIn(['off', 'presets', 'any'])
+  TRANSFORMS: 'off' | 'presets' | 'any' = 'any';
+
+  /** What anonymous callers of public assets may ask of `/render`: `off`, `presets` (only `?preset=`) or `any`. Never more than TRANSFORMS. */
+  @IsIn(['off', 'presets', 'any'])
+  TRANSFORMS_PUBLIC: 'off' | 'presets' | 'any' = 'presets';
+
+  /** Named renditions for `?preset=`, JSON, e.g. {"avatar":{"width":128,"height":128,"fit":"cover"},"card":{"width":400,"height":300,"fit":"cover","format":"webp"}}. Unset: none. */
+  @IsOptional()
+  @IsString()
+  TRANSFORM_PRESETS?: string;
+
+  /** Largest `width`/`height` of a rendition in pixels (after `dpr`). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  @Max(16384)
+  TRANSFORM_MAX_DIMENSION = 4096;
+
+  /** Sources with more pixels than this are refused (422, read from the header, never decoded): decompression bombs. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TRANSFORM_MAX_INPUT_PIXELS = 100_000_000;
+
+  /** Image sources larger than this many bytes are refused (422); videos are read by ffmpeg with seeks, not whole. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TRANSFORM_MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+  /** Renders at once per process. Unset: the number of CPU cores. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  TRANSFORM_CONCURRENCY?: number;
+
+  /** Renders that may wait for a slot per process; beyond it (or after TRANSFORM_QUEUE_WAIT_MS waiting) the answer is 503 with Retry-After. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  TRANSFORM_QUEUE_SIZE = 16;
+
+  /** Longest wait for a render slot before 503 with Retry-After. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TRANSFORM_QUEUE_WAIT_MS = 10_000;
+
+  /** Bound on one render (reading the source, decoding, ffmpeg, encoding); past it 503. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  TRANSFORM_TIMEOUT_MS = 30_000;
+
+  /** Renditions not yet cached that one caller (user, or client IP when anonymous) may have rendered per minute (429 beyond); cached ones are not counted. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TRANSFORM_RATE_LIMIT_PER_MINUTE = 120;
+
+  /** Renditions not read for this many days are purged by the lifecycle expire-pending job. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TRANSFORM_CACHE_TTL_DAYS = 30;
+
+  /** ffmpeg binary for video poster frames. */
+  @IsString()
+  @MinLength(1)
+  FFMPEG_PATH = 'ffmpeg';
 }

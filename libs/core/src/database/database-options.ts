@@ -13,6 +13,7 @@ import { ApiKeys1764000009100 } from './migrations/1764000009100-api-keys';
 import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-asset-objects';
 import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pending-asset-batches';
 import { Buckets1764000009500 } from './migrations/1764000009500-buckets';
+import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -24,9 +25,10 @@ export const MIGRATIONS = [
   Lifecycle1764000005000,
   CreatePendingAsset1764000008000,
   ApiKeys1764000009100,
+  Buckets1764000009500,
   PerAssetObjects1764000013500,
   PendingAssetBatches1764000015000,
-  Buckets1764000009500,
+  Renditions1764000016000,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

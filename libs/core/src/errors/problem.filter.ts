@@ -105,7 +105,13 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error({ err, reqId: req?.id, route: req?.routeOptions?.url }, `${req?.method} ${req?.routeOptions?.url ?? ''} failed`);
     }
     if (reply.sent) return;
-    if (body.statusCode === 503) reply.header('retry-after', '5');
+    // A 503 says when to come back: the error's own hint (e.g. a full render queue), else 5 s.
+    if (body.statusCode === 503) reply.header('retry-after', String(retryAfterOf(err) ?? 5));
     reply.status(body.statusCode).type('application/json; charset=utf-8').send(body);
   }
+}
+
+function retryAfterOf(err: unknown): number | undefined {
+  const d = err instanceof AppError ? (err.details as { retryAfterSeconds?: unknown } | undefined) : undefined;
+  return typeof d?.retryAfterSeconds === 'number' && d.retryAfterSeconds > 0 ? Math.ceil(d.retryAfterSeconds) : undefined;
 }

@@ -668,6 +668,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/media/{id}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Render an image (resize, crop, convert) or a video poster frame; 302 to the stored rendition
+         * @description The asset rendered to the asked size and format, as a 302 to a signed URL of the rendition (`?redirect=false`: `{ url, expiresAt }`), like `/download` and with the same access rule (read).
+         *
+         *     Every distinct rendition (owner, source SHA-256 and the normalised parameters) is rendered once, stored as its own object and served from storage with a strong ETag and `Cache-Control: public, max-age=31536000, immutable` when the asset is publicly readable (`private` otherwise). Output respects EXIF orientation, is converted to sRGB and carries no metadata (no EXIF, GPS, XMP). Never enlarged beyond the source unless `enlarge=true`. Animated GIF/WebP stay animated as WebP (`animated=false`: first frame); a video gives a poster frame (ffmpeg) at 1 s or `t`.
+         *
+         *     What callers may ask is set by the operator: `TRANSFORMS` (callers with a token: `off`, `presets`, `any`) and `TRANSFORMS_PUBLIC` (anonymous callers of public assets; default `presets`: only `?preset=<name>` from `TRANSFORM_PRESETS`). Renders not cached yet count against a per-caller limit (429); at most `TRANSFORM_CONCURRENCY` render at once per process, a short queue waits, then 503 with Retry-After.
+         */
+        get: operations["transformRender"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/{id}/thumbnail": {
         parameters: {
             query?: never;
@@ -1124,7 +1148,7 @@ export interface components {
          * @description A stable code from the error catalogue: clients branch on it.
          * @enum {string}
          */
-        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "BucketNotFound" | "BucketExists" | "BucketNotEmpty" | "PathTaken" | "MimeTypeNotAllowed" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "BucketNotFound" | "BucketExists" | "BucketNotEmpty" | "PathTaken" | "MimeTypeNotAllowed" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "TransformNotAllowed" | "NotRenderable" | "ImageTooLarge" | "RenderBusy" | "RenderTimeout" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -6070,6 +6094,169 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "ServiceUnavailable" | "StorageUnavailable";
+                    };
+                };
+            };
+        };
+    };
+    transformRender: {
+        parameters: {
+            query?: {
+                /** @description Keep the animation of a GIF/WebP (default true; needs WebP output); false: the first frame */
+                animated?: "true" | "false";
+                /** @description Device pixel ratio: width and height are multiplied by it */
+                dpr?: number;
+                /** @description Allow output larger than the source (default false) */
+                enlarge?: "true" | "false";
+                /** @description `inside` (default: fits within the box), `cover` (fills it, cropped around `gravity`), `contain` (letterboxed), `fill` (stretched) */
+                fit?: "cover" | "contain" | "inside" | "fill";
+                /** @description `auto` (default): AVIF if the Accept header takes it, else WebP, else JPEG (the answer then varies by Accept) */
+                format?: "auto" | "avif" | "webp" | "jpeg" | "png";
+                /** @description Anchor of `cover`/`contain` (default center); `attention` crops around the most salient region */
+                gravity?: "center" | "centre" | "north" | "northeast" | "east" | "southeast" | "south" | "southwest" | "west" | "northwest" | "attention" | "entropy";
+                /** @description Height in CSS pixels (× dpr), 1–TRANSFORM_MAX_DIMENSION */
+                height?: number;
+                /** @description A named rendition from TRANSFORM_PRESETS; with TRANSFORMS=any, other parameters override it */
+                preset?: string;
+                /** @description Encoder quality (AVIF default 50, WebP and JPEG 80; PNG is lossless) */
+                quality?: number;
+                /** @description `false`: answer 200 with the link instead of a 302 */
+                redirect?: "true" | "false";
+                /** @description Videos: seconds into the video of the poster frame (default 1, or the first frame of a shorter clip) */
+                t?: number;
+                /** @description Width in CSS pixels (× dpr), 1–TRANSFORM_MAX_DIMENSION (default 4096) */
+                width?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Asset id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `?redirect=false`: the signed URL of the rendition */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
+            };
+            /** @description Redirect to the signed URL of the rendition (`Location`); `Vary: Accept` when the format came from Accept */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter is unknown, repeated or out of range (`details.parameter` names it), or no such preset */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed";
+                    };
+                };
+            };
+            /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "Unauthenticated";
+                    };
+                };
+            };
+            /** @description The operator does not allow this transformation for this caller (TRANSFORMS / TRANSFORMS_PUBLIC: off, or presets only); or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "TransformNotAllowed" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such asset, or the caller may not read it (existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The asset is not ready */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description The asset cannot be rendered: not an image or video, undecodable (NotRenderable), or more pixels or bytes than allowed (ImageTooLarge: decompression bombs are refused from the header, never decoded) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotRenderable" | "ImageTooLarge";
+                    };
+                };
+            };
+            /** @description Over the per-caller limit of renders not cached yet (TRANSFORM_RATE_LIMIT_PER_MINUTE) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "RateLimited";
+                    };
+                };
+            };
+            /** @description An unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InternalError";
+                    };
+                };
+            };
+            /** @description The renderer is busy (RenderBusy: all slots and the queue taken) or the render took too long (RenderTimeout); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "RenderBusy" | "RenderTimeout" | "ServiceUnavailable" | "StorageUnavailable";
                     };
                 };
             };

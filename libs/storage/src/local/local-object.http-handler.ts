@@ -318,7 +318,8 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
       'content-type': q['X-Media-Type'] ?? info.contentType ?? 'application/octet-stream',
       'cache-control': readCacheControl({
         scope: q['X-Media-Cache'] === 'public' ? 'public' : 'private',
-        maxAgeSeconds: Number(q['X-Media-Expires']) - Math.floor(Date.now() / 1000),
+        maxAgeSeconds:
+          q['X-Media-Max-Age'] !== undefined ? Number(q['X-Media-Max-Age']) : Number(q['X-Media-Expires']) - Math.floor(Date.now() / 1000),
         contentAddressed: sha !== undefined,
       }),
       'x-content-type-options': 'nosniff',

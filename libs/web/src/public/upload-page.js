@@ -144,6 +144,7 @@ async function upload(file, row) {
   row.showAsset(asset);
   if (asset.status === 'ready' && (asset.detectedMimeType ?? asset.mimeType).startsWith('image/')) {
     await showThumbnail(api, assetId, row);
+    await row.offerRenditions((width, format) => api('GET', `media/${assetId}/render?width=${width}&format=${format}&redirect=false`));
   }
 }
 
@@ -414,6 +415,41 @@ class UploadRow {
       dl.append(dt, dd);
     }
     this.$('.result').hidden = false;
+  }
+
+  /**
+   * The size picker of a ready image: each choice asks GET /media/{id}/render (the service renders it once and keeps
+   * it) and shows the rendition with a link to it.
+   */
+  offerRenditions(renderLink) {
+    const form = this.$('.render');
+    const img = this.$('.rendition');
+    const link = this.$('.render-link');
+    const show = async () => {
+      const width = this.$('.render-width').value;
+      const format = this.$('.render-format').value;
+      form.dataset.state = 'rendering';
+      try {
+        const { url } = await renderLink(width, format);
+        await new Promise((resolve, reject) => {
+          img.onload = resolve;
+          img.onerror = () => reject(new Error('The rendition could not be loaded.'));
+          img.alt = `${this.name} at ${width} px (${format})`;
+          img.src = url;
+        });
+        img.hidden = false;
+        link.href = url;
+        link.hidden = false;
+        form.dataset.state = 'shown';
+      } catch (e) {
+        form.dataset.state = 'failed';
+        this.note(`No rendition: ${e.message}`);
+      }
+    };
+    form.addEventListener('change', () => void show());
+    form.addEventListener('submit', (e) => e.preventDefault());
+    form.hidden = false;
+    return show();
   }
 
   showThumbnail(url) {

@@ -28,7 +28,14 @@ const SIGNED_PARAMS = ['X-Media-Method', 'X-Media-Expires', 'X-Media-Length', 'X
  * keep their signatures: X-Media-Sha256 makes a read URL content-addressed, X-Media-Cache=public lets
  * shared caches keep the response, X-Media-Modified (Unix seconds) is the Last-Modified served instead of the file's, X-Media-Upload-Id + X-Media-Part make a PUT URL one part of a multipart upload.
  */
-const OPTIONAL_SIGNED_PARAMS = ['X-Media-Sha256', 'X-Media-Cache', 'X-Media-Upload-Id', 'X-Media-Part', 'X-Media-Modified'];
+const OPTIONAL_SIGNED_PARAMS = [
+  'X-Media-Sha256',
+  'X-Media-Cache',
+  'X-Media-Upload-Id',
+  'X-Media-Part',
+  'X-Media-Modified',
+  'X-Media-Max-Age',
+];
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -106,6 +113,8 @@ export class LocalUrlSigner {
     }
     if (p.cacheScope === 'public') q['X-Media-Cache'] = 'public';
     if (p.lastModified) q['X-Media-Modified'] = String(Math.floor(p.lastModified.getTime() / 1000));
+    if (p.cacheMaxAgeSeconds !== undefined && p.contentSha256 !== undefined)
+      q['X-Media-Max-Age'] = String(Math.floor(p.cacheMaxAgeSeconds));
     return this.signedUrl(p.key, q);
   }
 

@@ -71,11 +71,23 @@ export class S3UrlSigner {
     return { url, method: 'POST', fields };
   }
 
-  async presignGet({ key, expiresInSeconds, downloadFilename, contentType, contentSha256, cacheScope }: PresignGetParams): Promise<string> {
+  async presignGet({
+    key,
+    expiresInSeconds,
+    downloadFilename,
+    contentType,
+    contentSha256,
+    cacheScope,
+    cacheMaxAgeSeconds,
+  }: PresignGetParams): Promise<string> {
     // S3 cannot check the bytes against contentSha256 (its ETag is not a SHA-256); our keys never change content.
     const cacheControl =
       contentSha256 !== undefined || cacheScope !== undefined
-        ? readCacheControl({ scope: cacheScope, maxAgeSeconds: expiresInSeconds, contentAddressed: contentSha256 !== undefined })
+        ? readCacheControl({
+            scope: cacheScope,
+            maxAgeSeconds: contentSha256 !== undefined && cacheMaxAgeSeconds !== undefined ? cacheMaxAgeSeconds : expiresInSeconds,
+            contentAddressed: contentSha256 !== undefined,
+          })
         : undefined;
     return getSignedUrl(
       this.presignClient,

@@ -1,0 +1,214 @@
+/**
+ * On-the-fly transformations (GET /media/{id}/render), each figure beside a baseline from the same run:
+ *   1. cold renders of BENCH_RENDER_IMAGES 12-megapixel JPEGs (default 50) to 400 px WebP, at the service's render
+ *      concurrency (TRANSFORM_CONCURRENCY, default the cores): renders/s vs calling sharp directly on the same files
+ *      with the same concurrency — target >= 90 %; p99 latency printed
+ *   2. cached renditions (API answer + fetching the stored rendition) vs a plain download of an object of the same
+ *      size (API answer + fetching the object): req/s — target >= 80 %
+ *   3. the service's RSS while 8 clients request random sizes and formats of the 50 images for BENCH_DURATION
+ *      seconds (default 20) — target < 400 MiB
+ */
+import { randomBytes } from 'node:crypto';
+import os, { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import sharp from 'sharp';
+import { api, Api, uploadBytes } from '../test/support/api';
+import { pool } from '../test/support/files';
+import { report, rssMiB, startProductionService } from './support';
+
+const IMAGES = Number(process.env.BENCH_RENDER_IMAGES ?? 50);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_RENDER_CONCURRENCY ?? availableParallelism());
+const RSS_CLIENTS = 8;
+/** Clients asking cold renders at once: more than the render slots, so that a slot never idles between requests. */
+const CLIENTS = Number(process.env.BENCH_RENDER_CLIENTS ?? 4 * CONCURRENCY);
+/** Rounds of cold renders (each renders every image once, at a width of its own). */
+const ROUNDS = Number(process.env.BENCH_RENDER_ROUNDS ?? 2);
+
+/** A 4000×3000 JPEG that looks like a photo to an encoder (a gradient with grain), distinct per `i`. */
+async function photo(i: number): Promise<Buffer> {
+  const base = sharp({
+    create: {
+      width: 4000,
+      height: 3000,
+      channels: 3,
+      background: { r: (i * 37) % 256, g: (i * 91) % 256, b: (i * 53) % 256 },
+      noise: { type: 'gaussian', mean: 128, sigma: 30 },
+    },
+  });
+  return base.blur(1.2).jpeg({ quality: 85 }).toBuffer();
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+
+/** Runs `fn` over `items` with `width` at a time; answers items/s and latency percentiles (ms). */
+async function timed<T>(items: T[], width: number, fn: (item: T) => Promise<void>) {
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await pool(items, width, async (item) => {
+    const t = performance.now();
+    await fn(item);
+    latencies.push(performance.now() - t);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: items.length / seconds, latencies };
+}
+
+/** `clients` loops doing `once` until `seconds` pass; answers completed/s. */
+async function loop(clients: number, seconds: number, once: (client: number) => Promise<void>): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      while (performance.now() < until) {
+        await once(c);
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+async function fetchBody(url: string): Promise<number> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url.split('?')[0]}: ${res.status}`);
+  return (await res.arrayBuffer()).byteLength;
+}
+
+async function readyImage(client: Api, bytes: Buffer, mimeType: string): Promise<string> {
+  const up = await uploadBytes(client, bytes, { mimeType, filename: 'photo.jpg' });
+  if (up.putStatus !== 200) throw new Error(`PUT ${up.putStatus}`);
+  await client.post(`/media/${up.assetId}/complete`);
+  const a = (await client.get(`/media/${up.assetId}?waitFor=ready&timeout=30`)).body;
+  if (a.status !== 'ready') throw new Error(`asset ${up.assetId} is ${a.status}`);
+  return up.assetId;
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
+  console.log(
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 (as in the Dockerfile)`,
+  );
+  const app = await startProductionService({
+    LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
+    RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000',
+    TRANSFORM_RATE_LIMIT_PER_MINUTE: '1000000',
+    TRANSFORM_CONCURRENCY: String(CONCURRENCY),
+    DERIVED_MEDIA_ENABLED: 'false',
+    // As the Dockerfile sets it (glibc: one malloc arena per libvips thread otherwise).
+    MALLOC_ARENA_MAX: '2',
+  });
+  try {
+    const client = api(app.baseUrl, 77);
+    console.log('making and uploading the images…');
+    const sources: Buffer[] = [];
+    const ids: string[] = [];
+    await pool(
+      Array.from({ length: IMAGES }, (_, i) => i),
+      2,
+      async (i) => {
+        const bytes = await photo(i);
+        sources[i] = bytes;
+        ids[i] = await readyImage(client, bytes, 'image/jpeg');
+      },
+    );
+    const mib = sources.reduce((s, b) => s + b.length, 0) / 1024 / 1024;
+    console.log(`${IMAGES} images ready (${mib.toFixed(0)} MiB)`);
+
+    // 1. Cold renders vs sharp directly (the same images, the same concurrency), in alternating rounds so that load
+    // from elsewhere on the machine weighs on both alike; each round renders every image at a new width (cold).
+    let directCount = 0;
+    let directSeconds = 0;
+    let oursCount = 0;
+    let oursSeconds = 0;
+    const oursLatencies: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const width = 400 + round;
+      const d = await timed(sources, CONCURRENCY, async (b) => {
+        await sharp(b).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+      });
+      directCount += sources.length;
+      directSeconds += sources.length / d.perSecond;
+      // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
+      // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
+      const o = await timed(ids, CLIENTS, async (id) => {
+        const r = await client.get(`/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`);
+        if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
+      });
+      oursCount += ids.length;
+      oursSeconds += ids.length / o.perSecond;
+      oursLatencies.push(...o.latencies);
+    }
+    oursLatencies.sort((x, y) => x - y);
+    const baseline = directCount / directSeconds;
+    const oursRate = oursCount / oursSeconds;
+    console.log(
+      `cold renders to 400 px WebP (${ROUNDS} rounds of ${IMAGES}, ${CLIENTS} clients): sharp directly ${baseline.toFixed(2)}/s; service ${oursRate.toFixed(2)}/s, p50 ${percentile(oursLatencies, 50).toFixed(0)} ms, p99 ${percentile(oursLatencies, 99).toFixed(0)} ms`,
+    );
+    report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
+
+    // 2. A cached rendition vs a plain download of an object of the same size, in alternating rounds.
+    const link = (await client.get(`/media/${ids[0]}/render?width=400&height=400&format=webp&redirect=false`)).body as { url: string };
+    const size = await fetchBody(link.url);
+    const plainId = await readyImage(client, randomBytes(size), 'application/octet-stream');
+    const cached = async () => {
+      const r = await client.get(`/media/${ids[0]}/render?width=400&height=400&format=webp&redirect=false`);
+      await fetchBody((r.body as { url: string }).url);
+    };
+    const plain = async () => {
+      const r = await client.get(`/media/${plainId}/download?redirect=false`);
+      await fetchBody((r.body as { url: string }).url);
+    };
+    await loop(16, 1, cached);
+    await loop(16, 1, plain);
+    let plainTotal = 0;
+    let cachedTotal = 0;
+    const slice = Math.max(1, DURATION_S / 8);
+    for (let i = 0; i < 4; i++) {
+      plainTotal += await loop(16, slice, plain);
+      cachedTotal += await loop(16, slice, cached);
+    }
+    console.log(
+      `objects of ${size} bytes, 16 clients (API answer + fetching the bytes), 4 alternating rounds of ${slice} s: plain download ${(plainTotal / 4).toFixed(0)} req/s; cached rendition ${(cachedTotal / 4).toFixed(0)} req/s`,
+    );
+    report('cached rendition req/s vs plain download', Math.round((100 * cachedTotal) / plainTotal), '%', { min: 80 });
+
+    // 3. RSS under 8 clients asking random sizes and formats of every image (mostly cold renders).
+    const formats = ['webp', 'jpeg', 'avif', 'png'];
+    const rssBefore = rssMiB(app.pid());
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(app.pid()))), 100);
+    const statuses = new Map<number, number>();
+    const rate = await loop(RSS_CLIENTS, DURATION_S, async () => {
+      const id = ids[Math.floor(Math.random() * ids.length)];
+      const width = 50 + Math.floor(Math.random() * 1950);
+      const format = formats[Math.floor(Math.random() * formats.length)];
+      const r = await client.get(`/media/${id}/render?width=${width}&format=${format}&redirect=false`);
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (r.status === 503) await new Promise((res) => setTimeout(res, 1000 * Number(r.headers.get('retry-after') ?? 1)));
+    });
+    clearInterval(sampler);
+    console.log(
+      `random sizes (50–2000 px, WebP/JPEG/AVIF/PNG), ${RSS_CLIENTS} clients: ${rate.toFixed(1)} answers/s, statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
+    report(
+      'service RSS under random renders (sampled max)',
+      peak,
+      'MiB',
+      { max: 400 },
+      `(before: ${rssBefore} MiB, VmHWM ${rssMiB(app.pid(), 'VmHWM')} MiB)`,
+    );
+  } finally {
+    await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
