@@ -76,7 +76,7 @@ export class OpenApiContract {
       .map(([template, item]) => {
         const segments = template.split('/').filter(Boolean);
         const regex = new RegExp(
-          `^/${segments.map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`,
+          `^/${segments.map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`,
         );
         return { template, regex, literals: segments.filter((s) => !s.startsWith('{')).length, item };
       })
@@ -108,11 +108,12 @@ export class OpenApiContract {
     const found = this.operation(method, res.path);
     if (!found) {
       if (method === 'OPTIONS' || this.outOfScope(res.path) !== undefined) return { operation: `${method} ${res.path}`, problems: [] };
-      // The router's own answer to a route that does not exist is not a drift; any other answer is a route the
-      // document does not describe.
+      // A request that addresses no operation may only be refused (4xx: no such route, or a malformed request, URL or
+      // body refused before routing), and a JSON refusal is the problem body. Anything else is a route the document
+      // does not describe.
       const problems =
-        res.status === 404 || res.status === 405
-          ? []
+        res.status >= 400 && res.status < 500
+          ? this.problemBodyProblems(res)
           : [
               `${method} ${res.path} answered ${res.status} but no operation of openapi.json matches it, and it is not in the ` +
                 'out-of-scope list (test/support/openapi-contract.ts OUT_OF_SCOPE)',
@@ -157,6 +158,21 @@ export class OpenApiContract {
       problems.push(`status ${status} body does not match its schema: ${errors.join('; ')} — body: ${preview(res.body)}`);
     }
     return { operation, problems };
+  }
+
+  /** A refusal outside any operation: when it is JSON, it is a ProblemDto. */
+  private problemBodyProblems(res: ResponseFacts): string[] {
+    if (res.body === undefined || !isJson(baseType(res.contentType))) return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(res.body);
+    } catch {
+      return [`the ${res.status} answer is not JSON: ${preview(res.body)}`];
+    }
+    const validate = this.validator('ProblemDto', { $ref: '#/components/schemas/ProblemDto' });
+    if (validate(value)) return [];
+    const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''}${paramsOf(e.params)}`);
+    return [`the ${res.status} answer is not a ProblemDto: ${errors.join('; ')} — body: ${preview(res.body)}`];
   }
 
   private validator(key: string, schema: object): ValidateFunction {

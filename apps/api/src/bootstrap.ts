@@ -1,8 +1,9 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   AppConfig,
+  AppError,
   createLogger,
   ensureDatabaseExists,
   Errors,
@@ -29,7 +30,7 @@ function flattenValidationErrors(errors: ValidationError[], parent = ''): { fiel
   });
 }
 
-export const validationPipe = new ValidationPipe({
+const validationOptions: ValidationPipeOptions = {
   transform: true,
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -40,7 +41,31 @@ export const validationPipe = new ValidationPipe({
     const message = details.map((d) => d.problems.join('; ')).join('; ') || 'Request body is invalid';
     return Errors.validation(message, details);
   },
-});
+};
+
+/**
+ * class-validator on every DTO. A missing body (none sent, or an empty one with a JSON Content-Type: see
+ * jsonBodyParser) is validated as `{}`: a route whose fields are all optional takes it; a route that needs some
+ * answers 400 saying that the body is missing, with the fields it needs.
+ */
+class RequestValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' || metadata.data !== undefined || (value !== undefined && value !== null))
+      return super.transform(value, metadata);
+    try {
+      return await super.transform({}, metadata);
+    } catch (e) {
+      const fields = e instanceof AppError ? (e.details?.fields ?? []) : [];
+      const needed = fields.map((f) => f.field).join(', ');
+      throw Errors.validation(`The request body is missing: this route needs a JSON body${needed ? ` with ${needed}` : ''}`, [
+        { field: 'body', problems: ['is required'] },
+        ...fields,
+      ]);
+    }
+  }
+}
+
+export const validationPipe = new RequestValidationPipe(validationOptions);
 
 /** Builds the app (not listening). Used by main.ts and by tests that need an in-process app. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
@@ -80,7 +105,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Request id context, HTTP metrics and the Bull Board admin guard (root hooks: before any route is added).
   installHttpObservability(app.getHttpAdapter().getInstance(), { metrics: app.get(MetricsService), jwt: app.get(JwtService), config });
   // GET /openapi.json and Swagger UI at /docs (public).
-  setupApiDocs(app);
+  setupApiDocs(app, config.publicBaseUrl);
 
   // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
   const localDrivers = localRegionDrivers(app.get(RegionRouter));

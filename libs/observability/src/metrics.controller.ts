@@ -1,4 +1,5 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { MetricsService, OBSERVABILITY_CONFIG, ObservabilityConfig, Public } from '@app/core';
 import type { FastifyReply } from 'fastify';
 import { assertMetricsAccess } from './metrics-access';
@@ -7,6 +8,7 @@ import { assertMetricsAccess } from './metrics-access';
  * Prometheus scrape endpoint on the main port (when METRICS_PORT is unset). Not behind a user JWT (Prometheus scrapes
  * it); with METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`.
  */
+@ApiTags('observability')
 @Controller()
 export class MetricsController {
   constructor(
@@ -16,6 +18,16 @@ export class MetricsController {
 
   @Public()
   @Get('metrics')
+  @ApiProduces('text/plain')
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format (`text/plain; version=0.0.4`)',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
+  @ApiOperation({
+    summary: 'Prometheus metrics',
+    description:
+      'The Prometheus text exposition of the service metrics (when METRICS_PORT is unset). No user token; with METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`.',
+  })
   async scrape(@Headers('authorization') authorization: string | undefined, @Res() reply: FastifyReply): Promise<void> {
     assertMetricsAccess(this.observability.METRICS_TOKEN, authorization);
     const body = await this.metrics.render();

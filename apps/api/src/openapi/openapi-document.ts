@@ -28,7 +28,13 @@ type Operation = {
   responses: Record<string, unknown>;
 };
 
-const problem = (description: string, codes: ErrorCode[]) => ({
+type ProblemResponse = { description?: string; content?: { 'application/json'?: { schema?: ProblemSchema } } };
+type ProblemSchema = {
+  $ref?: string;
+  allOf?: { $ref?: string; type?: string; properties?: { error?: { type?: string; enum?: string[] } } }[];
+};
+
+const problem = (description: string, codes: ErrorCode[]): ProblemResponse => ({
   description,
   content: {
     'application/json': {
@@ -36,6 +42,20 @@ const problem = (description: string, codes: ErrorCode[]) => ({
     },
   },
 });
+
+/**
+ * Adds `codes` to the route's documented answer for `status` (its enum becomes the union), or documents the answer
+ * when the route does not: every code a route can answer is in its enum.
+ */
+function addProblem(op: Operation, status: string, description: string, codes: ErrorCode[]): void {
+  const existing = op.responses[status] as ProblemResponse | undefined;
+  if (!existing) {
+    op.responses[status] = problem(description, codes);
+    return;
+  }
+  const enumOf = existing.content?.['application/json']?.schema?.allOf?.[1]?.properties?.error;
+  if (enumOf?.enum) enumOf.enum = [...new Set([...enumOf.enum, ...codes])];
+}
 
 const SUCCESS: Record<string, string> = { '200': 'OK', '201': 'Created', '202': 'Accepted', '204': 'No content' };
 
@@ -45,37 +65,49 @@ const operationId = (controllerKey: string, methodKey: string) => {
   return `${c[0].toLowerCase()}${c.slice(1)}${methodKey[0].toUpperCase()}${methodKey.slice(1)}`;
 };
 
-/** Errors every route can answer, added where the route does not document them itself. */
+/**
+ * Errors every route can answer, joined to what the route documents itself: 400 where it takes parameters or a body
+ * (validation), 413/415 where it takes a body (body parsing), 401 where it needs a token, 500 and 503 everywhere.
+ */
 function addStandardProblems(doc: OpenAPIObject): void {
   for (const item of Object.values(doc.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
       const op = (item as Record<string, Operation | undefined>)[method];
       if (!op) continue;
-      const add = (status: string, value: unknown) => (op.responses[status] ??= value);
       for (const [status, response] of Object.entries(op.responses) as [string, { description?: string }][]) {
         if (!response.description) response.description = SUCCESS[status] ?? 'Success';
       }
       if (op.parameters?.length || op.requestBody) {
-        add(
-          '400',
-          problem('The request is invalid; `message` and `details` name what is wrong', [
-            ErrorCode.ValidationFailed,
-            ErrorCode.InvalidRequest,
-          ]),
-        );
+        addProblem(op, '400', 'The request is invalid; `message` and `details` name what is wrong', [
+          ErrorCode.ValidationFailed,
+          ErrorCode.InvalidRequest,
+        ]);
+      }
+      if (op.requestBody) {
+        addProblem(op, '413', 'The request body is larger than the route accepts (`details.limit`)', [ErrorCode.PayloadTooLarge]);
+        addProblem(op, '415', 'The request body is not `application/json`', [ErrorCode.UnsupportedMediaType]);
       }
       if (!op.security || op.security.length > 0)
-        add('401', problem('Missing, malformed, expired or badly signed bearer token', [ErrorCode.Unauthenticated]));
-      add('500', problem('An unexpected failure (logged with the request id)', [ErrorCode.InternalError]));
-      add(
-        '503',
-        problem('A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [
-          ErrorCode.ServiceUnavailable,
-          ErrorCode.StorageUnavailable,
-        ]),
-      );
+        addProblem(op, '401', 'Missing, malformed, expired or badly signed bearer token', [ErrorCode.Unauthenticated]);
+      addProblem(op, '500', 'An unexpected failure (logged with the request id)', [ErrorCode.InternalError]);
+      addProblem(op, '503', 'A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [
+        ErrorCode.ServiceUnavailable,
+        ErrorCode.StorageUnavailable,
+      ]);
     }
   }
+}
+
+/** `{ allOf: [X] }` with nothing beside it is X (the plugin wraps enum references so; linters flag it). */
+function unwrapLoneAllOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapLoneAllOf);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === 'allOf' && Array.isArray(o.allOf) && o.allOf.length === 1) return unwrapLoneAllOf(o.allOf[0]);
+    return Object.fromEntries(keys.map((k) => [k, unwrapLoneAllOf(o[k])]));
+  }
+  return value;
 }
 
 /** Object keys sorted at every level (arrays keep their order): the same code gives the same bytes. */
@@ -91,16 +123,44 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** package.json's `license`: UNLICENSED, i.e. proprietary, no rights granted (npm's meaning, linked). */
+const LICENSE = { name: 'UNLICENSED', url: 'https://docs.npmjs.com/cli/v11/configuring-npm/package-json#license' };
+
+/** `servers` of the committed document (openapi.json); the running service names its PUBLIC_BASE_URL instead. */
+export const DEFAULT_SERVER_URL = 'http://localhost:3000';
+
+/** One tag per domain module (lib), in the order a reader meets them. */
+export const MODULE_TAGS: { name: string; description: string }[] = [
+  { name: 'upload', description: 'Uploads (libs/upload): signed upload URLs, multipart parts, completion, abort.' },
+  { name: 'media', description: 'Assets (libs/assets): list, read, long-poll for ready, download, delete.' },
+  { name: 'metadata', description: 'Tags on an asset (libs/metadata): key/value pairs, searchable in `GET /media?tag=`.' },
+  { name: 'acl', description: 'Sharing (libs/acl): who may read, write or delete an asset.' },
+  {
+    name: 'processing',
+    description: 'Processing (libs/processing): thumbnails and previews; stored objects, dead letters and reconciliation for operators.',
+  },
+  { name: 'quota', description: 'Quotas (libs/assets/quota): limits and usage per owner.' },
+  { name: 'webhooks', description: 'Webhooks (libs/webhooks): endpoints that receive signed asset events, their deliveries and replays.' },
+  { name: 'lifecycle', description: 'Lifecycle jobs (libs/lifecycle): run scheduled jobs now, their runs, the service clock.' },
+  { name: 'cache', description: 'The hot-metadata cache (libs/asset-cache): counters for operators.' },
+  { name: 'health', description: 'Health (libs/health): liveness, readiness and storage regions, for probes and load balancers.' },
+  { name: 'observability', description: 'Metrics (libs/observability): Prometheus text format.' },
+];
+
 /**
  * The OpenAPI 3 document of the app's routes: from the controllers, the DTOs (introspected by the swagger CLI
- * plugin at build time, so build with `nest build`) and the error catalogue. Deterministic: no hosts or times,
- * keys sorted.
+ * plugin at build time, so build with `nest build`) and the error catalogue. Deterministic: no times, keys sorted;
+ * `servers` names `serverUrl` (the committed document: DEFAULT_SERVER_URL).
  */
-export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
+export function createOpenApiDocument(app: INestApplication, serverUrl = DEFAULT_SERVER_URL): OpenAPIObject {
+  let builder = new DocumentBuilder()
     .setTitle('media-storage')
     .setDescription(DESCRIPTION)
     .setVersion(packageVersion())
+    .setLicense(LICENSE.name, LICENSE.url)
+    .addServer(serverUrl, 'This service (PUBLIC_BASE_URL)');
+  for (const t of MODULE_TAGS) builder = builder.addTag(t.name, t.description);
+  const config = builder
     .addBearerAuth(
       {
         type: 'http',
@@ -112,17 +172,21 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .addSecurityRequirements(BEARER_SCHEME)
     .build();
-  const doc = SwaggerModule.createDocument(app, config, { operationIdFactory: operationId, extraModels: [ProblemDto] });
+  const doc = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: operationId,
+    extraModels: [ProblemDto],
+    autoTagControllers: false,
+  });
   addStandardProblems(doc);
-  return sortKeys(doc) as OpenAPIObject;
+  return sortKeys(unwrapLoneAllOf(doc)) as OpenAPIObject;
 }
 
 /** The document as committed in openapi.json. */
 export const serializeOpenApiDocument = (doc: OpenAPIObject) => `${JSON.stringify(doc, null, 2)}\n`;
 
 /** Serves `GET /openapi.json` and Swagger UI at `/docs` (public: registered on Fastify, outside the auth guard). */
-export function setupApiDocs(app: INestApplication): void {
-  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
+export function setupApiDocs(app: INestApplication, publicBaseUrl: string): void {
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, publicBaseUrl), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
     customSiteTitle: 'media-storage API',

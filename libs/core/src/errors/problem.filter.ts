@@ -1,12 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ErrorCode } from './error-codes';
+import { AppError, ErrorCode, ProblemDetails } from './error-codes';
 
 export interface ProblemBody {
   statusCode: number;
   error: string;
   message: string;
-  details?: unknown;
+  details?: ProblemDetails;
 }
 
 /** Postgres/driver failures that mean "the database is not there right now", not "your request is bad". */
@@ -47,7 +47,7 @@ export function toProblem(err: unknown): ProblemBody {
         statusCode: status,
         error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`,
         message: `Not ready: ${down.join(', ')} down`,
-        details: res.details,
+        details: res.details as ProblemDetails,
       };
     }
     const message = typeof res === 'string' ? res : Array.isArray(res?.message) ? res.message.join('; ') : (res?.message ?? err.message);

@@ -11,6 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get cache counters
+         * @description Operators: the hot-metadata cache's hits, misses and invalidations in this process.
+         */
         get: operations["cacheStatsGet"];
         put?: never;
         post?: never;
@@ -27,7 +31,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the service clock
+         * @description Operators: the time lifecycle jobs read, and whether it can be set.
+         */
         get: operations["clockGet"];
+        /**
+         * Set the service clock
+         * @description Operators, and only with CLOCK_CONTROL=true (never in production): sets the clock (`now`), moves it (`advanceSeconds`), or back to system time (empty body).
+         */
         put: operations["clockSet"];
         post?: never;
         delete?: never;
@@ -43,6 +55,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List dead letters
+         * @description Operators: processing jobs that failed every attempt, newest first.
+         */
         get: operations["processingAdminDeadLetters"];
         put?: never;
         post?: never;
@@ -61,6 +77,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Retry a dead letter
+         * @description Operators: queues the failed job again.
+         */
         post: operations["processingAdminRetry"];
         delete?: never;
         options?: never;
@@ -78,9 +98,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Runs the job now (the scheduled code path, under the same lock) and answers its run record with the report;
-         *     202 with the run id when it takes longer than LIFECYCLE_RUN_TIMEOUT_MS (it goes on; see GET /admin/jobs/runs);
-         *     409 while another run of it is in progress. `?dryRun=true` changes nothing.
+         * Run a lifecycle job now
+         * @description Operators: runs the job now (the scheduled code path, under the same lock) and answers its run record with the report; 202 with the run id when it takes longer than LIFECYCLE_RUN_TIMEOUT_MS (it goes on); 409 while another run of it is in progress. `?dryRun=true` changes nothing.
          */
         post: operations["lifecycleRun"];
         delete?: never;
@@ -96,7 +115,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recent runs (newest first), of one job with `?name=`. */
+        /**
+         * List lifecycle job runs
+         * @description Operators: recent runs, newest first; `?name=` for one job.
+         */
         get: operations["lifecycleRuns"];
         put?: never;
         post?: never;
@@ -113,7 +135,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The stored object with this SHA-256: reference count, storage class, where it is. */
+        /**
+         * Get a stored object
+         * @description Operators: the stored object with this SHA-256 (reference count, storage class, regions holding it).
+         */
         get: operations["processingAdminStoredObject"];
         put?: never;
         post?: never;
@@ -130,7 +155,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an owner's quota
+         * @description Operators: an owner's limits and usage.
+         */
         get: operations["quotaGet"];
+        /**
+         * Set an owner's quota
+         * @description Operators: sets an owner's limits (null: the service default).
+         */
         put: operations["quotaSet"];
         post?: never;
         delete?: never;
@@ -148,7 +181,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Runs the reconciliation sweep now (it also runs every RECONCILE_INTERVAL_MS) and reports what it did. */
+        /**
+         * Run reconciliation now
+         * @description Operators: runs the reconciliation sweep now (it also runs every RECONCILE_INTERVAL_MS): uploads whose bytes arrived without a completion call are completed. Answers what it did. Takes no body.
+         */
         post: operations["processingAdminReconcile"];
         delete?: never;
         options?: never;
@@ -163,9 +199,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List webhooks
+         * @description Operators: every registered endpoint (without secrets).
+         */
         get: operations["webhooksList"];
         put?: never;
-        /** Registers an endpoint; the answer carries its signing secret, shown this once. */
+        /**
+         * Register a webhook
+         * @description Operators: registers an endpoint for asset events; the answer carries its signing secret, shown this once. Private, loopback and metadata addresses are refused.
+         */
         post: operations["webhooksCreate"];
         delete?: never;
         options?: never;
@@ -180,9 +223,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a webhook
+         * @description Operators: one endpoint (without its secret).
+         */
         get: operations["webhooksGet"];
         put?: never;
         post?: never;
+        /**
+         * Delete a webhook
+         * @description Operators: removes the endpoint; pending deliveries to it stop.
+         */
         delete: operations["webhooksRemove"];
         options?: never;
         head?: never;
@@ -196,7 +247,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Newest first, each with its attempts (time, HTTP status or error, duration). */
+        /**
+         * List deliveries
+         * @description Operators: deliveries to the endpoint, newest first, each with its attempts (time, HTTP status or error, duration).
+         */
         get: operations["webhooksDeliveries"];
         put?: never;
         post?: never;
@@ -215,6 +269,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Replay a delivery
+         * @description Operators: sends the delivery again, as a new attempt.
+         */
         post: operations["webhooksReplay"];
         delete?: never;
         options?: never;
@@ -229,6 +287,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Liveness
+         * @description The process is up (for liveness probes). No token.
+         */
         get: operations["healthLive"];
         put?: never;
         post?: never;
@@ -245,7 +307,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready to serve: database, Redis, a storage region, the virus scanner, and not draining. Detail for admins only. */
+        /**
+         * Readiness
+         * @description Ready to serve: database, Redis, a storage region and the virus scanner answer, and the process is not draining. Anonymous callers get the status alone; admins get every check.
+         */
         get: operations["healthReady"];
         put?: never;
         post?: never;
@@ -262,7 +327,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Each region's state, latency and last error, from the periodic checks and live traffic (no probe runs here). */
+        /**
+         * Storage regions
+         * @description Each storage region's state, latency and last error, from the periodic checks and live traffic (no probe runs here), for DNS or load-balancer failover. Detail for admins only.
+         */
         get: operations["healthRegions"];
         put?: never;
         post?: never;
@@ -279,7 +347,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The assets the caller can read, newest first, filtered; `nextCursor` pages on. */
+        /**
+         * List assets
+         * @description The assets the caller can read (own, shared, public), newest first, filtered by owner, status, media type, tags and creation time; `nextCursor` fetches the next page.
+         */
         get: operations["assetsList"];
         put?: never;
         post?: never;
@@ -296,10 +367,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `?waitFor=ready&timeout=20` long-polls: answers once the asset is settled (ready/failed/quarantined) or after `timeout` s (max 30). */
+        /**
+         * Get an asset
+         * @description The asset: status, sizes, types, checksum, dimensions and metadata. With `?waitFor=ready`, long-polls until the asset is settled (ready, failed or quarantined) or `timeout` seconds pass.
+         */
         get: operations["assetsGet"];
         put?: never;
         post?: never;
+        /**
+         * Delete an asset
+         * @description Marks the asset deleted; its bytes are removed once no other asset shares them. Needs `delete` (the owner holds it).
+         */
         delete: operations["assetsRemove"];
         options?: never;
         head?: never;
@@ -313,10 +391,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the sharing list
+         * @description The asset's grants (principal and permission). Only the owner may view it.
+         */
         get: operations["aclGet"];
-        /** Replaces the whole list. */
+        /**
+         * Replace the sharing list
+         * @description Replaces every grant of the asset at once. Only the owner may change it.
+         */
         put: operations["aclReplace"];
-        /** Grants one entry (idempotent); answers with the list. */
+        /**
+         * Grant access
+         * @description Adds one grant (idempotent) and answers the whole list. Only the owner may change it.
+         */
         post: operations["aclGrant"];
         delete?: never;
         options?: never;
@@ -334,7 +422,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revokes one entry, e.g. DELETE /media/{id}/acl/group:editors/write (`*` may be sent as %2A). */
+        /**
+         * Revoke access
+         * @description Removes one grant, e.g. `DELETE /media/{id}/acl/group:editors/write` (`*` may be sent as `%2A`).
+         */
         delete: operations["aclRevoke"];
         options?: never;
         head?: never;
@@ -350,7 +441,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The bytes are in storage: processing starts (idempotent; answers the status reached). */
+        /**
+         * Complete an upload
+         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.
+         */
         post: operations["uploadComplete"];
         delete?: never;
         options?: never;
@@ -365,7 +459,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 302 to a short-lived signed URL (Range, ETag, Content-Disposition are served there); `?redirect=false` returns it as JSON. */
+        /**
+         * Download an asset
+         * @description Redirects (302) to a short-lived signed URL that serves the bytes (Range, ETag and Content-Disposition are handled there); `?redirect=false` answers the link as JSON instead.
+         */
         get: operations["assetsDownload"];
         put?: never;
         post?: never;
@@ -382,6 +479,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List metadata
+         * @description The asset's tags (key/value), including the reserved keys processing writes.
+         */
         get: operations["metadataList"];
         put?: never;
         post?: never;
@@ -399,8 +500,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /**
+         * Set a metadata key
+         * @description Sets one tag on the asset (needs `write`); keys in the reserved namespace are written by processing only.
+         */
         put: operations["metadataSet"];
         post?: never;
+        /**
+         * Delete a metadata key
+         * @description Removes one tag from the asset (needs `write`).
+         */
         delete: operations["metadataRemove"];
         options?: never;
         head?: never;
@@ -414,10 +523,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Multipart: the parts storage holds so far (to resume). */
+        /**
+         * List uploaded parts
+         * @description Multipart uploads: the parts storage holds so far, with their ETags, to resume an interrupted upload.
+         */
         get: operations["uploadListParts"];
         put?: never;
-        /** Multipart: signs more part URLs. */
+        /**
+         * Sign more part URLs
+         * @description Multipart uploads: signs URLs for the given part numbers (for example to resume, or because earlier ones expired).
+         */
         post: operations["uploadSignParts"];
         delete?: never;
         options?: never;
@@ -432,6 +547,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the preview
+         * @description Redirects (302) to a signed URL of the 1024 px WebP preview of an image asset; `?redirect=false` answers the link as JSON.
+         */
         get: operations["derivedMediaPreview"];
         put?: never;
         post?: never;
@@ -448,6 +567,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the thumbnail
+         * @description Redirects (302) to a signed URL of the 256 px WebP thumbnail of an image asset; `?redirect=false` answers the link as JSON.
+         */
         get: operations["derivedMediaThumbnail"];
         put?: never;
         post?: never;
@@ -467,7 +590,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Multipart: abandons the upload (parts dropped, asset deleted, quota freed). */
+        /**
+         * Abort a multipart upload
+         * @description Multipart uploads: abandons the upload; its parts are dropped, the asset deleted and the quota freed.
+         */
         delete: operations["uploadAbort"];
         options?: never;
         head?: never;
@@ -483,7 +609,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a `pending` asset and signs where its bytes go (bound to the declared size, type and checksum). */
+        /**
+         * Start an upload
+         * @description Creates a `pending` asset and answers where to send its bytes: one signed PUT (or POST form) URL with the headers to send, or, for large files (`multipart: true`), the first signed part URLs. The URL is bound to the declared size, type and checksum; quota and the per-caller rate limit are checked first.
+         */
         post: operations["uploadCreate"];
         delete?: never;
         options?: never;
@@ -498,6 +627,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Prometheus metrics
+         * @description The Prometheus text exposition of the service metrics (when METRICS_PORT is unset). No user token; with METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`.
+         */
         get: operations["metricsScrape"];
         put?: never;
         post?: never;
@@ -514,7 +647,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's own limits and usage. */
+        /**
+         * Get my quota
+         * @description The caller's own limits (bytes, assets) and usage, counting pending uploads.
+         */
         get: operations["quotaMine"];
         put?: never;
         post?: never;
@@ -605,6 +741,14 @@ export interface components {
             misses: number;
             /** @description CACHE_TTL_SECONDS. */
             ttlSeconds: number;
+        };
+        ClockViewDto: {
+            /** @description Whether PUT /admin/clock may set it (CLOCK_CONTROL=true). */
+            controllable: boolean;
+            /** @description The time lifecycle jobs read (ISO 8601). */
+            now: string;
+            /** @description Seconds ahead of (or behind) system time. */
+            offsetSeconds: number;
         };
         CompletedPartDto: {
             /** @description The ETag storage answered to the part's PUT (quotes optional). */
@@ -721,7 +865,8 @@ export interface components {
             webhookId: string;
         };
         DownloadLinkDto: {
-            expiresAt: string;
+            /** @description When the URL stops working; null for a public CDN URL that does not expire. */
+            expiresAt: string | null;
             url: string;
         };
         /**
@@ -729,6 +874,37 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        FieldProblemDto: {
+            /** @description The field, dotted for nested ones (`parts.0.etag`). */
+            field: string;
+            /** @description What is wrong with it, for people. */
+            problems: string[];
+        };
+        JobRunDto: {
+            dryRun: boolean;
+            durationMs: number | null;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @enum {string} */
+            name: "expire-pending" | "reconcile" | "integrity-scan" | "tiering";
+            startedAt: string;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed" | "skipped";
+            /** @description What the run did (per job: counts, ids, bytes). */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+            /** @enum {string} */
+            trigger: "schedule" | "manual";
+        };
+        JobRunStartedDto: {
+            id: string;
+            /** @enum {string} */
+            name: "expire-pending" | "reconcile" | "integrity-scan" | "tiering";
+            /** @enum {string} */
+            status: "running";
+        };
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -755,9 +931,15 @@ export interface components {
             partSize: number;
             uploadId: string;
         };
+        ProblemDetailsDto: {
+            /** @description The one field at fault, when there is one. */
+            field?: string;
+            /** @description The fields that failed validation (`ValidationFailed`). */
+            fields?: components["schemas"]["FieldProblemDto"][];
+        };
         ProblemDto: {
-            /** @description Machine-readable particulars; shape depends on `error`. */
-            details?: Record<string, never>;
+            /** @description Machine-readable particulars, always an object: `fields` on ValidationFailed, else what the code names. */
+            details?: components["schemas"]["ProblemDetailsDto"];
             /**
              * @description A stable code from the error catalogue: clients branch on it.
              * @example ValidationFailed
@@ -765,7 +947,10 @@ export interface components {
             error: components["schemas"]["ErrorCode"];
             /** @description What went wrong, for people. */
             message: string;
-            /** @description The HTTP status, repeated in the body. */
+            /**
+             * @description The HTTP status, repeated in the body.
+             * @example 400
+             */
             statusCode: number;
         };
         QuotaLimitsDto: {
@@ -1050,7 +1235,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClockViewDto"];
+                };
             };
             /** @description Missing, malformed, expired or badly signed bearer token */
             401: {
@@ -1109,18 +1296,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description Empty: back to system time */
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["SetClockDto"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description The clock as set */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClockViewDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -1146,7 +1336,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role */
+            /** @description The clock is system time (CLOCK_CONTROL is not true) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1155,6 +1345,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -1323,6 +1537,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description No dead letter has this id, or its asset is gone */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound" | "AssetNotFound";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -1363,13 +1589,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description The run finished: its record, with the report in `summary` */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["JobRunDto"];
+                };
+            };
+            /** @description Still running after LIFECYCLE_RUN_TIMEOUT_MS; it goes on */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRunStartedDto"];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -1405,6 +1640,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No such job; `details.known` lists the jobs */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description Another run of the job is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "JobAlreadyRunning";
                     };
                 };
             };
@@ -1446,13 +1705,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Runs, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
+                    "application/json": components["schemas"]["JobRunDto"][];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -1570,6 +1829,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No stored object has this SHA-256 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
                     };
                 };
             };
@@ -1738,6 +2009,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -1961,6 +2256,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2043,6 +2362,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2120,6 +2451,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
                     };
                 };
             };
@@ -2207,6 +2550,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2287,6 +2642,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description No webhook with this id, or (replay) no such delivery of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
                     };
                 };
             };
@@ -2410,7 +2777,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ServiceUnavailable";
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
                     };
                 };
             };
@@ -2466,7 +2833,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "StorageUnavailable";
+                        error?: "StorageUnavailable" | "ServiceUnavailable";
                     };
                 };
             };
@@ -2486,7 +2853,7 @@ export interface operations {
                 mimeType?: string;
                 /** @description Only assets of this owner (user id). */
                 owner?: string;
-                /** @description One or more statuses (repeat the parameter or separate with commas). Deleted assets are never listed. */
+                /** @description Only assets in one of these statuses, comma-separated (`status=ready,processing`); repeating the parameter is accepted too. Deleted assets are never listed. */
                 status?: ("pending" | "processing" | "ready" | "failed" | "quarantined")[];
                 /** @description key:value, repeatable; every tag must match (AND). */
                 tag?: string[];
@@ -2905,6 +3272,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3001,6 +3392,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3135,7 +3550,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Multipart uploads only: the part list */
+        /** @description Multipart uploads only: the part list. Single uploads send no body (an empty body with a JSON Content-Type is no body too). */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CompleteUploadDto"];
@@ -3159,7 +3574,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "UploadMismatch";
+                        error?: "UploadMismatch" | "ValidationFailed" | "InvalidRequest";
                     };
                 };
             };
@@ -3199,7 +3614,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No bytes have been uploaded for the asset yet */
+            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3207,7 +3622,31 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ObjectNotUploaded";
+                        error?: "ObjectNotUploaded" | "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3261,12 +3700,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed URL (`Location`); the body carries the link too */
+            /** @description Redirect to the signed URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -3511,6 +3954,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3700,6 +4167,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not a multipart upload, or it is no longer in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetStateConflict";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3799,6 +4278,42 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not a multipart upload, or it is no longer in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3849,12 +4364,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed WebP URL (`Location`) */
+            /** @description Redirect to the signed WebP URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -3954,12 +4473,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed WebP URL (`Location`) */
+            /** @description Redirect to the signed WebP URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -4186,6 +4709,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description `metadata` names a key in a reserved namespace (processing writes those) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ReservedMetadataKey";
+                    };
+                };
+            };
             /** @description Larger than MAX_UPLOAD_BYTES (MAX_MULTIPART_UPLOAD_BYTES for multipart), or over the byte quota */
             413: {
                 headers: {
@@ -4195,6 +4730,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4245,12 +4792,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Prometheus text exposition format (`text/plain; version=0.0.4`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/plain": string;
+                };
             };
             /** @description Missing, malformed, expired or badly signed bearer token */
             401: {
