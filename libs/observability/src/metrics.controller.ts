@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { MetricsService, OBSERVABILITY_CONFIG, ObservabilityConfig, Public } from '@app/core';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblem, ErrorCode, MetricsService, OBSERVABILITY_CONFIG, ObservabilityConfig, Public } from '@app/core';
 import type { FastifyReply } from 'fastify';
 import { assertMetricsAccess } from './metrics-access';
 
@@ -18,7 +18,9 @@ export class MetricsController {
 
   @Public()
   @Get('metrics')
-  @ApiProduces('text/plain')
+  @ApiProblem(404, 'Not served on this port: METRICS_PORT is set (metrics have a listener of their own) or METRICS_ENABLED=false', [
+    ErrorCode.NotFound,
+  ])
   @ApiOkResponse({
     description: 'Prometheus text exposition format (`text/plain; version=0.0.4`)',
     content: { 'text/plain': { schema: { type: 'string' } } },

@@ -4813,6 +4813,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not served on this port: METRICS_PORT is set (metrics have a listener of their own) or METRICS_ENABLED=false */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
