@@ -11,6 +11,7 @@ import {
   MetricsService,
   NestPinoLogger,
   requestChildLogger,
+  sendFrameworkError,
 } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
 import { createLocalObjectsHandler, LOCAL_URL_PREFIX, localRegionDrivers, RegionRouter, storageOriginGate } from '@app/storage';
@@ -90,6 +91,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // and per-IP rate limits use (request.ip).
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     return503OnClosing: true,
+    // Errors Fastify answers before routing (an over-long path parameter: 414; a malformed URL: 400): problem bodies.
+    frameworkErrors: sendFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),

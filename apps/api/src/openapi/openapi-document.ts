@@ -67,7 +67,7 @@ const operationId = (controllerKey: string, methodKey: string) => {
 
 /**
  * Errors every route can answer, joined to what the route documents itself: 400 where it takes parameters or a body
- * (validation), 413/415 where it takes a body (body parsing), 401 where it needs a token, 500 and 503 everywhere.
+ * (validation), 414 where it has path parameters (the router's length limit), 413/415 where it takes a body (body parsing), 401 where it needs a token, 500 and 503 everywhere.
  */
 function addStandardProblems(doc: OpenAPIObject): void {
   for (const item of Object.values(doc.paths)) {
@@ -82,6 +82,9 @@ function addStandardProblems(doc: OpenAPIObject): void {
           ErrorCode.ValidationFailed,
           ErrorCode.InvalidRequest,
         ]);
+      }
+      if ((op.parameters as { in?: string }[] | undefined)?.some((p) => p.in === 'path')) {
+        addProblem(op, '414', 'A path parameter is longer than the router accepts (100 characters)', [ErrorCode.InvalidRequest]);
       }
       if (op.requestBody) {
         addProblem(op, '413', 'The request body is larger than the route accepts (`details.limit`)', [ErrorCode.PayloadTooLarge]);

@@ -1549,6 +1549,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -1664,6 +1676,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "JobAlreadyRunning";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -1844,6 +1868,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -1923,6 +1959,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -2021,6 +2069,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -2374,6 +2434,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2463,6 +2535,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "NotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -2562,6 +2646,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2654,6 +2750,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "NotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -2985,6 +3093,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3075,6 +3195,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3170,6 +3302,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3281,6 +3425,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3407,6 +3563,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description The request body is not `application/json` */
             415: {
                 headers: {
@@ -3511,6 +3679,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound" | "AclEntryNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3638,6 +3818,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description The request body is not `application/json` */
             415: {
                 headers: {
@@ -3759,6 +3951,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3839,6 +4043,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3966,6 +4182,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description The request body is not `application/json` */
             415: {
                 headers: {
@@ -4069,6 +4297,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound" | "MetadataKeyNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -4176,6 +4416,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -4302,6 +4554,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description The request body is not `application/json` */
             415: {
                 headers: {
@@ -4423,6 +4687,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -4532,6 +4808,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -4634,6 +4922,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
