@@ -67,7 +67,7 @@ const operationId = (controllerKey: string, methodKey: string) => {
 
 /**
  * Errors every route can answer, joined to what the route documents itself: 400 where it takes parameters or a body
- * (validation), 414 where it has path parameters (the router's length limit), 413/415 where it takes a body (body parsing), 401 where it needs a token, 500 and 503 everywhere.
+ * (validation), 414 where it has path parameters (the router's length limit), 413/415 where a body is read (body parsing), 401 where it needs a token, 500 and 503 everywhere.
  */
 function addStandardProblems(doc: OpenAPIObject): void {
   for (const item of Object.values(doc.paths)) {
@@ -77,7 +77,10 @@ function addStandardProblems(doc: OpenAPIObject): void {
       for (const [status, response] of Object.entries(op.responses) as [string, { description?: string }][]) {
         if (!response.description) response.description = SUCCESS[status] ?? 'Success';
       }
-      if (op.parameters?.length || op.requestBody) {
+      // Fastify reads a body sent with any POST, PUT, PATCH or DELETE (even where the route takes none): a malformed,
+      // too large or non-JSON one is refused (400 InvalidRequest, 413, 415) before the route runs.
+      const readsBody = op.requestBody !== undefined || ['post', 'put', 'patch', 'delete'].includes(method);
+      if (op.parameters?.length || readsBody) {
         addProblem(op, '400', 'The request is invalid; `message` and `details` name what is wrong', [
           ErrorCode.ValidationFailed,
           ErrorCode.InvalidRequest,
@@ -86,7 +89,7 @@ function addStandardProblems(doc: OpenAPIObject): void {
       if ((op.parameters as { in?: string }[] | undefined)?.some((p) => p.in === 'path')) {
         addProblem(op, '414', 'A path parameter is longer than the router accepts (100 characters)', [ErrorCode.InvalidRequest]);
       }
-      if (op.requestBody) {
+      if (readsBody) {
         addProblem(op, '413', 'The request body is larger than the route accepts (`details.limit`)', [ErrorCode.PayloadTooLarge]);
         addProblem(op, '415', 'The request body is not `application/json`', [ErrorCode.UnsupportedMediaType]);
       }

@@ -1549,6 +1549,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -1558,6 +1570,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -1679,6 +1703,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -1688,6 +1724,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2140,6 +2188,18 @@ export interface operations {
                     "application/json": components["schemas"]["ReconcileReportDto"];
                 };
             };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
             /** @description Missing, malformed, expired or badly signed bearer token */
             401: {
                 headers: {
@@ -2161,6 +2221,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2538,6 +2622,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -2547,6 +2643,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2753,6 +2861,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -2762,6 +2882,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3198,6 +3330,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -3207,6 +3351,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3682,6 +3838,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -3691,6 +3859,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4300,6 +4480,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -4309,6 +4501,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4925,6 +5129,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
             /** @description A path parameter is longer than the router accepts (100 characters) */
             414: {
                 headers: {
@@ -4934,6 +5150,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
