@@ -44,7 +44,7 @@ export function jsonNestsDeeperThan(text: string | Uint8Array, maxDepth: number)
 /**
  * The `application/json` body parser (register with `parseAs: 'buffer'`: a refused body is never decoded): an empty
  * body is "no body" (many generated clients and HTTP libraries send `Content-Type: application/json` without one;
- * Fastify's own parser would answer FST_ERR_CTP_EMPTY_JSON_BODY) — a route that needs a body says so (BodyPipe);
+ * Fastify's own parser would answer FST_ERR_CTP_EMPTY_JSON_BODY) — a route that needs a body says so (the validation pipe, apps/api/src/bootstrap.ts);
  * refuses nesting deeper than `maxDepth` with a 400 naming the limit before anything recursive sees the body, then
  * parses with Fastify's default JSON parser (secure-json-parse: `__proto__` and `constructor.prototype` keys are
  * refused with a 400).
