@@ -22,6 +22,12 @@ module.exports = {
   testTimeout: 60000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // Every answer of an app started by startApp is checked against openapi.json; a drift fails the test.
+      setupFilesAfterEnv: ['<rootDir>/test/support/contract-setup.ts'],
+    },
   ],
 };

@@ -29,6 +29,8 @@ fi
 npm run build --silent
 # ESLint (with types) and Prettier's check: a lint error fails the run before the tests start.
 npm run lint --silent
+# The committed OpenAPI document under Redocly's rules (redocly.yaml): no errors, no warnings.
+npm run lint:openapi --silent
 
 # clamd (Debian clamav-daemon) and ffprobe (Debian ffmpeg) for the scanning and media tests: installed with apt
 # when missing. Each test starts and stops its own clamd on a free port (test/support/clamd.ts); no freshclam.

@@ -67,7 +67,9 @@ describe('OpenAPI document and SDK types', () => {
     expect(doc.components.securitySchemes.apiKey).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }));
     expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(doc.components.schemas.ProblemDto.required).toEqual(expect.arrayContaining(['statusCode', 'error', 'message']));
-    expect(doc.servers ?? []).toEqual([]);
+    // The committed document names the development default; the running service names its PUBLIC_BASE_URL (below).
+    expect(doc.servers).toEqual([expect.objectContaining({ url: 'http://localhost:3000' })]);
+    expect(doc.info.license).toEqual(expect.objectContaining({ name: 'UNLICENSED' }));
 
     const ops = operations(doc);
     expect(ops.length).toBeGreaterThanOrEqual(30);
@@ -114,11 +116,14 @@ describe('OpenAPI document and SDK types', () => {
       await app?.stop();
     });
 
-    it('GET /openapi.json (no token) is the committed document', async () => {
+    it('GET /openapi.json (no token) is the committed document, with PUBLIC_BASE_URL as its server', async () => {
       const res = await fetch(`${app.baseUrl}/openapi.json`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
-      expect(await res.json()).toEqual(doc);
+      const served = (await res.json()) as any;
+      expect(served.servers).toEqual([{ ...doc.servers[0], url: app.env.PUBLIC_BASE_URL }]);
+      // Everything else is the committed document as it is: the running service's routes and schemas, not a copy.
+      expect({ ...served, servers: doc.servers }).toEqual(doc);
     });
 
     it('GET /docs (no token) is Swagger UI, with its assets', async () => {

@@ -77,7 +77,10 @@ describe('security: webhook registration refuses internal targets', () => {
   ])('%s → 400 naming the URL and why', async (url, reason) => {
     const r = await admin.post('/admin/webhooks', { url, events: ['asset.ready'] });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ error: 'ValidationFailed', details: [{ field: 'url', problems: [expect.stringContaining(reason)] }] });
+    expect(r.body).toMatchObject({
+      error: 'ValidationFailed',
+      details: { fields: [{ field: 'url', problems: [expect.stringContaining(reason)] }] },
+    });
     expect(r.body.message).toContain(url);
     expect(r.body.message).toContain(reason);
   });

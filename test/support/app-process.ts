@@ -6,6 +6,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { Client, Pool } from 'pg';
+import { unwatchOrigin, watchOrigin } from './contract-origins';
 import { waitFor } from './waits';
 
 /** Repository root, whether this file runs from test/support (jest) or dist-bench/test/support (benchmarks). */
@@ -122,6 +123,8 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
   const pool = new Pool({ connectionString: databaseUrl, max: 2 });
   pool.on('error', () => undefined); // fault tests terminate backends; the pool reconnects
 
+  // The e2e suite checks every answer from this origin against openapi.json (contract-setup.ts).
+  watchOrigin(`http://127.0.0.1:${port}`);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     port,
@@ -137,6 +140,7 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
       await launch(extra);
     },
     stop: async () => {
+      unwatchOrigin(`http://127.0.0.1:${port}`);
       await stopProcess();
       await pool.end().catch(() => undefined);
       const admin = new Client({ connectionString: PG_ADMIN });

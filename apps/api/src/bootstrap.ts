@@ -1,9 +1,10 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   AppConfig,
   CorsPolicy,
+  AppError,
   createLogger,
   ensureDatabaseExists,
   Errors,
@@ -12,6 +13,7 @@ import {
   MetricsService,
   NestPinoLogger,
   requestChildLogger,
+  sendFrameworkError,
 } from '@app/core';
 import { installHttpObservability, requestIdOf } from '@app/observability';
 import {
@@ -39,7 +41,7 @@ function flattenValidationErrors(errors: ValidationError[], parent = ''): { fiel
   });
 }
 
-export const validationPipe = new ValidationPipe({
+const validationOptions: ValidationPipeOptions = {
   transform: true,
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -50,7 +52,31 @@ export const validationPipe = new ValidationPipe({
     const message = details.map((d) => d.problems.join('; ')).join('; ') || 'Request body is invalid';
     return Errors.validation(message, details);
   },
-});
+};
+
+/**
+ * class-validator on every DTO. A missing body (none sent, or an empty one with a JSON Content-Type: see
+ * jsonBodyParser) is validated as `{}`: a route whose fields are all optional takes it; a route that needs some
+ * answers 400 saying that the body is missing, with the fields it needs.
+ */
+class RequestValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body' || metadata.data !== undefined || (value !== undefined && value !== null))
+      return super.transform(value, metadata);
+    try {
+      return await super.transform({}, metadata);
+    } catch (e) {
+      const fields = e instanceof AppError ? (e.details?.fields ?? []) : [];
+      const needed = fields.map((f) => f.field).join(', ');
+      throw Errors.validation(`The request body is missing: this route needs a JSON body${needed ? ` with ${needed}` : ''}`, [
+        { field: 'body', problems: ['is required'] },
+        ...fields,
+      ]);
+    }
+  }
+}
+
+export const validationPipe = new RequestValidationPipe(validationOptions);
 
 /** Builds the app (not listening). Used by main.ts and by tests that need an in-process app. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
@@ -75,6 +101,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // and per-IP rate limits use (request.ip).
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     return503OnClosing: true,
+    // Errors Fastify answers before routing (an over-long path parameter: 414; a malformed URL: 400): problem bodies.
+    frameworkErrors: sendFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new NestPinoLogger(logger),
@@ -94,7 +122,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // CORS for API_CORS_ORIGINS on every route (API, /storage/, /tus/): preflights answered before any guard.
   installCors(app.getHttpAdapter().getInstance(), new CorsPolicy(config.apiCorsOrigins));
   // GET /openapi.json and Swagger UI at /docs (public).
-  setupApiDocs(app);
+  setupApiDocs(app, config.publicBaseUrl);
 
   // Local storage regions are served by this service (signed URLs, with ETag/Range/conditional requests).
   const localDrivers = localRegionDrivers(app.get(RegionRouter));

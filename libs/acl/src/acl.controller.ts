@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, ErrorCode, RequireAssetAccess } from '@app/core';
 import { AclEntryDto, ReplaceAclDto } from './acl.dto';
 import { AclService } from './acl.service';
@@ -13,6 +13,10 @@ export class AclController {
 
   @Get()
   @RequireAssetAccess('owner')
+  @ApiOperation({
+    summary: 'Get the sharing list',
+    description: "The asset's grants (principal and permission). Only the owner may view it.",
+  })
   get(@CurrentAssetAccess() access: AssetAccess): Promise<AclViewDto> {
     return this.acl.view(access);
   }
@@ -20,14 +24,30 @@ export class AclController {
   /** Replaces the whole list. */
   @Put()
   @RequireAssetAccess('owner')
+  @ApiOperation({
+    summary: 'Replace the sharing list',
+    description: 'Replaces every grant of the asset at once. Only the owner may change it.',
+  })
   replace(@CurrentAssetAccess() access: AssetAccess, @Body() body: ReplaceAclDto): Promise<AclViewDto> {
     return this.acl.replace(access, body.entries);
   }
 
   /** Grants one entry (idempotent); answers with the list. */
   @Post()
+  @ApiBody({
+    type: AclEntryDto,
+    examples: {
+      user: { summary: 'Let user 42 read', value: { principal: 'user:42', permission: 'read' } },
+      group: { summary: 'Let a group write', value: { principal: 'group:editors', permission: 'write' } },
+      anyone: { summary: 'Make it public', value: { principal: '*', permission: 'read' } },
+    },
+  })
   @HttpCode(200)
   @RequireAssetAccess('owner')
+  @ApiOperation({
+    summary: 'Grant access',
+    description: 'Adds one grant (idempotent) and answers the whole list. Only the owner may change it.',
+  })
   grant(@CurrentAssetAccess() access: AssetAccess, @Body() body: AclEntryDto): Promise<AclViewDto> {
     return this.acl.grant(access, body);
   }
@@ -37,6 +57,10 @@ export class AclController {
   @HttpCode(204)
   @RequireAssetAccess('owner')
   @ApiProblem(404, 'No such asset, or no such grant', [ErrorCode.AssetNotFound, ErrorCode.AclEntryNotFound])
+  @ApiOperation({
+    summary: 'Revoke access',
+    description: 'Removes one grant, e.g. `DELETE /media/{id}/acl/group:editors/write` (`*` may be sent as `%2A`).',
+  })
   async revoke(
     @CurrentAssetAccess() access: AssetAccess,
     @Param('principal') principal: string,

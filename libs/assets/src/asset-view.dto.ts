@@ -48,7 +48,8 @@ export class AssetPageDto {
 /** A short-lived signed URL (the body of `?redirect=false`, and where the 302 points). */
 export class DownloadLinkDto {
   url: string;
-  expiresAt: string;
+  /** When the URL stops working; null for a public CDN URL that does not expire. */
+  expiresAt: string | null;
 }
 
 export class StoredObjectRegionDto {

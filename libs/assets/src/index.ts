@@ -13,6 +13,7 @@ export { AssetLifecycleService } from './asset-lifecycle.service';
 export type { StoredObjectRef } from './asset-lifecycle.service';
 export { accessDay } from './object-access.tracker';
 export { AssetViewDto, AssetPageDto, DownloadLinkDto, StoredObjectViewDto, StoredObjectRegionDto } from './asset-view.dto';
+export { redirectResponse } from './redirect-response';
 export { QuotaService } from './quota/quota.service';
 export { QuotaLimitsDto, QuotaUsageDto, QuotaViewDto } from './quota/quota-view.dto';
 export { checkQuota, effectiveLimits } from './quota/quota-rules';

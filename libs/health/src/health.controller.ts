@@ -1,5 +1,5 @@
 import { Controller, Get, HttpException, HttpStatus, Inject, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiProblem, AppError, ErrorCode, Errors, OptionalAuth, OptionalPrincipal, Principal, Public, REDIS, withTimeout } from '@app/core';
 import { MALWARE_SCANNER, MalwareScanner } from '@app/processing';
@@ -49,6 +49,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @ApiOperation({ summary: 'Liveness', description: 'The process is up (for liveness probes). No token.' })
   live(): LivenessDto {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
   }
@@ -61,6 +62,11 @@ export class HealthController {
     ErrorCode.ServiceUnavailable,
   ])
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOperation({
+    summary: 'Readiness',
+    description:
+      'Ready to serve: database, Redis, a storage region and the virus scanner answer, and the process is not draining. Anonymous callers get the status alone; admins get every check.',
+  })
   async ready(@OptionalPrincipal() caller: Principal | null): Promise<ReadinessDto> {
     try {
       const result = await this.health.check([
@@ -83,6 +89,11 @@ export class HealthController {
   @Get('regions')
   @ApiOkResponse({ type: RegionsReportDto, description: 'The report (`status` alone, unless the caller is an admin)' })
   @ApiProblem(503, 'No storage region is up; for an admin caller `details` holds the report', [ErrorCode.StorageUnavailable])
+  @ApiOperation({
+    summary: 'Storage regions',
+    description:
+      "Each storage region's state, latency and last error, from the periodic checks and live traffic (no probe runs here), for DNS or load-balancer failover. Detail for admins only.",
+  })
   regions(@OptionalPrincipal() caller: Principal | null, @Res({ passthrough: true }) reply: FastifyReply): RegionsReportDto {
     reply.header('cache-control', 'no-store');
     const regions = this.router.status();
@@ -94,7 +105,7 @@ export class HealthController {
       replication: this.replication.enabled ? 'on' : 'off',
       regions,
     };
-    if (!up) throw new AppError(ErrorCode.StorageUnavailable, 'No storage region is up', detailed(caller) ? report : undefined);
+    if (!up) throw new AppError(ErrorCode.StorageUnavailable, 'No storage region is up', detailed(caller) ? { ...report } : undefined);
     return detailed(caller) ? report : { status: report.status };
   }
 

@@ -1,4 +1,5 @@
 import { Transform, Type } from 'class-transformer';
+import { ApiProperty } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { LIFECYCLE_JOB_NAMES } from './lifecycle.constants';
 
@@ -36,4 +37,55 @@ export class SetClockDto {
   @Min(-10 * 365 * 24 * 3600)
   @Max(10 * 365 * 24 * 3600)
   advanceSeconds?: number;
+}
+
+/** A run of a lifecycle job (GET /admin/jobs/runs; the 200 of POST /admin/jobs/{name}/run). */
+export class JobRunDto {
+  id: string;
+
+  @ApiProperty({ enum: LIFECYCLE_JOB_NAMES })
+  name: string;
+
+  @ApiProperty({ enum: ['schedule', 'manual'] })
+  trigger: 'schedule' | 'manual';
+
+  dryRun: boolean;
+
+  @ApiProperty({ enum: ['running', 'succeeded', 'failed', 'skipped'] })
+  status: 'running' | 'succeeded' | 'failed' | 'skipped';
+
+  startedAt: string;
+
+  finishedAt: string | null;
+
+  durationMs: number | null;
+
+  /** What the run did (per job: counts, ids, bytes). */
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true })
+  summary: Record<string, unknown> | null;
+
+  error: string | null;
+}
+
+/** The 202 of POST /admin/jobs/{name}/run: the run goes on; follow it in GET /admin/jobs/runs. */
+export class JobRunStartedDto {
+  id: string;
+
+  @ApiProperty({ enum: LIFECYCLE_JOB_NAMES })
+  name: string;
+
+  @ApiProperty({ enum: ['running'] })
+  status: 'running';
+}
+
+/** The service clock. */
+export class ClockViewDto {
+  /** The time lifecycle jobs read (ISO 8601). */
+  now: string;
+
+  /** Whether PUT /admin/clock may set it (CLOCK_CONTROL=true). */
+  controllable: boolean;
+
+  /** Seconds ahead of (or behind) system time. */
+  offsetSeconds: number;
 }

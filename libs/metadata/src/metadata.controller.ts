@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, ErrorCode, OptionalAuth, RequireAssetAccess } from '@app/core';
 import { AssetMetadataView, SetMetadataValueDto } from './metadata.dto';
 import { MetadataService } from './metadata.service';
@@ -13,14 +13,20 @@ export class MetadataController {
   @Get()
   @OptionalAuth()
   @RequireAssetAccess('read')
+  @ApiOperation({ summary: 'List metadata', description: "The asset's tags (key/value), including the reserved keys processing writes." })
   async list(@CurrentAssetAccess() access: AssetAccess): Promise<AssetMetadataView> {
     return { assetId: access.assetId, metadata: await this.metadata.getCached(access.assetId) };
   }
 
   @Put(':key')
+  @ApiBody({ type: SetMetadataValueDto, examples: { tag: { summary: 'PUT /media/{id}/metadata/project', value: { value: 'conf-2026' } } } })
   @RequireAssetAccess('write')
   @ApiProblem(403, 'No `write` on the asset, or the key is in a reserved namespace', [ErrorCode.Forbidden, ErrorCode.ReservedMetadataKey])
   @ApiProblem(409, 'The asset already has the most keys allowed', [ErrorCode.MetadataLimitExceeded])
+  @ApiOperation({
+    summary: 'Set a metadata key',
+    description: 'Sets one tag on the asset (needs `write`); keys in the reserved namespace are written by processing only.',
+  })
   async set(
     @CurrentAssetAccess() access: AssetAccess,
     @Param('key') key: string,
@@ -34,6 +40,7 @@ export class MetadataController {
   @RequireAssetAccess('write')
   @ApiProblem(403, 'No `write` on the asset, or the key is in a reserved namespace', [ErrorCode.Forbidden, ErrorCode.ReservedMetadataKey])
   @ApiProblem(404, 'No such asset, or no such key', [ErrorCode.AssetNotFound, ErrorCode.MetadataKeyNotFound])
+  @ApiOperation({ summary: 'Delete a metadata key', description: 'Removes one tag from the asset (needs `write`).' })
   async remove(@CurrentAssetAccess() access: AssetAccess, @Param('key') key: string): Promise<void> {
     await this.metadata.removeUserKey(access.assetId, key);
   }

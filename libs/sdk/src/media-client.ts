@@ -480,7 +480,7 @@ export class MediaClient {
    * service, then served from storage. Bad parameters, a refused transformation or a busy renderer throw
    * MediaApiError (`err.problem.error`: ValidationFailed, TransformNotAllowed, ImageTooLarge, RenderBusy, …).
    */
-  async renderUrl(id: string, opts: RenderOptions = {}): Promise<{ url: string; expiresAt: string }> {
+  async renderUrl(id: string, opts: RenderOptions = {}): Promise<{ url: string; expiresAt: string | null }> {
     return MediaClient.ok(
       await this.api.GET('/media/{id}/render', {
         params: { path: { id }, query: { ...renderQuery(opts), redirect: 'false' } },

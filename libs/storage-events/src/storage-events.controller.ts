@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import { ApiBody, ApiNoContentResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, ErrorCode, Errors, JSON_BODY_LIMIT_CONFIG, Public } from '@app/core';
 import { S3EventNotificationDto } from './storage-events.dto';
 import { STORAGE_EVENTS_WEBHOOK_ROUTE } from './storage-events.gate';
@@ -25,6 +25,15 @@ export class StorageEventsController {
    * `media_storage_events_ignored_total`). Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without
    * that setting the route does not exist (404).
    */
+  @ApiOperation({
+    summary: 'Receive storage events (object created)',
+    description:
+      'An S3 event notification (`{"Records":[…]}`, or MinIO\'s `{"EventName","Key","Records"}` envelope) from the storage: an ' +
+      '`ObjectCreated` record for a pending upload starts its processing, as `POST /media/{id}/complete` would (whichever comes ' +
+      'first; the others change nothing). A size other than the declared one fails the asset. Records for keys that are no ' +
+      'pending upload are ignored and counted (`media_storage_events_ignored_total`). Answers 204 once every record is applied ' +
+      'or durably queued. Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without that setting the route answers 404.',
+  })
   @ApiSecurity(STORAGE_EVENTS_TOKEN_SCHEME)
   @Public()
   @Post('storage')

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import {
   ApiProblem,
   AssetAccess,
@@ -43,10 +43,41 @@ export class UploadController {
   @ApiProblem(403, 'The caller may read the bucket but not write into it', [ErrorCode.Forbidden])
   @ApiProblem(404, 'No such bucket, or the caller holds nothing on it', [ErrorCode.BucketNotFound])
   @ApiProblem(409, 'A live asset already has this path in the bucket', [ErrorCode.PathTaken])
+  @ApiProblem(403, '`metadata` names a key in a reserved namespace (processing writes those)', [ErrorCode.ReservedMetadataKey])
+  @ApiBody({
+    type: CreateUploadUrlDto,
+    examples: {
+      photo: {
+        summary: 'A photo, one signed PUT',
+        value: {
+          filename: 'holiday.jpg',
+          mimeType: 'image/jpeg',
+          sizeBytes: 2483117,
+          checksumSha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+        },
+      },
+      video: {
+        summary: 'A large video, multipart, shared with a group and tagged',
+        value: {
+          filename: 'talk.mp4',
+          mimeType: 'video/mp4',
+          sizeBytes: 734003200,
+          multipart: true,
+          acl: [{ principal: 'group:editors', permission: 'read' }],
+          metadata: { project: 'conf-2026' },
+        },
+      },
+    },
+  })
   @ApiExtraModels(UploadUrlDto, MultipartUploadDto)
   @ApiCreatedResponse({
     description: 'A signed single PUT/POST, or (large files, or `multipart: true`) a multipart session',
     schema: { oneOf: [{ $ref: getSchemaPath(UploadUrlDto) }, { $ref: getSchemaPath(MultipartUploadDto) }] },
+  })
+  @ApiOperation({
+    summary: 'Start an upload',
+    description:
+      'Creates a `pending` asset and answers where to send its bytes: one signed PUT (or POST form) URL with the headers to send, or, for large files (`multipart: true`), the first signed part URLs. The URL is bound to the declared size, type and checksum; quota and the per-caller rate limit are checked first.',
   })
   create(@Body() dto: CreateUploadUrlDto, @CurrentPrincipal() principal: Principal): Promise<UploadUrlDto | MultipartUploadDto> {
     return this.uploads.create(dto, principal);
@@ -57,11 +88,36 @@ export class UploadController {
   @HttpCode(202)
   @JsonBodyLimit(COMPLETE_UPLOAD_BODY_MAX_BYTES)
   @RequireAssetAccess('write')
-  @ApiProblem(409, 'No bytes have been uploaded for the asset yet', [ErrorCode.ObjectNotUploaded])
+  @ApiProblem(409, 'No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state', [
+    ErrorCode.ObjectNotUploaded,
+    ErrorCode.AssetStateConflict,
+  ])
   @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [
     ErrorCode.UploadMismatch,
   ])
-  @ApiBody({ type: CompleteUploadDto, required: false, description: 'Multipart uploads only: the part list' })
+  @ApiBody({
+    type: CompleteUploadDto,
+    required: false,
+    description:
+      'Multipart uploads only: the part list. Single uploads send no body (an empty body with a JSON Content-Type is no body too).',
+    examples: {
+      single: { summary: 'A single PUT or POST upload: no body', value: {} },
+      multipart: {
+        summary: 'A multipart upload: every part with the ETag storage answered',
+        value: {
+          parts: [
+            { partNumber: 1, etag: '"9b2cf535f27731c974343645a3985328"' },
+            { partNumber: 2, etag: '"6f5902ac237024bdd0c176cb93063dc4"' },
+          ],
+        },
+      },
+    },
+  })
+  @ApiOperation({
+    summary: 'Complete an upload',
+    description:
+      'Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.',
+  })
   complete(@CurrentAssetAccess() access: AssetAccess, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResultDto> {
     return this.uploads.complete(access, dto ?? {});
   }
@@ -70,6 +126,11 @@ export class UploadController {
   @Post(':id/parts')
   @HttpCode(200)
   @RequireAssetAccess('write')
+  @ApiProblem(409, 'Not a multipart upload, or it is no longer in progress', [ErrorCode.AssetStateConflict])
+  @ApiOperation({
+    summary: 'Sign more part URLs',
+    description: 'Multipart uploads: signs URLs for the given part numbers (for example to resume, or because earlier ones expired).',
+  })
   signParts(@CurrentAssetAccess() access: AssetAccess, @Body() dto: SignPartsDto): Promise<SignedPartsDto> {
     return this.multipart.signMore(access, dto.partNumbers);
   }
@@ -77,6 +138,11 @@ export class UploadController {
   /** Multipart: the parts storage holds so far (to resume). */
   @Get(':id/parts')
   @RequireAssetAccess('write')
+  @ApiProblem(409, 'Not a multipart upload, or it is no longer in progress', [ErrorCode.AssetStateConflict])
+  @ApiOperation({
+    summary: 'List uploaded parts',
+    description: 'Multipart uploads: the parts storage holds so far, with their ETags, to resume an interrupted upload.',
+  })
   listParts(@CurrentAssetAccess() access: AssetAccess): Promise<PartListDto> {
     return this.multipart.listParts(access);
   }
@@ -86,6 +152,10 @@ export class UploadController {
   @HttpCode(204)
   @RequireAssetAccess('write')
   @ApiProblem(409, 'The upload is complete (or was a single PUT): delete the asset instead', [ErrorCode.AssetStateConflict])
+  @ApiOperation({
+    summary: 'Abort a multipart upload',
+    description: 'Multipart uploads: abandons the upload; its parts are dropped, the asset deleted and the quota freed.',
+  })
   async abort(@CurrentAssetAccess() access: AssetAccess): Promise<void> {
     await this.multipart.abort(access);
   }

@@ -20,11 +20,6 @@ const DESCRIPTION = [
   'Every 4xx/5xx answer is one problem body `{ statusCode, error, message, details? }` (`ProblemDto`); `error` is a',
   'stable code from the catalogue (`ErrorCode`). Bytes never pass through these routes: upload with the `uploadUrl`',
   'and `headers` that `POST /media/upload-url` returns, download from the URL `GET /media/{id}/download` redirects to.',
-  '',
-  'Authenticate with a bearer JWT (people, short-lived) or an API key (back ends; `POST /api-keys`), sent as',
-  '`X-Api-Key: msk_…` or as `Authorization: Bearer msk_…`. A key acts as the user who created it, limited to its',
-  'scopes: `read` (GET routes), `write` (uploads, metadata, ACL, deletions and other changes), `admin` (admin routes);',
-  'a request outside them answers 403 `InsufficientScope` with `details.requiredScope`.',
 ].join('\n');
 
 type Operation = {
@@ -34,7 +29,13 @@ type Operation = {
   responses: Record<string, unknown>;
 };
 
-const problem = (description: string, codes: ErrorCode[]) => ({
+type ProblemResponse = { description?: string; content?: { 'application/json'?: { schema?: ProblemSchema } } };
+type ProblemSchema = {
+  $ref?: string;
+  allOf?: { $ref?: string; type?: string; properties?: { error?: { type?: string; enum?: string[] } } }[];
+};
+
+const problem = (description: string, codes: ErrorCode[]): ProblemResponse => ({
   description,
   content: {
     'application/json': {
@@ -42,6 +43,20 @@ const problem = (description: string, codes: ErrorCode[]) => ({
     },
   },
 });
+
+/**
+ * Adds `codes` to the route's documented answer for `status` (its enum becomes the union), or documents the answer
+ * when the route does not: every code a route can answer is in its enum.
+ */
+function addProblem(op: Operation, status: string, description: string, codes: ErrorCode[]): void {
+  const existing = op.responses[status] as ProblemResponse | undefined;
+  if (!existing) {
+    op.responses[status] = problem(description, codes);
+    return;
+  }
+  const enumOf = existing.content?.['application/json']?.schema?.allOf?.[1]?.properties?.error;
+  if (enumOf?.enum) enumOf.enum = [...new Set([...enumOf.enum, ...codes])];
+}
 
 const SUCCESS: Record<string, string> = { '200': 'OK', '201': 'Created', '202': 'Accepted', '204': 'No content' };
 
@@ -51,64 +66,68 @@ const operationId = (controllerKey: string, methodKey: string) => {
   return `${c[0].toLowerCase()}${c.slice(1)}${methodKey[0].toUpperCase()}${methodKey.slice(1)}`;
 };
 
-/** Errors every route can answer, added where the route does not document them itself. */
+/**
+ * Errors every route can answer, joined to what the route documents itself: 400 where it takes parameters or a body
+ * (validation), 414 where it has path parameters (the router's length limit), 413/415 where a body is read (body parsing), 401 where it needs a token, 500 and 503 everywhere.
+ */
 function addStandardProblems(doc: OpenAPIObject): void {
   for (const item of Object.values(doc.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
       const op = (item as Record<string, Operation | undefined>)[method];
       if (!op) continue;
-      const add = (status: string, value: unknown) => (op.responses[status] ??= value);
+      // A Fastify wildcard (`objects/*`) is documented by its own named parameter (`{path}`): drop the raw `*`.
+      if (op.parameters) op.parameters = op.parameters.filter((p) => (p as { name?: string }).name !== '*');
       for (const [status, response] of Object.entries(op.responses) as [string, { description?: string }][]) {
         if (!response.description) response.description = SUCCESS[status] ?? 'Success';
       }
-      if (op.parameters?.length || op.requestBody) {
-        add(
-          '400',
-          problem('The request is invalid; `message` and `details` name what is wrong', [
-            ErrorCode.ValidationFailed,
-            ErrorCode.InvalidRequest,
-          ]),
-        );
+      // Fastify reads a body sent with any POST, PUT, PATCH or DELETE (even where the route takes none): a malformed,
+      // too large or non-JSON one is refused (400 InvalidRequest, 413, 415) before the route runs.
+      const readsBody = op.requestBody !== undefined || ['post', 'put', 'patch', 'delete'].includes(method);
+      if (op.parameters?.length || readsBody) {
+        addProblem(op, '400', 'The request is invalid; `message` and `details` name what is wrong', [
+          ErrorCode.ValidationFailed,
+          ErrorCode.InvalidRequest,
+        ]);
+      }
+      if ((op.parameters as { in?: string }[] | undefined)?.some((p) => p.in === 'path')) {
+        addProblem(op, '414', 'A path parameter is longer than the router accepts (100 characters)', [ErrorCode.InvalidRequest]);
+      }
+      if (readsBody) {
+        addProblem(op, '413', 'The request body is larger than the route accepts (`details.limit`)', [ErrorCode.PayloadTooLarge]);
+        addProblem(op, '415', 'The request body is not `application/json`', [ErrorCode.UnsupportedMediaType]);
       }
       if (!op.security || op.security.length > 0) {
-        add(
+        addProblem(
+          op,
           '401',
-          problem(
-            'Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired',
-            [ErrorCode.Unauthenticated],
-          ),
+          'Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired',
+          [ErrorCode.Unauthenticated],
         );
-        addScopeProblem(op);
+        // Routes a user may call can answer 403 InsufficientScope to an API key (not the storage event sender's token).
+        if (!op.security?.some((s) => STORAGE_EVENTS_TOKEN_SCHEME in s))
+          addProblem(op, '403', 'InsufficientScope: an API key without the scope this route needs (`details.requiredScope`)', [
+            ErrorCode.InsufficientScope,
+          ]);
       }
-      add('500', problem('An unexpected failure (logged with the request id)', [ErrorCode.InternalError]));
-      add(
-        '503',
-        problem('A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [
-          ErrorCode.ServiceUnavailable,
-          ErrorCode.StorageUnavailable,
-        ]),
-      );
+      addProblem(op, '500', 'An unexpected failure (logged with the request id)', [ErrorCode.InternalError]);
+      addProblem(op, '503', 'A backing service (database, Redis, storage) is unavailable; retry after `Retry-After`', [
+        ErrorCode.ServiceUnavailable,
+        ErrorCode.StorageUnavailable,
+      ]);
     }
   }
 }
 
-type ProblemResponse = {
-  description: string;
-  content?: { 'application/json'?: { schema?: { allOf?: [unknown, { properties?: { error?: { enum?: string[] } } }] } } };
-};
-
-/** Every authenticated route can answer 403 InsufficientScope to an API key: added, or merged into the route's own 403. */
-function addScopeProblem(op: Operation): void {
-  const scopeText = 'an API key without the scope this route needs (`details.requiredScope`)';
-  const existing = op.responses['403'] as ProblemResponse | undefined;
-  if (!existing) {
-    op.responses['403'] = problem(`InsufficientScope: ${scopeText}`, [ErrorCode.InsufficientScope]);
-    return;
+/** `{ allOf: [X] }` with nothing beside it is X (the plugin wraps enum references so; linters flag it). */
+function unwrapLoneAllOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapLoneAllOf);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === 'allOf' && Array.isArray(o.allOf) && o.allOf.length === 1) return unwrapLoneAllOf(o.allOf[0]);
+    return Object.fromEntries(keys.map((k) => [k, unwrapLoneAllOf(o[k])]));
   }
-  const codes = existing.content?.['application/json']?.schema?.allOf?.[1]?.properties?.error?.enum;
-  if (!codes || codes.includes(ErrorCode.InsufficientScope)) return;
-  codes.push(ErrorCode.InsufficientScope);
-  existing.description = `${existing.description}; or InsufficientScope: ${scopeText}`;
+  return value;
 }
 
 /** Object keys sorted at every level (arrays keep their order): the same code gives the same bytes. */
@@ -124,16 +143,50 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** package.json's `license`: UNLICENSED, i.e. proprietary, no rights granted (npm's meaning, linked). */
+const LICENSE = { name: 'UNLICENSED', url: 'https://docs.npmjs.com/cli/v11/configuring-npm/package-json#license' };
+
+/** `servers` of the committed document (openapi.json); the running service names its PUBLIC_BASE_URL instead. */
+export const DEFAULT_SERVER_URL = 'http://localhost:3000';
+
+/** One tag per domain module (lib), in the order a reader meets them. */
+export const MODULE_TAGS: { name: string; description: string }[] = [
+  { name: 'upload', description: 'Uploads (libs/upload): signed upload URLs, multipart parts, completion, abort.' },
+  { name: 'media', description: 'Assets (libs/assets): list, read, long-poll for ready, download, delete.' },
+  { name: 'metadata', description: 'Tags on an asset (libs/metadata): key/value pairs, searchable in `GET /media?tag=`.' },
+  { name: 'acl', description: 'Sharing (libs/acl): who may read, write or delete an asset.' },
+  {
+    name: 'processing',
+    description: 'Processing (libs/processing): thumbnails and previews; stored objects, dead letters and reconciliation for operators.',
+  },
+  { name: 'quota', description: 'Quotas (libs/assets/quota): limits and usage per owner.' },
+  { name: 'webhooks', description: 'Webhooks (libs/webhooks): endpoints that receive signed asset events, their deliveries and replays.' },
+  { name: 'lifecycle', description: 'Lifecycle jobs (libs/lifecycle): run scheduled jobs now, their runs, the service clock.' },
+  { name: 'cache', description: 'The hot-metadata cache (libs/asset-cache): counters for operators.' },
+  { name: 'buckets', description: 'Buckets and paths (libs/buckets): buckets, their grants, addressing and listing assets by path.' },
+  { name: 'api-keys', description: 'API keys (libs/api-keys): keys for back ends, acting as their creator within their scopes.' },
+  {
+    name: 'storage-events',
+    description: 'Storage events (libs/storage-events): object-created notifications from the storage complete uploads.',
+  },
+  { name: 'health', description: 'Health (libs/health): liveness, readiness and storage regions, for probes and load balancers.' },
+  { name: 'observability', description: 'Metrics (libs/observability): Prometheus text format.' },
+];
+
 /**
  * The OpenAPI 3 document of the app's routes: from the controllers, the DTOs (introspected by the swagger CLI
- * plugin at build time, so build with `nest build`) and the error catalogue. Deterministic: no hosts or times,
- * keys sorted.
+ * plugin at build time, so build with `nest build`) and the error catalogue. Deterministic: no times, keys sorted;
+ * `servers` names `serverUrl` (the committed document: DEFAULT_SERVER_URL).
  */
-export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
+export function createOpenApiDocument(app: INestApplication, serverUrl = DEFAULT_SERVER_URL): OpenAPIObject {
+  let builder = new DocumentBuilder()
     .setTitle('media-storage')
     .setDescription(DESCRIPTION)
     .setVersion(packageVersion())
+    .setLicense(LICENSE.name, LICENSE.url)
+    .addServer(serverUrl, 'This service (PUBLIC_BASE_URL)');
+  for (const t of MODULE_TAGS) builder = builder.addTag(t.name, t.description);
+  const config = builder
     .addBearerAuth(
       {
         type: 'http',
@@ -165,17 +218,21 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addSecurityRequirements(BEARER_SCHEME)
     .build();
   config.security = AUTHENTICATED;
-  const doc = SwaggerModule.createDocument(app, config, { operationIdFactory: operationId, extraModels: [ProblemDto] });
+  const doc = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: operationId,
+    extraModels: [ProblemDto],
+    autoTagControllers: false,
+  });
   addStandardProblems(doc);
-  return sortKeys(doc) as OpenAPIObject;
+  return sortKeys(unwrapLoneAllOf(doc)) as OpenAPIObject;
 }
 
 /** The document as committed in openapi.json. */
 export const serializeOpenApiDocument = (doc: OpenAPIObject) => `${JSON.stringify(doc, null, 2)}\n`;
 
 /** Serves `GET /openapi.json` and Swagger UI at `/docs` (public: registered on Fastify, outside the auth guard). */
-export function setupApiDocs(app: INestApplication): void {
-  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app), {
+export function setupApiDocs(app: INestApplication, publicBaseUrl: string): void {
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, publicBaseUrl), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
     customSiteTitle: 'media-storage API',

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly, checkUserIdParam, CurrentPrincipal, Principal } from '@app/core';
 import { SetQuotaDto } from './quota.dto';
 import { QuotaService } from './quota.service';
@@ -14,18 +14,21 @@ export class QuotaController {
 
   /** The caller's own limits and usage. */
   @Get('quota')
+  @ApiOperation({ summary: 'Get my quota', description: "The caller's own limits (bytes, assets) and usage, counting pending uploads." })
   mine(@CurrentPrincipal() principal: Principal): Promise<QuotaViewDto> {
     return this.quotas.view(principal.userId);
   }
 
   @Get('admin/quotas/:ownerId')
   @AdminOnly()
+  @ApiOperation({ summary: "Get an owner's quota", description: "Operators: an owner's limits and usage." })
   get(@Param('ownerId') ownerId: string): Promise<QuotaViewDto> {
     return this.quotas.view(checkOwnerId(ownerId));
   }
 
   @Put('admin/quotas/:ownerId')
   @AdminOnly()
+  @ApiOperation({ summary: "Set an owner's quota", description: "Operators: sets an owner's limits (null: the service default)." })
   set(@Param('ownerId') ownerId: string, @Body() body: SetQuotaDto): Promise<QuotaViewDto> {
     return this.quotas.setOverride(checkOwnerId(ownerId), { maxBytes: body.maxBytes, maxAssets: body.maxAssets });
   }

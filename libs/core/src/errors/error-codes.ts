@@ -88,12 +88,30 @@ const STATUS: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.InternalError]: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
+/** A field of a request that failed validation, and what is wrong with it. */
+export interface FieldProblem {
+  field: string;
+  problems: string[];
+}
+
+/**
+ * `details` of a problem body: always an object (one declared shape in the OpenAPI document, ProblemDto): `fields` on
+ * ValidationFailed, otherwise the particulars the code names (`limit`, `partNumber`, `status`, `key`, …).
+ */
+export interface ProblemDetails {
+  /** The fields that failed validation (ValidationFailed). */
+  fields?: FieldProblem[];
+  /** The one field at fault, when there is one. */
+  field?: string;
+  [particular: string]: unknown;
+}
+
 export class AppError extends Error {
   readonly statusCode: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    readonly details?: ProblemDetails,
   ) {
     super(message);
     this.name = 'AppError';
@@ -103,8 +121,10 @@ export class AppError extends Error {
 
 /** Factories, so call sites read as what went wrong. */
 export const Errors = {
-  validation: (message: string, details?: unknown) => new AppError(ErrorCode.ValidationFailed, message, details),
-  invalid: (message: string, details?: unknown) => new AppError(ErrorCode.InvalidRequest, message, details),
+  /** ValidationFailed; a list of field problems becomes `details.fields` (details stay an object). */
+  validation: (message: string, details?: FieldProblem[] | ProblemDetails) =>
+    new AppError(ErrorCode.ValidationFailed, message, Array.isArray(details) ? { fields: details } : details),
+  invalid: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.InvalidRequest, message, details),
   unauthenticated: (message = 'A valid bearer token or API key is required') => new AppError(ErrorCode.Unauthenticated, message),
   forbidden: (message: string) => new AppError(ErrorCode.Forbidden, message),
   insufficientScope: (requiredScope: string) =>
@@ -113,15 +133,15 @@ export const Errors = {
   notFound: (message = 'Not found') => new AppError(ErrorCode.NotFound, message),
   assetNotFound: (id: string) => new AppError(ErrorCode.AssetNotFound, `Asset ${id} was not found`),
   assetNotReady: (id: string, status: string) => new AppError(ErrorCode.AssetNotReady, `Asset ${id} is ${status}, not ready`, { status }),
-  stateConflict: (message: string, details?: unknown) => new AppError(ErrorCode.AssetStateConflict, message, details),
+  stateConflict: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.AssetStateConflict, message, details),
   objectNotUploaded: (id: string) =>
     new AppError(ErrorCode.ObjectNotUploaded, `No object has been uploaded for asset ${id} yet; PUT the bytes to uploadUrl first`),
-  payloadTooLarge: (message: string, details?: unknown) => new AppError(ErrorCode.PayloadTooLarge, message, details),
+  payloadTooLarge: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.PayloadTooLarge, message, details),
   unsupportedMediaType: (message: string) => new AppError(ErrorCode.UnsupportedMediaType, message),
   invalidSignature: (message = 'The URL signature does not match') => new AppError(ErrorCode.InvalidSignature, message),
   urlExpired: () => new AppError(ErrorCode.UrlExpired, 'The signed URL has expired'),
-  uploadMismatch: (message: string, details?: unknown) => new AppError(ErrorCode.UploadMismatch, message, details),
-  checksumMismatch: (message: string, details?: unknown) => new AppError(ErrorCode.ChecksumMismatch, message, details),
+  uploadMismatch: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.UploadMismatch, message, details),
+  checksumMismatch: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.ChecksumMismatch, message, details),
   rangeNotSatisfiable: (size: number) =>
     new AppError(ErrorCode.RangeNotSatisfiable, `Requested range is not satisfiable for an object of ${size} bytes`, { size }),
   reservedMetadataKey: (key: string, namespace: string) =>
@@ -135,7 +155,7 @@ export const Errors = {
     ),
   metadataKeyNotFound: (assetId: string, key: string) =>
     new AppError(ErrorCode.MetadataKeyNotFound, `Asset ${assetId} has no metadata key "${key}"`, { key }),
-  metadataLimitExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.MetadataLimitExceeded, message, details),
+  metadataLimitExceeded: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.MetadataLimitExceeded, message, details),
   aclEntryNotFound: (assetId: string, principal: string, permission: string) =>
     new AppError(ErrorCode.AclEntryNotFound, `Asset ${assetId} has no "${permission}" grant for ${principal}`, { principal, permission }),
   bucketNotFound: (name: string) => new AppError(ErrorCode.BucketNotFound, `Bucket "${name}" was not found`, { bucket: name }),
@@ -153,9 +173,9 @@ export const Errors = {
       mimeType,
       allowed,
     }),
-  quotaBytesExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
-  quotaAssetsExceeded: (message: string, details?: unknown) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
-  jobAlreadyRunning: (name: string, details?: unknown) =>
+  quotaBytesExceeded: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.QuotaBytesExceeded, message, details),
+  quotaAssetsExceeded: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.QuotaAssetsExceeded, message, details),
+  jobAlreadyRunning: (name: string, details?: ProblemDetails) =>
     new AppError(
       ErrorCode.JobAlreadyRunning,
       `Lifecycle job "${name}" is running now (scheduled or manual); try again when it has finished`,
@@ -163,7 +183,7 @@ export const Errors = {
     ),
   transformNotAllowed: (message: string) => new AppError(ErrorCode.TransformNotAllowed, message),
   notRenderable: (message: string) => new AppError(ErrorCode.NotRenderable, message),
-  imageTooLarge: (message: string, details?: unknown) => new AppError(ErrorCode.ImageTooLarge, message, details),
+  imageTooLarge: (message: string, details?: ProblemDetails) => new AppError(ErrorCode.ImageTooLarge, message, details),
   renderBusy: (message: string, retryAfterSeconds: number) => new AppError(ErrorCode.RenderBusy, message, { retryAfterSeconds }),
   renderTimeout: (message: string) => new AppError(ErrorCode.RenderTimeout, message),
   unavailable: (message: string) => new AppError(ErrorCode.ServiceUnavailable, message),

@@ -1,12 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ErrorCode } from './error-codes';
+import { AppError, ErrorCode, ProblemDetails } from './error-codes';
 
 export interface ProblemBody {
   statusCode: number;
   error: string;
   message: string;
-  details?: unknown;
+  details?: ProblemDetails;
 }
 
 /** Postgres/driver failures that mean "the database is not there right now", not "your request is bad". */
@@ -24,6 +24,15 @@ const HTTP_CODE_BY_STATUS: Record<number, ErrorCode> = {
   429: ErrorCode.RateLimited,
   503: ErrorCode.ServiceUnavailable,
 };
+
+/**
+ * Fastify's `frameworkErrors` (errors raised before routing: a path parameter over maxParamLength → 414, a malformed
+ * URL → 400): the problem body, like every other error.
+ */
+export function sendFrameworkError(err: Error, _req: FastifyRequest, reply: FastifyReply): void {
+  const body = toProblem(err);
+  void reply.status(body.statusCode).type('application/json; charset=utf-8').send(body);
+}
 
 /** Maps anything thrown to the one problem body. Unknown errors are logged and become a bare 500. */
 export function toProblem(err: unknown): ProblemBody {
@@ -47,7 +56,7 @@ export function toProblem(err: unknown): ProblemBody {
         statusCode: status,
         error: HTTP_CODE_BY_STATUS[status] ?? `Http${status}`,
         message: `Not ready: ${down.join(', ')} down`,
-        details: res.details,
+        details: res.details as ProblemDetails,
       };
     }
     const message = typeof res === 'string' ? res : Array.isArray(res?.message) ? res.message.join('; ') : (res?.message ?? err.message);
@@ -59,6 +68,8 @@ export function toProblem(err: unknown): ProblemBody {
     let message = e.message ?? 'Bad request';
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `Unsupported Content-Type; send application/json`;
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = 'Request body is too large';
+    if (e.code === 'FST_ERR_MAX_PARAM_LENGTH') message = 'A path parameter is longer than the router accepts (100 characters)';
+    if (e.code === 'FST_ERR_BAD_URL') message = 'The URL is malformed (bad percent-encoding)';
     if (e.name === 'SyntaxError' || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = `Body is not valid JSON: ${e.message}`;
     return { statusCode: e.statusCode, error: HTTP_CODE_BY_STATUS[e.statusCode] ?? ErrorCode.InvalidRequest, message };
   }

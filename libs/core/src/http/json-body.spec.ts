@@ -55,8 +55,12 @@ describe('jsonBodyParser', () => {
     expect((err as AppError).details).toEqual({ limit: MAX_JSON_DEPTH });
   });
 
-  it('keeps the prototype-poisoning protection and the empty-body refusal', async () => {
-    for (const body of ['{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', '']) {
+  it('reads an empty body as no body (generated clients send Content-Type: application/json without one)', async () => {
+    expect(await parse('')).toEqual({ err: null, value: undefined });
+  });
+
+  it('keeps the prototype-poisoning protection, and refuses a body of blanks as not JSON', async () => {
+    for (const body of ['{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', ' ']) {
       const { err } = await parse(body);
       expect((err as { statusCode?: number }).statusCode).toBe(400);
     }

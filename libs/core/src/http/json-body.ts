@@ -42,10 +42,12 @@ export function jsonNestsDeeperThan(text: string | Uint8Array, maxDepth: number)
 }
 
 /**
- * The `application/json` body parser (register with `parseAs: 'buffer'`: a refused body is never decoded): refuses
- * nesting deeper than `maxDepth` with a 400 naming the limit before anything recursive sees the body, then parses
- * with Fastify's default JSON parser (secure-json-parse: `__proto__` and `constructor.prototype` keys are refused
- * with a 400, an empty body is a 400).
+ * The `application/json` body parser (register with `parseAs: 'buffer'`: a refused body is never decoded): an empty
+ * body is "no body" (many generated clients and HTTP libraries send `Content-Type: application/json` without one;
+ * Fastify's own parser would answer FST_ERR_CTP_EMPTY_JSON_BODY) — a route that needs a body says so (the validation pipe, apps/api/src/bootstrap.ts);
+ * refuses nesting deeper than `maxDepth` with a 400 naming the limit before anything recursive sees the body, then
+ * parses with Fastify's default JSON parser (secure-json-parse: `__proto__` and `constructor.prototype` keys are
+ * refused with a 400).
  */
 export function jsonBodyParser(
   fastify: Pick<FastifyInstance, 'getDefaultJsonParser'>,
@@ -53,6 +55,10 @@ export function jsonBodyParser(
 ): FastifyBodyParser<Buffer> {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   return (req, body, done) => {
+    if (body.length === 0) {
+      done(null, undefined);
+      return;
+    }
     if (jsonNestsDeeperThan(body, maxDepth)) {
       const message = `Body is nested too deeply: arrays and objects may be nested at most ${maxDepth} levels deep`;
       done(Errors.invalid(message, { limit: maxDepth }), undefined);

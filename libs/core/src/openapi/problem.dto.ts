@@ -1,9 +1,31 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ErrorCode } from '../errors/error-codes';
 
+/** One field of a request that failed validation (`details.fields[]` of a `ValidationFailed` answer). */
+export class FieldProblemDto {
+  /** The field, dotted for nested ones (`parts.0.etag`). */
+  field: string;
+
+  /** What is wrong with it, for people. */
+  problems: string[];
+}
+
+/**
+ * `details` of a problem body: always an object. `fields` on `ValidationFailed`; other codes carry the particulars
+ * they name (e.g. `limit`, `partNumber`, `status`, `key`) as further members.
+ */
+export class ProblemDetailsDto {
+  /** The fields that failed validation (`ValidationFailed`). */
+  fields?: FieldProblemDto[];
+
+  /** The one field at fault, when there is one. */
+  field?: string;
+}
+
 /** The one error body of every 4xx/5xx answer (see error-codes.ts). */
 export class ProblemDto {
   /** The HTTP status, repeated in the body. */
+  @ApiProperty({ type: 'integer', example: 400 })
   statusCode: number;
 
   /** A stable code from the error catalogue: clients branch on it. */
@@ -13,7 +35,6 @@ export class ProblemDto {
   /** What went wrong, for people. */
   message: string;
 
-  /** Machine-readable particulars (e.g. the fields that failed validation, a limit); shape depends on `error`. */
-  @ApiProperty({ required: false, description: 'Machine-readable particulars; shape depends on `error`.' })
-  details?: unknown;
+  /** Machine-readable particulars, always an object: `fields` on ValidationFailed, else what the code names. */
+  details?: ProblemDetailsDto;
 }

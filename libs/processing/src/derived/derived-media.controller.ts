@@ -1,7 +1,7 @@
 import { applyDecorators, Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, ErrorCode, OptionalAuth, RequireAssetAccess } from '@app/core';
-import { DownloadLinkDto } from '@app/assets';
+import { DownloadLinkDto, redirectResponse } from '@app/assets';
 import type { FastifyReply } from 'fastify';
 import { DerivativeKind } from '../processing.constants';
 import { DerivedMediaService } from './derived-media.service';
@@ -14,7 +14,7 @@ const derivedDocs = [
     enum: ['true', 'false'],
     description: '`false`: answer 200 with the link instead of a 302',
   }),
-  ApiResponse({ status: 302, description: 'Redirect to the signed WebP URL (`Location`)' }),
+  ApiResponse(redirectResponse('Redirect to the signed WebP URL (`Location`); the body carries the same link')),
   ApiOkResponse({ type: DownloadLinkDto, description: 'With `?redirect=false`: the signed URL' }),
   ApiProblem(409, 'The asset is not ready', [ErrorCode.AssetNotReady]),
   ApiProblem(404, 'No such asset (or no read access), or it has no such rendition (only images get one)', [
@@ -23,7 +23,7 @@ const derivedDocs = [
   ]),
 ];
 
-@ApiTags('media')
+@ApiTags('processing')
 @Controller('media')
 export class DerivedMediaController {
   constructor(private readonly derived: DerivedMediaService) {}
@@ -32,6 +32,11 @@ export class DerivedMediaController {
   @OptionalAuth()
   @RequireAssetAccess('read')
   @applyDecorators(...derivedDocs)
+  @ApiOperation({
+    summary: 'Get the thumbnail',
+    description:
+      'Redirects (302) to a signed URL of the 256 px WebP thumbnail of an image asset; `?redirect=false` answers the link as JSON.',
+  })
   thumbnail(
     @CurrentAssetAccess() access: AssetAccess,
     @Query('redirect') redirect: string | undefined,
@@ -44,6 +49,11 @@ export class DerivedMediaController {
   @OptionalAuth()
   @RequireAssetAccess('read')
   @applyDecorators(...derivedDocs)
+  @ApiOperation({
+    summary: 'Get the preview',
+    description:
+      'Redirects (302) to a signed URL of the 1024 px WebP preview of an image asset; `?redirect=false` answers the link as JSON.',
+  })
   preview(
     @CurrentAssetAccess() access: AssetAccess,
     @Query('redirect') redirect: string | undefined,

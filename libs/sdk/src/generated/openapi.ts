@@ -11,6 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get cache counters
+         * @description Operators: the hot-metadata cache's hits, misses and invalidations in this process.
+         */
         get: operations["cacheStatsGet"];
         put?: never;
         post?: never;
@@ -27,7 +31,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the service clock
+         * @description Operators: the time lifecycle jobs read, and whether it can be set.
+         */
         get: operations["clockGet"];
+        /**
+         * Set the service clock
+         * @description Operators, and only with CLOCK_CONTROL=true (never in production): sets the clock (`now`), moves it (`advanceSeconds`), or back to system time (empty body).
+         */
         put: operations["clockSet"];
         post?: never;
         delete?: never;
@@ -43,6 +55,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List dead letters
+         * @description Operators: processing jobs that failed every attempt, newest first.
+         */
         get: operations["processingAdminDeadLetters"];
         put?: never;
         post?: never;
@@ -61,6 +77,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Retry a dead letter
+         * @description Operators: queues the failed job again.
+         */
         post: operations["processingAdminRetry"];
         delete?: never;
         options?: never;
@@ -78,9 +98,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Runs the job now (the scheduled code path, under the same lock) and answers its run record with the report;
-         *     202 with the run id when it takes longer than LIFECYCLE_RUN_TIMEOUT_MS (it goes on; see GET /admin/jobs/runs);
-         *     409 while another run of it is in progress. `?dryRun=true` changes nothing.
+         * Run a lifecycle job now
+         * @description Operators: runs the job now (the scheduled code path, under the same lock) and answers its run record with the report; 202 with the run id when it takes longer than LIFECYCLE_RUN_TIMEOUT_MS (it goes on); 409 while another run of it is in progress. `?dryRun=true` changes nothing.
          */
         post: operations["lifecycleRun"];
         delete?: never;
@@ -96,7 +115,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recent runs (newest first), of one job with `?name=`. */
+        /**
+         * List lifecycle job runs
+         * @description Operators: recent runs, newest first; `?name=` for one job.
+         */
         get: operations["lifecycleRuns"];
         put?: never;
         post?: never;
@@ -113,7 +135,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The stored object with this SHA-256: reference count, storage class, where it is. */
+        /**
+         * Get a stored object
+         * @description Operators: the stored object with this SHA-256 (reference count, storage class, regions holding it).
+         */
         get: operations["processingAdminStoredObject"];
         put?: never;
         post?: never;
@@ -130,7 +155,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an owner's quota
+         * @description Operators: an owner's limits and usage.
+         */
         get: operations["quotaGet"];
+        /**
+         * Set an owner's quota
+         * @description Operators: sets an owner's limits (null: the service default).
+         */
         put: operations["quotaSet"];
         post?: never;
         delete?: never;
@@ -148,7 +181,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Runs the reconciliation sweep now (it also runs every RECONCILE_INTERVAL_MS) and reports what it did. */
+        /**
+         * Run reconciliation now
+         * @description Operators: runs the reconciliation sweep now (it also runs every RECONCILE_INTERVAL_MS): uploads whose bytes arrived without a completion call are completed. Answers what it did. Takes no body.
+         */
         post: operations["processingAdminReconcile"];
         delete?: never;
         options?: never;
@@ -163,9 +199,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List webhooks
+         * @description Operators: every registered endpoint (without secrets).
+         */
         get: operations["webhooksList"];
         put?: never;
-        /** Registers an endpoint; the answer carries its signing secret, shown this once. */
+        /**
+         * Register a webhook
+         * @description Operators: registers an endpoint for asset events; the answer carries its signing secret, shown this once. Private, loopback and metadata addresses are refused.
+         */
         post: operations["webhooksCreate"];
         delete?: never;
         options?: never;
@@ -180,9 +223,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a webhook
+         * @description Operators: one endpoint (without its secret).
+         */
         get: operations["webhooksGet"];
         put?: never;
         post?: never;
+        /**
+         * Delete a webhook
+         * @description Operators: removes the endpoint; pending deliveries to it stop.
+         */
         delete: operations["webhooksRemove"];
         options?: never;
         head?: never;
@@ -196,7 +247,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Newest first, each with its attempts (time, HTTP status or error, duration). */
+        /**
+         * List deliveries
+         * @description Operators: deliveries to the endpoint, newest first, each with its attempts (time, HTTP status or error, duration).
+         */
         get: operations["webhooksDeliveries"];
         put?: never;
         post?: never;
@@ -215,6 +269,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Replay a delivery
+         * @description Operators: sends the delivery again, as a new attempt.
+         */
         post: operations["webhooksReplay"];
         delete?: never;
         options?: never;
@@ -396,11 +454,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Storage event receiver (S3 event notification JSON, e.g. MinIO's webhook target): an `ObjectCreated` record for
-         *     a pending upload starts its processing, as `POST /media/{id}/complete` would. Answers 204 once each record is
-         *     applied (committed) or, when that takes longer than 2 s, durably queued for the outbox relay; records for keys that are no pending upload are ignored (counted in
-         *     `media_storage_events_ignored_total`). Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without
-         *     that setting the route does not exist (404).
+         * Receive storage events (object created)
+         * @description An S3 event notification (`{"Records":[…]}`, or MinIO's `{"EventName","Key","Records"}` envelope) from the storage: an `ObjectCreated` record for a pending upload starts its processing, as `POST /media/{id}/complete` would (whichever comes first; the others change nothing). A size other than the declared one fails the asset. Records for keys that are no pending upload are ignored and counted (`media_storage_events_ignored_total`). Answers 204 once every record is applied or durably queued. Caller: `Authorization: Bearer <STORAGE_EVENTS_WEBHOOK_TOKEN>`; without that setting the route answers 404.
          */
         post: operations["storageEventsReceive"];
         delete?: never;
@@ -416,6 +471,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Liveness
+         * @description The process is up (for liveness probes). No token.
+         */
         get: operations["healthLive"];
         put?: never;
         post?: never;
@@ -432,7 +491,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ready to serve: database, Redis, a storage region, the virus scanner, and not draining. Detail for admins only. */
+        /**
+         * Readiness
+         * @description Ready to serve: database, Redis, a storage region and the virus scanner answer, and the process is not draining. Anonymous callers get the status alone; admins get every check.
+         */
         get: operations["healthReady"];
         put?: never;
         post?: never;
@@ -449,7 +511,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Each region's state, latency and last error, from the periodic checks and live traffic (no probe runs here). */
+        /**
+         * Storage regions
+         * @description Each storage region's state, latency and last error, from the periodic checks and live traffic (no probe runs here), for DNS or load-balancer failover. Detail for admins only.
+         */
         get: operations["healthRegions"];
         put?: never;
         post?: never;
@@ -466,7 +531,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The assets the caller can read, newest first, filtered; `nextCursor` pages on. */
+        /**
+         * List assets
+         * @description The assets the caller can read (own, shared, public), newest first, filtered by owner, status, media type, tags and creation time; `nextCursor` fetches the next page.
+         */
         get: operations["assetsList"];
         put?: never;
         post?: never;
@@ -483,10 +551,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `?waitFor=ready&timeout=20` long-polls: answers once the asset is settled (ready/failed/quarantined) or after `timeout` s (max 30). */
+        /**
+         * Get an asset
+         * @description The asset: status, sizes, types, checksum, dimensions and metadata. With `?waitFor=ready`, long-polls until the asset is settled (ready, failed or quarantined) or `timeout` seconds pass.
+         */
         get: operations["assetsGet"];
         put?: never;
         post?: never;
+        /**
+         * Delete an asset
+         * @description Marks the asset deleted; its bytes are removed once no other asset shares them. Needs `delete` (the owner holds it).
+         */
         delete: operations["assetsRemove"];
         options?: never;
         head?: never;
@@ -500,10 +575,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the sharing list
+         * @description The asset's grants (principal and permission). Only the owner may view it.
+         */
         get: operations["aclGet"];
-        /** Replaces the whole list. */
+        /**
+         * Replace the sharing list
+         * @description Replaces every grant of the asset at once. Only the owner may change it.
+         */
         put: operations["aclReplace"];
-        /** Grants one entry (idempotent); answers with the list. */
+        /**
+         * Grant access
+         * @description Adds one grant (idempotent) and answers the whole list. Only the owner may change it.
+         */
         post: operations["aclGrant"];
         delete?: never;
         options?: never;
@@ -521,7 +606,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revokes one entry, e.g. DELETE /media/{id}/acl/group:editors/write (`*` may be sent as %2A). */
+        /**
+         * Revoke access
+         * @description Removes one grant, e.g. `DELETE /media/{id}/acl/group:editors/write` (`*` may be sent as `%2A`).
+         */
         delete: operations["aclRevoke"];
         options?: never;
         head?: never;
@@ -537,7 +625,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The bytes are in storage: processing starts (idempotent; answers the status reached). */
+        /**
+         * Complete an upload
+         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.
+         */
         post: operations["uploadComplete"];
         delete?: never;
         options?: never;
@@ -572,7 +663,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 302 to a short-lived signed URL (Range, ETag, Content-Disposition are served there); `?redirect=false` returns it as JSON. */
+        /**
+         * Download an asset
+         * @description Redirects (302) to a short-lived signed URL that serves the bytes (Range, ETag and Content-Disposition are handled there); `?redirect=false` answers the link as JSON instead.
+         */
         get: operations["assetsDownload"];
         put?: never;
         post?: never;
@@ -589,6 +683,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List metadata
+         * @description The asset's tags (key/value), including the reserved keys processing writes.
+         */
         get: operations["metadataList"];
         put?: never;
         post?: never;
@@ -606,8 +704,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /**
+         * Set a metadata key
+         * @description Sets one tag on the asset (needs `write`); keys in the reserved namespace are written by processing only.
+         */
         put: operations["metadataSet"];
         post?: never;
+        /**
+         * Delete a metadata key
+         * @description Removes one tag from the asset (needs `write`).
+         */
         delete: operations["metadataRemove"];
         options?: never;
         head?: never;
@@ -641,10 +747,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Multipart: the parts storage holds so far (to resume). */
+        /**
+         * List uploaded parts
+         * @description Multipart uploads: the parts storage holds so far, with their ETags, to resume an interrupted upload.
+         */
         get: operations["uploadListParts"];
         put?: never;
-        /** Multipart: signs more part URLs. */
+        /**
+         * Sign more part URLs
+         * @description Multipart uploads: signs URLs for the given part numbers (for example to resume, or because earlier ones expired).
+         */
         post: operations["uploadSignParts"];
         delete?: never;
         options?: never;
@@ -659,6 +771,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the preview
+         * @description Redirects (302) to a signed URL of the 1024 px WebP preview of an image asset; `?redirect=false` answers the link as JSON.
+         */
         get: operations["derivedMediaPreview"];
         put?: never;
         post?: never;
@@ -699,6 +815,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the thumbnail
+         * @description Redirects (302) to a signed URL of the 256 px WebP thumbnail of an image asset; `?redirect=false` answers the link as JSON.
+         */
         get: operations["derivedMediaThumbnail"];
         put?: never;
         post?: never;
@@ -718,7 +838,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Multipart: abandons the upload (parts dropped, asset deleted, quota freed). */
+        /**
+         * Abort a multipart upload
+         * @description Multipart uploads: abandons the upload; its parts are dropped, the asset deleted and the quota freed.
+         */
         delete: operations["uploadAbort"];
         options?: never;
         head?: never;
@@ -754,7 +877,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Creates a `pending` asset and signs where its bytes go (bound to the declared size, type and checksum). */
+        /**
+         * Start an upload
+         * @description Creates a `pending` asset and answers where to send its bytes: one signed PUT (or POST form) URL with the headers to send, or, for large files (`multipart: true`), the first signed part URLs. The URL is bound to the declared size, type and checksum; quota and the per-caller rate limit are checked first.
+         */
         post: operations["uploadCreate"];
         delete?: never;
         options?: never;
@@ -769,6 +895,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Prometheus metrics
+         * @description The Prometheus text exposition of the service metrics (when METRICS_PORT is unset). No user token; with METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`.
+         */
         get: operations["metricsScrape"];
         put?: never;
         post?: never;
@@ -785,7 +915,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's own limits and usage. */
+        /**
+         * Get my quota
+         * @description The caller's own limits (bytes, assets) and usage, counting pending uploads.
+         */
         get: operations["quotaMine"];
         put?: never;
         post?: never;
@@ -955,6 +1088,14 @@ export interface components {
             misses: number;
             /** @description CACHE_TTL_SECONDS. */
             ttlSeconds: number;
+        };
+        ClockViewDto: {
+            /** @description Whether PUT /admin/clock may set it (CLOCK_CONTROL=true). */
+            controllable: boolean;
+            /** @description The time lifecycle jobs read (ISO 8601). */
+            now: string;
+            /** @description Seconds ahead of (or behind) system time. */
+            offsetSeconds: number;
         };
         CompletedPartDto: {
             /** @description The ETag storage answered to the part's PUT (quotes optional). */
@@ -1141,7 +1282,8 @@ export interface components {
             webhookId: string;
         };
         DownloadLinkDto: {
-            expiresAt: string;
+            /** @description When the URL stops working; null for a public CDN URL that does not expire. */
+            expiresAt: string | null;
             url: string;
         };
         /**
@@ -1149,6 +1291,37 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "ValidationFailed" | "InvalidRequest" | "Unauthenticated" | "Forbidden" | "InsufficientScope" | "NotFound" | "AssetNotFound" | "AssetNotReady" | "AssetStateConflict" | "ObjectNotUploaded" | "PayloadTooLarge" | "UnsupportedMediaType" | "InvalidSignature" | "UrlExpired" | "UploadMismatch" | "ChecksumMismatch" | "RangeNotSatisfiable" | "ReservedMetadataKey" | "MetadataKeyNotFound" | "MetadataLimitExceeded" | "AclEntryNotFound" | "ApiKeyNotFound" | "BucketNotFound" | "BucketExists" | "BucketNotEmpty" | "PathTaken" | "MimeTypeNotAllowed" | "QuotaBytesExceeded" | "QuotaAssetsExceeded" | "RateLimited" | "JobAlreadyRunning" | "TransformNotAllowed" | "NotRenderable" | "ImageTooLarge" | "RenderBusy" | "RenderTimeout" | "ServiceUnavailable" | "StorageUnavailable" | "InternalError";
+        FieldProblemDto: {
+            /** @description The field, dotted for nested ones (`parts.0.etag`). */
+            field: string;
+            /** @description What is wrong with it, for people. */
+            problems: string[];
+        };
+        JobRunDto: {
+            dryRun: boolean;
+            durationMs: number | null;
+            error: string | null;
+            finishedAt: string | null;
+            id: string;
+            /** @enum {string} */
+            name: "expire-pending" | "reconcile" | "integrity-scan" | "tiering";
+            startedAt: string;
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed" | "skipped";
+            /** @description What the run did (per job: counts, ids, bytes). */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+            /** @enum {string} */
+            trigger: "schedule" | "manual";
+        };
+        JobRunStartedDto: {
+            id: string;
+            /** @enum {string} */
+            name: "expire-pending" | "reconcile" | "integrity-scan" | "tiering";
+            /** @enum {string} */
+            status: "running";
+        };
         LivenessDto: {
             /** @enum {string} */
             status: "ok";
@@ -1198,9 +1371,15 @@ export interface components {
             partSize: number;
             uploadId: string;
         };
+        ProblemDetailsDto: {
+            /** @description The one field at fault, when there is one. */
+            field?: string;
+            /** @description The fields that failed validation (`ValidationFailed`). */
+            fields?: components["schemas"]["FieldProblemDto"][];
+        };
         ProblemDto: {
-            /** @description Machine-readable particulars; shape depends on `error`. */
-            details?: Record<string, never>;
+            /** @description Machine-readable particulars, always an object: `fields` on ValidationFailed, else what the code names. */
+            details?: components["schemas"]["ProblemDetailsDto"];
             /**
              * @description A stable code from the error catalogue: clients branch on it.
              * @example ValidationFailed
@@ -1208,7 +1387,10 @@ export interface components {
             error: components["schemas"]["ErrorCode"];
             /** @description What went wrong, for people. */
             message: string;
-            /** @description The HTTP status, repeated in the body. */
+            /**
+             * @description The HTTP status, repeated in the body.
+             * @example 400
+             */
             statusCode: number;
         };
         QuotaLimitsDto: {
@@ -1542,7 +1724,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClockViewDto"];
+                };
             };
             /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
@@ -1601,18 +1785,21 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description Empty: back to system time */
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["SetClockDto"];
             };
         };
         responses: {
-            /** @description OK */
+            /** @description The clock as set */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClockViewDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -1638,7 +1825,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The token lacks the "admin" role, or the API key the "admin" scope */
+            /** @description The clock is system time (CLOCK_CONTROL is not true) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1647,6 +1834,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -1815,6 +2026,54 @@ export interface operations {
                     };
                 };
             };
+            /** @description No dead letter has this id, or its asset is gone */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound" | "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -1855,13 +2114,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Created */
-            201: {
+            /** @description The run finished: its record, with the report in `summary` */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["JobRunDto"];
+                };
+            };
+            /** @description Still running after LIFECYCLE_RUN_TIMEOUT_MS; it goes on */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRunStartedDto"];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -1897,6 +2165,66 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No such job; `details.known` lists the jobs */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description Another run of the job is in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "JobAlreadyRunning";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -1938,13 +2266,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Runs, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
+                    "application/json": components["schemas"]["JobRunDto"][];
                 };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
@@ -2065,6 +2393,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description No stored object has this SHA-256 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2144,6 +2496,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -2233,6 +2597,42 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2277,6 +2677,18 @@ export interface operations {
                     "application/json": components["schemas"]["ReconcileReportDto"];
                 };
             };
+            /** @description The request is invalid; `message` and `details` name what is wrong */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "ValidationFailed" | "InvalidRequest";
+                    };
+                };
+            };
             /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
                 headers: {
@@ -2298,6 +2710,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2453,6 +2889,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2535,6 +2995,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2612,6 +3096,54 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2699,6 +3231,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description No webhook with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -2779,6 +3335,54 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "Forbidden" | "InsufficientScope";
+                    };
+                };
+            };
+            /** @description No webhook with this id, or (replay) no such delivery of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -2934,6 +3538,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3024,6 +3652,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "ApiKeyNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3167,7 +3831,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description BUCKET_CREATION=admin and the caller is not an admin; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description BUCKET_CREATION=admin and the caller is not an admin */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3188,6 +3852,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "BucketExists";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3297,6 +3985,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3331,7 +4031,6 @@ export interface operations {
             };
             header?: never;
             path: {
-                "*": string;
                 /** @description Bucket name */
                 bucket: string;
                 /** @description The asset path in the bucket (URL-encode each segment; "/" separates folders) */
@@ -3417,6 +4116,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3448,7 +4159,6 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                "*": string;
                 /** @description Bucket name */
                 bucket: string;
                 /** @description The asset path in the bucket (URL-encode each segment; "/" separates folders) */
@@ -3522,6 +4232,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3620,6 +4342,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -3692,7 +4426,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may delete a bucket; the default bucket is fixed; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may delete a bucket; the default bucket is fixed */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3725,6 +4459,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "BucketNotEmpty";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3803,7 +4573,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may change a bucket; the default bucket is fixed; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may change a bucket; the default bucket is fixed */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3824,6 +4594,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -3898,7 +4704,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may view the grants; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may view the grants */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3919,6 +4725,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -3997,7 +4815,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may change the grants; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may change the grants */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4018,6 +4836,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "BucketNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4075,7 +4929,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "InvalidRequest";
+                        error?: "InvalidRequest" | "ValidationFailed";
                     };
                 };
             };
@@ -4091,18 +4945,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProblemDto"] & {
-                        /** @enum {string} */
-                        error?: "InsufficientScope";
-                    };
-                };
-            };
             /** @description STORAGE_EVENTS_WEBHOOK_TOKEN is not set: the route is off */
             404: {
                 headers: {
@@ -4112,6 +4954,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "NotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4247,7 +5113,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ServiceUnavailable";
+                        error?: "ServiceUnavailable" | "StorageUnavailable";
                     };
                 };
             };
@@ -4315,7 +5181,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "StorageUnavailable";
+                        error?: "StorageUnavailable" | "ServiceUnavailable";
                     };
                 };
             };
@@ -4337,7 +5203,7 @@ export interface operations {
                 owner?: string;
                 /** @description Only assets whose filename or path contains this text (case- and accent-insensitive), most similar first. */
                 q?: string;
-                /** @description One or more statuses (repeat the parameter or separate with commas). Deleted assets are never listed. */
+                /** @description Only assets in one of these statuses, comma-separated (`status=ready,processing`); repeating the parameter is accepted too. Deleted assets are never listed. */
                 status?: ("pending" | "processing" | "ready" | "failed" | "quarantined")[];
                 /** @description key:value, repeatable; every tag must match (AND). */
                 tag?: string[];
@@ -4493,6 +5359,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -4562,7 +5440,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "delete"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but lacks "delete" */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4583,6 +5461,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4657,7 +5571,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4678,6 +5592,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -4756,7 +5682,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4777,6 +5703,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4855,7 +5817,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4876,6 +5838,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -4950,7 +5948,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Only the owner may do this; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description Only the owner may do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4971,6 +5969,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound" | "AclEntryNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5010,7 +6044,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Multipart uploads only: the part list */
+        /** @description Multipart uploads only: the part list. Single uploads send no body (an empty body with a JSON Content-Type is no body too). */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["CompleteUploadDto"];
@@ -5034,7 +6068,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "UploadMismatch";
+                        error?: "UploadMismatch" | "ValidationFailed" | "InvalidRequest";
                     };
                 };
             };
@@ -5050,7 +6084,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but lacks "write" */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5074,7 +6108,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No bytes have been uploaded for the asset yet */
+            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5082,7 +6116,43 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ObjectNotUploaded";
+                        error?: "ObjectNotUploaded" | "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5145,7 +6215,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ValidationFailed" | "MimeTypeNotAllowed";
+                        error?: "ValidationFailed" | "MimeTypeNotAllowed" | "InvalidRequest";
                     };
                 };
             };
@@ -5161,7 +6231,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may not write into the target bucket; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may not write into the target bucket */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5206,6 +6276,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5271,12 +6365,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed URL (`Location`); the body carries the link too */
+            /** @description Redirect to the signed URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -5335,6 +6433,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -5433,6 +6543,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -5509,7 +6631,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description No `write` on the asset, or the key is in a reserved namespace */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5542,6 +6664,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "MetadataLimitExceeded";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5615,7 +6773,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No `write` on the asset, or the key is in a reserved namespace; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description No `write` on the asset, or the key is in a reserved namespace */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5636,6 +6794,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound" | "MetadataKeyNotFound";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5698,7 +6892,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ValidationFailed" | "MimeTypeNotAllowed";
+                        error?: "ValidationFailed" | "MimeTypeNotAllowed" | "InvalidRequest";
                     };
                 };
             };
@@ -5714,7 +6908,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but not change it, or may not write into the target bucket; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but not change it, or may not write into the target bucket */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5759,6 +6953,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -5833,7 +7051,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but lacks "write" */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5854,6 +7072,30 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description Not a multipart upload, or it is no longer in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -5932,7 +7174,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but lacks "write" */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5953,6 +7195,54 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotFound";
+                    };
+                };
+            };
+            /** @description Not a multipart upload, or it is no longer in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -6006,12 +7296,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed WebP URL (`Location`) */
+            /** @description Redirect to the signed WebP URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -6070,6 +7364,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -6160,7 +7466,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ValidationFailed";
+                        error?: "ValidationFailed" | "InvalidRequest";
                     };
                 };
             };
@@ -6176,7 +7482,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The operator does not allow this transformation for this caller (TRANSFORMS / TRANSFORMS_PUBLIC: off, or presets only); or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The operator does not allow this transformation for this caller (TRANSFORMS / TRANSFORMS_PUBLIC: off, or presets only) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6209,6 +7515,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -6286,12 +7604,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed WebP URL (`Location`) */
+            /** @description Redirect to the signed WebP URL (`Location`); the body carries the same link */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -6350,6 +7672,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetNotReady";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
                     };
                 };
             };
@@ -6422,7 +7756,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the asset but lacks "write"; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the asset but lacks "write" */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6455,6 +7789,42 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "AssetStateConflict";
+                    };
+                };
+            };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description A path parameter is longer than the router accepts (100 characters) */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "InvalidRequest";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -6542,6 +7912,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request body is larger than the route accepts (`details.limit`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "PayloadTooLarge";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
+                    };
+                };
+            };
             /** @description An unexpected failure (logged with the request id) */
             500: {
                 headers: {
@@ -6614,7 +8008,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The caller may read the bucket but not write into it; or InsufficientScope: an API key without the scope this route needs (`details.requiredScope`) */
+            /** @description The caller may read the bucket but not write into it */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6622,7 +8016,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "Forbidden" | "InsufficientScope";
+                        error?: "ReservedMetadataKey" | "Forbidden" | "InsufficientScope";
                     };
                 };
             };
@@ -6659,6 +8053,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "PayloadTooLarge" | "QuotaBytesExceeded";
+                    };
+                };
+            };
+            /** @description The request body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "UnsupportedMediaType";
                     };
                 };
             };
@@ -6709,12 +8115,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description Prometheus text exposition format (`text/plain; version=0.0.4`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/plain": string;
+                };
             };
             /** @description Missing or bad credentials: a bearer token that is malformed, expired or badly signed, or an API key that is wrong, revoked or expired */
             401: {
@@ -6737,6 +8145,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
                         error?: "InsufficientScope";
+                    };
+                };
+            };
+            /** @description Not served on this port: METRICS_PORT is set (metrics have a listener of their own) or METRICS_ENABLED=false */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"] & {
+                        /** @enum {string} */
+                        error?: "NotFound";
                     };
                 };
             };
