@@ -75,8 +75,13 @@ export class OpenApiContract {
     this.routes = Object.entries(doc.paths)
       .map(([template, item]) => {
         const segments = template.split('/').filter(Boolean);
+        // A final `{path}` is an object path in a bucket (GET /buckets/{bucket}/objects/{path}): it may hold `/`.
         const regex = new RegExp(
-          `^/${segments.map((s) => (/^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`,
+          `^/${segments
+            .map((s, i) =>
+              s === '{path}' && i === segments.length - 1 ? '.+' : /^\{\w+\}$/.test(s) ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+            )
+            .join('/')}$`,
         );
         return { template, regex, literals: segments.filter((s) => !s.startsWith('{')).length, item };
       })

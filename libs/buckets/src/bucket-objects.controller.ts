@@ -1,7 +1,7 @@
 import { Controller, Get, Head, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, ErrorCode, OptionalAuth, OptionalPrincipal, Principal } from '@app/core';
-import { DownloadLinkDto } from '@app/assets';
+import { DownloadLinkDto, redirectResponse } from '@app/assets';
 import type { FastifyReply } from 'fastify';
 import { ListObjectsQueryDto, ObjectPageDto } from './bucket-objects.dto';
 import { BucketObjectsService } from './bucket-objects.service';
@@ -80,7 +80,7 @@ export class BucketObjectsController {
       'conditional requests are served there). Anonymous callers are served in public buckets; there the link is the ' +
       'content-addressed, immutable-cacheable public URL.',
   })
-  @ApiResponse({ status: 302, description: 'Redirect to the signed URL (`Location`); the body carries the link too' })
+  @ApiResponse(redirectResponse('Redirect to the signed URL (`Location`); the body carries the link too'))
   @ApiOkResponse({ type: DownloadLinkDto, description: 'With `?redirect=false`: the signed URL' })
   @ApiProblem(409, 'The asset is not ready (no bytes to serve)', [ErrorCode.AssetNotReady])
   @UNAUTHENTICATED

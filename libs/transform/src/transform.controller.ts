@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AssetAccess, CurrentAssetAccess, ErrorCode, OptionalAuth, RequireAssetAccess } from '@app/core';
-import { DownloadLinkDto } from '@app/assets';
+import { DownloadLinkDto, redirectResponse } from '@app/assets';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FITS, FORMATS, GRAVITIES, MAX_DPR, MAX_FRAME_OFFSET_SECONDS } from './render-params';
 import { RenditionService } from './rendition.service';
@@ -97,10 +97,11 @@ export class TransformController {
     enum: ['true', 'false'],
     description: '`false`: answer 200 with the link instead of a 302',
   })
-  @ApiResponse({
-    status: 302,
-    description: 'Redirect to the signed URL of the rendition (`Location`); `Vary: Accept` when the format came from Accept',
-  })
+  @ApiResponse(
+    redirectResponse(
+      'Redirect to the signed URL of the rendition (`Location`; the body carries the link too); `Vary: Accept` when the format came from Accept',
+    ),
+  )
   @ApiOkResponse({ type: DownloadLinkDto, description: 'With `?redirect=false`: the signed URL of the rendition' })
   @ApiProblem(400, 'A parameter is unknown, repeated or out of range (`details.parameter` names it), or no such preset', [
     ErrorCode.ValidationFailed,
@@ -131,7 +132,11 @@ export class TransformController {
   ): Promise<DownloadLinkDto> {
     const answer = await this.renditions.render(access, query, accept, req.ip);
     reply.header('cache-control', 'no-store');
-    if (answer.variesByAccept) reply.header('vary', 'Accept');
+    if (answer.variesByAccept) {
+      // Beside what the CORS hook already set on the raw response (Vary: Origin), which a reply header would replace.
+      const prior = reply.raw.getHeader('vary');
+      reply.header('vary', prior ? `${String(prior)}, Accept` : 'Accept');
+    }
     if (query.redirect !== 'false') reply.status(302).header('location', answer.link.url);
     return answer.link;
   }

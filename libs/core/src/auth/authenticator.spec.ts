@@ -22,12 +22,20 @@ describe('Authenticator', () => {
     expect(await auth.authenticate({ 'x-api-key': ` ${KEY} ` })).toBe(keyPrincipal);
     expect(seen).toEqual([KEY, KEY]);
     expect(await auth.authenticate({})).toBeNull();
+    // One value sent to both schemes (what clients generated from the document do) is one credential.
+    const token = jwt.sign({ sub: 8 });
+    expect(await auth.authenticate({ authorization: `Bearer ${token}`, 'x-api-key': token })).toMatchObject({ userId: '8' });
+    expect(await auth.authenticate({ authorization: `Bearer ${KEY}`, 'x-api-key': KEY })).toBe(keyPrincipal);
+    expect(seen).toEqual([KEY, KEY, KEY]);
     await expect(auth.require({})).rejects.toThrow(/X-Api-Key/);
   });
 
   it('refuses both headers at once, a key header without a key, and keys when no verifier is registered', async () => {
     const { auth, seen } = withKeys();
-    await expect(auth.authenticate({ authorization: `Bearer ${KEY}`, 'x-api-key': KEY })).rejects.toMatchObject({ statusCode: 401 });
+    await expect(auth.authenticate({ authorization: `Bearer ${KEY}`, 'x-api-key': `${KEY}x` })).rejects.toMatchObject({ statusCode: 401 });
+    await expect(auth.authenticate({ authorization: `Bearer ${jwt.sign({ sub: 7 })}`, 'x-api-key': KEY })).rejects.toMatchObject({
+      statusCode: 401,
+    });
     await expect(auth.authenticate({ 'x-api-key': '' })).rejects.toMatchObject({ statusCode: 401 });
     await expect(auth.authenticate({ 'x-api-key': [KEY, KEY] })).rejects.toMatchObject({ statusCode: 401 });
     await expect(auth.authenticate({ 'x-api-key': 'sk_live_x' })).rejects.toThrow(/start with "msk_"/);

@@ -42,10 +42,14 @@ export class Authenticator {
     const { authorization } = headers;
     const keyHeader = headers[API_KEY_HEADER];
     if (authorization === undefined && keyHeader === undefined) return null;
-    if (authorization !== undefined && keyHeader !== undefined) {
+    // The same credential in both (clients generated from the document send one value to each scheme it lists) is
+    // one credential; two different ones are refused.
+    const sameInBoth =
+      typeof authorization === 'string' && typeof keyHeader === 'string' && authorization.trim() === `Bearer ${keyHeader.trim()}`;
+    if (authorization !== undefined && keyHeader !== undefined && !sameInBoth) {
       throw Errors.unauthenticated('Send one credential: either an Authorization header or an X-Api-Key header, not both');
     }
-    if (keyHeader !== undefined) {
+    if (keyHeader !== undefined && !sameInBoth) {
       if (typeof keyHeader !== 'string' || !keyHeader.trim()) throw Errors.unauthenticated('X-Api-Key must carry one API key');
       return this.verifyKey(keyHeader.trim());
     }

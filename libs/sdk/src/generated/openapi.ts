@@ -4052,9 +4052,13 @@ export interface operations {
             /** @description Redirect to the signed URL (`Location`); the body carries the link too */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description The request is invalid; `message` and `details` name what is wrong */
             400: {
@@ -7451,12 +7455,16 @@ export interface operations {
                     "application/json": components["schemas"]["DownloadLinkDto"];
                 };
             };
-            /** @description Redirect to the signed URL of the rendition (`Location`); `Vary: Accept` when the format came from Accept */
+            /** @description Redirect to the signed URL of the rendition (`Location`; the body carries the link too); `Vary: Accept` when the format came from Accept */
             302: {
                 headers: {
+                    /** @description The signed URL */
+                    Location?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkDto"];
+                };
             };
             /** @description A parameter is unknown, repeated or out of range (`details.parameter` names it), or no such preset */
             400: {
