@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MediaApiError, MediaClient } from '@app/sdk';
 import { Api, api, sha256, uploadBytes } from './support/api';
-import { REPO_ROOT, RunningApp, startApp } from './support/app-process';
+import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
 import { waitFor } from './support/waits';
 
 const CLI = path.join(REPO_ROOT, 'dist/apps/cli/src/main.js');
@@ -146,11 +146,14 @@ describe('API keys (two replicas)', () => {
       { authorization: `Bearer ${wrong}` },
       { 'x-api-key': 'msk_short' },
       { 'x-api-key': 'not-a-key' },
-      { 'x-api-key': key, authorization: `Bearer ${key}` },
+      { 'x-api-key': key, authorization: `Bearer ${wrong}` },
+      { 'x-api-key': key, authorization: `Bearer ${token(72)}` },
     ]) {
       const r = await anon.get('/media', headers);
       expect([headers, r.status, r.body.error]).toEqual([headers, 401, 'Unauthenticated']);
     }
+    // The same key in both headers (what a client generated from the document sends for its two schemes) is one credential.
+    expect((await anon.get('/media', { 'x-api-key': key, authorization: `Bearer ${key}` })).status).toBe(200);
     // A body is refused before it is read, as for a bad token.
     expect((await anon.post('/media/upload-url', uploadUrlBody(1), { 'x-api-key': wrong })).status).toBe(401);
   });

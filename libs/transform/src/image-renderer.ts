@@ -1,17 +1,9 @@
 import sharp, { type Metadata } from 'sharp';
 import type { Gravity, RenderSpec } from './render-params';
+import { SHARP_IMAGE_TYPES } from '@app/core';
 
-/** Image types sharp (its bundled libvips) decodes and `/render` accepts as sources. SVG is left out on purpose. */
-export const RENDERABLE_IMAGE_TYPES = new Set([
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/avif',
-  'image/tiff',
-  'image/heic',
-  'image/heif',
-]);
+/** Image types `/render` accepts as sources: those sharp decodes (SHARP_IMAGE_TYPES). */
+export const RENDERABLE_IMAGE_TYPES = SHARP_IMAGE_TYPES;
 /** Source types that may hold several frames (kept as an animated WebP unless `animated=false`). */
 export const ANIMATABLE_TYPES = new Set(['image/gif', 'image/webp']);
 

@@ -52,6 +52,27 @@ function limitMessage(limit: number, ttlMs: number, retryInSeconds: number): str
 }
 
 /**
+ * One hit of `key` in a fixed window counted in Redis (the throttler's own storage and script, so every replica
+ * shares the count); past `limit` a 429 RateLimited whose message `message(retryInSeconds)` gives. Fails open (logs,
+ * lets the request through) when Redis cannot be asked: a limit must not turn a Redis outage into an API outage.
+ */
+export async function countHit(
+  storage: ThrottlerStorageRedisService,
+  p: { key: string; name: string; limit: number; windowMs: number; log: Logger; message: (retryInSeconds: number) => string },
+): Promise<void> {
+  let r;
+  try {
+    r = await storage.increment(p.key, p.windowMs, p.limit, p.windowMs, p.name);
+  } catch (e) {
+    p.log.warn(`${p.name} rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  if (r.isBlocked || r.totalHits > p.limit) {
+    throw new AppError(ErrorCode.RateLimited, p.message(r.timeToBlockExpire || r.timeToExpire), { limit: p.limit });
+  }
+}
+
+/**
  * The upload-url limit for entry points that are not Nest routes (tus creation): the same counter in Redis, so
  * a caller's new uploads per minute are limited whichever way they start. Fails open like the guard.
  */
@@ -69,26 +90,16 @@ export class UploadCreationLimiter {
   }
 
   /** Counts one new upload for the caller (its key's budget when it used one); throws 429 RateLimited when over the limit. */
-  async consume(principal: Caller): Promise<void> {
+  consume(principal: Caller): Promise<void> {
     const limit = limitFor(this.security, principal);
-    let r;
-    try {
-      r = await this.storage.increment(
-        throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, rateLimitTracker(principal)),
-        UPLOAD_URL_WINDOW_MS,
-        limit,
-        UPLOAD_URL_WINDOW_MS,
-        UPLOAD_URL_THROTTLER,
-      );
-    } catch (e) {
-      this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    if (r.isBlocked || r.totalHits > limit) {
-      throw new AppError(ErrorCode.RateLimited, limitMessage(limit, UPLOAD_URL_WINDOW_MS, r.timeToBlockExpire || r.timeToExpire), {
-        limit,
-      });
-    }
+    return countHit(this.storage, {
+      key: throttleKey(this.redisConfig, UPLOAD_URL_THROTTLER, rateLimitTracker(principal)),
+      name: UPLOAD_URL_THROTTLER,
+      limit,
+      windowMs: UPLOAD_URL_WINDOW_MS,
+      log: this.log,
+      message: (retryIn) => limitMessage(limit, UPLOAD_URL_WINDOW_MS, retryIn),
+    });
   }
 }
 

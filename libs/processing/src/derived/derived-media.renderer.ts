@@ -1,18 +1,10 @@
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { DERIVATIVES, DerivativeKind } from '../processing.constants';
+import { SHARP_IMAGE_TYPES } from '@app/core';
 
-/** Image types sharp (with its bundled libvips) decodes and that we make thumbnails of. SVG is left out on purpose. */
-export const DERIVABLE_IMAGE_TYPES = new Set([
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'image/avif',
-  'image/tiff',
-  'image/heic',
-  'image/heif',
-]);
+/** Image types that processing makes thumbnails of: those sharp decodes (SHARP_IMAGE_TYPES). */
+export const DERIVABLE_IMAGE_TYPES = SHARP_IMAGE_TYPES;
 
 export interface RenderedDerivative {
   kind: DerivativeKind;
