@@ -77,12 +77,18 @@ async function chooseFile(page: Page, tokenValue: string, file: { name: string; 
   const row = page.locator('li.upload', { hasText: file.name });
   await row.waitFor();
   // Settled one way or another: ready, failed, quarantined, or an error on the row.
-  await page.waitForSelector(
-    'li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])',
-    {
-      timeout: SETTLE_MS,
-    },
-  );
+  try {
+    await page.waitForSelector(
+      'li.upload:is([data-status="ready"], [data-status="failed"], [data-status="quarantined"], [data-status="error"])',
+      {
+        timeout: SETTLE_MS,
+      },
+    );
+  } catch (e) {
+    // Say where the row stopped (hashing, uploading, completing, processing…), so that a timeout points at its step.
+    const where = `status ${await row.getAttribute('data-status')}, asset ${await row.getAttribute('data-asset-id')}: ${await row.innerText()}`;
+    throw new Error(`${(e as Error).message}\nthe row stopped at ${where}`);
+  }
   return row;
 }
 
