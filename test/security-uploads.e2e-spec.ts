@@ -104,8 +104,16 @@ describe('hostile uploads on the local driver (production)', () => {
     // Warm up (database and Redis pools, the storage tree), then take the descriptor baseline.
     const g = await grant(Buffer.from('warm'));
     expect((await put(g, Buffer.from('warm'))).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 300));
-    baselineFds = fds();
+    // The baseline is taken once the warm-up's descriptors have settled: the same count on three polls in a row.
+    let last = -1;
+    let same = 0;
+    await until('descriptors settled after warm-up', () => {
+      const n = fds();
+      same = n === last ? same + 1 : 0;
+      last = n;
+      return same >= 2;
+    });
+    baselineFds = last;
   });
   afterAll(() => app?.stop());
 

@@ -153,7 +153,10 @@ describe.each<Driver>(['local', 's3'])('upload pipeline (%s driver)', (driverKin
       expiresInSeconds: 1,
     });
     expect(res.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 2200));
+    // The wall clock is what is under test: the PUT must come after the URL's own expiry (whole seconds, so past
+    // expiresAt plus one second of rounding), which nothing but time can bring about.
+    const expiresAt = Date.parse(res.body.expiresAt as string);
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt + 1100 - Date.now())));
     const put = await fetch(res.body.uploadUrl, { method: 'PUT', headers: res.body.headers, body: bytes });
     expect(put.status).toBe(403);
     expect((await alice.post(`/media/${res.body.assetId}/complete`)).status).toBe(409);
