@@ -5,12 +5,12 @@
  * a signed URL finds nothing there, so the facts can only come from the file.
  * ffprobe and ffmpeg come from Debian's ffmpeg (scripts/clamd.sh install).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { api, Api } from './support/api';
 import { freePort, RunningApp, startApp } from './support/app-process';
+import { h264TestClip } from './support/media-fixtures';
 
 jest.setTimeout(60000);
 
@@ -47,30 +47,8 @@ describe('media probe on a local region', () => {
   }
 
   it('records the duration and codecs of an MP4 whose index (moov) is at the end, read from its file', async () => {
-    const mp4 = path.join(tmp, 'moov-at-end.mp4');
     // Without -movflags +faststart the moov atom is written after the media data: a reader must seek to find it.
-    execFileSync(
-      'ffmpeg',
-      [
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc=size=64x48:rate=10',
-        '-t',
-        '2',
-        '-c:v',
-        'libx264',
-        '-pix_fmt',
-        'yuv420p',
-        mp4,
-      ],
-      { timeout: 30000 },
-    );
-    const bytes = readFileSync(mp4);
+    const bytes = h264TestClip(tmp, 'moov-at-end.mp4', '64x48');
     expect(bytes.indexOf('moov')).toBeGreaterThan(bytes.indexOf('mdat'));
 
     const video = await ready(bytes, 'video/mp4', 'clip.mp4');

@@ -3,8 +3,8 @@
  * and ffmpeg (EXIF orientation 6 + GPS, PNG with alpha, animated GIF, 16-bit TIFF, an MP4), the rendition cache
  * (renders counted through /metrics), access and presets, bombs, a full render queue, removal and purge.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { api, Api, sha256, uploadBytes } from './support/api';
 import { MAIN_JS, REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
 import { MediaApiError, MediaClient } from '@app/sdk';
-import { png } from './support/media-fixtures';
+import { ffmpegFile, h264TestClip, png } from './support/media-fixtures';
 import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 import { waitForOutboxDrained } from './support/waits';
 
@@ -40,12 +40,6 @@ function jpegOrientation6WithGps(): Promise<Buffer> {
       IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 0/1' },
     })
     .toBuffer();
-}
-
-function ffmpeg(dir: string, name: string, args: string[]): Buffer {
-  const out = path.join(dir, name);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', ...args, out]);
-  return readFileSync(out);
 }
 
 /** GET the signed URL a 302 points at. */
@@ -175,13 +169,13 @@ describe('on-the-fly transformations', () => {
       expect(await sharp(bytes).metadata()).toMatchObject({ format, hasAlpha: true, width: 40 });
     }
 
-    const tiff = ffmpeg(tmp, 't16.tiff', ['-f', 'lavfi', '-i', 'testsrc=size=160x120', '-frames:v', '1', '-pix_fmt', 'rgb48le']);
+    const tiff = ffmpegFile(tmp, 't16.tiff', ['-f', 'lavfi', '-i', 'testsrc=size=160x120', '-frames:v', '1', '-pix_fmt', 'rgb48le']);
     expect((await sharp(tiff).metadata()).depth).toBe('ushort');
     const tiffId = await ready(alice, tiff, 'image/tiff');
     const t = await follow(await alice.get(`/media/${tiffId}/render?width=80&format=jpeg`));
     expect(await sharp(t.bytes).metadata()).toMatchObject({ format: 'jpeg', width: 80, height: 60, depth: 'uchar' });
 
-    const gif = ffmpeg(tmp, 'anim.gif', ['-f', 'lavfi', '-i', 'testsrc=size=120x80:rate=5', '-t', '1']);
+    const gif = ffmpegFile(tmp, 'anim.gif', ['-f', 'lavfi', '-i', 'testsrc=size=120x80:rate=5', '-t', '1']);
     expect((await sharp(gif).metadata()).pages).toBeGreaterThan(1);
     const gifId = await ready(alice, gif, 'image/gif');
     const animated = await follow(await alice.get(`/media/${gifId}/render?width=60`, { accept: 'image/avif,image/webp' }));
@@ -191,18 +185,7 @@ describe('on-the-fly transformations', () => {
     expect(stillMeta.format).toBe('webp');
     expect(stillMeta.pages ?? 1).toBe(1);
 
-    const mp4 = ffmpeg(tmp, 'clip.mp4', [
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc=size=320x240:rate=10',
-      '-t',
-      '2',
-      '-c:v',
-      'libx264',
-      '-pix_fmt',
-      'yuv420p',
-    ]);
+    const mp4 = h264TestClip(tmp, 'clip.mp4', '320x240');
     const videoId = await ready(alice, mp4, 'video/mp4');
     for (const q of ['width=160&format=jpeg', 'width=160&format=webp&t=0.5']) {
       const { bytes } = await follow(await alice.get(`/media/${videoId}/render?${q}`));
@@ -421,18 +404,7 @@ describe('on-the-fly transformations on the s3 driver (emulator)', () => {
     const pub = await follow(await api(app.baseUrl).get(`/media/${up.assetId}/render?width=60&format=webp`));
     expect(pub.res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
 
-    const mp4 = ffmpeg(tmp, 'clip.mp4', [
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc=size=320x240:rate=10',
-      '-t',
-      '2',
-      '-c:v',
-      'libx264',
-      '-pix_fmt',
-      'yuv420p',
-    ]);
+    const mp4 = h264TestClip(tmp, 'clip.mp4', '320x240');
     const v = await uploadBytes(alice, mp4, { mimeType: 'video/mp4' });
     await alice.post(`/media/${v.assetId}/complete`);
     expect((await alice.get(`/media/${v.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');

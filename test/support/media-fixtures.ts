@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import sharp from 'sharp';
 
 /** A real JPEG with EXIF (camera make/model) of the given size. */
@@ -21,4 +24,27 @@ export function fakeExecutable(): Buffer {
   b.writeUInt32LE(0x80, 0x3c);
   b.write('PE\0\0', 0x80, 'latin1');
   return b;
+}
+
+/** Runs ffmpeg (Debian's) with `args` writing `dir/name`, and returns the file's bytes. */
+export function ffmpegFile(dir: string, name: string, args: string[]): Buffer {
+  const out = path.join(dir, name);
+  execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args, out], { timeout: 30000 });
+  return readFileSync(out);
+}
+
+/** An H.264 MP4 of ffmpeg's test pattern (`size` like "320x240", 10 frames/s, `seconds` long), no audio. */
+export function h264TestClip(dir: string, name: string, size: string, seconds = 2): Buffer {
+  return ffmpegFile(dir, name, [
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=${size}:rate=10`,
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+  ]);
 }
