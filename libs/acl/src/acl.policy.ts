@@ -31,7 +31,9 @@ export class AclPolicy implements AssetAccessPolicy {
     const { record, acl } = await this.assets.getRecordWith(assetId, ['acl'], { handOff: true });
     const facts = record ? { assetId, ownerId: record.ownerId, deleted: record.status === AssetStatus.Deleted } : null;
     let entries = (acl ?? []) as AclEntry[];
-    if (record && record.status !== AssetStatus.Deleted && this.sources.length) {
+    // The owner holds every permission whatever the grants say: only others need the inherited ones (a query each).
+    const isOwner = !!principal && principal.userId === record?.ownerId;
+    if (record && record.status !== AssetStatus.Deleted && !isOwner && this.sources.length) {
       const inherited = await Promise.all(this.sources.map((s) => s.grantsFor(record)));
       entries = entries.concat(...inherited);
     }
