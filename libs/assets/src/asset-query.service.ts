@@ -57,13 +57,21 @@ export class AssetQueryService {
     others: readonly P[] = [],
     opts: { handOff?: boolean } = {},
   ): Promise<{ record: MediaAsset | null } & { [K in P]: AssetParts[K] | null }> {
-    // What the access check of this request read (once: later reads, e.g. a long-poll's, read afresh).
+    // What the access check of this request read (once: later reads, e.g. a long-poll's, read afresh). Answered as
+    // it is and never written to the cache: the asset may have changed since it was read, and a fill now would
+    // carry that old state past the invalidation (under the generation read now), where no later reader sees
+    // through it until the entry expires.
     const handed = takeAssetParts<AssetParts | null>(assetId);
+    if (handed !== undefined) {
+      const got: Record<string, unknown> = { record: handed?.record ? reviveAsset(handed.record) : null };
+      for (const p of others) got[p] = handed?.[p] ?? null;
+      return got as { record: MediaAsset | null } & { [K in P]: AssetParts[K] | null };
+    }
     let parts: Promise<AssetParts | null> | undefined;
     const load = () => {
       if (!parts) {
-        parts = handed !== undefined ? Promise.resolve(handed) : this.repo.findWithParts(assetId);
-        if (opts.handOff && handed === undefined)
+        parts = this.repo.findWithParts(assetId);
+        if (opts.handOff)
           void parts.then(
             (p) => handOffAssetParts(assetId, p),
             () => undefined,
