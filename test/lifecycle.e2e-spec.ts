@@ -219,7 +219,8 @@ describe('lifecycle jobs (two local regions, controllable clock)', () => {
       expect(await status(s.body.assetId)).toBe('deleted');
       // The upload module closes the session when it hears of the deletion (asset.deleted, through the outbox).
       const session = () => app.sql(`SELECT state, storage_released FROM upload_sessions WHERE asset_id = $1`, [s.body.assetId]);
-      await eventually(async () => (await session())[0].state === 'aborted', 15000);
+      // It aborts the session first, then releases the storage and records that: wait for the last step, not the first.
+      await eventually(async () => (await session())[0].storage_released === true, 15000);
       expect(await session()).toEqual([{ state: 'aborted', storage_released: true }]);
       // The part URL is dead, and a second run finds nothing more to do.
       expect((await fetch(part.url, { method: part.method, headers: part.headers, body: Buffer.alloc(10, 7) })).status).toBe(404);
