@@ -20,7 +20,7 @@ import { DERIVATIVES } from '../libs/processing/src/processing.constants';
 import { api, sha256 } from '../test/support/api';
 import { startClamd } from '../test/support/clamd';
 import { pool } from '../test/support/files';
-import { BENCH_ENV, BENCH_NODE_ARGS, cpuMs, postgresCpuMs, report, rssMiB, startProductionService, treeCpuMs } from './support';
+import { BENCH_ENV, BENCH_NODE_ARGS, cpuMs, cpuSplitMs, postgresCpuMs, report, rssMiB, startProductionService, treeCpuMs } from './support';
 
 const FILES = Number(process.env.BENCH_INGEST_FILES ?? 1000);
 const CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 32);
@@ -106,7 +106,13 @@ async function main() {
   );
 
   const clamd = await startClamd();
-  const app = await startProductionService({ ...clamd.env, RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '10000000' });
+  // MALLOC_ARENA_MAX=2 as in the Dockerfile (glibc would give every libvips thread its own arena); BENCH_ENV may override.
+  const app = await startProductionService({
+    MALLOC_ARENA_MAX: '2',
+    ...BENCH_ENV,
+    ...clamd.env,
+    RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '10000000',
+  });
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(rssMiB(app.pid())), 250);
   try {
@@ -114,7 +120,13 @@ async function main() {
     const putToReady: number[] = [];
     const statuses = new Map<string, number>();
     const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
-    const cpu0 = { service: treeCpuMs(app.pid()), pg: postgresCpuMs(db), clamd: cpuMs(clamd.pid()), client: process.cpuUsage() };
+    const cpu0 = {
+      service: treeCpuMs(app.pid()),
+      pg: postgresCpuMs(db),
+      clamd: cpuMs(clamd.pid()),
+      client: process.cpuUsage(),
+      split: cpuSplitMs(app.pid()),
+    };
     const started = Date.now();
     await pool(
       files.map((f, i) => ({ f, i })),
@@ -174,9 +186,11 @@ async function main() {
          FROM media_assets WHERE status = 'ready'`,
     );
     console.log(`phases (from the database): ${JSON.stringify(phases)}`);
+    const split = cpuSplitMs(app.pid());
+    const kernelShare = (split.system - cpu0.split.system) / (split.system - cpu0.split.system + split.user - cpu0.split.user);
     const serverSide = cpuPerAsset.service + cpuPerAsset.pg + cpuPerAsset.clamd;
     console.log(
-      `CPU per asset: service ${cpuPerAsset.service.toFixed(1)} ms + PostgreSQL ${cpuPerAsset.pg.toFixed(1)} ms + clamd ${cpuPerAsset.clamd.toFixed(1)} ms ` +
+      `CPU per asset: service ${cpuPerAsset.service.toFixed(1)} ms (${Math.round(100 * kernelShare)} % of it in the kernel) + PostgreSQL ${cpuPerAsset.pg.toFixed(1)} ms + clamd ${cpuPerAsset.clamd.toFixed(1)} ms ` +
         `= ${serverSide.toFixed(1)} ms (load-independent; Redis, shared with others, not counted); this load generator ${cpuPerAsset.client.toFixed(1)} ms. ` +
         `Implied ceiling on ${os.cpus().length} idle cores: ${Math.round((os.cpus().length * 1000) / serverSide)} assets/s for the service side alone, ` +
         `${Math.round((os.cpus().length * 1000) / (serverSide + cpuPerAsset.client))} with the clients on the same cores`,
