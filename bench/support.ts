@@ -69,6 +69,18 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/** User and system CPU time (ms) a process has used so far, apart (system: the kernel's work for it — syscalls, fsync). */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    return { user: (Number(f[11]) * 1000) / 100, system: (Number(f[12]) * 1000) / 100 };
+  } catch {
+    return { user: 0, system: 0 };
+  }
+}
+
 /** CPU time (ms) used so far by a process and its child processes (node:cluster workers). */
 export function treeCpuMs(pid: number): number {
   let total = cpuMs(pid);

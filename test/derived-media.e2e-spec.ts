@@ -1,9 +1,10 @@
 /**
- * Derived media: WebP thumbnail and preview of images (sharp), decompression bombs refused, audio/video facts
+ * Derived media: WebP thumbnail (made before ready) and preview (made on its first request: DERIVED_MEDIA_EAGER's
+ * default) of images (sharp), decompression bombs refused, audio/video facts
  * (ffprobe from Debian's ffmpeg, installed by scripts/clamd.sh install).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -85,6 +86,52 @@ describe('derived media', () => {
     await eventually(
       async () => (await app.sql(`SELECT count(*)::int AS n FROM asset_derivatives WHERE asset_id = $1`, [a.assetId]))[0].n === 0,
     );
+  });
+
+  it('makes only the eager thumbnail before ready; the preview on its first request, once for concurrent requests, then kept', async () => {
+    const original = await sharp({
+      create: { width: 1200, height: 900, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 100, sigma: 30 } },
+    })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    const a = await ready(original, 'image/jpeg', 'lazy.jpg');
+    expect(a.status).toBe('ready');
+    const kinds = async () =>
+      (await app.sql(`SELECT kind FROM asset_derivatives WHERE asset_id = $1 ORDER BY kind`, [a.assetId])).map((r) => r.kind);
+    expect(await kinds()).toEqual(['thumbnail']); // DERIVED_MEDIA_EAGER's default
+    const previewFile = path.join(app.storageRoot, 'media', `derived/${a.assetId}/preview.webp`);
+    expect(existsSync(previewFile)).toBe(false);
+
+    // Five at once: every one gets the preview, one render and one row.
+    const answers = await Promise.all(Array.from({ length: 5 }, () => alice.get(`/media/${a.assetId}/preview?redirect=false`)));
+    for (const r of answers) expect(r.status).toBe(200);
+    expect(await kinds()).toEqual(['preview', 'thumbnail']);
+    const bytes = Buffer.from(await (await fetch(answers[0].body.url)).arrayBuffer());
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: 1024, height: 768 });
+    const [row] = await app.sql(
+      `SELECT size_bytes::int AS size, width, height FROM asset_derivatives WHERE asset_id = $1 AND kind = 'preview'`,
+      [a.assetId],
+    );
+    expect(row).toEqual({ size: bytes.length, width: 1024, height: 768 });
+    const writtenAt = statSync(previewFile).mtimeMs;
+    // Later requests serve the stored one (not rendered again).
+    expect((await alice.get(`/media/${a.assetId}/preview`)).status).toBe(302);
+    expect(statSync(previewFile).mtimeMs).toBe(writtenAt);
+    // Someone else: 404, and nothing rendered for them.
+    expect((await api(app.baseUrl, 43).get(`/media/${a.assetId}/preview`)).status).toBe(404);
+  });
+
+  it('answers 404 (not 500) for the derivatives of an image libvips cannot decode, which is still ready', async () => {
+    // JPEG magic and a JFIF header, then bytes that are no JPEG: accepted as image/jpeg, undecodable.
+    const broken = Buffer.concat([Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex'), Buffer.alloc(2000, 0x5a)]);
+    const a = await ready(broken, 'image/jpeg', 'broken.jpg');
+    expect(a.status).toBe('ready');
+    for (const kind of ['thumbnail', 'preview', 'preview']) {
+      const r = await alice.get(`/media/${a.assetId}/${kind}`);
+      expect(r.status).toBe(404);
+      expect(r.body).toMatchObject({ statusCode: 404, error: 'NotFound' });
+    }
+    expect((await app.sql(`SELECT count(*)::int AS n FROM asset_derivatives WHERE asset_id = $1`, [a.assetId]))[0].n).toBe(0);
   });
 
   it('answers 404 for a thumbnail of something that is not an image, and 409 before it is ready', async () => {

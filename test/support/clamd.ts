@@ -16,6 +16,8 @@ export interface RunningClamd {
   port: number;
   /** Env for the service: SCANNER=clamd on this instance. */
   env: Record<string, string>;
+  /** The clamd process's id (0 while stopped), e.g. to read its CPU time. */
+  pid(): number;
   /** Stops clamd (the port is then refused) … */
   stop(): Promise<void>;
   /** … and starts it again on the same port. */
@@ -89,6 +91,7 @@ export async function startClamd(): Promise<RunningClamd> {
       CLAMD_CONNECT_TIMEOUT_MS: '1000',
       CLAMD_TIMEOUT_MS: '20000',
     },
+    pid: () => (proc && proc.exitCode === null && proc.signalCode === null ? (proc.pid ?? 0) : 0),
     stop,
     start,
     destroy: async () => {

@@ -708,6 +708,15 @@ export class EnvironmentVariables {
   @IsBoolean()
   DERIVED_MEDIA_ENABLED = true;
 
+  /**
+   * Derived images made by processing before an image is `ready` (comma-separated: `thumbnail`, `preview`, or `none`);
+   * the others are rendered on their first request (`GET /media/{id}/preview`) and kept.
+   */
+  @Matches(/^(none|(thumbnail|preview)(,(thumbnail|preview))*)$/, {
+    message: 'must be "none" or a comma-separated list of thumbnail, preview',
+  })
+  DERIVED_MEDIA_EAGER = 'thumbnail';
+
   /** ffprobe binary for audio/video facts; when it is missing those facts are skipped (logged). */
   @IsString()
   @MinLength(1)

@@ -6,7 +6,10 @@ import type { FastifyReply } from 'fastify';
 import { DerivativeKind } from '../processing.constants';
 import { DerivedMediaService } from './derived-media.service';
 
-/** `GET /media/:id/thumbnail` (256 px) and `/preview` (1024 px): 302 to a signed WebP URL, like /download. */
+/**
+ * `GET /media/:id/thumbnail` (256 px) and `/preview` (1024 px): 302 to a signed WebP URL, like /download. A kind
+ * processing did not make before `ready` (DERIVED_MEDIA_EAGER) is rendered on its first request.
+ */
 const derivedDocs = [
   ApiQuery({
     name: 'redirect',
@@ -21,6 +24,11 @@ const derivedDocs = [
     ErrorCode.AssetNotFound,
     ErrorCode.NotFound,
   ]),
+  ApiProblem(
+    503,
+    'A derivative made on its first request (not in DERIVED_MEDIA_EAGER) found every render slot and the queue taken (RenderBusy), or a backing service is unavailable; retry after `Retry-After` seconds',
+    [ErrorCode.RenderBusy, ErrorCode.ServiceUnavailable, ErrorCode.StorageUnavailable],
+  ),
 ];
 
 @ApiTags('processing')

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
+import sharp, { type SharpOptions } from 'sharp';
 import { DERIVATIVES, DerivativeKind } from '../processing.constants';
 import { SHARP_IMAGE_TYPES } from '@app/core';
 
@@ -12,6 +12,9 @@ export interface RenderedDerivative {
   width: number;
   height: number;
 }
+
+/** Where the image is read from: a file libvips opens itself (the local driver's), or a stream (remote stores). */
+export type ImageSource = { file: string } | { stream: Readable };
 
 /** The image has more pixels than allowed: refused as a possible decompression bomb. */
 export class PixelLimitError extends Error {
@@ -31,31 +34,41 @@ export function assertPixelBudget(width: number, height: number, maxPixels: numb
 }
 
 /**
- * Decodes the image once from `input` and renders every derivative (WebP, longest side as in DERIVATIVES, never
- * enlarged, EXIF orientation applied and metadata stripped). sharp refuses more than `maxPixels` pixels.
+ * Renders the derivatives `kinds` (WebP, longest side as in DERIVATIVES, never enlarged, EXIF orientation applied
+ * and metadata stripped). Each derivative is its own pipeline from the source (`clone()` shares the input, not a
+ * decoded image): libvips resizes from the file, so a JPEG decodes at 1/2, 1/4 or 1/8 scale when the target is
+ * small enough (shrink-on-load) — the 256 px thumbnail of a 1280×960 photo decodes 320×240 pixels, not 1.2 million.
+ * sharp refuses more than `maxPixels` pixels.
  */
-export async function renderDerivatives(input: Readable, maxPixels: number): Promise<RenderedDerivative[]> {
-  const source = sharp({ limitInputPixels: maxPixels, sequentialRead: true, pages: 1 });
-  const inputFailed = new Promise<never>((_, reject) => input.once('error', reject));
-  inputFailed.catch(() => undefined);
-  input.pipe(source);
+export async function renderDerivatives(
+  source: ImageSource,
+  kinds: readonly DerivativeKind[],
+  maxPixels: number,
+): Promise<RenderedDerivative[]> {
+  const options: SharpOptions = { limitInputPixels: maxPixels, sequentialRead: true, pages: 1 };
+  const input = 'file' in source ? sharp(source.file, options) : sharp(options);
+  let inputFailed: Promise<never> | undefined;
+  if ('stream' in source) {
+    inputFailed = new Promise<never>((_, reject) => source.stream.once('error', reject));
+    inputFailed.catch(() => undefined);
+    source.stream.pipe(input);
+  }
+  const specs = DERIVATIVES.filter((d) => kinds.includes(d.kind));
+  const rendering = Promise.all(
+    specs.map(async ({ kind, size, effort }) => {
+      const { data, info } = await input
+        .clone()
+        .rotate()
+        .resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 80, effort })
+        .toBuffer({ resolveWithObject: true });
+      return { kind, data, width: info.width, height: info.height };
+    }),
+  );
   try {
-    return await Promise.race([
-      inputFailed,
-      Promise.all(
-        DERIVATIVES.map(async ({ kind, size }) => {
-          const { data, info } = await source
-            .clone()
-            .rotate()
-            .resize({ width: size, height: size, fit: 'inside', withoutEnlargement: true })
-            .webp({ quality: 80 })
-            .toBuffer({ resolveWithObject: true });
-          return { kind, data, width: info.width, height: info.height };
-        }),
-      ),
-    ]);
+    return await (inputFailed ? Promise.race([inputFailed, rendering]) : rendering);
   } catch (e) {
-    input.destroy();
+    if ('stream' in source) source.stream.destroy();
     if (e instanceof Error && /pixel limit/i.test(e.message))
       throw new PixelLimitError(`image exceeds the ${maxPixels}-pixel limit (decompression bomb protection)`);
     throw e;

@@ -32,6 +32,22 @@ export class DerivedMediaRepository {
     }
   }
 
+  /**
+   * Links a derivative rendered on demand, only while its asset is ready: the asset's row is share-locked, so a delete
+   * waits for this insert (and then finds the row to remove) or has happened already (nothing inserted: false).
+   */
+  async insertIfReady(r: DerivativeRow): Promise<boolean> {
+    const rows = await this.ds.query<unknown[]>(
+      `INSERT INTO asset_derivatives (asset_id, kind, bucket, object_key, mime_type, width, height, size_bytes)
+       SELECT asset_id, $2, $3, $4, $5, $6, $7, $8 FROM media_assets WHERE asset_id = $1 AND status = 'ready' FOR SHARE
+       ON CONFLICT (asset_id, kind) DO UPDATE SET bucket = EXCLUDED.bucket, object_key = EXCLUDED.object_key,
+         mime_type = EXCLUDED.mime_type, width = EXCLUDED.width, height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes
+       RETURNING asset_id`,
+      [r.assetId, r.kind, r.bucket, r.objectKey, r.mimeType, r.width, r.height, r.sizeBytes],
+    );
+    return rows.length > 0;
+  }
+
   async find(assetId: string, kind: string): Promise<DerivativeRow | null> {
     const [row] = await this.ds.query<DerivativeRow[]>(`SELECT ${COLUMNS} FROM asset_derivatives WHERE asset_id = $1 AND kind = $2`, [
       assetId,

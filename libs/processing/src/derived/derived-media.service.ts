@@ -1,22 +1,45 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { AssetAccess, assertAssetAccess, Errors, PROCESSING_CONFIG, ProcessingConfig, STORAGE_CONFIG, StorageConfig } from '@app/core';
+import {
+  AssetAccess,
+  assertAssetAccess,
+  Errors,
+  PROCESSING_CONFIG,
+  ProcessingConfig,
+  STORAGE_CONFIG,
+  StorageConfig,
+  TRANSFORM_CONFIG,
+  TransformConfig,
+} from '@app/core';
 import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
-import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canGiveLocalFile, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { RenderLimiter } from '@app/transform';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { DerivativeKind } from '../processing.constants';
+import { DERIVATIVE_KINDS, DerivativeKind } from '../processing.constants';
 import { DerivativeRow, DerivedMediaRepository } from './derived-media.repository';
-import { renderDerivatives } from './derived-media.renderer';
+import { DERIVABLE_IMAGE_TYPES, ImageSource, PixelLimitError, renderDerivatives } from './derived-media.renderer';
+
+/** Images whose on-demand render failed (libvips cannot decode them), remembered so they are not decoded again. */
+const UNRENDERABLE_MEMORY = 10_000;
 
 /**
- * Thumbnails and previews: made by the processing job before the asset becomes ready (objects written first,
- * rows linked in the `ready` transaction), served through short-lived signed URLs, removed with the asset.
+ * Thumbnails and previews. The kinds in DERIVED_MEDIA_EAGER are made by the processing job before the asset becomes
+ * ready (objects written first, rows linked in the `ready` transaction); any other kind is rendered on its first
+ * request, stored at the same key and linked the same way, so every later request finds it like an eager one.
+ * Served through short-lived signed URLs, removed with the asset.
  */
 @Injectable()
 export class DerivedMediaService implements OnModuleInit {
   private readonly logger = new Logger('DerivedMedia');
+  /** Kinds processing makes before `ready`. */
+  readonly eager: readonly DerivativeKind[];
+  /** On-demand renders: bounded like the transform route's (TRANSFORM_CONCURRENCY, queue, wait), 503 beyond. */
+  private readonly limiter: RenderLimiter;
+  /** One render per asset and kind at a time in this process: concurrent first requests wait for the same one. */
+  private readonly inFlight = new Map<string, Promise<DerivativeRow | null>>();
+  private readonly unrenderable = new Set<string>();
 
   constructor(
     private readonly repo: DerivedMediaRepository,
@@ -25,9 +48,16 @@ export class DerivedMediaService implements OnModuleInit {
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(PROCESSING_CONFIG) private readonly processing: ProcessingConfig,
     @Inject(STORAGE_CONFIG) private readonly storageConfig: StorageConfig,
+    @Inject(TRANSFORM_CONFIG) transform: TransformConfig,
     private readonly cdn: CdnService,
     @InjectDataSource() private readonly ds: DataSource,
-  ) {}
+  ) {
+    this.eager =
+      processing.DERIVED_MEDIA_EAGER === 'none'
+        ? []
+        : DERIVATIVE_KINDS.filter((k) => processing.DERIVED_MEDIA_EAGER.split(',').includes(k));
+    this.limiter = new RenderLimiter(transform.transformConcurrency, transform.TRANSFORM_QUEUE_SIZE, transform.TRANSFORM_QUEUE_WAIT_MS);
+  }
 
   onModuleInit() {
     this.events.subscribe('derived-media', async (event) => {
@@ -35,9 +65,14 @@ export class DerivedMediaService implements OnModuleInit {
     });
   }
 
-  /** Renders every derivative of the stored image and writes the objects; returns the rows to link. */
+  /** Renders the eager derivatives of the stored image and writes the objects; returns the rows to link. */
   async generate(asset: MediaAsset): Promise<DerivativeRow[]> {
-    const rendered = await renderDerivatives(await this.storage.read(asset.objectKey), this.processing.IMAGE_MAX_PIXELS);
+    if (!this.eager.length) return [];
+    return this.renderAndStore(asset, this.eager);
+  }
+
+  private async renderAndStore(asset: MediaAsset, kinds: readonly DerivativeKind[]): Promise<DerivativeRow[]> {
+    const rendered = await renderDerivatives(await this.source(asset), kinds, this.processing.IMAGE_MAX_PIXELS);
     const rows: DerivativeRow[] = [];
     for (const d of rendered) {
       const objectKey = ObjectKeyLayout.derived(asset.assetId, d.kind);
@@ -54,6 +89,12 @@ export class DerivedMediaService implements OnModuleInit {
       });
     }
     return rows;
+  }
+
+  /** The local driver's file is opened by libvips itself (seekable, shrink-on-load); other stores are streamed. */
+  private async source(asset: MediaAsset): Promise<ImageSource> {
+    const file = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: asset.objectKey }) : null;
+    return file ? { file } : { stream: await this.storage.read(asset.objectKey) };
   }
 
   link(m: EntityManager, rows: DerivativeRow[]): Promise<void> {
@@ -83,13 +124,16 @@ export class DerivedMediaService implements OnModuleInit {
     if (rows.length) await this.repo.removeAll(assetId);
   }
 
-  /** A signed URL for the asset's derivative; 409 unless ready, 404 when the asset has none (not an image). */
+  /**
+   * A signed URL for the asset's derivative; 409 unless ready, 404 when the asset has none (not an image, or one
+   * libvips cannot decode). A derivative not made yet (not eager) is rendered now, stored and linked.
+   */
   async signedUrl(access: AssetAccess, kind: DerivativeKind): Promise<DownloadLinkDto> {
     assertAssetAccess(access, 'read');
     const a = await this.assets.getRecord(access.assetId);
     if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);
     if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
-    const d = await this.repo.find(a.assetId, kind);
+    const d = (await this.repo.find(a.assetId, kind)) ?? (await this.renderOnDemand(a, kind));
     if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
     // CloudFront signed URL (plain for public assets), or a storage-signed URL without a CDN.
     const link = await this.cdn.readUrl({ key: d.objectKey, contentType: d.mimeType, publicRead: access.principal === null });
@@ -97,5 +141,41 @@ export class DerivedMediaService implements OnModuleInit {
       url: link.url,
       expiresAt: (link.expiresAt ?? new Date(Date.now() + this.storageConfig.DOWNLOAD_URL_TTL_SECONDS * 1000)).toISOString(),
     };
+  }
+
+  /** null when the asset gets no such derivative: not a derivable image, derived media off, or undecodable. */
+  private renderOnDemand(asset: MediaAsset, kind: DerivativeKind): Promise<DerivativeRow | null> {
+    const key = `${asset.assetId}:${kind}`;
+    if (!this.processing.DERIVED_MEDIA_ENABLED || !asset.detectedMimeType || !DERIVABLE_IMAGE_TYPES.has(asset.detectedMimeType))
+      return Promise.resolve(null);
+    if (this.unrenderable.has(key)) return Promise.resolve(null);
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.limiter.run(() => this.renderAndLink(asset, kind)).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async renderAndLink(asset: MediaAsset, kind: DerivativeKind): Promise<DerivativeRow | null> {
+    // Another process (or a request just before) may have made it meanwhile.
+    const existing = await this.repo.find(asset.assetId, kind);
+    if (existing) return existing;
+    let row: DerivativeRow;
+    try {
+      [row] = await this.renderAndStore(asset, [kind]);
+    } catch (e) {
+      if ((e as Error).name?.startsWith('Storage')) throw e; // the store is unreachable: 503, not "no preview"
+      if (!(e instanceof PixelLimitError)) this.logger.warn({ assetId: asset.assetId }, `no ${kind}: ${(e as Error).message}`);
+      if (this.unrenderable.size >= UNRENDERABLE_MEMORY) this.unrenderable.clear();
+      this.unrenderable.add(`${asset.assetId}:${kind}`);
+      return null;
+    }
+    // Linked only while the asset is still ready (its row locked against a delete meanwhile); else the object goes.
+    if (!(await this.repo.insertIfReady(row))) {
+      await this.storage.delete(row.objectKey).catch(() => undefined);
+      throw Errors.assetNotFound(asset.assetId);
+    }
+    return row;
   }
 }

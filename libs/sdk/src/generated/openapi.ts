@@ -7395,7 +7395,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            /** @description A derivative made on its first request (not in DERIVED_MEDIA_EAGER) found every render slot and the queue taken (RenderBusy), or a backing service is unavailable; retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7403,7 +7403,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                        error?: "RenderBusy" | "ServiceUnavailable" | "StorageUnavailable";
                     };
                 };
             };
@@ -7707,7 +7707,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A backing service (database, Redis, storage) is unavailable; retry after `Retry-After` */
+            /** @description A derivative made on its first request (not in DERIVED_MEDIA_EAGER) found every render slot and the queue taken (RenderBusy), or a backing service is unavailable; retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7715,7 +7715,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProblemDto"] & {
                         /** @enum {string} */
-                        error?: "ServiceUnavailable" | "StorageUnavailable";
+                        error?: "RenderBusy" | "ServiceUnavailable" | "StorageUnavailable";
                     };
                 };
             };
