@@ -178,6 +178,18 @@ export interface MultipartUploadId {
   uploadId: string;
 }
 
+/**
+ * Starting a multipart upload. `partSize` and `size`, when the caller knows them (every part but the last has
+ * `partSize` bytes, together `size`), let a driver write each part in place at (n−1)×partSize (the local driver);
+ * parts of other sizes are then refused. Without them any S3-valid part sizes are accepted.
+ */
+export interface CreateMultipartParams {
+  key: string;
+  contentType: string;
+  partSize?: number;
+  size?: number;
+}
+
 /** A signed PUT for one part (1..10000), bound to its exact size. */
 export interface PresignUploadPartParams extends MultipartUploadId {
   partNumber: number;
@@ -207,7 +219,7 @@ export interface MultipartCapableStorage {
    * Starts an upload. `region` (optional) names the storage region it lives in when the driver spreads one bucket
    * over several (RoutedStorageDriver); every later call with the returned `uploadId` goes to that region.
    */
-  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }>;
+  createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string; region?: string }>;
   /** Signed PUT for one part (1..10000), bound to its exact size. */
   presignUploadPart(params: PresignUploadPartParams): Promise<PresignedPut>;
   /** Server-side part write (streamed). Returns the part's quoted ETag. */

@@ -23,6 +23,7 @@ import {
   TieredStorage,
   UsedUploadMarkerStorage,
   CompleteMultipartParams,
+  CreateMultipartParams,
   MultipartUploadId,
   PresignUploadPartParams,
   UploadPartParams,
@@ -244,7 +245,7 @@ export class LocalStorageDriver
 
   // ---- MultipartCapableStorage ------------------------------------------------------------------------
 
-  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string }> {
+  createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string }> {
     return this.multipart.createMultipartUpload(params);
   }
 

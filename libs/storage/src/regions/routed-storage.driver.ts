@@ -23,6 +23,7 @@ import {
   StoredPart,
   UsedUploadMarkerStorage,
   CompleteMultipartParams,
+  CreateMultipartParams,
   MultipartUploadId,
   PresignUploadPartParams,
   UploadPartParams,
@@ -209,7 +210,7 @@ export class RoutedStorageDriver
 
   // ---- multipart --------------------------------------------------------------------------------------
 
-  async createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }> {
+  async createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string; region?: string }> {
     const region = this.router.writeRegion();
     const { uploadId } = await this.router.call(region, (d) => this.multipart(d, region).createMultipartUpload(params));
     return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };

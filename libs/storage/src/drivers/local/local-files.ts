@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, opendir } from 'node:fs/promises';
+import { FileHandle, open, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +33,58 @@ export async function fsyncFile(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** Makes a directory's entries (a rename, an unlink) durable; the handle is closed whatever happens. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Counts and hashes what passes, refusing more than `max` bytes. */
+function meter(hash: ReturnType<typeof createHash>, max: number | undefined, counted: (n: number) => void): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (max !== undefined && size > max) {
+        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
+        return;
+      }
+      counted(size);
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Streams `body` of exactly `exactLength` bytes into the open file `fh` at `offset` (a part written in place in its
+ * upload's data file) while hashing it, then flushes the file's data to disk (fdatasync). The handle stays open.
+ */
+export async function receiveAt(
+  body: Readable,
+  fh: FileHandle,
+  offset: number,
+  algorithm: 'md5' | 'sha256',
+  exactLength: number,
+): Promise<{ size: number; digest: string }> {
+  const hash = createHash(algorithm);
+  let size = 0;
+  await pipeline(
+    body,
+    meter(hash, exactLength, (n) => (size = n)),
+    fh.createWriteStream({ start: offset, autoClose: false, highWaterMark: 1024 * 1024 }),
+  );
+  if (size !== exactLength) {
+    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
+  }
+  await fh.datasync();
+  return { size, digest: hash.digest('hex') };
 }
 
 /**
