@@ -230,7 +230,8 @@ export class MultipartUploadService implements OnModuleInit {
     if (round === null) {
       // A concurrent request changed the session first: answer as it stands now.
       const now = await this.sessions.find(assetId);
-      if (!now || now.state === 'active') throw Errors.stateConflict(`The multipart upload of asset ${assetId} changed state meanwhile; retry`);
+      if (!now || now.state === 'active')
+        throw Errors.stateConflict(`The multipart upload of asset ${assetId} changed state meanwhile; retry`);
       return this.complete(access, now, parts);
     }
     this.outbox.kick();
@@ -273,7 +274,10 @@ export class MultipartUploadService implements OnModuleInit {
           await this.driver.completeMultipartUpload({ key: session.objectKey, uploadId: session.uploadId, parts: list });
         } catch (e) {
           if (e instanceof InvalidPartError) {
-            throw Errors.uploadMismatch(`Storage refused the part list: ${e.message}`, e.partNumber ? { partNumber: e.partNumber } : undefined);
+            throw Errors.uploadMismatch(
+              `Storage refused the part list: ${e.message}`,
+              e.partNumber ? { partNumber: e.partNumber } : undefined,
+            );
           }
           if (!(e instanceof StorageNotFoundError) || !(await this.storage.head(session.objectKey))) throw e;
         }

@@ -78,7 +78,9 @@ export async function receiveAt(
   await pipeline(
     body,
     meter(hash, exactLength, (n) => (size = n)),
-    fh.createWriteStream({ start: offset, autoClose: false, highWaterMark: 1024 * 1024 }),
+    // The numeric descriptor, not the FileHandle: a FileHandle's own stream keeps a reference on it that only its
+    // closing drops (and close() waits for), while this handle is closed by its owner.
+    createWriteStream('', { fd: fh.fd, start: offset, autoClose: false, highWaterMark: 1024 * 1024 }),
   );
   if (size !== exactLength) {
     throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);

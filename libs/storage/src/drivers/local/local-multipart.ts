@@ -216,7 +216,8 @@ export class LocalMultipart implements MultipartCapableStorage {
       const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
       checkPartList(parts, stored);
       for (let n = 1; n <= count; n++) {
-        if (parts[n - 1]?.partNumber !== n) throw new InvalidPartError(n, `Part ${n} is missing: all ${count} parts of this upload are required`);
+        if (parts[n - 1]?.partNumber !== n)
+          throw new InvalidPartError(n, `Part ${n} is missing: all ${count} parts of this upload are required`);
       }
       if (parts.length !== count) throw new InvalidPartError(parts[count].partNumber, `This upload has ${count} part(s)`);
       return parts.map((p) => stored.get(p.partNumber)!);
