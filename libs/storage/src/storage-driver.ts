@@ -125,8 +125,12 @@ export interface StorageDriver {
  * (S3 CopyObject, a file copy on disk). Callers fall back to read + write when a driver lacks it.
  */
 export interface CopyCapableStorage {
-  /** Copies `fromKey` to `toKey` (replacing it); rejects with StorageNotFoundError when `fromKey` is absent. */
-  copy(params: { fromKey: string; toKey: string }): Promise<void>;
+  /**
+   * Copies `fromKey` to `toKey` (replacing it); rejects with StorageNotFoundError when `fromKey` is absent. `sha256`:
+   * the SHA-256 the caller verified of these bytes (processing), which a store keeping checksums beside its objects
+   * (local) records for the copy (an object assembled from parts has none of its own).
+   */
+  copy(params: { fromKey: string; toKey: string; sha256?: string }): Promise<void>;
 }
 
 export function canCopy(driver: StorageDriver): driver is StorageDriver & CopyCapableStorage {

@@ -140,12 +140,12 @@ export class RoutedStorageDriver
   }
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */
-  async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
+  async copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {
     const found = await this.locate(fromKey);
     if (!found) throw new StorageNotFoundError(fromKey);
     const { region, info } = found;
     await this.router.call(region, async (d) => {
-      if (canCopy(d)) return d.copy({ fromKey, toKey });
+      if (canCopy(d)) return d.copy({ fromKey, toKey, sha256 });
       return d.write({
         key: toKey,
         body: await d.read(fromKey),

@@ -87,7 +87,8 @@ export class UploadSessionRepository {
    * session was not active (a concurrent complete won).
    */
   async beginCompletion(m: EntityManager, assetId: string, parts: CompletionPart[]): Promise<number | null> {
-    const rows = await m.query<{ round: number }[]>(
+    // TypeORM answers an UPDATE … RETURNING as [rows, affected].
+    const [rows] = await m.query<[{ round: number }[], number]>(
       `UPDATE upload_sessions
           SET state = 'completing', completion_parts = $2::jsonb, completion_round = completion_round + 1,
               assembly_attempts = 0, assembly_error = NULL, updated_at = now()

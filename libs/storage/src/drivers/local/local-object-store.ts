@@ -140,7 +140,7 @@ export class LocalObjectStore {
    * renamed over the key — so two names for one inode can never diverge), else a file copy (a reflink where the
    * file system has them); prepared under .tmp and renamed into place.
    */
-  async copy(fromKey: string, toKey: string): Promise<void> {
+  async copy(fromKey: string, toKey: string, sha256?: string): Promise<void> {
     this.layout.objectPath(fromKey);
     const from = (await this.layout.locateFile(fromKey).catch(() => null))?.file ?? this.layout.objectPath(fromKey);
     const target = this.layout.objectPath(toKey);
@@ -157,7 +157,9 @@ export class LocalObjectStore {
         await fsyncFile(tmp);
       }
       const meta = await this.readMeta(fromKey);
-      if (meta) await this.writeMeta(toKey, { ...meta, lastModified: new Date().toISOString() });
+      // A verified checksum makes the copy's ETag its SHA-256 (as for an object stored whole).
+      if (meta)
+        await this.writeMeta(toKey, { ...meta, ...(sha256 ? { sha256, etag: undefined } : {}), lastModified: new Date().toISOString() });
       else await rm(this.layout.metaPath(toKey), { force: true });
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
