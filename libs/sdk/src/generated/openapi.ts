@@ -627,7 +627,7 @@ export interface paths {
         put?: never;
         /**
          * Complete an upload
-         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.
+         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none. Multipart: answers 202 at once (status `pending`, `upload.state` `assembling`) and assembles the object in the background; the list is checked against storage there, and a mismatch (a part missing, a wrong ETag or size) shows as `upload.state` `failed` with `upload.error` on GET /media/{id} and GET /media/{id}/parts — complete again with the right list.
          */
         post: operations["uploadComplete"];
         delete?: never;
@@ -6088,7 +6088,7 @@ export interface operations {
                     "application/json": components["schemas"]["CompleteUploadResultDto"];
                 };
             };
-            /** @description Multipart: the part list does not match what storage holds (details.partNumber names the part) */
+            /** @description Multipart: the part list misses or repeats a part, or names one beyond partCount (details.partNumber names it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6136,7 +6136,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state */
+            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state, or is being assembled from another part list */
             409: {
                 headers: {
                     [name: string]: unknown;
