@@ -177,9 +177,16 @@ async function uploadThroughService(
   if (done.status !== 202) throw new Error(`complete: ${done.status} ${done.body}`);
   const answered = Date.now();
   let assembled = 0;
+  // Failed attempts (retried) seen while polling: an assembly slower than the store's own complete says why here.
+  let attempts = 0;
+  let lastError: string | null = null;
   for (let pause = 5; ; pause = Math.min(200, pause * 2)) {
     const r = await client.get(`/media/${assetId}`);
     if (r.body?.upload?.state === 'failed') throw new Error(`assembly failed: ${r.body.upload.error}`);
+    if (r.body?.upload?.attempts > attempts) {
+      attempts = r.body.upload.attempts;
+      lastError = r.body.upload.error;
+    }
     if (r.body?.status !== 'pending' || r.body?.upload?.state === 'assembled') {
       assembled = Date.now();
       break;
@@ -189,7 +196,8 @@ async function uploadThroughService(
   const uploaded = assembled;
   console.log(
     `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), ` +
-      `complete answered (202) in ${answered - partsDone} ms, object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part`,
+      `complete answered (202) in ${answered - partsDone} ms, object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part` +
+      (attempts ? ` after ${attempts} failed attempt(s), the last: ${lastError}` : ''),
   );
   const uploadRss = rss.stop();
   const mbps = SIZE / 1e6 / ((uploaded - started) / 1000);
