@@ -1,7 +1,8 @@
 /**
  * Multipart upload of a large file (BENCH_MULTIPART_GIB, default 5 GiB), on both drivers, each figure against a
  * baseline measured in the same run:
- *   local driver: parallel part PUTs to the service's signed part URLs + complete (assembly) vs `dd conv=fdatasync`
+ *   local driver: parallel part PUTs to the service's signed part URLs + complete, until the object is assembled (parts
+ *                 are written in place, assembly renames), vs `dd conv=fdatasync`
  *                 of the same size on the same disk
  *   s3 driver:    parallel part PUTs to pre-signed UploadPart URLs + complete vs a raw SDK multipart upload (same
  *                 part size, same parallelism) to the same S3-protocol emulator
@@ -130,7 +131,16 @@ async function uploadThroughService(
   app: RunningApp,
   sha: string,
   label: string,
-): Promise<{ mbps: number; partsMBps: number; uploadRss: number; processingRss: number; processingSeconds: number; restingRss: number }> {
+): Promise<{
+  mbps: number;
+  mbpsToAnswer: number;
+  completeAnswerMs: number;
+  partsMBps: number;
+  uploadRss: number;
+  processingRss: number;
+  processingSeconds: number;
+  restingRss: number;
+}> {
   const client: Api = api(app.baseUrl, 88);
   const restingRss = rssMiB(app.pid());
   const started = Date.now();
@@ -157,21 +167,44 @@ async function uploadThroughService(
     etags.push({ partNumber: n, etag: await putPart(p.url, p.headers, (n - 1) * partSize, p.size) });
   });
   const partsDone = Date.now();
-  // Completion assembles the object before answering (minutes for 5 GiB on the emulator): no client-side timeout.
+  // Complete answers 202 at once; the object is assembled in the background (a rename on the local driver, S3's
+  // CompleteMultipartUpload on s3): both the answer and the end of assembly (the asset's `upload` state) are timed.
   const done = await postJson(
     `${app.baseUrl}/media/${assetId}/complete`,
     { parts: etags.sort((a, b) => a.partNumber - b.partNumber) },
     token(88),
   );
   if (done.status !== 202) throw new Error(`complete: ${done.status} ${done.body}`);
-  const uploaded = Date.now();
+  const answered = Date.now();
+  let assembled = 0;
+  // Failed attempts (retried) seen while polling: an assembly slower than the store's own complete says why here.
+  let attempts = 0;
+  let lastError: string | null = null;
+  for (let pause = 5; ; pause = Math.min(200, pause * 2)) {
+    const r = await client.get(`/media/${assetId}`);
+    if (r.body?.upload?.state === 'failed') throw new Error(`assembly failed: ${r.body.upload.error}`);
+    if (r.body?.upload?.attempts > attempts) {
+      attempts = r.body.upload.attempts;
+      lastError = r.body.upload.error;
+    }
+    if (r.body?.status !== 'pending' || r.body?.upload?.state === 'assembled') {
+      assembled = Date.now();
+      break;
+    }
+    await new Promise((res) => setTimeout(res, pause));
+  }
+  const uploaded = assembled;
   console.log(
-    `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), complete (assembly) ${((uploaded - partsDone) / 1000).toFixed(1)} s`,
+    `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), ` +
+      `complete answered (202) in ${answered - partsDone} ms, object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part` +
+      (attempts ? ` after ${attempts} failed attempt(s), the last: ${lastError}` : ''),
   );
   const uploadRss = rss.stop();
   const mbps = SIZE / 1e6 / ((uploaded - started) / 1000);
+  const mbpsToAnswer = SIZE / 1e6 / ((answered - started) / 1000);
   console.log(
-    `${label}: ${partCount} parts of ${partSize / MiB} MiB, ${PARALLEL} at once, upload + assembly ${((uploaded - started) / 1000).toFixed(1)} s = ${mbps.toFixed(0)} MB/s`,
+    `${label}: ${partCount} parts of ${partSize / MiB} MiB, ${PARALLEL} at once: upload + complete's answer ${((answered - started) / 1000).toFixed(1)} s = ${mbpsToAnswer.toFixed(0)} MB/s; ` +
+      `upload + assembly ${((uploaded - started) / 1000).toFixed(1)} s = ${mbps.toFixed(0)} MB/s`,
   );
   const prss = sampleRss(app.pid());
   let status = '';
@@ -188,7 +221,16 @@ async function uploadThroughService(
   const processingRss = prss.stop();
   console.log(`${label}: processed (SHA-256 verified, MIME, dedup) in ${processingSeconds.toFixed(1)} s`);
   await client.del(`/media/${assetId}`);
-  return { mbps, partsMBps: SIZE / 1e6 / ((partsDone - started) / 1000), uploadRss, processingRss, processingSeconds, restingRss };
+  return {
+    mbps,
+    mbpsToAnswer,
+    completeAnswerMs: answered - partsDone,
+    partsMBps: SIZE / 1e6 / ((partsDone - started) / 1000),
+    uploadRss,
+    processingRss,
+    processingSeconds,
+    restingRss,
+  };
 }
 
 async function main() {
@@ -214,15 +256,16 @@ async function main() {
     const app = await startProductionService({ LOCAL_STORAGE_ROOT: path.join(dir, 'store') });
     try {
       const r = await uploadThroughService(app, sha, 'local');
-      // S3 semantics on one disk: every byte is written twice (the part, then the assembled object), both fsynced.
+      // Parts are written in place in the object's file and assembly is a rename: every byte is written once.
+      // The figure counts until the object is assembled (the asset left `pending`), not just until complete's 202.
       report(
-        'local multipart vs raw disk',
+        'local multipart (upload + assembly) vs raw disk',
         Math.round((100 * r.mbps) / raw),
         '%',
-        { min: 40 },
-        `(${r.mbps.toFixed(0)} vs ${raw.toFixed(0)} MB/s)`,
+        { min: 80 },
+        `(${r.mbps.toFixed(0)} vs ${raw.toFixed(0)} MB/s; until complete's answer ${r.mbpsToAnswer.toFixed(0)} MB/s)`,
       );
-      report('local multipart vs raw disk, per byte written (2 writes per byte)', Math.round((200 * r.mbps) / raw), '%', { min: 80 });
+      report('local: POST /media/{id}/complete answered in', r.completeAnswerMs, 'ms', { max: 100 });
       report(
         'local: service RSS during part upload (sampled max)',
         r.uploadRss,
@@ -287,6 +330,7 @@ async function main() {
         { min: 80 },
         `(${r.mbps.toFixed(0)} vs ${rawS3.toFixed(0)} MB/s)`,
       );
+      report('s3: POST /media/{id}/complete answered in', r.completeAnswerMs, 'ms', { max: 100 });
       report(
         's3 part PUTs to pre-signed URLs vs raw SDK UploadPart',
         Math.round((100 * r.partsMBps) / rawPartsMBps),

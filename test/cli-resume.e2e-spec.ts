@@ -207,7 +207,8 @@ describe.each<'local' | 's3'>(['local', 's3'])(
       const [again] = JSON.parse(third.stdout);
       expect(again).toEqual(
         expect.objectContaining({
-          status: 'processing',
+          // Complete answers at once; the CLI waits for the assembly, by when processing may have ended too.
+          status: expect.stringMatching(/^(processing|ready)$/),
           sha256: fileSha,
           strategy: 'multipart',
           parts: { total: PARTS, sent: PARTS, resumed: 0 },

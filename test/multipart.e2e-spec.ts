@@ -14,6 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { api, Api, sha256 } from './support/api';
 import { eventually, RunningApp, startApp } from './support/app-process';
+import { S3Gate, startS3Gate } from './support/s3-gate';
 import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
 jest.setTimeout(120_000);
@@ -60,6 +61,7 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
   let stopS3: (() => Promise<void>) | undefined;
   let alice: Api;
   let bob: Api;
+  let appEnv: Record<string, string>;
 
   beforeAll(async () => {
     const env: Record<string, string> = {
@@ -77,6 +79,7 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
         ...s3ServiceEnv(s3, 'media-mp'),
       });
     }
+    appEnv = env;
     app = await startApp(env);
     alice = api(app.baseUrl, 501);
     bob = api(app.baseUrl, 502);
@@ -130,6 +133,17 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
       100,
     );
 
+  /** Until the assembly of a completed upload has ended (assembled → the asset leaves pending; or failed). */
+  const waitAssembly = (id: string) =>
+    eventually(
+      async () => {
+        const r = await alice.get(`/media/${id}`);
+        return r.body?.status !== 'pending' || r.body?.upload?.state !== 'assembling' ? r.body : undefined;
+      },
+      30_000,
+      50,
+    );
+
   it('uploads a file above the single-PUT limit in parts PUT out of order (URLs signed on demand) → ready with the right SHA-256', async () => {
     const bytes = fileOf(SIZE, 1);
     // The same size as a single PUT is refused by MAX_UPLOAD_BYTES.
@@ -178,14 +192,15 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     const parts = [...etags.entries()].map(([partNumber, etag]) => ({ partNumber, etag })).reverse();
     const done = await alice.post(`/media/${s.assetId}/complete`, { parts });
     expect(done.status).toBe(202);
-    expect(done.body).toMatchObject({ assetId: s.assetId, status: 'processing' });
+    // Accepted, not yet assembled: the object is assembled in the background.
+    expect(done.body).toMatchObject({ assetId: s.assetId, status: 'pending', upload: { state: 'assembling', attempts: 0, error: null } });
     const ready = await waitReady(s.assetId);
     expect(ready).toMatchObject({ status: 'ready', sizeBytes: SIZE, checksumSha256: sha256(bytes) });
 
     // A repeated complete answers like the single-PUT one: the current status, nothing redone.
     const again = await alice.post(`/media/${s.assetId}/complete`, { parts });
     expect(again.status).toBe(202);
-    expect(again.body).toMatchObject({ assetId: s.assetId, status: 'ready' });
+    expect(again.body).toMatchObject({ assetId: s.assetId, status: 'ready', upload: { state: 'assembled' } });
 
     // The bytes downloaded are the bytes uploaded.
     const link = await alice.get(`/media/${s.assetId}/download`);
@@ -224,7 +239,7 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     expect(await waitReady(s.assetId)).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
   });
 
-  it('refuses a wrong ETag and a missing part with 400 naming the part, a truncated part at storage; then completes', async () => {
+  it('refuses a list without part 3 (400 naming it), shows a part storage lacks and a wrong ETag as failed assembly (re-completable), refuses a truncated part; then completes', async () => {
     const bytes = fileOf(3 * PART + 99, 3);
     const s = await start(bytes, { multipart: true });
     expect(s.partCount).toBe(4);
@@ -248,21 +263,28 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     expect(missing.body).toMatchObject({ error: 'UploadMismatch', details: { partNumber: 3 } });
     expect(missing.body.message).toMatch(/Part 3/);
 
-    // Part 3 is listed but storage holds no such part.
+    // Part 3 is listed but storage holds no such part: found by the background check, shown on the asset and the
+    // part listing; the session can be completed again.
     const notUploaded = await alice.post(`/media/${s.assetId}/complete`, {
       parts: [1, 2, 3, 4].map((n) => ({ partNumber: n, etag: etags[n] ?? '"00000000000000000000000000000000"' })),
     });
-    expect(notUploaded.status).toBe(400);
-    expect(notUploaded.body).toMatchObject({ error: 'UploadMismatch', details: { partNumber: 3 } });
+    expect(notUploaded.status).toBe(202);
+    expect(notUploaded.body.upload.state).toBe('assembling');
+    const failed = await waitAssembly(s.assetId);
+    expect(failed).toMatchObject({ status: 'pending', upload: { state: 'failed', error: expect.stringMatching(/Part 3/) } });
+    const afterFailure = await alice.get(`/media/${s.assetId}/parts`);
+    expect(afterFailure.body.upload).toMatchObject({ state: 'failed', error: expect.stringMatching(/Part 3/) });
+    // ?waitFor=ready answers at once too: the client has to act.
+    const polled = await alice.get(`/media/${s.assetId}?waitFor=ready&timeout=30`);
+    expect(polled.body.upload.state).toBe('failed');
 
     // Re-PUT part 3 whole, then complete with a wrong ETag for part 2.
     etags[3] = (await putPart(s.parts[2], slice(bytes, PART, 3))).etag!;
     const wrong = await alice.post(`/media/${s.assetId}/complete`, {
       parts: [1, 2, 3, 4].map((n) => ({ partNumber: n, etag: n === 2 ? etags[1] : etags[n] })),
     });
-    expect(wrong.status).toBe(400);
-    expect(wrong.body).toMatchObject({ error: 'UploadMismatch', details: { partNumber: 2 } });
-    expect(wrong.body.message).toMatch(/Part 2.*ETag/);
+    expect(wrong.status).toBe(202);
+    expect((await waitAssembly(s.assetId)).upload).toMatchObject({ state: 'failed', error: expect.stringMatching(/Part 2.*ETag/) });
 
     // Malformed lists are refused by validation, naming the field.
     const noParts = await alice.post(`/media/${s.assetId}/complete`, {});
@@ -280,6 +302,53 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     });
     expect(done.status).toBe(202);
     expect(await waitReady(s.assetId)).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
+  });
+
+  it('answers complete before assembly (no worker: the upload stays assembling), and a SIGKILLed service resumes it after restart', async () => {
+    const own = await startApp({ ...appEnv, WORKER_ENABLED: 'false' });
+    try {
+      const carol = api(own.baseUrl, 503);
+      const bytes = fileOf(3 * PART + 5, 11);
+      const s = (
+        await carol.post('/media/upload-url', {
+          filename: 'c.bin',
+          mimeType: 'application/octet-stream',
+          sizeBytes: bytes.length,
+          multipart: true,
+        })
+      ).body as { assetId: string; parts: SignedPart[] };
+      const parts = [];
+      for (const p of s.parts) parts.push({ partNumber: p.partNumber, etag: (await putPart(p, slice(bytes, PART, p.partNumber))).etag! });
+      const started = Date.now();
+      const done = await carol.post(`/media/${s.assetId}/complete`, { parts });
+      expect(done.status).toBe(202);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(done.body).toMatchObject({ status: 'pending', upload: { state: 'assembling' } });
+      // Written down: the job is queued (the outbox relayed it) and nobody assembles it.
+      await eventually(async () => (await own.sql(`SELECT count(*)::int AS n FROM outbox WHERE topic = 'multipart.assemble'`))[0].n === 0);
+      const view = await carol.get(`/media/${s.assetId}`);
+      expect(view.body).toMatchObject({ status: 'pending', upload: { state: 'assembling' } });
+      const listed = await carol.get(`/media/${s.assetId}/parts`);
+      expect(listed.body.upload.state).toBe('assembling');
+      expect(listed.body.parts).toHaveLength(4);
+      // A repeat while assembling answers the same; another list is refused.
+      expect((await carol.post(`/media/${s.assetId}/complete`, { parts })).body.upload.state).toBe('assembling');
+      const other = await carol.post(`/media/${s.assetId}/complete`, {
+        parts: parts.map((p, i) => (i === 0 ? { ...p, etag: parts[1].etag } : p)),
+      });
+      expect(other.status).toBe(409);
+
+      await own.stopProcess('SIGKILL');
+      await own.restart({ WORKER_ENABLED: 'true' });
+      const ready = await eventually(async () => {
+        const r = await carol.get(`/media/${s.assetId}`);
+        return ['ready', 'failed'].includes(r.body?.status) ? r.body : undefined;
+      }, 30_000);
+      expect(ready).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
+      expect(ready.upload).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
   });
 
   it('keeps other users out: 404 on every multipart route for a stranger', async () => {
@@ -374,5 +443,112 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
     await waitReady(s.assetId);
     const single = await alice.post('/media/upload-url', { filename: 'x.bin', mimeType: 'application/octet-stream', sizeBytes: 10 });
     expect((await alice.del(`/media/${single.body.assetId}/upload`)).status).toBe(409);
+  });
+});
+
+/**
+ * Assembly against a store whose CompleteMultipartUpload is slow or failing: a real HTTP hop in front of the emulator
+ * (test/support/s3-gate.ts) holds or fails that one call, so the test sees the state, not timings.
+ */
+describe('multipart assembly against a slow or failing store (s3 driver)', () => {
+  let s3: Awaited<ReturnType<typeof startS3Server>>;
+  let gate: S3Gate;
+  let app: RunningApp;
+  let dave: Api;
+
+  beforeAll(async () => {
+    s3 = await startS3Server({ buckets: ['media-gate'] });
+    gate = await startS3Gate(s3);
+    app = await startApp({
+      ...s3ServiceEnv(gate, 'media-gate'),
+      MULTIPART_THRESHOLD_BYTES: String(256 * KiB),
+      MULTIPART_PART_SIZE_BYTES: String(PART),
+      MULTIPART_MIN_PART_SIZE_BYTES: String(PART),
+      // A worker killed mid-job loses its lock quickly, so that its job runs again within the test.
+      PROCESSING_LOCK_DURATION_MS: '2000',
+      PROCESSING_ATTEMPTS: '20',
+    });
+    dave = api(app.baseUrl, 504);
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await gate?.close();
+    await s3?.stop();
+  });
+
+  const uploadParts = async (bytes: Buffer) => {
+    const s = (
+      await dave.post('/media/upload-url', {
+        filename: 'g.bin',
+        mimeType: 'application/octet-stream',
+        sizeBytes: bytes.length,
+        multipart: true,
+      })
+    ).body as { assetId: string; parts: SignedPart[] };
+    const parts = [];
+    for (const p of s.parts) {
+      const res = await fetch(p.url, {
+        method: 'PUT',
+        headers: p.headers,
+        body: bytes.subarray((p.partNumber - 1) * PART, p.partNumber * PART),
+      });
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+      parts.push({ partNumber: p.partNumber, etag: res.headers.get('etag')! });
+    }
+    return { assetId: s.assetId, parts };
+  };
+
+  const view = async (id: string) => (await dave.get(`/media/${id}`)).body;
+  const settled = (id: string) =>
+    eventually(async () => {
+      const v = await view(id);
+      return ['ready', 'failed', 'quarantined'].includes(v?.status) ? v : undefined;
+    }, 60_000);
+
+  it('answers 202 while the store is still assembling (held), then the asset goes on to ready', async () => {
+    gate.setComplete('hold');
+    const bytes = fileOf(2 * PART + 17, 21);
+    const { assetId, parts } = await uploadParts(bytes);
+    const done = await dave.post(`/media/${assetId}/complete`, { parts });
+    expect(done.status).toBe(202);
+    expect(done.body).toMatchObject({ status: 'pending', upload: { state: 'assembling' } });
+    // The store has the request and has not answered: the service says so.
+    await eventually(async () => gate.held() === 1);
+    expect(await view(assetId)).toMatchObject({ status: 'pending', upload: { state: 'assembling', attempts: 0 } });
+    gate.setComplete('pass');
+    gate.release();
+    expect(await settled(assetId)).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
+  });
+
+  it('resumes an assembly whose service was SIGKILLed while the store worked on it', async () => {
+    gate.setComplete('hold');
+    const bytes = fileOf(3 * PART + 5, 22);
+    const { assetId, parts } = await uploadParts(bytes);
+    expect((await dave.post(`/media/${assetId}/complete`, { parts })).status).toBe(202);
+    await eventually(async () => gate.held() === 1);
+    await app.stopProcess('SIGKILL');
+    gate.drop(); // the store never saw it
+    gate.setComplete('pass');
+    const seen = gate.completes();
+    await app.restart();
+    // The stalled job runs again in the new process and completes the upload.
+    expect(await settled(assetId)).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
+    expect(gate.completes()).toBeGreaterThan(seen);
+  });
+
+  it('retries a store that fails CompleteMultipartUpload (500), showing the attempts, until it succeeds', async () => {
+    gate.setComplete('fail');
+    const bytes = fileOf(2 * PART + 3, 23);
+    const { assetId, parts } = await uploadParts(bytes);
+    expect((await dave.post(`/media/${assetId}/complete`, { parts })).status).toBe(202);
+    const retrying = await eventually(async () => {
+      const v = await view(assetId);
+      return v?.upload?.attempts >= 1 ? v : undefined;
+    }, 60_000);
+    expect(retrying).toMatchObject({ status: 'pending', upload: { state: 'assembling', error: expect.stringMatching(/./) } });
+    gate.setComplete('pass');
+    expect(await settled(assetId)).toMatchObject({ status: 'ready', checksumSha256: sha256(bytes) });
   });
 });

@@ -69,7 +69,11 @@ describe('hostile uploads on the local driver (production)', () => {
 
   const fds = () => readdirSync(`/proc/${app.pid()}/fd`).length;
   const tmpFiles = () => filesUnder(path.join(app.storageRoot, '.tmp')).filter((f) => !path.basename(f).startsWith('health-'));
-  const partTmpFiles = () => filesUnder(path.join(app.storageRoot, '.multipart')).filter((f) => f.endsWith('.tmp'));
+  // A part body being written holds a writer claim in its upload's directory (parts are written in place).
+  const partWriters = () =>
+    filesUnder(path.join(app.storageRoot, '.multipart')).filter(
+      (f) => path.basename(path.dirname(f)) === 'writers' && !f.endsWith('.draft'),
+    );
   const uploadedFile = (assetId: string) => path.join(app.storageRoot, 'media', 'uploads', String(owner), assetId);
 
   const grant = async (bytes: Buffer, extra: Record<string, unknown> = {}, client = alice) => {
@@ -260,7 +264,7 @@ describe('hostile uploads on the local driver (production)', () => {
     expect(res.status).toBe(201);
     const part = res.body.parts[0] as { url: string; method: string; headers: Record<string, string>; size: number };
     const first = rawRequest(part.url, 'PUT', sized(part.headers, part.size), bytes.subarray(0, 1));
-    await until('the first part body streaming', () => partTmpFiles().length === 1);
+    await until('the first part body streaming', () => partWriters().length === 1);
     const second = await fetch(part.url, { method: 'PUT', headers: part.headers, body: bytes.subarray(0, MiB) });
     expect(second.status).toBe(409);
     expect(await second.text()).toMatch(/UploadInProgress/);
@@ -271,7 +275,7 @@ describe('hostile uploads on the local driver (production)', () => {
     const stalled = rawRequest(part.url, 'PUT', sized(part.headers, part.size), bytes.subarray(0, 1));
     expect(await stalled.status).toBe(408);
     await stalled.closed;
-    await until('the part temp file removed', () => partTmpFiles().length === 0);
+    await until('the part writer released', () => partWriters().length === 0);
     await backToBaseline();
   });
 

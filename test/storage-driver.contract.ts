@@ -464,6 +464,29 @@ export function describeStorageDriverContract(
         expect((await mp.listParts({ key, uploadId })).map((x) => x.size)).toEqual([10]);
       });
 
+      it('with the part layout declared (partSize, size): parts PUT concurrently and out of order, one PUT twice (the last wins), the last one short', async () => {
+        const key = newKey();
+        const partSize = 64 * 1024;
+        const size = 3 * partSize + 100;
+        const bytes = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 9)) & 0xff;
+        const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'application/octet-stream', partSize, size });
+        const slice = (n: number) => bytes.subarray((n - 1) * partSize, Math.min(n * partSize, size));
+        // Part 2 first with other bytes, then everything at once in reverse order (part 2 again, right this time).
+        expect((await putPart(key, uploadId, 2, Buffer.alloc(partSize, 9))).status).toBe(200);
+        const answers = await Promise.all([4, 3, 2, 1].map((n) => putPart(key, uploadId, n, slice(n))));
+        expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+        const etags = [4, 3, 2, 1].map((n, i) => ({ partNumber: n, etag: answers[i].headers.get('etag')! })).reverse();
+        const listed = await mp.listParts({ key, uploadId });
+        expect(listed.map((p) => [p.partNumber, p.etag, p.size])).toEqual(
+          etags.map((e) => [e.partNumber, e.etag, slice(e.partNumber).length]),
+        );
+        const info = await mp.completeMultipartUpload({ key, uploadId, parts: etags });
+        expect(info).toMatchObject({ key, size });
+        expect(sha256Hex(await readAll(await driver.read(key)))).toBe(sha256Hex(bytes));
+        await expect(mp.listParts({ key, uploadId })).rejects.toBeInstanceOf(StorageNotFoundError);
+      });
+
       it('answers StorageNotFoundError for an upload it does not know', async () => {
         const key = newKey();
         const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'text/plain' });

@@ -37,7 +37,7 @@ export class AppModule {
         BucketsModule,
         ProcessingModule.forRoot({ worker: config.WORKER_ENABLED }),
         WebhooksModule.forRoot({ worker: config.WORKER_ENABLED }),
-        UploadModule,
+        UploadModule.forRoot({ worker: config.WORKER_ENABLED }),
         StorageEventsModule.forRoot({ worker: config.WORKER_ENABLED }),
         TransformModule,
         LifecycleModule.forRoot({ worker: config.WORKER_ENABLED }),

@@ -16,7 +16,7 @@ import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
 import { AssetListFilters, buildListQuery, decodeCursor, DEFAULT_LIST_LIMIT, encodeCursor, parseTagFilter } from './asset-list.query';
 import { assetSummary, reviveAsset } from './asset-record';
-import { AssetPageDto, AssetViewDto, DownloadLinkDto, StoredObjectViewDto } from './asset-view.dto';
+import { AssetPageDto, AssetViewDto, DownloadLinkDto, StoredObjectViewDto, UploadAssemblyDto } from './asset-view.dto';
 import { AssetParts, AssetsRepository } from './assets.repository';
 import { ListAssetsQueryDto } from './list-assets.dto';
 import { AssetStatus, MediaAsset } from './media-asset.entity';
@@ -28,6 +28,9 @@ import { ObjectAccessTracker } from './object-access.tracker';
  */
 @Injectable()
 export class AssetQueryService {
+  /** Where a pending asset's multipart upload stands (registered by the upload module; null: not multipart). */
+  private uploadState?: (assetId: string) => Promise<UploadAssemblyDto | null>;
+
   constructor(
     private readonly repo: AssetsRepository,
     private readonly metadata: MetadataService,
@@ -36,6 +39,11 @@ export class AssetQueryService {
     private readonly cdn: CdnService,
     private readonly access: ObjectAccessTracker,
   ) {}
+
+  /** The upload module tells pending assets' views where their multipart upload stands. */
+  registerUploadState(source: (assetId: string) => Promise<UploadAssemblyDto | null>): void {
+    this.uploadState = source;
+  }
 
   /**
    * The asset record through the hot cache, or null when there is none (deleted assets are returned, with their
@@ -103,7 +111,13 @@ export class AssetQueryService {
     assertAssetAccess(access, 'read');
     const { record: a, metadata } = await this.getRecordWith(access.assetId, ['metadata']);
     if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);
-    return this.toView(a, metadata ?? {});
+    const view = this.toView(a, metadata ?? {});
+    // Only while pending (one more query): afterwards the asset's status tells the rest.
+    if (a.status === AssetStatus.Pending && this.uploadState) {
+      const upload = await this.uploadState(a.assetId);
+      if (upload) view.upload = upload;
+    }
+    return view;
   }
 
   /** One page of the assets the caller can read (owned, or granted `read` to its user, a group or `*`). */

@@ -78,7 +78,8 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
       try {
         const view = await this.assets.view(access);
         const left = deadline - Date.now();
-        if (SETTLED.has(view.status) || left <= 0 || this.closing) return view;
+        // A multipart upload whose assembly failed waits for its client (who completes again): answered at once too.
+        if (SETTLED.has(view.status) || view.upload?.state === 'failed' || left <= 0 || this.closing) return view;
         await Promise.race([woken.promise, new Promise((r) => setTimeout(r, Math.min(RECHECK_MS, left)))]);
       } finally {
         woken.cancel();

@@ -1,6 +1,26 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AssetStatus } from './media-asset.entity';
 
+export const UPLOAD_ASSEMBLY_STATES = ['receiving', 'assembling', 'assembled', 'failed', 'aborted'] as const;
+export type UploadAssemblyState = (typeof UPLOAD_ASSEMBLY_STATES)[number];
+
+/**
+ * Where a multipart upload stands (POST /media/{id}/complete answers 202 and assembles the object in the background).
+ * `receiving`: parts may be PUT (complete not called yet, or callable again after a failure); `assembling`: complete
+ * was accepted and the object is being assembled (retried on store errors); `assembled`: processing took over (the
+ * asset leaves `pending`); `failed`: the part list did not match storage (a part missing, an ETag or size wrong) or
+ * assembly kept failing — `error` says why, the asset stays `pending` and complete may be called again with a
+ * corrected list (or after re-uploading the part); `aborted`: the upload was abandoned.
+ */
+export class UploadAssemblyDto {
+  @ApiProperty({ enum: UPLOAD_ASSEMBLY_STATES, enumName: 'UploadAssemblyState' })
+  state: UploadAssemblyState;
+  /** Assembly attempts of the current complete that failed (store errors; retried with backoff while `assembling`). */
+  attempts: number;
+  /** Why the last attempt failed (while `assembling`: it is being retried; `failed`: final, complete again). */
+  error: string | null;
+}
+
 /** An asset as clients see it (GET /media/{id}, list items). */
 export class AssetViewDto {
   /** Asset id (UUID). */
@@ -37,6 +57,11 @@ export class AssetViewDto {
    * this asset, by its own age and downloads — never another asset's with the same bytes); null before.
    */
   storageClass: string | null;
+  /**
+   * GET /media/{id} of a `pending` multipart upload: where its assembly stands (see UploadAssemblyDto). Absent for
+   * other assets and in lists.
+   */
+  upload?: UploadAssemblyDto;
 }
 
 export class AssetPageDto {

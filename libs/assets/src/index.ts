@@ -12,7 +12,16 @@ export type { AssetEvent, AssetEventType, AssetEventSubscriber } from './asset-e
 export { AssetLifecycleService } from './asset-lifecycle.service';
 export type { StoredObjectRef } from './asset-lifecycle.service';
 export { accessDay } from './object-access.tracker';
-export { AssetViewDto, AssetPageDto, DownloadLinkDto, StoredObjectViewDto, StoredObjectRegionDto } from './asset-view.dto';
+export {
+  AssetViewDto,
+  AssetPageDto,
+  DownloadLinkDto,
+  StoredObjectViewDto,
+  StoredObjectRegionDto,
+  UploadAssemblyDto,
+  UPLOAD_ASSEMBLY_STATES,
+} from './asset-view.dto';
+export type { UploadAssemblyState } from './asset-view.dto';
 export { redirectResponse } from './redirect-response';
 export { QuotaService } from './quota/quota.service';
 export { QuotaLimitsDto, QuotaUsageDto, QuotaViewDto } from './quota/quota-view.dto';

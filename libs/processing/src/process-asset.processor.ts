@@ -137,7 +137,7 @@ export class ProcessAssetProcessor implements OnModuleInit {
     // the same steps whether or not identical bytes are stored already, so the time to `ready` tells nobody. Sharing
     // the bytes, and checking the shared object before relying on it, run after commit (DedupSettleHandler).
     const storedKey = this.storedKey(assetId);
-    await this.copyObject(asset.objectKey, storedKey, info.contentType ?? asset.mimeType, facts.size);
+    await this.copyObject(asset.objectKey, storedKey, info.contentType ?? asset.mimeType, facts.size, facts.sha256);
     const changed = await this.assets.completeProcessing(
       assetId,
       { sha256: facts.sha256, size: facts.size, detectedMimeType: detected, metadata, storedAt: { objectKey: storedKey } },
@@ -178,8 +178,8 @@ export class ProcessAssetProcessor implements OnModuleInit {
   }
 
   /** A copy inside the store when the driver can, else streamed through this process. */
-  private async copyObject(fromKey: string, toKey: string, contentType: string, size: number) {
-    if (canCopy(this.storage)) await this.storage.copy({ fromKey, toKey });
+  private async copyObject(fromKey: string, toKey: string, contentType: string, size: number, sha256?: string) {
+    if (canCopy(this.storage)) await this.storage.copy({ fromKey, toKey, sha256 });
     else await this.storage.write({ key: toKey, body: await this.storage.read(fromKey), contentType, contentLength: size });
   }
 

@@ -10,7 +10,16 @@ export type Problem = components['schemas']['ProblemDto'];
  * quarantined it), `UnsupportedUpload` (an upload kind this SDK version cannot perform), `Aborted`.
  */
 export type SdkErrorCode =
-  'NetworkError' | 'SizeMismatch' | 'Timeout' | 'StorageRejected' | 'ChecksumMismatch' | 'AssetFailed' | 'UnsupportedUpload' | 'Aborted';
+  | 'NetworkError'
+  | 'SizeMismatch'
+  | 'Timeout'
+  | 'StorageRejected'
+  | 'ChecksumMismatch'
+  | 'AssetFailed'
+  /** A multipart upload's assembly failed (a part storage lacks or holds with another ETag): fix and complete again. */
+  | 'AssemblyFailed'
+  | 'UnsupportedUpload'
+  | 'Aborted';
 
 /** Every failure of the SDK: the problem body the service answered, or one the SDK made up (statusCode 0 when there was no HTTP answer). */
 export class MediaApiError extends Error {

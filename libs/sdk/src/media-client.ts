@@ -86,7 +86,7 @@ export interface UploadResult {
   sizeBytes: number;
   /** SHA-256 of the bytes sent (hex). */
   sha256: string;
-  /** Status after complete (usually `processing`). */
+  /** Status after complete (usually `processing`; a multipart upload's assembly has ended by then). */
   status: Asset['status'];
   /** Which strategy moved the bytes. */
   strategy: string;
@@ -332,14 +332,38 @@ export class MediaClient {
         signal: opts.signal,
       }),
     );
+    // Multipart: complete answers 202 at once and the object is assembled in the background; wait for that.
+    const status = done.upload?.state === 'assembling' ? await this.waitForAssembly(grant.assetId, signal) : done.status;
     return {
       assetId: grant.assetId,
       sizeBytes: source.size,
       sha256: outcome.sha256,
-      status: done.status,
+      status,
       strategy: strategy.kind,
       ...(outcome.parts ? { parts: outcome.parts } : {}),
     };
+  }
+
+  /**
+   * Polls the asset (100 ms, growing to 2 s) until the assembly of its multipart upload has ended: answers the asset's
+   * status once assembled (`processing` and on); rejects with `AssemblyFailed` when storage did not match the part
+   * list (the reason is the service's).
+   */
+  private async waitForAssembly(id: string, signal: AbortSignal | undefined): Promise<Asset['status']> {
+    for (let pause = 100; ; pause = Math.min(2000, Math.round(pause * 1.5))) {
+      const asset = MediaClient.ok(await this.api.GET('/media/{id}', { params: { path: { id } }, signal }));
+      if (asset.status !== 'pending' || !asset.upload || asset.upload.state === 'assembled') return asset.status;
+      if (asset.upload.state === 'failed') {
+        throw MediaApiError.sdk(
+          'AssemblyFailed',
+          `Asset ${id}: the multipart upload was not assembled: ${asset.upload.error ?? 'unknown reason'}`,
+          {
+            details: asset,
+          },
+        );
+      }
+      await sleep(pause, signal);
+    }
   }
 
   /**
@@ -377,6 +401,17 @@ export class MediaClient {
     }
     const list = listing.data;
     if (list.uploadId !== rec.uploadId || list.partCount !== rec.partCount || list.partSize !== rec.partSize) return null;
+    if (list.upload?.state === 'assembling') {
+      // An earlier run completed it and stopped before the answer: wait for its assembly.
+      return {
+        assetId: rec.assetId,
+        sizeBytes: source.size,
+        sha256: rec.sha256,
+        status: await this.waitForAssembly(rec.assetId, signal),
+        strategy: 'multipart',
+        parts: { total: rec.partCount, sent: 0, resumed: rec.partCount },
+      };
+    }
     opts.onResume?.({ assetId: rec.assetId, storedParts: list.parts.length, partCount: list.partCount });
     const grant = {
       assetId: rec.assetId,
@@ -411,6 +446,15 @@ export class MediaClient {
         await this.api.GET('/media/{id}', { params: { path: { id }, query: { waitFor: 'ready', timeout: wait } }, signal: opts.signal }),
       );
       if (asset.status === 'ready') return asset;
+      if (asset.status === 'pending' && asset.upload?.state === 'failed') {
+        throw MediaApiError.sdk(
+          'AssemblyFailed',
+          `Asset ${id}: the multipart upload was not assembled: ${asset.upload.error ?? 'unknown reason'}`,
+          {
+            details: asset,
+          },
+        );
+      }
       if (asset.status === 'failed' || asset.status === 'quarantined' || asset.status === 'deleted') {
         throw MediaApiError.sdk('AssetFailed', `Asset ${id} is ${asset.status}${asset.failureReason ? `: ${asset.failureReason}` : ''}`, {
           details: asset,

@@ -125,8 +125,12 @@ export interface StorageDriver {
  * (S3 CopyObject, a file copy on disk). Callers fall back to read + write when a driver lacks it.
  */
 export interface CopyCapableStorage {
-  /** Copies `fromKey` to `toKey` (replacing it); rejects with StorageNotFoundError when `fromKey` is absent. */
-  copy(params: { fromKey: string; toKey: string }): Promise<void>;
+  /**
+   * Copies `fromKey` to `toKey` (replacing it); rejects with StorageNotFoundError when `fromKey` is absent. `sha256`:
+   * the SHA-256 the caller verified of these bytes (processing), which a store keeping checksums beside its objects
+   * (local) records for the copy (an object assembled from parts has none of its own).
+   */
+  copy(params: { fromKey: string; toKey: string; sha256?: string }): Promise<void>;
 }
 
 export function canCopy(driver: StorageDriver): driver is StorageDriver & CopyCapableStorage {
@@ -178,6 +182,18 @@ export interface MultipartUploadId {
   uploadId: string;
 }
 
+/**
+ * Starting a multipart upload. `partSize` and `size`, when the caller knows them (every part but the last has
+ * `partSize` bytes, together `size`), let a driver write each part in place at (n−1)×partSize (the local driver);
+ * parts of other sizes are then refused. Without them any S3-valid part sizes are accepted.
+ */
+export interface CreateMultipartParams {
+  key: string;
+  contentType: string;
+  partSize?: number;
+  size?: number;
+}
+
 /** A signed PUT for one part (1..10000), bound to its exact size. */
 export interface PresignUploadPartParams extends MultipartUploadId {
   partNumber: number;
@@ -207,7 +223,7 @@ export interface MultipartCapableStorage {
    * Starts an upload. `region` (optional) names the storage region it lives in when the driver spreads one bucket
    * over several (RoutedStorageDriver); every later call with the returned `uploadId` goes to that region.
    */
-  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }>;
+  createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string; region?: string }>;
   /** Signed PUT for one part (1..10000), bound to its exact size. */
   presignUploadPart(params: PresignUploadPartParams): Promise<PresignedPut>;
   /** Server-side part write (streamed). Returns the part's quoted ETag. */

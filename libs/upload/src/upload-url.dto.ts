@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { AssetStatus } from '@app/assets';
+import { AssetStatus, UploadAssemblyDto } from '@app/assets';
+
+export { UploadAssemblyDto };
 
 /** Where to send the bytes (POST /media/upload-url). */
 export class UploadUrlDto {
@@ -24,8 +26,15 @@ export class UploadUrlDto {
 /** POST /media/{id}/complete */
 export class CompleteUploadResultDto {
   assetId: string;
+  /** The asset's status: `pending` while a multipart upload is assembled, then `processing` and on. */
   @ApiProperty({ enum: AssetStatus, enumName: 'AssetStatus' })
   status: AssetStatus;
+  /**
+   * Multipart uploads: where the assembly stands (`assembling` right after the first complete). Follow it with
+   * GET /media/{id} (its `upload`, and `?waitFor=ready`, which also returns when assembly `failed`). Absent for
+   * single uploads.
+   */
+  upload?: UploadAssemblyDto;
 }
 
 /**
@@ -83,5 +92,8 @@ export class PartListDto {
   uploadId: string;
   partSize: number;
   partCount: number;
+  /** The parts storage holds (none once the object is assembled). */
   parts: UploadedPartDto[];
+  /** Where the upload stands: `receiving`, `assembling` after complete, `failed` (with `error`) when complete must be repeated. */
+  upload: UploadAssemblyDto;
 }

@@ -10,7 +10,7 @@ import { ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import { DataSource, EntityManager } from 'typeorm';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CreateUploadUrlDto } from './create-upload-url.dto';
-import { MultipartUploadDto, UploadUrlDto } from './upload-url.dto';
+import { CompleteUploadResultDto, MultipartUploadDto, UploadUrlDto } from './upload-url.dto';
 import { CompleteUploadDto } from './multipart/multipart.dto';
 import { MultipartUploadService } from './multipart/multipart-upload.service';
 import { planParts } from './multipart/part-plan';
@@ -81,7 +81,7 @@ export class UploadUrlService {
     const key = ObjectKeyLayout.upload(principal.userId, assetId);
     const ttl = Math.min(dto.expiresInSeconds ?? this.upload.MULTIPART_SESSION_TTL_SECONDS, this.upload.MULTIPART_SESSION_TTL_SECONDS);
     const expiresAt = new Date(Date.now() + ttl * 1000);
-    const { uploadId, region } = await this.multipart.start(key, dto.mimeType);
+    const { uploadId, region } = await this.multipart.start(key, dto.mimeType, { partSize: plan.partSize, size: dto.sizeBytes });
     const session = {
       assetId,
       uploadId,
@@ -182,9 +182,9 @@ export class UploadUrlService {
 
   /**
    * Step 3: the client says the bytes are there (needs `write`). Idempotent; the work request is committed with the
-   * status change. A multipart asset is assembled from `dto.parts` first (see MultipartUploadService.complete).
+   * status change. A multipart asset is assembled from `dto.parts` in the background first (MultipartUploadService.complete).
    */
-  async complete(access: AssetAccess, dto: CompleteUploadDto = {}): Promise<{ assetId: string; status: AssetStatus }> {
+  async complete(access: AssetAccess, dto: CompleteUploadDto = {}): Promise<CompleteUploadResultDto> {
     assertAssetAccess(access, 'write');
     const session = await this.multipart.findSession(access.assetId);
     if (session) return this.multipart.complete(access, session, dto.parts);

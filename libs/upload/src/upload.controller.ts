@@ -88,11 +88,12 @@ export class UploadController {
   @HttpCode(202)
   @JsonBodyLimit(COMPLETE_UPLOAD_BODY_MAX_BYTES)
   @RequireAssetAccess('write')
-  @ApiProblem(409, 'No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state', [
-    ErrorCode.ObjectNotUploaded,
-    ErrorCode.AssetStateConflict,
-  ])
-  @ApiProblem(400, 'Multipart: the part list does not match what storage holds (details.partNumber names the part)', [
+  @ApiProblem(
+    409,
+    'No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state, or is being assembled from another part list',
+    [ErrorCode.ObjectNotUploaded, ErrorCode.AssetStateConflict],
+  )
+  @ApiProblem(400, 'Multipart: the part list misses or repeats a part, or names one beyond partCount (details.partNumber names it)', [
     ErrorCode.UploadMismatch,
   ])
   @ApiBody({
@@ -116,7 +117,7 @@ export class UploadController {
   @ApiOperation({
     summary: 'Complete an upload',
     description:
-      'Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.',
+      'Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none. Multipart: answers 202 at once (status `pending`, `upload.state` `assembling`) and assembles the object in the background; the list is checked against storage there, and a mismatch (a part missing, a wrong ETag or size) shows as `upload.state` `failed` with `upload.error` on GET /media/{id} and GET /media/{id}/parts — complete again with the right list.',
   })
   complete(@CurrentAssetAccess() access: AssetAccess, @Body() dto: CompleteUploadDto): Promise<CompleteUploadResultDto> {
     return this.uploads.complete(access, dto ?? {});

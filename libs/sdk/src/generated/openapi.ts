@@ -627,7 +627,7 @@ export interface paths {
         put?: never;
         /**
          * Complete an upload
-         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none.
+         * @description Tells the service the bytes are in storage: processing starts (checksum, type sniffing, metadata, virus scan, thumbnails). Idempotent; answers the status reached. A body is needed only for multipart uploads (the part list); single uploads send none. Multipart: answers 202 at once (status `pending`, `upload.state` `assembling`) and assembles the object in the background; the list is checked against storage there, and a mismatch (a part missing, a wrong ETag or size) shows as `upload.state` `failed` with `upload.error` on GET /media/{id} and GET /media/{id}/parts — complete again with the right list.
          */
         post: operations["uploadComplete"];
         delete?: never;
@@ -1029,6 +1029,11 @@ export interface components {
              */
             storageClass: string | null;
             updatedAt: string;
+            /**
+             * @description GET /media/{id} of a `pending` multipart upload: where its assembly stands (see UploadAssemblyDto). Absent for
+             *     other assets and in lists.
+             */
+            upload?: components["schemas"]["UploadAssemblyDto"];
             /** @description While pending: when the upload URL expires. */
             uploadExpiresAt: string | null;
         };
@@ -1107,7 +1112,14 @@ export interface components {
         };
         CompleteUploadResultDto: {
             assetId: string;
+            /** @description The asset's status: `pending` while a multipart upload is assembled, then `processing` and on. */
             status: components["schemas"]["AssetStatus"];
+            /**
+             * @description Multipart uploads: where the assembly stands (`assembling` right after the first complete). Follow it with
+             *     GET /media/{id} (its `upload`, and `?waitFor=ready`, which also returns when assembly `failed`). Absent for
+             *     single uploads.
+             */
+            upload?: components["schemas"]["UploadAssemblyDto"];
         };
         CreateApiKeyDto: {
             /**
@@ -1367,8 +1379,11 @@ export interface components {
         PartListDto: {
             assetId: string;
             partCount: number;
+            /** @description The parts storage holds (none once the object is assembled). */
             parts: components["schemas"]["UploadedPartDto"][];
             partSize: number;
+            /** @description Where the upload stands: `receiving`, `assembling` after complete, `failed` (with `error`) when complete must be repeated. */
+            upload: components["schemas"]["UploadAssemblyDto"];
             uploadId: string;
         };
         ProblemDetailsDto: {
@@ -1592,6 +1607,15 @@ export interface components {
             /** @description `true`: anyone (also anonymous callers) may read every asset in the bucket. */
             public?: boolean;
         };
+        UploadAssemblyDto: {
+            /** @description Assembly attempts of the current complete that failed (store errors; retried with backoff while `assembling`). */
+            attempts: number;
+            /** @description Why the last attempt failed (while `assembling`: it is being retried; `failed`: final, complete again). */
+            error: string | null;
+            state: components["schemas"]["UploadAssemblyState"];
+        };
+        /** @enum {string} */
+        UploadAssemblyState: "receiving" | "assembling" | "assembled" | "failed" | "aborted";
         UploadedPartDto: {
             /** @description Quoted, as storage answered it; send it back at complete. */
             etag: string;
@@ -6064,7 +6088,7 @@ export interface operations {
                     "application/json": components["schemas"]["CompleteUploadResultDto"];
                 };
             };
-            /** @description Multipart: the part list does not match what storage holds (details.partNumber names the part) */
+            /** @description Multipart: the part list misses or repeats a part, or names one beyond partCount (details.partNumber names it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6112,7 +6136,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state */
+            /** @description No bytes have been uploaded for the asset yet; or (multipart) the upload was aborted, expired or changed state, or is being assembled from another part list */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -23,6 +23,7 @@ import {
   TieredStorage,
   UsedUploadMarkerStorage,
   CompleteMultipartParams,
+  CreateMultipartParams,
   MultipartUploadId,
   PresignUploadPartParams,
   UploadPartParams,
@@ -142,8 +143,8 @@ export class LocalStorageDriver
     if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
   }
 
-  copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
-    return this.objects.copy(fromKey, toKey);
+  copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {
+    return this.objects.copy(fromKey, toKey, sha256);
   }
 
   /** An upload key leaves a used-key marker (see LocalUploadMarkers), so its single-use URL stays used up. */
@@ -244,7 +245,7 @@ export class LocalStorageDriver
 
   // ---- MultipartCapableStorage ------------------------------------------------------------------------
 
-  createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string }> {
+  createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string }> {
     return this.multipart.createMultipartUpload(params);
   }
 

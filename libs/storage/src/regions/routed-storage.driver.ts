@@ -23,6 +23,7 @@ import {
   StoredPart,
   UsedUploadMarkerStorage,
   CompleteMultipartParams,
+  CreateMultipartParams,
   MultipartUploadId,
   PresignUploadPartParams,
   UploadPartParams,
@@ -139,12 +140,12 @@ export class RoutedStorageDriver
   }
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */
-  async copy({ fromKey, toKey }: { fromKey: string; toKey: string }): Promise<void> {
+  async copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {
     const found = await this.locate(fromKey);
     if (!found) throw new StorageNotFoundError(fromKey);
     const { region, info } = found;
     await this.router.call(region, async (d) => {
-      if (canCopy(d)) return d.copy({ fromKey, toKey });
+      if (canCopy(d)) return d.copy({ fromKey, toKey, sha256 });
       return d.write({
         key: toKey,
         body: await d.read(fromKey),
@@ -209,7 +210,7 @@ export class RoutedStorageDriver
 
   // ---- multipart --------------------------------------------------------------------------------------
 
-  async createMultipartUpload(params: { key: string; contentType: string }): Promise<{ uploadId: string; region?: string }> {
+  async createMultipartUpload(params: CreateMultipartParams): Promise<{ uploadId: string; region?: string }> {
     const region = this.router.writeRegion();
     const { uploadId } = await this.router.call(region, (d) => this.multipart(d, region).createMultipartUpload(params));
     return { uploadId: this.router.multiRegion ? `${region.name}:${uploadId}` : uploadId, region: region.name };

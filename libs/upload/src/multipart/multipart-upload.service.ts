@@ -1,6 +1,20 @@
+import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { AssetAccess, assertAssetAccess, Errors, UPLOAD_CONFIG, UploadConfig } from '@app/core';
-import { AssetEventsService, AssetStateService, AssetStatus } from '@app/assets';
+import { InjectDataSource } from '@nestjs/typeorm';
+import {
+  AppError,
+  AssetAccess,
+  assertAssetAccess,
+  ErrorCode,
+  Errors,
+  OutboxService,
+  PROCESSING_CONFIG,
+  ProcessingConfig,
+  UPLOAD_CONFIG,
+  UploadConfig,
+  withRequestId,
+} from '@app/core';
+import { AssetEventsService, AssetQueryService, AssetStateService, AssetStatus } from '@app/assets';
 import { ProcessingService } from '@app/processing';
 import {
   canMultipart,
@@ -11,10 +25,20 @@ import {
   StorageNotFoundError,
   StoredPart,
 } from '@app/storage';
-import { PartListDto, SignedPartDto, SignedPartsDto } from '../upload-url.dto';
+import type { Queue } from 'bull';
+import { DataSource } from 'typeorm';
+import { PartListDto, SignedPartDto, SignedPartsDto, UploadAssemblyDto } from '../upload-url.dto';
 import { CompletedPartDto } from './multipart.dto';
+import {
+  ASSEMBLE_JOB,
+  AssembleJobData,
+  assembleJobId,
+  assembleJobOptions,
+  MULTIPART_ASSEMBLE_TOPIC,
+  MULTIPART_QUEUE,
+} from './multipart-assembly.constants';
 import { INITIAL_SIGNED_PARTS, MAX_PARTS_PER_SIGN_REQUEST, partLength, PartPlan } from './part-plan';
-import { UploadSession, UploadSessionRepository } from './upload-session.repository';
+import { CompletionPart, UploadSession, UploadSessionRepository } from './upload-session.repository';
 
 /**
  * Multipart uploads (S3 semantics, on any driver that has the capability): a session per pending asset, part URLs
@@ -30,8 +54,13 @@ export class MultipartUploadService implements OnModuleInit {
     private readonly assets: AssetStateService,
     private readonly events: AssetEventsService,
     private readonly processing: ProcessingService,
+    private readonly outbox: OutboxService,
+    private readonly query: AssetQueryService,
+    @InjectDataSource() private readonly ds: DataSource,
+    @InjectQueue(MULTIPART_QUEUE) private readonly queue: Queue<AssembleJobData>,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
+    @Inject(PROCESSING_CONFIG) private readonly processingConfig: ProcessingConfig,
   ) {}
 
   /**
@@ -40,6 +69,8 @@ export class MultipartUploadService implements OnModuleInit {
    * here (the outbox would redeliver forever); the lifecycle sweep of unfinished uploads gets it.
    */
   onModuleInit() {
+    this.outbox.register(MULTIPART_ASSEMBLE_TOPIC, (data: AssembleJobData) => this.enqueueAssembly(data));
+    this.query.registerUploadState((assetId) => this.assemblyState(assetId));
     this.events.subscribe('multipart-uploads', async (event) => {
       if (event.type !== 'asset.deleted') return;
       const session = await this.sessions.find(event.asset.assetId);
@@ -71,8 +102,8 @@ export class MultipartUploadService implements OnModuleInit {
   }
 
   /** Starts the upload in storage (before anything is recorded: an upload nobody records is the lifecycle job's to abort). */
-  start(key: string, contentType: string): Promise<{ uploadId: string; region?: string }> {
-    return this.driver.createMultipartUpload({ key, contentType });
+  start(key: string, contentType: string, layout: { partSize: number; size: number }): Promise<{ uploadId: string; region?: string }> {
+    return this.driver.createMultipartUpload({ key, contentType, ...layout });
   }
 
   /** Best-effort cleanup of an upload that was started but never recorded (the request failed after `start`). */
@@ -140,48 +171,105 @@ export class MultipartUploadService implements OnModuleInit {
     return { assetId: access.assetId, parts: await this.signParts(session, partNumbers) };
   }
 
-  /** GET /media/{id}/parts: what storage holds so far, so a client can resume. */
+  /** GET /media/{id}/parts: what storage holds so far, so a client can resume, and where its assembly stands. */
   async listParts(access: AssetAccess): Promise<PartListDto> {
     assertAssetAccess(access, 'write');
     const session = await this.activeSession(access.assetId);
     const parts = await this.storedParts(session);
-    if (!parts) throw Errors.stateConflict(`The multipart upload of asset ${access.assetId} no longer exists in storage`);
+    // Assembled meanwhile: storage no longer lists the parts; the state says so.
+    if (!parts && session.state !== 'completing')
+      throw Errors.stateConflict(`The multipart upload of asset ${access.assetId} no longer exists in storage`);
     return {
       assetId: access.assetId,
       uploadId: session.uploadId,
       partSize: session.partSize,
       partCount: session.partCount,
-      parts: parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size })),
+      parts: (parts ?? []).map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size })),
+      upload: assemblyView(session),
     };
   }
 
   /**
-   * POST /media/{id}/complete for a multipart asset: checks the part list against storage (every part present, each
-   * ETag the stored one, sizes adding up to the declared size), assembles the object, then starts processing.
-   * Idempotent: once assembled, a repeat answers like the single-PUT complete (the asset's current status).
+   * POST /media/{id}/complete for a multipart asset. Checks the part list's shape (every part 1..partCount named
+   * once), writes it down with the assembly request in one transaction (session `completing`, outbox → job), and
+   * answers at once: the object is assembled in the background (`assemble`), where the list is checked against
+   * storage (every part present, each ETag the stored one, sizes as planned). Idempotent: a repeat while assembling
+   * answers the same; once assembled, like the single-PUT complete (the asset's current status).
    */
   async complete(
     access: AssetAccess,
     session: UploadSession,
     parts: CompletedPartDto[] | undefined,
-  ): Promise<{ assetId: string; status: AssetStatus }> {
+  ): Promise<{ assetId: string; status: AssetStatus; upload: UploadAssemblyDto }> {
     assertAssetAccess(access, 'write');
     const assetId = access.assetId;
     if (session.state === 'aborted')
       throw Errors.stateConflict(`The multipart upload of asset ${assetId} was aborted`, { state: session.state });
-    if (session.state !== 'completed') {
-      if (!parts?.length)
-        throw Errors.validation('parts is required: the list of { partNumber, etag } of every uploaded part', { field: 'parts' });
-      const list = this.checkRequestedParts(session, parts);
+    if (session.state === 'completed') {
+      const status = await this.assets.beginProcessing(assetId, (m, a) => this.processing.request(m, a));
+      return { assetId, status, upload: assemblyView(session) };
+    }
+    if (session.state === 'completing') {
+      if (parts?.length && !sameList(this.checkRequestedParts(session, parts), session.completionParts ?? [])) {
+        throw Errors.stateConflict(
+          `The multipart upload of asset ${assetId} is being assembled from another part list; wait for its result (GET /media/${assetId})`,
+          { state: session.state },
+        );
+      }
+      return { assetId, status: AssetStatus.Pending, upload: assemblyView(session) };
+    }
+    if (!parts?.length)
+      throw Errors.validation('parts is required: the list of { partNumber, etag } of every uploaded part', { field: 'parts' });
+    const list = this.checkRequestedParts(session, parts);
+    // Written down before anything is assembled: the job (or, if the job is lost, the sweep) finishes it.
+    const round = await this.ds.transaction(async (m) => {
+      const r = await this.sessions.beginCompletion(m, assetId, list);
+      if (r !== null) await this.outbox.append(m, MULTIPART_ASSEMBLE_TOPIC, { assetId, round: r });
+      return r;
+    });
+    if (round === null) {
+      // A concurrent request changed the session first: answer as it stands now.
+      const now = await this.sessions.find(assetId);
+      if (!now || now.state === 'active')
+        throw Errors.stateConflict(`The multipart upload of asset ${assetId} changed state meanwhile; retry`);
+      return this.complete(access, now, parts);
+    }
+    this.outbox.kick();
+    return { assetId, status: AssetStatus.Pending, upload: { state: 'assembling', attempts: 0, error: null } };
+  }
+
+  /** The assembly job's request to Bull (jobId: asset and round, so a redelivery is one job). */
+  async enqueueAssembly(data: AssembleJobData): Promise<void> {
+    const existing = await this.queue.getJob(assembleJobId(data));
+    if (existing && ((await existing.isFailed()) || (await existing.isCompleted()))) await existing.remove();
+    await this.queue.add(ASSEMBLE_JOB, withRequestId(data), assembleJobOptions(this.processingConfig, data));
+  }
+
+  /**
+   * The background half of complete (one round, idempotent): checks the recorded part list against storage,
+   * assembles the object (an already assembled one is recognised: storage no longer knows the upload and the object
+   * is there), marks the session completed and starts processing. A list storage does not match puts the session
+   * back to `active` with the reason (the client fixes it and completes again); a transient store error is counted
+   * and thrown (Bull retries with backoff) until `lastAttempt`, which records it the same way.
+   */
+  async assemble(data: AssembleJobData, lastAttempt: boolean): Promise<string> {
+    const { assetId, round } = data;
+    const session = await this.sessions.find(assetId);
+    if (!session || session.completionRound !== round) return 'superseded';
+    if (session.state === 'completed') return this.afterAssembly(session);
+    if (session.state !== 'completing') return session.state;
+    try {
+      const list = session.completionParts ?? [];
       const stored = await this.storedParts(session);
       if (stored === null) {
-        // Assembled by an earlier request that did not get to record it (or the upload is gone).
-        if (!(await this.storage.head(session.objectKey)))
-          throw Errors.stateConflict(`The multipart upload of asset ${assetId} no longer exists in storage`);
+        if (!(await this.storage.head(session.objectKey))) {
+          const reason = `The multipart upload of asset ${assetId} no longer exists in storage (aborted or expired)`;
+          await this.sessions.failCompletion(assetId, round, reason);
+          await this.assets.failPendingUpload(assetId, reason);
+          return 'gone';
+        }
       } else {
         this.checkAgainstStored(session, list, stored);
-        // Written down before acting: a crash after assembling is recognised by the next complete (object present).
-        await this.sessions.transition(assetId, ['active', 'completing'], 'completing');
         try {
           await this.driver.completeMultipartUpload({ key: session.objectKey, uploadId: session.uploadId, parts: list });
         } catch (e) {
@@ -194,10 +282,52 @@ export class MultipartUploadService implements OnModuleInit {
           if (!(e instanceof StorageNotFoundError) || !(await this.storage.head(session.objectKey))) throw e;
         }
       }
-      await this.sessions.transition(assetId, ['active', 'completing'], 'completed');
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (e instanceof AppError && e.code === ErrorCode.UploadMismatch) {
+        await this.sessions.failCompletion(assetId, round, message);
+        return 'mismatch';
+      }
+      if (lastAttempt) {
+        await this.sessions.failCompletion(assetId, round, `Assembly failed after ${session.assemblyAttempts + 1} attempt(s): ${message}`);
+        return 'failed';
+      }
+      await this.sessions.recordAttemptFailed(assetId, round, message);
+      throw e;
     }
-    const status = await this.assets.beginProcessing(assetId, (m, a) => this.processing.request(m, a));
-    return { assetId, status };
+    await this.sessions.transition(assetId, ['completing'], 'completed');
+    return this.afterAssembly(session);
+  }
+
+  /** Assembled: processing starts (idempotent); an asset deleted meanwhile leaves no object behind. */
+  private async afterAssembly(session: UploadSession): Promise<string> {
+    try {
+      await this.assets.beginProcessing(session.assetId, (m, a) => this.processing.request(m, a));
+      return 'assembled';
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== ErrorCode.AssetNotFound) throw e;
+      await this.storage.delete(session.objectKey);
+      return 'deleted';
+    }
+  }
+
+  /** The sweep: a `completing` session whose job is nowhere (Redis lost it) is enqueued again. */
+  async sweepCompleting(olderThanMs: number): Promise<number> {
+    let requeued = 0;
+    for (const s of await this.sessions.findCompleting(olderThanMs, 200)) {
+      const data = { assetId: s.assetId, round: s.completionRound };
+      const job = await this.queue.getJob(assembleJobId(data));
+      if (job && !(await job.isFailed()) && !(await job.isCompleted())) continue;
+      await this.enqueueAssembly(data);
+      requeued++;
+    }
+    return requeued;
+  }
+
+  /** What GET /media/{id} shows of a pending multipart asset's upload (null for other assets). */
+  async assemblyState(assetId: string): Promise<UploadAssemblyDto | null> {
+    const session = await this.sessions.find(assetId);
+    return session ? assemblyView(session) : null;
   }
 
   /**
@@ -307,6 +437,30 @@ export class MultipartUploadService implements OnModuleInit {
       });
     }
   }
+}
+
+/**
+ * What a client sees of the upload: `receiving` (parts may be PUT; complete not called, or called again after a
+ * failure), `assembling` (complete accepted, the object is being assembled; `attempts` failed so far, `error` the
+ * last one's reason while retrying), `assembled` (processing takes over), `failed` (the part list did not match
+ * storage, or assembly kept failing: `error` says why; fix and complete again), `aborted`.
+ */
+function assemblyView(s: UploadSession): UploadAssemblyDto {
+  const state: UploadAssemblyDto['state'] =
+    s.state === 'completing'
+      ? 'assembling'
+      : s.state === 'completed'
+        ? 'assembled'
+        : s.state === 'aborted'
+          ? 'aborted'
+          : s.assemblyError
+            ? 'failed'
+            : 'receiving';
+  return { state, attempts: s.assemblyAttempts, error: s.assemblyError };
+}
+
+function sameList(a: CompletionPart[], b: CompletionPart[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.partNumber === b[i].partNumber && p.etag === b[i].etag);
 }
 
 function quote(etag: string): string {

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   assertPartNumber,
   CompleteMultipartParams,
+  CreateMultipartParams,
   InvalidPartError,
   MultipartCapableStorage,
   MultipartUploadId,
@@ -18,7 +19,9 @@ import {
   UploadPartParams,
 } from '../../storage-driver';
 import { LocalLayout } from './local-layout';
-import { receiveFile } from './local-files';
+import { ClaimFiles } from './claim-files';
+import { fsyncDir, fsyncFile, receiveAt, receiveFile } from './local-files';
+import { LocalRequestError } from './local-request.error';
 import { assertBeforeDeadline, LocalObjectStore } from './local-object-store';
 import { LocalUrlSigner } from './local-url-signer';
 
@@ -27,7 +30,15 @@ interface MultipartManifest {
   key: string;
   contentType: string;
   initiated: string;
+  /** With `size`: parts are written in place in `data` at (n−1)×partSize (see the class comment). */
+  partSize?: number;
+  size?: number;
 }
+
+/** How long complete waits for part bodies still being written to end before it gives up (a retry completes). */
+const WRITERS_WAIT_MS = 60_000;
+/** A part body written without a URL deadline (uploadPart) holds its writer claim at most this long. */
+const UNBOUNDED_PART_MS = 6 * 3600_000;
 
 /** One stored part's sidecar: `part-<n>.json` beside `part-<n>`. */
 interface PartMeta {
@@ -37,9 +48,21 @@ interface PartMeta {
 }
 
 /**
- * S3's multipart contract on disk. Parts live in `<root>/.multipart/<bucket>/<uploadId>/part-<n>` (+ `.json` with
- * ETag and size) beside a manifest (key, type, initiated). Completing streams the parts, in order, into one temp
- * file that is fsynced and renamed into place, then drops the staging directory. No part is ever held in memory.
+ * S3's multipart contract on disk, under `<root>/.multipart/<bucket>/<uploadId>/` beside a manifest (key, type,
+ * initiated, and the part layout when the caller gave one).
+ *
+ * In place (the layout is known: partSize and size): the upload has one data file, `data`, sized at creation. A
+ * part's PUT writes its bytes at (n−1)×partSize, fdatasyncs, and only then writes its record `part-<n>.json` (ETag,
+ * size): a part is listed only once its bytes are on disk, and a crash mid-part leaves it unlisted. A re-PUT first
+ * removes the record (durably), so until its new bytes are synced the part is absent — never counted with half of
+ * them. Each body being written holds a claim under `writers/` (ClaimFiles: released when it ends, stale when its
+ * process died or its deadline passed). Completing checks the records, renames `data` to `assembling` (no new writer
+ * can open it), waits for the writers that opened it before to end, checks the records again, fsyncs and renames the
+ * file to the object's key: no byte is written twice. The object's ETag is S3's multipart one (MD5 of the part MD5s,
+ * `-<parts>`); processing computes its SHA-256 as for every upload.
+ *
+ * Otherwise (no layout: S3's free part sizes) each part is a file `part-<n>` of its own and completing streams them,
+ * in order, into one temp file that is fsynced and renamed into place. No part is ever held in memory.
  */
 export class LocalMultipart implements MultipartCapableStorage {
   constructor(
@@ -48,13 +71,25 @@ export class LocalMultipart implements MultipartCapableStorage {
     private readonly signer: LocalUrlSigner,
   ) {}
 
-  async createMultipartUpload({ key, contentType }: { key: string; contentType: string }): Promise<{ uploadId: string }> {
+  async createMultipartUpload({ key, contentType, partSize, size }: CreateMultipartParams): Promise<{ uploadId: string }> {
     this.layout.objectPath(key);
     const uploadId = randomUUID();
     const dir = this.layout.uploadDir(uploadId);
+    const inPlace = Number.isSafeInteger(partSize) && partSize! > 0 && Number.isSafeInteger(size) && size! >= 0;
     try {
       await mkdir(dir, { recursive: true });
       const manifest: MultipartManifest = { key, contentType, initiated: new Date().toISOString() };
+      if (inPlace) {
+        Object.assign(manifest, { partSize, size });
+        await mkdir(path.join(dir, 'writers'));
+        // Sized now (sparse): every part lands at its offset, the last one ends the file.
+        const fh = await open(path.join(dir, 'data'), 'wx');
+        try {
+          await fh.truncate(size);
+        } finally {
+          await fh.close();
+        }
+      }
       await writeFile(path.join(dir, 'manifest.json.tmp'), JSON.stringify(manifest));
       await rename(path.join(dir, 'manifest.json.tmp'), path.join(dir, 'manifest.json'));
     } catch (err) {
@@ -85,7 +120,8 @@ export class LocalMultipart implements MultipartCapableStorage {
     deadlineMs?: number,
   ): Promise<{ etag: string; size: number }> {
     assertPartNumber(partNumber);
-    await this.manifest(key, uploadId);
+    const manifest = await this.manifest(key, uploadId);
+    if (inPlace(manifest)) return this.storePartInPlace(manifest, uploadId, partNumber, body, exactLength, deadlineMs);
     const dir = this.layout.uploadDir(uploadId);
     const tmp = path.join(dir, `part-${partNumber}.${randomUUID()}.tmp`);
     try {
@@ -103,6 +139,138 @@ export class LocalMultipart implements MultipartCapableStorage {
       await rm(tmp, { force: true });
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(key); // aborted meanwhile
       throw e;
+    }
+  }
+
+  /** storePart of an in-place upload: the bytes at the part's offset in `data`, synced, then the record. */
+  private async storePartInPlace(
+    manifest: InPlaceManifest,
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    exactLength: number,
+    deadlineMs: number | undefined,
+  ): Promise<{ etag: string; size: number }> {
+    const dir = this.layout.uploadDir(uploadId);
+    const offset = (partNumber - 1) * manifest.partSize;
+    const expected = Math.min(manifest.partSize, manifest.size - offset);
+    if (expected <= 0 && !(partNumber === 1 && manifest.size === 0)) {
+      throw new LocalRequestError(400, 'InvalidPart', `Part ${partNumber} does not exist: the upload has ${partsOf(manifest)} part(s)`);
+    }
+    if (exactLength !== expected) {
+      throw new LocalRequestError(400, 'InvalidPart', `Part ${partNumber} must have exactly ${expected} bytes, not ${exactLength}`);
+    }
+    const record = path.join(dir, `part-${partNumber}.json`);
+    const writers = new ClaimFiles(path.join(dir, 'writers'));
+    const claim = await writers.acquire(`${partNumber}.${randomUUID()}`, deadlineMs ?? Date.now() + UNBOUNDED_PART_MS);
+    if (!claim) throw new StorageUnavailableError(`local storage could not register the write of part ${partNumber}`);
+    try {
+      // A re-PUT: the part is unlisted (durably) before any of its old bytes is overwritten.
+      if (await exists(record)) {
+        await rm(record, { force: true });
+        await fsyncDir(dir);
+      }
+      let fh;
+      try {
+        fh = await open(path.join(dir, 'data'), 'r+');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') throw err;
+        // No data file: the upload is being completed (or was aborted: the manifest is gone too).
+        await this.manifest(manifest.key, uploadId);
+        throw new LocalRequestError(409, 'UploadCompleting', 'The upload is being completed; its parts can no longer change');
+      }
+      let received: { size: number; digest: string };
+      try {
+        received = await receiveAt(body, fh, offset, 'md5', exactLength);
+      } finally {
+        await fh.close();
+      }
+      assertBeforeDeadline(deadlineMs);
+      const etag = `"${received.digest}"`;
+      const meta: PartMeta = { etag, size: received.size, lastModified: new Date().toISOString() };
+      const tmp = path.join(dir, `part-${partNumber}.json.${randomUUID()}.tmp`);
+      await writeFile(tmp, JSON.stringify(meta));
+      await rename(tmp, record);
+      return { etag, size: received.size };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e?.code === 'ENOENT') throw new StorageNotFoundError(manifest.key); // aborted meanwhile
+      throw e;
+    } finally {
+      await claim.release();
+    }
+  }
+
+  /**
+   * Completes an in-place upload: every part 1..N listed with its stored ETag; `data` renamed aside so that no new
+   * part write can open it, the writers that had opened it waited for, the records checked again, the file synced and
+   * renamed to the key. A repeat after a crash finds `assembling` (continues) or the object already placed (done).
+   */
+  private async completeInPlace(manifest: InPlaceManifest, uploadId: string, parts: CompleteMultipartParams['parts']): Promise<ObjectInfo> {
+    const key = manifest.key;
+    const dir = this.layout.uploadDir(uploadId);
+    const data = path.join(dir, 'data');
+    const assembling = path.join(dir, 'assembling');
+    const count = partsOf(manifest);
+    const check = async () => {
+      const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
+      checkPartList(parts, stored);
+      for (let n = 1; n <= count; n++) {
+        if (parts[n - 1]?.partNumber !== n)
+          throw new InvalidPartError(n, `Part ${n} is missing: all ${count} parts of this upload are required`);
+      }
+      if (parts.length !== count) throw new InvalidPartError(parts[count].partNumber, `This upload has ${count} part(s)`);
+      return parts.map((p) => stored.get(p.partNumber)!);
+    };
+    await check();
+    let movedNow = false;
+    try {
+      await rename(data, assembling);
+      movedNow = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') throw err;
+      if (!(await exists(assembling))) {
+        // Placed by an earlier complete that did not get to remove the staging directory.
+        const placed = await this.objects.head(key);
+        if (placed && placed.size === manifest.size) {
+          await rm(dir, { recursive: true, force: true });
+          return placed;
+        }
+        throw new StorageUnavailableError(`local storage lost the data of upload ${uploadId}`);
+      }
+    }
+    let stored: StoredPart[];
+    try {
+      await this.waitForWriters(dir);
+      stored = await check();
+    } catch (e) {
+      // Still completable once the client fixed it (or a retry, once the writers have ended).
+      if (movedNow || e instanceof InvalidPartError) await rename(assembling, data).catch(() => undefined);
+      throw e;
+    }
+    await fsyncFile(assembling);
+    const md5s = createHash('md5');
+    for (const p of stored) md5s.update(Buffer.from(unquote(p.etag), 'hex'));
+    const etag = `"${md5s.digest('hex')}-${stored.length}"`;
+    await this.objects.place(key, assembling, { contentType: manifest.contentType, size: manifest.size, etag });
+    await rm(dir, { recursive: true, force: true });
+    const info = await this.objects.head(key);
+    if (!info) throw new StorageUnavailableError(`local storage completed ${key} but cannot find it`);
+    return info;
+  }
+
+  /** Waits until no part body that opened the data file is still being written (stale claims are dropped). */
+  private async waitForWriters(dir: string): Promise<void> {
+    const writersDir = path.join(dir, 'writers');
+    const writers = new ClaimFiles(writersDir);
+    const deadline = Date.now() + WRITERS_WAIT_MS;
+    for (let pause = 10; ; pause = Math.min(500, pause * 2)) {
+      const live = (await readdir(writersDir)).filter((n) => !n.includes('.draft') && !n.endsWith('.takeover'));
+      if (!live.length) return;
+      await writers.purgeStale(live);
+      if (Date.now() > deadline)
+        throw new StorageUnavailableError(`local storage: part bodies are still being written to upload ${path.basename(dir)}`);
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 
@@ -132,17 +300,8 @@ export class LocalMultipart implements MultipartCapableStorage {
   async completeMultipartUpload({ key, uploadId, parts }: CompleteMultipartParams): Promise<ObjectInfo> {
     const manifest = await this.manifest(key, uploadId);
     if (!parts.length) throw new InvalidPartError(0, 'At least one part is required');
-    const stored = new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p]));
-    let previous = 0;
-    for (const p of parts) {
-      assertPartNumber(p.partNumber);
-      if (p.partNumber <= previous) throw new InvalidPartError(p.partNumber, 'Parts must be listed in ascending order, each once');
-      previous = p.partNumber;
-      const have = stored.get(p.partNumber);
-      if (!have) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber} has not been uploaded`);
-      if (unquote(have.etag) !== unquote(p.etag))
-        throw new InvalidPartError(p.partNumber, `Part ${p.partNumber}'s ETag does not match the stored part`);
-    }
+    if (inPlace(manifest)) return this.completeInPlace(manifest, uploadId, parts);
+    checkPartList(parts, new Map((await this.listParts({ key, uploadId })).map((p) => [p.partNumber, p])));
     const dir = this.layout.uploadDir(uploadId);
     const partPaths = parts.map((p) => path.join(dir, `part-${p.partNumber}`));
     async function* concatenated() {
@@ -208,6 +367,40 @@ export class LocalMultipart implements MultipartCapableStorage {
     }
     if (m.key !== key) throw new StorageNotFoundError(key);
     return m;
+  }
+}
+
+type InPlaceManifest = MultipartManifest & { partSize: number; size: number };
+
+function inPlace(m: MultipartManifest): m is InPlaceManifest {
+  return typeof m.partSize === 'number' && typeof m.size === 'number';
+}
+
+function partsOf(m: InPlaceManifest): number {
+  return Math.max(1, Math.ceil(m.size / m.partSize));
+}
+
+/** S3's rules for the list sent at completion: ascending, each once, each stored with that ETag. */
+function checkPartList(parts: CompleteMultipartParams['parts'], stored: Map<number, StoredPart>): void {
+  let previous = 0;
+  for (const p of parts) {
+    assertPartNumber(p.partNumber);
+    if (p.partNumber <= previous) throw new InvalidPartError(p.partNumber, 'Parts must be listed in ascending order, each once');
+    previous = p.partNumber;
+    const have = stored.get(p.partNumber);
+    if (!have) throw new InvalidPartError(p.partNumber, `Part ${p.partNumber} has not been uploaded`);
+    if (unquote(have.etag) !== unquote(p.etag))
+      throw new InvalidPartError(p.partNumber, `Part ${p.partNumber}'s ETag does not match the stored part`);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return false;
+    throw err;
   }
 }
 

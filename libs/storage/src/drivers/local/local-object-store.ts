@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ByteRange, ListedObject, ObjectInfo, StorageClassName, StorageNotFoundError, StorageUnavailableError } from '../../storage-driver';
 import { COLD_CLASSES, LocalLayout } from './local-layout';
-import { fsyncFile, receiveFile, walkFiles } from './local-files';
+import { fsyncDir, fsyncFile, receiveFile, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
 
 /** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
@@ -19,7 +19,10 @@ export function assertBeforeDeadline(deadlineMs: number | undefined): void {
 interface ObjectMeta {
   contentType: string;
   size: number;
-  sha256: string;
+  /** Absent for an object assembled from parts (its ETag is then the multipart one; processing computes the SHA-256). */
+  sha256?: string;
+  /** Quoted ETag when it is not the SHA-256 (multipart: MD5 of the part MD5s, `-<parts>`). */
+  etag?: string;
   lastModified: string;
 }
 
@@ -51,7 +54,7 @@ export class LocalObjectStore {
         key,
         size: found.size,
         contentType: meta?.contentType,
-        etag: meta ? `"${meta.sha256}"` : `"${found.size.toString(16)}-${found.mtime.getTime().toString(16)}"`,
+        etag: meta?.etag ?? (meta?.sha256 ? `"${meta.sha256}"` : `"${found.size.toString(16)}-${found.mtime.getTime().toString(16)}"`),
         lastModified: found.mtime,
         ...(found.storageClass !== 'STANDARD' ? { storageClass: found.storageClass } : {}),
       };
@@ -120,11 +123,24 @@ export class LocalObjectStore {
   }
 
   /**
+   * Puts an already written and fsynced file (a multipart upload's data file, on the same file system) at `key` by
+   * rename, with its sidecar: no byte is copied. The caller has made sure nobody writes to `file` any more.
+   */
+  async place(key: string, file: string, meta: { contentType: string; size: number; etag: string }): Promise<void> {
+    const target = this.layout.objectPath(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    await this.writeMeta(key, { ...meta, lastModified: new Date().toISOString() });
+    await rename(file, target);
+    await fsyncDir(path.dirname(target));
+    await this.removeColdCopies(key);
+  }
+
+  /**
    * A hard link to the same bytes (O(1): this driver never modifies a file in place — every write is a new file
    * renamed over the key — so two names for one inode can never diverge), else a file copy (a reflink where the
    * file system has them); prepared under .tmp and renamed into place.
    */
-  async copy(fromKey: string, toKey: string): Promise<void> {
+  async copy(fromKey: string, toKey: string, sha256?: string): Promise<void> {
     this.layout.objectPath(fromKey);
     const from = (await this.layout.locateFile(fromKey).catch(() => null))?.file ?? this.layout.objectPath(fromKey);
     const target = this.layout.objectPath(toKey);
@@ -141,7 +157,9 @@ export class LocalObjectStore {
         await fsyncFile(tmp);
       }
       const meta = await this.readMeta(fromKey);
-      if (meta) await this.writeMeta(toKey, { ...meta, lastModified: new Date().toISOString() });
+      // A verified checksum makes the copy's ETag its SHA-256 (as for an object stored whole).
+      if (meta)
+        await this.writeMeta(toKey, { ...meta, ...(sha256 ? { sha256, etag: undefined } : {}), lastModified: new Date().toISOString() });
       else await rm(this.layout.metaPath(toKey), { force: true });
       await mkdir(path.dirname(target), { recursive: true });
       await rename(tmp, target);
