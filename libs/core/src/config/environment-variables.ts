@@ -929,7 +929,7 @@ export class EnvironmentVariables {
   @Transform(toInt)
   @IsInt()
   @Min(16)
-  TRANSFORM_MEMORY_BUDGET_MB = 128;
+  TRANSFORM_MEMORY_BUDGET_MB = 96;
 
   /** Renders that may wait for a slot per process; beyond it (or after TRANSFORM_QUEUE_WAIT_MS waiting) the answer is 503 with Retry-After. */
   @Transform(toInt)
