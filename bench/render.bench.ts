@@ -11,11 +11,11 @@
 import { randomBytes } from 'node:crypto';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
 import { pool } from '../test/support/files';
-import { report, rssMiB, startProductionService } from './support';
+import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService } from './support';
 
 const IMAGES = Number(process.env.BENCH_RENDER_IMAGES ?? 50);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
@@ -88,10 +88,23 @@ async function readyImage(client: Api, bytes: Buffer, mimeType: string): Promise
   return up.assetId;
 }
 
+/** Sum of a /metrics series (all label sets whose text starts with `series`). */
+async function metric(baseUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(series)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+const METRICS_TOKEN = 'bench-metrics-token-0123456789';
+
 async function main() {
+  // The baseline runs with the libvips settings the service has: no operation cache (the service turns it off) and
+  // sharp's default thread count (the service leaves it as it is: 1 on glibc without jemalloc, else the cores).
+  sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 (as in the Dockerfile)`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 (as in the Dockerfile)`,
   );
   const app = await startProductionService({
     LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
@@ -105,19 +118,20 @@ async function main() {
   try {
     const client = api(app.baseUrl, 77);
     console.log('making and uploading the images…');
-    const sources: Buffer[] = [];
+    const sources: string[] = [];
     const ids: string[] = [];
     await pool(
       Array.from({ length: IMAGES }, (_, i) => i),
       2,
       async (i) => {
         const bytes = await photo(i);
-        sources[i] = bytes;
+        // The baseline reads the same bytes from a file, as the service reads its stored object.
+        sources[i] = path.join(dir, `photo-${i}.jpg`);
+        writeFileSync(sources[i], bytes);
         ids[i] = await readyImage(client, bytes, 'image/jpeg');
       },
     );
-    const mib = sources.reduce((s, b) => s + b.length, 0) / 1024 / 1024;
-    console.log(`${IMAGES} images ready (${mib.toFixed(0)} MiB)`);
+    console.log(`${IMAGES} images ready`);
 
     // 1. Cold renders vs sharp directly (the same images, the same concurrency), in alternating rounds so that load
     // from elsewhere on the machine weighs on both alike; each round renders every image at a new width (cold).
@@ -126,19 +140,34 @@ async function main() {
     let oursCount = 0;
     let oursSeconds = 0;
     const oursLatencies: number[] = [];
+    // CPU per render, which moves far less than renders/s when others load the machine: the bench process while it
+    // calls sharp; the service and its PostgreSQL backends while they answer.
+    let directCpu = 0;
+    let serviceCpu = 0;
+    let postgresCpu = 0;
+    const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
+    const waitBefore = await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum');
+    const renderBefore = await metric(app.baseUrl, 'media_render_duration_seconds_sum');
     for (let round = 0; round < ROUNDS; round++) {
       const width = 400 + round;
-      const d = await timed(sources, CONCURRENCY, async (b) => {
-        await sharp(b).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
+      const c0 = process.cpuUsage();
+      const d = await timed(sources, CONCURRENCY, async (file) => {
+        await sharp(file).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
       });
+      const c = process.cpuUsage(c0);
+      directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;
+      const s0 = cpuMs(app.pid());
+      const p0 = postgresCpuMs(db);
       // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
       // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
       const o = await timed(ids, CLIENTS, async (id) => {
         const r = await client.get(`/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`);
         if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
       });
+      serviceCpu += cpuMs(app.pid()) - s0;
+      postgresCpu += postgresCpuMs(db) - p0;
       oursCount += ids.length;
       oursSeconds += ids.length / o.perSecond;
       oursLatencies.push(...o.latencies);
@@ -148,6 +177,12 @@ async function main() {
     const oursRate = oursCount / oursSeconds;
     console.log(
       `cold renders to 400 px WebP (${ROUNDS} rounds of ${IMAGES}, ${CLIENTS} clients): sharp directly ${baseline.toFixed(2)}/s; service ${oursRate.toFixed(2)}/s, p50 ${percentile(oursLatencies, 50).toFixed(0)} ms, p99 ${percentile(oursLatencies, 99).toFixed(0)} ms`,
+    );
+    const waited = (await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum')) - waitBefore;
+    const renderTime = (await metric(app.baseUrl, 'media_render_duration_seconds_sum')) - renderBefore;
+    console.log(
+      `CPU per render: sharp directly ${(directCpu / directCount).toFixed(1)} ms; service ${(serviceCpu / oursCount).toFixed(1)} ms + its PostgreSQL backends ${(postgresCpu / oursCount).toFixed(1)} ms; ` +
+        `service mean render ${((1000 * renderTime) / oursCount).toFixed(0)} ms, mean wait for a slot ${((1000 * waited) / oursCount).toFixed(0)} ms`,
     );
     report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
 
@@ -202,6 +237,9 @@ async function main() {
       { max: 400 },
       `(before: ${rssBefore} MiB, VmHWM ${rssMiB(app.pid(), 'VmHWM')} MiB)`,
     );
+  } catch (e) {
+    console.error(`the service printed:\n${app.output().slice(-4000)}`);
+    throw e;
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });

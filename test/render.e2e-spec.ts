@@ -4,7 +4,7 @@
  * (renders counted through /metrics), access and presets, bombs, a full render queue, removal and purge.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -15,7 +15,7 @@ import { MAIN_JS, REPO_ROOT, RunningApp, startApp, token } from './support/app-p
 import { MediaApiError, MediaClient } from '@app/sdk';
 import { ffmpegFile, h264TestClip, png } from './support/media-fixtures';
 import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
-import { waitForOutboxDrained } from './support/waits';
+import { waitFor, waitForOutboxDrained, withRedis } from './support/waits';
 
 jest.setTimeout(120000);
 
@@ -339,6 +339,42 @@ describe('on-the-fly transformations', () => {
     expect((await admin.put('/admin/clock', {})).status).toBe(200);
   });
 
+  it('heals a rendition object whose row never came (a crash between the two): reconcile deletes it after ORPHAN_GRACE_SECONDS', async () => {
+    const dave = api(app.baseUrl, 45);
+    const id = await ready(dave, await png(40, 40), 'image/png');
+    const kept = await dave.get(`/media/${id}/render?width=10&format=png&redirect=false`);
+    const orphaned = await dave.get(`/media/${id}/render?width=12&format=png&redirect=false`);
+    const young = await dave.get(`/media/${id}/render?width=14&format=png&redirect=false`);
+    const keyOf = (r: { body: { url: string } }) => /renditions\/[0-9a-f]{2}\/[0-9a-f]{64}/.exec(r.body.url)![0];
+    const [keptKey, orphanKey, youngKey] = [keyOf(kept), keyOf(orphaned), keyOf(young)];
+    const file = (key: string) => path.join(app.storageRoot, 'media', key);
+    // The state a process dying between storing the object and committing its row leaves: an object no row names
+    // (and a process that starts afresh, remembering no row).
+    await app.sql(`DELETE FROM renditions WHERE object_key = ANY($1)`, [[orphanKey, youngKey]]);
+    await app.restart();
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    for (const k of [keptKey, orphanKey]) utimesSync(file(k), old, old);
+    expect([keptKey, orphanKey, youngKey].every((k) => existsSync(file(k)))).toBe(true);
+
+    const dry = await admin.post('/admin/jobs/reconcile/run?dryRun=true');
+    expect(dry.status).toBe(200);
+    expect(dry.body.summary.orphans.map((o: { key: string }) => o.key)).toContain(orphanKey);
+    expect(existsSync(file(orphanKey))).toBe(true);
+    const run = await admin.post('/admin/jobs/reconcile/run');
+    expect(run.status).toBe(200);
+    const deleted = run.body.summary.orphans.map((o: { key: string }) => o.key);
+    expect(deleted).toContain(orphanKey);
+    expect(deleted).not.toContain(youngKey); // younger than the grace period: may be a render between object and row
+    expect(deleted).not.toContain(keptKey);
+    expect(existsSync(file(orphanKey))).toBe(false);
+    expect(existsSync(file(youngKey))).toBe(true);
+    expect(existsSync(file(keptKey))).toBe(true);
+    // Asked again, the orphaned rendition is rendered and stored anew.
+    const again = await dave.get(`/media/${id}/render?width=12&format=png`);
+    expect((await follow(again)).bytes.length).toBeGreaterThan(0);
+    expect(existsSync(file(orphanKey))).toBe(true);
+  });
+
   it('is used by the SDK (media.renderUrl / render) and the CLI (media render <id> --width … -o file)', async () => {
     const id = await ready(alice, await jpegOrientation6WithGps(), 'image/jpeg');
     const media = new MediaClient({ baseUrl: app.baseUrl, token: token(42) });
@@ -410,5 +446,92 @@ describe('on-the-fly transformations on the s3 driver (emulator)', () => {
     expect((await alice.get(`/media/${v.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
     const frame = await follow(await alice.get(`/media/${v.assetId}/render?width=80&format=png`));
     expect(await sharp(frame.bytes).metadata()).toMatchObject({ format: 'png', width: 80, height: 60 });
+  });
+});
+
+describe('on-the-fly transformations across two replicas (render coalescing through Redis)', () => {
+  let a: RunningApp;
+  let b: RunningApp;
+
+  beforeAll(async () => {
+    const env = { TRANSFORM_CONCURRENCY: '2' };
+    a = await startApp(env);
+    b = await startApp({
+      ...env,
+      DATABASE_URL: a.databaseUrl,
+      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
+      LOCAL_STORAGE_ROOT: a.storageRoot,
+    });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  const counter = async (app: RunningApp, series: string): Promise<number> => {
+    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.split(' ')[1]) : 0;
+  };
+  const renders = async () =>
+    (await counter(a, 'media_renders_total{outcome="ok"}')) + (await counter(b, 'media_renders_total{outcome="ok"}'));
+  /** A photo-like image large enough that its AVIF encode takes a while (the requests below overlap it). */
+  const slowSource = () =>
+    sharp({ create: { width: 2400, height: 1800, channels: 3, background: '#406080', noise: { type: 'gaussian', mean: 120, sigma: 40 } } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+  const readyOn = async (who: Api, bytes: Buffer) => {
+    const up = await uploadBytes(who, bytes, { mimeType: 'image/jpeg' });
+    expect(up.putStatus).toBe(200);
+    expect((await who.post(`/media/${up.assetId}/complete`)).status).toBe(202);
+    expect((await who.get(`/media/${up.assetId}?waitFor=ready&timeout=30`)).body.status).toBe('ready');
+    return up.assetId;
+  };
+  const lockKeys = (app: RunningApp) => withRedis(app, (r) => r.keys(`${app.env.REDIS_KEY_PREFIX}:render:lock:*`));
+
+  it('renders a rendition asked of both replicas at once only once; the others wait for it', async () => {
+    const alice = api(a.baseUrl, 42);
+    const aliceB = api(b.baseUrl, 42);
+    const id = await readyOn(alice, await slowSource());
+    const before = await renders();
+    const replicaBefore =
+      (await counter(a, 'media_render_cache_total{result="replica"}')) + (await counter(b, 'media_render_cache_total{result="replica"}'));
+    const q = `/media/${id}/render?format=avif&quality=60&redirect=false`;
+    const answers = await Promise.all([alice.get(q), aliceB.get(q), alice.get(q), aliceB.get(q), aliceB.get(q), alice.get(q)]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(new Set(answers.map((r) => new URL(r.body.url).pathname)).size).toBe(1);
+    expect(await renders()).toBe(before + 1);
+    // The replica that did not render waited for the other's row (not a later cache hit: the requests overlapped).
+    const replicaAfter =
+      (await counter(a, 'media_render_cache_total{result="replica"}')) + (await counter(b, 'media_render_cache_total{result="replica"}'));
+    expect(replicaAfter).toBeGreaterThan(replicaBefore);
+    expect(await a.sql(`SELECT 1 FROM renditions`)).toHaveLength(1);
+    expect(await lockKeys(a)).toEqual([]); // released
+    const { bytes } = await follow(await api(b.baseUrl, 42).get(`/media/${id}/render?format=avif&quality=60`));
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'heif', width: 2400, height: 1800 });
+  });
+
+  it('a replica that dies holding the render lock delays the others only until the lock expires; then one of them renders', async () => {
+    const alice = api(a.baseUrl, 42);
+    const id = await readyOn(alice, await slowSource());
+    const q = `/media/${id}/render?format=avif&quality=70&redirect=false`;
+    const dying = alice.get(q).catch(() => null); // its connection breaks when the process is killed
+    await waitFor(async () => (await lockKeys(a)).length === 1, {
+      what: 'replica A to take the render lock',
+      timeoutMs: 20000,
+      everyMs: 10,
+    });
+    await a.stopProcess('SIGKILL');
+    await dying;
+    const before = await counter(b, 'media_renders_total{outcome="ok"}');
+    const started = Date.now();
+    const r = await api(b.baseUrl, 42).get(q);
+    expect(r.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(30000); // bounded: the lock's 5 s expiry plus one render (a few seconds)
+    expect(await counter(b, 'media_renders_total{outcome="ok"}')).toBe(before + 1);
+    expect(
+      await a.sql(`SELECT 1 FROM renditions WHERE object_key = $1`, [/renditions\/.*$/.exec(new URL(r.body.url).pathname)![0]]),
+    ).toHaveLength(1);
+    await a.restart();
   });
 });

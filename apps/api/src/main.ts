@@ -1,3 +1,4 @@
+import './threadpool'; // first: sizes libuv's threadpool before anything uses it
 import 'reflect-metadata';
 import { ConfigValidationError, loadConfig } from '@app/core';
 import { MetricsListener } from '@app/observability';

@@ -24,3 +24,13 @@ export interface LifecycleJob<R extends LifecycleReport = LifecycleReport> {
 export interface ExtraExpirer {
   purgeExpired(now: Date): Promise<{ removed: number }>;
 }
+
+/**
+ * Another module's objects under a key prefix of its own (e.g. `renditions/`), registered with reconcile: objects
+ * under `prefix` whose keys `keysInUse` does not answer (no row names them) and older than ORPHAN_GRACE_SECONDS are
+ * orphans and deleted, like those under the service's own prefixes.
+ */
+export interface ObjectKeyOwner {
+  prefix: string;
+  keysInUse(bucket: string, keys: string[]): Promise<Set<string>>;
+}

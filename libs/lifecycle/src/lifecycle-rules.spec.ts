@@ -11,6 +11,10 @@ describe('lifecycle rules', () => {
     expect(isOrphanCandidate({ key: 'derived/x/thumbnail.webp', lastModified: ago(2 * DAY) }, now, DAY)).toBe(true);
     expect(isOrphanCandidate({ key: 'quarantine/x', lastModified: ago(2 * DAY) }, now, DAY)).toBe(true);
     expect(isOrphanCandidate({ key: 'backups/x', lastModified: ago(100 * DAY) }, now, DAY)).toBe(false);
+    // Another module's prefix counts only when it is registered (ObjectKeyOwner), with the same grace period.
+    expect(isOrphanCandidate({ key: 'renditions/ab/x', lastModified: ago(2 * DAY) }, now, DAY)).toBe(false);
+    expect(isOrphanCandidate({ key: 'renditions/ab/x', lastModified: ago(2 * DAY) }, now, DAY, ['renditions/'])).toBe(true);
+    expect(isOrphanCandidate({ key: 'renditions/ab/x', lastModified: ago(DAY - 1) }, now, DAY, ['renditions/'])).toBe(false);
   });
 
   it('moves objects colder by days unread, never warmer', () => {

@@ -7,9 +7,20 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Only keys under these prefixes are ours to judge; anything else in the bucket is left alone. */
 export const ORPHAN_PREFIXES = ['uploads/', 'objects/', 'derived/', 'quarantine/'] as const;
 
-/** An object no row uses may be removed once it is older than the grace period (younger ones may be uploads in flight). */
-export function isOrphanCandidate(o: { key: string; lastModified: Date }, now: Date, graceSeconds: number): boolean {
-  return ORPHAN_PREFIXES.some((p) => o.key.startsWith(p)) && o.lastModified.getTime() < now.getTime() - graceSeconds * 1000;
+/**
+ * An object no row uses may be removed once it is older than the grace period (younger ones may be uploads or
+ * renders in flight). `extraPrefixes`: other modules' prefixes (ObjectKeyOwner), judged the same way.
+ */
+export function isOrphanCandidate(
+  o: { key: string; lastModified: Date },
+  now: Date,
+  graceSeconds: number,
+  extraPrefixes: readonly string[] = [],
+): boolean {
+  return (
+    [...ORPHAN_PREFIXES, ...extraPrefixes].some((p) => o.key.startsWith(p)) &&
+    o.lastModified.getTime() < now.getTime() - graceSeconds * 1000
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { LifecycleJobName } from './lifecycle.constants';
-import type { ExtraExpirer, LifecycleReport } from './lifecycle-job';
+import type { ExtraExpirer, LifecycleReport, ObjectKeyOwner } from './lifecycle-job';
 
 export interface JobRunFinished {
   runId: string;
@@ -33,6 +33,7 @@ export class LifecycleEvents {
   private readonly runListeners: Listener<JobRunFinished>[] = [];
   private readonly corruptListeners: Listener<CorruptObjectFound>[] = [];
   private readonly expirers = new Map<string, ExtraExpirer>();
+  private readonly keyOwners = new Map<string, ObjectKeyOwner>();
 
   onRunFinished(l: Listener<JobRunFinished>): void {
     this.runListeners.push(l);
@@ -50,6 +51,16 @@ export class LifecycleEvents {
 
   extraExpirers(): ReadonlyMap<string, ExtraExpirer> {
     return this.expirers;
+  }
+
+  /** Adds a key prefix whose orphans reconcile deletes (one owner per prefix). */
+  registerObjectKeyOwner(owner: ObjectKeyOwner): void {
+    if (this.keyOwners.has(owner.prefix)) throw new Error(`object key prefix "${owner.prefix}" is registered twice`);
+    this.keyOwners.set(owner.prefix, owner);
+  }
+
+  objectKeyOwners(): ObjectKeyOwner[] {
+    return [...this.keyOwners.values()];
   }
 
   emitRunFinished(e: JobRunFinished): void {

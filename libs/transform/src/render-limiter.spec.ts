@@ -36,3 +36,40 @@ describe('RenderLimiter', () => {
     expect(limiter.active).toBe(0);
   });
 });
+
+describe('RenderLimiter memory budget', () => {
+  it('runs renders together only while their costs fit the budget; one alone always runs; first come first served', async () => {
+    const limiter = new RenderLimiter(4, 10, 10_000, 100);
+    const big = gate();
+    const order: string[] = [];
+    const first = limiter.run(() => big.opened.then(() => order.push('big')), undefined, 150); // over budget, alone: runs
+    expect([limiter.active, limiter.memoryInUse]).toEqual([1, 150]);
+    const small = gate();
+    const second = limiter.run(() => small.opened.then(() => order.push('small')), undefined, 60);
+    const third = limiter.run(async () => order.push('tiny'), undefined, 10); // fits, but waits behind `second`
+    expect([limiter.active, limiter.waiting]).toEqual([1, 2]);
+    big.open();
+    await first;
+    // `second` (60) and `third` (10) fit together once the big one is done.
+    await third;
+    expect([limiter.active, limiter.memoryInUse]).toEqual([1, 60]);
+    small.open();
+    await second;
+    expect(order).toEqual(['big', 'tiny', 'small']);
+    expect([limiter.active, limiter.waiting, limiter.memoryInUse]).toEqual([0, 0, 0]);
+  });
+
+  it('a waiter that times out lets the one behind it in when that one fits', async () => {
+    const limiter = new RenderLimiter(4, 10, 30, 100);
+    const g = gate();
+    const holder = limiter.run(() => g.opened, undefined, 80);
+    const tooBig = limiter.run(async () => 'never', undefined, 50).catch((e: AppError) => e.code);
+    const behind = limiter.run(async () => 'fits', undefined, 20); // fits now, but queued behind `tooBig`
+    expect(limiter.waiting).toBe(2);
+    expect(await tooBig).toBe('RenderBusy');
+    expect(await behind).toBe('fits'); // while the holder still runs
+    expect([limiter.active, limiter.memoryInUse]).toEqual([1, 80]);
+    g.open();
+    await holder;
+  });
+});

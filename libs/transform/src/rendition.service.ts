@@ -1,9 +1,9 @@
-import { createHash, createHmac } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import sharp from 'sharp';
@@ -29,8 +29,11 @@ import { LifecycleEvents } from '@app/lifecycle';
 import { canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
+  inspectImageFile,
+  renderCost,
   renderImageFile,
   RenderedImage,
+  requestedCost,
   RENDERABLE_IMAGE_TYPES,
   SourceTooLargeError,
   UndecodableSourceError,
@@ -45,6 +48,7 @@ import {
   TransformMode,
   variesByAccept,
 } from './render-params';
+import { RenderCoalescer } from './render-coalescer';
 import { RenderLimiter } from './render-limiter';
 import { RenderRateLimiter } from './render-rate.limiter';
 import { RenditionRowCache } from './rendition-row.cache';
@@ -105,11 +109,17 @@ export class RenditionService implements OnModuleInit {
     private readonly clock: Clock,
     private readonly metrics: TransformMetrics,
     private readonly rate: RenderRateLimiter,
+    private readonly coalescer: RenderCoalescer,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(TRANSFORM_CONFIG) private readonly config: TransformConfig,
     @Inject(STORAGE_CONFIG) private readonly storageConfig: StorageConfig,
   ) {
-    this.limiter = new RenderLimiter(config.transformConcurrency, config.TRANSFORM_QUEUE_SIZE, config.TRANSFORM_QUEUE_WAIT_MS);
+    this.limiter = new RenderLimiter(
+      config.transformConcurrency,
+      config.TRANSFORM_QUEUE_SIZE,
+      config.TRANSFORM_QUEUE_WAIT_MS,
+      config.TRANSFORM_MEMORY_BUDGET_MB * 1024 * 1024,
+    );
     this.keySecret = `rendition-key:${storageConfig.storageSigningSecret}`;
     // A preset that does not hold stops the start-up with a message naming it.
     for (const [name, params] of Object.entries(config.transformPresets))
@@ -131,6 +141,10 @@ export class RenditionService implements OnModuleInit {
       await this.releaseSource(event.asset.ownerId, sha);
     });
     this.lifecycle.registerExpirer('renditions', { purgeExpired: (now) => this.purgeUnread(now) });
+    // An object stored by a render that died before writing its row (or whose row went while it was written) is named
+    // by no row: reconcile deletes it after ORPHAN_GRACE_SECONDS (keys derive from the cache key, so the prefix says
+    // whose it is).
+    this.lifecycle.registerObjectKeyOwner({ prefix: 'renditions/', keysInUse: (bucket, keys) => this.repo.keysInUse(bucket, keys) });
   }
 
   async render(
@@ -241,21 +255,35 @@ export class RenditionService implements OnModuleInit {
       throw e;
     }
     const started = performance.now();
-    let work: Promise<RenditionRow> | undefined;
+    const budgetMs = this.config.TRANSFORM_TIMEOUT_MS + this.config.TRANSFORM_QUEUE_WAIT_MS;
+    let work: Promise<{ value: RenditionRow; produced: boolean }> | undefined;
     try {
-      // The slot bounds decoding and encoding (CPU and memory) and is held by that work itself, so a request that
-      // gives up (timeout) does not free it early; storing the bounded result happens outside it, so the next render
-      // starts while this one is written.
-      work = (async () => {
-        const again = await this.repo.find(cacheKey); // another replica may have stored it meanwhile
-        if (again) return again;
-        const rendered = await this.limiter.run(
-          () => this.renderSource(a, spec),
-          (ms) => this.metrics.waited(ms),
-        );
-        return this.store(cacheKey, a, sha, params, rendered);
-      })();
-      const row = await withTimeout(work, this.config.TRANSFORM_TIMEOUT_MS + this.config.TRANSFORM_QUEUE_WAIT_MS, 'render');
+      // Once across replicas: the holder of the rendition's Redis lock renders; another replica asked for it at the
+      // same time waits for its row (RenderCoalescer). The slot bounds decoding and encoding (CPU and memory) and is
+      // held by that work itself, so a request that gives up (timeout) does not free it early; storing the bounded
+      // result happens outside it, so the next render starts while this one is written.
+      work = this.coalescer.once<RenditionRow>(
+        cacheKey,
+        () => this.repo.find(cacheKey),
+        async () => {
+          // libvips writes the rendition to a temporary file, which is then streamed to storage (never a whole image in
+          // memory).
+          const outFile = join(tmpdir(), `media-rendition-${randomUUID()}`);
+          try {
+            const rendered = await this.renderSource(a, spec, outFile);
+            return await this.store(cacheKey, a, sha, params, rendered);
+          } finally {
+            await rm(outFile, { force: true });
+          }
+        },
+        Date.now() + budgetMs,
+      );
+      const { value: row, produced } = await withTimeout(work, budgetMs, 'render');
+      if (!produced) {
+        this.metrics.cache('replica');
+        this.rowCache.set(row);
+        return row;
+      }
       this.metrics.render('ok');
       this.metrics.rendered(
         spec.format,
@@ -295,14 +323,27 @@ export class RenditionService implements OnModuleInit {
     return e;
   }
 
-  /** Writes the rendition's object, then its row (the object first: a row always names stored bytes). */
+  /**
+   * Streams the rendition's file to storage, then writes its row (the object first: a row always names stored bytes;
+   * the object key derives from the cache key, so an object whose row never came — the process died between the two
+   * — is found by reconcile under renditions/ with no row naming it, and deleted after ORPHAN_GRACE_SECONDS).
+   */
   private async store(cacheKey: string, a: MediaAsset, sha: string, params: string, rendered: RenderedImage): Promise<RenditionRow> {
     const objectKey = ObjectKeyLayout.rendition(cacheKey);
+    const hash = createHash('sha256');
+    const source = createReadStream(rendered.file);
+    const body = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    source.on('error', (e) => body.destroy(e));
     await this.storage.write({
       key: objectKey,
-      body: Readable.from([rendered.data]),
+      body: source.pipe(body),
       contentType: rendered.mimeType,
-      contentLength: rendered.data.length,
+      contentLength: rendered.sizeBytes,
     });
     const row: RenditionRow = {
       cacheKey,
@@ -314,8 +355,8 @@ export class RenditionService implements OnModuleInit {
       mimeType: rendered.mimeType,
       width: rendered.width,
       height: rendered.height,
-      sizeBytes: rendered.data.length,
-      contentSha256: createHash('sha256').update(rendered.data).digest('hex'),
+      sizeBytes: rendered.sizeBytes,
+      contentSha256: hash.digest('hex'),
       lastReadAt: this.clock.now(),
     };
     await this.repo.insert(row);
@@ -329,46 +370,74 @@ export class RenditionService implements OnModuleInit {
     return row;
   }
 
-  private async renderSource(a: MediaAsset, spec: RenderSpec): Promise<RenderedImage> {
+  /**
+   * Renders the source to `outFile`, in a render slot weighed by the render's estimated working memory. A source on
+   * local disk has its header read first, outside the slot (nothing decoded), so the weight is exact; a remote
+   * source or a video's frame is fetched inside the slot (bounded like the render) and weighed by the requested size.
+   */
+  private async renderSource(a: MediaAsset, spec: RenderSpec, outFile: string): Promise<RenderedImage> {
     const limits = { maxPixels: this.config.TRANSFORM_MAX_INPUT_PIXELS, timeoutSeconds: this.config.TRANSFORM_TIMEOUT_MS / 1000 };
     const local = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: a.objectKey }) : null;
     const video = (a.detectedMimeType ?? a.mimeType).startsWith('video/');
-    // The local driver's file is read in place; otherwise a temporary directory holds the source or the frame.
-    if (local && !video) return renderImageFile(local, spec, limits);
-    const dir = await mkdtemp(join(tmpdir(), 'media-render-'));
-    try {
-      if (!video) {
-        // Remote store: the source is streamed to a file (libvips then reads it; nothing is held in memory).
-        const file = join(dir, 'source');
-        await pipeline(await this.storage.read(a.objectKey), createWriteStream(file, { mode: 0o600 }));
-        return await renderImageFile(file, spec, limits);
-      }
-      const source = local
-        ? { file: local }
-        : { url: await this.storage.presignGet({ key: a.objectKey, expiresInSeconds: FRAME_URL_TTL_SECONDS }) };
-      const frame = join(dir, 'frame.png');
-      const extract = (seconds: number) =>
-        extractVideoFrame({
-          ffmpeg: this.config.FFMPEG_PATH,
-          source,
-          seconds,
-          outPng: frame,
-          timeoutMs: this.config.TRANSFORM_TIMEOUT_MS,
-          maxPixels: limits.maxPixels,
-        });
-      try {
-        await extract(spec.t ?? DEFAULT_FRAME_SECONDS);
-      } catch (e) {
-        // A clip shorter than the default offset: its first frame.
-        if (!(e instanceof NoFrameError) || spec.t !== null) throw e;
-        await extract(0);
-      }
-      return await renderImageFile(frame, { ...spec, animated: false }, limits);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+    const waited = (ms: number) => this.metrics.waited(ms);
+    // The local driver's file is read in place.
+    if (local && !video) {
+      const header = await inspectImageFile(local, spec, limits);
+      return this.limiter.run(() => renderImageFile(local, header, spec, { ...limits, outFile }), waited, renderCost(header, spec));
     }
+    return this.limiter.run(
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'media-render-'));
+        try {
+          return await this.fetchAndRender(a, spec, video, local, dir, outFile, limits);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+      waited,
+      requestedCost(spec),
+    );
   }
 
+  /** A remote image streamed to a file in `dir`, or a video's poster frame extracted there, rendered to `outFile`. */
+  private async fetchAndRender(
+    a: MediaAsset,
+    spec: RenderSpec,
+    video: boolean,
+    local: string | null,
+    dir: string,
+    outFile: string,
+    limits: { maxPixels: number; timeoutSeconds: number },
+  ): Promise<RenderedImage> {
+    if (!video) {
+      // Remote store: the source is streamed to a file (libvips then reads it; nothing is held in memory).
+      const file = join(dir, 'source');
+      await pipeline(await this.storage.read(a.objectKey), createWriteStream(file, { mode: 0o600 }));
+      return renderImageFile(file, await inspectImageFile(file, spec, limits), spec, { ...limits, outFile });
+    }
+    const source = local
+      ? { file: local }
+      : { url: await this.storage.presignGet({ key: a.objectKey, expiresInSeconds: FRAME_URL_TTL_SECONDS }) };
+    const frame = join(dir, 'frame.png');
+    const extract = (seconds: number) =>
+      extractVideoFrame({
+        ffmpeg: this.config.FFMPEG_PATH,
+        source,
+        seconds,
+        outPng: frame,
+        timeoutMs: this.config.TRANSFORM_TIMEOUT_MS,
+        maxPixels: limits.maxPixels,
+      });
+    try {
+      await extract(spec.t ?? DEFAULT_FRAME_SECONDS);
+    } catch (e) {
+      // A clip shorter than the default offset: its first frame.
+      if (!(e instanceof NoFrameError) || spec.t !== null) throw e;
+      await extract(0);
+    }
+    const still = { ...spec, animated: false };
+    return renderImageFile(frame, await inspectImageFile(frame, still, limits), still, { ...limits, outFile });
+  }
   /** Deletes an owner's renditions of one source: rows now, objects (and CDN copies) through the outbox. */
   async releaseSource(ownerId: string, sha256: string): Promise<number> {
     const rows = await this.repo.transaction(async (m) => {

@@ -55,6 +55,16 @@ export class RenditionsRepository {
     );
   }
 
+  /** Which of `keys` (objects in `bucket`) a rendition row names: the others under renditions/ are orphans. */
+  async keysInUse(bucket: string, keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const rows = await this.ds.query<{ k: string }[]>(`SELECT object_key AS k FROM renditions WHERE bucket = $1 AND object_key = ANY($2)`, [
+      bucket,
+      keys,
+    ]);
+    return new Set(rows.map((r) => r.k));
+  }
+
   /** Records a read (callers do it at most once a day per rendition). */
   async touch(cacheKey: string, at: Date): Promise<void> {
     await this.ds.query(`UPDATE renditions SET last_read_at = $2 WHERE cache_key = $1 AND last_read_at < $2`, [cacheKey, at]);

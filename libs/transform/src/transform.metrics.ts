@@ -23,10 +23,10 @@ export class TransformMetrics {
     for (const o of RENDER_OUTCOMES) this.renders.inc({ outcome: o }, 0);
     this.hits = metrics.counter({
       name: 'media_render_cache_total',
-      help: 'Render requests by how they were answered: hit (rendition already stored), coalesced (joined a render in flight), miss (rendered now)',
+      help: 'Render requests by how they were answered: hit (rendition already stored), coalesced (joined a render in flight in this process), miss (not stored yet when asked), replica (after a miss, another replica rendered it while this one waited)',
       labelNames: ['result'],
     });
-    for (const r of ['hit', 'coalesced', 'miss']) this.hits.inc({ result: r }, 0);
+    for (const r of ['hit', 'coalesced', 'miss', 'replica']) this.hits.inc({ result: r }, 0);
     this.queueWait = metrics.histogram({
       name: 'media_render_queue_wait_seconds',
       help: 'Time a render waited for a slot (TRANSFORM_CONCURRENCY)',
@@ -53,7 +53,7 @@ export class TransformMetrics {
     });
   }
 
-  cache(result: 'hit' | 'coalesced' | 'miss'): void {
+  cache(result: 'hit' | 'coalesced' | 'miss' | 'replica'): void {
     this.hits.inc({ result });
   }
 

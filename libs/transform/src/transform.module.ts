@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AssetsModule } from '@app/assets';
 import { TransformController } from './transform.controller';
+import { RenderCoalescer } from './render-coalescer';
 import { RenderRateLimiter } from './render-rate.limiter';
 import { RenditionService } from './rendition.service';
 import { RenditionsRepository } from './renditions.repository';
@@ -13,7 +14,7 @@ import { TransformMetrics } from './transform.metrics';
 @Module({
   imports: [AssetsModule],
   controllers: [TransformController],
-  providers: [RenditionsRepository, RenditionService, RenderRateLimiter, TransformMetrics],
+  providers: [RenditionsRepository, RenditionService, RenderRateLimiter, RenderCoalescer, TransformMetrics],
   exports: [RenditionService],
 })
 export class TransformModule {}

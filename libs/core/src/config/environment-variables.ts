@@ -930,6 +930,16 @@ export class EnvironmentVariables {
   @Max(256)
   TRANSFORM_CONCURRENCY?: number;
 
+  /**
+   * Estimated working memory (MiB) the renders of one process may use together: each render is weighed by its output
+   * pixels × its format's cost (AVIF most) before it takes a slot, and waits while the sum would pass this; one
+   * render alone always runs. Bounds RSS under large AVIF/PNG encodes.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  TRANSFORM_MEMORY_BUDGET_MB = 96;
+
   /** Renders that may wait for a slot per process; beyond it (or after TRANSFORM_QUEUE_WAIT_MS waiting) the answer is 503 with Retry-After. */
   @Transform(toInt)
   @IsInt()

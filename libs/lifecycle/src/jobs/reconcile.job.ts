@@ -5,6 +5,7 @@ import { canList, canMultipart, isRegionOutage, keepsUsedUploadMarkers, RegionRo
 import { errorMessage, forEachLimited } from '../concurrency';
 import { REPORT_LIST_LIMIT } from '../lifecycle.constants';
 import { LifecycleJob, LifecycleRunContext } from '../lifecycle-job';
+import { LifecycleEvents } from '../lifecycle.events';
 import { isOrphanCandidate, isStaleMultipart, markerPurgeCutoff, ORPHAN_PREFIXES } from '../lifecycle-rules';
 
 export interface ReconcileReport extends Record<string, unknown> {
@@ -39,7 +40,8 @@ const HEAD_PARALLEL = 8;
  * reconcile: database and storage, compared both ways.
  * - storage → database: every object under uploads/, objects/, derived/, quarantine/ in every region that no row
  *   uses (a stored object, a live asset, a live asset's derived media) and older than ORPHAN_GRACE_SECONDS is
- *   deleted from that region; multipart uploads older than the pending TTL are aborted; the local driver's
+ *   deleted from that region, and so is every object under another module's registered prefix (ObjectKeyOwner, e.g.
+ *   renditions/) that module's rows do not name; multipart uploads older than the pending TTL are aborted; the local driver's
  *   used-upload-key markers are purged once every URL for their key has expired.
  * - database → storage: every stored object (which every ready asset points at) is looked for; one that no region
  *   holds is marked `missing` and reported (the row stays; operators decide).
@@ -53,6 +55,7 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
   constructor(
     private readonly assets: AssetLifecycleService,
     private readonly router: RegionRouter,
+    private readonly events: LifecycleEvents,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(LIFECYCLE_CONFIG) private readonly lifecycle: LifecycleConfig,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
@@ -113,16 +116,22 @@ export class ReconcileJob implements LifecycleJob<ReconcileReport> {
     if (!canList(driver)) {
       report.regionErrors[regionName] = `the ${driver.kind} driver cannot list objects`;
     } else {
-      for (const prefix of ORPHAN_PREFIXES) {
-        for await (const page of driver.listObjects({ prefix, pageSize: PAGE })) {
+      const owners = this.events.objectKeyOwners();
+      const prefixes = [
+        ...ORPHAN_PREFIXES.map((prefix) => ({ prefix, keysInUse: (b: string, k: string[]) => this.assets.keysInUse(b, k) })),
+        ...owners,
+      ];
+      const extra = owners.map((o) => o.prefix);
+      for (const owner of prefixes) {
+        for await (const page of driver.listObjects({ prefix: owner.prefix, pageSize: PAGE })) {
           report.listed[regionName] += page.length;
-          const used = await this.assets.keysInUse(
+          const used = await owner.keysInUse(
             this.storage.bucket,
             page.map((o) => o.key),
           );
           for (const o of page) {
             if (used.has(o.key)) continue;
-            if (!isOrphanCandidate(o, now, grace)) {
+            if (!isOrphanCandidate(o, now, grace, extra)) {
               report.orphansTooYoung++;
               continue;
             }
