@@ -14,6 +14,7 @@ import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-ass
 import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pending-asset-batches';
 import { Buckets1764000009500 } from './migrations/1764000009500-buckets';
 import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
+import { UsagePerStatement1764000017200 } from './migrations/1764000017200-usage-per-statement';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   PerAssetObjects1764000013500,
   PendingAssetBatches1764000015000,
   Renditions1764000016000,
+  UsagePerStatement1764000017200,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
