@@ -117,9 +117,9 @@ function luaBody(template: string): string {
   const parts: string[] = [];
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
-    if (m.index! > last) parts.push(luaString(template.slice(last, m.index)));
+    if (m.index > last) parts.push(luaString(template.slice(last, m.index)));
     parts.push(m[1] ? `tostring(n % ${Number(m[1])})` : 'tostring(n)');
-    last = m.index! + m[0].length;
+    last = m.index + m[0].length;
   }
   if (last < template.length) parts.push(luaString(template.slice(last)));
   return parts.length ? parts.join(' .. ') : '""';
