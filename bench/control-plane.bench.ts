@@ -11,12 +11,16 @@
  * runs are then repeated with WEB_CONCURRENCY=2 (two node:cluster workers), labelled so. BENCH_WORKERS=1 skips those.
  * BENCH_DURATION (s per run, default 10); BENCH_ONLY=upload,warm,cold picks runs; BENCH_ENV='{"DATABASE_POOL_SIZE":"20"}'
  * adds service settings; BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
+ * BENCH_LOADGEN=wrk|autocannon|both|auto picks the load generator (bench/load-generators.ts; default: wrk when
+ * installed — the issue's figures are wrk figures — else autocannon); `both` runs each load with both, wrk first,
+ * and prints both (MET/MISS is judged on the first). Each line names its generator and the CPU it used per request.
  */
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { api, uploadBytes } from '../test/support/api';
-import { token } from '../test/support/app-process';
-import { BENCH_ENV, load, LoadResult, report, startProductionService, withCpu } from './support';
+import { RunningApp, token } from '../test/support/app-process';
+import { generators, GeneratorResult, LoadSpec, runLoad } from './load-generators';
+import { BENCH_ENV, LoadResult, report, startProductionService, withCpu } from './support';
 
 /** CPU per request, which other load on the machine barely changes (unlike requests/s). */
 const cpu = (r: { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
@@ -27,8 +31,44 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'upload,warm,cold').split(','));
 /** Out of the benchmark's way, still checked on every request. */
 const LIMITS = { RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000000', QUOTA_MAX_ASSETS_PER_OWNER: '100000000' };
 
-const line = (name: string, r: LoadResult & { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
-  `${name}: ${r.requestsPerSec} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${cpu(r)}`;
+type Measured = GeneratorResult & { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number };
+
+const line = (name: string, r: Measured) =>
+  `${name} [${r.generator}]: ${r.requestsPerSec} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${cpu(r)}, load generator ${r.generatorCpuMsPerReq} ms`;
+
+/** Runs the load with each generator asked for (BENCH_LOADGEN), prints each; answers the first (the headline). */
+async function measure(app: RunningApp, name: string, spec: LoadSpec): Promise<Measured> {
+  const results: Measured[] = [];
+  for (const g of generators()) {
+    const commits0 = await commits(app);
+    const r = await withCpu(app, () => runLoad(g, spec));
+    const perRequest = (await settledCommits(app)) - commits0;
+    console.log(`${line(name, r)}, database commits ${Math.round((100 * perRequest) / Math.max(1, r.total)) / 100} per request`);
+    results.push(r);
+  }
+  return results[0];
+}
+
+/**
+ * Commits in the service's database once the count has settled: backends report to pg_stat_database up to a second
+ * after a transaction ends (PostgreSQL 15), so read until two reads 250 ms apart agree (at most 5 s).
+ */
+async function settledCommits(app: RunningApp): Promise<number> {
+  let last = await commits(app);
+  for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = await commits(app);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** Transactions committed so far in the service's database. */
+async function commits(app: RunningApp): Promise<number> {
+  const [row] = await app.sql<{ n: string }>(`SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()`);
+  return Number(row.n);
+}
 
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -36,6 +76,7 @@ async function main() {
     `# control plane — ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${duration} s per run, 64 connections`,
   );
   console.log(`# ${new Date().toISOString()}; load: ${execSync('uptime').toString().trim()}`);
+  console.log(`# load generator: ${generators().join(', then ')} (BENCH_LOADGEN=${process.env.BENCH_LOADGEN ?? 'auto'})`);
   if (Object.keys(BENCH_ENV).length) console.log(`# service settings: ${JSON.stringify(BENCH_ENV)}`);
   const workerCounts = process.env.BENCH_WORKERS === '1' ? [1] : [1, 2];
   for (const workers of workerCounts) await runAll(duration, { WEB_CONCURRENCY: String(workers), ...LIMITS }, workers);
@@ -48,33 +89,22 @@ async function runAll(duration: number, env: Record<string, string>, workers: nu
   if (ONLY.has('upload') || ONLY.has('warm')) {
     const app = await startProductionService(env);
     try {
-      const base = await withCpu(app, () => load({ url: `${app.baseUrl}/health/live`, duration }));
-      console.log(line(`baseline GET /health/live${label}`, base));
+      const base = await measure(app, `baseline GET /health/live${label}`, { url: `${app.baseUrl}/health/live`, duration });
       const ofBase = (r: LoadResult) =>
         `(${Math.round((100 * r.requestsPerSec) / base.requestsPerSec)}% of the bare route's ${base.requestsPerSec} req/s)`;
 
       if (ONLY.has('upload')) {
         for (const owners of [1, 64]) {
           const tokens = Array.from({ length: owners }, (_, i) => token(1000 + i));
-          let i = 0;
-          const sign = await withCpu(app, () =>
-            load({
-              url: `${app.baseUrl}/media/upload-url`,
-              duration,
-              method: 'POST',
-              requests: [
-                {
-                  setupRequest: (req: any) => ({
-                    ...req,
-                    headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i++ % tokens.length]}` },
-                    body: JSON.stringify({ filename: `photo-${i}.jpg`, mimeType: 'image/jpeg', sizeBytes: 1_000_000 + (i % 1000) }),
-                  }),
-                },
-              ],
-            }),
-          );
+          const sign = await measure(app, `POST /media/upload-url (${owners === 1 ? 'one owner' : `${owners} owners`})${label}`, {
+            url: `${app.baseUrl}/media/upload-url`,
+            duration,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            tokens,
+            bodyTemplate: '{"filename":"photo-{n}.jpg","mimeType":"image/jpeg","sizeBytes":100000{n%10}}',
+          });
           const what = `upload-url, ${owners === 1 ? 'one owner' : `${owners} owners`}${label}`;
-          console.log(line(`POST /media/upload-url (${owners === 1 ? 'one owner' : `${owners} owners`})${label}`, sign));
           report(`${what} throughput`, sign.requestsPerSec, 'req/s', { min: 3000 }, ofBase(sign));
           report(`${what} p99`, sign.p99, 'ms', { max: 50 }, `(bare route p99 ${base.p99} ms)`);
           const [{ n }] = await app.sql<{ n: string }>(`SELECT count(*)::text AS n FROM media_assets WHERE status = 'pending'`);
@@ -86,10 +116,11 @@ async function runAll(duration: number, env: Record<string, string>, workers: nu
         const owner = api(app.baseUrl, 1000);
         const up = await uploadBytes(owner, Buffer.from('metadata read benchmark'), { mimeType: 'text/plain' });
         await owner.post(`/media/${up.assetId}/complete`);
-        const read = await withCpu(app, () =>
-          load({ url: `${app.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${token(1000)}` } }),
-        );
-        console.log(line(`GET /media/{id}${label}`, read));
+        const read = await measure(app, `GET /media/{id}${label}`, {
+          url: `${app.baseUrl}/media/${up.assetId}`,
+          duration,
+          tokens: [token(1000)],
+        });
         report(`metadata read throughput${label}`, read.requestsPerSec, 'req/s', { min: 10000 }, ofBase(read));
         report(`metadata read p99${label}`, read.p99, 'ms', { max: 20 }, `(bare route p99 ${base.p99} ms)`);
       }
@@ -101,16 +132,16 @@ async function runAll(duration: number, env: Record<string, string>, workers: nu
   if (!ONLY.has('cold')) return;
   const cold = await startProductionService({ ...env, CACHE_TTL_SECONDS: '0' });
   try {
-    const base = await withCpu(cold, () => load({ url: `${cold.baseUrl}/health/live`, duration }));
-    console.log(line(`baseline GET /health/live (cache off)${label}`, base));
+    const base = await measure(cold, `baseline GET /health/live (cache off)${label}`, { url: `${cold.baseUrl}/health/live`, duration });
     const owner = api(cold.baseUrl, 1000);
     const up = await uploadBytes(owner, Buffer.from('metadata read benchmark'), { mimeType: 'text/plain' });
     await owner.post(`/media/${up.assetId}/complete`);
     await owner.put(`/media/${up.assetId}/metadata/album`, { value: 'bench' });
-    const read = await withCpu(cold, () =>
-      load({ url: `${cold.baseUrl}/media/${up.assetId}`, duration, headers: { authorization: `Bearer ${token(1000)}` } }),
-    );
-    console.log(line(`GET /media/{id} cold (CACHE_TTL_SECONDS=0)${label}`, read));
+    const read = await measure(cold, `GET /media/{id} cold (CACHE_TTL_SECONDS=0)${label}`, {
+      url: `${cold.baseUrl}/media/${up.assetId}`,
+      duration,
+      tokens: [token(1000)],
+    });
     report(
       `metadata read throughput, cache off${label}`,
       read.requestsPerSec,

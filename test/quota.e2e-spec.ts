@@ -146,6 +146,17 @@ describe('quotas', () => {
   });
 
   it('keeps the usage counter equal to what it counts', async () => {
+    // One INSERT statement of several owners and every status (the insert trigger counts per statement), then the
+    // row-level trigger on an update and a delete of those rows.
+    await app.sql(
+      `INSERT INTO media_assets (asset_id, owner_id, bucket, object_key, mime_type, size_bytes, status, filename, upload_expires_at, checksum_sha256)
+       SELECT gen_random_uuid(), 80 + (g % 3), 'b', 'k/' || g, 'image/png', g * 10, s.status::media_asset_status, 'f.png',
+              now() + interval '1 hour', CASE WHEN s.status = 'ready' THEN repeat('a', 64) END
+         FROM generate_series(1, 12) g,
+              unnest(ARRAY['pending', 'processing', 'ready', 'failed', 'quarantined', 'deleted']) AS s(status)`,
+    );
+    await app.sql(`UPDATE media_assets SET status = 'ready', checksum_sha256 = repeat('b', 64) WHERE owner_id = 81 AND status = 'pending'`);
+    await app.sql(`DELETE FROM media_assets WHERE owner_id = 82 AND status IN ('processing', 'pending')`);
     const counted = await app.sql(
       `SELECT owner_id::text, sum(size_bytes)::text AS bytes, count(*)::text AS assets FROM media_assets
         WHERE status IN ('processing', 'ready') GROUP BY owner_id ORDER BY owner_id`,

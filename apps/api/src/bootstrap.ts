@@ -1,13 +1,10 @@
-import { ArgumentMetadata, ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
   AppConfig,
   CorsPolicy,
-  AppError,
   createLogger,
   ensureDatabaseExists,
-  Errors,
   Authenticator,
   installCors,
   MetricsService,
@@ -32,51 +29,9 @@ import { installBodyParsing } from './body-parsing';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { installSecurityHeaders } from './security-headers';
 import { setupApiDocs } from './openapi/openapi-document';
+import { validationPipe } from './validation-pipe';
 
-function flattenValidationErrors(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
-  return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
-    return [...own, ...flattenValidationErrors(e.children ?? [], field)];
-  });
-}
-
-const validationOptions: ValidationPipeOptions = {
-  transform: true,
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  forbidUnknownValues: true,
-  stopAtFirstError: false,
-  exceptionFactory: (errors) => {
-    const details = flattenValidationErrors(errors);
-    const message = details.map((d) => d.problems.join('; ')).join('; ') || 'Request body is invalid';
-    return Errors.validation(message, details);
-  },
-};
-
-/**
- * class-validator on every DTO. A missing body (none sent, or an empty one with a JSON Content-Type: see
- * jsonBodyParser) is validated as `{}`: a route whose fields are all optional takes it; a route that needs some
- * answers 400 saying that the body is missing, with the fields it needs.
- */
-class RequestValidationPipe extends ValidationPipe {
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type !== 'body' || metadata.data !== undefined || (value !== undefined && value !== null))
-      return super.transform(value, metadata);
-    try {
-      return await super.transform({}, metadata);
-    } catch (e) {
-      const fields = e instanceof AppError ? (e.details?.fields ?? []) : [];
-      const needed = fields.map((f) => f.field).join(', ');
-      throw Errors.validation(`The request body is missing: this route needs a JSON body${needed ? ` with ${needed}` : ''}`, [
-        { field: 'body', problems: ['is required'] },
-        ...fields,
-      ]);
-    }
-  }
-}
-
-export const validationPipe = new RequestValidationPipe(validationOptions);
+export { validationPipe };
 
 /** Builds the app (not listening). Used by main.ts and by tests that need an in-process app. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {

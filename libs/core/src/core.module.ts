@@ -12,7 +12,7 @@ import { ProblemFilter } from './errors/problem.filter';
 import { MetricsService } from './observability/metrics.service';
 import { OutboxService } from './outbox/outbox.service';
 import { PrincipalThrottlerGuard, rateLimitOptions, UploadCreationLimiter } from './http/rate-limit';
-import { REDIS, RedisModule } from './redis/redis.module';
+import { REDIS_COUNTERS, RedisModule } from './redis/redis.module';
 import { REDIS_CONFIG, SECURITY_CONFIG } from './config/config-sections';
 import { Clock, createClock } from './clock/clock';
 
@@ -33,7 +33,7 @@ export class CoreModule {
           retryDelay: 1000,
         }),
         RedisModule,
-        ThrottlerModule.forRootAsync({ inject: [SECURITY_CONFIG, REDIS_CONFIG, REDIS], useFactory: rateLimitOptions }),
+        ThrottlerModule.forRootAsync({ inject: [SECURITY_CONFIG, REDIS_CONFIG, REDIS_COUNTERS], useFactory: rateLimitOptions }),
       ],
       providers: [
         JwtService,

@@ -20,6 +20,7 @@ export * from './http/asset-id.pipe';
 export * from './http/rate-limit';
 export { ScriptedThrottlerStorage } from './http/throttler-storage';
 export * from './http/json-body';
+export * from './http/body-fast-path';
 export * from './http/numeric-range';
 export * from './http/cors';
 export * from './clock/clock';

@@ -15,6 +15,7 @@ import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pen
 import { Buckets1764000009500 } from './migrations/1764000009500-buckets';
 import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
 import { MultipartAssembly1764000017000 } from './migrations/1764000017000-multipart-assembly';
+import { UsagePerStatement1764000017200 } from './migrations/1764000017200-usage-per-statement';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   PendingAssetBatches1764000015000,
   Renditions1764000016000,
   MultipartAssembly1764000017000,
+  UsagePerStatement1764000017200,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {

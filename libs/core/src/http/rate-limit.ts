@@ -5,7 +5,7 @@ import { ScriptedThrottlerStorage } from './throttler-storage';
 import type Redis from 'ioredis';
 import { REDIS_CONFIG, RedisConfig, SECURITY_CONFIG, SecurityConfig } from '../config/config-sections';
 import { AppError, ErrorCode } from '../errors/error-codes';
-import { REDIS } from '../redis/redis.module';
+import { REDIS_COUNTERS } from '../redis/redis.module';
 import { ApiDefaultProblem } from '../openapi/api-problems';
 
 export const UPLOAD_URL_THROTTLER = 'upload-url';
@@ -84,7 +84,7 @@ export class UploadCreationLimiter {
   constructor(
     @Inject(SECURITY_CONFIG) private readonly security: SecurityConfig,
     @Inject(REDIS_CONFIG) private readonly redisConfig: RedisConfig,
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS_COUNTERS) redis: Redis,
   ) {
     this.storage = new ScriptedThrottlerStorage(redis);
   }
