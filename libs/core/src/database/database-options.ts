@@ -14,6 +14,7 @@ import { PerAssetObjects1764000013500 } from './migrations/1764000013500-per-ass
 import { PendingAssetBatches1764000015000 } from './migrations/1764000015000-pending-asset-batches';
 import { Buckets1764000009500 } from './migrations/1764000009500-buckets';
 import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
+import { SearchText1764000017400 } from './migrations/1764000017400-search-text';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   PerAssetObjects1764000013500,
   PendingAssetBatches1764000015000,
   Renditions1764000016000,
+  SearchText1764000017400,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
