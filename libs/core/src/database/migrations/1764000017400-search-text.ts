@@ -4,6 +4,17 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 /** Client-side limit of the long statements here (the pool's query_timeout is sized for requests, not this). */
 const LONG_QUERY_TIMEOUT_MS = 6 * 3600 * 1000;
 
+/** Runs statements on the migration's connection without the pool's client-side query_timeout. */
+async function longQueries(q: QueryRunner): Promise<(text: string, values?: unknown[]) => Promise<unknown>> {
+  const client = (await q.connect()) as ClientBase;
+  const run = client.query.bind(client) as unknown as (config: {
+    text: string;
+    values?: unknown[];
+    query_timeout: number;
+  }) => Promise<unknown>;
+  return (text, values) => run({ text, values, query_timeout: LONG_QUERY_TIMEOUT_MS });
+}
+
 /** Heap pages per backfill batch (one short transaction each, so a deploy never holds rows locked for long). */
 const BACKFILL_PAGES = 2000;
 
@@ -31,8 +42,7 @@ export class SearchText1764000017400 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     // The backfill batches and the index builds over a large table outlast DATABASE_STATEMENT_TIMEOUT_MS (server
     // side: lifted per transaction / session below) and the pool's client-side query_timeout (lifted per query).
-    const client = (await q.connect()) as ClientBase;
-    const long = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: LONG_QUERY_TIMEOUT_MS } as never);
+    const long = await longQueries(q);
     await q.query(`CREATE EXTENSION IF NOT EXISTS btree_gist`);
     await q.query(`ALTER TABLE media_assets ADD COLUMN IF NOT EXISTS search_text TEXT`);
     await q.query(`
@@ -101,12 +111,11 @@ export class SearchText1764000017400 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    const client = (await q.connect()) as ClientBase;
+    const long = await longQueries(q);
     await q.query(`SET LOCAL statement_timeout = 0`);
-    await client.query({
-      query_timeout: LONG_QUERY_TIMEOUT_MS,
-      text: `CREATE INDEX IF NOT EXISTS media_assets_name_trgm_idx ON media_assets USING gin (search_fold(filename || ' ' || path) gin_trgm_ops) WHERE status <> 'deleted'`,
-    } as never);
+    await long(
+      `CREATE INDEX IF NOT EXISTS media_assets_name_trgm_idx ON media_assets USING gin (search_fold(filename || ' ' || path) gin_trgm_ops) WHERE status <> 'deleted'`,
+    );
     await q.query(`DROP INDEX IF EXISTS media_assets_container_created_idx`);
     await q.query(`DROP INDEX IF EXISTS media_assets_search_trgm_idx`);
     await q.query(`DROP INDEX IF EXISTS media_assets_search_container_idx`);
