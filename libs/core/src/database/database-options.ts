@@ -49,6 +49,9 @@ export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
       query_timeout: database.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
       idle_in_transaction_session_timeout: 60000,
       application_name: 'media-storage',
+      // No JIT: these are short OLTP statements; one whose estimate crosses jit_above_cost (a list with many
+      // branches) would spend hundreds of ms compiling to save a few (measured: GET /media with a tag filter).
+      options: '-c jit=off',
     },
   };
 }
