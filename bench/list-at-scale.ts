@@ -32,7 +32,7 @@ const listQuery: typeof ListQueryModule = require(path.join(REPO_ROOT, 'dist/lib
 async function seed(db: Client) {
   const t0 = Date.now();
   console.log(`seeding ${ASSETS.toLocaleString('en')} assets …`);
-  await db.query(`SET session_replication_role = replica`); // no usage trigger per row; owner_usage is rebuilt below
+  await db.query(`SET session_replication_role = replica`); // no trigger per row; owner_usage is rebuilt below
   await db.query(`SET synchronous_commit = off`);
   await db.query(`TRUNCATE media_assets, asset_metadata, asset_acl, owner_usage CASCADE`);
   await db.query(
@@ -46,11 +46,12 @@ async function seed(db: Client) {
   // attribute comes from its own hash of i, so that they are independent (as in real data, not striped).
   await db.query(
     `INSERT INTO media_assets (asset_id, owner_id, bucket, object_key, mime_type, size_bytes, checksum_sha256, status,
-                               created_at, updated_at, filename, upload_expires_at, ready_at, container, path)
+                               created_at, updated_at, filename, upload_expires_at, ready_at, container, path, search_text)
      SELECT id, owner, 'media', 'uploads/' || owner || '/' || id, mime, 1000 + (i * 7919) % 5000000,
             CASE WHEN st = 'ready' THEN md5(i::text) || md5((i + 1)::text) END, st::media_asset_status,
             ts, ts, name, ts + interval '15 minutes', CASE WHEN st = 'ready' THEN ts END,
-            'default', 'u' || owner || '/' || (ARRAY['photos', 'docs', 'invoices', 'misc'])[1 + pg_temp.h(i, 11) % 4] || '/' || name
+            'default', p, search_fold(name || ' ' || p) -- what the media_assets_search_text trigger (off here) would store
+       FROM (SELECT *, 'u' || owner || '/' || (ARRAY['photos', 'docs', 'invoices', 'misc'])[1 + pg_temp.h(i, 11) % 4] || '/' || name AS p
        FROM (SELECT i, gen_random_uuid() AS id,
                     -- Names to search: 8 words (one accented) and the row number, e.g. "Café menu 4217.bin".
                     (ARRAY['holiday photo', 'Café menu', 'invoice', 'report', 'résumé', 'screenshot', 'scan', 'notes'])[1 + pg_temp.h(i, 10) % 8]
@@ -61,7 +62,7 @@ async function seed(db: Client) {
                     CASE WHEN pg_temp.h(i, 3) % 100 < 90 THEN 'ready' WHEN pg_temp.h(i, 3) % 100 < 94 THEN 'pending' WHEN pg_temp.h(i, 3) % 100 < 97 THEN 'failed'
                          WHEN pg_temp.h(i, 3) % 100 < 98 THEN 'processing' ELSE 'deleted' END AS st,
                     now() - make_interval(secs => i * 31.536 + random()) AS ts
-               FROM generate_series(1::bigint, $1::bigint) AS i) s`,
+               FROM generate_series(1::bigint, $1::bigint) AS i) s) t`,
     [ASSETS],
   );
   console.log(`  media_assets ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -241,6 +242,15 @@ async function main() {
       { name: 'heavy owner: q=résumé (12k match, ranked)', sub: HEAVY_OWNER, query: 'q=r%C3%A9sum%C3%A9', filters: { q: 'résumé' } },
       { name: 'heavy owner: q=invoice 4242 (selective)', sub: HEAVY_OWNER, query: 'q=invoice%204242', filters: { q: 'invoice 4242' } },
       { name: 'stranger: q=report (only * grants)', sub: 999999, query: 'q=report', filters: { q: 'report' } },
+      { name: 'user: q=cafe, own only', sub: USER, query: `owner=${USER}&q=cafe`, filters: { owner: String(USER), q: 'cafe' } },
+      {
+        name: 'user in all 20 groups: q=cafe (~25k grants)',
+        sub: USER,
+        groups: Array.from({ length: 20 }, (_, i) => `g${i}`),
+        query: 'q=cafe',
+        filters: { q: 'cafe' },
+      },
+      { name: 'stranger: q=invoice 4242 (none visible)', sub: 999999, query: 'q=invoice%204242', filters: { q: 'invoice 4242' } },
       // Folder listing by path (GET /buckets/{bucket}/objects): per-asset visibility in the default bucket.
       {
         name: 'user: ls default/u57/ (delimiter /)',
@@ -248,6 +258,20 @@ async function main() {
         query: '',
         filters: {},
         route: `/buckets/default/objects?prefix=u${USER}/&delimiter=/&limit=50`,
+      },
+      {
+        name: 'user: ls default/u57/ q=cafe',
+        sub: USER,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?prefix=u${USER}/&q=cafe&limit=50`,
+      },
+      {
+        name: 'heavy owner: ls default/u1/ q=résumé',
+        sub: HEAVY_OWNER,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?prefix=u${HEAVY_OWNER}/&q=r%C3%A9sum%C3%A9&limit=50`,
       },
       {
         name: 'heavy owner: ls default/u1/photos/ (12k)',

@@ -364,6 +364,27 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
     expect((await bob.get('/media?q=cafe')).body.items).toEqual([]);
     const inBucket = (await searcher.get(`/buckets/${name}/objects?q=caf%C3%A9`)).body.items.map((i: { path: string }) => i.path);
     expect(inBucket).toEqual(['menus/Café Menu.txt', 'notes/CAFE.txt']);
+
+    // Assets readable through their bucket are found (and listed) by the grantee, a page at a time, until revoked.
+    const paths = (r: { body: { items: { path: string }[] } }) => r.body.items.map((i) => i.path);
+    expect(paths(await carol.get('/media?q=cafe'))).toEqual([]);
+    expect((await searcher.put(`/buckets/${name}/acl`, { entries: [{ principal: 'group:team', permission: 'read' }] })).status).toBe(200);
+    expect(paths(await carol.get('/media?q=cafe'))).toEqual(['notes/CAFE.txt', 'menus/Café Menu.txt']);
+    expect(
+      paths(await carol.get('/media?limit=1000')).filter((p) => p.startsWith('notes/') || p.startsWith('menus/') || p.startsWith('other/')),
+    ).toEqual(['other/tea.txt', 'notes/CAFE.txt', 'menus/Café Menu.txt']);
+    const first = await carol.get('/media?q=cafe&limit=1');
+    expect(paths(first)).toEqual(['notes/CAFE.txt']);
+    const second = await carol.get(`/media?q=cafe&limit=1&cursor=${first.body.nextCursor}`);
+    expect(paths(second)).toEqual(['menus/Café Menu.txt']);
+    expect(second.body.nextCursor).toBeNull();
+    // A moved asset is found under its new name (search_text follows filename and path).
+    const tea = (await searcher.get('/media?q=tea')).body.items[0].assetId as string;
+    expect((await searcher.post(`/media/${tea}/move`, { path: 'menus/cafe au lait.txt' })).status).toBe(200);
+    expect(paths(await searcher.get('/media?q=lait'))).toEqual(['menus/cafe au lait.txt']);
+    expect(paths(await carol.get('/media?q=cafe'))).toHaveLength(3);
+    expect((await searcher.put(`/buckets/${name}/acl`, { entries: [] })).status).toBe(200);
+    expect(paths(await carol.get('/media?q=cafe'))).toEqual([]);
   });
 
   if (driverKind === 'local') {
@@ -374,4 +395,67 @@ describe.each<Driver>(['local', 's3'])('buckets and paths (%s driver)', (driverK
       expect((await admin.post('/buckets', { name: unique('adm') })).status).toBe(201);
     });
   }
+});
+
+describe('bucket access cache across two replicas (in-memory, invalidated through Redis pub/sub)', () => {
+  let a: RunningApp;
+  let b: RunningApp;
+
+  beforeAll(async () => {
+    // An hour in memory: only the pub/sub notification can make replica B see a change made through replica A.
+    const env = { CACHE_TTL_SECONDS: '3600', CACHE_LOCAL_TTL_MS: '3600000' };
+    a = await startApp(env);
+    b = await startApp({
+      ...env,
+      DATABASE_URL: a.databaseUrl,
+      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
+      LOCAL_STORAGE_ROOT: a.storageRoot,
+    });
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
+
+  it('a bucket made private or a bucket grant revoked on one replica stops reads on the other at once', async () => {
+    const ownerA = api(a.baseUrl, 801);
+    const carolB = api(b.baseUrl, 803, { groups: ['crew'] });
+    const anonymousB = api(b.baseUrl);
+    const name = `bk-two-replicas-${Date.now().toString(36)}`;
+    expect((await ownerA.post('/buckets', { name, public: true })).status).toBe(201);
+    const up = await ownerA.post('/media/upload-url', {
+      filename: 'r.txt',
+      mimeType: 'text/plain',
+      sizeBytes: 2,
+      bucket: name,
+      path: 'r.txt',
+    });
+    expect(up.status).toBe(201);
+    expect((await fetch(up.body.uploadUrl, { method: 'PUT', headers: up.body.headers, body: 'hi' })).status).toBe(200);
+    expect((await ownerA.post(`/media/${up.body.assetId}/complete`)).status).toBe(202);
+    await eventually(async () => (await ownerA.get(`/media/${up.body.assetId}`)).body?.status === 'ready', 20000, 50);
+    const url = `/buckets/${name}/objects/r.txt`;
+
+    // B remembers the bucket: a change behind the service's back stays unseen there (the cache is real)...
+    expect((await anonymousB.get(url)).status).toBe(302);
+    await a.sql(`UPDATE buckets SET public = false WHERE name = $1`, [name]);
+    expect((await anonymousB.get(url)).status).toBe(302);
+    await a.sql(`UPDATE buckets SET public = true WHERE name = $1`, [name]);
+
+    // ...but a change through replica A reaches B at once.
+    expect((await ownerA.raw('PATCH', `/buckets/${name}`, { public: false })).status).toBe(200);
+    const privateAt = Date.now();
+    await eventually(async () => (await anonymousB.get(url)).status === 401, 2000, 20);
+    expect(Date.now() - privateAt).toBeLessThan(2000);
+    expect((await anonymousB.get(url)).status).toBe(401);
+
+    expect((await ownerA.put(`/buckets/${name}/acl`, { entries: [{ principal: 'group:crew', permission: 'read' }] })).status).toBe(200);
+    await eventually(async () => (await carolB.get(url)).status === 302, 2000, 20);
+    expect((await carolB.get(`/media/${up.body.assetId}`)).status).toBe(200);
+    expect((await ownerA.put(`/buckets/${name}/acl`, { entries: [] })).status).toBe(200);
+    const revokedAt = Date.now();
+    await eventually(async () => (await carolB.get(url)).status === 404, 2000, 20);
+    expect(Date.now() - revokedAt).toBeLessThan(2000);
+    expect((await carolB.get(`/media/${up.body.assetId}`)).status).toBe(404);
+  });
 });

@@ -4,8 +4,9 @@ import { AssetQueryService, AssetStatus, MediaAsset } from '@app/assets';
 import { AclEntry, decideAccess } from './acl-rules';
 
 /**
- * Grants that apply to an asset from outside its own ACL (e.g. its bucket's grants), read fresh on every
- * decision so that a withdrawn grant stops access at once. Registered by the lib that owns them.
+ * Grants that apply to an asset from outside its own ACL (e.g. its bucket's grants), asked for on every decision;
+ * the source must answer fresh (a withdrawn grant stops access at once), e.g. from a cache it invalidates on every
+ * replica when the grants change. Registered by the lib that owns them.
  */
 export interface InheritedGrantSource {
   grantsFor(record: MediaAsset): Promise<AclEntry[]>;

@@ -5,6 +5,7 @@ import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ASSET_CACHE_PARTS, AssetCachePart, PartLoaders } from './asset-cache-part';
 import { CacheStats } from './cache-stats';
+import { InvalidationChannel } from './invalidation-channel';
 import { LocalAssetCache } from './local-asset-cache';
 
 export const CACHE_INVALIDATE_TOPIC = 'cache.invalidate';
@@ -81,10 +82,8 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
   private readonly channel: string;
   /** Null when the memory layer is configured off. */
   private readonly local: LocalAssetCache | null;
-  /** Subscribed to the invalidation channel, so the memory layer may be used. */
-  private localLive = false;
-  private subscriber: Redis | null = null;
-  private closing = false;
+  /** The subscription that keeps the memory layer honest; it may be used only while that is live. */
+  private invalidations: InvalidationChannel | null = null;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -112,42 +111,14 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
     this.outbox.register(CACHE_INVALIDATE_TOPIC, async ({ assetId }: { assetId: string }) => {
       await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs, this.channel, assetId);
     });
-    if (this.local) this.subscribe(this.local);
+    if (this.local) {
+      this.invalidations = new InvalidationChannel(this.redis, this.channel, this.local, this.logger, 'media-cache-invalidations');
+      this.invalidations.start();
+    }
   }
 
   onModuleDestroy() {
-    this.closing = true;
-    this.subscriber?.disconnect();
-  }
-
-  /** Keeps a subscription to the invalidation channel; the memory layer is on only while it holds. */
-  private subscribe(local: LocalAssetCache) {
-    const sub = this.redis.duplicate({ connectionName: 'media-cache-invalidations', autoResubscribe: false, enableOfflineQueue: true });
-    this.subscriber = sub;
-    const off = () => {
-      if (this.localLive && !this.closing)
-        this.logger.warn('cache invalidation subscription lost: in-memory cache layer off until resubscribed');
-      this.localLive = false;
-      local.clear();
-    };
-    sub.on('message', (channel: string, assetId: string) => {
-      if (channel === this.channel) local.delete(assetId);
-    });
-    sub.on('error', () => undefined); // reported by the close below; the main client's health is /health/ready
-    sub.on('close', off);
-    sub.on('end', off);
-    sub.on('ready', () => {
-      sub.subscribe(this.channel).then(
-        () => {
-          local.clear(); // nothing read before the subscription held is trusted
-          this.localLive = true;
-        },
-        (e) => {
-          this.logger.warn(`could not subscribe to cache invalidations: ${e instanceof Error ? e.message : e}`);
-          sub.disconnect(true);
-        },
-      );
-    });
+    this.invalidations?.stop();
   }
 
   get enabled(): boolean {
@@ -181,7 +152,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       await loadAll(parts);
       return out;
     }
-    const local = this.localLive ? this.local : null;
+    const local = this.invalidations?.live ? this.local : null;
     const seqAtRead = local?.seq ?? 0;
     const required = opts.requires;
     /** The required part is known to be absent: every other part is null too, without asking anyone. */

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '@app/core';
-import { buildListQuery, decodeCursor, encodeCursor, parseTagFilter } from './asset-list.query';
+import { buildListQuery, decodeCursor, encodeCursor, parseTagFilter, rankedPage } from './asset-list.query';
 import { AssetStatus } from './media-asset.entity';
 
 const viewer = { userId: '7', principals: ['*', 'user:7', 'group:eng'] };
@@ -40,6 +40,9 @@ describe('cursors', () => {
 
   it('round-trip exactly (microseconds kept)', () => {
     expect(decodeCursor(encodeCursor(c, filters), filters)).toEqual(c);
+    const ranked = { ...c, dist: '0.6923077' };
+    expect(decodeCursor(encodeCursor(ranked, { q: 'x' }), { q: 'x' })).toEqual(ranked);
+    expect(code(() => decodeCursor(encodeCursor(c, { q: 'x' }), { q: 'x' }))).toBe(ErrorCode.ValidationFailed);
   });
 
   it('are refused when garbled or reused with other filters', () => {
@@ -50,21 +53,60 @@ describe('cursors', () => {
 });
 
 describe('list SQL', () => {
-  it('unions own and shared branches, each ordered and limited, newest first', () => {
+  it('unions own, shared and bucket-granted branches, each ordered and limited, newest first', () => {
     const q = buildListQuery(viewer, {}, 50, undefined);
     expect(q.text).toMatch(/UNION ALL/);
-    expect(q.text.match(/ORDER BY a\.created_at DESC, a\.asset_id DESC LIMIT/g)).toHaveLength(2);
+    expect(q.text.match(/ORDER BY a\.created_at DESC, a\.asset_id DESC LIMIT/g)).toHaveLength(3);
+    // The bucket branch: buckets the caller owns, holds read on, or public ones; never the default bucket; disjoint
+    // from the shared branch.
+    expect(q.text).toMatch(
+      /vb\.name <> 'default' AND \(vb\.owner_id = \$\d+::bigint OR vb\.public OR EXISTS \(SELECT 1 FROM bucket_acl bg/,
+    );
+    expect(q.text).toMatch(/AND NOT EXISTS \(SELECT 1 FROM asset_acl g/);
     expect(q.text).toMatch(/g\.permission = 'read' AND g\.principal = ANY/);
     expect(q.values).toContain(51);
     expect(q.values).toContainEqual(viewer.principals);
   });
 
-  it('uses only the own branch when listing the caller as owner, only the shared one for another owner', () => {
-    expect(buildListQuery(viewer, { owner: '7' }, 10).text).not.toMatch(/UNION|asset_acl/);
+  it('uses only the own branch when listing the caller as owner, only the shared and bucket ones for another owner', () => {
+    expect(buildListQuery(viewer, { owner: '7' }, 10).text).not.toMatch(/UNION|asset_acl|buckets/);
     const other = buildListQuery(viewer, { owner: '8' }, 10);
-    expect(other.text).not.toMatch(/UNION/);
+    expect(other.text.match(/UNION ALL/g)).toHaveLength(1);
+    expect(other.text).not.toMatch(/a\.owner_id = \$1::bigint AND/);
     expect(other.text).toMatch(/asset_acl/);
     expect(other.values).toContain('8');
+  });
+
+  it('searches the stored search_text: contains-filter, KNN order by distance in each branch, the page cut exactly', () => {
+    const q = buildListQuery(viewer, { q: "Café'%" }, 50);
+    expect(q.text).not.toMatch(/search_fold\(a\./); // nothing folded per row
+    expect(q.text).toMatch(/a\.search_text LIKE '%' \|\| search_fold\(\$\d+\) \|\| '%'/);
+    expect(q.values).toEqual(expect.arrayContaining(["Café'%", "Café'\\%"]));
+    expect(q.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\) LIMIT/g)).toHaveLength(3);
+    expect(q.ranked?.nearest).toBe(2 * 51 + 20);
+    expect(q.values).toContain(q.ranked?.nearest);
+    expect(
+      q.ranked?.exact.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\), a\.created_at DESC, a\.asset_id DESC LIMIT/g),
+    ).toHaveLength(3);
+    // Every parameter of each statement is used by it (Postgres cannot type an unused one).
+    for (const s of [q, q.ranked!.exact]) {
+      for (let i = 1; i <= s.values.length; i++) expect(s.text).toMatch(new RegExp(`\\$${i}(?!\\d)`));
+      expect(s.text).not.toMatch(new RegExp(`\\$${s.values.length + 1}(?!\\d)`));
+    }
+    const next = buildListQuery(viewer, { q: 'x' }, 10, { us: '1', id: '6f1c1e2a-8a57-4c1b-9b0e-1d2c3b4a5f60', dist: '0.25' });
+    expect(next.text).toMatch(
+      /> \$\d+::real OR \(\(a\.search_text <-> search_fold\(\$1\)\) = \$\d+::real AND \(a\.created_at, a\.asset_id\) < \(/,
+    );
+  });
+
+  it('cuts a ranked page from the nearest rows only when no row tied with its last one can be missing', () => {
+    const rows = (ds: number[]) => ds.map((distance) => ({ distance }));
+    // Fewer than fetched: that is every match.
+    expect(rankedPage(rows([0.1, 0.2, 0.3]), 2, 6)).toHaveLength(3);
+    // All fetched, and the last fetched is farther than the page's last: exact.
+    expect(rankedPage(rows([0.1, 0.2, 0.3, 0.3, 0.4, 0.5]), 2, 6)).toEqual(rows([0.1, 0.2, 0.3]));
+    // All fetched and still tied with the page's last row: more such rows may exist.
+    expect(rankedPage(rows([0.1, 0.2, 0.3, 0.3, 0.3, 0.3]), 2, 6)).toBeNull();
   });
 
   it('matches short tag values through the partial (key, value, asset_id) index, long ones through md5', () => {

@@ -34,7 +34,7 @@ export interface AssetListFilters {
   createdFrom?: string;
   /** Exclusive upper bound (ISO 8601). */
   createdTo?: string;
-  /** Filename or path contains this text (case- and accent-insensitive: search_fold); ranked by trigram similarity. */
+  /** Filename or path contains this text (case- and accent-insensitive: search_fold); ranked by trigram similarity (nearest first). */
   q?: string;
 }
 
@@ -42,8 +42,8 @@ export interface ListCursor {
   /** created_at in microseconds since the epoch (exact: Postgres keeps microseconds, JS dates do not). */
   us: string;
   id: string;
-  /** With `q`: the row's similarity (float4 as text), the first sort key. */
-  rank?: string;
+  /** With `q`: the row's trigram distance to it (1 - similarity, float4 as text), the first sort key. */
+  dist?: string;
 }
 
 export interface Viewer {
@@ -55,6 +55,8 @@ export interface Viewer {
 export interface ListQuery {
   text: string;
   values: unknown[];
+  /** With `q`: `text` fetches each branch's `nearest` rows only; see rankedPage, and `exact` when it says null. */
+  ranked?: { nearest: number; exact: { text: string; values: unknown[] } };
 }
 
 /** The columns of a listed row, named as MediaAsset's properties, plus the row's cursor position. */
@@ -83,12 +85,12 @@ export function parseTagFilter(raw: string): TagFilter {
 }
 
 export function encodeCursor(c: ListCursor, filters: AssetListFilters): string {
-  return Buffer.from(JSON.stringify({ t: c.us, i: c.id, r: c.rank, f: filtersFingerprint(filters) })).toString('base64url');
+  return Buffer.from(JSON.stringify({ t: c.us, i: c.id, d: c.dist, f: filtersFingerprint(filters) })).toString('base64url');
 }
 
 /** 400 for anything that is not a cursor this service issued for the same filters. */
 export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor {
-  let parsed: { t?: unknown; i?: unknown; r?: unknown; f?: unknown } | undefined;
+  let parsed: { t?: unknown; i?: unknown; d?: unknown; f?: unknown } | undefined;
   try {
     parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as typeof parsed;
   } catch {
@@ -100,7 +102,7 @@ export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor
     !/^-?\d{1,19}$/.test(parsed.t) ||
     typeof parsed.i !== 'string' ||
     !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(parsed.i) ||
-    (filters.q !== undefined && (typeof parsed.r !== 'string' || !/^\d(\.\d{1,12})?(e-\d{1,2})?$/.test(parsed.r)))
+    (filters.q !== undefined && (typeof parsed.d !== 'string' || !/^\d(\.\d{1,12})?(e-\d{1,2})?$/.test(parsed.d)))
   ) {
     throw Errors.validation('cursor is not valid; pass the nextCursor of a previous page unchanged', { field: 'cursor' });
   }
@@ -109,7 +111,7 @@ export function decodeCursor(raw: string, filters: AssetListFilters): ListCursor
       field: 'cursor',
     });
   }
-  return { us: parsed.t, id: parsed.i, ...(filters.q !== undefined ? { rank: parsed.r as string } : {}) };
+  return { us: parsed.t, id: parsed.i, ...(filters.q !== undefined ? { dist: parsed.d as string } : {}) };
 }
 
 function filtersFingerprint(f: AssetListFilters): string {
@@ -159,41 +161,86 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
     });
     common.push(`EXISTS (SELECT 1 FROM asset_metadata m WHERE m.asset_id = a.asset_id AND (${alternatives.join(' OR ')}))`);
   }
-  // Name search: the trigram index (media_assets_name_trgm_idx) finds the rows; most similar first.
-  let rank: string | null = null;
+  // Name search over the stored search_text (search_fold(filename || ' ' || path), kept by a trigger): the
+  // contains-filter and the trigram distance (1 - similarity) both served by the GiST trigram indexes, which hand
+  // rows out nearest first (KNN), so a page stops after `limit` visible matches instead of ranking every match.
+  let dist: string | null = null;
   if (filters.q !== undefined) {
     const q = p(filters.q);
-    common.push(`search_fold(a.filename || ' ' || a.path) LIKE '%' || search_fold(${p(escapeLike(filters.q))}) || '%'`);
-    rank = `similarity(search_fold(a.filename || ' ' || a.path), search_fold(${q}))`;
+    common.push(`a.search_text LIKE '%' || search_fold(${p(escapeLike(filters.q))}) || '%'`);
+    dist = `(a.search_text <-> search_fold(${q}))`;
   }
   if (after) {
     const at = `'epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond'`;
-    common.push(
-      rank
-        ? `(${rank}, a.created_at, a.asset_id) < (${p(after.rank ?? '0')}::real, ${at}, ${p(after.id)}::uuid)`
-        : `(a.created_at, a.asset_id) < (${at}, ${p(after.id)}::uuid)`,
-    );
+    if (dist) {
+      const d = `${p(after.dist ?? '0')}::real`;
+      common.push(`(${dist} > ${d} OR (${dist} = ${d} AND (a.created_at, a.asset_id) < (${at}, ${p(after.id)}::uuid)))`);
+    } else {
+      common.push(`(a.created_at, a.asset_id) < (${at}, ${p(after.id)}::uuid)`);
+    }
   }
 
   const me = p(viewer.userId);
   const n = p(limit + 1);
-  const order = `ORDER BY ${rank ? `${rank} DESC, ` : ''}a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
-  const columns = rank ? `${COLUMNS}, ${rank}::text AS "rank"` : COLUMNS;
-  const branches: string[] = [];
-  if (filters.owner === undefined || filters.owner === viewer.userId) {
-    branches.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id = ${me}::bigint AND ${common.join(' AND ')} ${order})`);
+  // Bound only when a branch uses it (an unused parameter has no type: Postgres refuses the statement).
+  const principals = filters.owner === viewer.userId ? '' : p(viewer.principals);
+  const granted = `EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${principals}::varchar[]))`;
+  const owner = filters.owner !== undefined && filters.owner !== viewer.userId ? ` AND a.owner_id = ${p(filters.owner)}::bigint` : '';
+  /** The visibility branches (disjoint), each ordered by `order` and limited. */
+  const branches = (columns: string, order: string) => {
+    const where = common.join(' AND ');
+    const out: string[] = [];
+    if (filters.owner === undefined || filters.owner === viewer.userId) {
+      out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id = ${me}::bigint AND ${where} ${order})`);
+    }
+    if (filters.owner !== viewer.userId) {
+      out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${where} AND ${granted} ${order})`);
+      // Readable through its bucket (the bucket's owner, a bucket grant of read, or a public bucket) and not already in
+      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing).
+      out.push(
+        `(SELECT x.* FROM buckets vb CROSS JOIN LATERAL` +
+          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
+          ` AND NOT ${granted} ${order}) x` +
+          ` WHERE vb.name <> 'default' AND (vb.owner_id = ${me}::bigint OR vb.public OR EXISTS (SELECT 1 FROM bucket_acl bg` +
+          ` WHERE bg.bucket_name = vb.name AND bg.permission = 'read' AND bg.principal = ANY(${principals}::varchar[]))))`,
+      );
+    }
+    return out;
+  };
+  const union = (parts: string[]) => (parts.length === 1 ? parts[0].slice(1, -1) : parts.join(' UNION ALL '));
+
+  if (!dist) {
+    const parts = branches(COLUMNS, `ORDER BY a.created_at DESC, a.asset_id DESC LIMIT ${n}`);
+    const text =
+      parts.length === 1 ? union(parts) : `SELECT * FROM (${union(parts)}) v ORDER BY v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
+    return { text, values };
   }
-  if (filters.owner !== viewer.userId) {
-    const owner = filters.owner !== undefined ? ` AND a.owner_id = ${p(filters.owner)}::bigint` : '';
-    branches.push(
-      `(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${common.join(' AND ')}` +
-        ` AND EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${p(viewer.principals)}::varchar[]))` +
-        ` ${order})`,
-    );
-  }
-  const text =
-    branches.length === 1
-      ? branches[0].slice(1, -1)
-      : `SELECT * FROM (${branches.join(' UNION ALL ')}) v ORDER BY ${rank ? 'v."rank"::real DESC, ' : ''}v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
-  return { text, values };
+  // Ranked: the page is ordered by (distance, created_at DESC, asset_id DESC). A GiST index hands rows out by
+  // distance alone (KNN), so each branch takes only its `k` nearest (k > the page: room for ties) and the page is cut
+  // from those (see rankedPage). That is exact when the k nearest reach past the page's last distance (or are all
+  // there is): every row tied with the page's last one was seen. Only when they do not (more ties than room) does
+  // `exact` rank every match.
+  const k = 2 * (limit + 1) + 20;
+  const exactValues = [...values]; // without k: an unused parameter has no type, Postgres would refuse the statement
+  const kp = p(k);
+  const columns = `${COLUMNS}, ${dist} AS "distance"`;
+  const order = `ORDER BY v."distance", v."createdAt" DESC, v."assetId" DESC`;
+  const nearest = branches(columns, `ORDER BY ${dist} LIMIT ${kp}`);
+  const exact = branches(columns, `ORDER BY ${dist}, a.created_at DESC, a.asset_id DESC LIMIT ${n}`);
+  return {
+    // greatest(…): k, with the page size bound too (every parameter must appear, or it has no type).
+    text: `SELECT * FROM (${nearest.join(' UNION ALL ')}) v ${order} LIMIT greatest(${kp}, ${n}::int)`,
+    values,
+    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exact.join(' UNION ALL ')}) v ${order} LIMIT ${n}`, values: exactValues } },
+  };
+}
+
+/**
+ * The page (`limit + 1` rows) from the rows of a ranked query's `text` (the `nearest` rows, in page order), or null
+ * when they cannot tell it (more rows tied at the page's last distance than were fetched): then run `exact`.
+ */
+export function rankedPage<T extends { distance?: number | string }>(rows: T[], limit: number, nearest: number): T[] | null {
+  const last = rows[limit];
+  if (rows.length < nearest || !last || Number(rows[nearest - 1].distance) > Number(last.distance)) return rows.slice(0, limit + 1);
+  return null;
 }

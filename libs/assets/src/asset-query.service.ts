@@ -14,7 +14,15 @@ import { AssetCache, PartLoaders } from '@app/asset-cache';
 import { MetadataService } from '@app/metadata';
 import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
-import { AssetListFilters, buildListQuery, decodeCursor, DEFAULT_LIST_LIMIT, encodeCursor, parseTagFilter } from './asset-list.query';
+import {
+  AssetListFilters,
+  buildListQuery,
+  decodeCursor,
+  DEFAULT_LIST_LIMIT,
+  encodeCursor,
+  parseTagFilter,
+  rankedPage,
+} from './asset-list.query';
 import { assetSummary, reviveAsset } from './asset-record';
 import { AssetPageDto, AssetViewDto, DownloadLinkDto, StoredObjectViewDto, UploadAssemblyDto } from './asset-view.dto';
 import { AssetParts, AssetsRepository } from './assets.repository';
@@ -133,15 +141,21 @@ export class AssetQueryService {
     };
     const limit = q.limit ?? DEFAULT_LIST_LIMIT;
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
-    const rows = await this.repo.list(
-      buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after),
-    );
+    const query = buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after);
+    let rows = await this.repo.list(query);
+    if (query.ranked) rows = rankedPage(rows, limit, query.ranked.nearest) ?? (await this.repo.list(query.ranked.exact));
     const page = rows.slice(0, limit);
     const metadata = await this.metadata.getMaps(page.map((r) => r.assetId));
     const last = page[page.length - 1];
     return {
       items: page.map((r) => this.toView(reviveAsset(r), metadata.get(r.assetId) ?? {})),
-      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.cursorUs, id: last.assetId, rank: last.rank }, filters) : null,
+      nextCursor:
+        rows.length > limit && last
+          ? encodeCursor(
+              { us: last.cursorUs, id: last.assetId, dist: last.distance === undefined ? undefined : String(last.distance) },
+              filters,
+            )
+          : null,
     };
   }
 

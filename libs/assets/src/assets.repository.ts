@@ -240,7 +240,7 @@ export class AssetsRepository {
   }
 
   /** Runs a page query built by buildListQuery: rows shaped as MediaAsset plus `cursorUs`. */
-  list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string; rank?: string })[]> {
+  list(q: ListQuery): Promise<(MediaAsset & { cursorUs: string; distance?: number })[]> {
     return this.ds.query(q.text, q.values);
   }
 }

@@ -271,7 +271,7 @@ export class BucketsRepository {
     if (p.prefix) where.push(`a.path COLLATE "C" LIKE ${v(`${p.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
     if (p.from !== undefined) where.push(`a.path COLLATE "C" >= ${v(p.from)}`);
     if (p.after !== undefined) where.push(`a.path COLLATE "C" > ${v(p.after)}`);
-    if (p.q) where.push(`search_fold(a.filename || ' ' || a.path) LIKE '%' || search_fold(${v(escapeLike(p.q))}) || '%'`);
+    if (p.q) where.push(`a.search_text LIKE '%' || search_fold(${v(escapeLike(p.q))}) || '%'`);
     if (!p.viewer.everything) {
       const me = p.viewer.userId === null ? 'false' : `a.owner_id = ${v(p.viewer.userId)}::bigint`;
       where.push(

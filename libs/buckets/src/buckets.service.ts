@@ -15,6 +15,7 @@ import { AssetStateService, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { EntityManager } from 'typeorm';
 import { checkBucketName, checkPath, DEFAULT_BUCKET, mimeTypeAllowed } from './bucket-rules';
+import { BucketAccessCache } from './bucket-access-cache';
 import { BucketAccessFacts, BucketGrant, BucketRecord, BucketsRepository } from './buckets.repository';
 import { BucketAclViewDto, BucketViewDto, CreateBucketDto, UpdateBucketDto } from './buckets.dto';
 
@@ -40,13 +41,15 @@ export function bucketPermissions(facts: BucketAccessFacts, principal: Principal
 }
 
 /**
- * User-facing buckets: lifecycle, settings, grants, and the rules an upload into one must pass. Bucket grants are
- * read fresh for every access decision (see grantsFor), so a change applies to the next request on every replica.
+ * User-facing buckets: lifecycle, settings, grants, and the rules an upload into one must pass. Bucket grants join
+ * every access decision (see grantsFor) through BucketAccessCache: in process memory, dropped on every replica
+ * when a change commits (Redis pub/sub), so a change applies to the next request.
  */
 @Injectable()
 export class BucketsService implements OnModuleInit {
   constructor(
     private readonly repo: BucketsRepository,
+    private readonly cache: BucketAccessCache,
     private readonly policy: AclPolicy,
     private readonly state: AssetStateService,
     private readonly cdn: CdnService,
@@ -61,7 +64,7 @@ export class BucketsService implements OnModuleInit {
   /** The bucket's grants that apply to this asset (none in the default bucket). */
   async grantsFor(record: MediaAsset): Promise<AclEntry[]> {
     if (!record.container || record.container === DEFAULT_BUCKET) return [];
-    const facts = await this.repo.accessFacts(record.container);
+    const facts = await this.cache.facts(record.container);
     return facts ? inheritedGrants(facts) : [];
   }
 
@@ -77,6 +80,7 @@ export class BucketsService implements OnModuleInit {
       allowedMimeTypes: dto.allowedMimeTypes?.length ? dto.allowedMimeTypes : null,
       fileSizeLimit: dto.fileSizeLimit ?? null,
     });
+    await this.cache.invalidate(name); // a process may remember that there was no such bucket
     return this.toView(row, [...ASSET_PERMISSIONS]);
   }
 
@@ -84,7 +88,7 @@ export class BucketsService implements OnModuleInit {
     const rows = await this.repo.listVisible(principal.userId, principalKeys(principal), principal.isAdmin);
     const out: BucketViewDto[] = [];
     for (const row of rows) {
-      const facts = await this.repo.accessFacts(row.name);
+      const facts = await this.cache.facts(row.name);
       if (facts) out.push(this.toView(row, bucketPermissions(facts, principal)));
     }
     return out;
@@ -96,7 +100,7 @@ export class BucketsService implements OnModuleInit {
    */
   async access(name: string, principal: Principal | null): Promise<{ bucket: BucketRecord; permissions: AssetPermission[] }> {
     checkBucketName(name, 'bucket');
-    const [bucket, facts] = await Promise.all([this.repo.find(name), this.repo.accessFacts(name)]);
+    const [bucket, facts] = await Promise.all([this.repo.find(name), this.cache.facts(name)]);
     if (!bucket || !facts) throw Errors.bucketNotFound(name);
     const permissions = name === DEFAULT_BUCKET ? (principal ? [...ASSET_PERMISSIONS] : []) : bucketPermissions(facts, principal);
     if (!permissions.length && !principal?.isAdmin) throw Errors.bucketNotFound(name);
@@ -129,8 +133,10 @@ export class BucketsService implements OnModuleInit {
         fileSizeLimit: dto.fileSizeLimit,
       });
       if (before.public && !after.public) await this.invalidateCdn(m, name);
+      await this.cache.recordChange(m, name);
       return after;
     });
+    await this.cache.invalidate(name);
     this.outbox.kick();
     const { permissions } = await this.access(name, principal);
     return this.toView(row, permissions);
@@ -152,9 +158,10 @@ export class BucketsService implements OnModuleInit {
           throw Errors.bucketNotEmpty(name, live);
         }
         await this.repo.delete(m, name);
+        await this.cache.recordChange(m, name);
         return true;
       });
-      if (done) return;
+      if (done) return this.cache.invalidate(name);
     }
   }
 
@@ -187,7 +194,9 @@ export class BucketsService implements OnModuleInit {
       await this.repo.replaceGrants(m, name, entries);
       const publicRead = (l: BucketGrant[]) => l.some((e) => e.principal === '*' && e.permission === 'read');
       if (publicRead(before) && !publicRead(entries)) await this.invalidateCdn(m, name);
+      await this.cache.recordChange(m, name);
     });
+    await this.cache.invalidate(name);
     this.outbox.kick();
     return this.getAcl(name, principal);
   }
