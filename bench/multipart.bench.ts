@@ -194,6 +194,14 @@ async function uploadThroughService(
     await new Promise((res) => setTimeout(res, pause));
   }
   const uploaded = assembled;
+  if (process.env.BENCH_MULTIPART_SHOW_LOG)
+    console.log(
+      app
+        .output()
+        .split('\n')
+        .filter((l) => /assembl|Multipart/i.test(l))
+        .join('\n'),
+    );
   console.log(
     `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), ` +
       `complete answered (202) in ${answered - partsDone} ms, object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part` +

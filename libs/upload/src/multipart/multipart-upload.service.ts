@@ -258,9 +258,13 @@ export class MultipartUploadService implements OnModuleInit {
     if (!session || session.completionRound !== round) return 'superseded';
     if (session.state === 'completed') return this.afterAssembly(session);
     if (session.state !== 'completing') return session.state;
+    const t0 = Date.now();
+    let listedAt = t0;
+    let completedAt = t0;
     try {
       const list = session.completionParts ?? [];
       const stored = await this.storedParts(session);
+      listedAt = Date.now();
       if (stored === null) {
         if (!(await this.storage.head(session.objectKey))) {
           const reason = `The multipart upload of asset ${assetId} no longer exists in storage (aborted or expired)`;
@@ -281,6 +285,7 @@ export class MultipartUploadService implements OnModuleInit {
           }
           if (!(e instanceof StorageNotFoundError) || !(await this.storage.head(session.objectKey))) throw e;
         }
+        completedAt = Date.now();
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -296,7 +301,12 @@ export class MultipartUploadService implements OnModuleInit {
       throw e;
     }
     await this.sessions.transition(assetId, ['completing'], 'completed');
-    return this.afterAssembly(session);
+    const outcome = await this.afterAssembly(session);
+    this.logger.log(
+      { assetId, round, listMs: listedAt - t0, completeMs: completedAt - listedAt, afterMs: Date.now() - completedAt },
+      `multipart upload assembled in ${Date.now() - t0} ms`,
+    );
+    return outcome;
   }
 
   /** Assembled: processing starts (idempotent); an asset deleted meanwhile leaves no object behind. */

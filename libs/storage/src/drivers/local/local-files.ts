@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { FileHandle, open, opendir } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LocalRequestError } from './local-request.error';
 
@@ -45,14 +45,70 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Bytes gathered from the body before one positioned write (fewer, larger system calls). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes the part writer buffers from the body while a write is under way (the body keeps flowing meanwhile; the next
+ * write takes everything buffered, so writes grow to this size when the disk is the slower side).
+ */
+const POSITIONED_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
- * Reads `body` of exactly `exactLength` bytes into the open file `fh` at `offset` (a part written in place in its
- * upload's data file) while hashing it, in positioned writes of up to 1 MiB (the body waits while one is under way),
- * then flushes the file's data to disk (fdatasync). The handle stays open and stays the caller's: no stream ever owns
- * its descriptor. A body that fails (cut off, timed out) rejects with its error.
+ * Writes what it is given at consecutive positions of `fh` from `position`, each batch of buffered chunks in one
+ * positioned writev. The handle stays its caller's: this stream never closes it, and a destroyed stream (a body cut
+ * off) calls back only once its write under way has ended, so the caller may close the handle right after.
+ */
+class PositionedWriter extends Writable {
+  private inflight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly fh: FileHandle,
+    private position: number,
+  ) {
+    super({ highWaterMark: POSITIONED_BUFFER_BYTES });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.run([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (e?: Error | null) => void): void {
+    this.run(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  /** Resolves once no write is under way (never rejects). */
+  settled(): Promise<void> {
+    return this.inflight;
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    void this.inflight.then(() => cb(err));
+  }
+
+  private run(buffers: Buffer[], cb: (e?: Error | null) => void): void {
+    const work = this.writeAll(buffers);
+    this.inflight = work.catch(() => undefined);
+    work.then(() => cb(), cb);
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let left = buffers.reduce((n, b) => n + b.length, 0);
+    while (left > 0) {
+      const { bytesWritten } = await this.fh.writev(buffers, this.position);
+      this.position += bytesWritten;
+      left -= bytesWritten;
+      if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // a short write: the rest again
+    }
+  }
+}
+
+/**
+ * Streams `body` of exactly `exactLength` bytes into the open file `fh` at `offset` (a part written in place in its
+ * upload's data file) while hashing it in the same pass, then flushes the file's data to disk once (fdatasync). The
+ * body keeps flowing while a write is under way (up to 4 MiB buffered; see PositionedWriter). The handle stays open
+ * and stays the caller's: no stream ever closes its descriptor. A body that fails (cut off, timed out) rejects with
+ * its error once no write is under way.
  */
 export async function receiveAt(
   body: Readable,
@@ -63,31 +119,24 @@ export async function receiveAt(
 ): Promise<{ size: number; digest: string }> {
   const hash = createHash(algorithm);
   let size = 0;
-  let position = offset;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const flush = async () => {
-    let buffers = batch;
-    let left = batched;
-    batch = [];
-    batched = 0;
-    while (left > 0) {
-      const { bytesWritten } = await fh.writev(buffers, position);
-      position += bytesWritten;
-      left -= bytesWritten;
-      if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // a short write: the rest again
-    }
-  };
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > exactLength)
-      throw new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`);
-    hash.update(chunk);
-    batch.push(chunk);
-    batched += chunk.length;
-    if (batched >= WRITE_BATCH_BYTES) await flush();
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > exactLength) {
+        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const writer = new PositionedWriter(fh, offset);
+  try {
+    await pipeline(body, meter, writer);
+  } catch (e) {
+    await writer.settled(); // the caller closes the handle next: no write may still be using it
+    throw e;
   }
-  await flush();
   if (size !== exactLength) {
     throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
   }
