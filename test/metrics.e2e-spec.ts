@@ -191,7 +191,7 @@ describe('operations: metrics, Bull Board and request ids', () => {
     const list = await fetch(`${app.baseUrl}/admin/queues/api/queues`, { headers: admin });
     expect(list.status).toBe(200);
     const names = ((await list.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['cdn', 'lifecycle', 'processing', 'storage-replication', 'webhooks']);
+    expect(names).toEqual(['cdn', 'lifecycle', 'multipart-assembly', 'processing', 'storage-replication', 'webhooks']);
   });
 });
 

@@ -352,7 +352,9 @@ export class MediaClient {
   private async waitForAssembly(id: string, signal: AbortSignal | undefined): Promise<Asset['status']> {
     for (let pause = 100; ; pause = Math.min(2000, Math.round(pause * 1.5))) {
       const asset = MediaClient.ok(await this.api.GET('/media/{id}', { params: { path: { id } }, signal }));
-      if (asset.status !== 'pending' || !asset.upload || asset.upload.state === 'assembled') return asset.status;
+      // `assembled` while still `pending` is the instant between the object's assembly and processing's start (the
+      // job, or its retry after a crash, starts it): keep polling until the asset leaves `pending`.
+      if (asset.status !== 'pending' || !asset.upload) return asset.status;
       if (asset.upload.state === 'failed') {
         throw MediaApiError.sdk(
           'AssemblyFailed',
