@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MediaApiError, MediaClient } from '@app/sdk';
 import { Api, api, sha256, uploadBytes } from './support/api';
-import { REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { REPO_ROOT, RunningApp, startApp, startReplica, token } from './support/app-process';
 import { waitFor } from './support/waits';
 
 const CLI = path.join(REPO_ROOT, 'dist/apps/cli/src/main.js');
@@ -63,12 +63,7 @@ describe('API keys (two replicas)', () => {
       API_KEY_RATE_LIMIT_PER_MINUTE: '6',
     };
     a = await startApp({ ...env, LOG_LEVEL: 'trace' });
-    b = await startApp({
-      ...env,
-      DATABASE_URL: a.databaseUrl,
-      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: a.storageRoot,
-    });
+    b = await startReplica(a, env);
     dir = mkdtempSync(path.join(os.tmpdir(), 'api-keys-e2e-'));
   });
   afterAll(async () => {

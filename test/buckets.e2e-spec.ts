@@ -5,7 +5,7 @@
  * move/copy with reference counts, batch delete with mixed permissions, and search by name.
  */
 import { api, Api, uploadBytes } from './support/api';
-import { eventually, RunningApp, startApp } from './support/app-process';
+import { eventually, RunningApp, startApp, startReplica } from './support/app-process';
 import { NO_SUCH_ASSET, readyAsset, userKeys } from './support/assets';
 import { s3ServiceEnv, startS3Server } from './support/s3-server';
 
@@ -405,12 +405,7 @@ describe('bucket access cache across two replicas (in-memory, invalidated throug
     // An hour in memory: only the pub/sub notification can make replica B see a change made through replica A.
     const env = { CACHE_TTL_SECONDS: '3600', CACHE_LOCAL_TTL_MS: '3600000' };
     a = await startApp(env);
-    b = await startApp({
-      ...env,
-      DATABASE_URL: a.databaseUrl,
-      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: a.storageRoot,
-    });
+    b = await startReplica(a, env);
   });
   afterAll(async () => {
     await b?.stop();

@@ -7,7 +7,7 @@
  */
 import Redis from 'ioredis';
 import { api, Api, uploadBytes } from './support/api';
-import { eventually, RunningApp, startApp } from './support/app-process';
+import { eventually, RunningApp, startApp, startReplica } from './support/app-process';
 import { asAdmin } from './support/health';
 import { readyAsset, userKeys } from './support/assets';
 import { png } from './support/media-fixtures';
@@ -205,12 +205,7 @@ describe('hot-metadata cache across two replicas (in-memory layer invalidated th
     // An hour in memory: only the pub/sub notification can make replica B see a change made through replica A.
     const env = { CACHE_TTL_SECONDS: '3600', CACHE_LOCAL_TTL_MS: '3600000' };
     a = await startApp(env);
-    b = await startApp({
-      ...env,
-      DATABASE_URL: a.databaseUrl,
-      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: a.storageRoot,
-    });
+    b = await startReplica(a, env);
   });
   afterAll(async () => {
     await b?.stop();

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import Bull from 'bull';
 import Redis from 'ioredis';
 import { api, Api, sha256, uploadBytes } from './support/api';
-import { eventually, RunningApp, startApp, token } from './support/app-process';
+import { eventually, RunningApp, startApp, startReplica, token } from './support/app-process';
 import { readyAsset } from './support/assets';
 import { s3DriverFor, s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
 
@@ -499,12 +499,7 @@ describe('lifecycle schedules across replicas', () => {
     // expire-pending every 2 s (cron with seconds), the others on their defaults.
     const schedule = { RECONCILE_INTERVAL_MS: '0', LIFECYCLE_EXPIRE_PENDING_SCHEDULE: '*/2 * * * * *' };
     one = await startApp(schedule);
-    two = await startApp({
-      ...schedule,
-      DATABASE_URL: one.databaseUrl,
-      REDIS_KEY_PREFIX: one.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: one.storageRoot,
-    });
+    two = await startReplica(one, schedule);
     const queue = new Bull('lifecycle', one.env.REDIS_URL, { prefix: `${one.env.REDIS_KEY_PREFIX}:bull` });
     const redis = new Redis(one.env.REDIS_URL);
     try {

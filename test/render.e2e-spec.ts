@@ -11,7 +11,7 @@ import { crc32 } from 'node:zlib';
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { api, Api, sha256, uploadBytes } from './support/api';
-import { MAIN_JS, REPO_ROOT, RunningApp, startApp, token } from './support/app-process';
+import { MAIN_JS, REPO_ROOT, RunningApp, startApp, startReplica, token } from './support/app-process';
 import { MediaApiError, MediaClient } from '@app/sdk';
 import { ffmpegFile, h264TestClip, png } from './support/media-fixtures';
 import { s3ServiceEnv, S3TestServer, startS3Server } from './support/s3-server';
@@ -456,12 +456,7 @@ describe('on-the-fly transformations across two replicas (render coalescing thro
   beforeAll(async () => {
     const env = { TRANSFORM_CONCURRENCY: '2' };
     a = await startApp(env);
-    b = await startApp({
-      ...env,
-      DATABASE_URL: a.databaseUrl,
-      REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX,
-      LOCAL_STORAGE_ROOT: a.storageRoot,
-    });
+    b = await startReplica(a, env);
   });
   afterAll(async () => {
     await b?.stop();

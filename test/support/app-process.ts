@@ -166,6 +166,17 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
 }
 
 /** Polls `check` until it returns a truthy value or `ms` passes (waitFor without naming what it waits for). */
+/**
+ * A second replica of `of`: another process of the same service on the same database, Redis key prefix and storage
+ * directory (what two pods behind one load balancer share). `env` adds settings, as startApp's.
+ */
+export function startReplica(of: RunningApp, env: Record<string, string> = {}, opts: { nodeArgs?: string[] } = {}): Promise<RunningApp> {
+  return startApp(
+    { ...env, DATABASE_URL: of.databaseUrl, REDIS_KEY_PREFIX: of.env.REDIS_KEY_PREFIX, LOCAL_STORAGE_ROOT: of.storageRoot },
+    opts,
+  );
+}
+
 export async function eventually<T>(check: () => Promise<T | undefined | null | false>, ms = 20000, every = 100): Promise<T> {
   return waitFor(check, { timeoutMs: ms, everyMs: every, what: 'a condition' });
 }

@@ -1,4 +1,5 @@
 export * from './processing.module';
+export { registerAssetJobQueue } from './job-queue';
 export { ProcessingService } from './processing.service';
 export * from './processing.constants';
 export { judgeContent } from './content-policy';

@@ -1,4 +1,3 @@
-import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { PROCESSING_CONFIG, ProcessingConfig } from '@app/core';
 import { AssetsModule } from '@app/assets';
@@ -8,24 +7,14 @@ import { DerivedMediaService } from './derived/derived-media.service';
 import { ProcessAssetProcessor } from './process-asset.processor';
 import { ProcessingAdminController } from './processing-admin.controller';
 import { ProcessingAdminService } from './processing-admin.service';
-import { CAPPED_EXPONENTIAL, cappedExponentialBackoff, PROCESSING_QUEUE } from './processing.constants';
+import { PROCESSING_QUEUE } from './processing.constants';
+import { registerAssetJobQueue } from './job-queue';
 import { ProcessingService } from './processing.service';
 import { ReconciliationSchedule, ReconciliationService } from './reconciliation.service';
 import { ClamdScanner } from './scanning/clamd.scanner';
 import { MALWARE_SCANNER, MalwareScanner, NoScanner } from './scanning/malware-scanner';
 
-const queue = BullModule.registerQueueAsync({
-  name: PROCESSING_QUEUE,
-  inject: [PROCESSING_CONFIG],
-  useFactory: (processing: ProcessingConfig) => ({
-    settings: {
-      lockDuration: processing.PROCESSING_LOCK_DURATION_MS,
-      stalledInterval: processing.PROCESSING_LOCK_DURATION_MS,
-      maxStalledCount: 2,
-      backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff },
-    },
-  }),
-});
+const queue = registerAssetJobQueue(PROCESSING_QUEUE);
 
 export function createMalwareScanner(processing: ProcessingConfig): MalwareScanner {
   if (processing.SCANNER === 'clamd') {

@@ -1,11 +1,9 @@
-import { BullModule } from '@nestjs/bull';
 import { DynamicModule, Module } from '@nestjs/common';
-import { PROCESSING_CONFIG, ProcessingConfig } from '@app/core';
 import { AclModule } from '@app/acl';
 import { AssetsModule } from '@app/assets';
 import { BucketsModule } from '@app/buckets';
 import { MetadataModule } from '@app/metadata';
-import { CAPPED_EXPONENTIAL, cappedExponentialBackoff } from '@app/processing';
+import { registerAssetJobQueue } from '@app/processing';
 import { MULTIPART_QUEUE } from './multipart/multipart-assembly.constants';
 import { MultipartAssemblyProcessor } from './multipart/multipart-assembly.processor';
 import { MultipartUploadService } from './multipart/multipart-upload.service';
@@ -15,18 +13,7 @@ import { UploadUrlService } from './upload-url.service';
 import { TusService } from './tus/tus.service';
 
 /** The assembly queue: a worker that dies mid-job loses its lock after PROCESSING_LOCK_DURATION_MS and the job runs again. */
-const queue = BullModule.registerQueueAsync({
-  name: MULTIPART_QUEUE,
-  inject: [PROCESSING_CONFIG],
-  useFactory: (processing: ProcessingConfig) => ({
-    settings: {
-      lockDuration: processing.PROCESSING_LOCK_DURATION_MS,
-      stalledInterval: processing.PROCESSING_LOCK_DURATION_MS,
-      maxStalledCount: 2,
-      backoffStrategies: { [CAPPED_EXPONENTIAL]: cappedExponentialBackoff },
-    },
-  }),
-});
+const queue = registerAssetJobQueue(MULTIPART_QUEUE);
 
 @Module({
   imports: [queue, AssetsModule, MetadataModule, AclModule, BucketsModule],
