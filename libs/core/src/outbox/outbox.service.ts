@@ -101,6 +101,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
             WHERE processed_at IS NULL AND available_at <= now()
             ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
         );
+        const done: string[] = [];
         for (const row of rows) {
           const handler = this.handlers.get(row.topic);
           try {
@@ -109,7 +110,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
             const { payload, requestId } = splitOutboxRequestId(row.payload);
             // The follow-up runs in the context of the request that caused it (its jobs and logs carry the id).
             await runInContext({ requestId }, () => withTimeout(handler(payload), HANDLER_TIMEOUT_MS, `outbox ${row.topic}`));
-            await m.query(`DELETE FROM outbox WHERE id = $1`, [row.id]);
+            done.push(row.id);
             delivered++;
           } catch (e) {
             failures++;
@@ -120,6 +121,8 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
             );
           }
         }
+        // The delivered messages leave in one statement, committed with the pass (as each one's own DELETE was).
+        if (done.length) await m.query(`DELETE FROM outbox WHERE id = ANY($1::bigint[])`, [done]);
         if (!rows.length) delivered = -1;
       });
       if (failures) this.logger.warn(`Outbox: ${failures} deliveries failed, will retry with backoff`);
