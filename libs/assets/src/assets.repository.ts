@@ -112,9 +112,10 @@ export class AssetsRepository {
 
   /** Locks the asset row for the rest of the transaction (plain SQL, as `find`: no query building per call). */
   async lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
-    const rows: Record<string, unknown>[] = await m.query(`SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1 FOR UPDATE`, [
-      assetId,
-    ]);
+    const rows: Record<string, unknown>[] = await m.query(
+      `SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1 FOR UPDATE`,
+      [assetId],
+    );
     return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
@@ -125,7 +126,9 @@ export class AssetsRepository {
    * of columns (a transition always patches the same ones), not built by the ORM on every call.
    */
   async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
-    const keys = Object.keys(patch).filter((k) => k !== 'updatedAt' && (patch as Record<string, unknown>)[k] !== undefined) as (keyof MediaAsset)[];
+    const keys = Object.keys(patch).filter(
+      (k) => k !== 'updatedAt' && (patch as Record<string, unknown>)[k] !== undefined,
+    ) as (keyof MediaAsset)[];
     const signature = keys.join(',');
     let text = this.updates.get(signature);
     if (!text) {

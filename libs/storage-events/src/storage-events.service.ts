@@ -155,7 +155,7 @@ export class StorageEventsService implements OnModuleInit {
       return this.count(source, failed ? 'size_mismatch' : 'duplicate', record);
     }
     try {
-      const r = await this.assets.startProcessing(assetId, (m, a) => this.processing.request(m, a));
+      const r = await this.assets.startProcessing(assetId, (m, a) => this.processing.request(m, a), asset);
       return this.count(source, r.started ? 'started' : 'duplicate', record, r.status);
     } catch (e) {
       if (e instanceof AppError && e.code === ErrorCode.AssetNotFound) return this.ignore(source, 'no_pending_upload', record);
