@@ -174,25 +174,31 @@ export class AssetStateService {
   }
 
   /**
-   * beginProcessing, also telling whether this very call moved the asset out of `pending` (`started`). `seen`: the
-   * record as the caller has just read it from Postgres (findForProcessing), so it is not read again; the transition
-   * itself re-checks under the row lock either way.
+   * beginProcessing, also telling whether this very call moved the asset out of `pending` (`started`). What the
+   * caller knows already is not asked again: `record`, the asset as it has just read it from Postgres
+   * (findForProcessing; the transition re-checks under the row lock either way), and `objectStored`, when this very
+   * process has just stored the upload's bytes (the local driver's own storage event).
    */
   async startProcessing(
     assetId: string,
     enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>,
-    seen?: MediaAsset,
+    known: { record?: MediaAsset; objectStored?: boolean } = {},
   ): Promise<{ status: AssetStatus; started: boolean }> {
-    const current = seen?.assetId === assetId ? seen : await this.repo.find(assetId);
+    const current = known.record?.assetId === assetId ? known.record : await this.repo.find(assetId);
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
     if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
-    const info = await this.storage.head(current.objectKey);
-    if (!info) throw Errors.objectNotUploaded(assetId);
+    if (!known.objectStored && !(await this.storage.head(current.objectKey))) throw Errors.objectNotUploaded(assetId);
     const started = await this.repo.transaction(async (m) => {
-      const a = await this.repo.lock(m, assetId);
-      if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-      if (a.status !== AssetStatus.Pending) return { status: a.status, started: false };
-      await this.repo.update(m, assetId, { status: AssetStatus.Processing, processingStartedAt: new Date() });
+      // The UPDATE checks the status under its own row lock (no separate SELECT … FOR UPDATE on the usual path).
+      const a = await this.repo.updateIfStatus(m, assetId, AssetStatus.Pending, {
+        status: AssetStatus.Processing,
+        processingStartedAt: new Date(),
+      });
+      if (!a) {
+        const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
+        if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+        return { status: now.status, started: false };
+      }
       await enqueue(m, a);
       return { status: AssetStatus.Processing, started: true };
     });

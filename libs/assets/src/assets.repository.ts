@@ -126,10 +126,25 @@ export class AssetsRepository {
    * of columns (a transition always patches the same ones), not built by the ORM on every call.
    */
   async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
+    const { text, values } = this.updateStatement(assetId, patch);
+    await m.query(text, values);
+  }
+
+  /**
+   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself): the record as it
+   * is afterwards, or null when the asset is missing or in another status (nothing changed then).
+   */
+  async updateIfStatus(m: EntityManager, assetId: string, from: string, patch: Partial<MediaAsset>): Promise<MediaAsset | null> {
+    const { text, values } = this.updateStatement(assetId, patch, true);
+    const [rows] = (await m.query(text, [...values, from])) as [Record<string, unknown>[], number];
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
+  }
+
+  private updateStatement(assetId: string, patch: Partial<MediaAsset>, ifStatus = false): { text: string; values: unknown[] } {
     const keys = Object.keys(patch).filter(
       (k) => k !== 'updatedAt' && (patch as Record<string, unknown>)[k] !== undefined,
     ) as (keyof MediaAsset)[];
-    const signature = keys.join(',');
+    const signature = `${ifStatus ? 'if:' : ''}${keys.join(',')}`;
     let text = this.updates.get(signature);
     if (!text) {
       const columns = new Map(this.ds.getMetadata(MediaAsset).columns.map((c) => [c.propertyName, c.databaseName]));
@@ -139,9 +154,10 @@ export class AssetsRepository {
         return `${column} = $${i + 2}`;
       });
       text = `UPDATE media_assets SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE asset_id = $1`;
+      if (ifStatus) text += ` AND status = $${keys.length + 2}::media_asset_status RETURNING ${this.recordColumns()}`;
       this.updates.set(signature, text);
     }
-    await m.query(text, [assetId, ...keys.map((k) => patch[k])]);
+    return { text, values: [assetId, ...keys.map((k) => patch[k])] };
   }
 
   /**
