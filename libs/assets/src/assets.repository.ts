@@ -136,7 +136,7 @@ export class AssetsRepository {
    */
   async updateIfStatus(m: EntityManager, assetId: string, from: string, patch: Partial<MediaAsset>): Promise<MediaAsset | null> {
     const { text, values } = this.updateStatement(assetId, patch, true);
-    const [rows] = (await m.query(text, [...values, from])) as [Record<string, unknown>[], number];
+    const [rows] = await m.query<[Record<string, unknown>[], number]>(text, [...values, from]); // UPDATE: [rows, rowCount]
     return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
