@@ -20,6 +20,20 @@ end
 return 0`;
 
 /**
+ * FILL_LUA for several parts of one asset in one round trip: KEYS[1] the generation, KEYS[2..] the parts;
+ * ARGV[1] the generation read, ARGV[2] the TTL, ARGV[3..] the values (in the order of the keys).
+ */
+const FILL_MANY_LUA = `
+local g = redis.call('GET', KEYS[1])
+if (g == false and ARGV[1] == '') or g == ARGV[1] then
+  for i = 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
+  end
+  return 1
+end
+return 0`;
+
+/**
  * Bumps the generation (so in-flight readers do not refill old data), drops every part, and tells every process
  * to drop its in-memory copy (pub/sub), in one atomic step.
  */
@@ -41,6 +55,7 @@ const NEGATIVE_TTL_MS = 30_000;
 
 type CacheCommands = {
   mediaCacheFill(gen: string, key: string, expected: string, value: string, ttlMs: number): Promise<number>;
+  mediaCacheFillMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
   mediaCacheInvalidate(
     gen: string,
     k1: string,
@@ -107,6 +122,7 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit() {
     this.redis.defineCommand('mediaCacheFill', { numberOfKeys: 2, lua: FILL_LUA });
+    this.redis.defineCommand('mediaCacheFillMany', { lua: FILL_MANY_LUA }); // the number of keys is the first argument
     this.redis.defineCommand('mediaCacheInvalidate', { numberOfKeys: 4, lua: INVALIDATE_LUA });
     this.outbox.register(CACHE_INVALIDATE_TOPIC, async ({ assetId }: { assetId: string }) => {
       await this.commands.mediaCacheInvalidate(...this.keysOf(assetId), this.genTtlMs, this.channel, assetId);
@@ -210,12 +226,9 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       if (missing.includes(required)) await this.fill(assetId, required, gen, ABSENT, this.negativeTtlMs, local, seqAtRead);
       return absent(missing.filter((p) => p !== required));
     }
-    await Promise.all(
-      missing.map(async (p) => {
-        if (out[p] === null || out[p] === undefined) return;
-        await this.fill(assetId, p, gen, JSON.stringify(out[p]), this.ttlMs, local, seqAtRead);
-      }),
-    );
+    const found = missing.filter((p) => out[p] !== null && out[p] !== undefined);
+    if (found.length === 1) await this.fill(assetId, found[0], gen, JSON.stringify(out[found[0]]), this.ttlMs, local, seqAtRead);
+    else if (found.length) await this.fillMany(assetId, found, (p) => JSON.stringify(out[p]), gen, local, seqAtRead);
     return out;
   }
 
@@ -233,6 +246,28 @@ export class AssetCache implements OnModuleInit, OnModuleDestroy {
       if (await this.commands.mediaCacheFill(this.keyOf(assetId, 'gen'), this.keyOf(assetId, part), gen ?? '', json, ttlMs)) {
         this.stats.count('fills');
         local?.set(assetId, part, json, seqAtRead, Date.now(), ttlMs);
+      }
+    } catch (e) {
+      this.failed(e, 'fill');
+    }
+  }
+
+  /** `fill` for several parts in one round trip (one script: all of them stored, or none when invalidated since). */
+  private async fillMany<P extends AssetCachePart>(
+    assetId: string,
+    parts: P[],
+    json: (p: P) => string,
+    gen: string | null,
+    local: LocalAssetCache | null,
+    seqAtRead: number,
+  ): Promise<void> {
+    const values = parts.map(json);
+    try {
+      const keys = [this.keyOf(assetId, 'gen'), ...parts.map((p) => this.keyOf(assetId, p))];
+      if (await this.commands.mediaCacheFillMany(keys.length, ...keys, gen ?? '', this.ttlMs, ...values)) {
+        this.stats.count('fills', parts.length);
+        const now = Date.now();
+        parts.forEach((p, i) => local?.set(assetId, p, values[i], seqAtRead, now, this.ttlMs));
       }
     } catch (e) {
       this.failed(e, 'fill');

@@ -173,21 +173,32 @@ export class AssetStateService {
     return (await this.startProcessing(assetId, enqueue)).status;
   }
 
-  /** beginProcessing, also telling whether this very call moved the asset out of `pending` (`started`). */
+  /**
+   * beginProcessing, also telling whether this very call moved the asset out of `pending` (`started`). What the
+   * caller knows already is not asked again: `record`, the asset as it has just read it from Postgres
+   * (findForProcessing; the transition re-checks under the row lock either way), and `objectStored`, when this very
+   * process has just stored the upload's bytes (the local driver's own storage event).
+   */
   async startProcessing(
     assetId: string,
     enqueue: (m: EntityManager, a: MediaAsset) => Promise<void>,
+    known: { record?: MediaAsset; objectStored?: boolean } = {},
   ): Promise<{ status: AssetStatus; started: boolean }> {
-    const current = await this.repo.find(assetId);
+    const current = known.record?.assetId === assetId ? known.record : await this.repo.find(assetId);
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
     if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
-    const info = await this.storage.head(current.objectKey);
-    if (!info) throw Errors.objectNotUploaded(assetId);
+    if (!known.objectStored && !(await this.storage.head(current.objectKey))) throw Errors.objectNotUploaded(assetId);
     const started = await this.repo.transaction(async (m) => {
-      const a = await this.repo.lock(m, assetId);
-      if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-      if (a.status !== AssetStatus.Pending) return { status: a.status, started: false };
-      await this.repo.update(m, assetId, { status: AssetStatus.Processing, processingStartedAt: new Date() });
+      // The UPDATE checks the status under its own row lock (no separate SELECT … FOR UPDATE on the usual path).
+      const a = await this.repo.updateIfStatus(m, assetId, AssetStatus.Pending, {
+        status: AssetStatus.Processing,
+        processingStartedAt: new Date(),
+      });
+      if (!a) {
+        const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
+        if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+        return { status: now.status, started: false };
+      }
       await enqueue(m, a);
       return { status: AssetStatus.Processing, started: true };
     });
@@ -238,36 +249,39 @@ export class AssetStateService {
     /** More work for the same transaction (e.g. linking derived media); runs only when the asset becomes ready. */
     alsoInTransaction?: (m: EntityManager) => Promise<void>,
   ): Promise<boolean> {
-    const changed = await this.repo.transaction(async (m) => {
-      const a = await this.repo.lock(m, assetId);
-      if (!a || a.status !== AssetStatus.Processing) return false;
-      const obj = { bucket: a.bucket, objectKey: result.storedAt?.objectKey ?? a.objectKey };
-      // The row lock taken by the upsert serialises us with a concurrent release of the same stored object.
-      await this.repo.reference(m, result.sha256, { ...obj, sizeBytes: String(result.size) });
-      if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
-      await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey });
-      await this.metadata.replaceExtracted(m, assetId, result.metadata);
-      const patch = {
-        status: AssetStatus.Ready,
-        checksumSha256: result.sha256,
-        detectedMimeType: result.detectedMimeType,
-        storedObjectSha256: result.sha256,
-        bucket: obj.bucket,
-        objectKey: obj.objectKey,
-        readyAt: new Date(),
-        storageClass: 'STANDARD',
-        lastAccessedAt: null,
-        failureReason: null,
-        // CDN registration: the URL the CDN serves the object under (null without a CDN).
-        cdnUrl: this.cdn.registrationUrl(obj.objectKey),
-      };
-      await this.repo.update(m, assetId, patch);
-      // Copy the object to every other storage region once this commits (no-op with one region).
-      await this.replication.requestReplication(m, { bucket: obj.bucket, key: obj.objectKey, sizeBytes: String(result.size) });
-      await alsoInTransaction?.(m);
-      await this.events.append(m, 'asset.ready', Object.assign(a, patch));
-      return true;
-    });
+    // The transition's outbox messages (upload key deletion, dedup settle, replication, the event) in one INSERT.
+    const changed = await this.repo.transaction((m) =>
+      this.outbox.collect(m, async () => {
+        const a = await this.repo.lock(m, assetId);
+        if (!a || a.status !== AssetStatus.Processing) return false;
+        const obj = { bucket: a.bucket, objectKey: result.storedAt?.objectKey ?? a.objectKey };
+        // The row lock taken by the upsert serialises us with a concurrent release of the same stored object.
+        const stored = await this.repo.reference(m, result.sha256, { ...obj, sizeBytes: String(result.size) });
+        if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
+        await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey, created: stored.created });
+        await this.metadata.replaceExtracted(m, assetId, result.metadata);
+        const patch = {
+          status: AssetStatus.Ready,
+          checksumSha256: result.sha256,
+          detectedMimeType: result.detectedMimeType,
+          storedObjectSha256: result.sha256,
+          bucket: obj.bucket,
+          objectKey: obj.objectKey,
+          readyAt: new Date(),
+          storageClass: 'STANDARD',
+          lastAccessedAt: null,
+          failureReason: null,
+          // CDN registration: the URL the CDN serves the object under (null without a CDN).
+          cdnUrl: this.cdn.registrationUrl(obj.objectKey),
+        };
+        await this.repo.update(m, assetId, patch);
+        // Copy the object to every other storage region once this commits (no-op with one region).
+        await this.replication.requestReplication(m, { bucket: obj.bucket, key: obj.objectKey, sizeBytes: String(result.size) });
+        await alsoInTransaction?.(m);
+        await this.events.append(m, 'asset.ready', Object.assign(a, patch));
+        return true;
+      }),
+    );
     if (changed) {
       this.metrics.recordUpload('ready');
       await this.cache.invalidate(assetId);
@@ -291,22 +305,28 @@ export class AssetStateService {
       object?: FailedObjectDisposition;
     } = {},
   ): Promise<boolean> {
-    const changed = await this.repo.transaction(async (m) => {
-      const a = await this.repo.lock(m, assetId);
-      if (!a || a.status !== AssetStatus.Processing) return false;
-      const disposition = opts.object ?? 'delete';
-      const patch = {
-        status: opts.status ?? AssetStatus.Failed,
-        failureReason: reason.slice(0, 2000),
-        ...(opts.detectedMimeType !== undefined ? { detectedMimeType: opts.detectedMimeType } : {}),
-        ...(typeof disposition === 'object' ? { objectKey: disposition.relocatedTo } : {}),
-      };
-      await this.repo.update(m, assetId, patch);
-      if (opts.metadata) await this.metadata.replaceExtracted(m, assetId, opts.metadata);
-      if (disposition !== 'keep') await this.objects.request(m, a);
-      await this.events.append(m, patch.status === AssetStatus.Quarantined ? 'asset.quarantined' : 'asset.failed', Object.assign(a, patch));
-      return true;
-    });
+    const changed = await this.repo.transaction((m) =>
+      this.outbox.collect(m, async () => {
+        const a = await this.repo.lock(m, assetId);
+        if (!a || a.status !== AssetStatus.Processing) return false;
+        const disposition = opts.object ?? 'delete';
+        const patch = {
+          status: opts.status ?? AssetStatus.Failed,
+          failureReason: reason.slice(0, 2000),
+          ...(opts.detectedMimeType !== undefined ? { detectedMimeType: opts.detectedMimeType } : {}),
+          ...(typeof disposition === 'object' ? { objectKey: disposition.relocatedTo } : {}),
+        };
+        await this.repo.update(m, assetId, patch);
+        if (opts.metadata) await this.metadata.replaceExtracted(m, assetId, opts.metadata);
+        if (disposition !== 'keep') await this.objects.request(m, a);
+        await this.events.append(
+          m,
+          patch.status === AssetStatus.Quarantined ? 'asset.quarantined' : 'asset.failed',
+          Object.assign(a, patch),
+        );
+        return true;
+      }),
+    );
     if (changed) {
       const status = opts.status ?? AssetStatus.Failed;
       // `keep` is the dead-letter path (out of attempts: the object stays for an operator's retry).

@@ -110,13 +110,54 @@ export class AssetsRepository {
     return rows.length > 0;
   }
 
-  /** Locks the asset row for the rest of the transaction. */
-  lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
-    return m.createQueryBuilder(MediaAsset, 'a').setLock('pessimistic_write').where('a.asset_id = :assetId', { assetId }).getOne();
+  /** Locks the asset row for the rest of the transaction (plain SQL, as `find`: no query building per call). */
+  async lock(m: EntityManager, assetId: string): Promise<MediaAsset | null> {
+    const rows: Record<string, unknown>[] = await m.query(
+      `SELECT ${this.recordColumns()} FROM media_assets WHERE asset_id = $1 FOR UPDATE`,
+      [assetId],
+    );
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
+  private readonly updates = new Map<string, string>();
+
+  /**
+   * Sets the patch's columns (and updated_at = now()) of one asset, in plain SQL: the statement is made once per set
+   * of columns (a transition always patches the same ones), not built by the ORM on every call.
+   */
   async update(m: EntityManager, assetId: string, patch: Partial<MediaAsset>): Promise<void> {
-    await m.update(MediaAsset, { assetId }, { ...patch, updatedAt: () => 'now()' });
+    const { text, values } = this.updateStatement(assetId, patch);
+    await m.query(text, values);
+  }
+
+  /**
+   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself): the record as it
+   * is afterwards, or null when the asset is missing or in another status (nothing changed then).
+   */
+  async updateIfStatus(m: EntityManager, assetId: string, from: string, patch: Partial<MediaAsset>): Promise<MediaAsset | null> {
+    const { text, values } = this.updateStatement(assetId, patch, true);
+    const [rows] = await m.query<[Record<string, unknown>[], number]>(text, [...values, from]); // UPDATE: [rows, rowCount]
+    return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
+  }
+
+  private updateStatement(assetId: string, patch: Partial<MediaAsset>, ifStatus = false): { text: string; values: unknown[] } {
+    const keys = Object.keys(patch).filter(
+      (k) => k !== 'updatedAt' && (patch as Record<string, unknown>)[k] !== undefined,
+    ) as (keyof MediaAsset)[];
+    const signature = `${ifStatus ? 'if:' : ''}${keys.join(',')}`;
+    let text = this.updates.get(signature);
+    if (!text) {
+      const columns = new Map(this.ds.getMetadata(MediaAsset).columns.map((c) => [c.propertyName, c.databaseName]));
+      const sets = keys.map((k, i) => {
+        const column = columns.get(k);
+        if (!column) throw new Error(`MediaAsset has no column for ${k}`);
+        return `${column} = $${i + 2}`;
+      });
+      text = `UPDATE media_assets SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE asset_id = $1`;
+      if (ifStatus) text += ` AND status = $${keys.length + 2}::media_asset_status RETURNING ${this.recordColumns()}`;
+      this.updates.set(signature, text);
+    }
+    return { text, values: [assetId, ...keys.map((k) => patch[k])] };
   }
 
   /**
@@ -164,9 +205,20 @@ export class AssetsRepository {
   }
 
   /** The stored object locked FOR UPDATE (a release of its last reference waits for the caller's transaction). */
-  lockStoredObject(m: EntityManager, sha256: string): Promise<StoredObject | null> {
-    return m.createQueryBuilder(StoredObject, 'o').setLock('pessimistic_write').where('o.checksum_sha256 = :sha256', { sha256 }).getOne();
+  async lockStoredObject(m: EntityManager, sha256: string): Promise<StoredObject | null> {
+    if (!this.storedObjectColumns)
+      this.storedObjectColumns = this.ds
+        .getMetadata(StoredObject)
+        .columns.map((c) => `${c.databaseName} AS "${c.propertyName}"`)
+        .join(', ');
+    const rows: Record<string, unknown>[] = await m.query(
+      `SELECT ${this.storedObjectColumns} FROM stored_objects WHERE checksum_sha256 = $1 FOR UPDATE`,
+      [sha256],
+    );
+    return rows.length ? Object.assign(new StoredObject(), rows[0]) : null;
   }
+
+  private storedObjectColumns?: string;
 
   /** Keys of (at most `limit`) ready assets holding these bytes under a key of their own. */
   async readyKeysWithContent(m: EntityManager, sha256: string, limit: number): Promise<{ assetId: string; objectKey: string }[]> {

@@ -14,6 +14,12 @@ export interface DedupSettleRequest {
   assetId: string;
   /** The asset's own key, holding its verified bytes. */
   objectKey: string;
+  /**
+   * The stored object was created by this very transition, at `objectKey`: there is no other copy to check or to
+   * share, so settling is a no-op (a stored object's key never changes while an asset references it). Written all
+   * the same, so that new and known bytes take the same steps before `ready`.
+   */
+  created?: boolean;
 }
 
 /** Other assets of the same bytes checked (and restored when their own object is gone) by one heal. */
@@ -60,10 +66,12 @@ export class DedupSettleHandler implements OnModuleInit {
 
   /** Asks for the settle step once `m` commits. */
   async request(m: EntityManager, r: DedupSettleRequest): Promise<void> {
-    await this.outbox.append(m, DEDUP_SETTLE_TOPIC, { sha256: r.sha256, assetId: r.assetId, objectKey: r.objectKey });
+    await this.outbox.append(m, DEDUP_SETTLE_TOPIC, { sha256: r.sha256, assetId: r.assetId, objectKey: r.objectKey, created: !!r.created });
   }
 
   async settle(r: DedupSettleRequest): Promise<void> {
+    // New bytes: the stored object is this asset's own object (what the check below would find, without the locks).
+    if (r.created) return;
     const healed = await this.repo.transaction(async (m) => {
       const asset = await this.repo.lockShared(m, r.assetId);
       // Deleted (or changed) meanwhile: its own object is (being) released by that change.

@@ -2,8 +2,9 @@ import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { PROCESSING_CONFIG, ProcessingConfig, registerWorker, STORAGE_CONFIG, StorageConfig } from '@app/core';
 import { AssetStateService, AssetStatus, MediaAsset } from '@app/assets';
-import { canCopy, canGiveLocalFile, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canCopy, canGiveLocalFile, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver, StorageNotFoundError } from '@app/storage';
 import type { Job, Queue } from 'bull';
+import type { Readable } from 'node:stream';
 import { detectMimeType, extractImageMetadata, scanStream, StreamFacts } from './asset-inspector';
 import { judgeContent } from './content-policy';
 import { deadLetterReason } from './dead-letter-reason';
@@ -12,7 +13,7 @@ import { assertPixelBudget, DERIVABLE_IMAGE_TYPES, PixelLimitError } from './der
 import { DerivedMediaService } from './derived/derived-media.service';
 import { MediaProbe } from './media-probe';
 import { PROCESS_ASSET_JOB, PROCESSING_QUEUE, ProcessAssetJobData } from './processing.constants';
-import { MALWARE_SCANNER, MalwareScanner, ScanRefusedError, ScanVerdict } from './scanning/malware-scanner';
+import { MALWARE_SCANNER, MalwareScanner, ScanRefusedError, ScanSession, ScanVerdict } from './scanning/malware-scanner';
 
 /** How long a signed URL given to ffprobe (remote stores) stays valid. */
 const PROBE_URL_TTL_SECONDS = 300;
@@ -62,18 +63,28 @@ export class ProcessAssetProcessor implements OnModuleInit {
       return { outcome: `skipped (${asset?.status ?? 'missing'})` };
     }
 
-    const info = await this.storage.head(asset.objectKey);
-    if (!info) {
+    // Opened once (no HEAD before it: a missing object is the read's StorageNotFoundError).
+    let body: Readable;
+    try {
+      body = await this.storage.read(asset.objectKey);
+    } catch (e) {
+      if (!(e instanceof StorageNotFoundError)) throw e;
       await this.assets.failProcessing(assetId, 'the uploaded object is missing from storage');
       return { outcome: 'failed: missing object' };
     }
 
     // One pass: hash, head bytes and the virus scan (clamd unreachable → throw → retry later).
-    const session = await this.scanner.open();
+    let session: ScanSession;
+    try {
+      session = await this.scanner.open();
+    } catch (e) {
+      body.destroy();
+      throw e;
+    }
     let facts: StreamFacts;
     let scan: ScanVerdict;
     try {
-      facts = await scanStream(await this.storage.read(asset.objectKey), { tee: (chunk) => session.write(chunk) });
+      facts = await scanStream(body, { tee: (chunk) => session.write(chunk) });
       scan = await session.finish();
     } catch (e) {
       session.abort();
@@ -137,7 +148,7 @@ export class ProcessAssetProcessor implements OnModuleInit {
     // the same steps whether or not identical bytes are stored already, so the time to `ready` tells nobody. Sharing
     // the bytes, and checking the shared object before relying on it, run after commit (DedupSettleHandler).
     const storedKey = this.storedKey(assetId);
-    await this.copyObject(asset.objectKey, storedKey, info.contentType ?? asset.mimeType, facts.size, facts.sha256);
+    await this.copyObject(asset.objectKey, storedKey, asset.mimeType, facts.size, facts.sha256);
     const changed = await this.assets.completeProcessing(
       assetId,
       { sha256: facts.sha256, size: facts.size, detectedMimeType: detected, metadata, storedAt: { objectKey: storedKey } },

@@ -155,7 +155,11 @@ export class StorageEventsService implements OnModuleInit {
       return this.count(source, failed ? 'size_mismatch' : 'duplicate', record);
     }
     try {
-      const r = await this.assets.startProcessing(assetId, (m, a) => this.processing.request(m, a));
+      // A local upload is stored by this process right before its event: no need to look for the object again.
+      const r = await this.assets.startProcessing(assetId, (m, a) => this.processing.request(m, a), {
+        record: asset,
+        objectStored: source === 'local',
+      });
       return this.count(source, r.started ? 'started' : 'duplicate', record, r.status);
     } catch (e) {
       if (e instanceof AppError && e.code === ErrorCode.AssetNotFound) return this.ignore(source, 'no_pending_upload', record);

@@ -92,6 +92,12 @@ export interface PutObjectParams {
   contentType: string;
   /** When known; drivers that need it (S3 PUT) refuse a body of another size. */
   contentLength?: number;
+  /**
+   * false for an object that can be made again from another (a derivative): a driver may skip flushing it to disk
+   * before it appears (the local driver's fsync). A reader never sees it partial; after a power loss it may be gone
+   * or empty. Default true.
+   */
+  durable?: boolean;
 }
 
 /**

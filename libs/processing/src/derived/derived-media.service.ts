@@ -76,7 +76,14 @@ export class DerivedMediaService implements OnModuleInit {
     const rows: DerivativeRow[] = [];
     for (const d of rendered) {
       const objectKey = ObjectKeyLayout.derived(asset.assetId, d.kind);
-      await this.storage.write({ key: objectKey, body: Readable.from([d.data]), contentType: 'image/webp', contentLength: d.data.length });
+      // Not flushed to disk before it appears (durable: false): a derivative is made again from its image.
+      await this.storage.write({
+        key: objectKey,
+        body: Readable.from([d.data]),
+        contentType: 'image/webp',
+        contentLength: d.data.length,
+        durable: false,
+      });
       rows.push({
         assetId: asset.assetId,
         kind: d.kind,

@@ -138,8 +138,8 @@ export class LocalStorageDriver
     return this.objects.read(key, range);
   }
 
-  async write({ key, body, contentType, contentLength }: PutObjectParams): Promise<void> {
-    const r = await this.objects.store(key, body, contentType, { exactLength: contentLength });
+  async write({ key, body, contentType, contentLength, durable }: PutObjectParams): Promise<void> {
+    const r = await this.objects.store(key, body, contentType, { exactLength: contentLength, durable });
     if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
   }
 

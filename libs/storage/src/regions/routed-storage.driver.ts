@@ -141,6 +141,13 @@ export class RoutedStorageDriver
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */
   async copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {
+    // One region whose driver copies by itself: nothing to locate first (a missing source is its StorageNotFoundError).
+    const only = this.router.multiRegion ? null : this.router.primary;
+    if (only && canCopy(only.driver)) {
+      const driver = only.driver;
+      await this.router.call(only, () => driver.copy({ fromKey, toKey, sha256 }));
+      return;
+    }
     const found = await this.locate(fromKey);
     if (!found) throw new StorageNotFoundError(fromKey);
     const { region, info } = found;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { removeFile } from './file-ops';
 
 /** What a claim file holds: until when it may be held, and which process holds it. */
 interface ClaimRecord {
@@ -77,7 +78,7 @@ export class ClaimFiles {
     try {
       await link(draft, file);
     } finally {
-      await rm(draft, { force: true });
+      await removeFile(draft);
     }
   }
 
@@ -141,7 +142,7 @@ export class ClaimFiles {
 
   private async release(file: string, token: string): Promise<void> {
     const rec = await readRecord(file);
-    if (rec && rec !== 'empty' && rec.token === token) await rm(file, { force: true });
+    if (rec && rec !== 'empty' && rec.token === token) await removeFile(file);
   }
 
   /** Whether `file` was stale and is gone now (false: someone holds it, or another claimant is taking it over). */
@@ -155,7 +156,7 @@ export class ClaimFiles {
     } catch (err) {
       if ((err as NodeJS.ErrnoException)?.code !== 'EEXIST') throw err;
       const st = await stat(lock).catch(() => null);
-      if (st && Date.now() - st.mtimeMs > STEAL_LOCK_STALE_MS) await rm(lock, { force: true });
+      if (st && Date.now() - st.mtimeMs > STEAL_LOCK_STALE_MS) await removeFile(lock);
       return false;
     }
     try {
@@ -164,10 +165,10 @@ export class ClaimFiles {
       if (now === null) return true;
       const same = now === 'empty' ? seen === 'empty' : seen !== 'empty' && now.token === seen.token;
       if (!same || !(await isStale(file, now))) return false;
-      await rm(file, { force: true });
+      await removeFile(file);
       return true;
     } finally {
-      await rm(lock, { force: true });
+      await removeFile(lock);
     }
   }
 }

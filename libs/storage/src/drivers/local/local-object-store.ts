@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ByteRange, ListedObject, ObjectInfo, StorageClassName, StorageNotFoundError, StorageUnavailableError } from '../../storage-driver';
 import { COLD_CLASSES, LocalLayout } from './local-layout';
-import { fsyncDir, fsyncFile, receiveFile, walkFiles } from './local-files';
+import { KnownDirs, receiveIntoHandle, removeFile } from './file-ops';
+import { fsyncDir, fsyncFile, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
 
 /** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
@@ -34,6 +35,12 @@ export interface StoreLimits {
   checksumSha256?: string;
   /** Epoch ms: a body complete only after this is refused (408), never stored. */
   deadlineMs?: number;
+  /**
+   * false: the bytes are not flushed to disk before the object is renamed into place (an object that can be made
+   * again, e.g. a derivative: after a power loss it may be empty or missing, never partial to a reader before).
+   * Default true.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -42,6 +49,9 @@ export interface StoreLimits {
  * path; a read stream closes its handle when it ends or is destroyed (its consumer must do one or the other).
  */
 export class LocalObjectStore {
+  /** Directories made or found already (objects/<xx>, uploads/<owner>, their sidecar trees, .tmp). */
+  private readonly dirs = new KnownDirs();
+
   constructor(private readonly layout: LocalLayout) {}
 
   async head(key: string): Promise<ObjectInfo | null> {
@@ -90,8 +100,8 @@ export class LocalObjectStore {
   }
 
   /**
-   * Streams `body` into a temp file while counting and hashing, enforces the limits, fsyncs, then renames
-   * into place. Nothing is left behind when a limit is broken or the stream fails.
+   * Streams `body` into a temp file while counting and hashing, enforces the limits, fsyncs (unless `durable` is
+   * false), then renames into place. Nothing is left behind when a limit is broken or the stream fails.
    */
   async store(
     key: string,
@@ -100,10 +110,17 @@ export class LocalObjectStore {
     limits: StoreLimits = {},
   ): Promise<{ size: number; sha256: string; etag: string }> {
     const target = this.layout.objectPath(key);
-    await mkdir(this.layout.tmpDir(), { recursive: true });
     const tmp = path.join(this.layout.tmpDir(), randomUUID());
+    // Opened before a byte is read, so that a missing .tmp is made again (KnownDirs) rather than failing the body.
+    const fh = await this.dirs.within([this.layout.tmpDir()], () => open(tmp, 'wx'));
     try {
-      const { size, digest: sha256 } = await receiveFile(body, tmp, 'sha256', limits);
+      let received: { size: number; digest: string };
+      try {
+        received = await receiveIntoHandle(body, fh, limits, limits.durable !== false);
+      } finally {
+        await fh.close();
+      }
+      const { size, digest: sha256 } = received;
       if (limits.minLength !== undefined && size < limits.minLength) {
         throw new LocalRequestError(400, 'EntityTooSmall', `The body has ${size} bytes; the policy requires at least ${limits.minLength}`);
       }
@@ -111,13 +128,12 @@ export class LocalObjectStore {
         throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
       }
       assertBeforeDeadline(limits.deadlineMs);
-      await mkdir(path.dirname(target), { recursive: true });
       await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
-      await rename(tmp, target);
+      await this.dirs.within([path.dirname(target)], () => rename(tmp, target));
       await this.removeColdCopies(key);
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
-      await rm(tmp, { force: true });
+      await removeFile(tmp);
       throw e;
     }
   }
@@ -144,11 +160,10 @@ export class LocalObjectStore {
     this.layout.objectPath(fromKey);
     const from = (await this.layout.locateFile(fromKey).catch(() => null))?.file ?? this.layout.objectPath(fromKey);
     const target = this.layout.objectPath(toKey);
-    await mkdir(this.layout.tmpDir(), { recursive: true });
     const tmp = path.join(this.layout.tmpDir(), randomUUID());
     try {
       try {
-        await link(from, tmp);
+        await this.dirs.within([this.layout.tmpDir()], () => link(from, tmp));
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         // Another file system (EXDEV), or one without hard links: copy the bytes.
@@ -160,13 +175,12 @@ export class LocalObjectStore {
       // A verified checksum makes the copy's ETag its SHA-256 (as for an object stored whole).
       if (meta)
         await this.writeMeta(toKey, { ...meta, ...(sha256 ? { sha256, etag: undefined } : {}), lastModified: new Date().toISOString() });
-      else await rm(this.layout.metaPath(toKey), { force: true });
-      await mkdir(path.dirname(target), { recursive: true });
-      await rename(tmp, target);
+      else await removeFile(this.layout.metaPath(toKey));
+      await this.dirs.within([path.dirname(target)], () => rename(tmp, target));
       await this.removeColdCopies(toKey);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      await rm(tmp, { force: true });
+      await removeFile(tmp);
       if (e?.code === 'ENOENT') throw new StorageNotFoundError(fromKey);
       if (e instanceof LocalRequestError) throw e;
       throw new StorageUnavailableError(`local storage copy failed: ${e?.message}`, e);
@@ -175,9 +189,9 @@ export class LocalObjectStore {
 
   /** Removes the object from every tree and its sidecar; removing an absent object succeeds. */
   async delete(key: string): Promise<void> {
-    await rm(this.layout.objectPath(key), { force: true });
+    await removeFile(this.layout.objectPath(key));
     await this.removeColdCopies(key);
-    await rm(this.layout.metaPath(key), { force: true });
+    await removeFile(this.layout.metaPath(key));
   }
 
   /**
@@ -215,7 +229,7 @@ export class LocalObjectStore {
       if (e?.code !== 'EXDEV') throw new StorageUnavailableError(`local storage tiering failed: ${e?.message}`, e);
       await copyFile(found.file, `${target}.${process.pid}.tmp`);
       await rename(`${target}.${process.pid}.tmp`, target);
-      await rm(found.file, { force: true });
+      await removeFile(found.file);
     }
   }
 
@@ -223,7 +237,7 @@ export class LocalObjectStore {
     const probe = path.join(this.layout.tmpDir(), `health-${process.pid}`);
     try {
       await writeFile(probe, 'ok');
-      await rm(probe, { force: true });
+      await removeFile(probe);
       await stat(this.layout.bucketDir());
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -232,7 +246,7 @@ export class LocalObjectStore {
   }
 
   private async removeColdCopies(key: string): Promise<void> {
-    for (const c of COLD_CLASSES) await rm(this.layout.tierPath(key, c), { force: true });
+    for (const c of COLD_CLASSES) await removeFile(this.layout.tierPath(key, c));
   }
 
   private async readMeta(key: string): Promise<ObjectMeta | null> {
@@ -246,8 +260,8 @@ export class LocalObjectStore {
   /** Written beside its final name and renamed over it, so a reader never sees half a sidecar. */
   private async writeMeta(key: string, meta: ObjectMeta): Promise<void> {
     const metaFile = this.layout.metaPath(key);
-    await mkdir(path.dirname(metaFile), { recursive: true });
-    await writeFile(`${metaFile}.${process.pid}.tmp`, JSON.stringify(meta));
-    await rename(`${metaFile}.${process.pid}.tmp`, metaFile);
+    const draft = `${metaFile}.${process.pid}.tmp`;
+    await this.dirs.within([path.dirname(metaFile)], () => writeFile(draft, JSON.stringify(meta)));
+    await rename(draft, metaFile);
   }
 }

@@ -1,8 +1,9 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ObjectKeyLayout } from '../../object-key-layout';
 import { LocalLayout } from './local-layout';
 import { walkFiles } from './local-files';
+import { KnownDirs, removeFile } from './file-ops';
 
 const SUFFIX = '.json.consumed';
 
@@ -12,13 +13,16 @@ const SUFFIX = '.json.consumed';
  * refused the bytes gets 412 instead of leaving an object that nothing owns.
  */
 export class LocalUploadMarkers {
+  /** The sidecar directories of upload keys (`uploads/<owner>`) made or found already. */
+  private readonly dirs = new KnownDirs();
+
   constructor(private readonly layout: LocalLayout) {}
 
   /** Marks `key` used (upload keys only; other keys have no single-use URLs). */
   async mark(key: string): Promise<void> {
     if (!ObjectKeyLayout.isUpload(key)) return;
-    await mkdir(path.dirname(this.layout.metaPath(key)), { recursive: true });
-    await writeFile(this.layout.consumedMarker(key), new Date().toISOString());
+    const marker = this.layout.consumedMarker(key);
+    await this.dirs.within([path.dirname(this.layout.metaPath(key))], () => writeFile(marker, new Date().toISOString()));
   }
 
   /** Whether an object was stored under `key` once and removed since (upload keys only). */
@@ -43,7 +47,7 @@ export class LocalUploadMarkers {
       const st = await stat(file).catch(() => null);
       if (!st || st.mtime >= olderThan) continue;
       purged.push(key.slice(0, -SUFFIX.length));
-      if (!dryRun) await rm(file, { force: true });
+      if (!dryRun) await removeFile(file);
     }
     return purged;
   }
