@@ -23,7 +23,7 @@ import { api, Api } from '../test/support/api';
 import { RunningApp, token } from '../test/support/app-process';
 import { s3DriverFor, s3ServiceEnv, startS3Server } from '../test/support/s3-server';
 import { ddWriteMBps } from './files';
-import { report, rssMiB, startProductionService } from './support';
+import { cpuSplitMs, report, rssMiB, startProductionService } from './support';
 
 const GIB = Number(process.env.BENCH_MULTIPART_GIB ?? 5);
 const MiB = 1024 * 1024;
@@ -144,6 +144,10 @@ async function uploadThroughService(
   const client: Api = api(app.baseUrl, 88);
   const restingRss = rssMiB(app.pid());
   const started = Date.now();
+  // CPU while the parts are sent: the service (user / system: HTTP, hashing / socket reads, page cache) and this
+  // process (the client: generating and sending the bytes), per GiB, so a loaded machine's wall clock can be read.
+  const serviceCpu0 = cpuSplitMs(app.pid());
+  const clientCpu0 = process.cpuUsage();
   const rss = sampleRss(app.pid());
   const s = await client.post('/media/upload-url', {
     filename: 'big.bin',
@@ -167,6 +171,14 @@ async function uploadThroughService(
     etags.push({ partNumber: n, etag: await putPart(p.url, p.headers, (n - 1) * partSize, p.size) });
   });
   const partsDone = Date.now();
+  const serviceCpu = cpuSplitMs(app.pid());
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const gib = SIZE / 1024 ** 3;
+  console.log(
+    `${label}: CPU per GiB of parts: service ${((serviceCpu.user - serviceCpu0.user) / gib).toFixed(0)} ms user + ` +
+      `${((serviceCpu.system - serviceCpu0.system) / gib).toFixed(0)} ms system; bench client ${(clientCpu.user / 1000 / gib).toFixed(0)} ms user + ` +
+      `${(clientCpu.system / 1000 / gib).toFixed(0)} ms system; load average ${os.loadavg()[0].toFixed(1)}`,
+  );
   // Complete answers 202 at once; the object is assembled in the background (a rename on the local driver, S3's
   // CompleteMultipartUpload on s3): both the answer and the end of assembly (the asset's `upload` state) are timed.
   const done = await postJson(
