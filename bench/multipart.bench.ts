@@ -7,13 +7,19 @@
  *   s3 driver:    parallel part PUTs to pre-signed UploadPart URLs + complete vs a raw SDK multipart upload (same
  *                 part size, same parallelism) to the same S3-protocol emulator
  * and the service's RSS (sampled every 100 ms) while the parts are uploaded and while the object is processed
- * (SHA-256, MIME, dedup). Target: RSS flat, < 200 MiB.
+ * (SHA-256, MIME, dedup). Target: RSS flat, < 200 MiB. Also printed: the CPU per GiB of parts (service, client), and
+ * complete's answer as the client saw it and as the service's own latency histogram has it.
+ *
+ * The S3 emulator runs in a child process, and complete is timed once it is idle (BENCH_MULTIPART_WAIT_IDLE=0: right
+ * after the last part's answer): it answers a part before it is done hashing and writing it.
+ * Knobs: BENCH_MULTIPART_GIB, BENCH_MULTIPART_PARALLEL (4), BENCH_MULTIPART_DRIVERS (local,s3), BENCH_MULTIPART_WAIT_IDLE.
  *
  * The client never holds the file: each part is generated as it is sent (one random MiB, stamped with its index,
  * so that every MiB differs), and the whole file's SHA-256 is computed from the same generator beforehand and
  * declared, so processing verifies it. Nothing is written to disk by the client.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -21,31 +27,43 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { api, Api } from '../test/support/api';
 import { RunningApp, token } from '../test/support/app-process';
-import { s3DriverFor, s3ServiceEnv, startS3Server } from '../test/support/s3-server';
+import { s3DriverFor, s3ServiceEnv, S3TestServer, S3TestServerOptions } from '../test/support/s3-server';
 import { ddWriteMBps } from './files';
-import { report, rssMiB, startProductionService } from './support';
+import { cpuMs, cpuSplitMs, report, rssMiB, startProductionService } from './support';
 
 const GIB = Number(process.env.BENCH_MULTIPART_GIB ?? 5);
 const MiB = 1024 * 1024;
 const SIZE = Math.round(GIB * 1024) * MiB;
 const PARALLEL = Number(process.env.BENCH_MULTIPART_PARALLEL ?? 4);
+/**
+ * s3: wait until the emulator is idle before complete is timed (default on; 0 times it right after the last part, while
+ * the emulator may still be hashing and writing the parts it has answered).
+ */
+const WAIT_IDLE = process.env.BENCH_MULTIPART_WAIT_IDLE !== '0';
 /** Which drivers to run, e.g. `local` or `s3` (default both). */
 const DRIVERS = (process.env.BENCH_MULTIPART_DRIVERS ?? 'local,s3').split(',').map((d) => d.trim());
 
 const BLOCK = randomBytes(MiB);
 
-/** Bytes [start, start + length) of the synthetic file (both multiples of 1 MiB except at the very end). */
+/**
+ * Bytes [start, start + length) of the synthetic file: MiB `i` is BLOCK with its first 4 bytes replaced by `i`
+ * (big-endian). Yielded without copying: a fresh 4-byte stamp, then the rest of the shared BLOCK (never written to),
+ * so the client costs little CPU beside the service it measures.
+ */
 function* fileBytes(start: number, length: number): Generator<Buffer> {
   let offset = start;
   const end = start + length;
   while (offset < end) {
     const index = Math.floor(offset / MiB);
     const within = offset - index * MiB;
-    const block = Buffer.from(BLOCK);
-    block.writeUInt32BE(index, 0);
-    const chunk = block.subarray(within, Math.min(MiB, within + (end - offset)));
-    offset += chunk.length;
-    yield chunk;
+    const upto = Math.min(MiB, within + (end - offset));
+    if (within < 4) {
+      const stamp = Buffer.alloc(4);
+      stamp.writeUInt32BE(index, 0);
+      yield stamp.subarray(within, Math.min(4, upto));
+    }
+    if (upto > 4) yield BLOCK.subarray(Math.max(4, within), upto);
+    offset += upto - within;
   }
 }
 
@@ -91,6 +109,69 @@ function postJson(url: string, body: unknown, bearer: string): Promise<{ status:
   });
 }
 
+/**
+ * The S3 emulator in a child process (bench/s3-emulator.child.ts): its CPU-bound MD5s then no longer hold this
+ * process's event loop, which times the service's answers.
+ */
+async function startS3EmulatorProcess(opts: S3TestServerOptions): Promise<
+  Pick<S3TestServer, 'endpoint' | 'accessKeyId' | 'secretAccessKey'> & {
+    pid: number;
+    stop(opts?: { keepData?: boolean }): Promise<void>;
+  }
+> {
+  const child = fork(path.join(__dirname, 's3-emulator.child.js'), [JSON.stringify(opts)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const address = await new Promise<{ endpoint: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { endpoint: string }));
+    child.once('exit', (code) => reject(new Error(`the S3 emulator process exited (${code}) before it answered`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    endpoint: address.endpoint,
+    accessKeyId: 'S3RVER' as const,
+    secretAccessKey: 'S3RVER' as const,
+    pid: child.pid!,
+    async stop(o = {}) {
+      if (child.exitCode === null) child.send({ stop: o });
+      await exited;
+    },
+  };
+}
+
+/**
+ * Waits until process `pid` is idle: under 10 ms of CPU in each of two consecutive 100 ms windows (at most 30 s);
+ * resolves with the time waited (ms).
+ */
+async function waitIdle(pid: number): Promise<number> {
+  const t0 = Date.now();
+  let quiet = 0;
+  let last = cpuMs(pid);
+  while (quiet < 2 && Date.now() - t0 < 30_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = cpuMs(pid);
+    quiet = now - last < 10 ? quiet + 1 : 0;
+    last = now;
+  }
+  return Date.now() - t0;
+}
+
+/** Total seconds the service spent on POST /media/:id/complete requests so far (its own latency histogram). */
+async function completeSecondsServed(app: RunningApp): Promise<number> {
+  const res = await fetch(`${app.baseUrl}/metrics`, { headers: { authorization: 'Bearer bench-metrics-token-0123456789' } });
+  const text = await res.text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (
+      line.startsWith('media_http_request_duration_seconds_sum{') &&
+      line.includes('method="POST"') &&
+      /route="[^"]*\/complete"/.test(line)
+    )
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
 /** Runs `work` for items with at most `n` at once. */
 async function pool<T>(items: T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -131,6 +212,8 @@ async function uploadThroughService(
   app: RunningApp,
   sha: string,
   label: string,
+  /** Before complete is timed, wait until this process (the S3 emulator) is idle. */
+  emulatorPid?: number,
 ): Promise<{
   mbps: number;
   mbpsToAnswer: number;
@@ -144,6 +227,10 @@ async function uploadThroughService(
   const client: Api = api(app.baseUrl, 88);
   const restingRss = rssMiB(app.pid());
   const started = Date.now();
+  // CPU while the parts are sent: the service (user / system: HTTP, hashing / socket reads, page cache) and this
+  // process (the client: generating and sending the bytes), per GiB, so a loaded machine's wall clock can be read.
+  const serviceCpu0 = cpuSplitMs(app.pid());
+  const clientCpu0 = process.cpuUsage();
   const rss = sampleRss(app.pid());
   const s = await client.post('/media/upload-url', {
     filename: 'big.bin',
@@ -167,6 +254,19 @@ async function uploadThroughService(
     etags.push({ partNumber: n, etag: await putPart(p.url, p.headers, (n - 1) * partSize, p.size) });
   });
   const partsDone = Date.now();
+  const serviceCpu = cpuSplitMs(app.pid());
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const gib = SIZE / 1024 ** 3;
+  console.log(
+    `${label}: CPU per GiB of parts: service ${((serviceCpu.user - serviceCpu0.user) / gib).toFixed(0)} ms user + ` +
+      `${((serviceCpu.system - serviceCpu0.system) / gib).toFixed(0)} ms system; bench client ${(clientCpu.user / 1000 / gib).toFixed(0)} ms user + ` +
+      `${(clientCpu.system / 1000 / gib).toFixed(0)} ms system; load average ${os.loadavg()[0].toFixed(1)}`,
+  );
+  // The emulator may still be busy with the last parts (it MD5s each one): that is not complete's time.
+  const waited = emulatorPid ? await waitIdle(emulatorPid) : 0;
+  if (emulatorPid) console.log(`${label}: the S3 emulator was idle ${waited} ms after the last part's answer`);
+  const servedBefore = await completeSecondsServed(app);
+  const completeStarted = Date.now();
   // Complete answers 202 at once; the object is assembled in the background (a rename on the local driver, S3's
   // CompleteMultipartUpload on s3): both the answer and the end of assembly (the asset's `upload` state) are timed.
   const done = await postJson(
@@ -176,6 +276,7 @@ async function uploadThroughService(
   );
   if (done.status !== 202) throw new Error(`complete: ${done.status} ${done.body}`);
   const answered = Date.now();
+  const completeServedMs = Math.round((await completeSecondsServed(app)) * 1000 - servedBefore * 1000);
   let assembled = 0;
   // Failed attempts (retried) seen while polling: an assembly slower than the store's own complete says why here.
   let attempts = 0;
@@ -204,7 +305,7 @@ async function uploadThroughService(
     );
   console.log(
     `${label}: parts PUT in ${((partsDone - started) / 1000).toFixed(1)} s (${(SIZE / 1e6 / ((partsDone - started) / 1000)).toFixed(0)} MB/s), ` +
-      `complete answered (202) in ${answered - partsDone} ms, object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part` +
+      `complete answered (202) in ${answered - completeStarted} ms (the service's own time on it: ${completeServedMs} ms), object assembled (asset out of pending) ${((assembled - partsDone) / 1000).toFixed(2)} s after the last part` +
       (attempts ? ` after ${attempts} failed attempt(s), the last: ${lastError}` : ''),
   );
   const uploadRss = rss.stop();
@@ -232,7 +333,7 @@ async function uploadThroughService(
   return {
     mbps,
     mbpsToAnswer,
-    completeAnswerMs: answered - partsDone,
+    completeAnswerMs: answered - completeStarted,
     partsMBps: SIZE / 1e6 / ((partsDone - started) / 1000),
     uploadRss,
     processingRss,
@@ -296,7 +397,8 @@ async function main() {
   // ---- s3 driver: pre-signed part URLs vs raw SDK multipart to the same emulator
   async function benchS3(dir: string) {
     let rawPartsMBps = NaN;
-    const s3 = await startS3Server({ buckets: ['bench'], directory: path.join(dir, 's3') });
+    // In a process of its own: see startS3EmulatorProcess.
+    const s3 = await startS3EmulatorProcess({ buckets: ['bench'], directory: path.join(dir, 's3') });
     const s3app = await startProductionService({
       ...s3ServiceEnv(s3, 'bench'),
       S3_REQUEST_TIMEOUT_MS: '120000',
@@ -330,7 +432,7 @@ async function main() {
       rawPartsMBps = SIZE / 1e6 / rawPartsSeconds;
       await driver.delete('raw/multipart.bin');
       driver.destroy();
-      const r = await uploadThroughService(s3app, sha, 's3 (emulator)');
+      const r = await uploadThroughService(s3app, sha, 's3 (emulator)', WAIT_IDLE ? s3.pid : undefined);
       report(
         's3 multipart via pre-signed part URLs vs raw SDK multipart, parts + complete',
         Math.round((100 * r.mbps) / rawS3),

@@ -223,7 +223,8 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
       [2, PART],
       [4, PART],
     ]);
-    for (const p of listed.body.parts) expect(p.etag).toMatch(/^"[0-9a-f]{32}"$/);
+    // S3's part ETag is the part's MD5; the local driver's, without Content-MD5, its cheaper CRC32 form.
+    for (const p of listed.body.parts) expect(p.etag).toMatch(driverKind === 'local' ? /^"crc32-[0-9a-f]{8}"$/ : /^"[0-9a-f]{32}"$/);
 
     // The client lost its URLs: sign the missing parts again and upload them.
     const have = new Set(listed.body.parts.map((p: { partNumber: number }) => p.partNumber));

@@ -396,22 +396,24 @@ export function describeStorageDriverContract(
         mp = driver;
       });
       const md5Etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
-      const putPart = async (key: string, uploadId: string, partNumber: number, body: Buffer) => {
+      /** PUTs a part to its signed URL; with `contentMd5`, sends Content-MD5 (then every store answers S3's MD5 ETag). */
+      const putPart = async (key: string, uploadId: string, partNumber: number, body: Buffer, contentMd5 = false) => {
         const p = await mp.presignUploadPart({ key, uploadId, partNumber, contentLength: body.length, expiresInSeconds: 60 });
         expect(p.headers).toEqual({}); // the part's size is bound by the signature; fetch sends Content-Length itself
-        const res = await fetch(p.url, { method: p.method, headers: p.headers, body });
+        const headers = contentMd5 ? { ...p.headers, 'content-md5': createHash('md5').update(body).digest('base64') } : p.headers;
+        const res = await fetch(p.url, { method: p.method, headers, body });
         await res.arrayBuffer();
         return res;
       };
 
-      it('assembles parts PUT out of order to signed URLs, with MD5 ETags, in part-number order', async () => {
+      it('assembles parts PUT out of order to signed URLs (with Content-MD5: MD5 ETags), in part-number order', async () => {
         const key = newKey();
         const parts = [Buffer.alloc(64 * 1024, 1), Buffer.alloc(64 * 1024, 2), Buffer.from('tail')];
         const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'video/mp4' });
         expect(uploadId).toBeTruthy();
         const etags: string[] = [];
         for (const i of [2, 0, 1]) {
-          const res = await putPart(key, uploadId, i + 1, parts[i]);
+          const res = await putPart(key, uploadId, i + 1, parts[i], true);
           expect(res.status).toBe(200);
           etags[i] = res.headers.get('etag')!;
           expect(etags[i]).toBe(md5Etag(parts[i]));
@@ -432,7 +434,7 @@ export function describeStorageDriverContract(
         const { uploadId } = await mp.createMultipartUpload({ key, contentType: 'application/octet-stream' });
         const first = await mp.uploadPart({ key, uploadId, partNumber: 1, body: Readable.from([Buffer.from('aaaa')]), contentLength: 4 });
         expect(first.etag).toBe(md5Etag(Buffer.from('aaaa')));
-        const again = await putPart(key, uploadId, 1, Buffer.from('bbbb'));
+        const again = await putPart(key, uploadId, 1, Buffer.from('bbbb'), true);
         expect(again.status).toBe(200);
         const second = await mp.uploadPart({ key, uploadId, partNumber: 2, body: Readable.from([Buffer.from('cc')]), contentLength: 2 });
         expect((await mp.listParts({ key, uploadId })).map((p) => p.etag)).toEqual([md5Etag(Buffer.from('bbbb')), second.etag]);

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { LocalStorageDriver } from '../libs/storage/src/drivers/local-storage.driver';
 import { InvalidPartError } from '../libs/storage/src/storage-driver';
 import { createLocalObjectHandler } from '../libs/storage/src/local/local-object.http-handler';
@@ -136,6 +137,76 @@ describe('local multipart written in place', () => {
     expect((await stat(placed!)).ino).toBe(inode);
     expect(Buffer.compare(await readFile(placed!), bytes)).toBe(0);
     expect(await readdir(join(root, '.multipart', 'b'))).not.toContain(uploadId);
+  });
+
+  it('part ETags: CRC32 form without Content-MD5, MD5 with it; Content-MD5 and x-amz-checksum-crc32 verified (a mismatch is never listed)', async () => {
+    const key = `uploads/7/${randomUUID()}`;
+    const size = 2 * partSize;
+    const one = Buffer.alloc(partSize, 4);
+    const two = Buffer.alloc(partSize, 8);
+    const md5 = (b: Buffer) => createHash('md5').update(b);
+    const crcHeader = (b: Buffer) => {
+      const v = Buffer.alloc(4);
+      v.writeUInt32BE(crc32(b));
+      return v.toString('base64');
+    };
+    const putWith = (url: string, body: Buffer, headers: Record<string, string>) => fetch(url, { method: 'PUT', body, headers });
+    const { uploadId } = await driver.createMultipartUpload({ key, contentType: 'application/octet-stream', partSize, size });
+    const p1 = await sign(key, uploadId, 1, partSize);
+    const p2 = await sign(key, uploadId, 2, partSize);
+    // No digest sent: the cheap ETag, the same for the same bytes.
+    const plain = await put(p1.url, one);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('etag')).toBe(`"crc32-${crc32(one).toString(16).padStart(8, '0')}"`);
+    expect((await put(p1.url, one)).headers.get('etag')).toBe(plain.headers.get('etag'));
+    // Content-MD5 of other bytes: 400 BadDigest, and the part (re-PUT) is no longer listed.
+    const bad = await putWith(p1.url, one, { 'content-md5': md5(two).digest('base64') });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/BadDigest/);
+    expect(await driver.listParts({ key, uploadId })).toEqual([]);
+    const malformed = await putWith(p1.url, one, { 'content-md5': 'not-an-md5' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.text()).toMatch(/InvalidDigest/);
+    // The right Content-MD5: S3's ETag, the part's MD5.
+    const withMd5 = await putWith(p1.url, one, { 'content-md5': md5(one).digest('base64') });
+    expect(withMd5.status).toBe(200);
+    expect(withMd5.headers.get('etag')).toBe(`"${md5(one).digest('hex')}"`);
+    // x-amz-checksum-crc32: verified too.
+    const wrongCrc = await putWith(p2.url, two, { 'x-amz-checksum-crc32': crcHeader(one) });
+    expect(wrongCrc.status).toBe(400);
+    expect(await wrongCrc.text()).toMatch(/BadDigest/);
+    const rightCrc = await putWith(p2.url, two, { 'x-amz-checksum-crc32': crcHeader(two) });
+    expect(rightCrc.status).toBe(200);
+    expect((await driver.listParts({ key, uploadId })).map((p) => [p.partNumber, p.etag])).toEqual([
+      [1, withMd5.headers.get('etag')],
+      [2, rightCrc.headers.get('etag')],
+    ]);
+    // The stale cheap ETag of part 1 no longer names what is stored; the current ones complete.
+    await expect(
+      driver.completeMultipartUpload({
+        key,
+        uploadId,
+        parts: [
+          { partNumber: 1, etag: plain.headers.get('etag')! },
+          { partNumber: 2, etag: rightCrc.headers.get('etag')! },
+        ],
+      }),
+    ).rejects.toBeInstanceOf(InvalidPartError);
+    const info = await driver.completeMultipartUpload({
+      key,
+      uploadId,
+      parts: [
+        { partNumber: 1, etag: withMd5.headers.get('etag')! },
+        { partNumber: 2, etag: rightCrc.headers.get('etag')! },
+      ],
+    });
+    // S3's multipart form: MD5 over each part's MD5 bytes, or a CRC32 ETag's text.
+    const expected = createHash('md5')
+      .update(md5(one).digest())
+      .update(Buffer.from(rightCrc.headers.get('etag')!.replace(/"/g, ''), 'utf8'))
+      .digest('hex');
+    expect(info).toMatchObject({ size, etag: `"${expected}-2"` });
+    expect(Buffer.compare(await readFile((await driver.localFilePath({ key }))!), Buffer.concat([one, two]))).toBe(0);
   });
 
   it('never lists a part whose body was cut off (first PUT or re-PUT), refuses another size, and a list without it', async () => {

@@ -29,7 +29,7 @@ import {
   UploadPartParams,
 } from '../storage-driver';
 import { LocalLayout } from './local/local-layout';
-import { LocalMultipart } from './local/local-multipart';
+import { LocalMultipart, PartChecks } from './local/local-multipart';
 import { LocalObjectStore, StoreLimits } from './local/local-object-store';
 import { LocalUploadMarkers } from './local/local-upload-markers';
 import type { HeldClaim } from './local/claim-files';
@@ -40,6 +40,7 @@ export { LocalRequestError } from './local/local-request.error';
 export { LOCAL_URL_PREFIX } from './local/local-url-signer';
 export type { SignedPostPolicy, SignedPutGrant } from './local/local-url-signer';
 export type { UploadLimits, UploadTarget } from './local/local-upload-claims';
+export type { PartChecks } from './local/local-multipart';
 
 export interface LocalStorageOptions {
   /** Directory that holds every bucket; created when missing. */
@@ -231,7 +232,10 @@ export class LocalStorageDriver
     return this.objects.store(key, body, contentType, limits);
   }
 
-  /** Streams one part of a multipart upload in (exact size), replacing any part stored under the same number. */
+  /**
+   * Streams one part of a multipart upload in (exact size), replacing any part stored under the same number; `checks`:
+   * the digests its client sent and which ETag it gets (default: S3's MD5 ETag).
+   */
   storePart(
     key: string,
     uploadId: string,
@@ -239,8 +243,9 @@ export class LocalStorageDriver
     body: Readable,
     exactLength: number,
     deadlineMs?: number,
+    checks?: PartChecks,
   ): Promise<{ etag: string; size: number }> {
-    return this.multipart.storePart(key, uploadId, partNumber, body, exactLength, deadlineMs);
+    return this.multipart.storePart(key, uploadId, partNumber, body, exactLength, deadlineMs, checks);
   }
 
   // ---- MultipartCapableStorage ------------------------------------------------------------------------

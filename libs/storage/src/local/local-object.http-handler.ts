@@ -3,7 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import busboy from 'busboy';
 import { contentDisposition } from '../content-disposition';
 import { readCacheControl } from '../cache-control';
-import { LocalRequestError, LocalStorageDriver, UploadTarget } from '../drivers/local-storage.driver';
+import { LocalRequestError, LocalStorageDriver, PartChecks, UploadTarget } from '../drivers/local-storage.driver';
 import { BodyTimeout, watchBody } from '../drivers/local/body-watchdog';
 import { ByteRange, StorageNotFoundError } from '../storage-driver';
 import { sendLocalProblem } from './local-problem';
@@ -86,6 +86,37 @@ export function sandboxedPolicy(existing: number | string | string[] | undefined
     .map((d) => d.trim())
     .filter((d) => d !== '' && !/^sandbox(\s|$)/i.test(d));
   return ['sandbox', ...rest].join('; ');
+}
+
+/** A header's one value (a repeated header counts as its first). */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The digests a part's client sent, as S3 reads them: Content-MD5 (base64 of 16 bytes; else 400 InvalidDigest) and
+ * x-amz-checksum-crc32 (base64 of 4 bytes, big-endian; else 400 InvalidRequest). With Content-MD5 the part's ETag is
+ * its MD5, as on S3.
+ */
+export function partChecks(req: IncomingMessage): PartChecks {
+  const checks: PartChecks = { md5Etag: false };
+  const md5 = headerValue(req, 'content-md5');
+  if (md5 !== undefined) {
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) {
+      throw new LocalRequestError(400, 'InvalidDigest', 'The Content-MD5 you specified is not valid (base64 of 16 bytes)');
+    }
+    checks.md5 = Buffer.from(md5.trim(), 'base64').toString('hex');
+    checks.md5Etag = true;
+  }
+  const crc = headerValue(req, 'x-amz-checksum-crc32');
+  if (crc !== undefined) {
+    if (!/^[A-Za-z0-9+/]{6}==$/.test(crc.trim())) {
+      throw new LocalRequestError(400, 'InvalidRequest', 'Value for x-amz-checksum-crc32 header is invalid (base64 of 4 bytes)');
+    }
+    checks.crc32 = Buffer.from(crc.trim(), 'base64').readUInt32BE(0);
+  }
+  return checks;
 }
 
 /**
@@ -205,7 +236,11 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
     );
   }
 
-  /** One part of a multipart upload: exact signed size, any Content-Type; a re-PUT replaces the part. */
+  /**
+   * One part of a multipart upload: exact signed size, any Content-Type; a re-PUT replaces the part. Content-MD5 and
+   * x-amz-checksum-crc32, when sent, are verified (400 BadDigest); the ETag is the part's MD5 when Content-MD5 was
+   * sent (S3's), a cheaper CRC32 one otherwise (see PartChecks).
+   */
   async function putPart(key: string, q: Record<string, string | undefined>, req: IncomingMessage, res: ServerResponse) {
     const expected = Number(q['X-Media-Length']);
     const lengthHeader = req.headers['content-length'];
@@ -213,12 +248,13 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
     if (Number(lengthHeader) !== expected) {
       throw new LocalRequestError(403, 'SignatureDoesNotMatch', `Content-Length must be ${expected}, the size this URL was signed for`);
     }
+    const checks = partChecks(req);
     const uploadId = q['X-Media-Upload-Id']!;
     const partNumber = Number(q['X-Media-Part']);
     const deadlineMs = driver.uploadDeadline(Number(q['X-Media-Expires']));
     const r = await receiveUpload(req, { key, part: { uploadId, partNumber }, deadlineMs }, async (body) => {
       try {
-        return await driver.storePart(key, uploadId, partNumber, body, expected, deadlineMs);
+        return await driver.storePart(key, uploadId, partNumber, body, expected, deadlineMs, checks);
       } catch (e) {
         if (e instanceof StorageNotFoundError) {
           throw new LocalRequestError(404, 'NoSuchUpload', 'The multipart upload does not exist (it was completed or aborted)');

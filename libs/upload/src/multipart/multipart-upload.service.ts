@@ -220,13 +220,19 @@ export class MultipartUploadService implements OnModuleInit {
     }
     if (!parts?.length)
       throw Errors.validation('parts is required: the list of { partNumber, etag } of every uploaded part', { field: 'parts' });
+    const t0 = Date.now();
     const list = this.checkRequestedParts(session, parts);
+    const checked = Date.now();
     // Written down before anything is assembled: the job (or, if the job is lost, the sweep) finishes it.
     const round = await this.ds.transaction(async (m) => {
       const r = await this.sessions.beginCompletion(m, assetId, list);
       if (r !== null) await this.outbox.append(m, MULTIPART_ASSEMBLE_TOPIC, { assetId, round: r });
       return r;
     });
+    this.logger.debug(
+      { assetId, parts: list.length, checkMs: checked - t0, transactionMs: Date.now() - checked },
+      'multipart completion recorded',
+    );
     if (round === null) {
       // A concurrent request changed the session first: answer as it stands now.
       const now = await this.sessions.find(assetId);

@@ -4,6 +4,7 @@ import { FileHandle, open, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import { LocalRequestError } from './local-request.error';
 
 /** Every file under `dir` (depth first, one open directory per level), with its key relative to the walk's base. */
@@ -103,21 +104,19 @@ class PositionedWriter extends Writable {
   }
 }
 
-/**
- * Streams `body` of exactly `exactLength` bytes into the open file `fh` at `offset` (a part written in place in its
- * upload's data file) while hashing it in the same pass, then flushes the file's data to disk once (fdatasync). The
- * body keeps flowing while a write is under way (up to 4 MiB buffered; see PositionedWriter). The handle stays open
- * and stays the caller's: no stream ever closes its descriptor. A body that fails (cut off, timed out) rejects with
- * its error once no write is under way.
- */
-export async function receiveAt(
-  body: Readable,
-  fh: FileHandle,
-  offset: number,
-  algorithm: 'md5' | 'sha256',
-  exactLength: number,
-): Promise<{ size: number; digest: string }> {
-  const hash = createHash(algorithm);
+/** What a part's body is hashed with on its way to disk: always CRC32 (cheap), MD5 only when asked for. */
+export interface PartDigest {
+  size: number;
+  /** CRC32 (IEEE, as zlib and S3's x-amz-checksum-crc32 compute it) of the body. */
+  crc32: number;
+  /** MD5 of the body (hex), when `md5` was asked for. */
+  md5?: string;
+}
+
+/** A meter that counts, CRC32s and (optionally) MD5s what passes, refusing more than `exactLength` bytes. */
+function partMeter(exactLength: number, md5: boolean): { meter: Transform; digest: () => PartDigest } {
+  const hash = md5 ? createHash('md5') : null;
+  let crc = 0;
   let size = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -126,10 +125,29 @@ export async function receiveAt(
         cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`));
         return;
       }
-      hash.update(chunk);
+      crc = crc32(chunk, crc);
+      hash?.update(chunk);
       cb(null, chunk);
     },
   });
+  return { meter, digest: () => ({ size, crc32: crc, ...(hash ? { md5: hash.digest('hex') } : {}) }) };
+}
+
+/**
+ * Streams `body` of exactly `exactLength` bytes into the open file `fh` at `offset` (a part written in place in its
+ * upload's data file) while hashing it in the same pass (CRC32; MD5 too with `md5`), then flushes the file's data to
+ * disk once (fdatasync). The body keeps flowing while a write is under way (up to 4 MiB buffered; see
+ * PositionedWriter). The handle stays open and stays the caller's: no stream ever closes its descriptor. A body that
+ * fails (cut off, timed out) rejects with its error once no write is under way.
+ */
+export async function receiveAt(
+  body: Readable,
+  fh: FileHandle,
+  offset: number,
+  exactLength: number,
+  opts: { md5: boolean },
+): Promise<PartDigest> {
+  const { meter, digest } = partMeter(exactLength, opts.md5);
   const writer = new PositionedWriter(fh, offset);
   try {
     await pipeline(body, meter, writer);
@@ -137,11 +155,27 @@ export async function receiveAt(
     await writer.settled(); // the caller closes the handle next: no write may still be using it
     throw e;
   }
-  if (size !== exactLength) {
-    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
+  const d = digest();
+  if (d.size !== exactLength) {
+    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${d.size} bytes; this URL requires exactly ${exactLength}`);
   }
   await fh.datasync();
-  return { size, digest: hash.digest('hex') };
+  return d;
+}
+
+/**
+ * Streams one part's `body` of exactly `exactLength` bytes into the new file `tmp` while hashing it (CRC32; MD5 too
+ * with `md5`); fsyncs the file. The caller removes `tmp` on failure.
+ */
+export async function receivePartFile(body: Readable, tmp: string, exactLength: number, opts: { md5: boolean }): Promise<PartDigest> {
+  const { meter, digest } = partMeter(exactLength, opts.md5);
+  await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
+  const d = digest();
+  if (d.size !== exactLength) {
+    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${d.size} bytes; this URL requires exactly ${exactLength}`);
+  }
+  await fsyncFile(tmp);
+  return d;
 }
 
 /**

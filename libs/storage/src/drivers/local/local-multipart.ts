@@ -20,7 +20,7 @@ import {
 } from '../../storage-driver';
 import { LocalLayout } from './local-layout';
 import { ClaimFiles } from './claim-files';
-import { fsyncDir, fsyncFile, receiveAt, receiveFile } from './local-files';
+import { fsyncDir, fsyncFile, PartDigest, receiveAt, receivePartFile } from './local-files';
 import { LocalRequestError } from './local-request.error';
 import { assertBeforeDeadline, LocalObjectStore } from './local-object-store';
 import { LocalUrlSigner } from './local-url-signer';
@@ -39,6 +39,34 @@ interface MultipartManifest {
 const WRITERS_WAIT_MS = 60_000;
 /** A part body written without a URL deadline (uploadPart) holds its writer claim at most this long. */
 const UNBOUNDED_PART_MS = 6 * 3600_000;
+
+/**
+ * What a part's body is checked against, and which ETag it gets. A client that sends Content-MD5 gets S3's ETag (the
+ * part's MD5, verified); `uploadPart` (server-side) does too. A signed part PUT without Content-MD5 gets a cheap one,
+ * `"crc32-<8 hex>"` (CRC32 of the part, ~7× cheaper than MD5): ETags are opaque to clients (they send them back
+ * with complete), and the whole file's SHA-256 is what processing verifies.
+ */
+export interface PartChecks {
+  /** MD5 the client sent (Content-MD5, as hex): the part is refused (400 BadDigest) unless its bytes match. */
+  md5?: string;
+  /** CRC32 the client sent (x-amz-checksum-crc32): the part is refused (400 BadDigest) unless its bytes match. */
+  crc32?: number;
+  /** The ETag is the part's MD5 (S3's rule); always so with `md5`. Otherwise its CRC32 form. */
+  md5Etag: boolean;
+}
+
+const S3_ETAG: PartChecks = { md5Etag: true };
+
+/** The part's ETag once its digests are checked against what the client sent (400 BadDigest on a mismatch). */
+function partEtag(d: PartDigest, checks: PartChecks): string {
+  if (checks.md5 !== undefined && d.md5 !== checks.md5) {
+    throw new LocalRequestError(400, 'BadDigest', 'The Content-MD5 you specified did not match what was received');
+  }
+  if (checks.crc32 !== undefined && d.crc32 !== checks.crc32) {
+    throw new LocalRequestError(400, 'BadDigest', 'The x-amz-checksum-crc32 you specified did not match what was received');
+  }
+  return d.md5 !== undefined ? `"${d.md5}"` : `"crc32-${d.crc32.toString(16).padStart(8, '0')}"`;
+}
 
 /** One stored part's sidecar: `part-<n>.json` beside `part-<n>`. */
 interface PartMeta {
@@ -59,7 +87,8 @@ interface PartMeta {
  * process died or its deadline passed). Completing checks the records, renames `data` to `assembling` (no new writer
  * can open it), waits for the writers that opened it before to end, checks the records again, fsyncs and renames the
  * file to the object's key: no byte is written twice. The object's ETag is S3's multipart one (MD5 of the part MD5s,
- * `-<parts>`); processing computes its SHA-256 as for every upload.
+ * `-<parts>`; a CRC32 part ETag counts with its text, see PartChecks); processing computes its SHA-256 as for every
+ * upload.
  *
  * Otherwise (no layout: S3's free part sizes) each part is a file `part-<n>` of its own and completing streams them,
  * in order, into one temp file that is fsynced and renamed into place. No part is ever held in memory.
@@ -108,8 +137,9 @@ export class LocalMultipart implements MultipartCapableStorage {
   }
 
   /**
-   * Streams one part into the upload's staging directory (exact size, MD5 ETag like S3's), replacing any part
-   * stored under the same number. Used by the signed part URLs and by `uploadPart`.
+   * Streams one part into the upload's staging directory (exact size; the ETag and the digests checked per `checks`,
+   * see PartChecks), replacing any part stored under the same number. Used by the signed part URLs and by
+   * `uploadPart`.
    */
   async storePart(
     key: string,
@@ -118,16 +148,18 @@ export class LocalMultipart implements MultipartCapableStorage {
     body: Readable,
     exactLength: number,
     deadlineMs?: number,
+    checks: PartChecks = S3_ETAG,
   ): Promise<{ etag: string; size: number }> {
     assertPartNumber(partNumber);
     const manifest = await this.manifest(key, uploadId);
-    if (inPlace(manifest)) return this.storePartInPlace(manifest, uploadId, partNumber, body, exactLength, deadlineMs);
+    if (inPlace(manifest)) return this.storePartInPlace(manifest, uploadId, partNumber, body, exactLength, deadlineMs, checks);
     const dir = this.layout.uploadDir(uploadId);
     const tmp = path.join(dir, `part-${partNumber}.${randomUUID()}.tmp`);
     try {
-      const { size, digest } = await receiveFile(body, tmp, 'md5', { exactLength });
+      const received = await receivePartFile(body, tmp, exactLength, { md5: checks.md5Etag || checks.md5 !== undefined });
+      const etag = partEtag(received, checks);
+      const size = received.size;
       assertBeforeDeadline(deadlineMs);
-      const etag = `"${digest}"`;
       const meta: PartMeta = { etag, size, lastModified: new Date().toISOString() };
       // The part file first, then its sidecar: a listed part always has its bytes (a re-PUT replaces both).
       await rename(tmp, path.join(dir, `part-${partNumber}`));
@@ -150,6 +182,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     body: Readable,
     exactLength: number,
     deadlineMs: number | undefined,
+    checks: PartChecks,
   ): Promise<{ etag: string; size: number }> {
     const dir = this.layout.uploadDir(uploadId);
     const offset = (partNumber - 1) * manifest.partSize;
@@ -179,14 +212,15 @@ export class LocalMultipart implements MultipartCapableStorage {
         await this.manifest(manifest.key, uploadId);
         throw new LocalRequestError(409, 'UploadCompleting', 'The upload is being completed; its parts can no longer change');
       }
-      let received: { size: number; digest: string };
+      let received: PartDigest;
       try {
-        received = await receiveAt(body, fh, offset, 'md5', exactLength);
+        received = await receiveAt(body, fh, offset, exactLength, { md5: checks.md5Etag || checks.md5 !== undefined });
       } finally {
         await fh.close();
       }
+      // A part whose bytes do not match the digest its client sent stays unlisted (its record was removed above).
+      const etag = partEtag(received, checks);
       assertBeforeDeadline(deadlineMs);
-      const etag = `"${received.digest}"`;
       const meta: PartMeta = { etag, size: received.size, lastModified: new Date().toISOString() };
       const tmp = path.join(dir, `part-${partNumber}.json.${randomUUID()}.tmp`);
       await writeFile(tmp, JSON.stringify(meta));
@@ -250,7 +284,7 @@ export class LocalMultipart implements MultipartCapableStorage {
     }
     await fsyncFile(assembling);
     const md5s = createHash('md5');
-    for (const p of stored) md5s.update(Buffer.from(unquote(p.etag), 'hex'));
+    for (const p of stored) md5s.update(etagBytes(p.etag));
     const etag = `"${md5s.digest('hex')}-${stored.length}"`;
     await this.objects.place(key, assembling, { contentType: manifest.contentType, size: manifest.size, etag });
     await rm(dir, { recursive: true, force: true });
@@ -402,6 +436,12 @@ async function exists(file: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return false;
     throw err;
   }
+}
+
+/** What S3's multipart ETag hashes for a part: its MD5's 16 bytes, or (a CRC32 ETag) the ETag's text. */
+function etagBytes(etag: string): Buffer {
+  const bare = unquote(etag);
+  return /^[0-9a-f]{32}$/i.test(bare) ? Buffer.from(bare, 'hex') : Buffer.from(bare, 'utf8');
 }
 
 function unquote(etag: string): string {
