@@ -318,7 +318,7 @@ describe.each<Driver>(['local', 's3'])('multipart uploads (%s driver)', (driverK
           multipart: true,
         })
       ).body as { assetId: string; parts: SignedPart[] };
-      const parts = [];
+      const parts: { partNumber: number; etag: string }[] = [];
       for (const p of s.parts) parts.push({ partNumber: p.partNumber, etag: (await putPart(p, slice(bytes, PART, p.partNumber))).etag! });
       const started = Date.now();
       const done = await carol.post(`/media/${s.assetId}/complete`, { parts });
