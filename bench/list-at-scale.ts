@@ -78,11 +78,11 @@ async function seed(db: Client) {
   console.log(`  asset_metadata ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   // Grants: 2% to one of 20 groups, 1% to a user, 0.5% to anyone.
   await db.query(
-    `INSERT INTO asset_acl (asset_id, principal, permission)
-     SELECT asset_id, p, 'read' FROM (
-       SELECT asset_id, CASE WHEN n % 1000 < 20 THEN 'group:g' || pg_temp.hu(asset_id, 8) % 20 WHEN n % 1000 < 30 THEN 'user:' || (2 + pg_temp.hu(asset_id, 9) % 2000)
+    `INSERT INTO asset_acl (asset_id, principal, permission, search_text) -- search_text: what the asset_acl_search_text trigger would copy
+     SELECT asset_id, p, 'read', search_text FROM (
+       SELECT asset_id, search_text, CASE WHEN n % 1000 < 20 THEN 'group:g' || pg_temp.hu(asset_id, 8) % 20 WHEN n % 1000 < 30 THEN 'user:' || (2 + pg_temp.hu(asset_id, 9) % 2000)
                              WHEN n % 1000 < 35 THEN '*' END AS p
-         FROM (SELECT asset_id, pg_temp.hu(asset_id, 7) AS n FROM media_assets) a) g
+         FROM (SELECT asset_id, search_text, pg_temp.hu(asset_id, 7) AS n FROM media_assets) a) g
      WHERE p IS NOT NULL`,
   );
   await db.query(
