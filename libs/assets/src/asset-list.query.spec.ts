@@ -95,7 +95,11 @@ describe('list SQL', () => {
     expect(q.values).toContain(q.ranked?.nearest);
     expect(
       q.ranked?.exact.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\), a\.created_at DESC, a\.asset_id DESC LIMIT/g),
+    ).toHaveLength(2);
+    expect(
+      q.ranked?.exact.text.match(/ORDER BY \(g\.search_text <-> search_fold\(\$1\)\), a\.created_at DESC, a\.asset_id DESC LIMIT/g),
     ).toHaveLength(3);
+    expect(q.ranked?.exact.text).toMatch(/^SELECT \* FROM \(SELECT DISTINCT ON \(u\."assetId"\) \* FROM/);
     // Every parameter of each statement is used by it (Postgres cannot type an unused one).
     for (const s of [q, q.ranked!.exact]) {
       for (let i = 1; i <= s.values.length; i++) expect(s.text).toMatch(new RegExp(`\\$${i}(?!\\d)`));

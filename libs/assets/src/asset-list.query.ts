@@ -204,7 +204,7 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
    * asset by primary key — instead of walking every match in the table for the few the caller may read. An asset
    * granted to several of the caller's principals then comes once per principal (rankedPage keeps the first).
    */
-  const branches = (columns: string, order: string, byGrant?: { columns: string; order: string; like: string }) => {
+  const branches = (columns: string, order: string, byGrant?: { principals: string[]; columns: string; order: string; like: string }) => {
     const where = common.join(' AND ');
     const out: string[] = [];
     if (filters.owner === undefined || filters.owner === viewer.userId) {
@@ -212,10 +212,10 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
     }
     if (filters.owner !== viewer.userId) {
       if (byGrant) {
-        for (const principal of new Set(viewer.principals)) {
+        for (const principal of byGrant.principals) {
           out.push(
             `(SELECT ${byGrant.columns} FROM asset_acl g JOIN media_assets a ON a.asset_id = g.asset_id` +
-              ` WHERE g.principal = ${p(principal)} AND g.permission = 'read' AND ${byGrant.like}` +
+              ` WHERE g.principal = ${principal} AND g.permission = 'read' AND ${byGrant.like}` +
               ` AND a.owner_id <> ${me}::bigint${owner} AND ${where} ${byGrant.order})`,
           );
         }
@@ -226,7 +226,7 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
       // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing).
       out.push(
         `(SELECT x.* FROM buckets vb CROSS JOIN LATERAL` +
-          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
+          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.container <> 'default' AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
           ` AND NOT ${granted} ${order}) x` +
           ` WHERE vb.name <> 'default' AND (vb.owner_id = ${me}::bigint OR vb.public OR EXISTS (SELECT 1 FROM bucket_acl bg` +
           ` WHERE bg.bucket_name = vb.name AND bg.permission = 'read' AND bg.principal = ANY(${principals}::varchar[]))))`,
@@ -246,23 +246,33 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   // distance alone (KNN), so each branch takes only its `k` nearest (k > the page: room for ties) and the page is cut
   // from those (see rankedPage). That is exact when the k nearest reach past the page's last distance (or are all
   // there is): every row tied with the page's last one was seen. Only when they do not (more ties than room) does
-  // `exact` rank every match.
+  // `exact` rank every match (of the caller's own, of each principal's grants, of each readable bucket).
   const k = 2 * (limit + 1) + 20;
+  // The principals' parameters before the snapshot: both statements use them.
+  const grantPrincipals =
+    filters.owner !== viewer.userId && new Set(viewer.principals).size <= MAX_PRINCIPAL_BRANCHES
+      ? [...new Set(viewer.principals)].map(p)
+      : null;
   const exactValues = [...values]; // without k: an unused parameter has no type, Postgres would refuse the statement
   const kp = p(k);
   const columns = `${COLUMNS}, ${dist} AS "distance"`;
   const order = `ORDER BY v."distance", v."createdAt" DESC, v."assetId" DESC`;
-  const byGrant =
-    filters.owner !== viewer.userId && new Set(viewer.principals).size <= MAX_PRINCIPAL_BRANCHES
-      ? { columns: `${COLUMNS}, ${grantDist} AS "distance"`, order: `ORDER BY ${grantDist} LIMIT ${kp}`, like: grantLike }
+  const byGrant = (grantOrder: string) =>
+    grantPrincipals
+      ? { principals: grantPrincipals, columns: `${COLUMNS}, ${grantDist} AS "distance"`, order: grantOrder, like: grantLike }
       : undefined;
-  const nearest = branches(columns, `ORDER BY ${dist} LIMIT ${kp}`, byGrant);
-  const exact = branches(columns, `ORDER BY ${dist}, a.created_at DESC, a.asset_id DESC LIMIT ${n}`);
+  const nearest = branches(columns, `ORDER BY ${dist} LIMIT ${kp}`, byGrant(`ORDER BY ${grantDist} LIMIT ${kp}`));
+  const exactOrder = (d: string) => `ORDER BY ${d}, a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const exact = branches(columns, exactOrder(dist), byGrant(exactOrder(grantDist)));
+  // Each per-principal branch holds its own first `n`: every asset of the page is among them; duplicates dropped.
+  const exactRows = grantPrincipals
+    ? `SELECT DISTINCT ON (u."assetId") * FROM (${exact.join(' UNION ALL ')}) u`
+    : exact.join(' UNION ALL ');
   return {
     // greatest(…): k, with the page size bound too (every parameter must appear, or it has no type).
     text: `SELECT * FROM (${nearest.join(' UNION ALL ')}) v ${order} LIMIT greatest(${kp}, ${n}::int)`,
     values,
-    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exact.join(' UNION ALL ')}) v ${order} LIMIT ${n}`, values: exactValues } },
+    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues } },
   };
 }
 
