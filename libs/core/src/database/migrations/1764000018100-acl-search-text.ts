@@ -67,9 +67,9 @@ export class AclSearchText1764000018100 implements MigrationInterface {
     );
     await q.commitTransaction(); // the triggers cover every grant written from here on
 
-    const [{ pages }] = (await q.query(
-      `SELECT (pg_relation_size('asset_acl') / current_setting('block_size')::int)::bigint AS pages`,
-    )) as { pages: string }[];
+    const [{ pages }] = (await q.query(`SELECT (pg_relation_size('asset_acl') / current_setting('block_size')::int)::bigint AS pages`)) as {
+      pages: string;
+    }[];
     const backfill = `UPDATE asset_acl g SET search_text = a.search_text FROM media_assets a
                        WHERE a.asset_id = g.asset_id AND g.search_text IS DISTINCT FROM a.search_text`;
     for (let from = 0; from <= Number(pages); from += BACKFILL_PAGES) {
