@@ -8,6 +8,7 @@
  *   BENCH_REUSE=1 npm run bench:list      reuse the seeded database from a previous run
  *   BENCH_ASSETS=200000 BENCH_REQUESTS=100 ...
  *   BENCH_ONLY='q=' ...                   only the shapes whose name matches this regular expression
+ *   BENCH_BUCKETS=0 ...                   without the two user-facing buckets (removed if a reused database has them)
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -131,6 +132,18 @@ async function seedBuckets(db: Client) {
   console.log(`seeded 2 buckets × 20,000 assets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
+/** BENCH_BUCKETS=0: the data set without seedBuckets' buckets (as before they were added), for comparisons. */
+async function dropBuckets(db: Client) {
+  if (!(await db.query(`SELECT 1 FROM buckets WHERE name = 'bench-public'`)).rowCount) return;
+  await db.query(`SET session_replication_role = replica`);
+  await db.query(`DELETE FROM media_assets WHERE container IN ('bench-public', 'bench-team')`);
+  await db.query(`SET session_replication_role = origin`);
+  await db.query(`DELETE FROM buckets WHERE name IN ('bench-public', 'bench-team')`);
+  await db.query(`VACUUM ANALYZE media_assets`);
+  await db.query(`ANALYZE buckets`);
+  await db.query(`ANALYZE bucket_acl`);
+}
+
 async function startService(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN_JS], {
     env: {
@@ -194,7 +207,9 @@ async function main() {
   await db.connect();
   try {
     if (!reuse) await seed(db);
-    await seedBuckets(db);
+    const withBuckets = process.env.BENCH_BUCKETS !== '0';
+    if (withBuckets) await seedBuckets(db);
+    else await dropBuckets(db);
     console.log(
       `# GET /media over ${ASSETS.toLocaleString('en')} assets — ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}`,
     );
@@ -321,6 +336,21 @@ async function main() {
         route: `/buckets/default/objects?prefix=u${HEAVY_OWNER}/photos/&delimiter=/&limit=50`,
       },
       {
+        name: 'stranger: ls default/ q=report (only * grants)',
+        sub: 999999,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?q=report&limit=50`,
+      },
+      {
+        name: 'user in 20 groups: ls default/ q=cafe',
+        sub: USER,
+        groups: Array.from({ length: 20 }, (_, i) => `g${i}`),
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?q=cafe&limit=50`,
+      },
+      {
         name: 'stranger: ls bench-public/ q=atlas',
         sub: 999999,
         query: '',
@@ -333,6 +363,7 @@ async function main() {
     const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null; // e.g. BENCH_ONLY='q=|atlas'
     for (const c of cases) {
       if (only && !only.test(c.name)) continue;
+      if (!withBuckets && /atlas|bench-/.test(c.name)) continue;
       const auth = { authorization: `Bearer ${token(c.sub, c.groups ? { groups: c.groups } : {}, SECRET)}` };
       let url = c.route ? `${base}${c.route}` : `${base}/media?${c.query}${c.limit ? '' : `${c.query ? '&' : ''}limit=50`}`;
       let cursor: ListQueryModule.ListCursor | undefined;
