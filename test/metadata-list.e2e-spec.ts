@@ -339,6 +339,20 @@ describe('GET /media?q= through grants (each grant row carries its asset search_
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen.sort()).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    // The default bucket's listing with q: the same visibility, in path order, each asset once, page by page.
+    expect(names(await reader.get('/buckets/default/objects?q=atlas'))).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    expect(names(await stranger.get('/buckets/default/objects?q=atlas'))).toEqual(['Atlas South.txt']);
+    expect(names(await owner.get('/buckets/default/objects?q=atlas'))).toHaveLength(4);
+    const listed: { path: string; filename: string }[] = [];
+    let key: string | null = null;
+    do {
+      const page: any = await reader.get(`/buckets/default/objects?q=atlas&limit=1${key ? `&cursor=${key}` : ''}`);
+      expect(page.status).toBe(200);
+      listed.push(...page.body.items);
+      key = page.body.nextCursor;
+    } while (key);
+    expect(listed.map((i) => i.filename).sort()).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    expect(listed.map((i) => i.path)).toEqual(listed.map((i) => i.path).sort());
 
     // Renamed: found under the new name only, by the grantee too; a grant given afterwards carries the new name.
     const bucket = `srch-${Date.now()}`;
