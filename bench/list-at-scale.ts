@@ -7,6 +7,8 @@
  *   npm run bench:list                    seed (about a minute) and run
  *   BENCH_REUSE=1 npm run bench:list      reuse the seeded database from a previous run
  *   BENCH_ASSETS=200000 BENCH_REQUESTS=100 ...
+ *   BENCH_ONLY='q=' ...                   only the shapes whose name matches this regular expression
+ *   BENCH_BUCKETS=0 ...                   without the two user-facing buckets (removed if a reused database has them)
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -78,11 +80,11 @@ async function seed(db: Client) {
   console.log(`  asset_metadata ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   // Grants: 2% to one of 20 groups, 1% to a user, 0.5% to anyone.
   await db.query(
-    `INSERT INTO asset_acl (asset_id, principal, permission)
-     SELECT asset_id, p, 'read' FROM (
-       SELECT asset_id, CASE WHEN n % 1000 < 20 THEN 'group:g' || pg_temp.hu(asset_id, 8) % 20 WHEN n % 1000 < 30 THEN 'user:' || (2 + pg_temp.hu(asset_id, 9) % 2000)
+    `INSERT INTO asset_acl (asset_id, principal, permission, search_text) -- search_text: what the asset_acl_search_text trigger would copy
+     SELECT asset_id, p, 'read', search_text FROM (
+       SELECT asset_id, search_text, CASE WHEN n % 1000 < 20 THEN 'group:g' || pg_temp.hu(asset_id, 8) % 20 WHEN n % 1000 < 30 THEN 'user:' || (2 + pg_temp.hu(asset_id, 9) % 2000)
                              WHEN n % 1000 < 35 THEN '*' END AS p
-         FROM (SELECT asset_id, pg_temp.hu(asset_id, 7) AS n FROM media_assets) a) g
+         FROM (SELECT asset_id, search_text, pg_temp.hu(asset_id, 7) AS n FROM media_assets) a) g
      WHERE p IS NOT NULL`,
   );
   await db.query(
@@ -99,6 +101,47 @@ async function seed(db: Client) {
     )
   ).rows;
   console.log(`seeded ${a} assets, ${m} metadata rows, ${g} grants in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/**
+ * Two user-facing buckets (idempotent, so BENCH_REUSE runs get them too): `bench-public` (public) and `bench-team`
+ * (read granted to group g3), 20,000 assets each, named "atlas …" (half) or "poster …", so that `q=atlas` matches
+ * only assets readable through a bucket. They are older than every default-bucket asset: the earlier shapes' pages
+ * are unchanged (their bucket branch still runs).
+ */
+async function seedBuckets(db: Client) {
+  if ((await db.query(`SELECT 1 FROM buckets WHERE name = 'bench-public'`)).rowCount) return;
+  const t0 = Date.now();
+  await db.query(`SET session_replication_role = replica`);
+  await db.query(`INSERT INTO buckets (name, owner_id, public) VALUES ('bench-public', 3, true), ('bench-team', 4, false)`);
+  await db.query(`INSERT INTO bucket_acl (bucket_name, principal, permission) VALUES ('bench-team', 'group:g3', 'read')`);
+  await db.query(
+    `INSERT INTO media_assets (asset_id, owner_id, bucket, object_key, mime_type, size_bytes, checksum_sha256, status,
+                               created_at, updated_at, filename, upload_expires_at, ready_at, container, path, search_text)
+     SELECT id, owner, 'media', 'uploads/' || owner || '/' || id, 'image/jpeg', 1000 + i, md5(i::text) || md5((i + 1)::text), 'ready',
+            ts, ts, name, ts + interval '15 minutes', ts, c, 'shared/' || name, search_fold(name || ' ' || 'shared/' || name)
+       FROM (SELECT i, c, gen_random_uuid() AS id, 2 + abs(hashint8extended(i, 21)) % 2000 AS owner,
+                    (CASE WHEN i % 2 = 0 THEN 'atlas page ' ELSE 'poster ' END) || i || '.jpg' AS name,
+                    now() - interval '400 days' - make_interval(secs => i * 31.536) AS ts
+               FROM generate_series(1::bigint, 20000) AS i, unnest(ARRAY['bench-public', 'bench-team']) AS c) t`,
+  );
+  await db.query(`SET session_replication_role = origin`);
+  await db.query(`ANALYZE media_assets`);
+  await db.query(`ANALYZE buckets`);
+  await db.query(`ANALYZE bucket_acl`);
+  console.log(`seeded 2 buckets × 20,000 assets in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** BENCH_BUCKETS=0: the data set without seedBuckets' buckets (as before they were added), for comparisons. */
+async function dropBuckets(db: Client) {
+  if (!(await db.query(`SELECT 1 FROM buckets WHERE name = 'bench-public'`)).rowCount) return;
+  await db.query(`SET session_replication_role = replica`);
+  await db.query(`DELETE FROM media_assets WHERE container IN ('bench-public', 'bench-team')`);
+  await db.query(`SET session_replication_role = origin`);
+  await db.query(`DELETE FROM buckets WHERE name IN ('bench-public', 'bench-team')`);
+  await db.query(`VACUUM ANALYZE media_assets`);
+  await db.query(`ANALYZE buckets`);
+  await db.query(`ANALYZE bucket_acl`);
 }
 
 async function startService(port: number): Promise<ChildProcess> {
@@ -164,6 +207,9 @@ async function main() {
   await db.connect();
   try {
     if (!reuse) await seed(db);
+    const withBuckets = process.env.BENCH_BUCKETS !== '0';
+    if (withBuckets) await seedBuckets(db);
+    else await dropBuckets(db);
     console.log(
       `# GET /media over ${ASSETS.toLocaleString('en')} assets — ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}, PostgreSQL ${(await db.query('SHOW server_version')).rows[0].server_version}`,
     );
@@ -251,6 +297,15 @@ async function main() {
         filters: { q: 'cafe' },
       },
       { name: 'stranger: q=invoice 4242 (none visible)', sub: 999999, query: 'q=invoice%204242', filters: { q: 'invoice 4242' } },
+      // Name search over assets readable through a bucket only (public bucket; bucket read grant to a group).
+      { name: 'stranger: q=atlas (public bucket, 10k match)', sub: 999999, query: 'q=atlas', filters: { q: 'atlas' } },
+      {
+        name: 'user in g3: q=atlas (team + public bucket)',
+        sub: USER,
+        groups: ['g3', 'g7'],
+        query: 'q=atlas',
+        filters: { q: 'atlas' },
+      },
       // Folder listing by path (GET /buckets/{bucket}/objects): per-asset visibility in the default bucket.
       {
         name: 'user: ls default/u57/ (delimiter /)',
@@ -280,10 +335,35 @@ async function main() {
         filters: {},
         route: `/buckets/default/objects?prefix=u${HEAVY_OWNER}/photos/&delimiter=/&limit=50`,
       },
+      {
+        name: 'stranger: ls default/ q=report (only * grants)',
+        sub: 999999,
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?q=report&limit=50`,
+      },
+      {
+        name: 'user in 20 groups: ls default/ q=cafe',
+        sub: USER,
+        groups: Array.from({ length: 20 }, (_, i) => `g${i}`),
+        query: '',
+        filters: {},
+        route: `/buckets/default/objects?q=cafe&limit=50`,
+      },
+      {
+        name: 'stranger: ls bench-public/ q=atlas',
+        sub: 999999,
+        query: '',
+        filters: {},
+        route: `/buckets/bench-public/objects?q=atlas&limit=50`,
+      },
     ];
 
     const base = `http://127.0.0.1:${port}`;
+    const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null; // e.g. BENCH_ONLY='q=|atlas'
     for (const c of cases) {
+      if (only && !only.test(c.name)) continue;
+      if (!withBuckets && /atlas|bench-/.test(c.name)) continue;
       const auth = { authorization: `Bearer ${token(c.sub, c.groups ? { groups: c.groups } : {}, SECRET)}` };
       let url = c.route ? `${base}${c.route}` : `${base}/media?${c.query}${c.limit ? '' : `${c.query ? '&' : ''}limit=50`}`;
       let cursor: ListQueryModule.ListCursor | undefined;

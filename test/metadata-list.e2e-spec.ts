@@ -295,3 +295,107 @@ describe('GET /media', () => {
     expect(ids(await me.get('/media?status=failed'))).toEqual([up.assetId]);
   });
 });
+
+describe('GET /media?q= through grants (each grant row carries its asset search_text)', () => {
+  let app: RunningApp;
+  let owner: Api; // user 70
+  let reader: Api; // user 71, group "crew"
+  let stranger: Api; // user 72
+  const names = (r: { body: { items: { filename: string }[] } }) => r.body.items.map((i) => i.filename).sort();
+  const create = async (filename: string, acl: { principal: string; permission: string }[]) => {
+    const r = await owner.post('/media/upload-url', { filename, mimeType: 'text/plain', sizeBytes: 3, acl });
+    if (r.status !== 201) throw new Error(r.text);
+    return r.body.assetId as string;
+  };
+
+  beforeAll(async () => {
+    app = await startApp();
+    owner = api(app.baseUrl, 70);
+    reader = api(app.baseUrl, 71, { groups: ['crew'] });
+    stranger = api(app.baseUrl, 72);
+  });
+  afterAll(() => app?.stop());
+
+  it('finds what user, group and * grants make readable, each asset once, and follows renames, new grants, revokes and deletes', async () => {
+    const north = await create('Atlas North.txt', [{ principal: 'user:71', permission: 'read' }]);
+    await create('Atlas South.txt', [
+      { principal: 'group:crew', permission: 'read' },
+      { principal: '*', permission: 'read' },
+      { principal: 'user:71', permission: 'read' },
+    ]);
+    const east = await create('Atlas East.txt', [{ principal: 'group:crew', permission: 'read' }]);
+    await create('Atlas Hidden.txt', [{ principal: 'user:71', permission: 'write' }]);
+
+    expect(names(await reader.get('/media?q=atlas'))).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    expect(names(await stranger.get('/media?q=atlas'))).toEqual(['Atlas South.txt']);
+    expect(names(await owner.get('/media?q=atlas'))).toHaveLength(4);
+    // One page at a time: every readable match exactly once (South is granted through three of the reader's principals).
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await reader.get(`/media?q=atlas&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((i: { filename: string }) => i.filename));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    // The default bucket's listing with q: the same visibility, in path order, each asset once, page by page.
+    expect(names(await reader.get('/buckets/default/objects?q=atlas'))).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    expect(names(await stranger.get('/buckets/default/objects?q=atlas'))).toEqual(['Atlas South.txt']);
+    expect(names(await owner.get('/buckets/default/objects?q=atlas'))).toHaveLength(4);
+    const listed: { path: string; filename: string }[] = [];
+    let key: string | null = null;
+    do {
+      const page: any = await reader.get(`/buckets/default/objects?q=atlas&limit=1${key ? `&cursor=${key}` : ''}`);
+      expect(page.status).toBe(200);
+      listed.push(...page.body.items);
+      key = page.body.nextCursor;
+    } while (key);
+    expect(listed.map((i) => i.filename).sort()).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']);
+    expect(listed.map((i) => i.path)).toEqual(listed.map((i) => i.path).sort());
+
+    // Renamed: found under the new name only, by the grantee too; a grant given afterwards carries the new name.
+    const bucket = `srch-${Date.now()}`;
+    expect((await owner.post('/buckets', { name: bucket })).status).toBe(201);
+    const moved = await owner.post(`/media/${north}/move`, { bucket, path: 'renamed/Globe North.txt' });
+    expect(moved.status).toBe(200);
+    expect(names(await reader.get('/media?q=globe'))).toEqual(['Atlas North.txt']);
+    expect(names(await reader.get('/media?q=atlas'))).toEqual(['Atlas East.txt', 'Atlas North.txt', 'Atlas South.txt']); // filename kept
+    expect(names(await reader.get('/media?q=renamed'))).toEqual(['Atlas North.txt']);
+    expect(names(await stranger.get('/media?q=renamed'))).toEqual([]);
+    expect((await owner.post(`/media/${north}/acl`, { principal: '*', permission: 'read' })).status).toBe(200);
+    expect(names(await stranger.get('/media?q=renamed'))).toEqual(['Atlas North.txt']);
+    // Revoked, deleted: gone.
+    expect((await owner.del(`/media/${north}/acl/*/read`)).status).toBe(204);
+    expect(names(await stranger.get('/media?q=renamed'))).toEqual([]);
+    expect((await owner.del(`/media/${east}`)).status).toBe(204);
+    expect(names(await reader.get('/media?q=atlas'))).toEqual(['Atlas North.txt', 'Atlas South.txt']);
+  });
+
+  it('pages exactly through more equally ranked matches than one query fetches', async () => {
+    // Same filename, the path a UUID: mostly equal distances, more than the 2 × (limit + 1) + 20 nearest fetched.
+    const all: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      all.push(
+        await create('Tied.txt', [
+          { principal: '*', permission: 'read' },
+          { principal: 'group:crew', permission: 'read' },
+        ]),
+      );
+    }
+    for (const client of [stranger, reader]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: any = await client.get(`/media?q=tied&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.status).toBe(200);
+        seen.push(...page.body.items.map((i: { assetId: string }) => i.assetId));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(seen).toHaveLength(30);
+      expect([...seen].sort()).toEqual([...all].sort());
+    }
+    const first = await reader.get('/media?q=tied&limit=50');
+    expect(first.body.items.map((i: { assetId: string }) => i.assetId).sort()).toEqual([...all].sort());
+  });
+});

@@ -82,12 +82,24 @@ describe('list SQL', () => {
     expect(q.text).not.toMatch(/search_fold\(a\./); // nothing folded per row
     expect(q.text).toMatch(/a\.search_text LIKE '%' \|\| search_fold\(\$\d+\) \|\| '%'/);
     expect(q.values).toEqual(expect.arrayContaining(["Café'%", "Café'\\%"]));
-    expect(q.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\) LIMIT/g)).toHaveLength(3);
+    // Own and bucket branches over media_assets; the shared one per principal, over the grants' copy of search_text.
+    expect(q.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\) LIMIT/g)).toHaveLength(2);
+    expect(
+      q.text.match(
+        /FROM asset_acl g JOIN media_assets a ON a\.asset_id = g\.asset_id WHERE g\.principal = \$\d+ AND g\.permission = 'read' AND g\.search_text LIKE '%' \|\| search_fold\(\$2\) \|\| '%'/g,
+      ),
+    ).toHaveLength(3);
+    expect(q.text.match(/ORDER BY \(g\.search_text <-> search_fold\(\$1\)\) LIMIT/g)).toHaveLength(3);
+    expect(q.values).toEqual(expect.arrayContaining(viewer.principals));
     expect(q.ranked?.nearest).toBe(2 * 51 + 20);
     expect(q.values).toContain(q.ranked?.nearest);
     expect(
       q.ranked?.exact.text.match(/ORDER BY \(a\.search_text <-> search_fold\(\$1\)\), a\.created_at DESC, a\.asset_id DESC LIMIT/g),
+    ).toHaveLength(2);
+    expect(
+      q.ranked?.exact.text.match(/ORDER BY \(g\.search_text <-> search_fold\(\$1\)\), a\.created_at DESC, a\.asset_id DESC LIMIT/g),
     ).toHaveLength(3);
+    expect(q.ranked?.exact.text).toMatch(/^SELECT \* FROM \(SELECT DISTINCT ON \(u\."assetId"\) \* FROM/);
     // Every parameter of each statement is used by it (Postgres cannot type an unused one).
     for (const s of [q, q.ranked!.exact]) {
       for (let i = 1; i <= s.values.length; i++) expect(s.text).toMatch(new RegExp(`\\$${i}(?!\\d)`));
@@ -107,6 +119,67 @@ describe('list SQL', () => {
     expect(rankedPage(rows([0.1, 0.2, 0.3, 0.3, 0.4, 0.5]), 2, 6)).toEqual(rows([0.1, 0.2, 0.3]));
     // All fetched and still tied with the page's last row: more such rows may exist.
     expect(rankedPage(rows([0.1, 0.2, 0.3, 0.3, 0.3, 0.3]), 2, 6)).toBeNull();
+  });
+
+  it('keeps an asset readable through several principals once, and falls back when the duplicates leave the page short', () => {
+    const rows = (rs: [string, number][]) => rs.map(([assetId, distance]) => ({ assetId, distance }));
+    expect(
+      rankedPage(
+        rows([
+          ['a', 0.1],
+          ['a', 0.1],
+          ['b', 0.2],
+          ['c', 0.3],
+          ['d', 0.4],
+          ['e', 0.5],
+        ]),
+        2,
+        6,
+      ),
+    ).toEqual(
+      rows([
+        ['a', 0.1],
+        ['b', 0.2],
+        ['c', 0.3],
+      ]),
+    );
+    expect(
+      rankedPage(
+        rows([
+          ['a', 0.1],
+          ['a', 0.1],
+          ['b', 0.2],
+        ]),
+        2,
+        6,
+      ),
+    ).toEqual(
+      rows([
+        ['a', 0.1],
+        ['b', 0.2],
+      ]),
+    );
+    expect(
+      rankedPage(
+        rows([
+          ['a', 0.1],
+          ['a', 0.1],
+          ['b', 0.2],
+          ['b', 0.2],
+          ['a', 0.1],
+          ['b', 0.2],
+        ]),
+        2,
+        6,
+      ),
+    ).toBeNull();
+  });
+
+  it('reads the grants with one scan of the matches when the caller speaks for very many principals', () => {
+    const many = { userId: '7', principals: ['*', 'user:7', ...Array.from({ length: 80 }, (_, i) => `group:g${i}`)] };
+    const q = buildListQuery(many, { q: 'x' }, 10);
+    expect(q.text).not.toMatch(/FROM asset_acl g JOIN/);
+    expect(q.text).toMatch(/AND EXISTS \(SELECT 1 FROM asset_acl g WHERE g\.asset_id = a\.asset_id/);
   });
 
   it('matches short tag values through the partial (key, value, asset_id) index, long ones through md5', () => {

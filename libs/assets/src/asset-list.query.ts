@@ -60,12 +60,18 @@ export interface ListQuery {
 }
 
 /** The columns of a listed row, named as MediaAsset's properties, plus the row's cursor position. */
-const COLUMNS = `asset_id AS "assetId", owner_id AS "ownerId", bucket, object_key AS "objectKey", mime_type AS "mimeType",
-  container, path, size_bytes AS "sizeBytes", checksum_sha256 AS "checksumSha256", status, created_at AS "createdAt", updated_at AS "updatedAt",
-  filename, declared_checksum_sha256 AS "declaredChecksumSha256", detected_mime_type AS "detectedMimeType",
-  failure_reason AS "failureReason", stored_object_sha256 AS "storedObjectSha256", upload_expires_at AS "uploadExpiresAt",
-  processing_started_at AS "processingStartedAt", ready_at AS "readyAt", deleted_at AS "deletedAt",
-  storage_class AS "storageClass", (extract(epoch FROM created_at) * 1000000)::bigint::text AS "cursorUs"`;
+const COLUMNS = `a.asset_id AS "assetId", a.owner_id AS "ownerId", a.bucket, a.object_key AS "objectKey", a.mime_type AS "mimeType",
+  a.container, a.path, a.size_bytes AS "sizeBytes", a.checksum_sha256 AS "checksumSha256", a.status, a.created_at AS "createdAt",
+  a.updated_at AS "updatedAt", a.filename, a.declared_checksum_sha256 AS "declaredChecksumSha256", a.detected_mime_type AS "detectedMimeType",
+  a.failure_reason AS "failureReason", a.stored_object_sha256 AS "storedObjectSha256", a.upload_expires_at AS "uploadExpiresAt",
+  a.processing_started_at AS "processingStartedAt", a.ready_at AS "readyAt", a.deleted_at AS "deletedAt",
+  a.storage_class AS "storageClass", (extract(epoch FROM a.created_at) * 1000000)::bigint::text AS "cursorUs"`;
+
+/**
+ * A ranked search reads the caller's grants one principal at a time (one KNN scan of asset_acl_search_idx each)
+ * when it speaks for at most this many principals; beyond, one scan of the matches filtered by the grants.
+ */
+export const MAX_PRINCIPAL_BRANCHES = 64;
 
 /** `tag=key:value` → its candidate (key, value) splits; 400 when no split gives a valid key. */
 export function parseTagFilter(raw: string): TagFilter {
@@ -165,10 +171,15 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   // contains-filter and the trigram distance (1 - similarity) both served by the GiST trigram indexes, which hand
   // rows out nearest first (KNN), so a page stops after `limit` visible matches instead of ranking every match.
   let dist: string | null = null;
+  let grantDist = '';
+  let grantLike = '';
   if (filters.q !== undefined) {
     const q = p(filters.q);
-    common.push(`a.search_text LIKE '%' || search_fold(${p(escapeLike(filters.q))}) || '%'`);
+    const pattern = `'%' || search_fold(${p(escapeLike(filters.q))}) || '%'`;
+    common.push(`a.search_text LIKE ${pattern}`);
     dist = `(a.search_text <-> search_fold(${q}))`;
+    grantDist = `(g.search_text <-> search_fold(${q}))`;
+    grantLike = `g.search_text LIKE ${pattern}`;
   }
   if (after) {
     const at = `'epoch'::timestamptz + ${p(after.us)}::bigint * interval '1 microsecond'`;
@@ -186,20 +197,40 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   const principals = filters.owner === viewer.userId ? '' : p(viewer.principals);
   const granted = `EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${principals}::varchar[]))`;
   const owner = filters.owner !== undefined && filters.owner !== viewer.userId ? ` AND a.owner_id = ${p(filters.owner)}::bigint` : '';
-  /** The visibility branches (disjoint), each ordered by `order` and limited. */
-  const branches = (columns: string, order: string) => {
+  /**
+   * The visibility branches (disjoint, but for `byGrant`), each ordered by `order` and limited. With `byGrant` (ranked
+   * search), the shared branch is one per principal of the caller: its `read` grants nearest first straight from
+   * asset_acl_search_idx (GiST over the grant's principal and its copy of the asset's search_text), joined to the
+   * asset by primary key — instead of walking every match in the table for the few the caller may read. An asset
+   * granted to several of the caller's principals then comes once per principal (rankedPage keeps the first).
+   */
+  const branches = (columns: string, order: string, byGrant?: { principals: string[]; columns: string; order: string; like: string }) => {
     const where = common.join(' AND ');
     const out: string[] = [];
     if (filters.owner === undefined || filters.owner === viewer.userId) {
       out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id = ${me}::bigint AND ${where} ${order})`);
     }
     if (filters.owner !== viewer.userId) {
-      out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${where} AND ${granted} ${order})`);
+      if (byGrant) {
+        for (const principal of byGrant.principals) {
+          out.push(
+            `(SELECT ${byGrant.columns} FROM asset_acl g JOIN media_assets a ON a.asset_id = g.asset_id` +
+              ` WHERE g.principal = ${principal} AND g.permission = 'read' AND ${byGrant.like}` +
+              ` AND a.owner_id <> ${me}::bigint${owner} AND ${where} ${byGrant.order})`,
+          );
+        }
+      } else {
+        out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${where} AND ${granted} ${order})`);
+      }
       // Readable through its bucket (the bucket's owner, a bucket grant of read, or a public bucket) and not already in
-      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing).
+      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing). With q,
+      // `container <> 'default'` is stated so that media_assets_search_container_idx (partial on it) can serve the scan.
+      // Not without q: there it would change the other branches' plans (measured: the shared branch of a stranger's
+      // list turned to a parallel plan, 16 → 38 ms). Known gap: without q a small bucket's scan may walk
+      // media_assets_live_created_idx filtering on container.
       out.push(
         `(SELECT x.* FROM buckets vb CROSS JOIN LATERAL` +
-          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
+          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name${dist ? ` AND a.container <> 'default'` : ''} AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
           ` AND NOT ${granted} ${order}) x` +
           ` WHERE vb.name <> 'default' AND (vb.owner_id = ${me}::bigint OR vb.public OR EXISTS (SELECT 1 FROM bucket_acl bg` +
           ` WHERE bg.bucket_name = vb.name AND bg.permission = 'read' AND bg.principal = ANY(${principals}::varchar[]))))`,
@@ -219,28 +250,61 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   // distance alone (KNN), so each branch takes only its `k` nearest (k > the page: room for ties) and the page is cut
   // from those (see rankedPage). That is exact when the k nearest reach past the page's last distance (or are all
   // there is): every row tied with the page's last one was seen. Only when they do not (more ties than room) does
-  // `exact` rank every match.
+  // `exact` rank every match (of the caller's own, of each principal's grants, of each readable bucket).
   const k = 2 * (limit + 1) + 20;
+  // The principals' parameters before the snapshot: both statements use them.
+  const grantPrincipals =
+    filters.owner !== viewer.userId && new Set(viewer.principals).size <= MAX_PRINCIPAL_BRANCHES
+      ? [...new Set(viewer.principals)].map(p)
+      : null;
   const exactValues = [...values]; // without k: an unused parameter has no type, Postgres would refuse the statement
   const kp = p(k);
   const columns = `${COLUMNS}, ${dist} AS "distance"`;
   const order = `ORDER BY v."distance", v."createdAt" DESC, v."assetId" DESC`;
-  const nearest = branches(columns, `ORDER BY ${dist} LIMIT ${kp}`);
-  const exact = branches(columns, `ORDER BY ${dist}, a.created_at DESC, a.asset_id DESC LIMIT ${n}`);
+  const byGrant = (grantOrder: string) =>
+    grantPrincipals
+      ? { principals: grantPrincipals, columns: `${COLUMNS}, ${grantDist} AS "distance"`, order: grantOrder, like: grantLike }
+      : undefined;
+  const nearest = branches(columns, `ORDER BY ${dist} LIMIT ${kp}`, byGrant(`ORDER BY ${grantDist} LIMIT ${kp}`));
+  const exactOrder = (d: string) => `ORDER BY ${d}, a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const exact = branches(columns, exactOrder(dist), byGrant(exactOrder(grantDist)));
+  // Each per-principal branch holds its own first `n`: every asset of the page is among them; duplicates dropped.
+  const exactRows = grantPrincipals
+    ? `SELECT DISTINCT ON (u."assetId") * FROM (${exact.join(' UNION ALL ')}) u`
+    : exact.join(' UNION ALL ');
   return {
     // greatest(…): k, with the page size bound too (every parameter must appear, or it has no type).
     text: `SELECT * FROM (${nearest.join(' UNION ALL ')}) v ${order} LIMIT greatest(${kp}, ${n}::int)`,
     values,
-    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exact.join(' UNION ALL ')}) v ${order} LIMIT ${n}`, values: exactValues } },
+    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues } },
   };
 }
 
 /**
  * The page (`limit + 1` rows) from the rows of a ranked query's `text` (the `nearest` rows, in page order), or null
  * when they cannot tell it (more rows tied at the page's last distance than were fetched): then run `exact`.
+ *
+ * An asset readable through several of the caller's principals comes once per principal; the page keeps it once.
+ * Every branch (and per-principal branch) that returned all its `nearest` rows returned every row nearer than the
+ * last of the merged rows, so the page is exact when its last row is nearer than that (or nothing was cut).
  */
-export function rankedPage<T extends { distance?: number | string }>(rows: T[], limit: number, nearest: number): T[] | null {
-  const last = rows[limit];
-  if (rows.length < nearest || !last || Number(rows[nearest - 1].distance) > Number(last.distance)) return rows.slice(0, limit + 1);
+export function rankedPage<T extends { distance?: number | string; assetId?: string }>(
+  rows: T[],
+  limit: number,
+  nearest: number,
+): T[] | null {
+  const page: T[] = [];
+  const seen = new Set<string | undefined>();
+  for (const row of rows) {
+    if (row.assetId !== undefined) {
+      if (seen.has(row.assetId)) continue;
+      seen.add(row.assetId);
+    }
+    page.push(row);
+    if (page.length === limit + 1) break;
+  }
+  if (rows.length < nearest) return page;
+  const last = page[limit];
+  if (last && Number(rows[nearest - 1].distance) > Number(last.distance)) return page;
   return null;
 }

@@ -4,7 +4,7 @@ export { AssetStateService } from './asset-state.service';
 export type { InspectionResult, FailedObjectDisposition } from './asset-state.service';
 export { AssetEventsService } from './asset-events.service';
 export { ListAssetsQueryDto } from './list-assets.dto';
-export { buildListQuery, parseTagFilter, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT } from './asset-list.query';
+export { buildListQuery, parseTagFilter, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT, MAX_PRINCIPAL_BRANCHES } from './asset-list.query';
 export type { AssetListFilters, Viewer, ListCursor } from './asset-list.query';
 export { AssetStatus, MediaAsset } from './media-asset.entity';
 export { ASSET_EVENT_TYPES } from './asset-events';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { MAX_PRINCIPAL_BRANCHES } from '@app/assets';
 import { AssetPermission, Errors } from '@app/core';
 import { DataSource, EntityManager } from 'typeorm';
 
@@ -271,17 +272,46 @@ export class BucketsRepository {
     if (p.prefix) where.push(`a.path COLLATE "C" LIKE ${v(`${p.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
     if (p.from !== undefined) where.push(`a.path COLLATE "C" >= ${v(p.from)}`);
     if (p.after !== undefined) where.push(`a.path COLLATE "C" > ${v(p.after)}`);
-    if (p.q) where.push(`a.search_text LIKE '%' || search_fold(${v(escapeLike(p.q))}) || '%'`);
+    const pattern = p.q ? `'%' || search_fold(${v(escapeLike(p.q))}) || '%'` : null;
+    if (pattern) where.push(`a.search_text LIKE ${pattern}`);
+    const columns = `a.asset_id AS "assetId", a.owner_id::text AS "ownerId", a.path, a.filename, a.mime_type AS "mimeType",
+              a.size_bytes::text AS "sizeBytes", a.status::text AS status, a.checksum_sha256 AS "checksumSha256", a.updated_at AS "updatedAt"`;
+    const principals = [...new Set(p.viewer.principals)];
+    if (!p.viewer.everything && pattern && principals.length <= MAX_PRINCIPAL_BRANCHES) {
+      // Name search where each asset's own grants decide (the default bucket): one branch for the caller's assets and
+      // one per principal over its `read` grants, each in path order and limited, merged. The planner picks per branch
+      // between walking the path index and reading the principal's matching grants (asset_acl_search_idx) first — so
+      // a caller who may read few of the bucket's matches no longer walks the bucket to find them.
+      const limit = v(p.limit);
+      const me = p.viewer.userId === null ? null : v(p.viewer.userId);
+      const branches: string[] = [];
+      if (me) {
+        branches.push(
+          `(SELECT ${columns} FROM media_assets a WHERE ${where.join(' AND ')} AND a.owner_id = ${me}::bigint ORDER BY a.path COLLATE "C" LIMIT ${limit})`,
+        );
+      }
+      for (const principal of principals) {
+        branches.push(
+          `(SELECT ${columns} FROM asset_acl g JOIN media_assets a ON a.asset_id = g.asset_id WHERE g.principal = ${v(principal)}` +
+            ` AND g.permission = 'read' AND g.search_text LIKE ${pattern} AND ${where.join(' AND ')}${me ? ` AND a.owner_id <> ${me}::bigint` : ''}` +
+            ` ORDER BY a.path COLLATE "C" LIMIT ${limit})`,
+        );
+      }
+      if (!branches.length) return Promise.resolve([]);
+      // An asset granted to several of the caller's principals comes once per principal: kept once.
+      return this.ds.query(
+        `SELECT * FROM (SELECT DISTINCT ON (u."assetId") * FROM (${branches.join(' UNION ALL ')}) u) v ORDER BY v.path COLLATE "C" LIMIT ${limit}`,
+        values,
+      );
+    }
     if (!p.viewer.everything) {
       const me = p.viewer.userId === null ? 'false' : `a.owner_id = ${v(p.viewer.userId)}::bigint`;
       where.push(
-        `(${me} OR EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${v(p.viewer.principals)}::varchar[])))`,
+        `(${me} OR EXISTS (SELECT 1 FROM asset_acl g WHERE g.asset_id = a.asset_id AND g.permission = 'read' AND g.principal = ANY(${v(principals)}::varchar[])))`,
       );
     }
     return this.ds.query(
-      `SELECT a.asset_id AS "assetId", a.owner_id::text AS "ownerId", a.path, a.filename, a.mime_type AS "mimeType",
-              a.size_bytes::text AS "sizeBytes", a.status::text AS status, a.checksum_sha256 AS "checksumSha256", a.updated_at AS "updatedAt"
-         FROM media_assets a WHERE ${where.join(' AND ')} ORDER BY a.path COLLATE "C" LIMIT ${v(p.limit)}`,
+      `SELECT ${columns} FROM media_assets a WHERE ${where.join(' AND ')} ORDER BY a.path COLLATE "C" LIMIT ${v(p.limit)}`,
       values,
     );
   }
