@@ -4,7 +4,7 @@
  * (ffprobe from Debian's ffmpeg, installed by scripts/clamd.sh install).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -119,6 +119,31 @@ describe('derived media', () => {
     expect(statSync(previewFile).mtimeMs).toBe(writtenAt);
     // Someone else: 404, and nothing rendered for them.
     expect((await api(app.baseUrl, 43).get(`/media/${a.assetId}/preview`)).status).toBe(404);
+  });
+
+  it('makes a derivative again when its file is short or gone (derivatives are written without fsync)', async () => {
+    const original = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3a6' } })
+      .jpeg()
+      .toBuffer();
+    const a = await ready(original, 'image/jpeg', 'torn.jpg');
+    const file = path.join(app.storageRoot, 'media', `derived/${a.assetId}/thumbnail.webp`);
+    const [{ size }] = await app.sql(`SELECT size_bytes::int AS size FROM asset_derivatives WHERE asset_id = $1 AND kind = 'thumbnail'`, [
+      a.assetId,
+    ]);
+    expect(statSync(file).size).toBe(size);
+    // What a power loss can leave of a file renamed into place before its bytes reached the disk: empty, then nothing.
+    for (const damage of [() => truncateSync(file, 0), () => unlinkSync(file)]) {
+      damage();
+      const r = await alice.get(`/media/${a.assetId}/thumbnail?redirect=false`);
+      expect(r.status).toBe(200);
+      const bytes = Buffer.from(await (await fetch(r.body.url)).arrayBuffer());
+      expect(bytes.length).toBe(statSync(file).size);
+      expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: 256, height: 192 });
+      const [row] = await app.sql(`SELECT size_bytes::int AS size FROM asset_derivatives WHERE asset_id = $1 AND kind = 'thumbnail'`, [
+        a.assetId,
+      ]);
+      expect(row.size).toBe(bytes.length);
+    }
   });
 
   it('answers 404 (not 500) for the derivatives of an image libvips cannot decode, which is still ready', async () => {

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import {
@@ -140,7 +141,10 @@ export class DerivedMediaService implements OnModuleInit {
     const a = await this.assets.getRecord(access.assetId);
     if (!a || a.status === AssetStatus.Deleted) throw Errors.assetNotFound(access.assetId);
     if (a.status !== AssetStatus.Ready) throw Errors.assetNotReady(a.assetId, a.status);
-    const d = (await this.repo.find(a.assetId, kind)) ?? (await this.renderOnDemand(a, kind));
+    let d = await this.repo.find(a.assetId, kind);
+    // Written without fsync on the local driver: after a power loss its file may be short or gone; made again.
+    if (d && !(await this.intact(d))) d = await this.renderOnDemand(a, kind, true);
+    d ??= await this.renderOnDemand(a, kind);
     if (!d) throw Errors.notFound(`Asset ${a.assetId} has no ${kind} (only images get one)`);
     // CloudFront signed URL (plain for public assets), or a storage-signed URL without a CDN.
     const link = await this.cdn.readUrl({ key: d.objectKey, contentType: d.mimeType, publicRead: access.principal === null });
@@ -150,24 +154,38 @@ export class DerivedMediaService implements OnModuleInit {
     };
   }
 
-  /** null when the asset gets no such derivative: not a derivable image, derived media off, or undecodable. */
-  private renderOnDemand(asset: MediaAsset, kind: DerivativeKind): Promise<DerivativeRow | null> {
+  /**
+   * On the local driver (the one that writes derivatives without fsync), the file holds the size the row recorded.
+   * Other stores make a write durable before they acknowledge it.
+   */
+  private async intact(d: DerivativeRow): Promise<boolean> {
+    if (!canGiveLocalFile(this.storage)) return true;
+    const file = await this.storage.localFilePath({ key: d.objectKey });
+    const st = file ? await stat(file).catch(() => null) : null;
+    return st?.size === d.sizeBytes;
+  }
+
+  /**
+   * null when the asset gets no such derivative: not a derivable image, derived media off, or undecodable. `again`:
+   * the linked object is damaged, render it anew even though a row exists.
+   */
+  private renderOnDemand(asset: MediaAsset, kind: DerivativeKind, again = false): Promise<DerivativeRow | null> {
     const key = `${asset.assetId}:${kind}`;
     if (!this.processing.DERIVED_MEDIA_ENABLED || !asset.detectedMimeType || !DERIVABLE_IMAGE_TYPES.has(asset.detectedMimeType))
       return Promise.resolve(null);
     if (this.unrenderable.has(key)) return Promise.resolve(null);
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.limiter.run(() => this.renderAndLink(asset, kind)).finally(() => this.inFlight.delete(key));
+      pending = this.limiter.run(() => this.renderAndLink(asset, kind, again)).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
   }
 
-  private async renderAndLink(asset: MediaAsset, kind: DerivativeKind): Promise<DerivativeRow | null> {
+  private async renderAndLink(asset: MediaAsset, kind: DerivativeKind, again: boolean): Promise<DerivativeRow | null> {
     // Another process (or a request just before) may have made it meanwhile.
     const existing = await this.repo.find(asset.assetId, kind);
-    if (existing) return existing;
+    if (existing && (!again || (await this.intact(existing)))) return existing;
     let row: DerivativeRow;
     try {
       [row] = await this.renderAndStore(asset, [kind]);
