@@ -163,8 +163,8 @@ export class LocalObjectStore {
         await rm(metaTmp, { force: true });
         throw e;
       }
-      // No colder copies to remove: only assets' stored objects are ever tiered, never regenerable ones.
       await orMakeDir(target, () => rename(file, target));
+      await this.removeColdCopies(key);
       return { size, sha256 };
     } catch (err) {
       await rm(file, { force: true });
