@@ -73,11 +73,6 @@ function position(g: Gravity): string | number {
  * an animation may have up to 4× that in all its frames when it is to stay animated): decompression bombs.
  */
 export async function inspectImageFile(path: string, spec: RenderSpec, opts: { maxPixels: number }): Promise<SourceHeader> {
-  return checkSourceSize(await readImageHeader(path), spec, opts);
-}
-
-/** What the header of the image file at `path` says (nothing is decoded); throws UndecodableSourceError. */
-export async function readImageHeader(path: string): Promise<SourceHeader> {
   let meta: Metadata;
   try {
     meta = await sharp(path, { animated: true, limitInputPixels: false }).metadata();
@@ -86,20 +81,15 @@ export async function readImageHeader(path: string): Promise<SourceHeader> {
   }
   const frames = meta.pages && meta.pages > 1 ? meta.pages : 1;
   const frameHeight = meta.pageHeight ?? meta.height ?? 0;
+  const pixels = (meta.width ?? 0) * frameHeight;
   if (!meta.width || !frameHeight) throw new UndecodableSourceError('the source has no dimensions');
-  return { width: meta.width, frameHeight, frames, hasIcc: Boolean(meta.icc), orientation: meta.orientation ?? 1 };
-}
-
-/** Refuses a source over `maxPixels` per frame (or 4× that in all frames of an animation that stays animated). */
-export function checkSourceSize(h: SourceHeader, spec: RenderSpec, opts: { maxPixels: number }): SourceHeader {
-  const pixels = h.width * h.frameHeight;
-  if (pixels > opts.maxPixels || pixels * (spec.animated ? h.frames : 1) > opts.maxPixels * 4) {
+  if (pixels > opts.maxPixels || pixels * (spec.animated ? frames : 1) > opts.maxPixels * 4) {
     throw new SourceTooLargeError(
-      `the source is ${h.width}×${h.frameHeight} = ${pixels} pixels${h.frames > 1 ? ` × ${h.frames} frames` : ''}, more than the ${opts.maxPixels} allowed (TRANSFORM_MAX_INPUT_PIXELS; decompression bomb protection)`,
+      `the source is ${meta.width}×${frameHeight} = ${pixels} pixels${frames > 1 ? ` × ${frames} frames` : ''}, more than the ${opts.maxPixels} allowed (TRANSFORM_MAX_INPUT_PIXELS; decompression bomb protection)`,
       pixels,
     );
   }
-  return h;
+  return { width: meta.width, frameHeight, frames, hasIcc: Boolean(meta.icc), orientation: meta.orientation ?? 1 };
 }
 
 /** The output's size in pixels (one frame), as `fit` and `enlarge` make it from the source's (EXIF-oriented) size. */

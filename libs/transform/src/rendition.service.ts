@@ -29,15 +29,12 @@ import { LifecycleEvents } from '@app/lifecycle';
 import { canGiveLocalFile, canPlaceFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
-  checkSourceSize,
   inspectImageFile,
-  readImageHeader,
   renderCost,
   renderImageFile,
   RenderedImage,
   requestedCost,
   RENDERABLE_IMAGE_TYPES,
-  SourceHeader,
   SourceTooLargeError,
   UndecodableSourceError,
 } from './image-renderer';
@@ -65,7 +62,6 @@ export const RENDITION_DELETE_TOPIC = 'rendition.delete';
 export const DEFAULT_FRAME_SECONDS = 1;
 const DAY_MS = 24 * 3600 * 1000;
 const PURGE_BATCH = 500;
-const HEADER_CACHE_ENTRIES = 10_000;
 const PURGE_MAX_BATCHES = 20;
 /** Signed URLs handed to ffmpeg for remote videos. */
 const FRAME_URL_TTL_SECONDS = 300;
@@ -100,8 +96,6 @@ export class RenditionService implements OnModuleInit {
   private readonly presets = new Map<string, RenderRequest>();
   private readonly inflight = new Map<string, Promise<RenditionRow>>();
   private readonly rowCache = new RenditionRowCache();
-  /** Headers of local sources by their SHA-256 (a few dozen bytes each; see sourceHeader). */
-  private readonly headers = new Map<string, SourceHeader>();
   private readonly keySecret: string;
 
   constructor(
@@ -392,9 +386,10 @@ export class RenditionService implements OnModuleInit {
       contentSha256,
       lastReadAt: this.clock.now(),
     };
+    await this.repo.insert(row);
     // The owner's last asset with these bytes may have gone while this rendered (its release found no row yet):
     // then nothing keeps this rendition.
-    if (!(await this.repo.insertWhileHeld(row))) {
+    if (!(await this.assets.ownerHoldsReady(a.ownerId, sha))) {
       await this.releaseSource(a.ownerId, sha);
       throw Errors.assetNotFound(a.assetId);
     }
@@ -414,7 +409,7 @@ export class RenditionService implements OnModuleInit {
     const waited = (ms: number) => this.metrics.waited(ms);
     // The local driver's file is read in place.
     if (local && !video) {
-      const header = checkSourceSize(await this.sourceHeader(a, local), spec, limits);
+      const header = await inspectImageFile(local, spec, limits);
       return this.limiter.run(() => renderImageFile(local, header, spec, { ...limits, outFile }), waited, renderCost(header, spec));
     }
     return this.limiter.run(
@@ -429,24 +424,6 @@ export class RenditionService implements OnModuleInit {
       waited,
       requestedCost(spec),
     );
-  }
-
-  /**
-   * The header of a source on local disk, read once per source bytes (SHA-256) while this process keeps it (another
-   * size of the same image, the usual next request, then starts without opening the file twice).
-   */
-  private async sourceHeader(a: MediaAsset, file: string): Promise<SourceHeader> {
-    const sha = a.storedObjectSha256 ?? a.checksumSha256 ?? `${a.bucket}/${a.objectKey}`;
-    const known = this.headers.get(sha);
-    if (known) {
-      this.headers.delete(sha); // most recently used last
-      this.headers.set(sha, known);
-      return known;
-    }
-    const header = await readImageHeader(file);
-    this.headers.set(sha, header);
-    while (this.headers.size > HEADER_CACHE_ENTRIES) this.headers.delete(this.headers.keys().next().value as string);
-    return header;
   }
 
   /** A remote image streamed to a file in `dir`, or a video's poster frame extracted there, rendered to `outFile`. */

@@ -55,41 +55,6 @@ export class RenditionsRepository {
     );
   }
 
-  /**
-   * Inserts the row (as `insert`) and answers in the same statement whether its owner still has a ready asset with the
-   * source bytes (the release that runs when their last one goes may have found no row yet). That asset's row is
-   * locked FOR SHARE until this commits: a delete of it waits, and its release then sees this row; one committed
-   * before is seen here as not ready (and the caller releases the rows itself).
-   */
-  async insertWhileHeld(r: RenditionRow): Promise<boolean> {
-    const [row] = await this.ds.query<{ held: boolean }[]>(
-      `WITH held AS (
-         SELECT 1 FROM media_assets WHERE stored_object_sha256 = $3 AND owner_id = $2 AND status = 'ready' LIMIT 1 FOR SHARE
-       ), ins AS (
-         INSERT INTO renditions (cache_key, owner_id, source_sha256, params, bucket, object_key, mime_type, width, height,
-           size_bytes, content_sha256, created_at, last_read_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-         ON CONFLICT (cache_key) DO NOTHING
-       )
-       SELECT EXISTS (SELECT 1 FROM held) AS held`,
-      [
-        r.cacheKey,
-        r.ownerId,
-        r.sourceSha256,
-        r.params,
-        r.bucket,
-        r.objectKey,
-        r.mimeType,
-        r.width,
-        r.height,
-        r.sizeBytes,
-        r.contentSha256,
-        r.lastReadAt,
-      ],
-    );
-    return row?.held === true;
-  }
-
   /** Which of `keys` (objects in `bucket`) a rendition row names: the others under renditions/ are orphans. */
   async keysInUse(bucket: string, keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
