@@ -315,24 +315,6 @@ export function canGiveLocalFile(driver: StorageDriver): driver is StorageDriver
 }
 
 /**
- * Optional capability: an object made from a complete file on the store's own file system, by renaming it into place
- * (no byte copied), for objects the service can make again (renditions: a regenerable cache). Not flushed to disk the
- * way user uploads are (no fsync); a file a crash left short is never served: its size is checked against the one
- * recorded beside it on every read, and a mismatch reads as absent. The local driver; RoutedStorageDriver forwards it
- * to the write region (streaming the file to a region that keeps no local files).
- */
-export interface FilePlacingStorage {
-  /** A fresh path (nothing there yet) on the objects' file system for a file to hand to placeFile, or null. */
-  scratchPath(): string | null;
-  /** Makes `file` the object at `key` (the file is taken: it is gone afterwards); answers its size and SHA-256. */
-  placeFile(params: { key: string; file: string; contentType: string }): Promise<{ size: number; sha256: string }>;
-}
-
-export function canPlaceFile(driver: StorageDriver): driver is StorageDriver & FilePlacingStorage {
-  return typeof (driver as Partial<FilePlacingStorage>).placeFile === 'function';
-}
-
-/**
  * Optional capability: the store keeps a marker for every single-use upload key whose object was removed, so a URL
  * signed for it stays used up (the local driver; S3 has no such URLs to guard). The markers are purged once every
  * URL that could have been signed for their key has expired. RoutedStorageDriver forwards it to every region.

@@ -12,11 +12,6 @@ const RENDER_POLL_MAX_MS = 250;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
-interface LockScripts {
-  mediaRenderLockRenew(key: string, token: string, ttlMs: string): Promise<unknown>;
-  mediaRenderLockRelease(key: string, token: string): Promise<unknown>;
-}
-
 export interface Coalesced<T> {
   value: T;
   /** This process produced it (false: another process did while this one waited). */
@@ -34,53 +29,28 @@ export interface Coalesced<T> {
 export class RenderCoalescer {
   private readonly logger = new Logger('Renditions');
   private readonly prefix: string;
-  private readonly scripts: LockScripts;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(REDIS_CONFIG) redisConfig: RedisConfig,
   ) {
     this.prefix = `${redisConfig.REDIS_KEY_PREFIX}:render:lock:`;
-    // EVALSHA (the script's text sent once per connection), not EVAL with the text on every render.
-    redis.defineCommand('mediaRenderLockRenew', { numberOfKeys: 1, lua: RENEW_LUA });
-    redis.defineCommand('mediaRenderLockRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
-    this.scripts = redis as unknown as LockScripts;
   }
 
   lockKey(key: string): string {
     return this.prefix + key;
   }
 
-  /**
-   * `alongside`: a check started with the first lock request (the caller's rate limit), so both cost one round trip's
-   * wait; when it fails, the call fails with its error (a lock taken meanwhile is released).
-   */
-  async once<T>(
-    key: string,
-    find: () => Promise<T | null>,
-    produce: () => Promise<T>,
-    deadline: number,
-    alongside?: () => Promise<void>,
-  ): Promise<Coalesced<T>> {
+  async once<T>(key: string, find: () => Promise<T | null>, produce: () => Promise<T>, deadline: number): Promise<Coalesced<T>> {
     const lockKey = this.lockKey(key);
     let pause = RENDER_POLL_MIN_MS;
     for (let attempt = 0; ; attempt++) {
       const token = randomUUID();
-      const taking = this.redis.set(lockKey, token, 'PX', RENDER_LOCK_TTL_MS, 'NX').then(
-        (r) => r === 'OK',
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      );
-      if (attempt === 0 && alongside) {
-        try {
-          await alongside();
-        } catch (e) {
-          if ((await taking) === true) await this.release(lockKey, token);
-          throw e;
-        }
-      }
-      const held = await taking;
-      if (held instanceof Error) {
-        this.logger.warn(`render lock unavailable, rendering without it: ${held.message}`);
+      let held: boolean;
+      try {
+        held = (await this.redis.set(lockKey, token, 'PX', RENDER_LOCK_TTL_MS, 'NX')) === 'OK';
+      } catch (e) {
+        this.logger.warn(`render lock unavailable, rendering without it: ${e instanceof Error ? e.message : String(e)}`);
         return { value: await produce(), produced: true };
       }
       if (held) return this.holding(lockKey, token, attempt > 0 ? find : null, produce);
@@ -100,7 +70,7 @@ export class RenderCoalescer {
     produce: () => Promise<T>,
   ): Promise<Coalesced<T>> {
     const timer = setInterval(() => {
-      void this.scripts.mediaRenderLockRenew(lockKey, token, String(RENDER_LOCK_TTL_MS)).catch(() => undefined);
+      void this.redis.eval(RENEW_LUA, 1, lockKey, token, String(RENDER_LOCK_TTL_MS)).catch(() => undefined);
     }, RENDER_LOCK_TTL_MS / 3);
     timer.unref();
     try {
@@ -112,11 +82,7 @@ export class RenderCoalescer {
       return { value: await produce(), produced: true };
     } finally {
       clearInterval(timer);
-      await this.release(lockKey, token);
+      await this.redis.eval(RELEASE_LUA, 1, lockKey, token).catch(() => undefined);
     }
-  }
-
-  private release(lockKey: string, token: string): Promise<unknown> {
-    return this.scripts.mediaRenderLockRelease(lockKey, token).catch(() => undefined);
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,7 +26,7 @@ import { AclService } from '@app/acl';
 import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { LifecycleEvents } from '@app/lifecycle';
-import { canGiveLocalFile, canPlaceFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
   inspectImageFile,
@@ -130,10 +130,6 @@ export class RenditionService implements OnModuleInit {
     // libvips' operation cache (up to 50 MB by default) never pays off for renders of ever-different sources and
     // sizes; it only holds memory between them.
     sharp.cache(false);
-    // Renders run TRANSFORM_CONCURRENCY at once; libvips threads within each beyond their share of the cores only
-    // contend for them (and each thread holds its own buffers). sharp's own default is the cores when
-    // MALLOC_ARENA_MAX is set (as the Docker image does), 1 otherwise.
-    sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / this.config.transformConcurrency)));
     this.metrics.watch(this.limiter);
     this.outbox.register(RENDITION_DELETE_TOPIC, async ({ keys }: { keys: string[] }) => {
       for (const key of keys) if (key.startsWith('renditions/')) await this.storage.delete(key);
@@ -252,15 +248,12 @@ export class RenditionService implements OnModuleInit {
     params: string,
     tracker: string,
   ): Promise<RenditionRow> {
-    // The caller's limit is counted with the first request for the render lock (one round trip's wait for both).
-    const consume = async () => {
-      try {
-        await this.rate.consume(tracker);
-      } catch (e) {
-        this.metrics.render('rate_limited');
-        throw e;
-      }
-    };
+    try {
+      await this.rate.consume(tracker);
+    } catch (e) {
+      this.metrics.render('rate_limited');
+      throw e;
+    }
     const started = performance.now();
     const budgetMs = this.config.TRANSFORM_TIMEOUT_MS + this.config.TRANSFORM_QUEUE_WAIT_MS;
     let work: Promise<{ value: RenditionRow; produced: boolean }> | undefined;
@@ -273,22 +266,17 @@ export class RenditionService implements OnModuleInit {
         cacheKey,
         () => this.repo.find(cacheKey),
         async () => {
-          // libvips writes the rendition to a file (never a whole image in memory): on a store that keeps local files,
-          // one on its own file system that then becomes the object by rename (no byte copied); else a temporary file
-          // streamed to storage.
-          const scratch = canPlaceFile(this.storage) ? this.storage.scratchPath() : null;
-          const outFile = scratch ?? join(tmpdir(), `media-rendition-${randomUUID()}`);
-          let handedOver = false;
+          // libvips writes the rendition to a temporary file, which is then streamed to storage (never a whole image in
+          // memory).
+          const outFile = join(tmpdir(), `media-rendition-${randomUUID()}`);
           try {
             const rendered = await this.renderSource(a, spec, outFile);
-            handedOver = scratch !== null;
-            return await this.store(cacheKey, a, sha, params, rendered, handedOver);
+            return await this.store(cacheKey, a, sha, params, rendered);
           } finally {
-            if (!handedOver) await rm(outFile, { force: true });
+            await rm(outFile, { force: true });
           }
         },
         Date.now() + budgetMs,
-        consume,
       );
       const { value: row, produced } = await withTimeout(work, budgetMs, 'render');
       if (!produced) {
@@ -311,7 +299,6 @@ export class RenditionService implements OnModuleInit {
 
   private renderError(e: unknown, a: MediaAsset, spec: RenderSpec): unknown {
     if (e instanceof AppError) {
-      if (e.code === ErrorCode.RateLimited) return e; // counted as rate_limited already
       this.metrics.render(e.code === ErrorCode.RenderBusy ? 'busy' : 'failed');
       return e;
     }
@@ -341,37 +328,23 @@ export class RenditionService implements OnModuleInit {
    * the object key derives from the cache key, so an object whose row never came — the process died between the two
    * — is found by reconcile under renditions/ with no row naming it, and deleted after ORPHAN_GRACE_SECONDS).
    */
-  private async store(
-    cacheKey: string,
-    a: MediaAsset,
-    sha: string,
-    params: string,
-    rendered: RenderedImage,
-    place: boolean,
-  ): Promise<RenditionRow> {
+  private async store(cacheKey: string, a: MediaAsset, sha: string, params: string, rendered: RenderedImage): Promise<RenditionRow> {
     const objectKey = ObjectKeyLayout.rendition(cacheKey);
-    let contentSha256: string;
-    if (place && canPlaceFile(this.storage)) {
-      // A regenerable cache: renamed into place, not fsynced like an upload (a file a crash left short reads as absent).
-      contentSha256 = (await this.storage.placeFile({ key: objectKey, file: rendered.file, contentType: rendered.mimeType })).sha256;
-    } else {
-      const hash = createHash('sha256');
-      const source = createReadStream(rendered.file);
-      const body = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
-      source.on('error', (e) => body.destroy(e));
-      await this.storage.write({
-        key: objectKey,
-        body: source.pipe(body),
-        contentType: rendered.mimeType,
-        contentLength: rendered.sizeBytes,
-      });
-      contentSha256 = hash.digest('hex');
-    }
+    const hash = createHash('sha256');
+    const source = createReadStream(rendered.file);
+    const body = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    source.on('error', (e) => body.destroy(e));
+    await this.storage.write({
+      key: objectKey,
+      body: source.pipe(body),
+      contentType: rendered.mimeType,
+      contentLength: rendered.sizeBytes,
+    });
     const row: RenditionRow = {
       cacheKey,
       ownerId: a.ownerId,
@@ -383,7 +356,7 @@ export class RenditionService implements OnModuleInit {
       width: rendered.width,
       height: rendered.height,
       sizeBytes: rendered.sizeBytes,
-      contentSha256,
+      contentSha256: hash.digest('hex'),
       lastReadAt: this.clock.now(),
     };
     await this.repo.insert(row);

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   ByteRange,
   CopyCapableStorage,
-  FilePlacingStorage,
   ListableStorage,
   ListedObject,
   LocalFileStorage,
@@ -77,7 +75,6 @@ export class LocalStorageDriver
     TieredStorage,
     MultipartCapableStorage,
     LocalFileStorage,
-    FilePlacingStorage,
     UsedUploadMarkerStorage,
     ManagedStorage
 {
@@ -184,15 +181,6 @@ export class LocalStorageDriver
 
   localFilePath({ key }: { key: string }): Promise<string | null> {
     return this.objects.localFilePath(key);
-  }
-
-  /** Under the driver's .tmp directory (made at init), on the objects' file system. */
-  scratchPath(): string {
-    return path.join(this.layout.tmpDir(), randomUUID());
-  }
-
-  placeFile({ key, file, contentType }: { key: string; file: string; contentType: string }): Promise<{ size: number; sha256: string }> {
-    return this.objects.placeRegenerable(key, file, contentType);
   }
 
   purgeConsumedMarkers(params: { olderThan: Date; dryRun?: boolean }): Promise<string[]> {

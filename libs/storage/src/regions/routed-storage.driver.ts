@@ -1,16 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   ByteRange,
   canCopy,
   canGiveLocalFile,
-  canPlaceFile,
   canMultipart,
   CopyCapableStorage,
-  FilePlacingStorage,
   keepsUsedUploadMarkers,
   LocalFileStorage,
   MultipartCapableStorage,
@@ -65,7 +60,7 @@ export interface RoutedDriverHooks {
  * the object (null when that region keeps no local files), `purgeConsumedMarkers` to every region that keeps markers.
  */
 export class RoutedStorageDriver
-  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, FilePlacingStorage, UsedUploadMarkerStorage
+  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage
 {
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
@@ -142,51 +137,6 @@ export class RoutedStorageDriver
           ),
         );
     }
-  }
-
-  /** A scratch path of the write region when it keeps local files (FilePlacingStorage), else null. */
-  scratchPath(): string | null {
-    const d = this.router.writeRegion().driver;
-    return canPlaceFile(d) ? d.scratchPath() : null;
-  }
-
-  /**
-   * Places the file in the write region; one that keeps no local files (it became the write region since the path was
-   * handed out) gets the file streamed, hashed on the way. Registered for replication like any write.
-   */
-  async placeFile(params: { key: string; file: string; contentType: string }): Promise<{ size: number; sha256: string }> {
-    const region = this.router.writeRegion();
-    const placed = await this.router.call(region, async (d) => {
-      if (canPlaceFile(d)) return d.placeFile(params);
-      try {
-        const hash = createHash('sha256');
-        let size = 0;
-        const body = createReadStream(params.file).pipe(
-          new Transform({
-            transform(chunk: Buffer, _enc, cb) {
-              size += chunk.length;
-              hash.update(chunk);
-              cb(null, chunk);
-            },
-          }),
-        );
-        await d.write({ key: params.key, body, contentType: params.contentType, contentLength: (await stat(params.file)).size });
-        return { size, sha256: hash.digest('hex') };
-      } finally {
-        await rm(params.file, { force: true });
-      }
-    });
-    if (this.hooks.afterWrite) {
-      await this.hooks
-        .afterWrite(params.key, region.name)
-        .catch((e) =>
-          this.logger.warn(
-            { key: params.key, err: e instanceof Error ? e.message : String(e) },
-            'could not register a written object for replication',
-          ),
-        );
-    }
-    return placed;
   }
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */

@@ -1,23 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ByteRange, ListedObject, ObjectInfo, StorageClassName, StorageNotFoundError, StorageUnavailableError } from '../../storage-driver';
 import { COLD_CLASSES, LocalLayout } from './local-layout';
 import { fsyncDir, fsyncFile, receiveFile, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
-
-/** Runs `op`, which creates `file`; when its directory is missing, makes it and runs `op` again. */
-async function orMakeDir<T>(file: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') throw err;
-    await mkdir(path.dirname(file), { recursive: true });
-    return op();
-  }
-}
 
 /** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
 export function assertBeforeDeadline(deadlineMs: number | undefined): void {
@@ -35,8 +24,6 @@ interface ObjectMeta {
   /** Quoted ETag when it is not the SHA-256 (multipart: MD5 of the part MD5s, `-<parts>`). */
   etag?: string;
   lastModified: string;
-  /** Placed without fsync (placeFile): read only while the file has `size` bytes (a crash may have left it short). */
-  regenerable?: boolean;
 }
 
 /** Limits a stored body must meet (signed URLs and form policies); see `store`. */
@@ -63,8 +50,6 @@ export class LocalObjectStore {
       const found = await this.layout.locateFile(key);
       if (!found) return null;
       const meta = await this.readMeta(key);
-      // A regenerable object a crash left short (or without its sidecar's size) is absent, never served torn.
-      if (meta?.regenerable && meta.size !== found.size) return null;
       return {
         key,
         size: found.size,
@@ -134,42 +119,6 @@ export class LocalObjectStore {
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
-    }
-  }
-
-  /**
-   * Makes the complete file `file` (on this file system, e.g. under the .tmp directory) the object at `key` by rename,
-   * hashing it first: a regenerable object (FilePlacingStorage), so neither the file nor the directories are fsynced;
-   * the sidecar records its size, and head() answers null while the file has another (a crash may leave it short).
-   * Directories are made only when the rename says they are missing. The file is gone afterwards, whatever happens.
-   */
-  async placeRegenerable(key: string, file: string, contentType: string): Promise<{ size: number; sha256: string }> {
-    try {
-      const target = this.layout.objectPath(key);
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        hash.update(chunk);
-      }
-      const sha256 = hash.digest('hex');
-      const metaFile = this.layout.metaPath(key);
-      const metaTmp = `${metaFile}.${randomUUID()}.tmp`;
-      const meta: ObjectMeta = { contentType, size, sha256, lastModified: new Date().toISOString(), regenerable: true };
-      await orMakeDir(metaTmp, () => writeFile(metaTmp, JSON.stringify(meta)));
-      try {
-        await rename(metaTmp, metaFile);
-      } catch (e) {
-        await rm(metaTmp, { force: true });
-        throw e;
-      }
-      await orMakeDir(target, () => rename(file, target));
-      await this.removeColdCopies(key);
-      return { size, sha256 };
-    } catch (err) {
-      await rm(file, { force: true });
-      const e = err as NodeJS.ErrnoException;
-      throw new StorageUnavailableError(`local storage write failed: ${e?.message}`, e);
     }
   }
 
@@ -282,13 +231,8 @@ export class LocalObjectStore {
     }
   }
 
-  /** One unlink per colder class (rm's walk would lstat first: this runs on every write). */
   private async removeColdCopies(key: string): Promise<void> {
-    for (const c of COLD_CLASSES) {
-      await unlink(this.layout.tierPath(key, c)).catch((err: NodeJS.ErrnoException) => {
-        if (err?.code !== 'ENOENT' && err?.code !== 'ENOTDIR') throw err;
-      });
-    }
+    for (const c of COLD_CLASSES) await rm(this.layout.tierPath(key, c), { force: true });
   }
 
   private async readMeta(key: string): Promise<ObjectMeta | null> {
