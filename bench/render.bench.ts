@@ -104,7 +104,7 @@ async function main() {
   sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 (as in the Dockerfile)`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile)`,
   );
   const app = await startProductionService({
     LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
@@ -114,6 +114,9 @@ async function main() {
     DERIVED_MEDIA_ENABLED: 'false',
     // As the Dockerfile sets it (glibc: one malloc arena per libvips thread otherwise).
     MALLOC_ARENA_MAX: '2',
+    // As the Dockerfile sets them (glibc's dynamic mmap threshold would keep freed libvips buffers resident).
+    MALLOC_MMAP_THRESHOLD_: '131072',
+    MALLOC_TRIM_THRESHOLD_: '131072',
   });
   try {
     const client = api(app.baseUrl, 77);
