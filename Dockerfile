@@ -10,8 +10,10 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 # MALLOC_ARENA_MAX=2: glibc gives every libvips worker thread its own malloc arena otherwise, which bloats RSS
-# under image rendering (sharp's advice for glibc systems).
-ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data MALLOC_ARENA_MAX=2
+# under image rendering (sharp's advice for glibc systems). MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ at 128 KiB:
+# glibc otherwise raises its mmap threshold after the first large free (up to 32 MiB), after which libvips' big
+# per-render buffers come from the arenas and stay resident once freed; fixed, they are mapped and unmapped per render.
+ENV NODE_ENV=production PORT=3000 LOCAL_STORAGE_ROOT=/data MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 RUN groupadd --system --gid 10001 media && useradd --system --uid 10001 --gid media --home /app media \
   && mkdir -p /data && chown media:media /data

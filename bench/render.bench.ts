@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
 import { pool } from '../test/support/files';
-import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService } from './support';
+import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService, threadCpuMs } from './support';
 
 const IMAGES = Number(process.env.BENCH_RENDER_IMAGES ?? 50);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
@@ -104,7 +104,7 @@ async function main() {
   sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 (as in the Dockerfile)`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile)`,
   );
   const app = await startProductionService({
     LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
@@ -114,6 +114,9 @@ async function main() {
     DERIVED_MEDIA_ENABLED: 'false',
     // As the Dockerfile sets it (glibc: one malloc arena per libvips thread otherwise).
     MALLOC_ARENA_MAX: '2',
+    // As the Dockerfile sets them (glibc's dynamic mmap threshold would keep freed libvips buffers resident).
+    MALLOC_MMAP_THRESHOLD_: '131072',
+    MALLOC_TRIM_THRESHOLD_: '131072',
   });
   try {
     const client = api(app.baseUrl, 77);
@@ -145,6 +148,7 @@ async function main() {
     let directCpu = 0;
     let serviceCpu = 0;
     let postgresCpu = 0;
+    const threadCpu = new Map<string, number>();
     const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
     const waitBefore = await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum');
     const renderBefore = await metric(app.baseUrl, 'media_render_duration_seconds_sum');
@@ -160,6 +164,7 @@ async function main() {
       directSeconds += sources.length / d.perSecond;
       const s0 = cpuMs(app.pid());
       const p0 = postgresCpuMs(db);
+      const t0 = threadCpuMs(app.pid());
       // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
       // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
       const o = await timed(ids, CLIENTS, async (id) => {
@@ -167,6 +172,12 @@ async function main() {
         if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
       });
       serviceCpu += cpuMs(app.pid()) - s0;
+      const roundThreads: string[] = [];
+      for (const [name, ms] of threadCpuMs(app.pid())) {
+        threadCpu.set(name, (threadCpu.get(name) ?? 0) + ms - (t0.get(name) ?? 0));
+        if (ms > (t0.get(name) ?? 0)) roundThreads.push(`${name} ${((ms - (t0.get(name) ?? 0)) / ids.length).toFixed(1)}`);
+      }
+      if (process.env.BENCH_RENDER_VERBOSE) console.log(`  round ${round}: ${roundThreads.join(', ')}`);
       postgresCpu += postgresCpuMs(db) - p0;
       oursCount += ids.length;
       oursSeconds += ids.length / o.perSecond;
@@ -183,6 +194,13 @@ async function main() {
     console.log(
       `CPU per render: sharp directly ${(directCpu / directCount).toFixed(1)} ms; service ${(serviceCpu / oursCount).toFixed(1)} ms + its PostgreSQL backends ${(postgresCpu / oursCount).toFixed(1)} ms; ` +
         `service mean render ${((1000 * renderTime) / oursCount).toFixed(0)} ms, mean wait for a slot ${((1000 * waited) / oursCount).toFixed(0)} ms`,
+    );
+    console.log(
+      `service CPU per render by thread: ${[...threadCpu]
+        .filter(([, ms]) => ms > 0)
+        .sort((x, y) => y[1] - x[1])
+        .map(([name, ms]) => `${name} ${(ms / oursCount).toFixed(1)} ms`)
+        .join(', ')}`,
     );
     report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
 

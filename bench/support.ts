@@ -136,3 +136,23 @@ export async function withCpu<T extends LoadResult>(
     postgresCpuMsPerReq: round((postgresCpuMs(db) - p0) / requests),
   };
 }
+
+/** CPU time (ms) per thread name (comm) of a process so far, user+system; for splitting the main thread from workers. */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const raw = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = tid === String(pid) ? 'main' : raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')')).replace(/[0-9]+$/, '');
+        const f = raw.replace(/^.*\) /, '').split(' ');
+        out.set(comm, (out.get(comm) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+      } catch {
+        // a thread gone meanwhile
+      }
+    }
+  } catch {
+    // the process gone
+  }
+  return out;
+}
