@@ -17,6 +17,7 @@ import { Renditions1764000016000 } from './migrations/1764000016000-renditions';
 import { MultipartAssembly1764000017000 } from './migrations/1764000017000-multipart-assembly';
 import { UsagePerStatement1764000017200 } from './migrations/1764000017200-usage-per-statement';
 import { SearchText1764000017400 } from './migrations/1764000017400-search-text';
+import { PendingBatchExpiredPlan1764000018400 } from './migrations/1764000018400-pending-batch-expired-plan';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   MultipartAssembly1764000017000,
   UsagePerStatement1764000017200,
   SearchText1764000017400,
+  PendingBatchExpiredPlan1764000018400,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
