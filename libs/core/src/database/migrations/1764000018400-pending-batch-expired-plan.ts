@@ -6,10 +6,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * PL/pgSQL plans each static statement once per connection and keeps the plan. A service that starts on a new or
  * small media_assets, or on one whose statistics say it is empty (a fresh deploy: migration 1764000017400 analyses
- * it; every bench run), until the next ANALYZE and a reconnect, planned that read while the table was tiny, where every index looks alike: it was seen as a scan of
- * media_assets_search_owner_idx (every asset of the owner, filtered afterwards) or a bitmap scan of
- * media_assets_open_status_idx (every pending upload of every owner), and the connection kept that plan as the
- * table grew. PostgreSQL's CPU per row of a batch grew with the table: 0.12 ms at 5,000 rows, 0.42–0.9 ms at 30,000
+ * it; every bench run), until the next ANALYZE and a reconnect, planned that read while the table was tiny, where
+ * every index looks alike: it was seen as a scan of media_assets_search_owner_idx (every asset of the owner,
+ * filtered afterwards) or a bitmap scan of media_assets_open_status_idx (every pending upload of every owner), and
+ * the connection kept that plan as the table grew. PostgreSQL's CPU per row of a batch grew with the table: 0.12 ms at 5,000 rows, 0.42–0.9 ms at 30,000
  * (one connection, batches of 20 rows of 20 owners), against a flat ~0.1 ms on a connection opened at that size.
  * Now the read is one probe per owner of the batch (LATERAL, owner_id = o AND upload_expires_at <= now(): only
  * media_assets_pending_owner_idx has both columns, and it INCLUDEs size_bytes, so an index-only scan), planned on
