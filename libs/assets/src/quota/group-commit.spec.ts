@@ -62,3 +62,42 @@ describe('GroupCommit', () => {
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([1, 'bad item 2', 3]);
   });
 });
+
+describe('GroupCommit with durable', () => {
+  it('frees the slot when the write returns, and answers only once durable() resolved', async () => {
+    const w = controlledWriter();
+    const flushes: (() => void)[] = [];
+    const durable = () => new Promise<void>((resolve) => flushes.push(resolve));
+    const g = new GroupCommit<number, number>(w.write, async (x) => x, { maxBatch: 10, maxInFlight: 1, durable });
+    let answered = false;
+    const first = g.submit(1).then((v) => ((answered = true), v));
+    await turn();
+    w.releaseAll(); // committed, not yet durable
+    await turns();
+    expect(flushes).toHaveLength(1);
+    expect(answered).toBe(false);
+    const second = g.submit(2);
+    await turns();
+    expect(w.batches).toEqual([[1], [2]]); // written while the first waits for its flush
+    flushes[0]();
+    expect(await first).toBe(10);
+    w.releaseAll();
+    await turns();
+    flushes[1]();
+    expect(await second).toBe(20);
+  });
+
+  it('fails every item of the batch when durable() fails', async () => {
+    const g = new GroupCommit<number, number>(
+      async (xs) => xs,
+      async (x) => x,
+      {
+        maxBatch: 10,
+        maxInFlight: 1,
+        durable: () => Promise.reject(new Error('flush failed')),
+      },
+    );
+    const results = await Promise.allSettled([1, 2].map((x) => g.submit(x)));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual(['flush failed', 'flush failed']);
+  });
+});

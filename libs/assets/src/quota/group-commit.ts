@@ -7,6 +7,11 @@
  *
  * `write` answers one result per item, in order. When it throws for a batch of several, each item is written
  * alone (`writeOne`), so one bad item (or a deadlock victim batch) fails only itself.
+ *
+ * With `durable`, `write` may return before its commit is durable (an asynchronous commit): the batch's slot is
+ * free as soon as `write` returns, so the next batch is written while this one's WAL is flushed, and the callers
+ * are answered only once `durable()` (called after `write` returned) has resolved. If it rejects, every item of the
+ * batch fails with its error.
  */
 export class GroupCommit<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
@@ -16,7 +21,7 @@ export class GroupCommit<I, O> {
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly writeOne: (item: I) => Promise<O>,
-    private readonly opts: { maxBatch: number; maxInFlight: number },
+    private readonly opts: { maxBatch: number; maxInFlight: number; durable?: () => Promise<void> },
   ) {}
 
   submit(item: I): Promise<O> {
@@ -45,14 +50,19 @@ export class GroupCommit<I, O> {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.inFlight++;
-      void this.run(batch).finally(() => {
+      let freed = false;
+      const free = () => {
+        if (freed) return;
+        freed = true;
         this.inFlight--;
         this.schedule();
-      });
+      };
+      void this.run(batch, free).finally(free);
     }
   }
 
-  private async run(batch: GroupCommit<I, O>['queue']): Promise<void> {
+  /** Writes the batch, calls `free` once its slot may be reused, then answers its callers. */
+  private async run(batch: GroupCommit<I, O>['queue'], free: () => void): Promise<void> {
     let out: O[];
     try {
       out = await this.write(batch.map((b) => b.item));
@@ -64,6 +74,15 @@ export class GroupCommit<I, O> {
       }
       await Promise.all(batch.map((b) => this.writeOne(b.item).then(b.resolve, b.reject)));
       return;
+    }
+    if (this.opts.durable) {
+      free();
+      try {
+        await this.opts.durable();
+      } catch (e) {
+        batch.forEach((b) => b.reject(e));
+        return;
+      }
     }
     batch.forEach((b, i) => b.resolve(out[i]));
   }

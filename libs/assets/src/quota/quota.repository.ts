@@ -138,7 +138,14 @@ export class QuotaRepository {
    * Many pending assets (any owners), decided in their order and written in one statement, one transaction and one
    * commit: create_pending_assets (migration 1764000015000), group commit for POST /media/upload-url. Answers one
    * outcome per asset, in order, with the figures each decision was made on (earlier accepted assets of the same
-   * owner included). Returns only after the commit: every `created` row is durable.
+   * owner included).
+   *
+   * The commit is ASYNCHRONOUS (`synchronous_commit` off for this transaction only): it returns once the rows are
+   * committed and visible, without waiting for the WAL flush, so the owners' usage rows this batch locked are free for
+   * the next batch while this one's WAL is flushed (a synchronous commit held them across the flush, and batches of
+   * one owner took turns at the disk). The caller must not answer anyone before `flushWal()` (called after this
+   * returned) has resolved: only then is every `created` row durable. WAL is replayed in order, so a later batch that
+   * counted this one's rows against a quota is never durable without them.
    */
   async insertPendingBatch(assets: NewPendingAsset[], defaults: { maxBytes: number; maxAssets: number }): Promise<PendingInsertOutcome[]> {
     const requests = assets.map((a) => ({
@@ -155,7 +162,7 @@ export class QuotaRepository {
       ...(a.acl.length ? { g: a.acl.map((e) => [e.principal, e.permission]) } : {}),
     }));
     const rows = await this.ds.query<BatchRow[]>(
-      `SELECT req_ord, req_created AS created, req_committed_bytes::text AS committed_bytes, req_committed_assets::text AS committed_assets,
+      `SELECT set_config('synchronous_commit', 'off', true) AS async_commit, req_ord, req_created AS created, req_committed_bytes::text AS committed_bytes, req_committed_assets::text AS committed_assets,
               req_pending_bytes::text AS pending_bytes, req_pending_assets::text AS pending_assets,
               req_override_max_bytes::text AS override_max_bytes, req_override_max_assets::text AS override_max_assets,
               req_has_override AS has_override
@@ -165,6 +172,15 @@ export class QuotaRepository {
     const out = new Array<PendingInsertOutcome>(assets.length);
     for (const row of rows) out[row.req_ord - 1] = outcomeOf(row);
     return out;
+  }
+
+  /**
+   * Makes every transaction committed before this call durable: a transaction that writes a little WAL (a
+   * transactional logical-decoding message, which needs no table and leaves no row behind) and commits
+   * synchronously, which flushes the WAL up to its own commit record. See insertPendingBatch.
+   */
+  async flushWal(): Promise<void> {
+    await this.ds.query(`SELECT pg_logical_emit_message(true, 'media-storage.flush', '')`);
   }
 
   /**

@@ -4,12 +4,14 @@ import { EntityManager } from 'typeorm';
 import { checkQuota, effectiveLimits, QuotaOverride } from './quota-rules';
 import { QuotaLimitsDto, QuotaViewDto } from './quota-view.dto';
 import { GroupCommit } from './group-commit';
+import { WalFlush } from './wal-flush';
 import { NewPendingAsset, PendingInsertOutcome, QuotaRepository } from './quota.repository';
 
 /**
- * Up to 256 pending assets per statement, and two statements at once per process: while one batch commits (its WAL
- * flush), the next is being written. Two batches of one owner serialise on that owner's usage row, of different
- * owners they do not.
+ * Up to 256 pending assets per statement, and two statements at once per process. Two batches of one owner
+ * serialise on that owner's usage row until the first commits; the commit is asynchronous and the WAL flush that
+ * makes it durable happens after the row is free (WalFlush, shared by the batches that commit meanwhile), so the
+ * owner's next batch does not wait for the disk. Nobody is answered before that flush.
  */
 const PENDING_BATCHES = { maxBatch: 256, maxInFlight: 2 };
 
@@ -26,10 +28,11 @@ export class QuotaService {
     private readonly repo: QuotaRepository,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
   ) {
+    const flush = new WalFlush(() => this.repo.flushWal());
     this.batches = new GroupCommit(
       (assets) => this.repo.insertPendingBatch(assets, this.defaultLimits()),
       (asset) => this.repo.insertPendingWithQuota(asset, this.defaultLimits()),
-      PENDING_BATCHES,
+      { ...PENDING_BATCHES, durable: () => flush.wait() },
     );
   }
 

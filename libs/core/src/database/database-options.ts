@@ -18,6 +18,7 @@ import { MultipartAssembly1764000017000 } from './migrations/1764000017000-multi
 import { UsagePerStatement1764000017200 } from './migrations/1764000017200-usage-per-statement';
 import { SearchText1764000017400 } from './migrations/1764000017400-search-text';
 import { AclSearchText1764000018100 } from './migrations/1764000018100-acl-search-text';
+import { PendingBatchExpiredPlan1764000018400 } from './migrations/1764000018400-pending-batch-expired-plan';
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   UsagePerStatement1764000017200,
   SearchText1764000017400,
   AclSearchText1764000018100,
+  PendingBatchExpiredPlan1764000018400,
 ];
 
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
