@@ -223,14 +223,15 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
         out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${where} AND ${granted} ${order})`);
       }
       // Readable through its bucket (the bucket's owner, a bucket grant of read, or a public bucket) and not already in
-      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing). With q,
-      // `container <> 'default'` is stated so that media_assets_search_container_idx (partial on it) can serve the scan.
-      // Not without q: there it would change the other branches' plans (measured: the shared branch of a stranger's
-      // list turned to a parallel plan, 16 → 38 ms). Known gap: without q a small bucket's scan may walk
-      // media_assets_live_created_idx filtering on container.
+      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing).
+      // `container <> 'default'` is stated so that the indexes partial on it (media_assets_container_created_idx, with q
+      // media_assets_search_container_idx) serve each bucket's scan: the planner cannot prove it from container =
+      // vb.name, and without it walked every live asset newest first (a public bucket of old assets: 0.5 s per list).
+      // Its row estimate (near 0 when no asset is in a bucket) once turned the shared branch to a parallel plan
+      // (16 → 38 ms): the pool runs without parallel workers (DATABASE_SESSION_OPTIONS).
       out.push(
         `(SELECT x.* FROM buckets vb CROSS JOIN LATERAL` +
-          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name${dist ? ` AND a.container <> 'default'` : ''} AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
+          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.container <> 'default' AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
           ` AND NOT ${granted} ${order}) x` +
           ` WHERE vb.name <> 'default' AND (vb.owner_id = ${me}::bigint OR vb.public OR EXISTS (SELECT 1 FROM bucket_acl bg` +
           ` WHERE bg.bucket_name = vb.name AND bg.permission = 'read' AND bg.principal = ANY(${principals}::varchar[]))))`,
