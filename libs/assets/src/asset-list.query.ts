@@ -56,7 +56,16 @@ export interface ListQuery {
   text: string;
   values: unknown[];
   /** With `q`: `text` fetches each branch's `nearest` rows only; see rankedPage, and `exact` when it says null. */
-  ranked?: { nearest: number; exact: { text: string; values: unknown[] } };
+  ranked?: {
+    nearest: number;
+    exact: { text: string; values: unknown[] };
+    /**
+     * The rows at exactly `distance` (the page's last distance when rankedPage says null), newest first, `limit + 1`
+     * at most: each branch walks its rows in created_at order keeping those at that distance, instead of ranking
+     * every match (see tiedPage).
+     */
+    ties: (distance: string) => { text: string; values: unknown[] };
+  };
 }
 
 /** The columns of a listed row, named as MediaAsset's properties, plus the row's cursor position. */
@@ -273,11 +282,23 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   const exactRows = grantPrincipals
     ? `SELECT DISTINCT ON (u."assetId") * FROM (${exact.join(' UNION ALL ')}) u`
     : exact.join(' UNION ALL ');
+  // The tie walk: the same parameters as `exact` plus the distance (`exact` uses every one of them, and so does this).
+  const tieParam = `$${exactValues.length + 1}::real`;
+  common.push(`${dist} = ${tieParam}`);
+  const newest = `ORDER BY a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const tie = branches(columns, newest, byGrant(newest));
+  common.pop();
+  const tieRows = grantPrincipals ? `SELECT DISTINCT ON (u."assetId") * FROM (${tie.join(' UNION ALL ')}) u` : tie.join(' UNION ALL ');
+  const tieText = `SELECT * FROM (${tieRows}) v ORDER BY v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
   return {
     // greatest(…): k, with the page size bound too (every parameter must appear, or it has no type).
     text: `SELECT * FROM (${nearest.join(' UNION ALL ')}) v ${order} LIMIT greatest(${kp}, ${n}::int)`,
     values,
-    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues } },
+    ranked: {
+      nearest: k,
+      exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues },
+      ties: (distance: string) => ({ text: tieText, values: [...exactValues, distance] }),
+    },
   };
 }
 
@@ -308,4 +329,41 @@ export function rankedPage<T extends { distance?: number | string; assetId?: str
   const last = page[limit];
   if (last && Number(rows[nearest - 1].distance) > Number(last.distance)) return page;
   return null;
+}
+
+/**
+ * When rankedPage says null: the distance of the page's last row (the `limit + 1`-th distinct row of the nearest
+ * rows), which more rows tie at than were fetched.
+ */
+export function tieDistance<T extends { distance?: number | string; assetId?: string }>(rows: T[], limit: number): string | null {
+  const seen = new Set<string | undefined>();
+  for (const row of rows) {
+    seen.add(row.assetId);
+    if (seen.size === limit + 1) return row.distance === undefined ? null : String(row.distance);
+  }
+  return null;
+}
+
+/**
+ * The page from the nearest rows and the rows at the page's last distance (`ties`, newest first). Every visible row
+ * nearer than that distance is among the nearest rows: a branch that returned all its `nearest` rows returned every
+ * row nearer than its last, and had a branch `nearest` rows nearer than the page's last, the merged rows' last would
+ * be nearer too (rankedPage would not have said null).
+ */
+export function tiedPage<T extends { distance?: number | string; assetId?: string }>(
+  rows: T[],
+  ties: T[],
+  distance: string,
+  limit: number,
+): T[] {
+  const page: T[] = [];
+  const seen = new Set<string | undefined>();
+  const d = Number(distance);
+  for (const row of [...rows.filter((r) => Number(r.distance) < d), ...ties]) {
+    if (seen.has(row.assetId)) continue;
+    seen.add(row.assetId);
+    page.push(row);
+    if (page.length === limit + 1) break;
+  }
+  return page;
 }
