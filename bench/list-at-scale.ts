@@ -17,6 +17,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { freePort, MAIN_JS, REPO_ROOT, token } from '../test/support/app-process';
 import type * as ListQueryModule from '../libs/assets/src/asset-list.query';
+import type * as DatabaseOptionsModule from '../libs/core/src/database/database-options';
 
 const ASSETS = Number(process.env.BENCH_ASSETS ?? 1_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
@@ -30,6 +31,8 @@ const USER = 57; // a typical owner (~450 assets) in groups g3 and g7
 // The service's own query builder (from the nest build), so that EXPLAIN shows exactly what the service runs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known at run time (dist/), typed by the import above
 const listQuery: typeof ListQueryModule = require(path.join(REPO_ROOT, 'dist/libs/assets/src/asset-list.query.js'));
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+const databaseOptions: typeof DatabaseOptionsModule = require(path.join(REPO_ROOT, 'dist/libs/core/src/database/database-options.js'));
 
 async function seed(db: Client) {
   const t0 = Date.now();
@@ -203,7 +206,8 @@ async function main() {
 
   const port = await freePort();
   const service = await startService(port); // runs the migrations
-  const db = new Client({ connectionString: `${PG}/${DB}` });
+  // The service's session settings (no JIT, no parallel workers), so that EXPLAIN shows the plan the service gets.
+  const db = new Client({ connectionString: `${PG}/${DB}`, options: databaseOptions.DATABASE_SESSION_OPTIONS });
   await db.connect();
   try {
     if (!reuse) await seed(db);
@@ -402,15 +406,19 @@ async function main() {
       const plan = (await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.text}`, q.values)).rows[0]['QUERY PLAN'][0];
       const indexes = new Set<string>();
       let seqScans = 0;
+      let gathers = 0;
       const walk = (n: any) => {
         if (n['Index Name']) indexes.add(n['Index Name']);
         if (n['Node Type'] === 'Seq Scan') seqScans++;
+        if (n['Node Type'] === 'Gather' || n['Node Type'] === 'Gather Merge') gathers++;
         for (const k of n.Plans ?? []) walk(k);
       };
       walk(plan.Plan);
       const line = `${c.name.padEnd(46)} p50 ${percentile(times, 50).toFixed(1).padStart(6)} ms  p99 ${percentile(times, 99).toFixed(1).padStart(6)} ms  ${String(items).padStart(4)} items  SQL ${plan['Execution Time'].toFixed(2)} ms`;
       console.log(line);
-      console.log(`    plan: ${[...indexes].join(', ') || '(no index)'}${seqScans ? `  — ${seqScans} SEQ SCAN(S)` : ''}`);
+      console.log(
+        `    plan: ${[...indexes].join(', ') || '(no index)'}${seqScans ? `  — ${seqScans} SEQ SCAN(S)` : ''}${gathers ? `  — ${gathers} PARALLEL (Gather)` : ''}`,
+      );
     }
   } finally {
     await db.end();

@@ -383,8 +383,10 @@ describe('GET /media?q= through grants (each grant row carries its asset search_
         ]),
       );
     }
+    const orders: string[][] = [];
     for (const client of [stranger, reader]) {
       const seen: string[] = [];
+      orders.push(seen);
       let cursor: string | null = null;
       do {
         const page: any = await client.get(`/media?q=tied&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
@@ -397,5 +399,10 @@ describe('GET /media?q= through grants (each grant row carries its asset search_
     }
     const first = await reader.get('/media?q=tied&limit=50');
     expect(first.body.items.map((i: { assetId: string }) => i.assetId).sort()).toEqual([...all].sort());
+    // Page by page (the ties at each page's distance walked newest first) in the order of the one page ranking all.
+    expect(orders).toEqual([
+      first.body.items.map((i: { assetId: string }) => i.assetId),
+      first.body.items.map((i: { assetId: string }) => i.assetId),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { AppError, ErrorCode } from '@app/core';
-import { buildListQuery, decodeCursor, encodeCursor, parseTagFilter, rankedPage } from './asset-list.query';
+import { buildListQuery, decodeCursor, encodeCursor, parseTagFilter, rankedPage, tieDistance, tiedPage } from './asset-list.query';
 import { AssetStatus } from './media-asset.entity';
 
 const viewer = { userId: '7', principals: ['*', 'user:7', 'group:eng'] };
@@ -63,6 +63,9 @@ describe('list SQL', () => {
       /vb\.name <> 'default' AND \(vb\.owner_id = \$\d+::bigint OR vb\.public OR EXISTS \(SELECT 1 FROM bucket_acl bg/,
     );
     expect(q.text).toMatch(/AND NOT EXISTS \(SELECT 1 FROM asset_acl g/);
+    // The predicate of media_assets_container_created_idx, stated so that each bucket's scan can use it (the planner
+    // cannot prove it from container = vb.name and would walk every live asset newest first).
+    expect(q.text).toMatch(/a\.container = vb\.name AND a\.container <> 'default' AND/);
     expect(q.text).toMatch(/g\.permission = 'read' AND g\.principal = ANY/);
     expect(q.values).toContain(51);
     expect(q.values).toContainEqual(viewer.principals);
@@ -213,5 +216,26 @@ describe('list SQL', () => {
     expect(partial.text).not.toMatch(/split_part/);
     expect(partial.values).toContain('ima%');
     expect(q.text).toMatch(/\(a\.created_at, a\.asset_id\) < \(/);
+  });
+});
+
+describe('ties beyond the nearest rows', () => {
+  const row = (assetId: string, distance: number) => ({ assetId, distance });
+  it("takes the rows nearer than the page's last distance from the nearest rows, then the ties newest first", () => {
+    const nearest = [row('a', 0.1), row('a', 0.1), row('b', 0.2), row('c', 0.3), row('d', 0.3)];
+    expect(tieDistance(nearest, 2)).toBe('0.3');
+    expect(tieDistance(nearest, 9)).toBeNull();
+    const ties = [row('z', 0.3), row('c', 0.3), row('y', 0.3)];
+    expect(tiedPage(nearest, ties, '0.3', 2).map((r) => r.assetId)).toEqual(['a', 'b', 'z']);
+    expect(tiedPage(nearest, ties, '0.3', 9).map((r) => r.assetId)).toEqual(['a', 'b', 'z', 'c', 'y']);
+  });
+
+  it('walks each branch at that distance only, newest first, with the exact query parameters plus the distance', () => {
+    const q = buildListQuery({ userId: '7', principals: ['*', 'user:7'] }, { q: 'x' }, 10);
+    const t = q.ranked!.ties('0.25');
+    expect(t.values).toEqual([...q.ranked!.exact.values, '0.25']);
+    expect(t.text).toContain(`(a.search_text <-> search_fold($1)) = $${t.values.length}::real`);
+    expect(t.text).toMatch(/ORDER BY v\."createdAt" DESC, v\."assetId" DESC LIMIT/);
+    expect(t.text).not.toMatch(/ORDER BY \(a\.search_text <->/);
   });
 });

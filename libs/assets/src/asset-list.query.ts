@@ -56,7 +56,16 @@ export interface ListQuery {
   text: string;
   values: unknown[];
   /** With `q`: `text` fetches each branch's `nearest` rows only; see rankedPage, and `exact` when it says null. */
-  ranked?: { nearest: number; exact: { text: string; values: unknown[] } };
+  ranked?: {
+    nearest: number;
+    exact: { text: string; values: unknown[] };
+    /**
+     * The rows at exactly `distance` (the page's last distance when rankedPage says null), newest first, `limit + 1`
+     * at most: each branch walks its rows in created_at order keeping those at that distance, instead of ranking
+     * every match (see tiedPage).
+     */
+    ties: (distance: string) => { text: string; values: unknown[] };
+  };
 }
 
 /** The columns of a listed row, named as MediaAsset's properties, plus the row's cursor position. */
@@ -223,14 +232,15 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
         out.push(`(SELECT ${columns} FROM media_assets a WHERE a.owner_id <> ${me}::bigint${owner} AND ${where} AND ${granted} ${order})`);
       }
       // Readable through its bucket (the bucket's owner, a bucket grant of read, or a public bucket) and not already in
-      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing). With q,
-      // `container <> 'default'` is stated so that media_assets_search_container_idx (partial on it) can serve the scan.
-      // Not without q: there it would change the other branches' plans (measured: the shared branch of a stranger's
-      // list turned to a parallel plan, 16 → 38 ms). Known gap: without q a small bucket's scan may walk
-      // media_assets_live_created_idx filtering on container.
+      // the shared branch: one bounded, index-ordered scan per such bucket (the default bucket gives nothing).
+      // `container <> 'default'` is stated so that the indexes partial on it (media_assets_container_created_idx, with q
+      // media_assets_search_container_idx) serve each bucket's scan: the planner cannot prove it from container =
+      // vb.name, and without it walked every live asset newest first (a public bucket of old assets: 0.5 s per list).
+      // Its row estimate (near 0 when no asset is in a bucket) once turned the shared branch to a parallel plan
+      // (16 → 38 ms): the pool runs without parallel workers (DATABASE_SESSION_OPTIONS).
       out.push(
         `(SELECT x.* FROM buckets vb CROSS JOIN LATERAL` +
-          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name${dist ? ` AND a.container <> 'default'` : ''} AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
+          ` (SELECT ${columns} FROM media_assets a WHERE a.container = vb.name AND a.container <> 'default' AND a.owner_id <> ${me}::bigint${owner} AND ${where}` +
           ` AND NOT ${granted} ${order}) x` +
           ` WHERE vb.name <> 'default' AND (vb.owner_id = ${me}::bigint OR vb.public OR EXISTS (SELECT 1 FROM bucket_acl bg` +
           ` WHERE bg.bucket_name = vb.name AND bg.permission = 'read' AND bg.principal = ANY(${principals}::varchar[]))))`,
@@ -272,11 +282,23 @@ export function buildListQuery(viewer: Viewer, filters: AssetListFilters, limit:
   const exactRows = grantPrincipals
     ? `SELECT DISTINCT ON (u."assetId") * FROM (${exact.join(' UNION ALL ')}) u`
     : exact.join(' UNION ALL ');
+  // The tie walk: the same parameters as `exact` plus the distance (`exact` uses every one of them, and so does this).
+  const tieParam = `$${exactValues.length + 1}::real`;
+  common.push(`${dist} = ${tieParam}`);
+  const newest = `ORDER BY a.created_at DESC, a.asset_id DESC LIMIT ${n}`;
+  const tie = branches(columns, newest, byGrant(newest));
+  common.pop();
+  const tieRows = grantPrincipals ? `SELECT DISTINCT ON (u."assetId") * FROM (${tie.join(' UNION ALL ')}) u` : tie.join(' UNION ALL ');
+  const tieText = `SELECT * FROM (${tieRows}) v ORDER BY v."createdAt" DESC, v."assetId" DESC LIMIT ${n}`;
   return {
     // greatest(…): k, with the page size bound too (every parameter must appear, or it has no type).
     text: `SELECT * FROM (${nearest.join(' UNION ALL ')}) v ${order} LIMIT greatest(${kp}, ${n}::int)`,
     values,
-    ranked: { nearest: k, exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues } },
+    ranked: {
+      nearest: k,
+      exact: { text: `SELECT * FROM (${exactRows}) v ${order} LIMIT ${n}`, values: exactValues },
+      ties: (distance: string) => ({ text: tieText, values: [...exactValues, distance] }),
+    },
   };
 }
 
@@ -307,4 +329,41 @@ export function rankedPage<T extends { distance?: number | string; assetId?: str
   const last = page[limit];
   if (last && Number(rows[nearest - 1].distance) > Number(last.distance)) return page;
   return null;
+}
+
+/**
+ * When rankedPage says null: the distance of the page's last row (the `limit + 1`-th distinct row of the nearest
+ * rows), which more rows tie at than were fetched.
+ */
+export function tieDistance<T extends { distance?: number | string; assetId?: string }>(rows: T[], limit: number): string | null {
+  const seen = new Set<string | undefined>();
+  for (const row of rows) {
+    seen.add(row.assetId);
+    if (seen.size === limit + 1) return row.distance === undefined ? null : String(row.distance);
+  }
+  return null;
+}
+
+/**
+ * The page from the nearest rows and the rows at the page's last distance (`ties`, newest first). Every visible row
+ * nearer than that distance is among the nearest rows: a branch that returned all its `nearest` rows returned every
+ * row nearer than its last, and had a branch `nearest` rows nearer than the page's last, the merged rows' last would
+ * be nearer too (rankedPage would not have said null).
+ */
+export function tiedPage<T extends { distance?: number | string; assetId?: string }>(
+  rows: T[],
+  ties: T[],
+  distance: string,
+  limit: number,
+): T[] {
+  const page: T[] = [];
+  const seen = new Set<string | undefined>();
+  const d = Number(distance);
+  for (const row of [...rows.filter((r) => Number(r.distance) < d), ...ties]) {
+    if (seen.has(row.assetId)) continue;
+    seen.add(row.assetId);
+    page.push(row);
+    if (page.length === limit + 1) break;
+  }
+  return page;
 }

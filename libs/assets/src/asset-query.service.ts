@@ -17,6 +17,8 @@ import { EntityManager } from 'typeorm';
 import {
   AssetListFilters,
   buildListQuery,
+  tieDistance,
+  tiedPage,
   decodeCursor,
   DEFAULT_LIST_LIMIT,
   encodeCursor,
@@ -143,7 +145,15 @@ export class AssetQueryService {
     const after = q.cursor ? decodeCursor(q.cursor, filters) : undefined;
     const query = buildListQuery({ userId: principal.userId, principals: principalKeys(principal) }, filters, limit, after);
     let rows = await this.repo.list(query);
-    if (query.ranked) rows = rankedPage(rows, limit, query.ranked.nearest) ?? (await this.repo.list(query.ranked.exact));
+    if (query.ranked) {
+      const ranked = rankedPage(rows, limit, query.ranked.nearest);
+      const distance = ranked ? null : tieDistance(rows, limit);
+      rows =
+        ranked ??
+        (distance !== null
+          ? tiedPage(rows, await this.repo.list(query.ranked.ties(distance)), distance, limit)
+          : await this.repo.list(query.ranked.exact));
+    }
     const page = rows.slice(0, limit);
     const metadata = await this.metadata.getMaps(page.map((r) => r.assetId));
     const last = page[page.length - 1];

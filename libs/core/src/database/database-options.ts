@@ -41,6 +41,16 @@ export const MIGRATIONS = [
   PendingBatchExpiredPlan1764000018400,
 ];
 
+/**
+ * Settings of every pooled session (libpq `options`). These are short OLTP statements:
+ * - no JIT: one whose estimate crosses jit_above_cost (a list with many branches) would spend hundreds of ms
+ *   compiling to save a few (measured: GET /media with a tag filter);
+ * - no parallel workers: a parallel plan pays ~10-20 ms of worker start-up for statements that take a few ms, and the
+ *   planner picks one on an estimate's whim (measured: GET /media of a stranger, whose shared branch turned to a
+ *   Gather Merge when the bucket branch's row estimate shrank, 16 → 38 ms). Every list shape was measured with it.
+ */
+export const DATABASE_SESSION_OPTIONS = '-c jit=off -c max_parallel_workers_per_gather=0';
+
 export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
   return {
     type: 'postgres',
@@ -57,9 +67,7 @@ export function dataSourceOptions(database: DatabaseConfig): DataSourceOptions {
       query_timeout: database.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
       idle_in_transaction_session_timeout: 60000,
       application_name: 'media-storage',
-      // No JIT: these are short OLTP statements; one whose estimate crosses jit_above_cost (a list with many
-      // branches) would spend hundreds of ms compiling to save a few (measured: GET /media with a tag filter).
-      options: '-c jit=off',
+      options: DATABASE_SESSION_OPTIONS,
     },
   };
 }
