@@ -114,10 +114,9 @@ describe('virus scanning (SCANNER=clamd, real clamd)', () => {
       // A long-poll started now returns as soon as the asset settles, well before its timeout.
       const started = Date.now();
       const poll = alice.get(`/media/${up.assetId}?waitFor=ready&timeout=25`);
-      // Not a wait before a negative check: it gives the long-poll time to reach the service and start waiting, so
-      // that clamd's return (not the poll's first read) is what settles it. The waiter registers in memory, with
-      // nothing outside the process to observe; a poll that had not started yet would still pass, only less usefully.
-      await new Promise((r) => setTimeout(r, 1000));
+      // The poll is waiting in the service (its gauge says so) before clamd returns: clamd's return, not the poll's
+      // first read, is what settles it.
+      await eventually(async () => /^media_long_polls_waiting 1$/m.test(await (await fetch(`${app.baseUrl}/metrics`)).text()), 10000);
       await clamd.start();
       const r = await poll;
       expect(r.status).toBe(200);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { AssetAccess, Errors, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
+import { AssetAccess, Errors, MetricsService, REDIS, REDIS_CONFIG, RedisConfig } from '@app/core';
 import Redis from 'ioredis';
 import { AssetEventsService } from './asset-events.service';
 import { AssetQueryService } from './asset-query.service';
@@ -26,17 +26,28 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
   private readonly channel: string;
   private subscriber?: Redis;
   private closing = false;
+  /** Requests in this process waiting for an asset to settle (media_long_polls_waiting). */
+  private polling = 0;
 
   constructor(
     private readonly assets: AssetQueryService,
     private readonly events: AssetEventsService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(REDIS_CONFIG) private readonly config: RedisConfig,
+    private readonly metrics: MetricsService,
   ) {
     this.channel = `${config.REDIS_KEY_PREFIX}:asset-status`;
   }
 
   onModuleInit() {
+    const waiter = () => this.polling;
+    this.metrics.gauge({
+      name: 'media_long_polls_waiting',
+      help: 'GET /media/{id}?waitFor=ready requests waiting in this process for their asset to settle',
+      collect() {
+        this.set(waiter());
+      },
+    });
     this.events.subscribe('status-waiters', async (event) => {
       // Best effort: waiters re-read every second anyway.
       await this.redis.publish(this.channel, event.asset.assetId).catch(() => undefined);
@@ -73,6 +84,15 @@ export class AssetStatusWaiter implements OnModuleInit, OnModuleDestroy {
     }
     if (query.waitFor === undefined) return this.assets.view(access);
     const deadline = Date.now() + seconds * 1000;
+    this.polling++;
+    try {
+      return await this.waitUntilSettled(access, deadline);
+    } finally {
+      this.polling--;
+    }
+  }
+
+  private async waitUntilSettled(access: AssetAccess, deadline: number): Promise<AssetViewDto> {
     for (;;) {
       const woken = this.nextChange(access.assetId);
       try {
