@@ -1,8 +1,4 @@
-import { createHash } from 'node:crypto';
-import { FileHandle, mkdir, unlink } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { LocalRequestError } from './local-request.error';
+import { mkdir, unlink } from 'node:fs/promises';
 
 /**
  * Removes a file; an absent one (or a path through something that is not a directory) is success. One unlink:
@@ -53,59 +49,4 @@ export class KnownDirs {
       return op();
     }
   }
-}
-
-/**
- * Streams `body` into the open file `fh` (from its start, a new file) while counting and hashing it (SHA-256),
- * refusing more than `exactLength` (or `maxLength`) bytes and, with `exactLength`, any other size. With `durable`,
- * the file's data is flushed to disk (fsync) before this resolves. The handle stays the caller's: it is never closed
- * here, and a body that fails rejects only once no write is under way (the caller may close the handle at once).
- */
-export async function receiveIntoHandle(
-  body: Readable,
-  fh: FileHandle,
-  limits: { exactLength?: number; maxLength?: number },
-  durable: boolean,
-): Promise<{ size: number; digest: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const max = limits.exactLength ?? limits.maxLength;
-  let inflight: Promise<unknown> = Promise.resolve();
-  const writeAll = async (buffers: Buffer[]) => {
-    let left = buffers.reduce((n, b) => n + b.length, 0);
-    while (left > 0) {
-      const { bytesWritten } = await fh.writev(buffers);
-      left -= bytesWritten;
-      if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // a short write: the rest again
-    }
-  };
-  const run = (buffers: Buffer[], cb: (e?: Error | null) => void) => {
-    for (const b of buffers) {
-      size += b.length;
-      if (max !== undefined && size > max) {
-        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
-        return;
-      }
-      hash.update(b);
-    }
-    const work = writeAll(buffers);
-    inflight = work.catch(() => undefined);
-    work.then(() => cb(), cb);
-  };
-  const writer = new Writable({
-    highWaterMark: 1024 * 1024,
-    write: (chunk: Buffer, _enc, cb) => run([chunk], cb),
-    writev: (chunks, cb) =>
-      run(
-        chunks.map((c) => c.chunk as Buffer),
-        cb,
-      ),
-    destroy: (err, cb) => void inflight.then(() => cb(err)),
-  });
-  await pipeline(body, writer);
-  if (limits.exactLength !== undefined && size !== limits.exactLength) {
-    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
-  }
-  if (durable) await fh.sync();
-  return { size, digest: hash.digest('hex') };
 }

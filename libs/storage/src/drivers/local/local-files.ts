@@ -113,24 +113,56 @@ export interface PartDigest {
   md5?: string;
 }
 
-/** A meter that counts, CRC32s and (optionally) MD5s what passes, refusing more than `exactLength` bytes. */
-function partMeter(exactLength: number, md5: boolean): { meter: Transform; digest: () => PartDigest } {
-  const hash = md5 ? createHash('md5') : null;
-  let crc = 0;
+/**
+ * A pass-through that counts what passes and shows each chunk to `see` (a hash), refusing more than `max` bytes;
+ * `size()` is the count so far.
+ */
+function byteMeter(max: number | undefined, see: (chunk: Buffer) => void): { meter: Transform; size: () => number } {
   let size = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
-      if (size > exactLength) {
-        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${exactLength} bytes this URL allows`));
+      if (max !== undefined && size > max) {
+        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
         return;
       }
-      crc = crc32(chunk, crc);
-      hash?.update(chunk);
+      see(chunk);
       cb(null, chunk);
     },
   });
-  return { meter, digest: () => ({ size, crc32: crc, ...(hash ? { md5: hash.digest('hex') } : {}) }) };
+  return { meter, size: () => size };
+}
+
+/** A body shorter than the `exactLength` its URL requires (a longer one is refused by byteMeter on the way). */
+function assertExactLength(size: number, exactLength: number | undefined): void {
+  if (exactLength !== undefined && size !== exactLength) {
+    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${exactLength}`);
+  }
+}
+
+/** A meter that counts, CRC32s and (optionally) MD5s what passes, refusing more than `exactLength` bytes. */
+function partMeter(exactLength: number, md5: boolean): { meter: Transform; digest: () => PartDigest } {
+  const hash = md5 ? createHash('md5') : null;
+  let crc = 0;
+  const { meter, size } = byteMeter(exactLength, (chunk) => {
+    crc = crc32(chunk, crc);
+    hash?.update(chunk);
+  });
+  return { meter, digest: () => ({ size: size(), crc32: crc, ...(hash ? { md5: hash.digest('hex') } : {}) }) };
+}
+
+/**
+ * Streams `body` into `fh` from `position` through the meter (PositionedWriter); a body that fails rejects once no
+ * write is under way, so the caller may close the handle at once.
+ */
+async function pipeInto(body: Readable, meter: Transform, fh: FileHandle, position: number): Promise<void> {
+  const writer = new PositionedWriter(fh, position);
+  try {
+    await pipeline(body, meter, writer);
+  } catch (e) {
+    await writer.settled(); // the caller closes the handle next: no write may still be using it
+    throw e;
+  }
 }
 
 /**
@@ -148,17 +180,9 @@ export async function receiveAt(
   opts: { md5: boolean },
 ): Promise<PartDigest> {
   const { meter, digest } = partMeter(exactLength, opts.md5);
-  const writer = new PositionedWriter(fh, offset);
-  try {
-    await pipeline(body, meter, writer);
-  } catch (e) {
-    await writer.settled(); // the caller closes the handle next: no write may still be using it
-    throw e;
-  }
+  await pipeInto(body, meter, fh, offset);
   const d = digest();
-  if (d.size !== exactLength) {
-    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${d.size} bytes; this URL requires exactly ${exactLength}`);
-  }
+  assertExactLength(d.size, exactLength);
   await fh.datasync();
   return d;
 }
@@ -171,41 +195,27 @@ export async function receivePartFile(body: Readable, tmp: string, exactLength: 
   const { meter, digest } = partMeter(exactLength, opts.md5);
   await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
   const d = digest();
-  if (d.size !== exactLength) {
-    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${d.size} bytes; this URL requires exactly ${exactLength}`);
-  }
+  assertExactLength(d.size, exactLength);
   await fsyncFile(tmp);
   return d;
 }
 
 /**
- * Streams `body` into the new file `tmp` while counting and hashing it, refusing more than `exactLength` (or
- * `maxLength`) bytes and, with `exactLength`, any other size; fsyncs the file. The caller removes `tmp` on failure.
+ * Streams `body` into the open file `fh` (from its start, a new file) while counting and hashing it (SHA-256),
+ * refusing more than `exactLength` (or `maxLength`) bytes and, with `exactLength`, any other size. With `durable`,
+ * the file's data is flushed to disk (fsync) before this resolves. The handle stays the caller's: it is never closed
+ * here, and a body that fails rejects only once no write is under way (the caller may close the handle at once).
  */
-export async function receiveFile(
+export async function receiveIntoHandle(
   body: Readable,
-  tmp: string,
-  algorithm: 'md5' | 'sha256',
+  fh: FileHandle,
   limits: { exactLength?: number; maxLength?: number },
+  durable: boolean,
 ): Promise<{ size: number; digest: string }> {
-  const hash = createHash(algorithm);
-  let size = 0;
-  const max = limits.exactLength ?? limits.maxLength;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      size += chunk.length;
-      if (max !== undefined && size > max) {
-        cb(new LocalRequestError(400, 'IncompleteBody', `The body is larger than the ${max} bytes this URL allows`));
-        return;
-      }
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 }));
-  if (limits.exactLength !== undefined && size !== limits.exactLength) {
-    throw new LocalRequestError(400, 'IncompleteBody', `The body has ${size} bytes; this URL requires exactly ${limits.exactLength}`);
-  }
-  await fsyncFile(tmp);
-  return { size, digest: hash.digest('hex') };
+  const hash = createHash('sha256');
+  const { meter, size } = byteMeter(limits.exactLength ?? limits.maxLength, (chunk) => hash.update(chunk));
+  await pipeInto(body, meter, fh, 0);
+  assertExactLength(size(), limits.exactLength);
+  if (durable) await fh.sync();
+  return { size: size(), digest: hash.digest('hex') };
 }

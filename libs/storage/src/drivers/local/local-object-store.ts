@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ByteRange, ListedObject, ObjectInfo, StorageClassName, StorageNotFoundError, StorageUnavailableError } from '../../storage-driver';
 import { COLD_CLASSES, LocalLayout } from './local-layout';
-import { KnownDirs, receiveIntoHandle, removeFile } from './file-ops';
-import { fsyncDir, fsyncFile, walkFiles } from './local-files';
+import { KnownDirs, removeFile } from './file-ops';
+import { fsyncDir, fsyncFile, receiveIntoHandle, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
 
 /** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
