@@ -31,8 +31,8 @@ export interface PendingInsertOutcome {
 
 /**
  * All SQL of quotas: owner_quotas (per-owner overrides of the default limits), owner_usage (kept by triggers on
- * media_assets: once per INSERT statement, once per updated or deleted row) with the unexpired pending uploads, and create_pending_asset (the quota check and
- * the pending asset in one round trip).
+ * media_assets: once per INSERT statement, once per updated or deleted row) with the unexpired pending uploads, and
+ * create_pending_asset (the quota check and the pending asset in one round trip).
  */
 /** A row of create_pending_asset's answer (bigint figures as text). */
 interface PendingInsertRow {

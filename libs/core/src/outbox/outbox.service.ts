@@ -53,16 +53,10 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async append(manager: EntityManager, topic: string, payload: Record<string, unknown>, delayMs = 0): Promise<void> {
     if (!this.handlers.has(topic)) throw new Error(`Outbox topic "${topic}" has no handler`);
+    const row = { topic, payload: JSON.stringify(withOutboxRequestId(payload)), delayMs: String(delayMs) };
     const collected = this.collecting.get(manager);
-    if (collected) {
-      collected.push({ topic, payload: JSON.stringify(withOutboxRequestId(payload)), delayMs: String(delayMs) });
-      return;
-    }
-    await manager.query(`INSERT INTO outbox (topic, payload, available_at) VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)`, [
-      topic,
-      JSON.stringify(withOutboxRequestId(payload)),
-      String(delayMs),
-    ]);
+    if (collected) collected.push(row);
+    else await this.insert(manager, [row]);
   }
 
   /**
@@ -80,6 +74,12 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
     } finally {
       this.collecting.delete(manager);
     }
+    await this.insert(manager, rows);
+    return result;
+  }
+
+  /** Writes messages in one statement, in their order (ids, hence delivery, in that order). */
+  private async insert(manager: EntityManager, rows: { topic: string; payload: string; delayMs: string }[]): Promise<void> {
     if (rows.length === 1) {
       await manager.query(`INSERT INTO outbox (topic, payload, available_at) VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)`, [
         rows[0].topic,
@@ -94,7 +94,6 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
         [rows.map((r) => r.topic), rows.map((r) => r.payload), rows.map((r) => r.delayMs)],
       );
     }
-    return result;
   }
 
   /** Ask the relay to run soon (call after the appending transaction committed). */
