@@ -165,7 +165,8 @@ export class AssetStateService {
   }
 
   /**
-   * pending → processing, with the processing request written in the same transaction (`enqueue`).
+   * pending → processing, with the processing request (`enqueue`, which may only append outbox messages) written in
+   * the same statement.
    * Idempotent: an asset already processing or finished is left as it is. Returns the resulting status.
    * No access check here: the route (`write` on the asset) or the system (sweeps) decides who may call it.
    */
@@ -188,20 +189,23 @@ export class AssetStateService {
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
     if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
     if (!known.objectStored && !(await this.storage.head(current.objectKey))) throw Errors.objectNotUploaded(assetId);
-    const started = await this.repo.transaction(async (m) => {
-      // The UPDATE checks the status under its own row lock (no separate SELECT … FOR UPDATE on the usual path).
-      const a = await this.repo.updateIfStatus(m, assetId, AssetStatus.Pending, {
-        status: AssetStatus.Processing,
-        processingStartedAt: new Date(),
-      });
-      if (!a) {
-        const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
-        if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-        return { status: now.status, started: false };
-      }
-      await enqueue(m, a);
-      return { status: AssetStatus.Processing, started: true };
-    });
+    // One statement, no transaction around it: the UPDATE checks the status under its own row lock and the outbox
+    // INSERT (the processing request) is a CTE of the same statement, written exactly when the row changed. The
+    // request is built from the record read above (its id and declared facts, which a transition does not change).
+    const messages = await this.outbox.gather((m) => enqueue(m, current));
+    const a = await this.repo.updateIfStatusWith(
+      assetId,
+      AssetStatus.Pending,
+      { status: AssetStatus.Processing, processingStartedAt: new Date() },
+      (changed, first) => this.outbox.insertClause(messages, first, changed),
+    );
+    let started: { status: AssetStatus; started: boolean };
+    if (a) started = { status: AssetStatus.Processing, started: true };
+    else {
+      const now = await this.repo.find(assetId); // not pending (any more): as it is now
+      if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+      started = { status: now.status, started: false };
+    }
     if (started.started) await this.cache.invalidate(assetId);
     this.outbox.kick();
     return started;
