@@ -189,23 +189,25 @@ export class AssetStateService {
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
     if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
     if (!known.objectStored && !(await this.storage.head(current.objectKey))) throw Errors.objectNotUploaded(assetId);
-    // One statement, no transaction around it: the UPDATE checks the status under its own row lock and the outbox
-    // INSERT (the processing request) is a CTE of the same statement, written exactly when the row changed. The
-    // request is built from the record read above (its id and declared facts, which a transition does not change).
+    // One statement in the transaction: the UPDATE checks the status under its own row lock and the outbox INSERT
+    // (the processing request) is a CTE of the same statement, written exactly when the row changed. The request is
+    // built from the record read above (its id and declared facts, which a transition does not change). The
+    // transaction stays: without its COMMIT round trip, a statement sent by a process killed while it waited for the
+    // row lock would still commit once the lock was free.
     const messages = await this.outbox.gather((m) => enqueue(m, current));
-    const a = await this.repo.updateIfStatusWith(
-      assetId,
-      AssetStatus.Pending,
-      { status: AssetStatus.Processing, processingStartedAt: new Date() },
-      (changed, first) => this.outbox.insertClause(messages, first, changed),
-    );
-    let started: { status: AssetStatus; started: boolean };
-    if (a) started = { status: AssetStatus.Processing, started: true };
-    else {
-      const now = await this.repo.find(assetId); // not pending (any more): as it is now
+    const started = await this.repo.transaction(async (m) => {
+      const a = await this.repo.updateIfStatusWith(
+        m,
+        assetId,
+        AssetStatus.Pending,
+        { status: AssetStatus.Processing, processingStartedAt: new Date() },
+        (changed, first) => this.outbox.insertClause(messages, first, changed),
+      );
+      if (a) return { status: AssetStatus.Processing, started: true };
+      const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
       if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-      started = { status: now.status, started: false };
-    }
+      return { status: now.status, started: false };
+    });
     if (started.started) await this.cache.invalidate(assetId);
     this.outbox.kick();
     return started;

@@ -131,12 +131,13 @@ export class AssetsRepository {
   }
 
   /**
-   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself), in one statement (no
-   * transaction of its own) together with `also`: a data-modifying CTE, given the name of the UPDATE's CTE (`changed`)
-   * and the number of its first parameter, that commits, or not, with the change. The record as it is afterwards, or
-   * null when the asset is missing or in another status (nothing changed then).
+   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself), in one statement
+   * together with `also`: a data-modifying CTE, given the name of the UPDATE's CTE (`changed`) and the number of its
+   * first parameter, that writes, or not, with the change. The record as it is afterwards, or null when the asset is
+   * missing or in another status (nothing changed then).
    */
   async updateIfStatusWith(
+    m: EntityManager,
     assetId: string,
     from: string,
     patch: Partial<MediaAsset>,
@@ -144,7 +145,7 @@ export class AssetsRepository {
   ): Promise<MediaAsset | null> {
     const { text, values } = this.updateStatement(assetId, patch, true);
     const more = also('changed', values.length + 2);
-    const rows = await this.ds.query<Record<string, unknown>[]>(`WITH changed AS (${text}), also AS (${more.sql}) SELECT * FROM changed`, [
+    const rows = await m.query<Record<string, unknown>[]>(`WITH changed AS (${text}), also AS (${more.sql}) SELECT * FROM changed`, [
       ...values,
       from,
       ...more.values,
