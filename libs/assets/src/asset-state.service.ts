@@ -261,11 +261,6 @@ export class AssetStateService {
         const a = await this.repo.lock(m, assetId);
         if (!a || a.status !== AssetStatus.Processing) return false;
         const obj = { bucket: a.bucket, objectKey: result.storedAt?.objectKey ?? a.objectKey };
-        // The row lock taken by the upsert serialises us with a concurrent release of the same stored object.
-        const stored = await this.repo.reference(m, result.sha256, { ...obj, sizeBytes: String(result.size) });
-        if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
-        await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey, created: stored.created });
-        await this.metadata.replaceExtracted(m, assetId, result.metadata);
         const patch = {
           status: AssetStatus.Ready,
           checksumSha256: result.sha256,
@@ -280,7 +275,12 @@ export class AssetStateService {
           // CDN registration: the URL the CDN serves the object under (null without a CDN).
           cdnUrl: this.cdn.registrationUrl(obj.objectKey),
         };
-        await this.repo.update(m, assetId, patch);
+        // The stored object's reference and the asset's new state in one statement. The row lock taken by the
+        // upsert serialises us with a concurrent release of the same stored object.
+        const stored = await this.repo.referenceAndUpdate(m, result.sha256, { ...obj, sizeBytes: String(result.size) }, assetId, patch);
+        if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
+        await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey, created: stored.created });
+        await this.metadata.replaceExtracted(m, assetId, result.metadata);
         // Copy the object to every other storage region once this commits (no-op with one region).
         await this.replication.requestReplication(m, { bucket: obj.bucket, key: obj.objectKey, sizeBytes: String(result.size) });
         await alsoInTransaction?.(m);
