@@ -428,7 +428,9 @@ describe('SDK multipart uploads (local driver, through a proxy)', () => {
     // The aborted part PUTs end on the service a moment later; each holds a claim file until its body has ended
     // (stored or dropped). Wait until the parts sent before the interruption are listed and no part body is still
     // streaming, so the listing is final.
-    const partClaims = () => filesUnder(path.join(app.storageRoot, '.uploading')).filter((f) => f.includes(`${path.sep}parts${path.sep}`));
+    // Claims are symbolic links (their target is the claim's record).
+    const partClaims = () =>
+      filesUnder(path.join(app.storageRoot, '.uploading'), { symlinks: true }).filter((f) => f.includes(`${path.sep}parts${path.sep}`));
     const held = await waitFor(
       async () => {
         const listed = (await client.api.GET('/media/{id}/parts', { params: { path: { id: rec.assetId } } })).data!;

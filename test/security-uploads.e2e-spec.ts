@@ -70,10 +70,9 @@ describe('hostile uploads on the local driver (production)', () => {
   const fds = () => readdirSync(`/proc/${app.pid()}/fd`).length;
   const tmpFiles = () => filesUnder(path.join(app.storageRoot, '.tmp')).filter((f) => !path.basename(f).startsWith('health-'));
   // A part body being written holds a writer claim in its upload's directory (parts are written in place).
+  // Claims are symbolic links (their target is the claim's record).
   const partWriters = () =>
-    filesUnder(path.join(app.storageRoot, '.multipart')).filter(
-      (f) => path.basename(path.dirname(f)) === 'writers' && !f.endsWith('.draft'),
-    );
+    filesUnder(path.join(app.storageRoot, '.multipart'), { symlinks: true }).filter((f) => path.basename(path.dirname(f)) === 'writers');
   const uploadedFile = (assetId: string) => path.join(app.storageRoot, 'media', 'uploads', String(owner), assetId);
 
   const grant = async (bytes: Buffer, extra: Record<string, unknown> = {}, client = alice) => {

@@ -2,10 +2,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /** Every file below `dir` (absolute paths); none when it does not exist. */
-export function filesUnder(dir: string): string[] {
+export function filesUnder(dir: string, opts: { symlinks?: boolean } = {}): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
+    .filter((e) => e.isFile() || (opts.symlinks === true && e.isSymbolicLink()))
     .map((e) => path.join(e.parentPath, e.name));
 }
 

@@ -165,7 +165,8 @@ export class AssetStateService {
   }
 
   /**
-   * pending → processing, with the processing request written in the same transaction (`enqueue`).
+   * pending → processing, with the processing request (`enqueue`, which may only append outbox messages) written in
+   * the same statement.
    * Idempotent: an asset already processing or finished is left as it is. Returns the resulting status.
    * No access check here: the route (`write` on the asset) or the system (sweeps) decides who may call it.
    */
@@ -188,19 +189,24 @@ export class AssetStateService {
     if (!current || current.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
     if (current.status !== AssetStatus.Pending) return { status: current.status, started: false };
     if (!known.objectStored && !(await this.storage.head(current.objectKey))) throw Errors.objectNotUploaded(assetId);
+    // One statement in the transaction: the UPDATE checks the status under its own row lock and the outbox INSERT
+    // (the processing request) is a CTE of the same statement, written exactly when the row changed. The request is
+    // built from the record read above (its id and declared facts, which a transition does not change). The
+    // transaction stays: without its COMMIT round trip, a statement sent by a process killed while it waited for the
+    // row lock would still commit once the lock was free.
+    const messages = await this.outbox.gather((m) => enqueue(m, current));
     const started = await this.repo.transaction(async (m) => {
-      // The UPDATE checks the status under its own row lock (no separate SELECT … FOR UPDATE on the usual path).
-      const a = await this.repo.updateIfStatus(m, assetId, AssetStatus.Pending, {
-        status: AssetStatus.Processing,
-        processingStartedAt: new Date(),
-      });
-      if (!a) {
-        const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
-        if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
-        return { status: now.status, started: false };
-      }
-      await enqueue(m, a);
-      return { status: AssetStatus.Processing, started: true };
+      const a = await this.repo.updateIfStatusWith(
+        m,
+        assetId,
+        AssetStatus.Pending,
+        { status: AssetStatus.Processing, processingStartedAt: new Date() },
+        (changed, first) => this.outbox.insertClause(messages, first, changed),
+      );
+      if (a) return { status: AssetStatus.Processing, started: true };
+      const now = await this.repo.find(assetId, m); // not pending (any more): as it is now
+      if (!now || now.status === AssetStatus.Deleted) throw Errors.assetNotFound(assetId);
+      return { status: now.status, started: false };
     });
     if (started.started) await this.cache.invalidate(assetId);
     this.outbox.kick();
@@ -255,11 +261,6 @@ export class AssetStateService {
         const a = await this.repo.lock(m, assetId);
         if (!a || a.status !== AssetStatus.Processing) return false;
         const obj = { bucket: a.bucket, objectKey: result.storedAt?.objectKey ?? a.objectKey };
-        // The row lock taken by the upsert serialises us with a concurrent release of the same stored object.
-        const stored = await this.repo.reference(m, result.sha256, { ...obj, sizeBytes: String(result.size) });
-        if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
-        await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey, created: stored.created });
-        await this.metadata.replaceExtracted(m, assetId, result.metadata);
         const patch = {
           status: AssetStatus.Ready,
           checksumSha256: result.sha256,
@@ -274,7 +275,12 @@ export class AssetStateService {
           // CDN registration: the URL the CDN serves the object under (null without a CDN).
           cdnUrl: this.cdn.registrationUrl(obj.objectKey),
         };
-        await this.repo.update(m, assetId, patch);
+        // The stored object's reference and the asset's new state in one statement. The row lock taken by the
+        // upsert serialises us with a concurrent release of the same stored object.
+        const stored = await this.repo.referenceAndUpdate(m, result.sha256, { ...obj, sizeBytes: String(result.size) }, assetId, patch);
+        if (obj.objectKey !== a.objectKey) await this.objects.request(m, a); // the upload key
+        await this.dedup.request(m, { sha256: result.sha256, assetId, objectKey: obj.objectKey, created: stored.created });
+        await this.metadata.replaceExtracted(m, assetId, result.metadata);
         // Copy the object to every other storage region once this commits (no-op with one region).
         await this.replication.requestReplication(m, { bucket: obj.bucket, key: obj.objectKey, sizeBytes: String(result.size) });
         await alsoInTransaction?.(m);

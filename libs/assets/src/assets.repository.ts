@@ -131,12 +131,25 @@ export class AssetsRepository {
   }
 
   /**
-   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself): the record as it
-   * is afterwards, or null when the asset is missing or in another status (nothing changed then).
+   * `update`, only while the asset is in status `from` (the row is locked by the UPDATE itself), in one statement
+   * together with `also`: a data-modifying CTE, given the name of the UPDATE's CTE (`changed`) and the number of its
+   * first parameter, that writes, or not, with the change. The record as it is afterwards, or null when the asset is
+   * missing or in another status (nothing changed then).
    */
-  async updateIfStatus(m: EntityManager, assetId: string, from: string, patch: Partial<MediaAsset>): Promise<MediaAsset | null> {
+  async updateIfStatusWith(
+    m: EntityManager,
+    assetId: string,
+    from: string,
+    patch: Partial<MediaAsset>,
+    also: (changed: string, firstParam: number) => { sql: string; values: unknown[] },
+  ): Promise<MediaAsset | null> {
     const { text, values } = this.updateStatement(assetId, patch, true);
-    const [rows] = await m.query<[Record<string, unknown>[], number]>(text, [...values, from]); // UPDATE: [rows, rowCount]
+    const more = also('changed', values.length + 2);
+    const rows = await m.query<Record<string, unknown>[]>(`WITH changed AS (${text}), also AS (${more.sql}) SELECT * FROM changed`, [
+      ...values,
+      from,
+      ...more.values,
+    ]);
     return rows.length ? Object.assign(new MediaAsset(), rows[0]) : null;
   }
 
@@ -162,19 +175,27 @@ export class AssetsRepository {
 
   /**
    * Adds one reference to the stored object with this checksum, creating it (pointing at `location`) when
-   * it is new. Atomic under concurrency: the primary key on the checksum serialises identical uploads.
+   * it is new, and sets `patch` on the asset (as `update`), in one statement. Atomic under concurrency: the primary
+   * key on the checksum serialises identical uploads.
    */
-  async reference(
+  async referenceAndUpdate(
     m: EntityManager,
     sha256: string,
     location: { bucket: string; objectKey: string; sizeBytes: string },
+    assetId: string,
+    patch: Partial<MediaAsset>,
   ): Promise<{ bucket: string; objectKey: string; created: boolean }> {
+    const { text, values } = this.updateStatement(assetId, patch);
+    const n = values.length;
     const [row] = await m.query<{ bucket: string; object_key: string; created: boolean }[]>(
-      `INSERT INTO stored_objects (checksum_sha256, bucket, object_key, size_bytes, ref_count, last_verified_at)
-       VALUES ($1, $2, $3, $4, 1, now())
-       ON CONFLICT (checksum_sha256) DO UPDATE SET ref_count = stored_objects.ref_count + 1, updated_at = now()
-       RETURNING bucket, object_key, (xmax = 0) AS created`,
-      [sha256, location.bucket, location.objectKey, location.sizeBytes],
+      `WITH updated AS (${text}),
+            referenced AS (
+              INSERT INTO stored_objects (checksum_sha256, bucket, object_key, size_bytes, ref_count, last_verified_at)
+              VALUES ($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, 1, now())
+              ON CONFLICT (checksum_sha256) DO UPDATE SET ref_count = stored_objects.ref_count + 1, updated_at = now()
+              RETURNING bucket, object_key, (xmax = 0) AS created)
+       SELECT * FROM referenced`,
+      [...values, sha256, location.bucket, location.objectKey, location.sizeBytes],
     );
     return { bucket: row.bucket, objectKey: row.object_key, created: row.created };
   }

@@ -62,16 +62,27 @@ export class MetadataRepository {
     return !!affected;
   }
 
-  /** Deletes every key in the reserved namespaces, then inserts `entries` (already checked), in `m`. */
+  /**
+   * Makes the keys in the reserved namespaces exactly `entries` (already checked), in `m`, in one statement: the
+   * reserved keys not among them are deleted, the others upserted (two disjoint sets of rows, so the two parts of
+   * the statement never touch the same row).
+   */
   async replaceReserved(m: EntityManager, assetId: string, entries: Record<string, string>): Promise<void> {
-    await m.query(`DELETE FROM asset_metadata WHERE asset_id = $1 AND (${reservedSql('key', 2)})`, [assetId, ...reservedPatterns()]);
     const keys = Object.keys(entries);
-    if (!keys.length) return;
-    await m.query(`INSERT INTO asset_metadata (asset_id, key, value) SELECT $1, k, v FROM unnest($2::varchar[], $3::text[]) AS t(k, v)`, [
-      assetId,
-      keys,
-      keys.map((k) => entries[k]),
-    ]);
+    if (!keys.length) {
+      await m.query(`DELETE FROM asset_metadata WHERE asset_id = $1 AND (${reservedSql('key', 2)})`, [assetId, ...reservedPatterns()]);
+      return;
+    }
+    const patterns = reservedPatterns();
+    const k = patterns.length + 2;
+    await m.query(
+      `WITH gone AS (
+         DELETE FROM asset_metadata WHERE asset_id = $1 AND (${reservedSql('key', 2)}) AND key <> ALL($${k}::varchar[])
+       )
+       INSERT INTO asset_metadata (asset_id, key, value) SELECT $1, k, v FROM unnest($${k}::varchar[], $${k + 1}::text[]) AS t(k, v)
+       ON CONFLICT (asset_id, key) DO UPDATE SET value = EXCLUDED.value`,
+      [assetId, ...patterns, keys, keys.map((key) => entries[key])],
+    );
   }
 }
 

@@ -7,6 +7,13 @@ import { withTimeout } from '../util/timeout';
 
 export type OutboxHandler<T = unknown> = (payload: T) => Promise<void>;
 
+/** One message as written: its topic, its payload as JSON, and its delay (ms, as text). */
+export interface OutboxRow {
+  topic: string;
+  payload: string;
+  delayMs: string;
+}
+
 /** The payload as stored: with the current request id under a reserved key (handlers never see it). */
 export function withOutboxRequestId(payload: Record<string, unknown>): Record<string, unknown> {
   const requestId = currentRequestId();
@@ -34,7 +41,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Outbox');
   private readonly handlers = new Map<string, OutboxHandler>();
   /** Transactions whose appends are being collected into one INSERT (see `collect`). */
-  private readonly collecting = new WeakMap<EntityManager, { topic: string; payload: string; delayMs: string }[]>();
+  private readonly collecting = new WeakMap<EntityManager, OutboxRow[]>();
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
   private again = false;
@@ -66,7 +73,7 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async collect<T>(manager: EntityManager, work: () => Promise<T>): Promise<T> {
     if (this.collecting.has(manager)) return work(); // already collecting for this transaction
-    const rows: { topic: string; payload: string; delayMs: string }[] = [];
+    const rows: OutboxRow[] = [];
     this.collecting.set(manager, rows);
     let result: T;
     try {
@@ -78,8 +85,43 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
     return result;
   }
 
+  /**
+   * The messages `work` appends on the manager it is given, not written: for a caller that writes them in a statement
+   * of its own (`insertClause`), e.g. together with the state change that requires them. `work` may only append.
+   */
+  async gather(work: (m: EntityManager) => Promise<void>): Promise<OutboxRow[]> {
+    const rows: OutboxRow[] = [];
+    const appendOnly = new Proxy({} as EntityManager, {
+      get: () => {
+        throw new Error('OutboxService.gather: the work may only append outbox messages');
+      },
+    });
+    this.collecting.set(appendOnly, rows);
+    try {
+      await work(appendOnly);
+    } finally {
+      this.collecting.delete(appendOnly);
+    }
+    return rows;
+  }
+
+  /**
+   * `rows` as the INSERT of a data-modifying CTE, its parameters numbered from `$first`: written only when the CTE
+   * named `guard` returned a row, so the messages commit exactly with that change, in the same statement.
+   */
+  insertClause(rows: OutboxRow[], first: number, guard: string): { sql: string; values: unknown[] } {
+    return {
+      sql: `INSERT INTO outbox (topic, payload, available_at)
+            SELECT t, p, now() + (d || ' milliseconds')::interval
+              FROM unnest($${first}::varchar[], $${first + 1}::jsonb[], $${first + 2}::text[]) WITH ORDINALITY AS x(t, p, d, n)
+             WHERE EXISTS (SELECT 1 FROM ${guard})
+             ORDER BY n`,
+      values: [rows.map((r) => r.topic), rows.map((r) => r.payload), rows.map((r) => r.delayMs)],
+    };
+  }
+
   /** Writes messages in one statement, in their order (ids, hence delivery, in that order). */
-  private async insert(manager: EntityManager, rows: { topic: string; payload: string; delayMs: string }[]): Promise<void> {
+  private async insert(manager: EntityManager, rows: OutboxRow[]): Promise<void> {
     if (rows.length === 1) {
       await manager.query(`INSERT INTO outbox (topic, payload, available_at) VALUES ($1, $2, now() + ($3 || ' milliseconds')::interval)`, [
         rows[0].topic,

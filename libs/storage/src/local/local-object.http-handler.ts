@@ -185,7 +185,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
       if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
         throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
       }
-      return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs });
+      return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs, absent: true });
     });
     await hooks?.uploadStored({ bucket: driver.bucket, key, size: expected, etag: r.etag });
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
@@ -310,7 +310,12 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
             if ((await driver.head(policy.key)) || (await driver.wasConsumed(policy.key))) {
               throw new LocalRequestError(412, 'PreconditionFailed', 'This upload policy was already used');
             }
-            r = await driver.store(policy.key, file, policy.contentType, { maxLength: policy.max, minLength: policy.min, deadlineMs });
+            r = await driver.store(policy.key, file, policy.contentType, {
+              maxLength: policy.max,
+              minLength: policy.min,
+              deadlineMs,
+              absent: true,
+            });
           } finally {
             await claim.release();
           }

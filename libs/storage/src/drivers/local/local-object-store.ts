@@ -41,6 +41,11 @@ export interface StoreLimits {
    * Default true.
    */
   durable?: boolean;
+  /**
+   * true: the caller found no object at the key in any class (head, under its upload claim), so there is no colder
+   * copy to remove after the rename (two unlinks fewer per upload).
+   */
+  absent?: boolean;
 }
 
 /**
@@ -130,7 +135,7 @@ export class LocalObjectStore {
       assertBeforeDeadline(limits.deadlineMs);
       await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
       await this.dirs.within([path.dirname(target)], () => rename(tmp, target));
-      await this.removeColdCopies(key);
+      if (!limits.absent) await this.removeColdCopies(key);
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
       await removeFile(tmp);
