@@ -14,6 +14,7 @@ import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
+import { MAIN_JS } from '../test/support/app-process';
 import { pool } from '../test/support/files';
 import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService, threadCpuMs } from './support';
 
@@ -25,6 +26,8 @@ const RSS_CLIENTS = 8;
 const CLIENTS = Number(process.env.BENCH_RENDER_CLIENTS ?? 4 * CONCURRENCY);
 /** Rounds of cold renders (each renders every image once, at a width of its own). */
 const ROUNDS = Number(process.env.BENCH_RENDER_ROUNDS ?? 2);
+/** Which of the three parts to run (BENCH_RENDER_PHASES=cold for quick CPU-per-render comparisons); default all. */
+const PHASES = new Set((process.env.BENCH_RENDER_PHASES ?? 'cold,cached,rss').split(','));
 
 /** A 4000×3000 JPEG that looks like a photo to an encoder (a gradient with grain), distinct per `i`. */
 async function photo(i: number): Promise<Buffer> {
@@ -104,7 +107,7 @@ async function main() {
   sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile)`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile); service ${MAIN_JS}`,
   );
   const app = await startProductionService({
     LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
@@ -149,16 +152,19 @@ async function main() {
     let serviceCpu = 0;
     let postgresCpu = 0;
     const threadCpu = new Map<string, number>();
+    const directThreadCpu = new Map<string, number>();
     const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
     const waitBefore = await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum');
     const renderBefore = await metric(app.baseUrl, 'media_render_duration_seconds_sum');
     for (let round = 0; round < ROUNDS; round++) {
       const width = 400 + round;
       const c0 = process.cpuUsage();
+      const dt0 = threadCpuMs(process.pid);
       const d = await timed(sources, CONCURRENCY, async (file) => {
         await sharp(file).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
       });
       const c = process.cpuUsage(c0);
+      for (const [name, ms] of threadCpuMs(process.pid)) directThreadCpu.set(name, (directThreadCpu.get(name) ?? 0) + ms - (dt0.get(name) ?? 0));
       directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;
@@ -202,7 +208,15 @@ async function main() {
         .map(([name, ms]) => `${name} ${(ms / oursCount).toFixed(1)} ms`)
         .join(', ')}`,
     );
+    console.log(
+      `sharp directly, CPU per render by thread: ${[...directThreadCpu]
+        .filter(([, ms]) => ms > 0)
+        .sort((x, y) => y[1] - x[1])
+        .map(([name, ms]) => `${name} ${(ms / directCount).toFixed(1)} ms`)
+        .join(', ')}`,
+    );
     report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
+    if (!PHASES.has('cached') && !PHASES.has('rss')) return;
 
     // 2. A cached rendition vs a plain download of an object of the same size, in alternating rounds.
     const link = (await client.get(`/media/${ids[0]}/render?width=400&height=400&format=webp&redirect=false`)).body as { url: string };
@@ -216,19 +230,22 @@ async function main() {
       const r = await client.get(`/media/${plainId}/download?redirect=false`);
       await fetchBody((r.body as { url: string }).url);
     };
-    await loop(16, 1, cached);
-    await loop(16, 1, plain);
-    let plainTotal = 0;
-    let cachedTotal = 0;
-    const slice = Math.max(1, DURATION_S / 8);
-    for (let i = 0; i < 4; i++) {
-      plainTotal += await loop(16, slice, plain);
-      cachedTotal += await loop(16, slice, cached);
+    if (PHASES.has('cached')) {
+      await loop(16, 1, cached);
+      await loop(16, 1, plain);
+      let plainTotal = 0;
+      let cachedTotal = 0;
+      const slice = Math.max(1, DURATION_S / 8);
+      for (let i = 0; i < 4; i++) {
+        plainTotal += await loop(16, slice, plain);
+        cachedTotal += await loop(16, slice, cached);
+      }
+      console.log(
+        `objects of ${size} bytes, 16 clients (API answer + fetching the bytes), 4 alternating rounds of ${slice} s: plain download ${(plainTotal / 4).toFixed(0)} req/s; cached rendition ${(cachedTotal / 4).toFixed(0)} req/s`,
+      );
+      report('cached rendition req/s vs plain download', Math.round((100 * cachedTotal) / plainTotal), '%', { min: 80 });
     }
-    console.log(
-      `objects of ${size} bytes, 16 clients (API answer + fetching the bytes), 4 alternating rounds of ${slice} s: plain download ${(plainTotal / 4).toFixed(0)} req/s; cached rendition ${(cachedTotal / 4).toFixed(0)} req/s`,
-    );
-    report('cached rendition req/s vs plain download', Math.round((100 * cachedTotal) / plainTotal), '%', { min: 80 });
+    if (!PHASES.has('rss')) return;
 
     // 3. RSS under 8 clients asking random sizes and formats of every image (mostly cold renders).
     const formats = ['webp', 'jpeg', 'avif', 'png'];

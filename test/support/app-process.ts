@@ -11,7 +11,8 @@ import { waitFor } from './waits';
 
 /** Repository root, whether this file runs from test/support (jest) or dist-bench/test/support (benchmarks). */
 export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist-bench${path.sep}`) ? '../../..' : '../..');
-export const MAIN_JS = path.join(REPO_ROOT, 'dist/apps/api/src/main.js');
+/** BENCH_MAIN_JS: another build of the service (e.g. a baseline worktree's dist) for back-to-back comparisons. */
+export const MAIN_JS = process.env.BENCH_MAIN_JS ?? path.join(REPO_ROOT, 'dist/apps/api/src/main.js');
 export const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 
