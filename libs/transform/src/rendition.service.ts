@@ -26,7 +26,7 @@ import { AclService } from '@app/acl';
 import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { LifecycleEvents } from '@app/lifecycle';
-import { canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canAdoptFiles, canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
   inspectImageFile,
@@ -266,12 +266,22 @@ export class RenditionService implements OnModuleInit {
         cacheKey,
         () => this.repo.find(cacheKey),
         async () => {
-          // libvips writes the rendition to a temporary file, which is then streamed to storage (never a whole image in
-          // memory).
-          const outFile = join(tmpdir(), `media-rendition-${randomUUID()}`);
+          // libvips writes the rendition to a file (never a whole image in memory): on a store that adopts files (local),
+          // in the store's own temporary directory, from where it is hashed and renamed into place (no copy); elsewhere
+          // in the system's, from where it is streamed to storage.
+          const adoptionPath = canAdoptFiles(this.storage) ? await this.storage.adoptionPath() : null;
+          const outFile = adoptionPath ?? join(tmpdir(), `media-rendition-${randomUUID()}`);
+          let rendered: RenderedImage;
           try {
-            const rendered = await this.renderSource(a, spec, outFile);
-            return await this.store(cacheKey, a, sha, params, rendered);
+            rendered = await this.renderSource(a, spec, outFile);
+          } catch (e) {
+            await rm(outFile, { force: true });
+            throw e;
+          }
+          // An adopted file is renamed into place, or removed by the store when that fails.
+          if (adoptionPath) return this.store(cacheKey, a, sha, params, rendered, true);
+          try {
+            return await this.store(cacheKey, a, sha, params, rendered, false);
           } finally {
             await rm(outFile, { force: true });
           }
@@ -324,12 +334,53 @@ export class RenditionService implements OnModuleInit {
   }
 
   /**
-   * Streams the rendition's file to storage, then writes its row (the object first: a row always names stored bytes;
+   * Stores the rendition's file (putObject), then writes its row (the object first: a row always names stored bytes;
    * the object key derives from the cache key, so an object whose row never came — the process died between the two
    * — is found by reconcile under renditions/ with no row naming it, and deleted after ORPHAN_GRACE_SECONDS).
    */
-  private async store(cacheKey: string, a: MediaAsset, sha: string, params: string, rendered: RenderedImage): Promise<RenditionRow> {
+  private async store(
+    cacheKey: string,
+    a: MediaAsset,
+    sha: string,
+    params: string,
+    rendered: RenderedImage,
+    adopt: boolean,
+  ): Promise<RenditionRow> {
     const objectKey = ObjectKeyLayout.rendition(cacheKey);
+    const stored = await this.putObject(objectKey, rendered, adopt);
+    const row: RenditionRow = {
+      cacheKey,
+      ownerId: a.ownerId,
+      sourceSha256: sha,
+      params,
+      bucket: this.storage.bucket,
+      objectKey,
+      mimeType: rendered.mimeType,
+      width: rendered.width,
+      height: rendered.height,
+      sizeBytes: stored.size,
+      contentSha256: stored.sha256,
+      lastReadAt: this.clock.now(),
+    };
+    await this.repo.insert(row);
+    // The owner's last asset with these bytes may have gone while this rendered (its release found no row yet):
+    // then nothing keeps this rendition.
+    if (!(await this.assets.ownerHoldsReady(a.ownerId, sha))) {
+      await this.releaseSource(a.ownerId, sha);
+      throw Errors.assetNotFound(a.assetId);
+    }
+    this.rowCache.set(row);
+    return row;
+  }
+
+  /**
+   * Stores the rendition's file under `objectKey` and answers its size and SHA-256 (the strong ETag its URLs carry):
+   * adopted (hashed in one read, renamed into place) when `adopt` (the file is at the store's adoption path), else
+   * streamed to storage while hashed. Either way the store checks the size libvips reported.
+   */
+  private async putObject(objectKey: string, rendered: RenderedImage, adopt: boolean): Promise<{ size: number; sha256: string }> {
+    if (adopt && canAdoptFiles(this.storage))
+      return this.storage.adoptFile({ key: objectKey, file: rendered.file, contentType: rendered.mimeType, contentLength: rendered.sizeBytes });
     const hash = createHash('sha256');
     const source = createReadStream(rendered.file);
     const body = new Transform({
@@ -345,29 +396,7 @@ export class RenditionService implements OnModuleInit {
       contentType: rendered.mimeType,
       contentLength: rendered.sizeBytes,
     });
-    const row: RenditionRow = {
-      cacheKey,
-      ownerId: a.ownerId,
-      sourceSha256: sha,
-      params,
-      bucket: this.storage.bucket,
-      objectKey,
-      mimeType: rendered.mimeType,
-      width: rendered.width,
-      height: rendered.height,
-      sizeBytes: rendered.sizeBytes,
-      contentSha256: hash.digest('hex'),
-      lastReadAt: this.clock.now(),
-    };
-    await this.repo.insert(row);
-    // The owner's last asset with these bytes may have gone while this rendered (its release found no row yet):
-    // then nothing keeps this rendition.
-    if (!(await this.assets.ownerHoldsReady(a.ownerId, sha))) {
-      await this.releaseSource(a.ownerId, sha);
-      throw Errors.assetNotFound(a.assetId);
-    }
-    this.rowCache.set(row);
-    return row;
+    return { size: rendered.sizeBytes, sha256: hash.digest('hex') };
   }
 
   /**
