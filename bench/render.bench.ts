@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
 import { MAIN_JS } from '../test/support/app-process';
@@ -41,6 +41,18 @@ async function photo(i: number): Promise<Buffer> {
     },
   });
   return base.blur(1.2).jpeg({ quality: 85 }).toBuffer();
+}
+
+/** BENCH_RENDER_IMAGE_CACHE=<dir>: the photos are made once and read from there by later runs (making them takes minutes). */
+async function cachedPhoto(i: number): Promise<Buffer> {
+  const cache = process.env.BENCH_RENDER_IMAGE_CACHE;
+  if (!cache) return photo(i);
+  const file = path.join(cache, `photo-${i}.jpg`);
+  if (existsSync(file)) return readFileSync(file);
+  const bytes = await photo(i);
+  mkdirSync(cache, { recursive: true });
+  writeFileSync(file, bytes);
+  return bytes;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -130,7 +142,7 @@ async function main() {
       Array.from({ length: IMAGES }, (_, i) => i),
       2,
       async (i) => {
-        const bytes = await photo(i);
+        const bytes = await cachedPhoto(i);
         // The baseline reads the same bytes from a file, as the service reads its stored object.
         sources[i] = path.join(dir, `photo-${i}.jpg`);
         writeFileSync(sources[i], bytes);
