@@ -29,7 +29,9 @@ import { LifecycleEvents } from '@app/lifecycle';
 import { canAdoptFiles, canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
+  assertRenderable,
   inspectImageFile,
+  readImageHeader,
   renderCost,
   renderImageFile,
   RenderedImage,
@@ -52,6 +54,7 @@ import { RenderCoalescer } from './render-coalescer';
 import { RenderLimiter } from './render-limiter';
 import { RenderRateLimiter } from './render-rate.limiter';
 import { RenditionRowCache } from './rendition-row.cache';
+import { SourceHeaderCache } from './source-header.cache';
 import { RenditionRow, RenditionsRepository } from './renditions.repository';
 import { TransformMetrics } from './transform.metrics';
 import { extractVideoFrame, NoFrameError } from './video-frame';
@@ -96,6 +99,7 @@ export class RenditionService implements OnModuleInit {
   private readonly presets = new Map<string, RenderRequest>();
   private readonly inflight = new Map<string, Promise<RenditionRow>>();
   private readonly rowCache = new RenditionRowCache();
+  private readonly headers = new SourceHeaderCache();
   private readonly keySecret: string;
 
   constructor(
@@ -273,7 +277,7 @@ export class RenditionService implements OnModuleInit {
           const outFile = adoptionPath ?? join(tmpdir(), `media-rendition-${randomUUID()}`);
           let rendered: RenderedImage;
           try {
-            rendered = await this.renderSource(a, spec, outFile);
+            rendered = await this.renderSource(a, sha, spec, outFile);
           } catch (e) {
             await rm(outFile, { force: true });
             throw e;
@@ -401,17 +405,19 @@ export class RenditionService implements OnModuleInit {
 
   /**
    * Renders the source to `outFile`, in a render slot weighed by the render's estimated working memory. A source on
-   * local disk has its header read first, outside the slot (nothing decoded), so the weight is exact; a remote
-   * source or a video's frame is fetched inside the slot (bounded like the render) and weighed by the requested size.
+   * local disk has its header read first (once per owner and source: SourceHeaderCache), outside the slot (nothing
+   * decoded), so the weight is exact; a remote source or a video's frame is fetched inside the slot (bounded like the
+   * render) and weighed by the requested size.
    */
-  private async renderSource(a: MediaAsset, spec: RenderSpec, outFile: string): Promise<RenderedImage> {
+  private async renderSource(a: MediaAsset, sha: string, spec: RenderSpec, outFile: string): Promise<RenderedImage> {
     const limits = { maxPixels: this.config.TRANSFORM_MAX_INPUT_PIXELS, timeoutSeconds: this.config.TRANSFORM_TIMEOUT_MS / 1000 };
     const local = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: a.objectKey }) : null;
     const video = (a.detectedMimeType ?? a.mimeType).startsWith('video/');
     const waited = (ms: number) => this.metrics.waited(ms);
     // The local driver's file is read in place.
     if (local && !video) {
-      const header = await inspectImageFile(local, spec, limits);
+      const header = await this.headers.get(a.ownerId, sha, () => readImageHeader(local));
+      assertRenderable(header, spec, limits);
       return this.limiter.run(() => renderImageFile(local, header, spec, { ...limits, outFile }), waited, renderCost(header, spec));
     }
     return this.limiter.run(
@@ -469,6 +475,7 @@ export class RenditionService implements OnModuleInit {
   }
   /** Deletes an owner's renditions of one source: rows now, objects (and CDN copies) through the outbox. */
   async releaseSource(ownerId: string, sha256: string): Promise<number> {
+    this.headers.delete(ownerId, sha256);
     const rows = await this.repo.transaction(async (m) => {
       const removed = await this.repo.removeOfSource(m, ownerId, sha256);
       await this.requestObjectRemoval(m, removed);
