@@ -159,8 +159,9 @@ export class LocalObjectStore {
     { exactLength, durable = true }: { exactLength?: number; durable?: boolean } = {},
   ): Promise<{ size: number; sha256: string }> {
     const target = this.layout.objectPath(key);
+    // Checked before anything that could remove it: a file elsewhere is refused and left alone.
+    if (path.dirname(file) !== this.layout.tmpDir()) throw new Error(`only files under ${this.layout.tmpDir()} can be adopted`);
     try {
-      if (path.dirname(file) !== this.layout.tmpDir()) throw new Error(`only files under ${this.layout.tmpDir()} can be adopted`);
       const hash = createHash('sha256');
       let size = 0;
       const fh = await open(file, 'r');
