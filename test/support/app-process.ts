@@ -59,7 +59,7 @@ export interface RunningApp {
  * (created by the service itself), its own Redis key prefix and its own storage directory. `nodeArgs` go to node
  * before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
  */
-export async function startApp(env: Record<string, string> = {}, opts: { nodeArgs?: string[] } = {}): Promise<RunningApp> {
+export async function startApp(env: Record<string, string> = {}, opts: { nodeArgs?: string[]; mainJs?: string } = {}): Promise<RunningApp> {
   const id = `${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const port = await freePort();
   const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'media-e2e-'));
@@ -89,7 +89,7 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
 
   async function launch(extra: Record<string, string> = {}) {
     out += `--- start ${new Date().toISOString()}\n`;
-    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN_JS], {
+    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.mainJs ?? MAIN_JS], {
       env: { ...fullEnv, ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
