@@ -195,7 +195,8 @@ async function main() {
         await sharp(file).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
       });
       const c = process.cpuUsage(c0);
-      for (const [name, ms] of threadCpuMs(process.pid)) directThreadCpu.set(name, (directThreadCpu.get(name) ?? 0) + ms - (dt0.get(name) ?? 0));
+      for (const [name, ms] of threadCpuMs(process.pid))
+        directThreadCpu.set(name, (directThreadCpu.get(name) ?? 0) + ms - (dt0.get(name) ?? 0));
       directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;

@@ -384,7 +384,12 @@ export class RenditionService implements OnModuleInit {
    */
   private async putObject(objectKey: string, rendered: RenderedImage, adopt: boolean): Promise<{ size: number; sha256: string }> {
     if (adopt && canAdoptFiles(this.storage))
-      return this.storage.adoptFile({ key: objectKey, file: rendered.file, contentType: rendered.mimeType, contentLength: rendered.sizeBytes });
+      return this.storage.adoptFile({
+        key: objectKey,
+        file: rendered.file,
+        contentType: rendered.mimeType,
+        contentLength: rendered.sizeBytes,
+      });
     const hash = createHash('sha256');
     const source = createReadStream(rendered.file);
     const body = new Transform({

@@ -63,13 +63,7 @@ export interface RoutedDriverHooks {
  * the object (null when that region keeps no local files), `purgeConsumedMarkers` to every region that keeps markers.
  */
 export class RoutedStorageDriver
-  implements
-    StorageDriver,
-    CopyCapableStorage,
-    MultipartCapableStorage,
-    LocalFileStorage,
-    FileAdoptingStorage,
-    UsedUploadMarkerStorage
+  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, FileAdoptingStorage, UsedUploadMarkerStorage
 {
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
