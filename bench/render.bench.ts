@@ -11,9 +11,10 @@
 import { randomBytes } from 'node:crypto';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
+import { MAIN_JS } from '../test/support/app-process';
 import { pool } from '../test/support/files';
 import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService, threadCpuMs } from './support';
 
@@ -25,6 +26,8 @@ const RSS_CLIENTS = 8;
 const CLIENTS = Number(process.env.BENCH_RENDER_CLIENTS ?? 4 * CONCURRENCY);
 /** Rounds of cold renders (each renders every image once, at a width of its own). */
 const ROUNDS = Number(process.env.BENCH_RENDER_ROUNDS ?? 2);
+/** Which of the three parts to run (BENCH_RENDER_PHASES=cold for quick CPU-per-render comparisons); default all. */
+const PHASES = new Set((process.env.BENCH_RENDER_PHASES ?? 'cold,cached,rss').split(','));
 
 /** A 4000×3000 JPEG that looks like a photo to an encoder (a gradient with grain), distinct per `i`. */
 async function photo(i: number): Promise<Buffer> {
@@ -38,6 +41,18 @@ async function photo(i: number): Promise<Buffer> {
     },
   });
   return base.blur(1.2).jpeg({ quality: 85 }).toBuffer();
+}
+
+/** BENCH_RENDER_IMAGE_CACHE=<dir>: the photos are made once and read from there by later runs (making them takes minutes). */
+async function cachedPhoto(i: number): Promise<Buffer> {
+  const cache = process.env.BENCH_RENDER_IMAGE_CACHE;
+  if (!cache) return photo(i);
+  const file = path.join(cache, `photo-${i}.jpg`);
+  if (existsSync(file)) return readFileSync(file);
+  const bytes = await photo(i);
+  mkdirSync(cache, { recursive: true });
+  writeFileSync(file, bytes);
+  return bytes;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -104,10 +119,9 @@ async function main() {
   sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile)`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile); service ${MAIN_JS}`,
   );
-  const app = await startProductionService({
-    LOCAL_STORAGE_ROOT: path.join(dir, 'store'),
+  const serviceEnv = {
     RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000',
     TRANSFORM_RATE_LIMIT_PER_MINUTE: '1000000',
     TRANSFORM_CONCURRENCY: String(CONCURRENCY),
@@ -117,21 +131,31 @@ async function main() {
     // As the Dockerfile sets them (glibc's dynamic mmap threshold would keep freed libvips buffers resident).
     MALLOC_MMAP_THRESHOLD_: '131072',
     MALLOC_TRIM_THRESHOLD_: '131072',
-  });
+  };
+  const app = await startProductionService({ ...serviceEnv, LOCAL_STORAGE_ROOT: path.join(dir, 'store') });
+  // BENCH_RENDER_COMPARE_MAIN_JS: another build (e.g. a baseline worktree's dist/apps/api/src/main.js) measured in the
+  // same rounds as this one (cold renders only), so that both see the same load: the precise before/after.
+  const compareMainJs = process.env.BENCH_RENDER_COMPARE_MAIN_JS;
+  const other = compareMainJs
+    ? await startProductionService({ ...serviceEnv, LOCAL_STORAGE_ROOT: path.join(dir, 'store-compare') }, compareMainJs)
+    : null;
   try {
     const client = api(app.baseUrl, 77);
+    const otherClient = other ? api(other.baseUrl, 78) : null;
     console.log('making and uploading the images…');
     const sources: string[] = [];
     const ids: string[] = [];
+    const otherIds: string[] = [];
     await pool(
       Array.from({ length: IMAGES }, (_, i) => i),
       2,
       async (i) => {
-        const bytes = await photo(i);
+        const bytes = await cachedPhoto(i);
         // The baseline reads the same bytes from a file, as the service reads its stored object.
         sources[i] = path.join(dir, `photo-${i}.jpg`);
         writeFileSync(sources[i], bytes);
         ids[i] = await readyImage(client, bytes, 'image/jpeg');
+        if (otherClient) otherIds[i] = await readyImage(otherClient, bytes, 'image/jpeg');
       },
     );
     console.log(`${IMAGES} images ready`);
@@ -140,69 +164,95 @@ async function main() {
     // from elsewhere on the machine weighs on both alike; each round renders every image at a new width (cold).
     let directCount = 0;
     let directSeconds = 0;
-    let oursCount = 0;
-    let oursSeconds = 0;
-    const oursLatencies: number[] = [];
     // CPU per render, which moves far less than renders/s when others load the machine: the bench process while it
     // calls sharp; the service and its PostgreSQL backends while they answer.
     let directCpu = 0;
-    let serviceCpu = 0;
-    let postgresCpu = 0;
-    const threadCpu = new Map<string, number>();
-    const db = decodeURIComponent(new URL(app.databaseUrl).pathname.slice(1));
-    const waitBefore = await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum');
-    const renderBefore = await metric(app.baseUrl, 'media_render_duration_seconds_sum');
+    const directThreadCpu = new Map<string, number>();
+    const measured = [
+      { label: 'service', app, client, ids },
+      ...(other && otherClient ? [{ label: `compared build (${compareMainJs})`, app: other, client: otherClient, ids: otherIds }] : []),
+    ].map((m) => ({
+      ...m,
+      db: decodeURIComponent(new URL(m.app.databaseUrl).pathname.slice(1)),
+      count: 0,
+      seconds: 0,
+      cpu: 0,
+      postgresCpu: 0,
+      threadCpu: new Map<string, number>(),
+      latencies: [] as number[],
+      waitBefore: 0,
+      renderBefore: 0,
+    }));
+    for (const m of measured) {
+      m.waitBefore = await metric(m.app.baseUrl, 'media_render_queue_wait_seconds_sum');
+      m.renderBefore = await metric(m.app.baseUrl, 'media_render_duration_seconds_sum');
+    }
     for (let round = 0; round < ROUNDS; round++) {
       const width = 400 + round;
       const c0 = process.cpuUsage();
+      const dt0 = threadCpuMs(process.pid);
       const d = await timed(sources, CONCURRENCY, async (file) => {
         await sharp(file).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
       });
       const c = process.cpuUsage(c0);
+      for (const [name, ms] of threadCpuMs(process.pid))
+        directThreadCpu.set(name, (directThreadCpu.get(name) ?? 0) + ms - (dt0.get(name) ?? 0));
       directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;
-      const s0 = cpuMs(app.pid());
-      const p0 = postgresCpuMs(db);
-      const t0 = threadCpuMs(app.pid());
-      // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
-      // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
-      const o = await timed(ids, CLIENTS, async (id) => {
-        const r = await client.get(`/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`);
-        if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
-      });
-      serviceCpu += cpuMs(app.pid()) - s0;
-      const roundThreads: string[] = [];
-      for (const [name, ms] of threadCpuMs(app.pid())) {
-        threadCpu.set(name, (threadCpu.get(name) ?? 0) + ms - (t0.get(name) ?? 0));
-        if (ms > (t0.get(name) ?? 0)) roundThreads.push(`${name} ${((ms - (t0.get(name) ?? 0)) / ids.length).toFixed(1)}`);
+      // With a compared build, the two take turns going first.
+      for (const m of round % 2 ? [...measured].reverse() : measured) {
+        const s0 = cpuMs(m.app.pid());
+        const p0 = postgresCpuMs(m.db);
+        const t0 = threadCpuMs(m.app.pid());
+        // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
+        // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
+        const o = await timed(m.ids, CLIENTS, async (id) => {
+          const r = await m.client.get(`/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`);
+          if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
+        });
+        m.cpu += cpuMs(m.app.pid()) - s0;
+        const roundThreads: string[] = [];
+        for (const [name, ms] of threadCpuMs(m.app.pid())) {
+          m.threadCpu.set(name, (m.threadCpu.get(name) ?? 0) + ms - (t0.get(name) ?? 0));
+          if (ms > (t0.get(name) ?? 0)) roundThreads.push(`${name} ${((ms - (t0.get(name) ?? 0)) / m.ids.length).toFixed(1)}`);
+        }
+        if (process.env.BENCH_RENDER_VERBOSE) console.log(`  round ${round}, ${m.label}: ${roundThreads.join(', ')}`);
+        m.postgresCpu += postgresCpuMs(m.db) - p0;
+        m.count += m.ids.length;
+        m.seconds += m.ids.length / o.perSecond;
+        m.latencies.push(...o.latencies);
       }
-      if (process.env.BENCH_RENDER_VERBOSE) console.log(`  round ${round}: ${roundThreads.join(', ')}`);
-      postgresCpu += postgresCpuMs(db) - p0;
-      oursCount += ids.length;
-      oursSeconds += ids.length / o.perSecond;
-      oursLatencies.push(...o.latencies);
     }
-    oursLatencies.sort((x, y) => x - y);
     const baseline = directCount / directSeconds;
-    const oursRate = oursCount / oursSeconds;
     console.log(
-      `cold renders to 400 px WebP (${ROUNDS} rounds of ${IMAGES}, ${CLIENTS} clients): sharp directly ${baseline.toFixed(2)}/s; service ${oursRate.toFixed(2)}/s, p50 ${percentile(oursLatencies, 50).toFixed(0)} ms, p99 ${percentile(oursLatencies, 99).toFixed(0)} ms`,
-    );
-    const waited = (await metric(app.baseUrl, 'media_render_queue_wait_seconds_sum')) - waitBefore;
-    const renderTime = (await metric(app.baseUrl, 'media_render_duration_seconds_sum')) - renderBefore;
-    console.log(
-      `CPU per render: sharp directly ${(directCpu / directCount).toFixed(1)} ms; service ${(serviceCpu / oursCount).toFixed(1)} ms + its PostgreSQL backends ${(postgresCpu / oursCount).toFixed(1)} ms; ` +
-        `service mean render ${((1000 * renderTime) / oursCount).toFixed(0)} ms, mean wait for a slot ${((1000 * waited) / oursCount).toFixed(0)} ms`,
-    );
-    console.log(
-      `service CPU per render by thread: ${[...threadCpu]
+      `sharp directly: ${baseline.toFixed(2)} renders/s, CPU per render ${(directCpu / directCount).toFixed(1)} ms: ${[...directThreadCpu]
         .filter(([, ms]) => ms > 0)
         .sort((x, y) => y[1] - x[1])
-        .map(([name, ms]) => `${name} ${(ms / oursCount).toFixed(1)} ms`)
+        .map(([name, ms]) => `${name} ${(ms / directCount).toFixed(1)} ms`)
         .join(', ')}`,
     );
+    for (const m of measured) {
+      m.latencies.sort((x, y) => x - y);
+      const waited = (await metric(m.app.baseUrl, 'media_render_queue_wait_seconds_sum')) - m.waitBefore;
+      const renderTime = (await metric(m.app.baseUrl, 'media_render_duration_seconds_sum')) - m.renderBefore;
+      console.log(
+        `${m.label}: cold renders to 400 px WebP (${ROUNDS} rounds of ${IMAGES}, ${CLIENTS} clients) ${(m.count / m.seconds).toFixed(2)}/s = ${Math.round((100 * m.count) / m.seconds / baseline)} % of sharp directly, p50 ${percentile(m.latencies, 50).toFixed(0)} ms, p99 ${percentile(m.latencies, 99).toFixed(0)} ms; ` +
+          `mean render ${((1000 * renderTime) / m.count).toFixed(0)} ms, mean wait for a slot ${((1000 * waited) / m.count).toFixed(0)} ms`,
+      );
+      console.log(
+        `${m.label}: CPU per render ${(m.cpu / m.count).toFixed(1)} ms + its PostgreSQL backends ${(m.postgresCpu / m.count).toFixed(1)} ms = ${((m.cpu + m.postgresCpu) / m.count / (directCpu / directCount)).toFixed(3)} × sharp directly; by thread: ${[
+          ...m.threadCpu,
+        ]
+          .filter(([, ms]) => ms > 0)
+          .sort((x, y) => y[1] - x[1])
+          .map(([name, ms]) => `${name} ${(ms / m.count).toFixed(1)} ms`)
+          .join(', ')}`,
+      );
+    }
+    const oursRate = measured[0].count / measured[0].seconds;
     report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
+    if (!PHASES.has('cached') && !PHASES.has('rss')) return;
 
     // 2. A cached rendition vs a plain download of an object of the same size, in alternating rounds.
     const link = (await client.get(`/media/${ids[0]}/render?width=400&height=400&format=webp&redirect=false`)).body as { url: string };
@@ -216,19 +266,22 @@ async function main() {
       const r = await client.get(`/media/${plainId}/download?redirect=false`);
       await fetchBody((r.body as { url: string }).url);
     };
-    await loop(16, 1, cached);
-    await loop(16, 1, plain);
-    let plainTotal = 0;
-    let cachedTotal = 0;
-    const slice = Math.max(1, DURATION_S / 8);
-    for (let i = 0; i < 4; i++) {
-      plainTotal += await loop(16, slice, plain);
-      cachedTotal += await loop(16, slice, cached);
+    if (PHASES.has('cached')) {
+      await loop(16, 1, cached);
+      await loop(16, 1, plain);
+      let plainTotal = 0;
+      let cachedTotal = 0;
+      const slice = Math.max(1, DURATION_S / 8);
+      for (let i = 0; i < 4; i++) {
+        plainTotal += await loop(16, slice, plain);
+        cachedTotal += await loop(16, slice, cached);
+      }
+      console.log(
+        `objects of ${size} bytes, 16 clients (API answer + fetching the bytes), 4 alternating rounds of ${slice} s: plain download ${(plainTotal / 4).toFixed(0)} req/s; cached rendition ${(cachedTotal / 4).toFixed(0)} req/s`,
+      );
+      report('cached rendition req/s vs plain download', Math.round((100 * cachedTotal) / plainTotal), '%', { min: 80 });
     }
-    console.log(
-      `objects of ${size} bytes, 16 clients (API answer + fetching the bytes), 4 alternating rounds of ${slice} s: plain download ${(plainTotal / 4).toFixed(0)} req/s; cached rendition ${(cachedTotal / 4).toFixed(0)} req/s`,
-    );
-    report('cached rendition req/s vs plain download', Math.round((100 * cachedTotal) / plainTotal), '%', { min: 80 });
+    if (!PHASES.has('rss')) return;
 
     // 3. RSS under 8 clients asking random sizes and formats of every image (mostly cold renders).
     const formats = ['webp', 'jpeg', 'avif', 'png'];
@@ -259,6 +312,7 @@ async function main() {
     console.error(`the service printed:\n${app.output().slice(-4000)}`);
     throw e;
   } finally {
+    await other?.stop();
     await app.stop();
     rmSync(dir, { recursive: true, force: true });
   }

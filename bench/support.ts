@@ -12,10 +12,10 @@ export const BENCH_ENV: Record<string, string> = JSON.parse(process.env.BENCH_EN
 export const BENCH_NODE_ARGS: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /** The service in production mode, with BENCH_ENV; what a benchmark passes itself (e.g. WEB_CONCURRENCY) wins. */
-export function startProductionService(env: Record<string, string> = {}): Promise<RunningApp> {
+export function startProductionService(env: Record<string, string> = {}, mainJs?: string): Promise<RunningApp> {
   return startApp(
     { NODE_ENV: 'production', LOG_LEVEL: 'warn', METRICS_TOKEN: 'bench-metrics-token-0123456789', ...BENCH_ENV, ...env },
-    { nodeArgs: BENCH_NODE_ARGS },
+    { nodeArgs: BENCH_NODE_ARGS, mainJs },
   );
 }
 

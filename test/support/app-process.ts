@@ -11,7 +11,8 @@ import { waitFor } from './waits';
 
 /** Repository root, whether this file runs from test/support (jest) or dist-bench/test/support (benchmarks). */
 export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist-bench${path.sep}`) ? '../../..' : '../..');
-export const MAIN_JS = path.join(REPO_ROOT, 'dist/apps/api/src/main.js');
+/** BENCH_MAIN_JS: another build of the service (e.g. a baseline worktree's dist) for back-to-back comparisons. */
+export const MAIN_JS = process.env.BENCH_MAIN_JS ?? path.join(REPO_ROOT, 'dist/apps/api/src/main.js');
 export const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnop';
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -58,7 +59,7 @@ export interface RunningApp {
  * (created by the service itself), its own Redis key prefix and its own storage directory. `nodeArgs` go to node
  * before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
  */
-export async function startApp(env: Record<string, string> = {}, opts: { nodeArgs?: string[] } = {}): Promise<RunningApp> {
+export async function startApp(env: Record<string, string> = {}, opts: { nodeArgs?: string[]; mainJs?: string } = {}): Promise<RunningApp> {
   const id = `${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const port = await freePort();
   const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'media-e2e-'));
@@ -88,7 +89,7 @@ export async function startApp(env: Record<string, string> = {}, opts: { nodeArg
 
   async function launch(extra: Record<string, string> = {}) {
     out += `--- start ${new Date().toISOString()}\n`;
-    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN_JS], {
+    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.mainJs ?? MAIN_JS], {
       env: { ...fullEnv, ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

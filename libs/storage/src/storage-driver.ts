@@ -321,6 +321,37 @@ export function canGiveLocalFile(driver: StorageDriver): driver is StorageDriver
 }
 
 /**
+ * Optional capability: a file the service writes itself (a rendition libvips encodes to disk) becomes an object
+ * without its bytes being copied: the caller writes it at `adoptionPath()` (on the store's own file system), then
+ * `adoptFile` hashes it in one read, flushes it (unless `durable` is false) and renames it into place with its
+ * sidecar. The local driver; RoutedStorageDriver forwards it when it writes to one local region.
+ */
+export interface AdoptFileParams {
+  key: string;
+  file: string;
+  contentType: string;
+  /** The size the writer reported: a file of any other size is refused (removed, never put in place). */
+  contentLength?: number;
+  /** As for `write`: false for an object that can be made again (a derivative) — not flushed before it appears. */
+  durable?: boolean;
+}
+
+export interface FileAdoptingStorage {
+  /** A fresh path (nothing there yet) where the caller may write a file for `adoptFile`, or null when this store cannot adopt. */
+  adoptionPath(): Promise<string | null>;
+  /**
+   * Puts the complete, closed file `file` (from `adoptionPath`) at `key` (replacing it) and answers its size and
+   * SHA-256. The file is gone from `file` afterwards; on failure it is removed. `durable` as for `write`.
+   */
+  adoptFile(params: AdoptFileParams): Promise<{ size: number; sha256: string }>;
+}
+
+export function canAdoptFiles(driver: StorageDriver): driver is StorageDriver & FileAdoptingStorage {
+  const d = driver as Partial<FileAdoptingStorage>;
+  return typeof d.adoptionPath === 'function' && typeof d.adoptFile === 'function';
+}
+
+/**
  * Optional capability: the store keeps a marker for every single-use upload key whose object was removed, so a URL
  * signed for it stays used up (the local driver; S3 has no such URLs to guard). The markers are purged once every
  * URL that could have been signed for their key has expired. RoutedStorageDriver forwards it to every region.

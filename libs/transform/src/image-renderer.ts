@@ -68,11 +68,8 @@ function position(g: Gravity): string | number {
   return g === 'centre' ? 'center' : g;
 }
 
-/**
- * Reads the header of the image file at `path` (nothing is decoded) and refuses a source over `maxPixels` (per frame;
- * an animation may have up to 4× that in all its frames when it is to stay animated): decompression bombs.
- */
-export async function inspectImageFile(path: string, spec: RenderSpec, opts: { maxPixels: number }): Promise<SourceHeader> {
+/** Reads the header of the image file at `path` (nothing is decoded). */
+export async function readImageHeader(path: string): Promise<SourceHeader> {
   let meta: Metadata;
   try {
     meta = await sharp(path, { animated: true, limitInputPixels: false }).metadata();
@@ -81,15 +78,29 @@ export async function inspectImageFile(path: string, spec: RenderSpec, opts: { m
   }
   const frames = meta.pages && meta.pages > 1 ? meta.pages : 1;
   const frameHeight = meta.pageHeight ?? meta.height ?? 0;
-  const pixels = (meta.width ?? 0) * frameHeight;
   if (!meta.width || !frameHeight) throw new UndecodableSourceError('the source has no dimensions');
-  if (pixels > opts.maxPixels || pixels * (spec.animated ? frames : 1) > opts.maxPixels * 4) {
+  return { width: meta.width, frameHeight, frames, hasIcc: Boolean(meta.icc), orientation: meta.orientation ?? 1 };
+}
+
+/**
+ * Refuses a source over `maxPixels` (per frame; an animation may have up to 4× that in all its frames when it is to
+ * stay animated): decompression bombs, told by the header before anything is decoded.
+ */
+export function assertRenderable(h: SourceHeader, spec: RenderSpec, opts: { maxPixels: number }): void {
+  const pixels = h.width * h.frameHeight;
+  if (pixels > opts.maxPixels || pixels * (spec.animated ? h.frames : 1) > opts.maxPixels * 4) {
     throw new SourceTooLargeError(
-      `the source is ${meta.width}×${frameHeight} = ${pixels} pixels${frames > 1 ? ` × ${frames} frames` : ''}, more than the ${opts.maxPixels} allowed (TRANSFORM_MAX_INPUT_PIXELS; decompression bomb protection)`,
+      `the source is ${h.width}×${h.frameHeight} = ${pixels} pixels${h.frames > 1 ? ` × ${h.frames} frames` : ''}, more than the ${opts.maxPixels} allowed (TRANSFORM_MAX_INPUT_PIXELS; decompression bomb protection)`,
       pixels,
     );
   }
-  return { width: meta.width, frameHeight, frames, hasIcc: Boolean(meta.icc), orientation: meta.orientation ?? 1 };
+}
+
+/** readImageHeader, then assertRenderable. */
+export async function inspectImageFile(path: string, spec: RenderSpec, opts: { maxPixels: number }): Promise<SourceHeader> {
+  const h = await readImageHeader(path);
+  assertRenderable(h, spec, opts);
+  return h;
 }
 
 /** The output's size in pixels (one frame), as `fit` and `enlarge` make it from the source's (EXIF-oriented) size. */

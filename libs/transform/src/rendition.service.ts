@@ -26,10 +26,12 @@ import { AclService } from '@app/acl';
 import { AssetEventsService, AssetQueryService, AssetStatus, DownloadLinkDto, MediaAsset } from '@app/assets';
 import { CdnService } from '@app/cdn';
 import { LifecycleEvents } from '@app/lifecycle';
-import { canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
+import { canAdoptFiles, canGiveLocalFile, MAX_CACHE_AGE_SECONDS, ObjectKeyLayout, STORAGE_DRIVER, StorageDriver } from '@app/storage';
 import {
   ANIMATABLE_TYPES,
+  assertRenderable,
   inspectImageFile,
+  readImageHeader,
   renderCost,
   renderImageFile,
   RenderedImage,
@@ -52,6 +54,7 @@ import { RenderCoalescer } from './render-coalescer';
 import { RenderLimiter } from './render-limiter';
 import { RenderRateLimiter } from './render-rate.limiter';
 import { RenditionRowCache } from './rendition-row.cache';
+import { SourceHeaderCache } from './source-header.cache';
 import { RenditionRow, RenditionsRepository } from './renditions.repository';
 import { TransformMetrics } from './transform.metrics';
 import { extractVideoFrame, NoFrameError } from './video-frame';
@@ -96,6 +99,7 @@ export class RenditionService implements OnModuleInit {
   private readonly presets = new Map<string, RenderRequest>();
   private readonly inflight = new Map<string, Promise<RenditionRow>>();
   private readonly rowCache = new RenditionRowCache();
+  private readonly headers = new SourceHeaderCache();
   private readonly keySecret: string;
 
   constructor(
@@ -266,12 +270,22 @@ export class RenditionService implements OnModuleInit {
         cacheKey,
         () => this.repo.find(cacheKey),
         async () => {
-          // libvips writes the rendition to a temporary file, which is then streamed to storage (never a whole image in
-          // memory).
-          const outFile = join(tmpdir(), `media-rendition-${randomUUID()}`);
+          // libvips writes the rendition to a file (never a whole image in memory): on a store that adopts files (local),
+          // in the store's own temporary directory, from where it is hashed and renamed into place (no copy); elsewhere
+          // in the system's, from where it is streamed to storage.
+          const adoptionPath = canAdoptFiles(this.storage) ? await this.storage.adoptionPath() : null;
+          const outFile = adoptionPath ?? join(tmpdir(), `media-rendition-${randomUUID()}`);
+          let rendered: RenderedImage;
           try {
-            const rendered = await this.renderSource(a, spec, outFile);
-            return await this.store(cacheKey, a, sha, params, rendered);
+            rendered = await this.renderSource(a, sha, spec, outFile);
+          } catch (e) {
+            await rm(outFile, { force: true });
+            throw e;
+          }
+          // An adopted file is renamed into place, or removed by the store when that fails.
+          if (adoptionPath) return this.store(cacheKey, a, sha, params, rendered, true);
+          try {
+            return await this.store(cacheKey, a, sha, params, rendered, false);
           } finally {
             await rm(outFile, { force: true });
           }
@@ -324,12 +338,58 @@ export class RenditionService implements OnModuleInit {
   }
 
   /**
-   * Streams the rendition's file to storage, then writes its row (the object first: a row always names stored bytes;
+   * Stores the rendition's file (putObject), then writes its row (the object first: a row always names stored bytes;
    * the object key derives from the cache key, so an object whose row never came — the process died between the two
    * — is found by reconcile under renditions/ with no row naming it, and deleted after ORPHAN_GRACE_SECONDS).
    */
-  private async store(cacheKey: string, a: MediaAsset, sha: string, params: string, rendered: RenderedImage): Promise<RenditionRow> {
+  private async store(
+    cacheKey: string,
+    a: MediaAsset,
+    sha: string,
+    params: string,
+    rendered: RenderedImage,
+    adopt: boolean,
+  ): Promise<RenditionRow> {
     const objectKey = ObjectKeyLayout.rendition(cacheKey);
+    const stored = await this.putObject(objectKey, rendered, adopt);
+    const row: RenditionRow = {
+      cacheKey,
+      ownerId: a.ownerId,
+      sourceSha256: sha,
+      params,
+      bucket: this.storage.bucket,
+      objectKey,
+      mimeType: rendered.mimeType,
+      width: rendered.width,
+      height: rendered.height,
+      sizeBytes: stored.size,
+      contentSha256: stored.sha256,
+      lastReadAt: this.clock.now(),
+    };
+    await this.repo.insert(row);
+    // The owner's last asset with these bytes may have gone while this rendered (its release found no row yet):
+    // then nothing keeps this rendition.
+    if (!(await this.assets.ownerHoldsReady(a.ownerId, sha))) {
+      await this.releaseSource(a.ownerId, sha);
+      throw Errors.assetNotFound(a.assetId);
+    }
+    this.rowCache.set(row);
+    return row;
+  }
+
+  /**
+   * Stores the rendition's file under `objectKey` and answers its size and SHA-256 (the strong ETag its URLs carry):
+   * adopted (hashed in one read, renamed into place) when `adopt` (the file is at the store's adoption path), else
+   * streamed to storage while hashed. Either way the store checks the size libvips reported.
+   */
+  private async putObject(objectKey: string, rendered: RenderedImage, adopt: boolean): Promise<{ size: number; sha256: string }> {
+    if (adopt && canAdoptFiles(this.storage))
+      return this.storage.adoptFile({
+        key: objectKey,
+        file: rendered.file,
+        contentType: rendered.mimeType,
+        contentLength: rendered.sizeBytes,
+      });
     const hash = createHash('sha256');
     const source = createReadStream(rendered.file);
     const body = new Transform({
@@ -345,44 +405,24 @@ export class RenditionService implements OnModuleInit {
       contentType: rendered.mimeType,
       contentLength: rendered.sizeBytes,
     });
-    const row: RenditionRow = {
-      cacheKey,
-      ownerId: a.ownerId,
-      sourceSha256: sha,
-      params,
-      bucket: this.storage.bucket,
-      objectKey,
-      mimeType: rendered.mimeType,
-      width: rendered.width,
-      height: rendered.height,
-      sizeBytes: rendered.sizeBytes,
-      contentSha256: hash.digest('hex'),
-      lastReadAt: this.clock.now(),
-    };
-    await this.repo.insert(row);
-    // The owner's last asset with these bytes may have gone while this rendered (its release found no row yet):
-    // then nothing keeps this rendition.
-    if (!(await this.assets.ownerHoldsReady(a.ownerId, sha))) {
-      await this.releaseSource(a.ownerId, sha);
-      throw Errors.assetNotFound(a.assetId);
-    }
-    this.rowCache.set(row);
-    return row;
+    return { size: rendered.sizeBytes, sha256: hash.digest('hex') };
   }
 
   /**
    * Renders the source to `outFile`, in a render slot weighed by the render's estimated working memory. A source on
-   * local disk has its header read first, outside the slot (nothing decoded), so the weight is exact; a remote
-   * source or a video's frame is fetched inside the slot (bounded like the render) and weighed by the requested size.
+   * local disk has its header read first (once per owner and source: SourceHeaderCache), outside the slot (nothing
+   * decoded), so the weight is exact; a remote source or a video's frame is fetched inside the slot (bounded like the
+   * render) and weighed by the requested size.
    */
-  private async renderSource(a: MediaAsset, spec: RenderSpec, outFile: string): Promise<RenderedImage> {
+  private async renderSource(a: MediaAsset, sha: string, spec: RenderSpec, outFile: string): Promise<RenderedImage> {
     const limits = { maxPixels: this.config.TRANSFORM_MAX_INPUT_PIXELS, timeoutSeconds: this.config.TRANSFORM_TIMEOUT_MS / 1000 };
     const local = canGiveLocalFile(this.storage) ? await this.storage.localFilePath({ key: a.objectKey }) : null;
     const video = (a.detectedMimeType ?? a.mimeType).startsWith('video/');
     const waited = (ms: number) => this.metrics.waited(ms);
     // The local driver's file is read in place.
     if (local && !video) {
-      const header = await inspectImageFile(local, spec, limits);
+      const header = await this.headers.get(a.ownerId, sha, () => readImageHeader(local));
+      assertRenderable(header, spec, limits);
       return this.limiter.run(() => renderImageFile(local, header, spec, { ...limits, outFile }), waited, renderCost(header, spec));
     }
     return this.limiter.run(
@@ -440,6 +480,7 @@ export class RenditionService implements OnModuleInit {
   }
   /** Deletes an owner's renditions of one source: rows now, objects (and CDN copies) through the outbox. */
   async releaseSource(ownerId: string, sha256: string): Promise<number> {
+    this.headers.delete(ownerId, sha256);
     const rows = await this.repo.transaction(async (m) => {
       const removed = await this.repo.removeOfSource(m, ownerId, sha256);
       await this.requestObjectRemoval(m, removed);

@@ -2,8 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
+  AdoptFileParams,
   ByteRange,
   CopyCapableStorage,
+  FileAdoptingStorage,
   ListableStorage,
   ListedObject,
   LocalFileStorage,
@@ -76,6 +78,7 @@ export class LocalStorageDriver
     TieredStorage,
     MultipartCapableStorage,
     LocalFileStorage,
+    FileAdoptingStorage,
     UsedUploadMarkerStorage,
     ManagedStorage
 {
@@ -142,6 +145,14 @@ export class LocalStorageDriver
   async write({ key, body, contentType, contentLength, durable }: PutObjectParams): Promise<void> {
     const r = await this.objects.store(key, body, contentType, { exactLength: contentLength, durable });
     if (contentLength !== undefined && r.size !== contentLength) throw new Error(`expected ${contentLength} bytes, got ${r.size}`);
+  }
+
+  adoptionPath(): Promise<string> {
+    return this.objects.adoptionPath();
+  }
+
+  adoptFile({ key, file, contentType, contentLength, durable }: AdoptFileParams): Promise<{ size: number; sha256: string }> {
+    return this.objects.adopt(key, file, contentType, { exactLength: contentLength, durable });
   }
 
   copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {

@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import {
+  AdoptFileParams,
   ByteRange,
+  canAdoptFiles,
   canCopy,
   canGiveLocalFile,
   canMultipart,
   CopyCapableStorage,
+  FileAdoptingStorage,
   keepsUsedUploadMarkers,
   LocalFileStorage,
   MultipartCapableStorage,
@@ -60,7 +63,7 @@ export interface RoutedDriverHooks {
  * the object (null when that region keeps no local files), `purgeConsumedMarkers` to every region that keeps markers.
  */
 export class RoutedStorageDriver
-  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, UsedUploadMarkerStorage
+  implements StorageDriver, CopyCapableStorage, MultipartCapableStorage, LocalFileStorage, FileAdoptingStorage, UsedUploadMarkerStorage
 {
   private readonly logger = new Logger('Storage');
   private hooks: RoutedDriverHooks = {};
@@ -137,6 +140,24 @@ export class RoutedStorageDriver
           ),
         );
     }
+  }
+
+  /**
+   * Adoption (FileAdoptingStorage) goes to the one region's driver when it adopts (local); with several regions the
+   * write region may change between the path and the adoption, so callers write through `write` instead (null).
+   */
+  async adoptionPath(): Promise<string | null> {
+    const only = this.router.multiRegion ? null : this.router.primary;
+    if (!only || !canAdoptFiles(only.driver)) return null;
+    const driver = only.driver;
+    return this.router.call(only, () => driver.adoptionPath());
+  }
+
+  async adoptFile(params: AdoptFileParams): Promise<{ size: number; sha256: string }> {
+    const only = this.router.multiRegion ? null : this.router.primary;
+    if (!only || !canAdoptFiles(only.driver)) throw new Error('this store adopts no files: write the object instead');
+    const driver = only.driver;
+    return this.router.call(only, () => driver.adoptFile(params));
   }
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +8,9 @@ import { COLD_CLASSES, LocalLayout } from './local-layout';
 import { KnownDirs, removeFile } from './file-ops';
 import { fsyncDir, fsyncFile, receiveIntoHandle, walkFiles } from './local-files';
 import { LocalRequestError } from './local-request.error';
+
+/** Read size when hashing an adopted file (a bound on memory per adoption, not on the file's size). */
+const ADOPT_READ_BYTES = 256 * 1024;
 
 /** A body that completed after its deadline (the signed URL's expiry plus the grace period) is refused, not stored. */
 export function assertBeforeDeadline(deadlineMs: number | undefined): void {
@@ -139,6 +142,55 @@ export class LocalObjectStore {
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
       await removeFile(tmp);
+      throw e;
+    }
+  }
+
+  /** A fresh path under `.tmp` (made when missing) for a file that `adopt` then puts in place (FileAdoptingStorage). */
+  async adoptionPath(): Promise<string> {
+    await this.dirs.ensure(this.layout.tmpDir());
+    return path.join(this.layout.tmpDir(), `adopt-${randomUUID()}`);
+  }
+
+  /**
+   * Puts `file` (written by the caller under `.tmp`, complete and closed) at `key`: hashed in one read through a
+   * bounded buffer, fsynced unless `durable` is false, its sidecar written, then renamed into place — no byte copied.
+   * The file is removed when anything fails.
+   */
+  async adopt(
+    key: string,
+    file: string,
+    contentType: string,
+    { exactLength, durable = true }: { exactLength?: number; durable?: boolean } = {},
+  ): Promise<{ size: number; sha256: string }> {
+    const target = this.layout.objectPath(key);
+    // Checked before anything that could remove it: a file elsewhere is refused and left alone.
+    if (path.dirname(file) !== this.layout.tmpDir()) throw new Error(`only files under ${this.layout.tmpDir()} can be adopted`);
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      const fh = await open(file, 'r');
+      try {
+        const chunk = Buffer.allocUnsafe(ADOPT_READ_BYTES);
+        for (;;) {
+          const { bytesRead } = await fh.read(chunk, 0, chunk.length, size);
+          if (bytesRead > 0) hash.update(chunk.subarray(0, bytesRead));
+          size += bytesRead;
+          // A regular file nobody writes any more: a short read is its end.
+          if (bytesRead < chunk.length) break;
+        }
+        if (durable) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (exactLength !== undefined && size !== exactLength) throw new Error(`expected ${exactLength} bytes in ${file}, found ${size}`);
+      const sha256 = hash.digest('hex');
+      await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
+      await this.dirs.within([path.dirname(target)], () => rename(file, target));
+      await this.removeColdCopies(key);
+      return { size, sha256 };
+    } catch (e) {
+      await removeFile(file);
       throw e;
     }
   }

@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalStorageDriver } from './local-storage.driver';
+
+describe('LocalStorageDriver file adoption (FileAdoptingStorage)', () => {
+  let root: string;
+  let driver: LocalStorageDriver;
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'local-adopt-'));
+    driver = new LocalStorageDriver({ root, bucket: 'media', baseUrl: 'http://127.0.0.1:1', signingSecret: 's'.repeat(32) });
+    await driver.init();
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('puts a file written at the adoption path in place, hashed, with its sidecar; nothing stays behind', async () => {
+    const file = await driver.adoptionPath();
+    const bytes = Buffer.alloc(600 * 1024, 7); // more than one read
+    writeFileSync(file, bytes);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(await driver.adoptFile({ key: 'renditions/ab/k1', file, contentType: 'image/webp', contentLength: bytes.length })).toEqual({
+      size: bytes.length,
+      sha256,
+    });
+    expect(existsSync(file)).toBe(false);
+    expect(await driver.head('renditions/ab/k1')).toMatchObject({ size: bytes.length, contentType: 'image/webp', etag: `"${sha256}"` });
+    const body: Buffer[] = [];
+    for await (const chunk of await driver.read('renditions/ab/k1')) body.push(chunk as Buffer);
+    expect(Buffer.concat(body).equals(bytes)).toBe(true);
+  });
+
+  it('refuses (and removes) a file whose size is not the one its writer reported: a short object is never stored', async () => {
+    const file = await driver.adoptionPath();
+    writeFileSync(file, 'short');
+    await expect(driver.adoptFile({ key: 'renditions/ab/k2', file, contentType: 'image/webp', contentLength: 99 })).rejects.toThrow(
+      /expected 99 bytes/,
+    );
+    expect(existsSync(file)).toBe(false);
+    expect(await driver.head('renditions/ab/k2')).toBeNull();
+  });
+
+  it('adopts only files under its own temporary directory, and leaves any other file alone', async () => {
+    const outside = path.join(root, 'elsewhere');
+    writeFileSync(outside, 'x');
+    await expect(driver.adoptFile({ key: 'renditions/ab/k3', file: outside, contentType: 'image/webp' })).rejects.toThrow(/can be adopted/);
+    expect(await driver.head('renditions/ab/k3')).toBeNull();
+    expect(existsSync(outside)).toBe(true);
+    expect(readdirSync(path.join(root, 'media'), { recursive: true }).some((f) => String(f).endsWith('k3'))).toBe(false);
+  });
+});
