@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalStorageDriver } from './local-storage.driver';
@@ -48,5 +48,27 @@ describe('LocalStorageDriver file adoption (FileAdoptingStorage)', () => {
     expect(await driver.head('renditions/ab/k3')).toBeNull();
     expect(existsSync(outside)).toBe(true);
     expect(readdirSync(path.join(root, 'media'), { recursive: true }).some((f) => String(f).endsWith('k3'))).toBe(false);
+  });
+});
+
+describe('LocalStorageDriver start-up: what a dead process left in .tmp', () => {
+  it('removes .tmp files unwritten for an hour and keeps recent ones', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'local-sweep-'));
+    try {
+      const options = { root, bucket: 'media', baseUrl: 'http://127.0.0.1:1', signingSecret: 's'.repeat(32) };
+      const first = new LocalStorageDriver(options);
+      await first.init();
+      const abandoned = await first.adoptionPath();
+      const live = await first.adoptionPath();
+      writeFileSync(abandoned, 'left by a render that died');
+      writeFileSync(live, 'being written');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(abandoned, twoHoursAgo, twoHoursAgo);
+      await new LocalStorageDriver(options).init(); // the next process to start
+      expect(existsSync(abandoned)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -30,6 +30,7 @@ import {
   PresignUploadPartParams,
   UploadPartParams,
 } from '../storage-driver';
+import { sweepAbandoned } from './local/file-ops';
 import { LocalLayout } from './local/local-layout';
 import { LocalMultipart, PartChecks } from './local/local-multipart';
 import { LocalObjectStore, StoreLimits } from './local/local-object-store';
@@ -61,6 +62,9 @@ export interface LocalStorageOptions {
   uploadLimits?: Partial<UploadLimits>;
 }
 
+
+/** A file in .tmp unwritten this long was left by a process that died mid-write (see sweepAbandoned). */
+const TMP_ABANDONED_MS = 60 * 60 * 1000;
 /**
  * The embedded driver: objects are files under `<root>/<bucket>/<key>`, with a sidecar
  * `<root>/.meta/<bucket>/<key>.json` (type, size, SHA-256). Signed URLs point at this service
@@ -113,6 +117,8 @@ export class LocalStorageDriver
     await mkdir(this.layout.tmpDir(), { recursive: true });
     await mkdir(this.layout.multipartRoot(), { recursive: true });
     await mkdir(this.layout.claimsDir(), { recursive: true });
+    // What a process that died mid-write left in .tmp (another live process's file is touched far more recently).
+    await sweepAbandoned(this.layout.tmpDir(), TMP_ABANDONED_MS);
   }
 
   /** Nothing to release: every handle is closed by the operation that opened it. */

@@ -1,4 +1,5 @@
-import { mkdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
 
 /**
  * Removes a file; an absent one (or a path through something that is not a directory) is success. One unlink:
@@ -49,4 +50,29 @@ export class KnownDirs {
       return op();
     }
   }
+}
+
+/**
+ * Removes the files directly in `dir` that nobody has written for `olderThanMs`: what a process that died mid-write
+ * left in the store's `.tmp` (an upload's body, a rendition libvips was writing). A live writer touches its file far
+ * more often than that (an upload body idle for UPLOAD_BODY_IDLE_TIMEOUT_SECONDS is cut off; renders have a timeout),
+ * so a live file is never removed. Answers how many were removed; a missing `dir` is zero.
+ */
+export async function sweepAbandoned(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return 0;
+    throw err;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const st = await lstat(file).catch(() => null);
+    if (!st || st.isDirectory() || now - st.mtimeMs < olderThanMs) continue;
+    await removeFile(file);
+    removed++;
+  }
+  return removed;
 }
