@@ -14,12 +14,15 @@
  * BENCH_LOADGEN=wrk|autocannon|both|auto picks the load generator (bench/load-generators.ts; default: wrk when
  * installed — the issue's figures are wrk figures — else autocannon); `both` runs each load with both, wrk first,
  * and prints both (MET/MISS is judged on the first). Each line names its generator and the CPU it used per request.
+ * With one service process, each run is followed by what happened inside it (bench/service-breakdown.ts): event-loop
+ * delay, GC pauses, the main thread's CPU and run-queue wait, and upload-url's group-commit batches.
  */
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { api, uploadBytes } from '../test/support/api';
 import { RunningApp, token } from '../test/support/app-process';
 import { generators, GeneratorResult, LoadSpec, runLoad } from './load-generators';
+import { breakdownLine, breakdownStart } from './service-breakdown';
 import { BENCH_ENV, LoadResult, report, startProductionService, withCpu } from './support';
 
 /** CPU per request, which other load on the machine barely changes (unlike requests/s). */
@@ -41,9 +44,13 @@ async function measure(app: RunningApp, name: string, spec: LoadSpec): Promise<M
   const results: Measured[] = [];
   for (const g of generators()) {
     const commits0 = await commits(app);
+    // One service process: where the time went inside it (see bench/service-breakdown.ts).
+    const inside = app.env.WEB_CONCURRENCY === '1' ? await breakdownStart(app) : undefined;
     const r = await withCpu(app, () => runLoad(g, spec));
+    const insideLine = inside ? await breakdownLine(app, inside) : undefined;
     const perRequest = (await settledCommits(app)) - commits0;
     console.log(`${line(name, r)}, database commits ${Math.round((100 * perRequest) / Math.max(1, r.total)) / 100} per request`);
+    if (insideLine) console.log(insideLine);
     results.push(r);
   }
   return results[0];
