@@ -9,17 +9,21 @@
  * The benchmarked service has the upload rate limit and the asset-count quota raised out of the way (both are still
  * checked on every request). Headline figures are one service process (WEB_CONCURRENCY=1, the default); the same
  * runs are then repeated with WEB_CONCURRENCY=2 (two node:cluster workers), labelled so. BENCH_WORKERS=1 skips those.
- * BENCH_DURATION (s per run, default 10); BENCH_ONLY=upload,warm,cold picks runs; BENCH_ENV='{"DATABASE_POOL_SIZE":"20"}'
+ * BENCH_DURATION (s per run, default 10); BENCH_WARMUP (s of the same load before each run, unmeasured; default 0);
+ * BENCH_ONLY=upload,warm,cold picks runs; BENCH_ENV='{"DATABASE_POOL_SIZE":"20"}'
  * adds service settings; BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service.
  * BENCH_LOADGEN=wrk|autocannon|both|auto picks the load generator (bench/load-generators.ts; default: wrk when
  * installed — the issue's figures are wrk figures — else autocannon); `both` runs each load with both, wrk first,
  * and prints both (MET/MISS is judged on the first). Each line names its generator and the CPU it used per request.
+ * With one service process, each run is followed by what happened inside it (bench/service-breakdown.ts): event-loop
+ * delay, GC pauses, the main thread's CPU and run-queue wait, and upload-url's group-commit batches.
  */
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { api, uploadBytes } from '../test/support/api';
 import { RunningApp, token } from '../test/support/app-process';
 import { generators, GeneratorResult, LoadSpec, runLoad } from './load-generators';
+import { breakdownLine, breakdownStart } from './service-breakdown';
 import { BENCH_ENV, LoadResult, report, startProductionService, withCpu } from './support';
 
 /** CPU per request, which other load on the machine barely changes (unlike requests/s). */
@@ -27,6 +31,12 @@ const cpu = (r: { serviceCpuMsPerReq: number; postgresCpuMsPerReq: number }) =>
   `; CPU per request: service ${r.serviceCpuMsPerReq} ms, PostgreSQL ${r.postgresCpuMsPerReq} ms`;
 
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'upload,warm,cold').split(','));
+/**
+ * BENCH_WARMUP (s, default 0): the same load, unmeasured, before each measured run. The first load after the service
+ * starts carries its warm-up (JIT, the pool opening connections, the heap growing): the bare route, measured first,
+ * had p99 209–349 ms without and 11–16 ms after a 3 s warm-up (2026-12-05, README).
+ */
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 0);
 
 /** Out of the benchmark's way, still checked on every request. */
 const LIMITS = { RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000000', QUOTA_MAX_ASSETS_PER_OWNER: '100000000' };
@@ -40,10 +50,18 @@ const line = (name: string, r: Measured) =>
 async function measure(app: RunningApp, name: string, spec: LoadSpec): Promise<Measured> {
   const results: Measured[] = [];
   for (const g of generators()) {
+    if (WARMUP_S > 0) {
+      const w = await runLoad(g, { ...spec, duration: WARMUP_S });
+      console.log(`${name} [${g}] warm-up ${WARMUP_S} s (not judged): ${w.requestsPerSec} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms`);
+    }
     const commits0 = await commits(app);
+    // One service process: where the time went inside it (see bench/service-breakdown.ts).
+    const inside = app.env.WEB_CONCURRENCY === '1' ? await breakdownStart(app) : undefined;
     const r = await withCpu(app, () => runLoad(g, spec));
+    const insideLine = inside ? await breakdownLine(app, inside) : undefined;
     const perRequest = (await settledCommits(app)) - commits0;
     console.log(`${line(name, r)}, database commits ${Math.round((100 * perRequest) / Math.max(1, r.total)) / 100} per request`);
+    if (insideLine) console.log(insideLine);
     results.push(r);
   }
   return results[0];

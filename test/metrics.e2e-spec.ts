@@ -111,6 +111,13 @@ describe('operations: metrics, Bull Board and request ids', () => {
     for (const r of routes) expect(r).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-|nope-|\/no\/such/);
 
     // Upload outcomes and processing jobs.
+    // Both upload-urls above went through group commit: batches, their sizes and where each batch's time went.
+    const batches = value(m, 'media_pending_batch_size_count');
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(value(m, 'media_pending_batch_size_sum')).toBe(2);
+    for (const phase of ['wait', 'write', 'durable']) expect(value(m, 'media_pending_batch_seconds_count', { phase })).toBe(batches);
+    expect(value(m, 'media_pending_batch_seconds_sum', { phase: 'write' })).toBeGreaterThan(0);
+    expect(value(m, 'media_pending_batch_seconds_sum', { phase: 'durable' })).toBeGreaterThan(0);
     expect(value(m, 'media_uploads_total', { outcome: 'ready' })).toBe(1);
     expect(value(m, 'media_uploads_total', { outcome: 'failed' })).toBe(1);
     expect(value(m, 'media_uploads_total', { outcome: 'quarantined' })).toBe(0);

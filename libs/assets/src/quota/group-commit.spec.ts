@@ -1,4 +1,4 @@
-import { GroupCommit } from './group-commit';
+import { BatchTiming, GroupCommit } from './group-commit';
 
 /** A write that answers when told to, recording each batch it was given. */
 function controlledWriter() {
@@ -99,5 +99,33 @@ describe('GroupCommit with durable', () => {
     );
     const results = await Promise.allSettled([1, 2].map((x) => g.submit(x)));
     expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual(['flush failed', 'flush failed']);
+  });
+
+  it('tells onBatch each answered batch: its size, and its write and flush times as they happened', async () => {
+    const w = controlledWriter();
+    const flushes: (() => void)[] = [];
+    const seen: BatchTiming[] = [];
+    const g = new GroupCommit<number, number>(w.write, async (x) => x, {
+      maxBatch: 10,
+      maxInFlight: 1,
+      durable: () => new Promise<void>((resolve) => flushes.push(resolve)),
+      onBatch: (t) => seen.push(t),
+    });
+    const all = [1, 2, 3].map((x) => g.submit(x));
+    await turn();
+    const writing = performance.now();
+    while (performance.now() - writing < 5); // the write takes at least 5 ms
+    w.releaseAll();
+    await turns();
+    expect(seen).toEqual([]); // not durable yet: not answered, not reported
+    const flushing = performance.now();
+    while (performance.now() - flushing < 5); // the flush takes at least 5 ms
+    flushes[0]();
+    expect(await Promise.all(all)).toEqual([10, 20, 30]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].size).toBe(3);
+    expect(seen[0].waitMs).toBeGreaterThanOrEqual(0);
+    expect(seen[0].writeMs).toBeGreaterThanOrEqual(5);
+    expect(seen[0].durableMs).toBeGreaterThanOrEqual(5);
   });
 });

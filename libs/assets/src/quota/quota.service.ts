@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UPLOAD_CONFIG, UploadConfig } from '@app/core';
+import { MetricsService, UPLOAD_CONFIG, UploadConfig } from '@app/core';
 import { EntityManager } from 'typeorm';
 import { checkQuota, effectiveLimits, QuotaOverride } from './quota-rules';
 import { QuotaLimitsDto, QuotaViewDto } from './quota-view.dto';
-import { GroupCommit } from './group-commit';
+import { BatchTiming, GroupCommit } from './group-commit';
 import { WalFlush } from './wal-flush';
 import { NewPendingAsset, PendingInsertOutcome, QuotaRepository } from './quota.repository';
 
@@ -14,6 +14,9 @@ import { NewPendingAsset, PendingInsertOutcome, QuotaRepository } from './quota.
  * owner's next batch does not wait for the disk. Nobody is answered before that flush.
  */
 const PENDING_BATCHES = { maxBatch: 256, maxInFlight: 2 };
+
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+const BATCH_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
  * Per-owner limits on bytes and asset count. Usage = processing/ready assets (a counter kept in the same
@@ -27,12 +30,13 @@ export class QuotaService {
   constructor(
     private readonly repo: QuotaRepository,
     @Inject(UPLOAD_CONFIG) private readonly upload: UploadConfig,
+    metrics: MetricsService,
   ) {
     const flush = new WalFlush(() => this.repo.flushWal());
     this.batches = new GroupCommit(
       (assets) => this.repo.insertPendingBatch(assets, this.defaultLimits()),
       (asset) => this.repo.insertPendingWithQuota(asset, this.defaultLimits()),
-      { ...PENDING_BATCHES, durable: () => flush.wait() },
+      { ...PENDING_BATCHES, durable: () => flush.wait(), onBatch: batchMetrics(metrics) },
     );
   }
 
@@ -72,4 +76,32 @@ export class QuotaService {
   private defaultLimits(): { maxBytes: number; maxAssets: number } {
     return { maxBytes: this.upload.QUOTA_MAX_BYTES_PER_OWNER, maxAssets: this.upload.QUOTA_MAX_ASSETS_PER_OWNER };
   }
+}
+
+/**
+ * media_pending_batch_size and media_pending_batch_seconds{phase}: how many upload-url requests each group commit
+ * wrote, and where a batch's time went (wait: for a slot and the next turn; write: statement and asynchronous
+ * commit; durable: the shared WAL flush). Requests answered from a batch waited wait + write + durable.
+ */
+function batchMetrics(metrics: MetricsService): (t: BatchTiming) => void {
+  const size = metrics.histogram({
+    name: 'media_pending_batch_size',
+    help: 'Pending assets (POST /media/upload-url) written per group-commit batch',
+    buckets: BATCH_SIZE_BUCKETS,
+  });
+  const seconds = metrics.histogram({
+    name: 'media_pending_batch_seconds',
+    help: "Where a group-commit batch's time went: wait (first request to the write's start), write (statement and asynchronous commit), durable (shared WAL flush)",
+    labelNames: ['phase'],
+    buckets: BATCH_SECONDS_BUCKETS,
+  });
+  const wait = seconds.labels('wait');
+  const write = seconds.labels('write');
+  const durable = seconds.labels('durable');
+  return (t) => {
+    size.observe(t.size);
+    wait.observe(t.waitMs / 1000);
+    write.observe(t.writeMs / 1000);
+    durable.observe(t.durableMs / 1000);
+  };
 }
