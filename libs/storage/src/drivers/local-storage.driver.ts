@@ -62,7 +62,6 @@ export interface LocalStorageOptions {
   uploadLimits?: Partial<UploadLimits>;
 }
 
-
 /** A file in .tmp unwritten this long was left by a process that died mid-write (see sweepAbandoned). */
 const TMP_ABANDONED_MS = 60 * 60 * 1000;
 /**
