@@ -113,50 +113,12 @@ export class PrincipalThrottlerGuard extends ThrottlerGuard {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     try {
-      return await this.countHit(context);
+      return await super.canActivate(context);
     } catch (e) {
       if (e instanceof ThrottlerException) throw e;
       this.log.warn(`rate limit not checked (Redis unavailable): ${e instanceof Error ? e.message : String(e)}`);
       return true;
     }
-  }
-
-  /**
-   * One hit for the one throttler rateLimitOptions configures, counted directly. ThrottlerGuard's generic path finds
-   * the same limit, window, tracker and key through five reflector lookups (route-level @Throttle/@SkipThrottle, which
-   * no route uses) and three awaited option resolutions per request — ~10 % of an upload-url's allocations in a heap
-   * profile, on the hottest write route. Same key, limit, window, X-RateLimit-* headers and 429 as that path, which
-   * still serves any other configuration (more throttlers, a block duration of its own).
-   */
-  private async countHit(context: ExecutionContext): Promise<boolean> {
-    const [t, ...more] = this.throttlers;
-    const { getTracker, generateKey } = this.commonOptions;
-    const name = t?.name;
-    const ttl = t?.ttl;
-    const filters = t?.skipIf ?? t?.ignoreUserAgents ?? this.commonOptions.skipIf ?? this.commonOptions.ignoreUserAgents;
-    if (!t || more.length || !name || typeof ttl !== 'number' || t.blockDuration !== undefined || filters || !getTracker || !generateKey) {
-      return super.canActivate(context);
-    }
-    const { req, res } = this.getRequestResponse(context);
-    // Both are plain functions here (rateLimitOptions): awaited only if they ever answer a promise.
-    const l = typeof t.limit === 'function' ? t.limit(context) : t.limit;
-    const limit = typeof l === 'number' ? l : await l;
-    const tr = getTracker(req, context);
-    const tracker = typeof tr === 'string' ? tr : await tr;
-    const key = generateKey(context, tracker, name);
-    const r = await this.storageService.increment(key, ttl, limit, ttl, name);
-    const suffix = name === 'default' ? '' : `-${name}`;
-    const setHeaders = t.setHeaders ?? this.commonOptions.setHeaders ?? true;
-    if (r.isBlocked) {
-      if (setHeaders) this.setResponseHeader(res, `Retry-After${suffix}`, r.timeToBlockExpire);
-      await this.throwThrottlingException(context, { limit, ttl, key, tracker, ...r });
-    }
-    if (setHeaders) {
-      this.setResponseHeader(res, `${this.headerPrefix}-Limit${suffix}`, limit);
-      this.setResponseHeader(res, `${this.headerPrefix}-Remaining${suffix}`, Math.max(0, limit - r.totalHits));
-      this.setResponseHeader(res, `${this.headerPrefix}-Reset${suffix}`, r.timeToExpire);
-    }
-    return true;
   }
 
   protected override async getErrorMessage(_context: ExecutionContext, d: ThrottlerLimitDetail): Promise<string> {
