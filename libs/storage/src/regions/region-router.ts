@@ -90,6 +90,11 @@ export class RegionRouter {
     return this.regions.length > 1;
   }
 
+  /** The one region when only one is configured; null with several. */
+  get onlyRegion(): StorageRegion | null {
+    return this.multiRegion ? null : this.primary;
+  }
+
   region(name: string): StorageRegion | undefined {
     return this.regions.find((r) => r.name === name);
   }

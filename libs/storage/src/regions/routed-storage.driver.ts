@@ -147,23 +147,26 @@ export class RoutedStorageDriver
    * write region may change between the path and the adoption, so callers write through `write` instead (null).
    */
   async adoptionPath(): Promise<string | null> {
-    const only = this.router.multiRegion ? null : this.router.primary;
-    if (!only || !canAdoptFiles(only.driver)) return null;
-    const driver = only.driver;
-    return this.router.call(only, () => driver.adoptionPath());
+    const adopter = this.adopter();
+    return adopter ? this.router.call(adopter.region, () => adopter.driver.adoptionPath()) : null;
   }
 
   async adoptFile(params: AdoptFileParams): Promise<{ size: number; sha256: string }> {
-    const only = this.router.multiRegion ? null : this.router.primary;
-    if (!only || !canAdoptFiles(only.driver)) throw new Error('this store adopts no files: write the object instead');
-    const driver = only.driver;
-    return this.router.call(only, () => driver.adoptFile(params));
+    const adopter = this.adopter();
+    if (!adopter) throw new Error('this store adopts no files: write the object instead');
+    return this.router.call(adopter.region, () => adopter.driver.adoptFile(params));
+  }
+
+  /** The one region's driver when it adopts files; null with several regions or a driver that does not. */
+  private adopter(): { region: StorageRegion; driver: StorageDriver & FileAdoptingStorage } | null {
+    const only = this.router.onlyRegion;
+    return only && canAdoptFiles(only.driver) ? { region: only, driver: only.driver } : null;
   }
 
   /** Copies inside the region that holds `fromKey` (replication spreads the result later). */
   async copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {
     // One region whose driver copies by itself: nothing to locate first (a missing source is its StorageNotFoundError).
-    const only = this.router.multiRegion ? null : this.router.primary;
+    const only = this.router.onlyRegion;
     if (only && canCopy(only.driver)) {
       const driver = only.driver;
       await this.router.call(only, () => driver.copy({ fromKey, toKey, sha256 }));

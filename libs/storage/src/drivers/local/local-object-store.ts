@@ -117,7 +117,7 @@ export class LocalObjectStore {
     contentType: string,
     limits: StoreLimits = {},
   ): Promise<{ size: number; sha256: string; etag: string }> {
-    const target = this.layout.objectPath(key);
+    this.layout.objectPath(key); // refuses an invalid key before any I/O
     const tmp = path.join(this.layout.tmpDir(), randomUUID());
     // Opened before a byte is read, so that a missing .tmp is made again (KnownDirs) rather than failing the body.
     const fh = await this.dirs.within([this.layout.tmpDir()], () => open(tmp, 'wx'));
@@ -136,14 +136,23 @@ export class LocalObjectStore {
         throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
       }
       assertBeforeDeadline(limits.deadlineMs);
-      await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
-      await this.dirs.within([path.dirname(target)], () => rename(tmp, target));
-      if (!limits.absent) await this.removeColdCopies(key);
+      await this.putInPlace(key, tmp, { contentType, size, sha256 }, !limits.absent);
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
       await removeFile(tmp);
       throw e;
     }
+  }
+
+  /**
+   * The last steps of `store` and `adopt`: the sidecar for `file` (complete, flushed as its writer chose), then `file`
+   * renamed to `key`, then copies of `key` in colder classes removed (skipped when the caller knows there are none).
+   */
+  private async putInPlace(key: string, file: string, meta: { contentType: string; size: number; sha256: string }, coldCopies: boolean) {
+    const target = this.layout.objectPath(key);
+    await this.writeMeta(key, { ...meta, lastModified: new Date().toISOString() });
+    await this.dirs.within([path.dirname(target)], () => rename(file, target));
+    if (coldCopies) await this.removeColdCopies(key);
   }
 
   /** A fresh path under `.tmp` (made when missing) for a file that `adopt` then puts in place (FileAdoptingStorage). */
@@ -163,7 +172,7 @@ export class LocalObjectStore {
     contentType: string,
     { exactLength, durable = true }: { exactLength?: number; durable?: boolean } = {},
   ): Promise<{ size: number; sha256: string }> {
-    const target = this.layout.objectPath(key);
+    this.layout.objectPath(key); // refuses an invalid key before any I/O
     // Checked before anything that could remove it: a file elsewhere is refused and left alone.
     if (path.dirname(file) !== this.layout.tmpDir()) throw new Error(`only files under ${this.layout.tmpDir()} can be adopted`);
     try {
@@ -185,9 +194,7 @@ export class LocalObjectStore {
       }
       if (exactLength !== undefined && size !== exactLength) throw new Error(`expected ${exactLength} bytes in ${file}, found ${size}`);
       const sha256 = hash.digest('hex');
-      await this.writeMeta(key, { contentType, size, sha256, lastModified: new Date().toISOString() });
-      await this.dirs.within([path.dirname(target)], () => rename(file, target));
-      await this.removeColdCopies(key);
+      await this.putInPlace(key, file, { contentType, size, sha256 }, true);
       return { size, sha256 };
     } catch (e) {
       await removeFile(file);
