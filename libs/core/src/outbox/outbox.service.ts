@@ -106,15 +106,15 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * `rows` as the INSERT of a data-modifying CTE, its parameters numbered from `$first`: written only when the CTE
-   * named `guard` returned a row, so the messages commit exactly with that change, in the same statement.
+   * `rows` as one INSERT, in their order, its parameters numbered from `$first`. With `guard` (the name of a CTE of
+   * the same statement), written only when that CTE returned a row, so the messages commit exactly with that change.
    */
-  insertClause(rows: OutboxRow[], first: number, guard: string): { sql: string; values: unknown[] } {
+  insertClause(rows: OutboxRow[], first: number, guard?: string): { sql: string; values: unknown[] } {
     return {
       sql: `INSERT INTO outbox (topic, payload, available_at)
             SELECT t, p, now() + (d || ' milliseconds')::interval
               FROM unnest($${first}::varchar[], $${first + 1}::jsonb[], $${first + 2}::text[]) WITH ORDINALITY AS x(t, p, d, n)
-             WHERE EXISTS (SELECT 1 FROM ${guard})
+             ${guard ? `WHERE EXISTS (SELECT 1 FROM ${guard})` : ''}
              ORDER BY n`,
       values: [rows.map((r) => r.topic), rows.map((r) => r.payload), rows.map((r) => r.delayMs)],
     };
@@ -129,12 +129,8 @@ export class OutboxService implements OnApplicationBootstrap, OnModuleDestroy {
         rows[0].delayMs,
       ]);
     } else if (rows.length) {
-      await manager.query(
-        `INSERT INTO outbox (topic, payload, available_at)
-         SELECT t, p, now() + (d || ' milliseconds')::interval FROM unnest($1::varchar[], $2::jsonb[], $3::text[]) WITH ORDINALITY AS x(t, p, d, n)
-          ORDER BY n`,
-        [rows.map((r) => r.topic), rows.map((r) => r.payload), rows.map((r) => r.delayMs)],
-      );
+      const { sql, values } = this.insertClause(rows, 1);
+      await manager.query(sql, values);
     }
   }
 
