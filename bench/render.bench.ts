@@ -2,7 +2,9 @@
  * On-the-fly transformations (GET /media/{id}/render), each figure beside a baseline from the same run:
  *   1. cold renders of BENCH_RENDER_IMAGES 12-megapixel JPEGs (default 50) to 400 px WebP, at the service's render
  *      concurrency (TRANSFORM_CONCURRENCY, default the cores): renders/s vs calling sharp directly on the same files
- *      with the same concurrency — target >= 90 %; p99 latency printed
+ *      with the same concurrency — target >= 90 %; p99 latency printed. Measured in the same rounds: the floor, a bare
+ *      node:http server that only renders the same way (render-floor.child.ts), which shows what part of the gap any
+ *      HTTP service pays on this machine (the client's and the server's request handling share its cores)
  *   2. cached renditions (API answer + fetching the stored rendition) vs a plain download of an object of the same
  *      size (API answer + fetching the object): req/s — target >= 80 %
  *   3. the service's RSS while 8 clients request random sizes and formats of the 50 images for BENCH_DURATION
@@ -11,10 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import sharp from 'sharp';
 import { api, Api, uploadBytes } from '../test/support/api';
-import { MAIN_JS } from '../test/support/app-process';
+import { MAIN_JS, token } from '../test/support/app-process';
 import { pool } from '../test/support/files';
 import { cpuMs, postgresCpuMs, report, rssMiB, startProductionService, threadCpuMs } from './support';
 
@@ -26,6 +30,12 @@ const RSS_CLIENTS = 8;
 const CLIENTS = Number(process.env.BENCH_RENDER_CLIENTS ?? 4 * CONCURRENCY);
 /** Rounds of cold renders (each renders every image once, at a width of its own). */
 const ROUNDS = Number(process.env.BENCH_RENDER_ROUNDS ?? 2);
+/**
+ * The cold-render client: `http` (default), node:http with keep-alive connections, which costs this process about
+ * 1 ms of CPU per request; `fetch` (undici), about 2 ms — CPU the service's figure pays on a 2-core machine and
+ * sharp's does not (the setting of the rounds before the floor was measured).
+ */
+const COLD_CLIENT = process.env.BENCH_RENDER_CLIENT ?? 'http';
 /** Which of the three parts to run (BENCH_RENDER_PHASES=cold for quick CPU-per-render comparisons); default all. */
 const PHASES = new Set((process.env.BENCH_RENDER_PHASES ?? 'cold,cached,rss').split(','));
 
@@ -94,6 +104,36 @@ async function fetchBody(url: string): Promise<number> {
   return (await res.arrayBuffer()).byteLength;
 }
 
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** GET `url` over a kept-alive connection: status and body text (the cold-render client, see COLD_CLIENT). */
+function getText(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  if (COLD_CLIENT === 'fetch')
+    return fetch(url, { headers, redirect: 'manual' }).then(async (r) => ({ status: r.status, text: await r.text() }));
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: keepAlive, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** The bare render server (render-floor.child.ts) with the service's malloc settings; answers its base URL. */
+async function startFloor(files: string[], dir: string, env: Record<string, string>) {
+  const child = fork(path.join(__dirname, 'render-floor.child.js'), [JSON.stringify({ files, dir, concurrency: CONCURRENCY })], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve(Number(m)));
+    child.once('exit', (code) => reject(new Error(`the floor server exited (${code})`)));
+  });
+  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
+}
+
 async function readyImage(client: Api, bytes: Buffer, mimeType: string): Promise<string> {
   const up = await uploadBytes(client, bytes, { mimeType, filename: 'photo.jpg' });
   if (up.putStatus !== 200) throw new Error(`PUT ${up.putStatus}`);
@@ -139,6 +179,7 @@ async function main() {
   const other = compareMainJs
     ? await startProductionService({ ...serviceEnv, LOCAL_STORAGE_ROOT: path.join(dir, 'store-compare') }, compareMainJs)
     : null;
+  let stopFloor: (() => void) | undefined;
   try {
     const client = api(app.baseUrl, 77);
     const otherClient = other ? api(other.baseUrl, 78) : null;
@@ -180,9 +221,17 @@ async function main() {
       postgresCpu: 0,
       threadCpu: new Map<string, number>(),
       latencies: [] as number[],
+      auth: { authorization: `Bearer ${token(m.label === 'service' ? 77 : 78)}` },
       waitBefore: 0,
       renderBefore: 0,
     }));
+    const floor = await startFloor(sources, path.join(dir, 'floor'), {
+      MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX,
+      MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_,
+      MALLOC_TRIM_THRESHOLD_: serviceEnv.MALLOC_TRIM_THRESHOLD_,
+    });
+    stopFloor = floor.stop;
+    const floorRun = { count: 0, seconds: 0, cpu: 0, threadCpu: new Map<string, number>() };
     for (const m of measured) {
       m.waitBefore = await metric(m.app.baseUrl, 'media_render_queue_wait_seconds_sum');
       m.renderBefore = await metric(m.app.baseUrl, 'media_render_duration_seconds_sum');
@@ -200,15 +249,34 @@ async function main() {
       directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;
-      // With a compared build, the two take turns going first.
-      for (const m of round % 2 ? [...measured].reverse() : measured) {
+      // The floor and the service(s) take turns going first.
+      const order: ((typeof measured)[number] | 'floor')[] = [...measured, 'floor'];
+      for (const m of round % 2 ? order.reverse() : order) {
+        if (m === 'floor') {
+          const f0 = cpuMs(floor.pid);
+          const ft0 = threadCpuMs(floor.pid);
+          const o = await timed(
+            sources.map((_, i) => i),
+            CLIENTS,
+            async (i) => {
+              const r = await getText(`${floor.baseUrl}/render?i=${i}&width=${width}`, {});
+              if (r.status !== 200) throw new Error(`floor render ${i}: ${r.status} ${r.text}`);
+            },
+          );
+          floorRun.cpu += cpuMs(floor.pid) - f0;
+          for (const [name, ms] of threadCpuMs(floor.pid))
+            floorRun.threadCpu.set(name, (floorRun.threadCpu.get(name) ?? 0) + ms - (ft0.get(name) ?? 0));
+          floorRun.count += sources.length;
+          floorRun.seconds += sources.length / o.perSecond;
+          continue;
+        }
         const s0 = cpuMs(m.app.pid());
         const p0 = postgresCpuMs(m.db);
         const t0 = threadCpuMs(m.app.pid());
         // The service gets more clients than it has render slots (CLIENTS), so that a slot never idles while a request
         // is between renders (HTTP, database, storage write); it still renders at most CONCURRENCY at once.
         const o = await timed(m.ids, CLIENTS, async (id) => {
-          const r = await m.client.get(`/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`);
+          const r = await getText(`${m.app.baseUrl}/media/${id}/render?width=${width}&height=400&format=webp&redirect=false`, m.auth);
           if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
         });
         m.cpu += cpuMs(m.app.pid()) - s0;
@@ -250,6 +318,19 @@ async function main() {
           .join(', ')}`,
       );
     }
+    const floorRate = floorRun.count / floorRun.seconds;
+    console.log(
+      `floor (bare node:http server rendering the same way, no auth, database or storage; ${COLD_CLIENT} client): ${floorRate.toFixed(2)}/s = ${Math.round((100 * floorRate) / baseline)} % of sharp directly, CPU per render ${(floorRun.cpu / floorRun.count).toFixed(1)} ms: ${[
+        ...floorRun.threadCpu,
+      ]
+        .filter(([, ms]) => ms > 0)
+        .sort((x, y) => y[1] - x[1])
+        .map(([name, ms]) => `${name} ${(ms / floorRun.count).toFixed(1)} ms`)
+        .join(', ')}`,
+    );
+    for (const m of measured) console.log(`${m.label}: ${Math.round((100 * m.count) / m.seconds / floorRate)} % of the floor`);
+    floor.stop();
+    stopFloor = undefined;
     const oursRate = measured[0].count / measured[0].seconds;
     report('cold renders/s vs sharp directly', Math.round((100 * oursRate) / baseline), '%', { min: 90 });
     if (!PHASES.has('cached') && !PHASES.has('rss')) return;
@@ -312,6 +393,7 @@ async function main() {
     console.error(`the service printed:\n${app.output().slice(-4000)}`);
     throw e;
   } finally {
+    stopFloor?.();
     await other?.stop();
     await app.stop();
     rmSync(dir, { recursive: true, force: true });
