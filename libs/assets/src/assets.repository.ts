@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { Pool } from 'pg';
+import { pgPool } from '@app/core';
 import type { ListQuery } from './asset-list.query';
 import { MediaAsset } from './media-asset.entity';
 import { StoredObject } from './stored-object.entity';
@@ -75,7 +75,7 @@ export class AssetsRepository {
    * in order), grants as AclRepository.list (by principal, then permission in enum order).
    */
   async findWithParts(assetId: string): Promise<AssetParts | null> {
-    const { rows } = await this.pool().query<MediaAsset & { partMetadata: Record<string, string>; partAcl: AssetGrant[] }>({
+    const { rows } = await pgPool(this.ds).query<MediaAsset & { partMetadata: Record<string, string>; partAcl: AssetGrant[] }>({
       name: 'media_asset_with_parts',
       text: `SELECT ${this.recordColumns('a')},
                     coalesce((SELECT json_object_agg(m.key, m.value ORDER BY m.key) FROM asset_metadata m WHERE m.asset_id = a.asset_id),
@@ -90,11 +90,6 @@ export class AssetsRepository {
     if (!rows.length) return null;
     const { partMetadata, partAcl, ...record } = rows[0];
     return { record: Object.assign(new MediaAsset(), record), metadata: partMetadata, acl: partAcl };
-  }
-
-  /** node-postgres' pool under TypeORM: named (prepared) statements, and no query runner per call. */
-  private pool(): Pool {
-    return (this.ds.driver as unknown as { master: Pool }).master;
   }
 
   /**
@@ -285,10 +280,11 @@ export class AssetsRepository {
 
   /** Does the owner have a ready asset with these bytes? (renditions of them are kept while it does) */
   async ownerHoldsReady(ownerId: string, sha256: string): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(
-      `SELECT 1 FROM media_assets WHERE stored_object_sha256 = $2 AND owner_id = $1 AND status = 'ready' LIMIT 1`,
-      [ownerId, sha256],
-    );
+    const { rows } = await pgPool(this.ds).query({
+      name: 'media_owner_holds_ready',
+      text: `SELECT 1 FROM media_assets WHERE stored_object_sha256 = $2 AND owner_id = $1 AND status = 'ready' LIMIT 1`,
+      values: [ownerId, sha256],
+    });
     return rows.length > 0;
   }
 

@@ -9,6 +9,7 @@ export * from './auth/auth.guard';
 export * from './auth/authenticator';
 export * from './auth/asset-access';
 export * from './database/database-options';
+export * from './database/pg-pool';
 export * from './outbox/outbox.service';
 export * from './redis/redis.module';
 export * from './logging/logger';

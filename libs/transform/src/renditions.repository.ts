@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { pgPool } from '@app/core';
 
 export interface RenditionRow {
   cacheKey: string;
@@ -26,19 +27,25 @@ const COLUMNS = `cache_key AS "cacheKey", owner_id::text AS "ownerId", source_sh
 export class RenditionsRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
+  /** The hot path's statements (find, insert) are prepared: parsed and planned once per pooled connection. */
   async find(cacheKey: string): Promise<RenditionRow | null> {
-    const [row] = await this.ds.query<RenditionRow[]>(`SELECT ${COLUMNS} FROM renditions WHERE cache_key = $1`, [cacheKey]);
-    return row ?? null;
+    const { rows } = await pgPool(this.ds).query<RenditionRow>({
+      name: 'renditions_find',
+      text: `SELECT ${COLUMNS} FROM renditions WHERE cache_key = $1`,
+      values: [cacheKey],
+    });
+    return rows[0] ?? null;
   }
 
   /** Inserts (or keeps the row another process inserted first: the same key always names the same rendition). */
   async insert(r: RenditionRow): Promise<void> {
-    await this.ds.query(
-      `INSERT INTO renditions (cache_key, owner_id, source_sha256, params, bucket, object_key, mime_type, width, height, size_bytes,
+    await pgPool(this.ds).query({
+      name: 'renditions_insert',
+      text: `INSERT INTO renditions (cache_key, owner_id, source_sha256, params, bucket, object_key, mime_type, width, height, size_bytes,
          content_sha256, created_at, last_read_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
        ON CONFLICT (cache_key) DO NOTHING`,
-      [
+      values: [
         r.cacheKey,
         r.ownerId,
         r.sourceSha256,
@@ -52,7 +59,7 @@ export class RenditionsRepository {
         r.contentSha256,
         r.lastReadAt,
       ],
-    );
+    });
   }
 
   /** Which of `keys` (objects in `bucket`) a rendition row names: the others under renditions/ are orphans. */
