@@ -12,6 +12,12 @@ const RENDER_POLL_MAX_MS = 250;
 const RENEW_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** The lock's scripts, defined on the shared client (defineCommand). */
+interface LockScripts {
+  mediaRenderLockRenew(key: string, token: string, ttlMs: string): Promise<number>;
+  mediaRenderLockRelease(key: string, token: string): Promise<number>;
+}
+
 export interface Coalesced<T> {
   value: T;
   /** This process produced it (false: another process did while this one waited). */
@@ -35,6 +41,13 @@ export class RenderCoalescer {
     @Inject(REDIS_CONFIG) redisConfig: RedisConfig,
   ) {
     this.prefix = `${redisConfig.REDIS_KEY_PREFIX}:render:lock:`;
+    // EVALSHA (the script's text only when Redis does not know it yet), not the whole text on every render.
+    redis.defineCommand('mediaRenderLockRenew', { numberOfKeys: 1, lua: RENEW_LUA });
+    redis.defineCommand('mediaRenderLockRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
+  }
+
+  private get scripts(): LockScripts {
+    return this.redis as unknown as LockScripts;
   }
 
   lockKey(key: string): string {
@@ -70,7 +83,7 @@ export class RenderCoalescer {
     produce: () => Promise<T>,
   ): Promise<Coalesced<T>> {
     const timer = setInterval(() => {
-      void this.redis.eval(RENEW_LUA, 1, lockKey, token, String(RENDER_LOCK_TTL_MS)).catch(() => undefined);
+      void this.scripts.mediaRenderLockRenew(lockKey, token, String(RENDER_LOCK_TTL_MS)).catch(() => undefined);
     }, RENDER_LOCK_TTL_MS / 3);
     timer.unref();
     try {
@@ -82,7 +95,7 @@ export class RenderCoalescer {
       return { value: await produce(), produced: true };
     } finally {
       clearInterval(timer);
-      await this.redis.eval(RELEASE_LUA, 1, lockKey, token).catch(() => undefined);
+      await this.scripts.mediaRenderLockRelease(lockKey, token).catch(() => undefined);
     }
   }
 }
