@@ -334,6 +334,11 @@ export interface AdoptFileParams {
   contentLength?: number;
   /** As for `write`: false for an object that can be made again (a derivative) — not flushed before it appears. */
   durable?: boolean;
+  /**
+   * true: no copy of `key` can exist in a colder storage class (nothing tiers such keys, e.g. renditions), so none is
+   * looked for and removed after the rename.
+   */
+  neverTiered?: boolean;
 }
 
 export interface FileAdoptingStorage {

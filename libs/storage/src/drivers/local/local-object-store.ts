@@ -163,14 +163,14 @@ export class LocalObjectStore {
 
   /**
    * Puts `file` (written by the caller under `.tmp`, complete and closed) at `key`: hashed in one read through a
-   * bounded buffer, fsynced unless `durable` is false, its sidecar written, then renamed into place — no byte copied.
-   * The file is removed when anything fails.
+   * bounded buffer, fsynced unless `durable` is false, its sidecar written, then renamed into place — no byte copied;
+   * colder copies of `key` removed unless `neverTiered`. The file is removed when anything fails.
    */
   async adopt(
     key: string,
     file: string,
     contentType: string,
-    { exactLength, durable = true }: { exactLength?: number; durable?: boolean } = {},
+    { exactLength, durable = true, neverTiered = false }: { exactLength?: number; durable?: boolean; neverTiered?: boolean } = {},
   ): Promise<{ size: number; sha256: string }> {
     this.layout.objectPath(key); // refuses an invalid key before any I/O
     // Checked before anything that could remove it: a file elsewhere is refused and left alone.
@@ -194,7 +194,7 @@ export class LocalObjectStore {
       }
       if (exactLength !== undefined && size !== exactLength) throw new Error(`expected ${exactLength} bytes in ${file}, found ${size}`);
       const sha256 = hash.digest('hex');
-      await this.putInPlace(key, file, { contentType, size, sha256 }, true);
+      await this.putInPlace(key, file, { contentType, size, sha256 }, !neverTiered);
       return { size, sha256 };
     } catch (e) {
       await removeFile(file);
