@@ -159,19 +159,36 @@ async function main() {
   sharp.cache(false);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-render-'));
   console.log(
-    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases, MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=MALLOC_TRIM_THRESHOLD_=131072 (as in the Dockerfile); service ${MAIN_JS}`,
+    `# render — ${IMAGES} 12 MP JPEGs, render concurrency ${CONCURRENCY}, libvips threads per render ${sharp.concurrency()}, libvips cache off, ${DURATION_S} s load phases; service ${MAIN_JS}`,
   );
+  // The service's (and the floor's) malloc: as the Dockerfile sets it, unless BENCH_RENDER_MALLOC=glibc (glibc's
+  // defaults: what the settings cost in CPU and save in RSS).
+  const malloc: Record<string, string> =
+    process.env.BENCH_RENDER_MALLOC === 'glibc'
+      ? {}
+      : {
+          // glibc: one malloc arena per libvips thread otherwise.
+          MALLOC_ARENA_MAX: '2',
+          // glibc's dynamic mmap threshold would keep freed libvips buffers resident.
+          MALLOC_MMAP_THRESHOLD_: '131072',
+          MALLOC_TRIM_THRESHOLD_: '131072',
+        };
   const serviceEnv = {
     RATE_LIMIT_UPLOAD_URLS_PER_MINUTE: '100000',
     TRANSFORM_RATE_LIMIT_PER_MINUTE: '1000000',
     TRANSFORM_CONCURRENCY: String(CONCURRENCY),
     DERIVED_MEDIA_ENABLED: 'false',
-    // As the Dockerfile sets it (glibc: one malloc arena per libvips thread otherwise).
-    MALLOC_ARENA_MAX: '2',
-    // As the Dockerfile sets them (glibc's dynamic mmap threshold would keep freed libvips buffers resident).
-    MALLOC_MMAP_THRESHOLD_: '131072',
-    MALLOC_TRIM_THRESHOLD_: '131072',
+    ...malloc,
   };
+  console.log(
+    `service and floor malloc: ${
+      Object.keys(malloc).length
+        ? Object.entries(malloc)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') + ' (as in the Dockerfile)'
+        : "glibc's defaults (BENCH_RENDER_MALLOC=glibc)"
+    }`,
+  );
   const app = await startProductionService({ ...serviceEnv, LOCAL_STORAGE_ROOT: path.join(dir, 'store') });
   // BENCH_RENDER_COMPARE_MAIN_JS: another build (e.g. a baseline worktree's dist/apps/api/src/main.js) measured in the
   // same rounds as this one (cold renders only), so that both see the same load: the precise before/after.
@@ -225,11 +242,7 @@ async function main() {
       waitBefore: 0,
       renderBefore: 0,
     }));
-    const floor = await startFloor(sources, path.join(dir, 'floor'), {
-      MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX,
-      MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_,
-      MALLOC_TRIM_THRESHOLD_: serviceEnv.MALLOC_TRIM_THRESHOLD_,
-    });
+    const floor = await startFloor(sources, path.join(dir, 'floor'), malloc);
     stopFloor = floor.stop;
     const floorRun = { count: 0, seconds: 0, cpu: 0, threadCpu: new Map<string, number>() };
     for (const m of measured) {
