@@ -3,8 +3,8 @@
  * render service can skip — parse the request, render with sharp exactly as the service does (same options, libvips
  * writing to a file, at most `concurrency` at once), rename the file into place and answer a small JSON body. No
  * authentication, database, cache, rate limit, hashing, fsync or signed URL. Started by render.bench.ts on 127.0.0.1
- * with the service's malloc settings and measured in the same rounds as the service and the same client: what any
- * HTTP service can reach on this machine, next to what sharp reaches when called in-process.
+ * with the service's malloc settings and measured in the same rounds as the service and the same client: the most an
+ * HTTP service with those settings can reach on this machine, next to what sharp reaches when called in-process.
  *
  * argv[2]: JSON { files: string[], dir: string, concurrency: number }. Sends its port to the parent when listening.
  */
