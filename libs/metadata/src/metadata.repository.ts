@@ -65,14 +65,10 @@ export class MetadataRepository {
   /**
    * Makes the keys in the reserved namespaces exactly `entries` (already checked), in `m`, in one statement: the
    * reserved keys not among them are deleted, the others upserted (two disjoint sets of rows, so the two parts of
-   * the statement never touch the same row).
+   * the statement never touch the same row). No entries: every reserved key is deleted and nothing inserted.
    */
   async replaceReserved(m: EntityManager, assetId: string, entries: Record<string, string>): Promise<void> {
     const keys = Object.keys(entries);
-    if (!keys.length) {
-      await m.query(`DELETE FROM asset_metadata WHERE asset_id = $1 AND (${reservedSql('key', 2)})`, [assetId, ...reservedPatterns()]);
-      return;
-    }
     const patterns = reservedPatterns();
     const k = patterns.length + 2;
     await m.query(
