@@ -335,10 +335,10 @@ export interface AdoptFileParams {
   /** As for `write`: false for an object that can be made again (a derivative) — not flushed before it appears. */
   durable?: boolean;
   /**
-   * true: no copy of `key` can exist in a colder storage class (nothing tiers such keys, e.g. renditions), so none is
-   * looked for and removed after the rename.
+   * true: the caller knows `key` has no copy in a colder storage class (nothing tiers such keys, e.g. renditions), so
+   * none is looked for and removed after the rename.
    */
-  neverTiered?: boolean;
+  noColdCopies?: boolean;
 }
 
 export interface FileAdoptingStorage {

@@ -389,7 +389,7 @@ export class RenditionService implements OnModuleInit {
         file: rendered.file,
         contentType: rendered.mimeType,
         contentLength: rendered.sizeBytes,
-        neverTiered: true, // tiering moves assets' objects, never renditions
+        noColdCopies: true, // tiering moves assets' objects, never renditions
       });
     const hash = createHash('sha256');
     const source = createReadStream(rendered.file);

@@ -41,12 +41,12 @@ describe('LocalStorageDriver file adoption (FileAdoptingStorage)', () => {
     expect(await driver.head('renditions/ab/k2')).toBeNull();
   });
 
-  it('removes colder copies of the key it puts in place, unless the caller says the key is never tiered', async () => {
+  it('removes colder copies of the key it puts in place, unless the caller says it has none', async () => {
     const coldFile = (key: string) => path.join(root, '.tiers', 'STANDARD_IA', 'media', key);
-    const adopt = async (key: string, neverTiered?: boolean) => {
+    const adopt = async (key: string, noColdCopies?: boolean) => {
       const file = await driver.adoptionPath();
       writeFileSync(file, `new ${key}`);
-      await driver.adoptFile({ key, file, contentType: 'image/webp', neverTiered });
+      await driver.adoptFile({ key, file, contentType: 'image/webp', noColdCopies });
     };
     for (const key of ['renditions/cd/tiered', 'renditions/cd/never']) {
       await adopt(key);
@@ -55,7 +55,7 @@ describe('LocalStorageDriver file adoption (FileAdoptingStorage)', () => {
     }
     await adopt('renditions/cd/tiered');
     expect(existsSync(coldFile('renditions/cd/tiered'))).toBe(false);
-    // neverTiered: no colder copy is looked for (the unlinks are skipped), so one that exists against the promise stays.
+    // noColdCopies: no colder copy is looked for (the unlinks are skipped), so one that exists against the promise stays.
     await adopt('renditions/cd/never', true);
     expect(existsSync(coldFile('renditions/cd/never'))).toBe(true);
     expect(await driver.head('renditions/cd/never')).toMatchObject({ size: 'new renditions/cd/never'.length });

@@ -156,8 +156,8 @@ export class LocalStorageDriver
     return this.objects.adoptionPath();
   }
 
-  adoptFile({ key, file, contentType, contentLength, durable, neverTiered }: AdoptFileParams): Promise<{ size: number; sha256: string }> {
-    return this.objects.adopt(key, file, contentType, { exactLength: contentLength, durable, neverTiered });
+  adoptFile({ key, file, contentType, contentLength, durable, noColdCopies }: AdoptFileParams): Promise<{ size: number; sha256: string }> {
+    return this.objects.adopt(key, file, contentType, { exactLength: contentLength, durable, noColdCopies });
   }
 
   copy({ fromKey, toKey, sha256 }: { fromKey: string; toKey: string; sha256?: string }): Promise<void> {

@@ -185,7 +185,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
       if ((await driver.head(key)) || (await driver.wasConsumed(key))) {
         throw new LocalRequestError(412, 'PreconditionFailed', 'An object was already uploaded with this URL; upload URLs are single-use');
       }
-      return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs, absent: true });
+      return driver.store(key, body, type, { exactLength: expected, checksumSha256: checksum, deadlineMs, noColdCopies: true });
     });
     await hooks?.uploadStored({ bucket: driver.bucket, key, size: expected, etag: r.etag });
     res.writeHead(200, { etag: r.etag, 'content-length': 0 });
@@ -314,7 +314,7 @@ export function createLocalObjectHandler(driver: LocalStorageDriver, hooks?: Loc
               maxLength: policy.max,
               minLength: policy.min,
               deadlineMs,
-              absent: true,
+              noColdCopies: true,
             });
           } finally {
             await claim.release();

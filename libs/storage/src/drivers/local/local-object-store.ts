@@ -45,10 +45,10 @@ export interface StoreLimits {
    */
   durable?: boolean;
   /**
-   * true: the caller found no object at the key in any class (head, under its upload claim), so there is no colder
-   * copy to remove after the rename (two unlinks fewer per upload).
+   * true: the caller knows the key has no copy in a colder class, so none is looked for and removed after the rename
+   * (two unlinks fewer): an upload found no object at its key under its claim; nothing tiers a rendition's key.
    */
-  absent?: boolean;
+  noColdCopies?: boolean;
 }
 
 /**
@@ -136,7 +136,7 @@ export class LocalObjectStore {
         throw new LocalRequestError(400, 'BadDigest', 'The SHA-256 of the body does not match the declared checksum');
       }
       assertBeforeDeadline(limits.deadlineMs);
-      await this.putInPlace(key, tmp, { contentType, size, sha256 }, !limits.absent);
+      await this.putInPlace(key, tmp, { contentType, size, sha256 }, !limits.noColdCopies);
       return { size, sha256, etag: `"${sha256}"` };
     } catch (e) {
       await removeFile(tmp);
@@ -164,13 +164,13 @@ export class LocalObjectStore {
   /**
    * Puts `file` (written by the caller under `.tmp`, complete and closed) at `key`: hashed in one read through a
    * bounded buffer, fsynced unless `durable` is false, its sidecar written, then renamed into place — no byte copied;
-   * colder copies of `key` removed unless `neverTiered`. The file is removed when anything fails.
+   * colder copies of `key` removed unless `noColdCopies`. The file is removed when anything fails.
    */
   async adopt(
     key: string,
     file: string,
     contentType: string,
-    { exactLength, durable = true, neverTiered = false }: { exactLength?: number; durable?: boolean; neverTiered?: boolean } = {},
+    { exactLength, durable = true, noColdCopies = false }: Pick<StoreLimits, 'exactLength' | 'durable' | 'noColdCopies'> = {},
   ): Promise<{ size: number; sha256: string }> {
     this.layout.objectPath(key); // refuses an invalid key before any I/O
     // Checked before anything that could remove it: a file elsewhere is refused and left alone.
@@ -194,7 +194,7 @@ export class LocalObjectStore {
       }
       if (exactLength !== undefined && size !== exactLength) throw new Error(`expected ${exactLength} bytes in ${file}, found ${size}`);
       const sha256 = hash.digest('hex');
-      await this.putInPlace(key, file, { contentType, size, sha256 }, !neverTiered);
+      await this.putInPlace(key, file, { contentType, size, sha256 }, !noColdCopies);
       return { size, sha256 };
     } catch (e) {
       await removeFile(file);
