@@ -134,6 +134,26 @@ async function startFloor(files: string[], dir: string, env: Record<string, stri
   return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
 }
 
+/** CPU (ms) each thread of `pid` has used since `before` (a threadCpuMs reading). */
+function threadCpuSince(pid: number, before: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, ms] of threadCpuMs(pid)) delta.set(name, ms - (before.get(name) ?? 0));
+  return delta;
+}
+
+function addThreadCpu(total: Map<string, number>, delta: Map<string, number>): void {
+  for (const [name, ms] of delta) total.set(name, (total.get(name) ?? 0) + ms);
+}
+
+/** `name x.x ms, …` per render (`count` renders), busiest thread first, idle threads left out. */
+function perThread(cpu: Map<string, number>, count: number): string {
+  return [...cpu]
+    .filter(([, ms]) => ms > 0)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, ms]) => `${name} ${(ms / count).toFixed(1)} ms`)
+    .join(', ');
+}
+
 async function readyImage(client: Api, bytes: Buffer, mimeType: string): Promise<string> {
   const up = await uploadBytes(client, bytes, { mimeType, filename: 'photo.jpg' });
   if (up.putStatus !== 200) throw new Error(`PUT ${up.putStatus}`);
@@ -257,8 +277,7 @@ async function main() {
         await sharp(file).rotate().resize({ width, height: 400, fit: 'inside', withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
       });
       const c = process.cpuUsage(c0);
-      for (const [name, ms] of threadCpuMs(process.pid))
-        directThreadCpu.set(name, (directThreadCpu.get(name) ?? 0) + ms - (dt0.get(name) ?? 0));
+      addThreadCpu(directThreadCpu, threadCpuSince(process.pid, dt0));
       directCpu += (c.user + c.system) / 1000;
       directCount += sources.length;
       directSeconds += sources.length / d.perSecond;
@@ -277,8 +296,7 @@ async function main() {
             },
           );
           floorRun.cpu += cpuMs(floor.pid) - f0;
-          for (const [name, ms] of threadCpuMs(floor.pid))
-            floorRun.threadCpu.set(name, (floorRun.threadCpu.get(name) ?? 0) + ms - (ft0.get(name) ?? 0));
+          addThreadCpu(floorRun.threadCpu, threadCpuSince(floor.pid, ft0));
           floorRun.count += sources.length;
           floorRun.seconds += sources.length / o.perSecond;
           continue;
@@ -293,12 +311,9 @@ async function main() {
           if (r.status !== 200) throw new Error(`render ${id}: ${r.status} ${r.text}`);
         });
         m.cpu += cpuMs(m.app.pid()) - s0;
-        const roundThreads: string[] = [];
-        for (const [name, ms] of threadCpuMs(m.app.pid())) {
-          m.threadCpu.set(name, (m.threadCpu.get(name) ?? 0) + ms - (t0.get(name) ?? 0));
-          if (ms > (t0.get(name) ?? 0)) roundThreads.push(`${name} ${((ms - (t0.get(name) ?? 0)) / m.ids.length).toFixed(1)}`);
-        }
-        if (process.env.BENCH_RENDER_VERBOSE) console.log(`  round ${round}, ${m.label}: ${roundThreads.join(', ')}`);
+        const roundThreads = threadCpuSince(m.app.pid(), t0);
+        addThreadCpu(m.threadCpu, roundThreads);
+        if (process.env.BENCH_RENDER_VERBOSE) console.log(`  round ${round}, ${m.label}: ${perThread(roundThreads, m.ids.length)}`);
         m.postgresCpu += postgresCpuMs(m.db) - p0;
         m.count += m.ids.length;
         m.seconds += m.ids.length / o.perSecond;
@@ -307,11 +322,7 @@ async function main() {
     }
     const baseline = directCount / directSeconds;
     console.log(
-      `sharp directly: ${baseline.toFixed(2)} renders/s, CPU per render ${(directCpu / directCount).toFixed(1)} ms: ${[...directThreadCpu]
-        .filter(([, ms]) => ms > 0)
-        .sort((x, y) => y[1] - x[1])
-        .map(([name, ms]) => `${name} ${(ms / directCount).toFixed(1)} ms`)
-        .join(', ')}`,
+      `sharp directly: ${baseline.toFixed(2)} renders/s, CPU per render ${(directCpu / directCount).toFixed(1)} ms: ${perThread(directThreadCpu, directCount)}`,
     );
     for (const m of measured) {
       m.latencies.sort((x, y) => x - y);
@@ -322,24 +333,12 @@ async function main() {
           `mean render ${((1000 * renderTime) / m.count).toFixed(0)} ms, mean wait for a slot ${((1000 * waited) / m.count).toFixed(0)} ms`,
       );
       console.log(
-        `${m.label}: CPU per render ${(m.cpu / m.count).toFixed(1)} ms + its PostgreSQL backends ${(m.postgresCpu / m.count).toFixed(1)} ms = ${((m.cpu + m.postgresCpu) / m.count / (directCpu / directCount)).toFixed(3)} × sharp directly; by thread: ${[
-          ...m.threadCpu,
-        ]
-          .filter(([, ms]) => ms > 0)
-          .sort((x, y) => y[1] - x[1])
-          .map(([name, ms]) => `${name} ${(ms / m.count).toFixed(1)} ms`)
-          .join(', ')}`,
+        `${m.label}: CPU per render ${(m.cpu / m.count).toFixed(1)} ms + its PostgreSQL backends ${(m.postgresCpu / m.count).toFixed(1)} ms = ${((m.cpu + m.postgresCpu) / m.count / (directCpu / directCount)).toFixed(3)} × sharp directly; by thread: ${perThread(m.threadCpu, m.count)}`,
       );
     }
     const floorRate = floorRun.count / floorRun.seconds;
     console.log(
-      `floor (bare node:http server rendering the same way, no auth, database or storage; ${COLD_CLIENT} client): ${floorRate.toFixed(2)}/s = ${Math.round((100 * floorRate) / baseline)} % of sharp directly, CPU per render ${(floorRun.cpu / floorRun.count).toFixed(1)} ms: ${[
-        ...floorRun.threadCpu,
-      ]
-        .filter(([, ms]) => ms > 0)
-        .sort((x, y) => y[1] - x[1])
-        .map(([name, ms]) => `${name} ${(ms / floorRun.count).toFixed(1)} ms`)
-        .join(', ')}`,
+      `floor (bare node:http server rendering the same way, no auth, database or storage; ${COLD_CLIENT} client): ${floorRate.toFixed(2)}/s = ${Math.round((100 * floorRate) / baseline)} % of sharp directly, CPU per render ${(floorRun.cpu / floorRun.count).toFixed(1)} ms: ${perThread(floorRun.threadCpu, floorRun.count)}`,
     );
     for (const m of measured) console.log(`${m.label}: ${Math.round((100 * m.count) / m.seconds / floorRate)} % of the floor`);
     floor.stop();
